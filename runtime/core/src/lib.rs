@@ -1,0 +1,26 @@
+//! The words of wflow as plain types: flow specs, parameters, digests, run ids and pathspecs.
+//!
+//! This crate does no I/O. Every other runtime crate speaks these types: the engine converts the
+//! guest's WIT `flow-spec` into a [`FlowSpec`], the graph crate validates it, the store keys blobs by
+//! [`Digest`], and the metadata and CLI address everything by [`Pathspec`].
+//!
+//! ```
+//! use wflow_core::{Digest, Pathspec};
+//! let d = Digest::of(b"hello");
+//! assert_eq!(d.to_string().len(), 64);
+//! let p: Pathspec = "Hello/20261128T182550-k3f9a/start/1".parse().unwrap();
+//! assert_eq!(p.step.as_deref(), Some("start"));
+//! ```
+#![deny(missing_docs)]
+
+mod digest;
+mod ids;
+mod params;
+mod spec;
+
+pub use digest::{Digest, DigestError};
+pub use ids::{Pathspec, PathspecError, RunId, now_millis};
+pub use params::{ParamError, parse_param, resolve_params};
+pub use spec::{
+    Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, ParamValue, StepSpec, Transition,
+};
