@@ -1,1 +1,24 @@
-fn main() {}
+//! `wflow`: run flows of sandboxed WebAssembly steps. Thin: parsing here, work in `commands/`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod build;
+mod cli;
+mod commands;
+mod exit;
+mod output;
+mod settings;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let printer = output::Printer::new(cli.global.json);
+    match commands::dispatch(cli, &printer) {
+        Ok(code) => code,
+        Err(err) => {
+            printer.error(&err);
+            exit::code_for(&err)
+        }
+    }
+}

@@ -1,1 +1,116 @@
-//! placeholder
+//! The records of runs, tasks and attempts, in one embedded SQLite file.
+//!
+//! # What this crate owns
+//!
+//! Who ran which flow when, with which parameters and component; which tasks each run had, on
+//! which step and foreach index, reading which other tasks; every attempt of every task, how it
+//! ended and why. It answers `wflow runs`, `wflow show` and the resume logic.
+//!
+//! It never holds artifact data, logs or components: those live in the content-addressed store
+//! (`wflow-store`). Here there are only records and pointers into the store: the [`Digest`](wflow_core::Digest)s of
+//! a run's component, a task's artifact manifest and an attempt's captured stdout and stderr.
+//!
+//! # Writing
+//!
+//! The runtime reports what happens as a stream of [`Event`]s. [`Metadata::record`] applies a
+//! slice of them in one transaction; a [`Recorder`] does it from a background thread, writing
+//! whatever has queued up in one transaction each time it wakes up, so a 1,000-task foreach
+//! costs a few transactions, not thousands, and the scheduler never waits on the disk.
+//!
+//! The file is in WAL mode with `synchronous=NORMAL`: a process killed at any point leaves the
+//! database as it was after its last committed batch. Several processes may use one file at once;
+//! writers wait up to 5 s ([`BUSY_TIMEOUT`]) for each other.
+//!
+//! # Schema (version [`SCHEMA_VERSION`], in `PRAGMA user_version`)
+//!
+//! | table      | key                           | columns                                                        |
+//! |------------|-------------------------------|----------------------------------------------------------------|
+//! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user |
+//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts |
+//! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
+//! | `tags`     | `run_id, tag`                 | (reserved for run tags)                                        |
+//!
+//! Digests are hex TEXT; params, spec, foreach_path and inputs are JSON TEXT; times are INTEGER
+//! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`. Tasks
+//! reference their run and attempts their task (foreign keys), so an event about something never
+//! started is refused with an error naming it. Indexes: `runs (flow, started_ms)`,
+//! `runs (started_ms)`, `tasks (run_id, step)`. A file with a newer schema is refused
+//! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wflow_core::{Digest, now_millis};
+//! use wflow_metadata::{Event, Metadata, Recorder, Status};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let meta = Arc::new(Metadata::open(&dir.path().join("metadata.db"))?);
+//! let recorder = Recorder::new(meta.clone());
+//! let (run_id, t) = ("20261128T182550-k3f9a".to_string(), now_millis());
+//! recorder.send(Event::RunStarted {
+//!     run_id: run_id.clone(),
+//!     flow: "Hello".into(),
+//!     component: Digest::of(b"component bytes"),
+//!     params: serde_json::json!({ "n": 3 }),
+//!     spec: serde_json::json!({ "name": "Hello" }),
+//!     started_ms: t,
+//!     origin_run: None,
+//!     user: "ada".into(),
+//! });
+//! recorder.send(Event::TaskStarted {
+//!     run_id: run_id.clone(),
+//!     task_id: 1,
+//!     step: "start".into(),
+//!     foreach_path: vec![],
+//!     inputs: vec![],
+//!     started_ms: t,
+//! });
+//! recorder.send(Event::AttemptStarted { run_id: run_id.clone(), task_id: 1, attempt: 0, started_ms: t });
+//! recorder.send(Event::AttemptFinished {
+//!     run_id: run_id.clone(),
+//!     task_id: 1,
+//!     attempt: 0,
+//!     status: Status::Succeeded,
+//!     finished_ms: t + 5,
+//!     error: None,
+//!     stdout: Some(Digest::of(b"hello\n")),
+//!     stderr: None,
+//! });
+//! let manifest = Some(Digest::of(b"manifest"));
+//! recorder.send(Event::TaskFinished {
+//!     run_id: run_id.clone(),
+//!     task_id: 1,
+//!     status: Status::Succeeded,
+//!     finished_ms: t + 5,
+//!     manifest,
+//! });
+//! recorder.send(Event::RunFinished {
+//!     run_id: run_id.clone(),
+//!     status: Status::Succeeded,
+//!     finished_ms: t + 6,
+//!     error: None,
+//! });
+//! recorder.close()?;
+//!
+//! let run = meta.run(&run_id)?.expect("recorded");
+//! assert_eq!((run.flow.as_str(), run.status), ("Hello", Status::Succeeded));
+//! let task = meta.task(&run_id, 1)?.expect("recorded");
+//! assert_eq!((task.attempts, task.manifest), (1, manifest));
+//! assert_eq!(meta.flows()?, ["Hello"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod model;
+mod query;
+mod recorder;
+mod schema;
+mod sqlite;
+
+pub use error::{MetadataError, Result};
+pub use model::{AttemptRecord, Event, RunRecord, Status, StatusError, TaskRecord};
+pub use recorder::Recorder;
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::{BUSY_TIMEOUT, Metadata};

@@ -1,1 +1,20 @@
-//! placeholder
+//! Runs a validated flow: the ready queue, foreach expansion, joins, retries and `catch`, with
+//! every task executed by the engine on a blocking thread, `max_workers` at a time.
+//!
+//! The path of one task: [`run_flow`] pops it from the ready queue → [`execute`] runs its attempts
+//! in the engine (a fresh sandbox each) → outputs are already in the store; the task's manifest is
+//! written → its records go to the metadata [`Recorder`](wflow_metadata::Recorder) → its
+//! successors become ready (or wait at their join until every input has arrived).
+//!
+//! The scheduler keeps no state on disk of its own: everything it learns is in the store
+//! (manifests, logs) and in the metadata records.
+#![deny(missing_docs)]
+
+mod execute;
+mod frames;
+mod run;
+
+pub use execute::{ATTEMPT_BACKOFF, TaskResult};
+pub use run::{
+    Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary, run_flow,
+};

@@ -1,0 +1,43 @@
+//! Command-line arguments (raw; resolved into [`crate::settings::Settings`]).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run data and ML flows whose steps are sandboxed WebAssembly components.
+#[derive(Parser, Debug)]
+#[command(name = "wflow", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
+    /// Store directory (artifacts, logs and the metadata file). Default: `.wflow` in the current
+    /// directory.
+    #[arg(long, global = true, env = "WFLOW_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a flow: a component file (`.wasm`) or a guest crate directory (built first).
+    Run(crate::commands::run::RunArgs),
+    /// Build a guest crate into a flow component for wasm32-wasip2.
+    Build(crate::commands::build::BuildArgs),
+    /// Validate a flow and print its graph, parameters and settings.
+    Check(crate::commands::check::CheckArgs),
+    /// List runs, newest first.
+    Runs(crate::commands::runs::RunsArgs),
+    /// Read an artifact of a task: `wflow artifact get Flow/run/step/task/name`.
+    Artifact(crate::commands::artifact::ArtifactArgs),
+    /// Print the stdout and stderr of a task's attempt.
+    Logs(crate::commands::logs::LogsArgs),
+}

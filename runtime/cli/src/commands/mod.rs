@@ -1,0 +1,64 @@
+//! One file per subcommand; each has its clap `Args` struct and an `execute`.
+
+pub mod artifact;
+pub mod build;
+pub mod check;
+pub mod logs;
+mod lookup;
+pub mod run;
+pub mod runs;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use wflow_engine::{Engine, EngineConfig, FlowComponent};
+use wflow_graph::Plan;
+
+use crate::cli::{Cli, Command};
+use crate::output::Printer;
+use crate::settings::Settings;
+
+pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
+    let settings = Settings::resolve(&cli.global);
+    match cli.command {
+        Command::Run(args) => run::execute(args, &settings, printer),
+        Command::Build(args) => build::execute(args, printer),
+        Command::Check(args) => check::execute(args, &settings, printer),
+        Command::Runs(args) => runs::execute(args, &settings, printer),
+        Command::Artifact(args) => artifact::execute(args, &settings, printer),
+        Command::Logs(args) => logs::execute(args, &settings, printer),
+    }
+}
+
+/// A flow ready to run: its component file, the loaded component and its validated graph.
+pub struct LoadedFlow {
+    pub wasm: PathBuf,
+    pub component: FlowComponent,
+    pub plan: Plan,
+}
+
+/// Builds (if `target` is a crate directory), loads and validates a flow.
+pub fn load_flow(target: &Path, settings: &Settings, max_workers: usize, printer: &Printer) -> Result<LoadedFlow> {
+    let wasm = if target.is_dir() {
+        printer.note(format!("Building {} for {}", target.display(), crate::build::TARGET));
+        crate::build::build_crate(target, printer.json())?
+    } else if target.exists() {
+        target.to_path_buf()
+    } else {
+        return Err(crate::exit::BadInput(format!(
+            "{} does not exist: give a component file (.wasm) or a guest crate directory",
+            target.display()
+        ))
+        .into());
+    };
+    let engine = Engine::new(EngineConfig {
+        max_concurrent_tasks: max_workers as u32,
+        cache_dir: Some(settings.cache_dir.join("compiled")),
+        pooling: true,
+    })?;
+    let component = engine.load_file(&wasm)?;
+    let plan = wflow_graph::validate(component.spec())
+        .with_context(|| format!("the graph of flow `{}` ({}) is invalid", component.spec().name, wasm.display()))?;
+    Ok(LoadedFlow { wasm, component, plan })
+}

@@ -1,0 +1,211 @@
+//! `wflow run`: run a flow on this machine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use wflow_core::{RunId, resolve_params};
+use wflow_metadata::{Metadata, Recorder, Status};
+use wflow_scheduler::{RunEvent, RunOptions, RunSummary};
+use wflow_store::{BlobStore, Cas, LocalDisk};
+
+use crate::exit::{BadInput, FlowFailed};
+use crate::output::Printer;
+use crate::settings::{Settings, user};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A component file (`.wasm`) or a guest crate directory (built for wasm32-wasip2 first).
+    pub flow: PathBuf,
+    /// A parameter value, `NAME=VALUE` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Tasks that run at the same time. Default: the number of CPU cores.
+    #[arg(long, env = "WFLOW_MAX_WORKERS")]
+    pub max_workers: Option<usize>,
+}
+
+pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
+    let max_workers = args
+        .max_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        .max(1);
+    let given = parse_assignments(&args.params)?;
+    let flow = super::load_flow(&args.flow, settings, max_workers, printer)?;
+    let spec = flow.plan.spec().clone();
+    let params = resolve_params(&spec.parameters, &given).with_context(|| format!("flow `{}`", spec.name))?;
+
+    // Only now, with valid input, is anything written.
+    let disk = LocalDisk::open(&settings.store)
+        .with_context(|| format!("cannot use {} as the store", settings.store.display()))?;
+    let summary_line = disk.summary();
+    let cas = Arc::new(Cas::new(Arc::new(disk)));
+    let bytes = std::fs::read(&flow.wasm).with_context(|| format!("reading {}", flow.wasm.display()))?;
+    cas.put(&bytes).context("storing the flow's component")?;
+    let meta = Arc::new(Metadata::open(&settings.metadata_path())?);
+    let recorder = Arc::new(Recorder::new(meta));
+
+    let run_id = RunId::generate();
+    printer.note(format!(
+        "Running {}/{} ({} steps, {} worker{}, store: {summary_line})",
+        printer.bold(&spec.name),
+        run_id,
+        spec.steps.len(),
+        max_workers,
+        if max_workers == 1 { "" } else { "s" }
+    ));
+    let progress = Progress::new(printer);
+    let observer = progress.observer();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(max_workers)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
+        component: flow.component,
+        plan: flow.plan,
+        params,
+        cas,
+        recorder: recorder.clone(),
+        max_workers,
+        observer,
+        user: user(),
+        run_id,
+    }))?;
+    progress.finish();
+    if let Ok(r) = Arc::try_unwrap(recorder) {
+        r.close()?;
+    }
+    report(&summary, printer)
+}
+
+fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(BadInput(format!("`-p {a}`: a parameter is given as NAME=VALUE")).into()),
+        })
+        .collect()
+}
+
+fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
+    if printer.json() {
+        printer.value(summary);
+    } else {
+        let mut steps: BTreeMap<&str, (usize, usize, &str)> = BTreeMap::new();
+        let mut order = Vec::new();
+        for t in &summary.tasks {
+            let e = steps.entry(&t.step).or_insert_with(|| {
+                order.push(t.step.as_str());
+                (0, 0, t.pathspec.as_str())
+            });
+            e.0 += 1;
+            if !t.ok {
+                e.1 += 1;
+            }
+        }
+        for step in order {
+            let (n, failed, first) = steps[step];
+            let status = if failed > 0 { printer.red(&format!("{failed} failed")) } else { "ok".into() };
+            let tasks = if n == 1 { first.to_string() } else { format!("{n} tasks, first {first}") };
+            printer.line(format!("  {step:<16} {status:<6} {tasks}"));
+        }
+    }
+    let pathspec = format!("{}/{}", summary.flow, summary.run_id);
+    let secs = summary.duration_ms as f64 / 1000.0;
+    match (&summary.status, &summary.failure) {
+        (Status::Succeeded, _) => {
+            printer.note(format!(
+                "{} {pathspec} succeeded in {secs:.2} s ({} tasks)",
+                printer.green("✓"),
+                summary.tasks.len()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        (_, Some(f)) => {
+            let mut msg = format!("{pathspec} failed in {secs:.2} s\n  task {}: {}", f.pathspec, f.message);
+            if !f.stderr_tail.is_empty() {
+                msg.push_str("\n  last lines of its stderr:");
+                for l in f.stderr_tail.lines() {
+                    msg.push_str(&format!("\n    | {l}"));
+                }
+            }
+            Err(FlowFailed(msg).into())
+        }
+        _ => Err(FlowFailed(format!("{pathspec} failed")).into()),
+    }
+}
+
+/// A live count of tasks on stderr while a run goes (only on a terminal).
+struct Progress {
+    bar: Option<ProgressBar>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    started: AtomicUsize,
+    done: AtomicUsize,
+    failed: AtomicUsize,
+    step: Mutex<String>,
+}
+
+impl Progress {
+    fn new(printer: &Printer) -> Progress {
+        let bar = printer.interactive().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress { bar, counts: Arc::default() }
+    }
+
+    fn observer(&self) -> wflow_scheduler::Observer {
+        let counts = self.counts.clone();
+        let bar = self.bar.clone();
+        Arc::new(move |ev: RunEvent| {
+            match ev {
+                RunEvent::TaskStarted { step, .. } => {
+                    counts.started.fetch_add(1, Ordering::Relaxed);
+                    *counts.step.lock().expect("not poisoned") = step.to_string();
+                }
+                RunEvent::TaskFinished { ok, .. } => {
+                    counts.done.fetch_add(1, Ordering::Relaxed);
+                    if !ok {
+                        counts.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                RunEvent::AttemptFailed { step, task_id, attempt, failure, will_retry: true } => {
+                    let line = format!("  {step}/{task_id} attempt {attempt} failed ({failure}); retrying");
+                    match &bar {
+                        Some(b) => b.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                }
+                _ => {}
+            }
+            if let Some(bar) = &bar {
+                let (s, d, f) = (
+                    counts.started.load(Ordering::Relaxed),
+                    counts.done.load(Ordering::Relaxed),
+                    counts.failed.load(Ordering::Relaxed),
+                );
+                let step = counts.step.lock().expect("not poisoned").clone();
+                bar.set_message(format!("{d} tasks done, {} running, {f} failed — last started: {step}", s - d));
+            }
+        })
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Exit codes: what happened, for scripts.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the flow ran and a task failed |
+//! | 2 | bad input: arguments, component, graph, parameters, pathspec |
+//! | 3 | environment: store, metadata, build toolchain |
+
+use std::process::ExitCode;
+
+/// A failed run (code 1), as opposed to an error that stopped wflow before or around it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FlowFailed(pub String);
+
+/// Bad input from the user (code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The exit code for an error.
+pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    if err.downcast_ref::<FlowFailed>().is_some() {
+        return ExitCode::from(1);
+    }
+    let bad_input = err.chain().any(|e| {
+        e.is::<BadInput>()
+            || e.is::<wflow_engine::EngineError>()
+            || e.is::<wflow_graph::GraphErrors>()
+            || e.is::<wflow_core::ParamError>()
+            || e.is::<wflow_core::PathspecError>()
+    });
+    ExitCode::from(if bad_input { 2 } else { 3 })
+}

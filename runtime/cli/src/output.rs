@@ -1,0 +1,73 @@
+//! All output goes through one [`Printer`], which knows `--json` and `NO_COLOR`.
+
+use std::io::{IsTerminal, Write};
+
+/// Writes results to stdout and messages to stderr.
+pub struct Printer {
+    json: bool,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Printer {
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+        Printer { json, color }
+    }
+
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Whether stderr is an interactive terminal (progress bars only then).
+    pub fn interactive(&self) -> bool {
+        !self.json && std::io::stderr().is_terminal()
+    }
+
+    /// A result line (human mode).
+    pub fn line(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+    }
+
+    /// A result as JSON (json mode).
+    pub fn value(&self, value: &impl serde::Serialize) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    /// A note to the user on stderr (suppressed in json mode).
+    pub fn note(&self, text: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+
+    /// Text in bold (when colours are on).
+    pub fn bold(&self, text: &str) -> String {
+        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Text in red (when colours are on).
+    pub fn red(&self, text: &str) -> String {
+        if self.color { format!("\x1b[31m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Text in green (when colours are on).
+    pub fn green(&self, text: &str) -> String {
+        if self.color { format!("\x1b[32m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Prints an error and its causes on stderr (also in json mode: errors are for people).
+    pub fn error(&self, err: &anyhow::Error) {
+        let mut msg = format!("{} {err}", self.red("error:"));
+        for cause in err.chain().skip(1) {
+            let text = cause.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(&format!("\n  caused by: {text}"));
+            }
+        }
+        eprintln!("{msg}");
+    }
+}

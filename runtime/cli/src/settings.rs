@@ -1,0 +1,41 @@
+//! Settings resolved from flags and `WFLOW_*` variables, apart from the raw arguments.
+
+use std::path::PathBuf;
+
+use crate::cli::GlobalArgs;
+
+/// Resolved settings every command uses.
+pub struct Settings {
+    /// The store directory.
+    pub store: PathBuf,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn resolve(global: &GlobalArgs) -> Settings {
+        let store = global.store.clone().unwrap_or_else(|| PathBuf::from(".wflow"));
+        Settings { store, cache_dir: cache_dir() }
+    }
+
+    /// The metadata file inside the store.
+    pub fn metadata_path(&self) -> PathBuf {
+        self.store.join("metadata.sqlite")
+    }
+}
+
+/// `$WFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/wflow`, else `~/.cache/wflow`, else `.wflow-cache`.
+fn cache_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("WFLOW_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("wflow")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache").join("wflow")))
+        .unwrap_or_else(|| PathBuf::from(".wflow-cache"))
+}
+
+/// The user name recorded with runs.
+pub fn user() -> String {
+    std::env::var("WFLOW_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}

@@ -1,0 +1,115 @@
+//! Loading a flow component: recognising what the bytes are, compiling (or loading the compiled
+//! code from the cache), checking the world, and reading the flow's spec.
+
+use std::path::Path;
+
+use wasmtime::Store;
+use wasmtime::component::Component;
+use wflow_core::{Digest, FlowSpec};
+
+use crate::bindings::StepPre;
+use crate::cache;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::host::{TaskLimiter, TaskState};
+use crate::spec::from_wit;
+
+/// The export every flow component has.
+pub const FLOW_EXPORT: &str = "wflow:flow/flow@0.1.0";
+
+/// A loaded, compiled and checked flow component, ready to run tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct FlowComponent {
+    pub(crate) engine: Engine,
+    pub(crate) pre: StepPre<TaskState>,
+    digest: Digest,
+    spec: FlowSpec,
+}
+
+impl FlowComponent {
+    /// The component's content digest (BLAKE3 of its bytes).
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// The flow's spec as the guest declared it (not yet validated).
+    pub fn spec(&self) -> &FlowSpec {
+        &self.spec
+    }
+}
+
+impl Engine {
+    /// Loads a component file.
+    pub fn load_file(&self, path: &Path) -> Result<FlowComponent> {
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Read { path: path.into(), source })?;
+        self.load(&bytes, &path.display().to_string())
+    }
+
+    /// Loads a component from bytes; `origin` names them in errors.
+    pub fn load(&self, bytes: &[u8], origin: &str) -> Result<FlowComponent> {
+        check_header(bytes, origin)?;
+        let digest = Digest::of(bytes);
+        let component = cache::compile(self, bytes, &digest, origin)?;
+        check_world(self, &component, origin)?;
+        let instance_pre = self.linker().instantiate_pre(&component).map_err(|e| EngineError::WrongWorld {
+            origin: origin.into(),
+            reason: format!("{e:#}"),
+        })?;
+        let pre = StepPre::new(instance_pre)
+            .map_err(|e| EngineError::WrongWorld { origin: origin.into(), reason: format!("{e:#}") })?;
+        let spec = read_spec(self, &pre, origin)?;
+        Ok(FlowComponent { engine: self.clone(), pre, digest, spec })
+    }
+}
+
+fn check_header(bytes: &[u8], origin: &str) -> Result<()> {
+    let not_wasm = |reason: &str| EngineError::NotWasm { origin: origin.into(), reason: reason.into() };
+    if bytes.is_empty() {
+        return Err(not_wasm("the file is empty"));
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(not_wasm("it does not start with the `\\0asm` magic number"));
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(EngineError::CoreModule { origin: origin.into() }),
+        [_, _, 1, 0] => Ok(()),
+        _ => Err(not_wasm("unknown WebAssembly version or layer")),
+    }
+}
+
+fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<()> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty.exports(engine.wasmtime()).map(|(n, _)| n.to_string()).collect();
+    if names.iter().any(|n| n == FLOW_EXPORT) {
+        return Ok(());
+    }
+    let older = names.iter().find(|n| n.starts_with("wflow:flow/flow@"));
+    let reason = match older {
+        Some(n) => format!("it exports `{n}`, a contract version this host does not know"),
+        None if names.is_empty() => "it exports nothing".to_string(),
+        None => format!("it exports {} instead", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+    };
+    Err(EngineError::WrongWorld { origin: origin.into(), reason })
+}
+
+fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<FlowSpec> {
+    let state = TaskState {
+        wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+        table: Default::default(),
+        limiter: TaskLimiter {
+            limits: wasmtime::StoreLimitsBuilder::new().memory_size(256 << 20).build(),
+            memory_limit: 256 << 20,
+            refused: false,
+        },
+        task: None,
+    };
+    let mut store = Store::new(engine.wasmtime(), state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(10_000 / crate::EPOCH_TICK_MS);
+    store.epoch_deadline_trap();
+    let spec = pre
+        .instantiate(&mut store)
+        .and_then(|i| i.wflow_flow_flow().call_spec(&mut store))
+        .map_err(|e| EngineError::Spec { origin: origin.into(), reason: format!("{e:#}") })?;
+    Ok(from_wit(spec))
+}

@@ -1,0 +1,109 @@
+//! The shared wasmtime engine: configuration (pooling allocator, epoch interruption), one linker
+//! with WASI and the wflow interfaces built once, and the epoch ticker that enforces timeouts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::{EngineError, Result};
+use crate::host::TaskState;
+
+/// How often the epoch advances; timeouts are rounded up to this.
+pub const EPOCH_TICK_MS: u64 = 10;
+
+/// Default memory limit of a task, in MiB: the whole 32-bit address space of a wasm32 guest.
+pub const DEFAULT_MEMORY_MB: u64 = 4096;
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Tasks that may run at the same time (sizes the instance pool).
+    pub max_concurrent_tasks: u32,
+    /// Where compiled components are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling allocator (fast instantiation); off only to measure what it buys.
+    pub pooling: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { max_concurrent_tasks: 16, cache_dir: None, pooling: true }
+    }
+}
+
+/// A configured wasmtime engine shared by every component and task. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    linker: Linker<TaskState>,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Builds the engine, its linker and starts the epoch ticker.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        let mut wcfg = Config::new();
+        wcfg.epoch_interruption(true);
+        wcfg.max_wasm_stack(1 << 20);
+        wcfg.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+        if config.pooling {
+            let slots = (config.max_concurrent_tasks.max(1) * 2 + 8).min(1000);
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_component_instances(slots)
+                .total_memories(slots * 2)
+                .total_tables(slots * 8)
+                .total_core_instances(slots * 16)
+                .total_stacks(slots)
+                .max_core_instances_per_component(50)
+                .max_memories_per_component(4)
+                .max_tables_per_component(16)
+                .max_tables_per_module(4)
+                .max_memory_size((DEFAULT_MEMORY_MB << 20) as usize)
+                .max_component_instance_size(1 << 20)
+                .max_core_instance_size(1 << 20)
+                .linear_memory_keep_resident(4 << 20)
+                .table_keep_resident(1 << 20)
+                .async_stack_keep_resident(1 << 20);
+            wcfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = wasmtime::Engine::new(&wcfg).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        crate::bindings::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wflow-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
+                }
+            })
+            .map_err(|e| EngineError::Config(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Engine { inner: Arc::new(Inner { engine, linker, config }) })
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<TaskState> {
+        &self.inner.linker
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of loading a component or preparing the engine. Failures of a task are
+//! [`crate::TaskFailure`]s, not errors: a guest cannot make the host fail.
+
+use std::path::PathBuf;
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The file could not be read.
+    #[error("cannot read component {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not WebAssembly at all.
+    #[error("{origin} is not a WebAssembly file ({reason}); build a flow with `wflow build` or `cargo build --target wasm32-wasip2`")]
+    NotWasm {
+        /// Where the bytes came from.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A core module, not a component.
+    #[error("{origin} is a core WebAssembly module, not a component; build for the `wasm32-wasip2` target (which emits components)")]
+    CoreModule {
+        /// Where the bytes came from.
+        origin: String,
+    },
+    /// Wasmtime rejected the component.
+    #[error("{origin} is not a valid component: {reason}")]
+    Invalid {
+        /// Where the bytes came from.
+        origin: String,
+        /// Wasmtime's explanation.
+        reason: String,
+    },
+    /// The component does not target the `wflow:flow/step` world.
+    #[error("{origin} is not a wflow flow: {reason}. A flow component exports `wflow:flow/flow@0.1.0` (world `wflow:flow/step`); write it with the `wflow` crate")]
+    WrongWorld {
+        /// Where the bytes came from.
+        origin: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// The guest's `spec` call failed.
+    #[error("{origin}: reading the flow's spec failed: {reason}")]
+    Spec {
+        /// Where the bytes came from.
+        origin: String,
+        /// The trap or error.
+        reason: String,
+    },
+    /// Wasmtime could not be configured.
+    #[error("cannot configure wasmtime: {0}")]
+    Config(String),
+}
+
+/// Result with [`EngineError`].
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,203 @@
+//! `wflow:flow/artifacts`: reading inherited and input artifacts, keeping new ones, and the
+//! streaming reader/writer resources for values larger than guest memory.
+
+use std::io::{Read, Write};
+
+use wasmtime::component::Resource;
+use wflow_store::{ArtifactRef, BlobReader, BlobWriter};
+
+use crate::bindings::types::{ArtifactInfo, Error as WitError, Value as WitValue};
+use crate::bindings::wflow::flow::artifacts::{Host, HostReader, HostWriter};
+use crate::host::{TaskIo, TaskState};
+
+/// A guest's open reader.
+pub struct ArtifactReader {
+    reader: BlobReader,
+    size: u64,
+    codec: String,
+}
+
+/// A guest's open writer; the value becomes visible on `finish`.
+pub struct ArtifactWriter {
+    name: String,
+    codec: String,
+    writer: Option<BlobWriter>,
+}
+
+type WitResult<T> = wasmtime::Result<Result<T, WitError>>;
+
+fn info(name: &str, r: &ArtifactRef) -> ArtifactInfo {
+    ArtifactInfo { name: name.to_string(), size: r.size, codec: r.codec.clone() }
+}
+
+fn store_err(e: impl std::fmt::Display) -> WitError {
+    WitError::Store(e.to_string())
+}
+
+impl TaskIo {
+    fn input_view(&self, index: u32) -> Result<&std::collections::BTreeMap<String, ArtifactRef>, WitError> {
+        self.input.inputs.get(index as usize).map(|i| &*i.artifacts).ok_or_else(|| {
+            WitError::Invalid(format!(
+                "input {index} does not exist: this task has {} input(s)",
+                self.input.inputs.len()
+            ))
+        })
+    }
+
+    fn lookup(&self, name: &str, input: Option<u32>) -> Result<&ArtifactRef, WitError> {
+        let view = match input {
+            None => &self.view,
+            Some(i) => self.input_view(i)?,
+        };
+        view.get(name).ok_or_else(|| WitError::NotFound(name.to_string()))
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), WitError> {
+        if name.is_empty() || name.starts_with('_') || name.contains('/') {
+            return Err(WitError::Invalid(format!(
+                "`{name}` is not a valid artifact name: it must be non-empty, not start with `_` and not contain `/`"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Host for TaskState {
+    fn list(&mut self) -> wasmtime::Result<Vec<ArtifactInfo>> {
+        Ok(self.io()?.view.iter().map(|(n, r)| info(n, r)).collect())
+    }
+
+    fn get(&mut self, name: String) -> WitResult<WitValue> {
+        let io = self.io()?;
+        Ok(io.lookup(&name, None).and_then(|r| {
+            let bytes = io.cas.get_artifact(r).map_err(store_err)?;
+            Ok(WitValue { codec: r.codec.clone(), bytes })
+        }))
+    }
+
+    fn put(&mut self, name: String, value: WitValue) -> WitResult<()> {
+        let io = self.io()?;
+        if let Err(e) = io.check_name(&name) {
+            return Ok(Err(e));
+        }
+        match io.cas.put_artifact(&value.bytes, &value.codec) {
+            Ok(r) => {
+                io.view.insert(name, r);
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(store_err(e))),
+        }
+    }
+
+    fn input_count(&mut self) -> wasmtime::Result<u32> {
+        Ok(self.io()?.input.inputs.len() as u32)
+    }
+
+    fn input_step(&mut self, index: u32) -> WitResult<String> {
+        let io = self.io()?;
+        Ok(io.input_view(index).map(|_| io.input.inputs[index as usize].step.clone()))
+    }
+
+    fn list_input(&mut self, index: u32) -> WitResult<Vec<ArtifactInfo>> {
+        let io = self.io()?;
+        Ok(io.input_view(index).map(|v| v.iter().map(|(n, r)| info(n, r)).collect()))
+    }
+
+    fn get_input(&mut self, index: u32, name: String) -> WitResult<WitValue> {
+        let io = self.io()?;
+        Ok(io.lookup(&name, Some(index)).and_then(|r| {
+            let bytes = io.cas.get_artifact(r).map_err(store_err)?;
+            Ok(WitValue { codec: r.codec.clone(), bytes })
+        }))
+    }
+
+    fn open_reader(&mut self, name: String, input: Option<u32>) -> WitResult<Resource<ArtifactReader>> {
+        let io = self.io()?;
+        let opened = io.lookup(&name, input).and_then(|r| {
+            let reader = io.cas.reader(r).map_err(store_err)?;
+            Ok(ArtifactReader { reader, size: r.size, codec: r.codec.clone() })
+        });
+        match opened {
+            Ok(r) => Ok(Ok(self.table.push(r)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    fn open_writer(&mut self, name: String, codec: String) -> WitResult<Resource<ArtifactWriter>> {
+        let io = self.io()?;
+        if let Err(e) = io.check_name(&name) {
+            return Ok(Err(e));
+        }
+        match io.cas.writer() {
+            Ok(w) => Ok(Ok(self.table.push(ArtifactWriter { name, codec, writer: Some(w) })?)),
+            Err(e) => Ok(Err(store_err(e))),
+        }
+    }
+}
+
+/// Largest chunk one `read` call returns, whatever the guest asks for.
+const MAX_READ: u64 = 16 << 20;
+
+impl HostReader for TaskState {
+    fn size(&mut self, r: Resource<ArtifactReader>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&r)?.size)
+    }
+
+    fn codec(&mut self, r: Resource<ArtifactReader>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&r)?.codec.clone())
+    }
+
+    fn read(&mut self, r: Resource<ArtifactReader>, max: u64) -> WitResult<Vec<u8>> {
+        let reader = self.table.get_mut(&r)?;
+        let mut buf = vec![0u8; max.min(MAX_READ) as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Ok(Err(store_err(e))),
+            }
+        }
+        buf.truncate(filled);
+        Ok(Ok(buf))
+    }
+
+    fn drop(&mut self, r: Resource<ArtifactReader>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostWriter for TaskState {
+    fn write(&mut self, w: Resource<ArtifactWriter>, bytes: Vec<u8>) -> WitResult<()> {
+        let writer = self.table.get_mut(&w)?;
+        let Some(inner) = writer.writer.as_mut() else {
+            return Ok(Err(WitError::Invalid(format!("writer of `{}` is already finished", writer.name))));
+        };
+        Ok(inner.write_all(&bytes).map_err(store_err))
+    }
+
+    fn finish(&mut self, w: Resource<ArtifactWriter>) -> WitResult<u64> {
+        let writer = self.table.get_mut(&w)?;
+        let Some(inner) = writer.writer.take() else {
+            return Ok(Err(WitError::Invalid(format!("writer of `{}` is already finished", writer.name))));
+        };
+        let (name, codec) = (writer.name.clone(), writer.codec.clone());
+        match inner.finish(&codec) {
+            Ok(r) => {
+                let size = r.size;
+                self.io()?.view.insert(name, r);
+                Ok(Ok(size))
+            }
+            Err(e) => Ok(Err(store_err(e))),
+        }
+    }
+
+    fn drop(&mut self, w: Resource<ArtifactWriter>) -> wasmtime::Result<()> {
+        self.table.delete(w)?;
+        Ok(())
+    }
+}
+
+impl crate::bindings::types::Host for TaskState {}

@@ -1,0 +1,21 @@
+//! `wflow:flow/foreach`: a foreach step declares its items.
+
+use crate::bindings::types::{Error as WitError, Value as WitValue};
+use crate::bindings::wflow::flow::foreach::Host;
+use crate::host::TaskState;
+
+impl Host for TaskState {
+    fn declare_items(&mut self, items: Vec<WitValue>) -> wasmtime::Result<Result<(), WitError>> {
+        let io = self.io()?;
+        if !io.input.is_foreach {
+            return Ok(Err(WitError::Invalid(format!(
+                "step `{}` is not a foreach step; only a step whose transition is `foreach` may declare items",
+                io.input.step
+            ))));
+        }
+        io.foreach_items = Some(
+            items.into_iter().map(|v| crate::Value { codec: v.codec, bytes: v.bytes }).collect(),
+        );
+        Ok(Ok(()))
+    }
+}

@@ -1,0 +1,218 @@
+//! [`Recorder`]: a background thread that writes events in batches.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crate::{Event, Metadata, MetadataError, Result};
+
+/// A background writer: events sent with `send` are written in batches (everything queued when
+/// the thread wakes up goes in one transaction). `flush` blocks until everything sent so far is
+/// written and returns the first error seen, if any. Dropping/`close` flushes and joins.
+///
+/// While the writer is busy with one transaction, new events pile up in memory and all go in the
+/// next one, so a foreach of a thousand tasks costs a handful of transactions, and the sender
+/// never waits for SQLite. Each transaction is atomic: a process killed mid-way leaves the
+/// database as it was after some batch, never half of one.
+///
+/// An event that cannot be recorded (say, a task of an unknown run) is skipped without losing
+/// the rest of its batch (see [`Metadata::record_skipping_failures`]); the error is kept and
+/// returned by the next [`flush`](Self::flush) or [`close`](Self::close). Each error is returned
+/// once. Dropping a recorder waits for its events to be written but discards any error: call
+/// `close` to see it.
+pub struct Recorder {
+    shared: Arc<Shared>,
+    meta: Arc<Metadata>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when events arrive or the recorder closes; the writer waits on it.
+    wake: Condvar,
+    /// Signalled when a batch is written or the writer stops; flushes wait on it.
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: Vec<Event>,
+    /// Events sent since the start.
+    sent: u64,
+    /// Events written (or skipped with an error) since the start.
+    written: u64,
+    /// Transactions run since the start.
+    batches: u64,
+    /// The first error not yet returned by `flush`.
+    error: Option<MetadataError>,
+    /// `close` or drop asked the writer to finish.
+    closing: bool,
+    /// The writer thread has ended.
+    stopped: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding this lock, and the state stays consistent if it did.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Recorder {
+    /// Starts the writer thread for `meta`.
+    pub fn new(meta: Arc<Metadata>) -> Recorder {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            written: Condvar::new(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("wflow-metadata".into())
+            .spawn({
+                let shared = shared.clone();
+                let meta = meta.clone();
+                move || write_loop(&shared, &meta)
+            })
+            .expect("cannot start the metadata writer thread");
+        Recorder {
+            shared,
+            meta,
+            thread: Some(thread),
+        }
+    }
+
+    /// The database written to.
+    pub fn metadata(&self) -> &Arc<Metadata> {
+        &self.meta
+    }
+
+    /// How many batches (transactions) the writer has run so far.
+    pub fn batches(&self) -> u64 {
+        self.shared.lock().batches
+    }
+
+    /// Queues `event` for writing; never blocks on SQLite.
+    pub fn send(&self, event: Event) {
+        let mut state = self.shared.lock();
+        state.queue.push(event);
+        state.sent += 1;
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Blocks until every event sent so far is written; returns the first error since the last
+    /// `flush`, if any.
+    pub fn flush(&self) -> Result<()> {
+        let mut state = self.shared.lock();
+        let target = state.sent;
+        while state.written < target && !state.stopped {
+            state = self
+                .shared
+                .written
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        self.outcome(&mut state, target)
+    }
+
+    /// Writes everything sent, stops the writer thread and returns the first error not yet
+    /// returned by [`flush`](Self::flush).
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_one();
+        // The writer drains the queue before it ends; a panic in it is reported below as
+        // `WriterStopped` since the events it held were not written.
+        let _ = thread.join();
+        let mut state = self.shared.lock();
+        let target = state.sent;
+        self.outcome(&mut state, target)
+    }
+
+    fn outcome(&self, state: &mut State, target: u64) -> Result<()> {
+        if let Some(e) = state.error.take() {
+            return Err(e);
+        }
+        if state.written < target {
+            return Err(MetadataError::WriterStopped {
+                path: self.meta.path().to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("path", &self.meta.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks the writer stopped however it ends, panics included, so no flush waits forever.
+struct StopGuard<'a>(&'a Shared);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+        self.0.written.notify_all();
+    }
+}
+
+fn write_loop(shared: &Shared, meta: &Metadata) {
+    let _guard = StopGuard(shared);
+    loop {
+        let batch = {
+            let mut state = shared.lock();
+            while state.queue.is_empty() && !state.closing {
+                state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            if state.queue.is_empty() {
+                return; // closing, and everything is written
+            }
+            std::mem::take(&mut state.queue)
+        };
+        let result = meta.record_skipping_failures(&batch);
+        let mut state = shared.lock();
+        state.written += batch.len() as u64;
+        state.batches += 1;
+        if let Err(e) = result {
+            state.error.get_or_insert(e);
+        }
+        drop(state);
+        shared.written.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorder_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Recorder>();
+        assert_send_sync::<Metadata>();
+    }
+
+    #[test]
+    fn flush_with_nothing_sent_and_close_are_quiet() {
+        let rec = Recorder::new(Arc::new(Metadata::open_in_memory().unwrap()));
+        rec.flush().unwrap();
+        rec.close().unwrap();
+    }
+}

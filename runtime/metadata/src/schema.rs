@@ -1,0 +1,153 @@
+//! The SQL schema and its versioned migrations (`PRAGMA user_version`).
+//!
+//! Version `n` of the schema is what [`MIGRATIONS`]`[..n]` builds. A new version appends a
+//! migration; it never edits an old one, so a database of any older version upgrades in place
+//! when it is opened. A file whose version is newer than [`SCHEMA_VERSION`] is refused.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{MetadataError, Result};
+
+/// The newest schema version this crate reads and writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `i` takes a database from version `i` to version `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: runs, tasks, attempts and tags.
+///
+/// Digests are 64 lowercase hex digits in TEXT columns; params, spec, foreach paths and inputs
+/// are JSON text; times are INTEGER milliseconds since the Unix epoch.
+const V1: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT    NOT NULL PRIMARY KEY,
+    flow        TEXT    NOT NULL,
+    component   TEXT    NOT NULL,
+    params      TEXT    NOT NULL,
+    spec        TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    error       TEXT,
+    origin_run  TEXT,
+    user        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, started_ms);
+CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started_ms);
+
+CREATE TABLE IF NOT EXISTS tasks (
+    run_id       TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    task_id      INTEGER NOT NULL,
+    step         TEXT    NOT NULL,
+    foreach_path TEXT    NOT NULL,
+    inputs       TEXT    NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms   INTEGER NOT NULL,
+    finished_ms  INTEGER,
+    manifest     TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, task_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tasks_by_step ON tasks (run_id, step);
+
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id      TEXT    NOT NULL,
+    task_id     INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    error       TEXT,
+    stdout      TEXT,
+    stderr      TEXT,
+    PRIMARY KEY (run_id, task_id, attempt),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS tags (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    tag    TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+) WITHOUT ROWID;
+";
+
+/// The schema version stored in the file (0 for a new, empty file).
+pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| MetadataError::sqlite(path, "reading the schema version", e))
+}
+
+/// Brings the database up to [`SCHEMA_VERSION`], or refuses a newer one.
+///
+/// The check and the migrations run in one write transaction, so two processes opening a new
+/// file at the same moment do not both create it, and a crash mid-way leaves the old version.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let found = version(conn, path)?;
+    check_not_newer(path, found)?;
+    if found == SCHEMA_VERSION {
+        // The common case takes no write lock, so opening never waits for another writer.
+        return Ok(());
+    }
+    let err = |e| MetadataError::sqlite(path, "upgrading the schema", e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    // Read again under the lock: another process may have migrated in between.
+    let found = version(&tx, path)?;
+    check_not_newer(path, found)?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql).map_err(|e| {
+            MetadataError::sqlite(
+                path,
+                format!("upgrading the schema to version {}", from + 1),
+                e,
+            )
+        })?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(err)?;
+    tx.commit().map_err(err)
+}
+
+fn check_not_newer(path: &Path, found: i64) -> Result<()> {
+    if found > SCHEMA_VERSION {
+        return Err(MetadataError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let path = Path::new(":memory:");
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, path).unwrap();
+        assert_eq!(version(&conn, path).unwrap(), SCHEMA_VERSION);
+        migrate(&mut conn, path).unwrap();
+
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(tables, ["attempts", "runs", "tags", "tasks"]);
+
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn, path).unwrap_err();
+        assert!(
+            matches!(err, MetadataError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1)
+        );
+    }
+}

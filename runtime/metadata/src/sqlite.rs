@@ -1,0 +1,371 @@
+//! [`Metadata`]: one SQLite connection to the database file, and the writing of events.
+
+use std::os::raw::c_int;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, ffi, params};
+
+use crate::{Event, MetadataError, Result, schema};
+
+/// How long a statement waits for another connection's write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle on the metadata database: run, task and attempt records in one SQLite file.
+///
+/// Cheap to share behind an `Arc`; calls from several threads take turns on the one connection.
+/// Several handles (in one process or several) may use the same file at once: readers never wait,
+/// writers take turns, waiting up to [`BUSY_TIMEOUT`] for each other.
+pub struct Metadata {
+    pub(crate) conn: Mutex<Connection>,
+    pub(crate) path: PathBuf,
+}
+
+impl std::fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metadata")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metadata {
+    /// Opens or creates the SQLite file (parent dir must exist), applies the schema (versioned
+    /// with `PRAGMA user_version`; a newer version is refused with
+    /// [`MetadataError::SchemaTooNew`]), WAL mode.
+    ///
+    /// The connection uses WAL journaling with `synchronous=NORMAL` (a crash or power loss may
+    /// lose the last transactions but never leaves a half-written one), foreign keys on, and a
+    /// busy timeout of [`BUSY_TIMEOUT`].
+    pub fn open(path: &Path) -> Result<Metadata> {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            return Err(MetadataError::MissingParent {
+                path: path.to_path_buf(),
+                parent: parent.to_path_buf(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| MetadataError::sqlite(path, "opening", e))?;
+        Self::setup(conn, path)
+    }
+
+    /// A private database in memory, gone when dropped (for tests of code that records runs).
+    pub fn open_in_memory() -> Result<Metadata> {
+        let path = Path::new(":memory:");
+        let conn =
+            Connection::open_in_memory().map_err(|e| MetadataError::sqlite(path, "opening", e))?;
+        Self::setup(conn, path)
+    }
+
+    fn setup(mut conn: Connection, path: &Path) -> Result<Metadata> {
+        let err = |e| MetadataError::sqlite(path, "configuring the connection", e);
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // The first statement that reads the file: a file that is not SQLite fails here.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(err)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Metadata {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies events in order in one transaction.
+    ///
+    /// All or nothing: if one event fails (say a task of a run that was never started), none of
+    /// them is recorded and the error names the culprit.
+    pub fn record(&self, events: &[Event]) -> Result<()> {
+        let mut conn = self.lock();
+        let err = |e| MetadataError::sqlite(&self.path, "recording events", e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for event in events {
+            apply(&tx, &self.path, event)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Like [`record`](Self::record), but a failing event is skipped (its effects undone) and
+    /// the others are still recorded, in one transaction; returns the first failure.
+    ///
+    /// This is what the [`Recorder`](crate::Recorder) uses: its batches are cut wherever the
+    /// writer thread happens to wake up, so losing a whole batch for one bad event would lose an
+    /// arbitrary set of good ones.
+    pub fn record_skipping_failures(&self, events: &[Event]) -> Result<()> {
+        // The fast path: everything goes in. Only when it does not are events isolated.
+        if self.record(events).is_ok() {
+            return Ok(());
+        }
+        // Otherwise isolate each event in a savepoint. (If the strict pass failed for a passing
+        // reason, such as a lock held past the busy timeout, this pass may well succeed.)
+        let mut conn = self.lock();
+        let err = |e| MetadataError::sqlite(&self.path, "recording events", e);
+        let mut tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut first = None;
+        for event in events {
+            let sp = tx.savepoint().map_err(err)?;
+            match apply(&sp, &self.path, event) {
+                Ok(()) => sp.commit().map_err(err)?,
+                Err(e) => {
+                    if sp.is_autocommit() {
+                        // SQLite rolled the whole transaction back (disk full, I/O error...).
+                        return Err(e);
+                    }
+                    sp.finish().map_err(err)?;
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        first.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave the connection half-way through a
+        // transaction (rusqlite rolls back on drop), so a poisoned lock is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The extended result code of a constraint violation.
+fn constraint(e: &rusqlite::Error) -> Option<c_int> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Some(f.extended_code)
+        }
+        _ => None,
+    }
+}
+
+fn is_duplicate(e: &rusqlite::Error) -> bool {
+    matches!(
+        constraint(e),
+        Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE)
+    )
+}
+
+fn is_missing_parent_row(e: &rusqlite::Error) -> bool {
+    constraint(e) == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// Applies one event.
+fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
+    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
+    let sql_err =
+        |what: String| move |e| MetadataError::sqlite(path, format!("recording {what}"), e);
+    let run_missing = |run_id: &str| MetadataError::UnknownRun {
+        path: path.to_path_buf(),
+        run_id: run_id.to_string(),
+    };
+    let task_missing = |run_id: &str, task_id: u64| MetadataError::UnknownTask {
+        path: path.to_path_buf(),
+        run_id: run_id.to_string(),
+        task_id,
+    };
+    let duplicate = |what: String| MetadataError::AlreadyRecorded {
+        path: path.to_path_buf(),
+        what,
+    };
+    match event {
+        Event::RunStarted {
+            run_id,
+            flow,
+            component,
+            params,
+            spec,
+            started_ms,
+            origin_run,
+            user,
+        } => {
+            let what = format!("run `{run_id}`");
+            let mut st = conn
+                .prepare_cached(
+                    "INSERT INTO runs (run_id, flow, component, params, spec, status, started_ms,
+                                       origin_run, user)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+                )
+                .map_err(sql_err(what.clone()))?;
+            let row = params![
+                run_id,
+                flow,
+                component.to_hex(),
+                params.to_string(),
+                spec.to_string(),
+                started_ms,
+                origin_run,
+                user
+            ];
+            st.execute(row).map_err(|e| {
+                if is_duplicate(&e) {
+                    duplicate(what.clone())
+                } else {
+                    sql_err(what.clone())(e)
+                }
+            })?;
+        }
+        Event::TaskStarted {
+            run_id,
+            task_id,
+            step,
+            foreach_path,
+            inputs,
+            started_ms,
+        } => {
+            let what = format!("task {task_id} of run `{run_id}`");
+            let mut st = conn
+                .prepare_cached(
+                    "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status,
+                                        started_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
+                )
+                .map_err(sql_err(what.clone()))?;
+            let foreach_path = serde_json::to_string(foreach_path).expect("numbers serialise");
+            let inputs = serde_json::to_string(inputs).expect("numbers serialise");
+            let row = params![run_id, task_id, step, foreach_path, inputs, started_ms];
+            st.execute(row).map_err(|e| {
+                if is_duplicate(&e) {
+                    duplicate(what.clone())
+                } else if is_missing_parent_row(&e) {
+                    run_missing(run_id)
+                } else {
+                    sql_err(what.clone())(e)
+                }
+            })?;
+        }
+        Event::AttemptStarted {
+            run_id,
+            task_id,
+            attempt,
+            started_ms,
+        } => {
+            let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
+            let mut st = conn
+                .prepare_cached(
+                    "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms)
+                     VALUES (?1, ?2, ?3, 'running', ?4)",
+                )
+                .map_err(sql_err(what.clone()))?;
+            st.execute(params![run_id, task_id, attempt, started_ms])
+                .map_err(|e| {
+                    if is_duplicate(&e) {
+                        duplicate(what.clone())
+                    } else if is_missing_parent_row(&e) {
+                        task_missing(run_id, *task_id)
+                    } else {
+                        sql_err(what.clone())(e)
+                    }
+                })?;
+            conn.prepare_cached(
+                "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = ?1 AND task_id = ?2",
+            )
+            .and_then(|mut st| st.execute(params![run_id, task_id]))
+            .map_err(sql_err(what))?;
+        }
+        Event::AttemptFinished {
+            run_id,
+            task_id,
+            attempt,
+            status,
+            finished_ms,
+            error,
+            stdout,
+            stderr,
+        } => {
+            let what = format!("the end of attempt {attempt} of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE attempts SET status = ?4, finished_ms = ?5, error = ?6, stdout = ?7,
+                                         stderr = ?8
+                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        run_id,
+                        task_id,
+                        attempt,
+                        status.as_str(),
+                        finished_ms,
+                        error,
+                        hex(stdout),
+                        hex(stderr)
+                    ])
+                })
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(MetadataError::UnknownAttempt {
+                    path: path.to_path_buf(),
+                    run_id: run_id.clone(),
+                    task_id: *task_id,
+                    attempt: *attempt,
+                });
+            }
+        }
+        Event::TaskFinished {
+            run_id,
+            task_id,
+            status,
+            finished_ms,
+            manifest,
+        } => {
+            let what = format!("the end of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE tasks SET status = ?3, finished_ms = ?4, manifest = ?5
+                     WHERE run_id = ?1 AND task_id = ?2",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        run_id,
+                        task_id,
+                        status.as_str(),
+                        finished_ms,
+                        hex(manifest)
+                    ])
+                })
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(task_missing(run_id, *task_id));
+            }
+        }
+        Event::RunFinished {
+            run_id,
+            status,
+            finished_ms,
+            error,
+        } => {
+            let what = format!("the end of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE runs SET status = ?2, finished_ms = ?3, error = ?4 WHERE run_id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![run_id, status.as_str(), finished_ms, error]))
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(run_missing(run_id));
+            }
+        }
+    }
+    Ok(())
+}

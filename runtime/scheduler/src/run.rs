@@ -1,0 +1,325 @@
+//! The run loop: the ready queue, fan-out, joins, and the run's own records.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use wflow_core::{ParamValue, Pathspec, RunId, Transition, now_millis};
+use wflow_engine::{FlowComponent, InputArtifacts, TaskFailure, TaskInput, TaskLimits};
+use wflow_graph::Plan;
+use wflow_metadata::{Event, Recorder, Status};
+use wflow_store::Cas;
+
+use crate::execute::{Done, Job, TaskResult, execute};
+use crate::frames::{Frame, foreach_item, foreach_path};
+
+/// Why a run could not be carried out at all (a failing task is not an error: see [`RunSummary`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// Writing the run's records failed.
+    #[error("recording the run failed")]
+    Metadata(#[from] wflow_metadata::MetadataError),
+    /// A worker thread died (a bug in wflow).
+    #[error("a task worker crashed: {0}")]
+    Worker(String),
+}
+
+/// Progress as the run goes.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// A task was started.
+    TaskStarted {
+        /// Its step.
+        step: &'a str,
+        /// Its id.
+        task_id: u64,
+    },
+    /// A task finished.
+    TaskFinished {
+        /// Its step.
+        step: &'a str,
+        /// Its id.
+        task_id: u64,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// A foreach declared its items: that many more tasks will run.
+    FannedOut {
+        /// The foreach step.
+        step: &'a str,
+        /// Number of items.
+        items: usize,
+    },
+    /// An attempt failed.
+    AttemptFailed {
+        /// Its step.
+        step: &'a str,
+        /// Its task.
+        task_id: u64,
+        /// The attempt.
+        attempt: u32,
+        /// Why.
+        failure: &'a TaskFailure,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+}
+
+/// Receives [`RunEvent`]s (to draw progress). Called from worker threads.
+pub type Observer = Arc<dyn Fn(RunEvent) + Send + Sync>;
+
+/// Everything a run needs.
+pub struct RunOptions {
+    /// The flow's component.
+    pub component: FlowComponent,
+    /// Its validated graph.
+    pub plan: Plan,
+    /// Resolved parameter values.
+    pub params: BTreeMap<String, ParamValue>,
+    /// The artifact store.
+    pub cas: Arc<Cas>,
+    /// The records.
+    pub recorder: Arc<Recorder>,
+    /// Tasks at once.
+    pub max_workers: usize,
+    /// Progress callback.
+    pub observer: Observer,
+    /// Who started the run.
+    pub user: String,
+    /// The new run's id.
+    pub run_id: RunId,
+}
+
+/// One task of a finished run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TaskSummary {
+    /// Its pathspec.
+    pub pathspec: String,
+    /// Its step.
+    pub step: String,
+    /// Its id.
+    pub task_id: u64,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunSummary {
+    /// The flow.
+    pub flow: String,
+    /// The run id.
+    pub run_id: String,
+    /// `succeeded` or `failed`.
+    pub status: Status,
+    /// Every task, in id order.
+    pub tasks: Vec<TaskSummary>,
+    /// The failure that stopped the run: pathspec, message and the task's last stderr lines.
+    pub failure: Option<RunFailure>,
+    /// Wall time in milliseconds.
+    pub duration_ms: i64,
+}
+
+/// The task failure that stopped a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunFailure {
+    /// The failed task's pathspec.
+    pub pathspec: String,
+    /// What went wrong.
+    pub message: String,
+    /// Its last stderr lines.
+    pub stderr_tail: String,
+}
+
+struct Pending {
+    task_id: u64,
+    step: String,
+    inputs: Vec<(u64, InputArtifacts)>,
+    stack: Vec<Frame>,
+}
+
+struct JoinWait {
+    inputs: Vec<Option<(u64, InputArtifacts)>>,
+    arrived: u32,
+    stack: Vec<Frame>,
+}
+
+struct State {
+    flow: String,
+    run_id: String,
+    next_task: u64,
+    ready: VecDeque<Pending>,
+    joins: HashMap<(String, u64), JoinWait>,
+    running: HashMap<u64, (String, Vec<Frame>)>,
+    tasks: Vec<TaskSummary>,
+    failure: Option<RunFailure>,
+}
+
+impl State {
+    fn new_task(&mut self, step: &str, inputs: Vec<(u64, InputArtifacts)>, stack: Vec<Frame>) {
+        self.next_task += 1;
+        self.ready.push_back(Pending { task_id: self.next_task, step: step.into(), inputs, stack });
+    }
+
+    /// Routes a finished task's output to its successor(s).
+    fn advance(&mut self, plan: &Plan, task_id: u64, step: &str, stack: Vec<Frame>, done: Done) -> Result<(), String> {
+        let output = InputArtifacts { step: step.to_string(), artifacts: done.artifacts };
+        match &plan.step(step).transition {
+            Transition::End => {}
+            Transition::Next(targets) if targets.len() == 1 => {
+                let target = &targets[0];
+                if plan.step(target).join {
+                    self.arrive(target, task_id, output, stack);
+                } else {
+                    self.new_task(target, vec![(task_id, output)], stack);
+                }
+            }
+            Transition::Next(targets) => {
+                for (i, target) in targets.iter().enumerate() {
+                    let mut s = stack.clone();
+                    s.push(Frame { split_task: task_id, index: i as u32, count: targets.len() as u32, item: None });
+                    self.new_task(target, vec![(task_id, output.clone())], s);
+                }
+            }
+            Transition::Foreach(target) => {
+                let items = done.items.unwrap_or_default();
+                if items.is_empty() {
+                    return Err(format!(
+                        "foreach step `{step}` declared no items; a foreach needs at least one item"
+                    ));
+                }
+                let count = items.len() as u32;
+                for (i, item) in items.into_iter().enumerate() {
+                    let mut s = stack.clone();
+                    s.push(Frame { split_task: task_id, index: i as u32, count, item: Some(Arc::new(item)) });
+                    self.new_task(target, vec![(task_id, output.clone())], s);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn arrive(&mut self, join: &str, task_id: u64, output: InputArtifacts, mut stack: Vec<Frame>) {
+        let frame = stack.pop().expect("the graph linter guarantees a join closes an open split");
+        let key = (join.to_string(), frame.split_task);
+        let wait = self.joins.entry(key.clone()).or_insert_with(|| JoinWait {
+            inputs: vec![None; frame.count as usize],
+            arrived: 0,
+            stack,
+        });
+        wait.inputs[frame.index as usize] = Some((task_id, output));
+        wait.arrived += 1;
+        if wait.arrived == frame.count {
+            let wait = self.joins.remove(&key).expect("present");
+            let inputs = wait.inputs.into_iter().map(|i| i.expect("all arrived")).collect();
+            self.new_task(join, inputs, wait.stack);
+        }
+    }
+}
+
+/// Runs a flow to the end (or to its first failure that is not caught) and records it.
+pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
+    let started = now_millis();
+    let flow = opts.plan.spec().name.clone();
+    let run_id = opts.run_id.0.clone();
+    let recorder = opts.recorder.clone();
+    recorder.send(Event::RunStarted {
+        run_id: run_id.clone(),
+        flow: flow.clone(),
+        component: opts.component.digest(),
+        params: serde_json::to_value(&opts.params).unwrap_or_default(),
+        spec: serde_json::to_value(opts.plan.spec()).unwrap_or_default(),
+        started_ms: started,
+        origin_run: None,
+        user: opts.user.clone(),
+    });
+    let params = Arc::new(opts.params);
+    let mut st = State {
+        flow: flow.clone(),
+        run_id: run_id.clone(),
+        next_task: 0,
+        ready: VecDeque::new(),
+        joins: HashMap::new(),
+        running: HashMap::new(),
+        tasks: Vec::new(),
+        failure: None,
+    };
+    st.new_task(opts.plan.start(), vec![], vec![]);
+    let mut workers = tokio::task::JoinSet::new();
+    let max_workers = opts.max_workers.max(1);
+
+    loop {
+        while st.failure.is_none() && workers.len() < max_workers {
+            let Some(p) = st.ready.pop_front() else { break };
+            let spec = opts.plan.step(&p.step).clone();
+            let input = TaskInput {
+                flow: flow.clone(),
+                run_id: run_id.clone(),
+                step: p.step.clone(),
+                task_id: p.task_id,
+                attempt: 0,
+                params: params.clone(),
+                foreach_path: foreach_path(&p.stack),
+                foreach_item: foreach_item(&p.stack),
+                inputs: p.inputs.iter().map(|(_, i)| i.clone()).collect(),
+                join: spec.join,
+                is_foreach: matches!(spec.transition, Transition::Foreach(_)),
+                limits: TaskLimits::default(),
+            };
+            recorder.send(Event::TaskStarted {
+                run_id: run_id.clone(),
+                task_id: p.task_id,
+                step: p.step.clone(),
+                foreach_path: input.foreach_path.clone(),
+                inputs: p.inputs.iter().map(|(id, _)| *id).collect(),
+                started_ms: now_millis(),
+            });
+            (opts.observer)(RunEvent::TaskStarted { step: &p.step, task_id: p.task_id });
+            st.running.insert(p.task_id, (p.step.clone(), p.stack));
+            let job = Job {
+                component: opts.component.clone(),
+                cas: opts.cas.clone(),
+                recorder: recorder.clone(),
+                input,
+                step: spec,
+                notify: opts.observer.clone(),
+            };
+            workers.spawn_blocking(move || execute(job));
+        }
+        let Some(joined) = workers.join_next().await else { break };
+        let TaskResult { task_id, outcome } = joined.map_err(|e| SchedulerError::Worker(e.to_string()))?;
+        let (step, stack) = st.running.remove(&task_id).expect("every running task is tracked");
+        let pathspec = Pathspec::task(&st.flow, &st.run_id, &step, &task_id.to_string()).to_string();
+        let ok = outcome.is_ok();
+        (opts.observer)(RunEvent::TaskFinished { step: &step, task_id, ok });
+        st.tasks.push(TaskSummary { pathspec: pathspec.clone(), step: step.clone(), task_id, ok });
+        match outcome {
+            Ok(done) => {
+                let items = done.items.as_ref().map(Vec::len);
+                if let Err(message) = st.advance(&opts.plan, task_id, &step, stack, done) {
+                    st.failure.get_or_insert(RunFailure { pathspec, message, stderr_tail: String::new() });
+                } else if let Some(items) = items {
+                    (opts.observer)(RunEvent::FannedOut { step: &step, items });
+                }
+            }
+            Err(failed) => {
+                st.failure.get_or_insert(RunFailure {
+                    pathspec,
+                    message: failed.failure.to_string(),
+                    stderr_tail: failed.stderr_tail,
+                });
+            }
+        }
+    }
+
+    let status = if st.failure.is_none() { Status::Succeeded } else { Status::Failed };
+    let finished = now_millis();
+    recorder.send(Event::RunFinished {
+        run_id: run_id.clone(),
+        status,
+        finished_ms: finished,
+        error: st.failure.as_ref().map(|f| format!("{}: {}", f.pathspec, f.message)),
+    });
+    recorder.flush()?;
+    st.tasks.sort_by_key(|t| t.task_id);
+    Ok(RunSummary { flow, run_id, status, tasks: st.tasks, failure: st.failure, duration_ms: finished - started })
+}

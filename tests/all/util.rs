@@ -1,0 +1,132 @@
+//! The harness: guest components built once per test process, and a temp store per test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Target directory for guests built by the tests (apart from the one `cargo test` is using).
+pub fn guest_target() -> PathBuf {
+    root().join("target").join("test-guests")
+}
+
+/// Builds every test guest once (one cargo invocation) and returns the folder of the `.wasm` files.
+fn guests_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.current_dir(root())
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .env("CARGO_TARGET_DIR", guest_target());
+        for p in GUESTS {
+            cmd.args(["-p", p]);
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(out.status.success(), "building the test guests failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        guest_target().join("wasm32-wasip2").join("release")
+    })
+}
+
+const GUESTS: &[&str] = &[
+    "example-hello",
+    "example-branch",
+    "example-foreach",
+    "example-bigdata",
+    "test-program-faulty",
+    "test-program-handmade",
+    "test-program-wasi-command",
+];
+
+/// Path of a built guest component, by package name (`example-hello`).
+pub fn guest(package: &str) -> PathBuf {
+    assert!(GUESTS.contains(&package), "{package} is not in GUESTS");
+    let file = package.replace('-', "_") + ".wasm";
+    let path = guests_dir().join(file);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A temporary working directory with its own store and compile cache.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// `wflow ARGS` with this env's store and cache; cwd is the temp dir.
+    pub fn wflow(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("wflow runs")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wflow"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("WFLOW_STORE", self.store())
+            .env("WFLOW_CACHE_DIR", root().join("target").join("test-cache"))
+            .env("CARGO_TARGET_DIR", guest_target())
+            .env_remove("WFLOW_MAX_WORKERS")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Runs a flow with `--json` and returns the run summary; panics with stderr on failure.
+    pub fn run_ok(&self, flow: &Path, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["run", "--json", flow.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = self.wflow(&args);
+        assert!(out.status.success(), "wflow run failed: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("run --json prints JSON")
+    }
+
+    /// The value of an artifact as JSON, read through `wflow artifact get`.
+    pub fn artifact(&self, pathspec: &str) -> serde_json::Value {
+        let out = self.wflow(&["artifact", "get", "--json", pathspec]);
+        assert!(out.status.success(), "artifact get {pathspec}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Every file under the store (to check that nothing was written).
+    pub fn store_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() { walk(&p, out) } else { out.push(p) }
+                }
+            }
+        }
+        let mut out = vec![];
+        walk(&self.store(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The pathspec of the (first) task of `step` in a run summary.
+pub fn task_of(summary: &serde_json::Value, step: &str) -> String {
+    summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["step"] == step)
+        .unwrap_or_else(|| panic!("no task of step {step} in {summary}"))["pathspec"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
