@@ -5,7 +5,7 @@ fn foreach_squares_and_sums() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-foreach"), &["-p", "n=10"]);
     assert_eq!(s["status"], "succeeded");
-    let total = env.artifact(&format!("{}/total", task_of(&s, "join")));
+    let total = env.artifact(&format!("{}/total", task_of(&s, "sum")));
     assert_eq!(total, serde_json::json!((1..=10).map(|i: i64| i * i).sum::<i64>()));
     // start, 10 squares, join, end
     assert_eq!(s["tasks"].as_array().unwrap().len(), 13);
@@ -31,7 +31,7 @@ fn each_foreach_task_sees_its_own_item() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|t| t["step"] != "start" && t["step"] != "join" && t["step"] != "end")
+        .filter(|t| t["step"] == "square")
         .map(|t| env.artifact(&format!("{}/square", t["pathspec"].as_str().unwrap())).as_i64().unwrap())
         .collect();
     squares.sort();
@@ -72,6 +72,14 @@ fn branch_joins_and_propagates_agreeing_artifacts() {
     let steps: Vec<&str> = s["tasks"].as_array().unwrap().iter().map(|t| t["step"].as_str().unwrap()).collect();
     assert_eq!(steps.len(), 5);
     assert!(steps.contains(&"a") && steps.contains(&"b") && steps.contains(&"join"));
+    let end = task_of(&s, "end");
+    // Set in `start`, untouched by both branches: the join inherits it because both inputs agree.
+    assert_eq!(env.artifact(&format!("{end}/label")), serde_json::json!("some digits of pi"));
+    assert_eq!(env.artifact(&format!("{end}/summary")), serde_json::json!("8 numbers: sum 31, max 9"));
+    // Each branch's own result is not inherited by the join (they differ), only read per input.
+    let out = env.wflow(&["artifact", "get", &format!("{end}/sum")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::util::stderr(&out).contains("no artifact `sum`"), "{}", crate::util::stderr(&out));
 }
 
 #[test]

@@ -44,8 +44,9 @@ const GUESTS: &[&str] = &[
 /// Path of a built guest component, by package name (`example-hello`).
 pub fn guest(package: &str) -> PathBuf {
     assert!(GUESTS.contains(&package), "{package} is not in GUESTS");
-    let file = package.replace('-', "_") + ".wasm";
-    let path = guests_dir().join(file);
+    // Libraries (cdylib) get underscores in their file name, binaries keep the package name.
+    let lib = guests_dir().join(package.replace('-', "_") + ".wasm");
+    let path = if lib.exists() { lib } else { guests_dir().join(format!("{package}.wasm")) };
     assert!(path.exists(), "{} was not built", path.display());
     path
 }

@@ -30,7 +30,10 @@ impl Bigdata {
     #[step(next = "consume", memory = 256)]
     fn start(&mut self) -> Result<()> {
         let mb = self.mb.get()?;
-        wflow::ensure!((0..=1 << 20).contains(&mb), "mb must be within 0..=1048576, got {mb}");
+        wflow::ensure!(
+            (0..=1 << 20).contains(&mb),
+            "mb must be within 0..=1048576, got {mb}"
+        );
         let total = (mb as u64) << 20;
 
         let mut rng = XorShift64(0x9E37_79B9_7F4A_7C15);
@@ -46,7 +49,10 @@ impl Bigdata {
             left -= n as u64;
         }
         let stored = writer.finish()?;
-        wflow::ensure!(stored == total, "the host stored {stored} bytes, expected {total}");
+        wflow::ensure!(
+            stored == total,
+            "the host stored {stored} bytes, expected {total}"
+        );
         let checksum = hash.finish();
         println!("wrote {mb} MiB, checksum {checksum:016x}");
         self.checksum.set(checksum);
@@ -131,7 +137,12 @@ impl WordHash {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
 
     fn new() -> WordHash {
-        WordHash { h: Self::OFFSET, len: 0, carry: [0; 8], carried: 0 }
+        WordHash {
+            h: Self::OFFSET,
+            len: 0,
+            carry: [0; 8],
+            carried: 0,
+        }
     }
 
     fn word(&mut self, w: u64) {
@@ -178,6 +189,22 @@ impl WordHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wflow::testing::MockTask;
+
+    #[test]
+    fn start_and_consume_agree() {
+        let out = MockTask::new("start").param("mb", 1).run::<Bigdata>().unwrap();
+        assert_eq!(out.raw("blob").unwrap().len(), 1 << 20);
+        let checksum: u64 = out.get("checksum").unwrap();
+        let out = MockTask::new("consume")
+            .raw_artifact("blob", out.raw("blob").unwrap().to_vec())
+            .artifact("checksum", &checksum)
+            .read_chunk(12_345)
+            .run::<Bigdata>()
+            .unwrap();
+        assert!(out.get::<bool>("verified").unwrap());
+        assert_eq!(out.get::<u64>("size").unwrap(), 1 << 20);
+    }
 
     #[test]
     fn hash_ignores_how_bytes_are_split() {

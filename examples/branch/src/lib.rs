@@ -65,7 +65,8 @@ impl Branch {
         };
         // `numbers` is the same in both inputs, so it is visible here too.
         let count = self.numbers.get()?.len();
-        self.summary.set(format!("{count} numbers: sum {sum}, max {max}"));
+        self.summary
+            .set(format!("{count} numbers: sum {sum}, max {max}"));
         Ok(())
     }
 

@@ -22,7 +22,8 @@ impl Foreach {
     #[step(foreach = "square", items = "nums")]
     fn start(&mut self) -> Result<()> {
         let n = self.n.get()?;
-        wflow::ensure!(n >= 0, "n must not be negative, got {n}");
+        // A foreach needs at least one item.
+        wflow::ensure!(n >= 1, "n must be at least 1, got {n}");
         self.nums.set((1..=n).collect());
         Ok(())
     }
@@ -42,7 +43,9 @@ impl Foreach {
     fn sum(&mut self, inputs: Inputs<Self>) -> Result<()> {
         let mut total = 0i64;
         for input in inputs.iter() {
-            total = total.checked_add(*input.square.get()?).ok_or("the total overflows an i64")?;
+            total = total
+                .checked_add(*input.square.get()?)
+                .ok_or("the total overflows an i64")?;
         }
         self.total.set(total);
         Ok(())
@@ -51,7 +54,11 @@ impl Foreach {
     /// Prints the total.
     #[step]
     fn end(&mut self) -> Result<()> {
-        println!("sum of squares of 1..={}: {}", self.n.get()?, self.total.get()?);
+        println!(
+            "sum of squares of 1..={}: {}",
+            self.n.get()?,
+            self.total.get()?
+        );
         Ok(())
     }
 }

@@ -40,7 +40,10 @@ impl Hello {
     fn hello(&mut self) -> Result<()> {
         let greeting = self.greeting.get()?;
         println!("{greeting}");
-        let stats = Stats { chars: greeting.chars().count(), words: greeting.split_whitespace().count() };
+        let stats = Stats {
+            chars: greeting.chars().count(),
+            words: greeting.split_whitespace().count(),
+        };
         self.stats.set(stats);
         Ok(())
     }

@@ -18,6 +18,9 @@ pub enum SchedulerError {
     /// Writing the run's records failed.
     #[error("recording the run failed")]
     Metadata(#[from] wflow_metadata::MetadataError),
+    /// Storing the parameters failed.
+    #[error("storing the run's parameters failed")]
+    Store(#[source] wflow_store::StoreError),
     /// A worker thread died (a bug in wflow).
     #[error("a task worker crashed: {0}")]
     Worker(String),
@@ -243,7 +246,10 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         tasks: Vec::new(),
         failure: None,
     };
-    st.new_task(opts.plan.start(), vec![], vec![]);
+    // Like Metaflow, parameters are artifacts too: `start` inherits them from a pseudo-input
+    // (step `_parameters`, task 0), and every later step inherits them by reference.
+    let seed = parameter_artifacts(&opts.cas, &params).map_err(SchedulerError::Store)?;
+    st.new_task(opts.plan.start(), vec![(0, seed)], vec![]);
     let mut workers = tokio::task::JoinSet::new();
     let max_workers = opts.max_workers.max(1);
 
@@ -270,7 +276,7 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
                 task_id: p.task_id,
                 step: p.step.clone(),
                 foreach_path: input.foreach_path.clone(),
-                inputs: p.inputs.iter().map(|(id, _)| *id).collect(),
+                inputs: p.inputs.iter().map(|(id, _)| *id).filter(|id| *id != 0).collect(),
                 started_ms: now_millis(),
             });
             (opts.observer)(RunEvent::TaskStarted { step: &p.step, task_id: p.task_id });
@@ -322,4 +328,15 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
     recorder.flush()?;
     st.tasks.sort_by_key(|t| t.task_id);
     Ok(RunSummary { flow, run_id, status, tasks: st.tasks, failure: st.failure, duration_ms: finished - started })
+}
+
+/// The run's parameters as CBOR artifacts.
+fn parameter_artifacts(cas: &Cas, params: &BTreeMap<String, ParamValue>) -> Result<InputArtifacts, wflow_store::StoreError> {
+    let mut artifacts = BTreeMap::new();
+    for (name, value) in params {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(value, &mut bytes).expect("parameter values encode as CBOR");
+        artifacts.insert(name.clone(), cas.put_artifact(&bytes, "cbor")?);
+    }
+    Ok(InputArtifacts { step: "_parameters".into(), artifacts: Arc::new(artifacts) })
 }

@@ -11,10 +11,23 @@ impl Flow for Handmade {
     fn spec() -> FlowSpec {
         FlowSpec::new("Handmade")
             .doc("A hand-written flow whose branch is never joined (invalid on purpose).")
-            .step(StepSpec::new("start").doc("Branches into a and b.").branch(["a", "b"]))
+            .step(
+                StepSpec::new("start")
+                    .doc("Branches into a and b.")
+                    .branch(["a", "b"]),
+            )
             .step(StepSpec::new("a").doc("Goes to the join.").next("join"))
-            .step(StepSpec::new("b").doc("Skips the join: this makes the graph invalid.").next("end"))
-            .step(StepSpec::new("join").doc("Joins only a.").join().next("end"))
+            .step(
+                StepSpec::new("b")
+                    .doc("Skips the join: this makes the graph invalid.")
+                    .next("end"),
+            )
+            .step(
+                StepSpec::new("join")
+                    .doc("Joins only a.")
+                    .join()
+                    .next("end"),
+            )
             .step(StepSpec::new("end").doc("Ends the flow."))
     }
 

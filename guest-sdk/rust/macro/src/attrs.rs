@@ -9,12 +9,18 @@ pub(crate) fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
                 _ => None,
             },
             _ => None,
         })
-        .flat_map(|s| s.split('\n').map(|l| l.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.split('\n')
+                .map(|l| l.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -45,7 +51,10 @@ pub(crate) fn doc_text(attrs: &[Attribute]) -> String {
 
 /// The first paragraph of the doc comment on one line (a step's doc, a parameter's help).
 pub(crate) fn doc_summary(attrs: &[Attribute]) -> String {
-    paragraphs(&doc_lines(attrs)).into_iter().next().unwrap_or_default()
+    paragraphs(&doc_lines(attrs))
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// A default written as a literal (`10`, `-3`, `0.5`, `true`, `"world"`) as the command-line text
@@ -65,9 +74,17 @@ pub(crate) fn literal_text(expr: &Expr) -> syn::Result<String> {
             Lit::Bool(b) => Ok(b.value.to_string()),
             _ => Err(bad()),
         },
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr: inner, .. }) => match &**inner {
-            Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => Ok(format!("-{}", i.base10_digits())),
-            Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => Ok(format!("-{}", f.base10_digits())),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(i), ..
+            }) => Ok(format!("-{}", i.base10_digits())),
+            Expr::Lit(ExprLit {
+                lit: Lit::Float(f), ..
+            }) => Ok(format!("-{}", f.base10_digits())),
             _ => Err(bad()),
         },
         Expr::Group(g) => literal_text(&g.expr),
@@ -90,7 +107,10 @@ mod tests {
             #[derive(Debug)]
             struct S;
         };
-        assert_eq!(doc_text(&item.attrs), "Says hello to someone.\n\nSecond paragraph.");
+        assert_eq!(
+            doc_text(&item.attrs),
+            "Says hello to someone.\n\nSecond paragraph."
+        );
         assert_eq!(doc_summary(&item.attrs), "Says hello to someone.");
         let none: syn::ItemStruct = parse_quote! { struct S; };
         assert_eq!(doc_summary(&none.attrs), "");

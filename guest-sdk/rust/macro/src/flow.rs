@@ -24,7 +24,10 @@ pub(crate) fn parse_flow_args(attr: TokenStream) -> syn::Result<FlowArgs> {
             }
             let name: LitStr = meta.value()?.parse()?;
             if name.value().is_empty() {
-                return Err(syn::Error::new_spanned(&name, "the flow name must not be empty"));
+                return Err(syn::Error::new_spanned(
+                    &name,
+                    "the flow name must not be empty",
+                ));
             }
             args.name = Some(name);
             Ok(())
@@ -46,7 +49,10 @@ pub(crate) struct ParamArgs {
 }
 
 pub(crate) fn parse_param_attr(attr: &syn::Attribute) -> syn::Result<ParamArgs> {
-    let mut args = ParamArgs { span: Some(attr.span()), ..ParamArgs::default() };
+    let mut args = ParamArgs {
+        span: Some(attr.span()),
+        ..ParamArgs::default()
+    };
     if let syn::Meta::Path(_) = attr.meta {
         return Ok(args);
     }
@@ -66,7 +72,8 @@ pub(crate) fn parse_param_attr(attr: &syn::Attribute) -> syn::Result<ParamArgs> 
             args.help = Some(meta.value()?.parse()?);
             Ok(())
         } else {
-            Err(meta.error("unknown `param` option; expected `default = <literal>` or `help = \"…\"`"))
+            Err(meta
+                .error("unknown `param` option; expected `default = <literal>` or `help = \"…\"`"))
         }
     })?;
     Ok(args)
@@ -75,10 +82,16 @@ pub(crate) fn parse_param_attr(attr: &syn::Attribute) -> syn::Result<ParamArgs> 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = parse_flow_args(attr)?;
     let mut item: ItemStruct = syn::parse2(item).map_err(|e| {
-        syn::Error::new(e.span(), "#[wflow::flow] goes on a struct with named fields")
+        syn::Error::new(
+            e.span(),
+            "#[wflow::flow] goes on a struct with named fields",
+        )
     })?;
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        return Err(syn::Error::new_spanned(&item.generics, "a flow struct cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "a flow struct cannot be generic",
+        ));
     }
     let Fields::Named(fields) = &mut item.fields else {
         return Err(syn::Error::new_spanned(
@@ -88,7 +101,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     };
 
     let ident = &item.ident;
-    let flow_name = args.name.map(|n| n.value()).unwrap_or_else(|| ident.unraw().to_string());
+    let flow_name = args
+        .name
+        .map(|n| n.value())
+        .unwrap_or_else(|| ident.unraw().to_string());
     let flow_doc = doc_text(&item.attrs);
 
     let mut binds = Vec::new();
@@ -112,6 +128,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
         let fident = field.ident.as_ref().expect("named field");
         let fname = fident.unraw().to_string();
+        if fname.starts_with('_') {
+            return Err(syn::Error::new_spanned(
+                fident,
+                "names starting with `_` are reserved for wflow; rename this field",
+            ));
+        }
         let ty = &field.ty;
         binds.push(quote! { #fident: <#ty as ::wflow::Field>::bind(#fname, source) });
         saves.push(quote! { <#ty as ::wflow::Field>::save(&mut self.#fident)?; });
@@ -180,14 +202,26 @@ mod tests {
     use syn::parse_quote;
 
     fn expand_str(attr: TokenStream, item: TokenStream) -> Result<String, String> {
-        expand(attr, item).map(|t| t.to_string()).map_err(|e| e.to_string())
+        expand(attr, item)
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn flow_args() {
         assert!(parse_flow_args(quote!()).unwrap().name.is_none());
-        assert_eq!(parse_flow_args(quote!(name = "X")).unwrap().name.unwrap().value(), "X");
-        let err = parse_flow_args(quote!(nam = "X")).err().unwrap().to_string();
+        assert_eq!(
+            parse_flow_args(quote!(name = "X"))
+                .unwrap()
+                .name
+                .unwrap()
+                .value(),
+            "X"
+        );
+        let err = parse_flow_args(quote!(nam = "X"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("unknown `flow` option"), "{err}");
         assert!(parse_flow_args(quote!(name = "")).is_err());
         assert!(parse_flow_args(quote!(name = "a", name = "b")).is_err());
@@ -195,7 +229,8 @@ mod tests {
 
     #[test]
     fn param_attrs() {
-        let f: syn::Field = parse_quote! { #[param(default = 10, help = "how many")] n: Param<i64> };
+        let f: syn::Field =
+            parse_quote! { #[param(default = 10, help = "how many")] n: Param<i64> };
         let p = parse_param_attr(&f.attrs[0]).unwrap();
         assert_eq!(literal_text(p.default.as_ref().unwrap()).unwrap(), "10");
         assert_eq!(p.help.unwrap().value(), "how many");
@@ -227,7 +262,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(out.contains("const NAME : & 'static str = \"Hello\""), "{out}");
+        assert!(
+            out.contains("const NAME : & 'static str = \"Hello\""),
+            "{out}"
+        );
         assert!(out.contains("\"Says hello.\""), "{out}");
         assert!(out.contains("bind (\"greeting\" , source)"), "{out}");
         assert!(out.contains("param_spec (\"name\" , :: core :: option :: Option :: Some (\"world\") , \"Who to greet.\")"), "{out}");
@@ -238,7 +276,11 @@ mod tests {
 
     #[test]
     fn renamed_flow() {
-        let out = expand_str(quote!(name = "Other"), quote! { struct S { a: Artifact<i64> } }).unwrap();
+        let out = expand_str(
+            quote!(name = "Other"),
+            quote! { struct S { a: Artifact<i64> } },
+        )
+        .unwrap();
         assert!(out.contains("\"Other\""), "{out}");
     }
 
@@ -250,8 +292,13 @@ mod tests {
         assert!(err.contains("cannot be generic"), "{err}");
         let err = expand_str(quote!(), quote! { enum E { A } }).unwrap_err();
         assert!(err.contains("struct with named fields"), "{err}");
-        let err = expand_str(quote!(), quote! { struct S { #[param] #[param] a: Param<i64> } })
-            .unwrap_err();
+        let err = expand_str(
+            quote!(),
+            quote! { struct S { #[param] #[param] a: Param<i64> } },
+        )
+        .unwrap_err();
         assert!(err.contains("given twice"), "{err}");
+        let err = expand_str(quote!(), quote! { struct S { _a: Artifact<i64> } }).unwrap_err();
+        assert!(err.contains("reserved for wflow"), "{err}");
     }
 }

@@ -14,11 +14,15 @@ mod steps;
 /// Declares a flow's fields; see `wflow::flow`.
 #[proc_macro_attribute]
 pub fn flow(attr: TokenStream, item: TokenStream) -> TokenStream {
-    flow::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    flow::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Declares a flow's steps; see `wflow::steps`.
 #[proc_macro_attribute]
 pub fn steps(attr: TokenStream, item: TokenStream) -> TokenStream {
-    steps::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    steps::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

@@ -45,7 +45,10 @@ fn parse_names(input: ParseStream) -> syn::Result<Vec<LitStr>> {
         let brackets = syn::bracketed!(content in input);
         let names = content.parse_terminated(|s: ParseStream| s.parse::<LitStr>(), Token![,])?;
         if names.is_empty() {
-            return Err(syn::Error::new(brackets.span.join(), "expected at least one step name"));
+            return Err(syn::Error::new(
+                brackets.span.join(),
+                "expected at least one step name",
+            ));
         }
         Ok(names.into_iter().collect())
     } else {
@@ -82,7 +85,11 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
     }
     let mut seen: Vec<String> = Vec::new();
     attr.parse_nested_meta(|meta| {
-        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         if seen.contains(&key) {
             return Err(meta.error(format_args!("`{key}` given twice")));
         }
@@ -103,18 +110,26 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
             "clock" => args.clock = true,
             "random" => args.random = true,
             _ => {
-                return Err(meta.error(format_args!("unknown `step` option; expected one of: {KEYS}")));
+                return Err(meta.error(format_args!(
+                    "unknown `step` option; expected one of: {KEYS}"
+                )));
             }
         }
         Ok(())
     })?;
     args.next = match (next, foreach, items) {
         (Some((_, span)), Some(_), _) => {
-            return Err(syn::Error::new(span, "a step has either `next` or `foreach`, not both"));
+            return Err(syn::Error::new(
+                span,
+                "a step has either `next` or `foreach`, not both",
+            ));
         }
         (Some((steps, _)), None, None) => Next::Steps(steps),
         (Some(_), None, Some(items)) | (None, None, Some(items)) => {
-            return Err(syn::Error::new_spanned(items, "`items` goes with `foreach = \"…\"`"));
+            return Err(syn::Error::new_spanned(
+                items,
+                "`items` goes with `foreach = \"…\"`",
+            ));
         }
         (None, Some(target), Some(items)) => Next::Foreach { target, items },
         (None, Some(target), None) => {
@@ -141,7 +156,9 @@ struct Step {
 fn field_ident(lit: &LitStr) -> syn::Result<Ident> {
     let ident: Ident = syn::parse_str::<Ident>(&lit.value())
         .or_else(|_| Ident::parse_any.parse_str(&lit.value()))
-        .map_err(|_| syn::Error::new_spanned(lit, "expected the name of a field of the flow struct"))?;
+        .map_err(|_| {
+            syn::Error::new_spanned(lit, "expected the name of a field of the flow struct")
+        })?;
     Ok(Ident::new(&ident.to_string(), lit.span()))
 }
 
@@ -153,13 +170,19 @@ fn check_signature(f: &ImplItemFn, join: bool) -> syn::Result<()> {
         return Err(syn::Error::new_spanned(a, "a step cannot be async"));
     }
     if !sig.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&sig.generics, "a step cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a step cannot be generic",
+        ));
     }
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => {}
         Some(other) => {
-            return Err(syn::Error::new_spanned(other, "a step takes `&mut self` first"));
+            return Err(syn::Error::new_spanned(
+                other,
+                "a step takes `&mut self` first",
+            ));
         }
         None => return Err(syn::Error::new_spanned(sig, "a step takes `&mut self`")),
     }
@@ -183,10 +206,16 @@ fn check_signature(f: &ImplItemFn, join: bool) -> syn::Result<()> {
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(attr, "#[wflow::steps] takes no options"));
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[wflow::steps] takes no options",
+        ));
     }
     let mut block: ItemImpl = syn::parse2(item).map_err(|e| {
-        syn::Error::new(e.span(), "#[wflow::steps] goes on the `impl` block of a #[wflow::flow] struct")
+        syn::Error::new(
+            e.span(),
+            "#[wflow::steps] goes on the `impl` block of a #[wflow::flow] struct",
+        )
     })?;
     if let Some((_, path, _)) = &block.trait_ {
         return Err(syn::Error::new_spanned(
@@ -195,7 +224,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     }
     if !block.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&block.generics, "a flow cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &block.generics,
+            "a flow cannot be generic",
+        ));
     }
 
     let mut steps: Vec<Step> = Vec::new();
@@ -437,11 +469,16 @@ mod tests {
 
     #[test]
     fn parses_settings() {
-        let a = step_attr(parse_quote!(#[step(next = "b", retries = 2, timeout = 60, memory = 256,
+        let a = step_attr(
+            parse_quote!(#[step(next = "b", retries = 2, timeout = 60, memory = 256,
             cpu = 1, catch = "err", compute = "batch", env = ["HOME", "USER"], network = "h:443",
-            clock, random)]))
+            clock, random)]),
+        )
         .unwrap();
-        assert_eq!((a.retries, a.timeout, a.memory, a.cpu), (Some(2), Some(60), Some(256), Some(1)));
+        assert_eq!(
+            (a.retries, a.timeout, a.memory, a.cpu),
+            (Some(2), Some(60), Some(256), Some(1))
+        );
         assert_eq!(a.catch.unwrap().value(), "err");
         assert_eq!(a.compute.unwrap().value(), "batch");
         assert_eq!(a.env.len(), 2);
@@ -454,12 +491,21 @@ mod tests {
         let cases: Vec<(syn::Attribute, &str)> = vec![
             (parse_quote!(#[step(nxt = "b")]), "unknown `step` option"),
             (parse_quote!(#[step(foreach = "b")]), "needs `items"),
-            (parse_quote!(#[step(next = "a", items = "x")]), "`items` goes with `foreach"),
-            (parse_quote!(#[step(next = "a", foreach = "b", items = "x")]), "either `next` or `foreach`"),
+            (
+                parse_quote!(#[step(next = "a", items = "x")]),
+                "`items` goes with `foreach",
+            ),
+            (
+                parse_quote!(#[step(next = "a", foreach = "b", items = "x")]),
+                "either `next` or `foreach`",
+            ),
             (parse_quote!(#[step(next = "a", next = "b")]), "given twice"),
             (parse_quote!(#[step(next = [])]), "at least one step"),
             (parse_quote!(#[step(retries = -1)]), "invalid digit"),
-            (parse_quote!(#[step(retries = "2")]), "expected integer literal"),
+            (
+                parse_quote!(#[step(retries = "2")]),
+                "expected integer literal",
+            ),
             (parse_quote!(#[step(next = b)]), "expected string literal"),
         ];
         for (attr, want) in cases {
@@ -470,9 +516,12 @@ mod tests {
 
     /// The expansion, or every error message joined by newlines.
     fn expand_str(item: TokenStream) -> Result<String, String> {
-        expand(quote!(), item)
-            .map(|t| t.to_string())
-            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        expand(quote!(), item).map(|t| t.to_string()).map_err(|e| {
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
     }
 
     #[test]
@@ -552,13 +601,18 @@ mod tests {
             let err = expand_str(item).unwrap_err();
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
-        let err = expand(quote!(x), quote! { impl F {} }).unwrap_err().to_string();
+        let err = expand(quote!(x), quote! { impl F {} })
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("takes no options"));
     }
 
     #[test]
     fn field_idents() {
-        assert_eq!(field_ident(&parse_quote!("nums")).unwrap().to_string(), "nums");
+        assert_eq!(
+            field_ident(&parse_quote!("nums")).unwrap().to_string(),
+            "nums"
+        );
         assert!(field_ident(&parse_quote!("not a field")).is_err());
     }
 }

@@ -109,7 +109,12 @@ impl<T: Serialize + DeserializeOwned> Artifact<T> {
 
     /// A handle on artifact `name` read from `source`.
     pub fn bound(name: impl Into<Cow<'static, str>>, source: Source) -> Artifact<T> {
-        Artifact { name: name.into(), source, value: OnceCell::new(), dirty: false }
+        Artifact {
+            name: name.into(),
+            source,
+            value: OnceCell::new(),
+            dirty: false,
+        }
     }
 
     /// The artifact's name.
@@ -187,16 +192,20 @@ impl<T: Serialize + DeserializeOwned> Artifact<T> {
             ));
         }
         let value = self.value.get().expect("a dirty artifact holds a value");
-        let bytes = crate::encode(value).map_err(|e| e.context(format_args!("artifact `{}`", self.name)))?;
-        host::put(&self.name, CBOR, bytes)
-            .map_err(|e| Error::from(e).context(format_args!("putting artifact `{}`", self.name)))?;
+        let bytes = crate::encode(value)
+            .map_err(|e| e.context(format_args!("artifact `{}`", self.name)))?;
+        host::put(&self.name, CBOR, bytes).map_err(|e| {
+            Error::from(e).context(format_args!("putting artifact `{}`", self.name))
+        })?;
         self.dirty = false;
         Ok(())
     }
 
     fn load(&self) -> Result<T> {
         let value = host::get_value(&self.name, self.source.input())?;
-        value.decode().map_err(|e| e.context(format_args!("artifact `{}`", self.name)))
+        value
+            .decode()
+            .map_err(|e| e.context(format_args!("artifact `{}`", self.name)))
     }
 }
 
@@ -259,7 +268,12 @@ impl RawArtifact {
 
     /// A handle on artifact `name` read from `source`.
     pub fn bound(name: impl Into<Cow<'static, str>>, source: Source) -> RawArtifact {
-        RawArtifact { name: name.into(), source, value: OnceCell::new(), dirty: false }
+        RawArtifact {
+            name: name.into(),
+            source,
+            value: OnceCell::new(),
+            dirty: false,
+        }
     }
 
     /// The artifact's name.
@@ -314,13 +328,20 @@ impl RawArtifact {
             return Ok(ArtifactReader {
                 inner: ReaderInner::Memory(bytes),
                 size: bytes.len() as u64,
-                codec: if self.dirty { RAW.to_string() } else { String::new() },
+                codec: if self.dirty {
+                    RAW.to_string()
+                } else {
+                    String::new()
+                },
             });
         }
         let r = host::open_reader(&self.name, self.source.input()).map_err(|e| {
             let e = Error::from(e);
             if e.is_not_found() {
-                Error::new(ErrorKind::NotFound, format_args!("artifact `{}` not found", self.name))
+                Error::new(
+                    ErrorKind::NotFound,
+                    format_args!("artifact `{}` not found", self.name),
+                )
             } else {
                 e.context(format_args!("opening artifact `{}`", self.name))
             }
@@ -328,7 +349,12 @@ impl RawArtifact {
         Ok(ArtifactReader {
             size: r.size(),
             codec: r.codec(),
-            inner: ReaderInner::Host { reader: r, chunk: Vec::new(), pos: 0, done: false },
+            inner: ReaderInner::Host {
+                reader: r,
+                chunk: Vec::new(),
+                pos: 0,
+                done: false,
+            },
         })
     }
 
@@ -360,9 +386,14 @@ impl RawArtifact {
                 format_args!("artifact `{}` of a join input cannot be put", self.name),
             ));
         }
-        let bytes = self.value.get().expect("a dirty artifact holds a value").clone();
-        host::put(&self.name, RAW, bytes)
-            .map_err(|e| Error::from(e).context(format_args!("putting artifact `{}`", self.name)))?;
+        let bytes = self
+            .value
+            .get()
+            .expect("a dirty artifact holds a value")
+            .clone();
+        host::put(&self.name, RAW, bytes).map_err(|e| {
+            Error::from(e).context(format_args!("putting artifact `{}`", self.name))
+        })?;
         self.dirty = false;
         Ok(())
     }
@@ -402,7 +433,12 @@ pub struct ArtifactReader<'a> {
 
 enum ReaderInner<'a> {
     Memory(&'a [u8]),
-    Host { reader: host::Reader, chunk: Vec<u8>, pos: usize, done: bool },
+    Host {
+        reader: host::Reader,
+        chunk: Vec<u8>,
+        pos: usize,
+        done: bool,
+    },
 }
 
 impl ArtifactReader<'_> {
@@ -421,7 +457,12 @@ impl io::BufRead for ArtifactReader<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         match &mut self.inner {
             ReaderInner::Memory(bytes) => Ok(bytes),
-            ReaderInner::Host { reader, chunk, pos, done } => {
+            ReaderInner::Host {
+                reader,
+                chunk,
+                pos,
+                done,
+            } => {
                 if *pos >= chunk.len() && !*done {
                     *chunk = reader.read(CHUNK_SIZE as u64).map_err(io_error)?;
                     *pos = 0;
@@ -462,9 +503,15 @@ pub struct ArtifactWriter {
 impl ArtifactWriter {
     /// Starts writing artifact `name` with `codec` in the task's own view.
     pub fn open(name: &str, codec: &str) -> Result<ArtifactWriter> {
-        let writer = host::open_writer(name, codec)
-            .map_err(|e| Error::from(e).context(format_args!("opening artifact `{name}` for writing")))?;
-        Ok(ArtifactWriter { name: name.to_string(), writer, buf: Vec::new(), written: 0 })
+        let writer = host::open_writer(name, codec).map_err(|e| {
+            Error::from(e).context(format_args!("opening artifact `{name}` for writing"))
+        })?;
+        Ok(ArtifactWriter {
+            name: name.to_string(),
+            writer,
+            buf: Vec::new(),
+            written: 0,
+        })
     }
 
     /// Bytes written so far.

@@ -45,12 +45,18 @@ pub struct Value {
 impl Value {
     /// Encodes `value` with the CBOR codec.
     pub fn cbor<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
-        Ok(Value { codec: CBOR.to_string(), bytes: encode(value)? })
+        Ok(Value {
+            codec: CBOR.to_string(),
+            bytes: encode(value)?,
+        })
     }
 
     /// Wraps bytes with the raw codec.
     pub fn raw(bytes: Vec<u8>) -> Value {
-        Value { codec: RAW.to_string(), bytes }
+        Value {
+            codec: RAW.to_string(),
+            bytes,
+        }
     }
 
     /// Decodes a CBOR value; an error if the codec is not [`CBOR`].

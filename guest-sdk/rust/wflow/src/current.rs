@@ -54,7 +54,10 @@ pub fn foreach_path() -> Vec<u32> {
 /// This task's foreach item, decoded: the element of the items the foreach step declared.
 pub fn input<T: DeserializeOwned>() -> Result<T> {
     let value = input_value().ok_or_else(|| {
-        Error::new(ErrorKind::Invalid, "this task has no foreach item: it is not inside a foreach")
+        Error::new(
+            ErrorKind::Invalid,
+            "this task has no foreach item: it is not inside a foreach",
+        )
     })?;
     value.decode().map_err(|e| e.context("foreach item"))
 }

@@ -36,12 +36,18 @@ pub struct Error {
 impl Error {
     /// An error of kind [`ErrorKind::Other`] with this message.
     pub fn msg(message: impl fmt::Display) -> Error {
-        Error { kind: ErrorKind::Other, message: message.to_string() }
+        Error {
+            kind: ErrorKind::Other,
+            message: message.to_string(),
+        }
     }
 
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl fmt::Display) -> Error {
-        Error { kind, message: message.to_string() }
+        Error {
+            kind,
+            message: message.to_string(),
+        }
     }
 
     /// The kind of error.
@@ -61,7 +67,10 @@ impl Error {
 
     /// The same error with `context` put in front of its message (`context: message`).
     pub fn context(self, context: impl fmt::Display) -> Error {
-        Error { kind: self.kind, message: format!("{context}: {}", self.message) }
+        Error {
+            kind: self.kind,
+            message: format!("{context}: {}", self.message),
+        }
     }
 }
 
@@ -116,7 +125,10 @@ impl From<std::io::Error> for Error {
 
 impl From<ciborium::ser::Error<std::io::Error>> for Error {
     fn from(e: ciborium::ser::Error<std::io::Error>) -> Error {
-        Error::new(ErrorKind::Codec, format_args!("cannot encode value as CBOR: {e}"))
+        Error::new(
+            ErrorKind::Codec,
+            format_args!("cannot encode value as CBOR: {e}"),
+        )
     }
 }
 
@@ -126,7 +138,10 @@ impl From<ciborium::de::Error<std::io::Error>> for Error {
             ciborium::de::Error::Semantic(_, msg) => msg.clone(),
             other => other.to_string(),
         };
-        Error::new(ErrorKind::Codec, format_args!("cannot decode CBOR value: {detail}"))
+        Error::new(
+            ErrorKind::Codec,
+            format_args!("cannot decode CBOR value: {detail}"),
+        )
     }
 }
 
@@ -161,8 +176,12 @@ impl From<crate::host::HostError> for Error {
     fn from(e: crate::host::HostError) -> Error {
         use crate::host::HostError;
         match e {
-            HostError::NotFound(m) => Error::new(ErrorKind::NotFound, format_args!("not found: {m}")),
-            HostError::Invalid(m) => Error::new(ErrorKind::Invalid, format_args!("invalid request: {m}")),
+            HostError::NotFound(m) => {
+                Error::new(ErrorKind::NotFound, format_args!("not found: {m}"))
+            }
+            HostError::Invalid(m) => {
+                Error::new(ErrorKind::Invalid, format_args!("invalid request: {m}"))
+            }
             HostError::Store(m) => Error::new(ErrorKind::Store, format_args!("store error: {m}")),
         }
     }

@@ -63,7 +63,10 @@ pub struct Inputs<F = ()> {
 impl<F> Inputs<F> {
     /// The inputs of the running task.
     pub fn new() -> Inputs<F> {
-        Inputs { count: host::input_count(), _flow: PhantomData }
+        Inputs {
+            count: host::input_count(),
+            _flow: PhantomData,
+        }
     }
 
     /// Number of inputs.
@@ -87,13 +90,20 @@ impl<F> Inputs<F> {
     }
 
     /// A handle on artifact `name` of input `index`.
-    pub fn artifact<T: Serialize + DeserializeOwned>(&self, index: usize, name: &str) -> Result<Artifact<T>> {
+    pub fn artifact<T: Serialize + DeserializeOwned>(
+        &self,
+        index: usize,
+        name: &str,
+    ) -> Result<Artifact<T>> {
         Ok(Artifact::from_input(name.to_string(), self.index(index)?))
     }
 
     /// A handle on raw artifact `name` of input `index`.
     pub fn raw_artifact(&self, index: usize, name: &str) -> Result<RawArtifact> {
-        Ok(RawArtifact::from_input(name.to_string(), self.index(index)?))
+        Ok(RawArtifact::from_input(
+            name.to_string(),
+            self.index(index)?,
+        ))
     }
 
     fn index(&self, index: usize) -> Result<u32> {
@@ -101,7 +111,10 @@ impl<F> Inputs<F> {
             Ok(i) if i < self.count => Ok(i),
             _ => Err(Error::new(
                 ErrorKind::Invalid,
-                format_args!("input {index} out of range: this task has {} inputs", self.count),
+                format_args!(
+                    "input {index} out of range: this task has {} inputs",
+                    self.count
+                ),
             )),
         }
     }

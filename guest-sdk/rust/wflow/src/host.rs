@@ -31,11 +31,18 @@ mod imp {
     }
 
     fn value(v: types::Value) -> Value {
-        Value { codec: v.codec, bytes: v.bytes }
+        Value {
+            codec: v.codec,
+            bytes: v.bytes,
+        }
     }
 
     fn info(i: types::ArtifactInfo) -> ArtifactInfo {
-        ArtifactInfo { name: i.name, size: i.size, codec: i.codec }
+        ArtifactInfo {
+            name: i.name,
+            size: i.size,
+            codec: i.codec,
+        }
     }
 
     pub(crate) fn flow_name() -> String {
@@ -87,7 +94,10 @@ mod imp {
         Ok(value(v))
     }
     pub(crate) fn put(name: &str, codec: &str, bytes: Vec<u8>) -> Result<(), HostError> {
-        let v = types::Value { codec: codec.to_string(), bytes };
+        let v = types::Value {
+            codec: codec.to_string(),
+            bytes,
+        };
         Ok(artifacts::put(name, &v)?)
     }
     pub(crate) fn input_count() -> u32 {
@@ -97,8 +107,13 @@ mod imp {
         Ok(artifacts::input_step(index)?)
     }
     pub(crate) fn declare_items(items: Vec<Value>) -> Result<(), HostError> {
-        let items: Vec<types::Value> =
-            items.into_iter().map(|v| types::Value { codec: v.codec, bytes: v.bytes }).collect();
+        let items: Vec<types::Value> = items
+            .into_iter()
+            .map(|v| types::Value {
+                codec: v.codec,
+                bytes: v.bytes,
+            })
+            .collect();
         Ok(foreach::declare_items(&items)?)
     }
 

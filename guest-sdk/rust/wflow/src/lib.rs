@@ -162,7 +162,7 @@ mod spec;
 pub mod testing;
 
 pub use artifact::{
-    ArtifactInfo, ArtifactReader, ArtifactWriter, Artifact, CHUNK_SIZE, Field, RawArtifact, Source,
+    Artifact, ArtifactInfo, ArtifactReader, ArtifactWriter, CHUNK_SIZE, Field, RawArtifact, Source,
 };
 pub use codec::{Value, decode, encode};
 pub use error::{Context, Error, ErrorKind, Result};
@@ -230,7 +230,7 @@ macro_rules! export_flow {
             }
 
             #[cfg(target_arch = "wasm32")]
-            $crate::wit::export!(__WflowExport with_types_in $crate::wit);
+    $crate::wit::export!(__WflowExport with_types_in $crate::wit);
         };
     };
 }
@@ -258,7 +258,9 @@ pub mod __private {
 
     /// Runs one task of `step` of `F` for the WIT export.
     pub fn run_step<F: Flow>(step: &str) -> std::result::Result<(), exports::StepError> {
-        F::run_step(step).map_err(|e| exports::StepError { message: e.to_string() })
+        F::run_step(step).map_err(|e| exports::StepError {
+            message: e.to_string(),
+        })
     }
 
     /// Declares the items of a foreach step from the field named by `items = "…"`.
@@ -271,7 +273,10 @@ pub mod __private {
 
     /// Error for a step name the flow does not have.
     pub fn unknown_step(flow: &str, step: &str) -> crate::Error {
-        crate::Error::new(crate::ErrorKind::Invalid, format_args!("flow {flow} has no step `{step}`"))
+        crate::Error::new(
+            crate::ErrorKind::Invalid,
+            format_args!("flow {flow} has no step `{step}`"),
+        )
     }
 }
 

@@ -182,7 +182,10 @@ pub struct Param<T> {
 impl<T: ParamKind> Param<T> {
     /// A handle on the parameter `name`.
     pub fn new(name: impl Into<Cow<'static, str>>) -> Param<T> {
-        Param { name: name.into(), _ty: PhantomData }
+        Param {
+            name: name.into(),
+            _ty: PhantomData,
+        }
     }
 
     /// The parameter's name.
@@ -193,7 +196,10 @@ impl<T: ParamKind> Param<T> {
     /// The parameter's value for this run (the given one or the default).
     pub fn get(&self) -> Result<T> {
         let value = crate::host::parameter(&self.name).ok_or_else(|| {
-            Error::new(ErrorKind::Invalid, format_args!("the flow has no parameter `{}`", self.name))
+            Error::new(
+                ErrorKind::Invalid,
+                format_args!("the flow has no parameter `{}`", self.name),
+            )
         })?;
         let ty = value.ty();
         T::from_value(value).ok_or_else(|| {
@@ -212,7 +218,10 @@ impl<T: ParamKind> Param<T> {
 
 impl<T> Clone for Param<T> {
     fn clone(&self) -> Self {
-        Param { name: self.name.clone(), _ty: PhantomData }
+        Param {
+            name: self.name.clone(),
+            _ty: PhantomData,
+        }
     }
 }
 

@@ -30,7 +30,12 @@ pub struct FlowSpec {
 impl FlowSpec {
     /// A flow with no parameters and no steps yet.
     pub fn new(name: impl Into<String>) -> FlowSpec {
-        FlowSpec { name: name.into(), doc: String::new(), parameters: Vec::new(), steps: Vec::new() }
+        FlowSpec {
+            name: name.into(),
+            doc: String::new(),
+            parameters: Vec::new(),
+            steps: Vec::new(),
+        }
     }
 
     /// Sets the documentation.
@@ -79,7 +84,12 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// A required parameter without help.
     pub fn new(name: impl Into<String>, ty: ParamType) -> ParamSpec {
-        ParamSpec { name: name.into(), ty, default: None, help: String::new() }
+        ParamSpec {
+            name: name.into(),
+            ty,
+            default: None,
+            help: String::new(),
+        }
     }
 
     /// Sets the default, written as on the command line (`"10"`, `"true"`, `"world"`).

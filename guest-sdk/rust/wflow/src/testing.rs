@@ -107,7 +107,9 @@ impl MockTask {
 
     /// Adds an inherited artifact of raw bytes.
     pub fn raw_artifact(mut self, name: &str, bytes: impl Into<Vec<u8>>) -> MockTask {
-        self.state.view.insert(name.into(), Value::raw(bytes.into()));
+        self.state
+            .view
+            .insert(name.into(), Value::raw(bytes.into()));
         self
     }
 
@@ -160,7 +162,10 @@ impl MockTask {
         state.flow_name = spec.name.clone();
         for name in state.params.keys() {
             if !spec.parameters.iter().any(|p| &p.name == name) {
-                return Err(Error::msg(format_args!("flow {} has no parameter `{name}`", spec.name)));
+                return Err(Error::msg(format_args!(
+                    "flow {} has no parameter `{name}`",
+                    spec.name
+                )));
             }
         }
         for p in &spec.parameters {
@@ -170,13 +175,18 @@ impl MockTask {
             let text = p.default.as_deref().ok_or_else(|| {
                 Error::msg(format_args!("missing required parameter `{}`", p.name))
             })?;
-            state.params.insert(p.name.clone(), parse_param(&p.name, p.ty, text)?);
+            state
+                .params
+                .insert(p.name.clone(), parse_param(&p.name, p.ty, text)?);
         }
         if !state.inputs.is_empty() {
             let (_, first) = &state.inputs[0];
             for (name, value) in first {
                 if state.inputs.iter().all(|(_, a)| a.get(name) == Some(value)) {
-                    state.view.entry(name.clone()).or_insert_with(|| value.clone());
+                    state
+                        .view
+                        .entry(name.clone())
+                        .or_insert_with(|| value.clone());
                 }
             }
         }
@@ -190,7 +200,9 @@ impl MockTask {
         }
         let clear = Clear;
         let result = F::run_step(&step);
-        let state = TASK.with(|t| t.borrow_mut().take()).expect("mock state is set");
+        let state = TASK
+            .with(|t| t.borrow_mut().take())
+            .expect("mock state is set");
         drop(clear);
         result?;
         Ok(MockOutcome {
@@ -256,7 +268,10 @@ impl MockOutcome {
     /// The artifact `name` the step put, as stored.
     pub fn value(&self, name: &str) -> Result<&Value> {
         self.puts.get(name).ok_or_else(|| {
-            Error::new(ErrorKind::NotFound, format_args!("the step did not put `{name}`"))
+            Error::new(
+                ErrorKind::NotFound,
+                format_args!("the step did not put `{name}`"),
+            )
         })
     }
 
@@ -275,13 +290,22 @@ impl MockOutcome {
     pub fn items<T: DeserializeOwned>(&self) -> Result<Option<Vec<T>>> {
         match &self.items {
             None => Ok(None),
-            Some(items) => items.iter().map(Value::decode).collect::<Result<_>>().map(Some),
+            Some(items) => items
+                .iter()
+                .map(Value::decode)
+                .collect::<Result<_>>()
+                .map(Some),
         }
     }
 }
 
 fn parse_param(name: &str, ty: ParamType, text: &str) -> Result<ParamValue> {
-    let bad = || Error::msg(format_args!("parameter `{name}`: `{text}` is not a valid {}", ty.as_str()));
+    let bad = || {
+        Error::msg(format_args!(
+            "parameter `{name}`: `{text}` is not a valid {}",
+            ty.as_str()
+        ))
+    };
     Ok(match ty {
         ParamType::String => ParamValue::String(text.into()),
         ParamType::Int => ParamValue::Int(text.trim().parse().map_err(|_| bad())?),
@@ -339,8 +363,16 @@ pub(crate) mod host {
 
     fn lookup(s: &State, name: &str, index: Option<u32>) -> Result<Value, HostError> {
         match index {
-            None => s.puts.get(name).or_else(|| s.view.get(name)).cloned().ok_or_else(|| not_found(name)),
-            Some(i) => input(s, i)?.get(name).cloned().ok_or_else(|| not_found(name)),
+            None => s
+                .puts
+                .get(name)
+                .or_else(|| s.view.get(name))
+                .cloned()
+                .ok_or_else(|| not_found(name)),
+            Some(i) => input(s, i)?
+                .get(name)
+                .cloned()
+                .ok_or_else(|| not_found(name)),
         }
     }
 
@@ -398,13 +430,23 @@ pub(crate) mod host {
     }
     pub(crate) fn put(name: &str, codec: &str, bytes: Vec<u8>) -> Result<(), HostError> {
         with(|s| {
-            s.puts.insert(name.to_string(), Value { codec: codec.to_string(), bytes });
+            s.puts.insert(
+                name.to_string(),
+                Value {
+                    codec: codec.to_string(),
+                    bytes,
+                },
+            );
             s.put_order.push(name.to_string());
             Ok(())
         })
     }
     pub(crate) fn input_count() -> u32 {
-        with(|s| if s.inputs.is_empty() { 1 } else { s.inputs.len() as u32 })
+        with(|s| match (s.inputs.len(), s.step_name.as_str()) {
+            (0, "start") => 0,
+            (0, _) => 1,
+            (n, _) => n as u32,
+        })
     }
     pub(crate) fn input_step(index: u32) -> Result<String, HostError> {
         with(|s| {
@@ -450,7 +492,11 @@ pub(crate) mod host {
         with(|s| {
             let value = lookup(s, name, index)?;
             s.reads.push(name.to_string());
-            Ok(Reader { value, pos: 0, chunk: s.read_chunk })
+            Ok(Reader {
+                value,
+                pos: 0,
+                chunk: s.read_chunk,
+            })
         })
     }
 
@@ -475,6 +521,10 @@ pub(crate) mod host {
 
     pub(crate) fn open_writer(name: &str, codec: &str) -> Result<Writer, HostError> {
         with(|_| ());
-        Ok(Writer { name: name.to_string(), codec: codec.to_string(), bytes: Vec::new() })
+        Ok(Writer {
+            name: name.to_string(),
+            codec: codec.to_string(),
+            bytes: Vec::new(),
+        })
     }
 }

@@ -42,7 +42,10 @@ fn cbor_round_trip_and_codec_check() {
         a: i64,
         b: Vec<String>,
     }
-    let p = P { a: -3, b: vec!["x".into()] };
+    let p = P {
+        a: -3,
+        b: vec!["x".into()],
+    };
     assert_eq!(decode::<P>(&encode(&p).unwrap()).unwrap(), p);
     let v = Value::cbor(&p).unwrap();
     assert_eq!(v.codec, "cbor");
@@ -62,7 +65,10 @@ fn errors_convert_and_keep_their_kind() {
     }
     assert!(parse("x").unwrap_err().message().contains("invalid digit"));
     let e: Error = "plain".into();
-    assert_eq!((e.kind(), e.to_string()), (ErrorKind::Other, "plain".to_string()));
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (ErrorKind::Other, "plain".to_string())
+    );
     let e = Error::new(ErrorKind::NotFound, "gone").context("loading");
     assert_eq!(e.to_string(), "loading: gone");
     assert!(e.is_not_found());
@@ -71,9 +77,15 @@ fn errors_convert_and_keep_their_kind() {
     let back: Error = io_err.into();
     assert_eq!(back.kind(), ErrorKind::Store);
     assert_eq!(Some(3).context("none").unwrap(), 3);
-    assert_eq!(None::<i32>.context("was none").unwrap_err().to_string(), "was none");
+    assert_eq!(
+        None::<i32>.context("was none").unwrap_err().to_string(),
+        "was none"
+    );
     let r: std::result::Result<(), String> = Err("inner".into());
-    assert_eq!(r.with_context(|| "outer").unwrap_err().to_string(), "outer: inner");
+    assert_eq!(
+        r.with_context(|| "outer").unwrap_err().to_string(),
+        "outer: inner"
+    );
 
     fn bails(n: i32) -> Result<i32> {
         crate::ensure!(n >= 0, "negative: {n}");
@@ -84,7 +96,10 @@ fn errors_convert_and_keep_their_kind() {
         Ok(n)
     }
     assert_eq!(bails(-1).unwrap_err().to_string(), "negative: -1");
-    assert_eq!(bails(1).unwrap_err().to_string(), "condition failed: n != 1");
+    assert_eq!(
+        bails(1).unwrap_err().to_string(),
+        "condition failed: n != 1"
+    );
     assert_eq!(bails(2).unwrap_err().to_string(), "two is bad");
     assert_eq!(bails(3).unwrap(), 3);
 }
@@ -108,18 +123,27 @@ fn spec_builders() {
         .random();
     assert_eq!(s.transition, Transition::Next(vec!["a".into(), "b".into()]));
     assert!(s.join && s.capabilities.clock && s.capabilities.random);
-    assert_eq!((s.retries, s.timeout_secs, s.memory_mb, s.cpu), (2, Some(60), Some(256), Some(1)));
+    assert_eq!(
+        (s.retries, s.timeout_secs, s.memory_mb, s.cpu),
+        (2, Some(60), Some(256), Some(1))
+    );
     assert_eq!(s.catch.as_deref(), Some("err"));
     assert_eq!(s.capabilities.dirs[0].guest_path, "/in");
     assert_eq!(StepSpec::new("e").transition, Transition::End);
-    assert_eq!(StepSpec::new("f").foreach("g").transition, Transition::Foreach("g".into()));
+    assert_eq!(
+        StepSpec::new("f").foreach("g").transition,
+        Transition::Foreach("g".into())
+    );
 
     let f = FlowSpec::new("F")
         .param(ParamSpec::new("n", ParamType::Int).default("3").help("h"))
         .step(StepSpec::new("start").next("end"))
         .step(StepSpec::new("end"));
     assert_eq!(f.parameters[0].default.as_deref(), Some("3"));
-    assert_eq!(f.get_step("start").unwrap().transition, Transition::Next(vec!["end".into()]));
+    assert_eq!(
+        f.get_step("start").unwrap().transition,
+        Transition::Next(vec!["end".into()])
+    );
     assert!(f.get_step("nope").is_none());
 }
 
@@ -149,12 +173,21 @@ impl Flow for Manual {
                 assert!(!a.is_set() && a.is_loaded());
                 a.get_mut()?.push(k.get()?);
                 assert!(a.is_set());
-                assert!(Param::<bool>::new("k").get().unwrap_err().to_string().contains("has type int, not bool"));
+                assert!(
+                    Param::<bool>::new("k")
+                        .get()
+                        .unwrap_err()
+                        .to_string()
+                        .contains("has type int, not bool")
+                );
                 assert!(Param::<i64>::new("zz").get().is_err());
                 assert_eq!(s.get()?, "given");
                 assert!(Artifact::<i64>::new("missing").try_get()?.is_none());
                 let e = Artifact::<i64>::new("missing").get().unwrap_err();
-                assert!(e.is_not_found() && e.to_string().contains("`missing`"), "{e}");
+                assert!(
+                    e.is_not_found() && e.to_string().contains("`missing`"),
+                    "{e}"
+                );
                 let _ = &untouched;
 
                 let mut w = blob.writer()?;
@@ -191,10 +224,19 @@ fn handles_load_lazily_and_put_only_changes() {
     assert!(out.get::<i64>("untouched").unwrap_err().is_not_found());
 
     let err = MockTask::new("start").run::<Manual>().unwrap_err();
-    assert!(err.to_string().contains("missing required parameter `s`"), "{err}");
-    let err = MockTask::new("start").param("nope", 1).run::<Manual>().unwrap_err();
+    assert!(
+        err.to_string().contains("missing required parameter `s`"),
+        "{err}"
+    );
+    let err = MockTask::new("start")
+        .param("nope", 1)
+        .run::<Manual>()
+        .unwrap_err();
     assert!(err.to_string().contains("no parameter `nope`"), "{err}");
-    let err = MockTask::new("other").param("s", "x").run::<Manual>().unwrap_err();
+    let err = MockTask::new("other")
+        .param("s", "x")
+        .run::<Manual>()
+        .unwrap_err();
     assert_eq!(err.to_string(), "no step other");
 }
 
@@ -227,7 +269,11 @@ fn raw_artifacts_stream_across_chunk_boundaries() {
         }
     }
     let bytes: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-    let out = MockTask::new("x").raw_artifact("data", bytes).read_chunk(333).run::<R>().unwrap();
+    let out = MockTask::new("x")
+        .raw_artifact("data", bytes)
+        .read_chunk(333)
+        .run::<R>()
+        .unwrap();
     assert!(out.put_names().is_empty());
 }
 
@@ -243,10 +289,16 @@ fn inputs_without_a_flow_struct() {
             assert_eq!(inputs.len(), 2);
             assert_eq!(inputs.step_of(1)?, "b");
             assert!(inputs.step_of(2).is_err());
-            let names: Vec<String> = inputs.artifacts_of(0)?.into_iter().map(|i| i.name).collect();
+            let names: Vec<String> = inputs
+                .artifacts_of(0)?
+                .into_iter()
+                .map(|i| i.name)
+                .collect();
             assert_eq!(names, ["same", "x"]);
             let mut total = Artifact::<i64>::new("total");
-            total.set(*inputs.artifact::<i64>(0, "x")?.get()? + *inputs.artifact::<i64>(1, "x")?.get()?);
+            total.set(
+                *inputs.artifact::<i64>(0, "x")?.get()? + *inputs.artifact::<i64>(1, "x")?.get()?,
+            );
             // Agreed-on artifacts are in the join's own view; disputed ones are not.
             assert_eq!(*Artifact::<String>::new("same").get()?, "s");
             assert!(Artifact::<i64>::new("x").try_get()?.is_none());
@@ -258,8 +310,14 @@ fn inputs_without_a_flow_struct() {
         }
     }
     let out = MockTask::new("join")
-        .input("a", MockInput::new().artifact("x", &1i64).artifact("same", "s"))
-        .input("b", MockInput::new().artifact("x", &2i64).artifact("same", "s"))
+        .input(
+            "a",
+            MockInput::new().artifact("x", &1i64).artifact("same", "s"),
+        )
+        .input(
+            "b",
+            MockInput::new().artifact("x", &2i64).artifact("same", "s"),
+        )
         .run::<J>()
         .unwrap();
     assert_eq!(out.get::<i64>("total").unwrap(), 3);

@@ -40,10 +40,18 @@ impl Every {
     /// Starts.
     ///
     /// Only the first paragraph is the step's doc.
-    #[step(foreach = "each", items = "items", retries = 1, timeout = 30, memory = 64, cpu = 2)]
+    #[step(
+        foreach = "each",
+        items = "items",
+        retries = 1,
+        timeout = 30,
+        memory = 64,
+        cpu = 2
+    )]
     fn start(&mut self) -> Result<()> {
         let n = self.n.get()? as i32;
-        self.items.set((0..n).map(|i| Point { x: i, y: -i }).collect());
+        self.items
+            .set((0..n).map(|i| Point { x: i, y: -i }).collect());
         self.bytes.set(self.who.get()?.into_bytes());
         Ok(())
     }
@@ -110,25 +118,50 @@ impl Every {
 fn spec_from_attributes_and_docs() {
     let spec = Every::spec();
     assert_eq!(spec.name, "Everything");
-    assert_eq!(spec.doc, "A flow with every kind of field.\n\nIts doc has two paragraphs.");
+    assert_eq!(
+        spec.doc,
+        "A flow with every kind of field.\n\nIts doc has two paragraphs."
+    );
 
-    let p: Vec<_> = spec.parameters.iter().map(|p| (p.name.as_str(), p.ty, p.default.as_deref(), p.help.as_str())).collect();
+    let p: Vec<_> = spec
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.ty, p.default.as_deref(), p.help.as_str()))
+        .collect();
     assert_eq!(
         p,
         [
             ("n", ParamType::Int, Some("3"), "How many items."),
-            ("who", ParamType::String, None, "A required name, documented over two lines."),
+            (
+                "who",
+                ParamType::String,
+                None,
+                "A required name, documented over two lines."
+            ),
             ("ratio", ParamType::Float, Some("-0.5"), "A ratio"),
             ("flag", ParamType::Bool, Some("true"), ""),
         ]
     );
 
     let names: Vec<_> = spec.steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["start", "each", "gather", "again", "noop", "left", "right", "join2", "end"]);
+    assert_eq!(
+        names,
+        [
+            "start", "each", "gather", "again", "noop", "left", "right", "join2", "end"
+        ]
+    );
     let start = spec.get_step("start").unwrap();
     assert_eq!(start.doc, "Starts.");
     assert_eq!(start.transition, Transition::Foreach("each".into()));
-    assert_eq!((start.retries, start.timeout_secs, start.memory_mb, start.cpu), (1, Some(30), Some(64), Some(2)));
+    assert_eq!(
+        (
+            start.retries,
+            start.timeout_secs,
+            start.memory_mb,
+            start.cpu
+        ),
+        (1, Some(30), Some(64), Some(2))
+    );
     let each = spec.get_step("each").unwrap();
     assert_eq!(each.catch.as_deref(), Some("errors"));
     assert_eq!(each.compute.as_deref(), Some("local"));
@@ -137,14 +170,21 @@ fn spec_from_attributes_and_docs() {
     assert!(each.capabilities.clock && each.capabilities.random);
     assert!(spec.get_step("gather").unwrap().join);
     assert!(!each.join);
-    assert_eq!(spec.get_step("noop").unwrap().transition, Transition::Next(vec!["left".into(), "right".into()]));
+    assert_eq!(
+        spec.get_step("noop").unwrap().transition,
+        Transition::Next(vec!["left".into(), "right".into()])
+    );
     assert_eq!(spec.get_step("end").unwrap().transition, Transition::End);
     assert_eq!(spec.get_step("gather").unwrap().doc, "");
 }
 
 #[test]
 fn foreach_step_puts_and_declares_items() {
-    let out = MockTask::new("start").param("who", "ada").param("n", 2).run::<Every>().unwrap();
+    let out = MockTask::new("start")
+        .param("who", "ada")
+        .param("n", 2)
+        .run::<Every>()
+        .unwrap();
     let items: Vec<Point> = out.items().unwrap().unwrap();
     assert_eq!(items, [Point { x: 0, y: 0 }, Point { x: 1, y: -1 }]);
     assert_eq!(out.put_names(), ["items", "bytes"]);
@@ -157,7 +197,11 @@ fn foreach_step_puts_and_declares_items() {
 #[test]
 fn foreach_items_not_set_are_loaded() {
     let items = vec![Point { x: 5, y: 5 }];
-    let out = MockTask::new("again").param("who", "x").artifact("items", &items).run::<Every>().unwrap();
+    let out = MockTask::new("again")
+        .param("who", "x")
+        .artifact("items", &items)
+        .run::<Every>()
+        .unwrap();
     assert_eq!(out.items::<Point>().unwrap().unwrap(), items);
     assert_eq!(out.get::<u32>("seen").unwrap(), 1);
     assert_eq!(out.put_names(), ["seen"]);
@@ -165,11 +209,22 @@ fn foreach_items_not_set_are_loaded() {
 
 #[test]
 fn item_tasks_read_their_item() {
-    let out = MockTask::new("each").param("who", "x").item(1, &Point { x: 1, y: 2 }).run::<Every>().unwrap();
+    let out = MockTask::new("each")
+        .param("who", "x")
+        .item(1, &Point { x: 1, y: 2 })
+        .run::<Every>()
+        .unwrap();
     assert_eq!(out.get::<Point>("point").unwrap(), Point { x: 1, y: 2 });
-    let err = MockTask::new("each").param("who", "x").item(0, &Point { x: 99, y: 0 }).run::<Every>().unwrap_err();
+    let err = MockTask::new("each")
+        .param("who", "x")
+        .item(0, &Point { x: 99, y: 0 })
+        .run::<Every>()
+        .unwrap_err();
     assert_eq!(err.to_string(), "item 99 is cursed");
-    let err = MockTask::new("each").param("who", "x").run::<Every>().unwrap_err();
+    let err = MockTask::new("each")
+        .param("who", "x")
+        .run::<Every>()
+        .unwrap_err();
     assert!(err.to_string().contains("not inside a foreach"), "{err}");
 }
 
@@ -188,12 +243,24 @@ fn joins_read_each_input() {
 
 #[test]
 fn errors_fail_the_step_and_put_nothing() {
-    let err = MockTask::new("right").param("who", "x").run::<Every>().unwrap_err();
+    let err = MockTask::new("right")
+        .param("who", "x")
+        .run::<Every>()
+        .unwrap_err();
     assert_eq!(err.to_string(), "right always fails");
     let err = MockTask::new("noop").param("who", "x").run::<Every>();
     assert!(err.is_ok());
-    let err = MockTask::new("nope").param("who", "x").run::<Every>().unwrap_err();
+    let err = MockTask::new("nope")
+        .param("who", "x")
+        .run::<Every>()
+        .unwrap_err();
     assert_eq!(err.to_string(), "flow Everything has no step `nope`");
-    let err = MockTask::new("end").param("who", "x").run::<Every>().unwrap_err();
-    assert!(err.is_not_found() && err.to_string().contains("`untouched`"), "{err}");
+    let err = MockTask::new("end")
+        .param("who", "x")
+        .run::<Every>()
+        .unwrap_err();
+    assert!(
+        err.is_not_found() && err.to_string().contains("`untouched`"),
+        "{err}"
+    );
 }
