@@ -21,6 +21,10 @@ pub struct GlobalArgs {
     /// directory.
     #[arg(long, global = true, env = "WFLOW_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// The administrator's policy file. Default: `/etc/wflow/policy.toml` if it exists, else the
+    /// built-in personal policy (see docs/policy.md).
+    #[arg(long, global = true, env = "WFLOW_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,

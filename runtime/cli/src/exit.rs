@@ -30,6 +30,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<wflow_graph::GraphErrors>()
             || e.is::<wflow_core::ParamError>()
             || e.is::<wflow_core::PathspecError>()
+            || e.is::<wflow_policy::Violations>()
+            || e.is::<wflow_policy::PolicyError>()
     });
     ExitCode::from(if bad_input { 2 } else { 3 })
 }

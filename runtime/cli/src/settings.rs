@@ -10,12 +10,25 @@ pub struct Settings {
     pub store: PathBuf,
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
+    /// The policy file given, if any.
+    pub policy_file: Option<PathBuf>,
 }
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Settings {
         let store = global.store.clone().unwrap_or_else(|| PathBuf::from(".wflow"));
-        Settings { store, cache_dir: cache_dir() }
+        Settings { store, cache_dir: cache_dir(), policy_file: global.policy.clone() }
+    }
+
+    /// The administrator's policy: the file given, else `/etc/wflow/policy.toml`, else the
+    /// built-in personal policy for the current directory.
+    pub fn policy(&self) -> anyhow::Result<wflow_policy::Policy> {
+        let system = PathBuf::from("/etc/wflow/policy.toml");
+        let file = self.policy_file.clone().or_else(|| system.exists().then_some(system));
+        Ok(match file {
+            Some(f) => wflow_policy::Policy::load(&f)?,
+            None => wflow_policy::Policy::builtin(&std::env::current_dir()?),
+        })
     }
 
     /// The metadata file inside the store.

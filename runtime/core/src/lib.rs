@@ -16,11 +16,13 @@
 mod digest;
 mod ids;
 mod params;
+mod sandbox;
 mod spec;
 
 pub use digest::{Digest, DigestError};
 pub use ids::{Pathspec, PathspecError, RunId, now_millis};
 pub use params::{ParamError, parse_param, resolve_params};
+pub use sandbox::{DEFAULT_MEMORY_MB, Sandbox};
 pub use spec::{
     Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, ParamValue, StepSpec, Transition,
 };

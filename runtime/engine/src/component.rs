@@ -98,7 +98,6 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
         table: Default::default(),
         limiter: TaskLimiter {
             limits: wasmtime::StoreLimitsBuilder::new().memory_size(256 << 20).build(),
-            memory_limit: 256 << 20,
             refused: false,
         },
         task: None,
@@ -106,6 +105,9 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(10_000 / crate::EPOCH_TICK_MS);
+    if engine.config().fuel {
+        let _ = store.set_fuel(u64::MAX);
+    }
     store.epoch_deadline_trap();
     let spec = pre
         .instantiate(&mut store)

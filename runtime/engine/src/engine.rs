@@ -14,8 +14,7 @@ use crate::host::TaskState;
 /// How often the epoch advances; timeouts are rounded up to this.
 pub const EPOCH_TICK_MS: u64 = 10;
 
-/// Default memory limit of a task, in MiB: the whole 32-bit address space of a wasm32 guest.
-pub const DEFAULT_MEMORY_MB: u64 = 4096;
+pub use wflow_core::DEFAULT_MEMORY_MB;
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -26,11 +25,15 @@ pub struct EngineConfig {
     pub cache_dir: Option<PathBuf>,
     /// Use the pooling allocator (fast instantiation); off only to measure what it buys.
     pub pooling: bool,
+    /// Meter fuel so steps can be given a CPU budget (costs some speed on every step).
+    pub fuel: bool,
+    /// Most bytes of wasm stack a task may use.
+    pub max_wasm_stack: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_concurrent_tasks: 16, cache_dir: None, pooling: true }
+        EngineConfig { max_concurrent_tasks: 16, cache_dir: None, pooling: true, fuel: false, max_wasm_stack: 1 << 20 }
     }
 }
 
@@ -51,7 +54,8 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine> {
         let mut wcfg = Config::new();
         wcfg.epoch_interruption(true);
-        wcfg.max_wasm_stack(1 << 20);
+        wcfg.max_wasm_stack(config.max_wasm_stack);
+        wcfg.consume_fuel(config.fuel);
         wcfg.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
         if config.pooling {
             let slots = (config.max_concurrent_tasks.max(1) * 2 + 8).min(1000);

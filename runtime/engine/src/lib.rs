@@ -27,10 +27,14 @@ mod component;
 mod engine;
 mod error;
 mod host;
+mod logs;
+mod sandbox;
 mod spec;
 mod task;
 
 pub use component::{FLOW_EXPORT, FlowComponent};
 pub use engine::{DEFAULT_MEMORY_MB, EPOCH_TICK_MS, Engine, EngineConfig};
 pub use error::{EngineError, Result};
-pub use task::{InputArtifacts, TaskFailure, TaskInput, TaskLimits, TaskOutcome, Value, inherited};
+pub use logs::LogSink;
+pub use sandbox::{LimitExceeded, Sandbox};
+pub use task::{InputArtifacts, TaskFailure, TaskInput, TaskOutcome, Value, inherited};

@@ -2,17 +2,18 @@
 //! the task's inputs bound, `run-step` called, the outcome classified.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wflow_core::ParamValue;
 use wflow_store::{ArtifactRef, Cas};
 
 use crate::component::FlowComponent;
 use crate::host::{TaskIo, TaskLimiter, TaskState};
+use crate::logs::LogSink;
+use crate::sandbox::{LimitExceeded, Sandbox, wasi_ctx};
 
 /// An encoded value: bytes and the name of their codec.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,21 +31,6 @@ pub struct InputArtifacts {
     pub step: String,
     /// Its manifest's artifacts.
     pub artifacts: Arc<BTreeMap<String, ArtifactRef>>,
-}
-
-/// Limits of one attempt.
-#[derive(Clone, Copy, Debug)]
-pub struct TaskLimits {
-    /// Maximum size of each linear memory, in bytes.
-    pub memory_bytes: u64,
-    /// Wall-clock limit.
-    pub timeout: Option<Duration>,
-}
-
-impl Default for TaskLimits {
-    fn default() -> Self {
-        TaskLimits { memory_bytes: crate::DEFAULT_MEMORY_MB << 20, timeout: None }
-    }
 }
 
 /// Everything a task needs to run.
@@ -72,8 +58,10 @@ pub struct TaskInput {
     pub join: bool,
     /// Whether the step is a foreach split (may declare items).
     pub is_foreach: bool,
-    /// Limits for this attempt.
-    pub limits: TaskLimits,
+    /// Limits and grants, resolved from the step's settings and the policy.
+    pub sandbox: Arc<Sandbox>,
+    /// Folder where stdout and stderr are mirrored live (`<task>-<attempt>.stdout|stderr`).
+    pub live_logs: Option<PathBuf>,
 }
 
 /// Why an attempt failed.
@@ -85,6 +73,9 @@ pub enum TaskFailure {
     /// The guest panicked; the message is from its stderr.
     #[error("the step panicked: {0}")]
     Panic(String),
+    /// A limit of the sandbox was reached.
+    #[error("{0}")]
+    Limit(LimitExceeded),
     /// The guest ran out of its memory limit.
     #[error("out of memory: the step needed more than its limit of {limit_mb} MiB (raise it with the step's `memory` setting)")]
     OutOfMemory {
@@ -143,83 +134,111 @@ pub fn inherited(inputs: &[InputArtifacts], join: bool) -> BTreeMap<String, Arti
     }
 }
 
-/// Most bytes of stdout or stderr kept per attempt.
-const LOG_CAPACITY: usize = 64 << 20;
-
 impl FlowComponent {
     /// Runs one attempt of a task. Never panics on guest misbehaviour: every failure is a
     /// [`TaskFailure`]. Blocking: call from a thread that may block.
     pub fn run_task(&self, input: TaskInput, cas: Arc<Cas>) -> TaskOutcome {
         let started = Instant::now();
-        let stdout = MemoryOutputPipe::new(LOG_CAPACITY);
-        let stderr = MemoryOutputPipe::new(LOG_CAPACITY);
-        let limits = input.limits;
+        let sb = input.sandbox.clone();
+        let live = |stream: &str| {
+            input.live_logs.as_ref().map(|d| d.join(format!("{}-{}.{stream}", input.task_id, input.attempt)))
+        };
+        let stdout = LogSink::new(sb.max_log_bytes, live("stdout"));
+        let stderr = LogSink::new(sb.max_log_bytes, live("stderr"));
         let step = input.step.clone();
         let view = inherited(&input.inputs, input.join);
+        let fail = |f: TaskFailure, view| TaskOutcome {
+            result: Err(f),
+            artifacts: view,
+            foreach_items: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            duration: started.elapsed(),
+        };
+        let wasi = match wasi_ctx(&sb, stdout.clone(), stderr.clone()) {
+            Ok(w) => w,
+            Err(e) => return fail(TaskFailure::Host(e), view),
+        };
         let state = TaskState {
-            wasi: WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build(),
+            wasi,
             table: Default::default(),
             limiter: TaskLimiter {
                 limits: StoreLimitsBuilder::new()
-                    .memory_size(limits.memory_bytes as usize)
+                    .memory_size(sb.memory_bytes as usize)
                     .instances(64)
                     .tables(64)
                     .memories(16)
                     .build(),
-                memory_limit: limits.memory_bytes as usize,
                 refused: false,
             },
-            task: Some(TaskIo { input, cas, view, foreach_items: None }),
+            task: Some(TaskIo { input, cas, view, foreach_items: None, put_bytes: 0 }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(match limits.timeout {
+        store.set_epoch_deadline(match sb.timeout {
             Some(t) => (t.as_millis() as u64).div_ceil(crate::EPOCH_TICK_MS).max(1),
             None => 1 << 40,
         });
         store.epoch_deadline_trap();
+        if self.engine.config().fuel {
+            // Metering is on for the engine: a step without a fuel limit gets all it wants.
+            let _ = store.set_fuel(sb.fuel.unwrap_or(u64::MAX));
+        }
 
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|inst| inst.wflow_flow_flow().call_run_step(&mut store, &step));
         let limiter_refused = store.data().limiter.refused;
-        let memory_limit = store.data().limiter.memory_limit;
         let io = store.into_data().task.expect("task state is set for run_task");
-        let stdout = stdout.contents().to_vec();
-        let stderr = stderr.contents().to_vec();
+        let (stdout_bytes, _) = stdout.contents();
+        let (stderr_bytes, _) = stderr.contents();
         let result = match result {
             Ok(Ok(())) if io.input.is_foreach && io.foreach_items.is_none() => Err(TaskFailure::NoForeachItems),
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(TaskFailure::StepError(e.message)),
-            Err(e) => Err(classify(e, limiter_refused, memory_limit, limits, &stderr)),
+            Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
         };
         TaskOutcome {
             result,
             artifacts: io.view,
             foreach_items: io.foreach_items,
-            stdout,
-            stderr,
+            stdout: stdout_bytes,
+            stderr: stderr_bytes,
             duration: started.elapsed(),
         }
     }
 }
 
 /// Turns a wasmtime error into the reason a user can act on.
-fn classify(
-    e: wasmtime::Error,
-    limiter_refused: bool,
-    memory_limit: usize,
-    limits: TaskLimits,
-    stderr: &[u8],
-) -> TaskFailure {
+fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u8]) -> TaskFailure {
+    if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+        return TaskFailure::Limit(limit.clone());
+    }
     let trap = e.downcast_ref::<Trap>().copied();
-    if trap == Some(Trap::Interrupt) {
-        return TaskFailure::Timeout { secs: limits.timeout.map(|t| t.as_secs()).unwrap_or(0) };
+    match trap {
+        Some(Trap::Interrupt) => {
+            return TaskFailure::Timeout { secs: sb.timeout.map(|t| t.as_secs()).unwrap_or(0) };
+        }
+        Some(Trap::OutOfFuel) => {
+            return TaskFailure::Limit(LimitExceeded {
+                limit: "fuel",
+                value: sb.fuel.unwrap_or(0).to_string(),
+                detail: ": the step used all the fuel (CPU budget) it was given".into(),
+            });
+        }
+        Some(Trap::StackOverflow) => {
+            return TaskFailure::Limit(LimitExceeded {
+                limit: "max_wasm_stack",
+                value: "the engine's stack size".into(),
+                detail: ": stack overflow (unbounded recursion?)".into(),
+            });
+        }
+        _ => {}
     }
     let stderr = String::from_utf8_lossy(stderr);
     if limiter_refused || stderr.contains("memory allocation of") {
-        return TaskFailure::OutOfMemory { limit_mb: memory_limit as u64 >> 20 };
+        return TaskFailure::OutOfMemory { limit_mb: sb.memory_bytes >> 20 };
     }
     if let Some(msg) = panic_message(&stderr) {
         return TaskFailure::Panic(msg);

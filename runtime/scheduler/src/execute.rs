@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wflow_core::{Digest, StepSpec, now_millis};
-use wflow_engine::{FlowComponent, TaskFailure, TaskInput, TaskLimits, Value};
+use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::{ArtifactRef, Cas, Manifest};
 
@@ -52,10 +52,6 @@ pub(crate) struct Job {
 pub(crate) fn execute(job: Job) -> TaskResult {
     let Job { component, cas, recorder, mut input, step, notify } = job;
     let (run_id, task_id) = (input.run_id.clone(), input.task_id);
-    input.limits = TaskLimits {
-        memory_bytes: u64::from(step.memory_mb.unwrap_or(wflow_engine::DEFAULT_MEMORY_MB as u32)) << 20,
-        timeout: step.timeout_secs.map(|s| Duration::from_secs(s.into())),
-    };
     let mut attempt = 0;
     loop {
         input.attempt = attempt;
@@ -73,6 +69,7 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             stdout,
             stderr,
         });
+
         let failure = match out.result {
             Ok(()) => match finish(&cas, &recorder, &run_id, task_id, out.artifacts) {
                 Ok(artifacts) => return TaskResult { task_id, outcome: Ok(Done { artifacts, items: out.foreach_items }) },
@@ -167,6 +164,7 @@ fn caught_error(failed: &Failed) -> Vec<u8> {
         TaskFailure::OutOfMemory { .. } => "out-of-memory",
         TaskFailure::Timeout { .. } => "timeout",
         TaskFailure::Trap(_) => "trap",
+        TaskFailure::Limit(_) => "limit",
         TaskFailure::NoForeachItems => "no-foreach-items",
         TaskFailure::Host(_) => "host",
     };

@@ -1,10 +1,11 @@
 //! The run loop: the ready queue, fan-out, joins, and the run's own records.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use wflow_core::{ParamValue, Pathspec, RunId, Transition, now_millis};
-use wflow_engine::{FlowComponent, InputArtifacts, TaskFailure, TaskInput, TaskLimits};
+use wflow_core::{ParamValue, Pathspec, RunId, Sandbox, Transition, now_millis};
+use wflow_engine::{FlowComponent, InputArtifacts, TaskFailure, TaskInput};
 use wflow_graph::Plan;
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
@@ -90,6 +91,11 @@ pub struct RunOptions {
     pub user: String,
     /// The new run's id.
     pub run_id: RunId,
+    /// Each step's sandbox, as the policy resolved it.
+    pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
+    /// Folder where tasks' stdout and stderr are mirrored while they run (`None`: not mirrored).
+    /// Removed when the run ends and its final logs are recorded; a killed run keeps it.
+    pub live_logs: Option<PathBuf>,
 }
 
 /// One task of a finished run.
@@ -269,7 +275,8 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
                 inputs: p.inputs.iter().map(|(_, i)| i.clone()).collect(),
                 join: spec.join,
                 is_foreach: matches!(spec.transition, Transition::Foreach(_)),
-                limits: TaskLimits::default(),
+                sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
+                live_logs: opts.live_logs.clone(),
             };
             recorder.send(Event::TaskStarted {
                 run_id: run_id.clone(),
@@ -326,6 +333,10 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         error: st.failure.as_ref().map(|f| format!("{}: {}", f.pathspec, f.message)),
     });
     recorder.flush()?;
+    if let Some(dir) = &opts.live_logs {
+        // Every attempt's final logs are recorded: the live copies are no longer needed.
+        let _ = std::fs::remove_dir_all(dir);
+    }
     st.tasks.sort_by_key(|t| t.task_id);
     Ok(RunSummary { flow, run_id, status, tasks: st.tasks, failure: st.failure, duration_ms: finished - started })
 }

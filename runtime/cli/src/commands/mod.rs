@@ -8,11 +8,13 @@ mod lookup;
 pub mod run;
 pub mod runs;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use wflow_engine::{Engine, EngineConfig, FlowComponent};
+use wflow_engine::{Engine, EngineConfig, FlowComponent, Sandbox};
 use wflow_graph::Plan;
 
 use crate::cli::{Cli, Command};
@@ -31,11 +33,13 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
     }
 }
 
-/// A flow ready to run: its component file, the loaded component and its validated graph.
+/// A flow ready to run: its component file, the loaded component, its validated graph and each
+/// step's sandbox under the policy.
 pub struct LoadedFlow {
     pub wasm: PathBuf,
     pub component: FlowComponent,
     pub plan: Plan,
+    pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
 }
 
 /// Builds (if `target` is a crate directory), loads and validates a flow.
@@ -52,13 +56,22 @@ pub fn load_flow(target: &Path, settings: &Settings, max_workers: usize, printer
         ))
         .into());
     };
+    let policy = settings.policy()?;
     let engine = Engine::new(EngineConfig {
         max_concurrent_tasks: max_workers as u32,
         cache_dir: Some(settings.cache_dir.join("compiled")),
         pooling: true,
+        fuel: policy.needs_fuel(),
+        max_wasm_stack: policy.limits.max_wasm_stack,
     })?;
     let component = engine.load_file(&wasm)?;
     let plan = wflow_graph::validate(component.spec())
         .with_context(|| format!("the graph of flow `{}` ({}) is invalid", component.spec().name, wasm.display()))?;
-    Ok(LoadedFlow { wasm, component, plan })
+    let sandboxes = policy
+        .resolve(plan.spec(), &std::env::current_dir()?)
+        .with_context(|| format!("flow `{}` is refused by the policy; nothing was run", plan.spec().name))?
+        .into_iter()
+        .map(|(step, sb)| (step, Arc::new(sb)))
+        .collect();
+    Ok(LoadedFlow { wasm, component, plan, sandboxes })
 }

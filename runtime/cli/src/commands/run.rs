@@ -76,7 +76,9 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         max_workers,
         observer,
         user: user(),
+        live_logs: Some(settings.store.join("live").join(&run_id.0)),
         run_id,
+        sandboxes: flow.sandboxes,
     }))?;
     progress.finish();
     if let Ok(r) = Arc::try_unwrap(recorder) {

@@ -9,6 +9,10 @@ use wflow_store::{ArtifactRef, BlobReader, BlobWriter};
 use crate::bindings::types::{ArtifactInfo, Error as WitError, Value as WitValue};
 use crate::bindings::wflow::flow::artifacts::{Host, HostReader, HostWriter};
 use crate::host::{TaskIo, TaskState};
+use crate::sandbox::LimitExceeded;
+
+/// Longest artifact name, in bytes.
+const MAX_NAME: usize = 256;
 
 /// A guest's open reader.
 pub struct ArtifactReader {
@@ -53,10 +57,34 @@ impl TaskIo {
     }
 
     fn check_name(&self, name: &str) -> Result<(), WitError> {
-        if name.is_empty() || name.starts_with('_') || name.contains('/') {
+        let bad = name.is_empty()
+            || name.len() > MAX_NAME
+            || name.starts_with('_')
+            || name.contains(['/', '\\', '\0'])
+            || name == "."
+            || name == ".."
+            || name.chars().any(char::is_control);
+        if bad {
+            let shown: String = name.chars().take(64).collect();
             return Err(WitError::Invalid(format!(
-                "`{name}` is not a valid artifact name: it must be non-empty, not start with `_` and not contain `/`"
+                "`{}` is not a valid artifact name: it must be 1 to {MAX_NAME} bytes, not start with `_`, \
+                 not be `.` or `..`, and not contain `/`, `\\` or control characters",
+                shown.escape_debug()
             )));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more bytes against the task's artifact cap; exceeding it fails the attempt.
+    fn charge(&mut self, n: u64) -> wasmtime::Result<()> {
+        let max = self.input.sandbox.max_artifact_bytes;
+        self.put_bytes = self.put_bytes.saturating_add(n);
+        if self.put_bytes > max {
+            return Err(wasmtime::Error::new(LimitExceeded {
+                limit: "max_artifact_bytes",
+                value: format!("{max} bytes"),
+                detail: format!(": the task tried to keep {} bytes of artifacts", self.put_bytes),
+            }));
         }
         Ok(())
     }
@@ -80,6 +108,7 @@ impl Host for TaskState {
         if let Err(e) = io.check_name(&name) {
             return Ok(Err(e));
         }
+        io.charge(value.bytes.len() as u64)?;
         match io.cas.put_artifact(&value.bytes, &value.codec) {
             Ok(r) => {
                 io.view.insert(name, r);
@@ -171,6 +200,7 @@ impl HostReader for TaskState {
 
 impl HostWriter for TaskState {
     fn write(&mut self, w: Resource<ArtifactWriter>, bytes: Vec<u8>) -> WitResult<()> {
+        self.io()?.charge(bytes.len() as u64)?;
         let writer = self.table.get_mut(&w)?;
         let Some(inner) = writer.writer.as_mut() else {
             return Ok(Err(WitError::Invalid(format!("writer of `{}` is already finished", writer.name))));

@@ -13,6 +13,14 @@ impl Host for TaskState {
                 io.input.step
             ))));
         }
+        let max = io.input.sandbox.max_foreach_items;
+        if items.len() > max as usize {
+            return Err(wasmtime::Error::new(crate::sandbox::LimitExceeded {
+                limit: "max_foreach_items",
+                value: max.to_string(),
+                detail: format!(": step `{}` declared {} items", io.input.step, items.len()),
+            }));
+        }
         io.foreach_items = Some(
             items.into_iter().map(|v| crate::Value { codec: v.codec, bytes: v.bytes }).collect(),
         );

@@ -31,6 +31,8 @@ pub struct TaskIo {
     /// The task's view: inherited artifacts, overlaid with its puts.
     pub(crate) view: BTreeMap<String, ArtifactRef>,
     pub(crate) foreach_items: Option<Vec<crate::Value>>,
+    /// Bytes of artifacts put so far (checked against the sandbox's cap).
+    pub(crate) put_bytes: u64,
 }
 
 impl WasiView for TaskState {
@@ -52,7 +54,6 @@ impl TaskState {
 /// told apart from any other trap.
 pub struct TaskLimiter {
     pub(crate) limits: StoreLimits,
-    pub(crate) memory_limit: usize,
     pub(crate) refused: bool,
 }
 

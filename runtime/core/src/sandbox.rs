@@ -1,0 +1,56 @@
+//! The resolved sandbox of a step: limits and grants, as a policy decided them.
+
+use std::time::Duration;
+
+use crate::DirGrant;
+
+/// Default memory limit of a task, in MiB: the whole 32-bit address space of a wasm32 guest.
+pub const DEFAULT_MEMORY_MB: u64 = 4096;
+
+/// The resolved limits and grants of one step's tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sandbox {
+    /// Maximum size of each linear memory, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock limit of an attempt.
+    pub timeout: Option<Duration>,
+    /// Fuel (roughly, wasm instructions) per attempt; only when the engine meters fuel.
+    pub fuel: Option<u64>,
+    /// Bytes of stdout and of stderr kept per attempt; the rest is dropped with a marker.
+    pub max_log_bytes: usize,
+    /// Total bytes of artifacts a task may put.
+    pub max_artifact_bytes: u64,
+    /// Most items a foreach step may declare.
+    pub max_foreach_items: u32,
+    /// Environment variables passed in (name, value).
+    pub env: Vec<(String, String)>,
+    /// Directories mounted.
+    pub dirs: Vec<DirGrant>,
+    /// `host:port` destinations the step may connect to.
+    pub network: Vec<String>,
+    /// Real clocks.
+    pub clock: bool,
+    /// Real random numbers.
+    pub random: bool,
+}
+
+impl Default for Sandbox {
+    /// Nothing granted; memory up to the wasm32 maximum; no timeout; 16 MiB of log per stream;
+    /// 64 GiB of artifacts; 100,000 foreach items.
+    fn default() -> Self {
+        Sandbox {
+            memory_bytes: DEFAULT_MEMORY_MB << 20,
+            timeout: None,
+            fuel: None,
+            max_log_bytes: 16 << 20,
+            max_artifact_bytes: 64 << 30,
+            max_foreach_items: 100_000,
+            env: Vec::new(),
+            dirs: Vec::new(),
+            network: Vec::new(),
+            clock: false,
+            random: false,
+        }
+    }
+}
+
