@@ -6,11 +6,22 @@ use crate::util::{Env, guest, stderr};
 fn refused(env: &Env, args: &[&str], code: i32, needles: &[&str]) {
     let out = env.wflow(args);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(code), "exit code for {args:?}; stderr:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code for {args:?}; stderr:\n{err}"
+    );
     for n in needles {
-        assert!(err.contains(n), "stderr of {args:?} should mention {n:?}:\n{err}");
+        assert!(
+            err.contains(n),
+            "stderr of {args:?} should mention {n:?}:\n{err}"
+        );
     }
-    assert!(env.store_files().is_empty(), "nothing is stored on bad input: {:?}", env.store_files());
+    assert!(
+        env.store_files().is_empty(),
+        "nothing is stored on bad input: {:?}",
+        env.store_files()
+    );
 }
 
 fn file(env: &Env, name: &str, bytes: &[u8]) -> String {
@@ -22,8 +33,17 @@ fn file(env: &Env, name: &str, bytes: &[u8]) -> String {
 #[test]
 fn random_bytes() {
     let env = Env::new();
-    let f = file(&env, "random.wasm", &[0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
-    refused(&env, &["run", &f], 2, &["random.wasm", "not a WebAssembly file"]);
+    let f = file(
+        &env,
+        "random.wasm",
+        &[0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3],
+    );
+    refused(
+        &env,
+        &["run", &f],
+        2,
+        &["random.wasm", "not a WebAssembly file"],
+    );
 }
 
 #[test]
@@ -37,7 +57,12 @@ fn empty_file() {
 fn core_module_instead_of_component() {
     let env = Env::new();
     let f = file(&env, "core.wasm", b"\0asm\x01\0\0\0");
-    refused(&env, &["run", &f], 2, &["core WebAssembly module", "wasm32-wasip2"]);
+    refused(
+        &env,
+        &["run", &f],
+        2,
+        &["core WebAssembly module", "wasm32-wasip2"],
+    );
 }
 
 #[test]
@@ -45,48 +70,83 @@ fn truncated_component() {
     let env = Env::new();
     let bytes = std::fs::read(guest("example-hello")).unwrap();
     let f = file(&env, "cut.wasm", &bytes[..bytes.len() / 2]);
-    refused(&env, &["run", &f], 2, &["cut.wasm", "not a valid component"]);
+    refused(
+        &env,
+        &["run", &f],
+        2,
+        &["cut.wasm", "not a valid component"],
+    );
 }
 
 #[test]
 fn component_of_another_world() {
     let env = Env::new();
     let g = guest("test-program-wasi-command");
-    refused(&env, &["run", g.to_str().unwrap()], 2, &["not a wflow flow", "wasi:cli/run"]);
+    refused(
+        &env,
+        &["run", g.to_str().unwrap()],
+        2,
+        &["not a wflow flow", "wasi:cli/run"],
+    );
 }
 
 #[test]
 fn invalid_graph() {
     let env = Env::new();
     let g = guest("test-program-handmade");
-    refused(&env, &["run", g.to_str().unwrap()], 2, &["Handmade", "invalid"]);
+    refused(
+        &env,
+        &["run", g.to_str().unwrap()],
+        2,
+        &["Handmade", "invalid"],
+    );
 }
 
 #[test]
 fn unknown_parameter() {
     let env = Env::new();
     let g = guest("example-foreach");
-    refused(&env, &["run", g.to_str().unwrap(), "-p", "m=3"], 2, &["unknown parameter `m`", "n"]);
+    refused(
+        &env,
+        &["run", g.to_str().unwrap(), "-p", "m=3"],
+        2,
+        &["unknown parameter `m`", "n"],
+    );
 }
 
 #[test]
 fn unparsable_parameter() {
     let env = Env::new();
     let g = guest("example-foreach");
-    refused(&env, &["run", g.to_str().unwrap(), "-p", "n=ten"], 2, &["parameter `n`", "`ten`", "int"]);
+    refused(
+        &env,
+        &["run", g.to_str().unwrap(), "-p", "n=ten"],
+        2,
+        &["parameter `n`", "`ten`", "int"],
+    );
 }
 
 #[test]
 fn parameter_without_value() {
     let env = Env::new();
     let g = guest("example-foreach");
-    refused(&env, &["run", g.to_str().unwrap(), "-p", "n"], 2, &["NAME=VALUE"]);
+    refused(
+        &env,
+        &["run", g.to_str().unwrap(), "-p", "n"],
+        2,
+        &["NAME=VALUE"],
+    );
 }
 
 #[test]
 fn missing_file() {
     let env = Env::new();
-    refused(&env, &["run", "nope.wasm"], 2, &["nope.wasm", "does not exist"]);
+    refused(
+        &env,
+        &["run", "nope.wasm"],
+        2,
+        &["nope.wasm", "does not exist"],
+    );
 }
 
 #[test]
@@ -100,7 +160,12 @@ fn guest_crate_that_does_not_compile() {
     )
     .unwrap();
     std::fs::write(dir.join("src/lib.rs"), "pub fn oops( {").unwrap();
-    refused(&env, &["run", dir.to_str().unwrap()], 2, &["building the guest crate", "broken"]);
+    refused(
+        &env,
+        &["run", dir.to_str().unwrap()],
+        2,
+        &["building the guest crate", "broken"],
+    );
 }
 
 #[test]
@@ -121,7 +186,11 @@ fn store_path_not_writable() {
     // /proc refuses new directories even to root, unlike a chmod'ed directory.
     let out = env.wflow(&["--store", "/proc/wflow-store", "run", g.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("/proc/wflow-store"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/proc/wflow-store"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -129,7 +198,12 @@ fn store_directory_that_does_not_exist_is_created() {
     let env = Env::new();
     let g = guest("example-hello");
     let deep = env.dir.path().join("a/b/c");
-    let out = env.wflow(&["--store", deep.to_str().unwrap(), "run", g.to_str().unwrap()]);
+    let out = env.wflow(&[
+        "--store",
+        deep.to_str().unwrap(),
+        "run",
+        g.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(deep.join("metadata.sqlite").exists());
 }

@@ -9,8 +9,14 @@ fn check_prints_the_graph_and_parameters() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("is valid"), "{text}");
     assert!(text.contains("n (int) = 10"), "{text}");
-    assert!(text.contains("start") && text.contains("join") && text.contains("end"), "{text}");
-    assert!(env.store_files().is_empty(), "check writes nothing to the store");
+    assert!(
+        text.contains("start") && text.contains("join") && text.contains("end"),
+        "{text}"
+    );
+    assert!(
+        env.store_files().is_empty(),
+        "check writes nothing to the store"
+    );
 }
 
 #[test]
@@ -31,7 +37,10 @@ fn check_reports_every_graph_error_with_the_step() {
     let out = env.wflow(&["check", g.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("`a`") || err.contains("`b`") || err.contains("`start`"), "{err}");
+    assert!(
+        err.contains("`a`") || err.contains("`b`") || err.contains("`start`"),
+        "{err}"
+    );
 }
 
 #[test]

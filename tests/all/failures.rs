@@ -6,7 +6,13 @@ use crate::util::{Env, guest, stderr};
 /// Runs `Faulty` with `mode`, expecting failure; returns (summary JSON, stderr).
 fn run_faulty(env: &Env, mode: &str) -> (serde_json::Value, String) {
     let g = guest("test-program-faulty");
-    let out = env.wflow(&["run", "--json", g.to_str().unwrap(), "-p", &format!("mode={mode}")]);
+    let out = env.wflow(&[
+        "run",
+        "--json",
+        g.to_str().unwrap(),
+        "-p",
+        &format!("mode={mode}"),
+    ]);
     assert_eq!(out.status.code(), Some(1), "mode {mode}: {}", stderr(&out));
     (serde_json::from_slice(&out.stdout).unwrap(), stderr(&out))
 }
@@ -19,7 +25,10 @@ fn failed_task(summary: &serde_json::Value) -> String {
 fn ok_mode_succeeds() {
     let env = Env::new();
     let s = env.run_ok(&guest("test-program-faulty"), &[]);
-    assert_eq!(env.artifact(&format!("{}/out", crate::util::task_of(&s, "work"))), serde_json::json!(42));
+    assert_eq!(
+        env.artifact(&format!("{}/out", crate::util::task_of(&s, "work"))),
+        serde_json::json!(42)
+    );
 }
 
 #[test]

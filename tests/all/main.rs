@@ -3,11 +3,15 @@
 
 mod util;
 
-/// The examples run and their artifacts read back.
-mod examples;
 /// Bad input of every kind: clear error, non-zero exit, store and records untouched.
 mod bad_input;
-/// Failing steps: traps, panics, errors; their logs and the run's records.
-mod failures;
 /// `wflow check` and `wflow build`.
 mod check;
+/// The examples run and their artifacts read back.
+mod examples;
+/// Failing steps: traps, panics, errors; their logs and the run's records.
+mod failures;
+/// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.
+mod hostile;
+/// Capabilities under the policy, deterministic defaults, retries and `catch`.
+mod policy;

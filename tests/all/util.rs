@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Target directory for guests built by the tests (apart from the one `cargo test` is using).
@@ -26,7 +29,11 @@ fn guests_dir() -> &'static Path {
             cmd.args(["-p", p]);
         }
         let out = cmd.output().expect("cargo runs");
-        assert!(out.status.success(), "building the test guests failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "building the test guests failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         guest_target().join("wasm32-wasip2").join("release")
     })
 }
@@ -39,6 +46,9 @@ const GUESTS: &[&str] = &[
     "test-program-faulty",
     "test-program-handmade",
     "test-program-wasi-command",
+    "test-program-hostile",
+    "test-program-extra-import",
+    "test-program-capable",
 ];
 
 /// Path of a built guest component, by package name (`example-hello`).
@@ -46,7 +56,11 @@ pub fn guest(package: &str) -> PathBuf {
     assert!(GUESTS.contains(&package), "{package} is not in GUESTS");
     // Libraries (cdylib) get underscores in their file name, binaries keep the package name.
     let lib = guests_dir().join(package.replace('-', "_") + ".wasm");
-    let path = if lib.exists() { lib } else { guests_dir().join(format!("{package}.wasm")) };
+    let path = if lib.exists() {
+        lib
+    } else {
+        guests_dir().join(format!("{package}.wasm"))
+    };
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
@@ -58,7 +72,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn store(&self) -> PathBuf {
@@ -94,7 +110,11 @@ impl Env {
     /// The value of an artifact as JSON, read through `wflow artifact get`.
     pub fn artifact(&self, pathspec: &str) -> serde_json::Value {
         let out = self.wflow(&["artifact", "get", "--json", pathspec]);
-        assert!(out.status.success(), "artifact get {pathspec}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "artifact get {pathspec}: {}",
+            stderr(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -104,7 +124,11 @@ impl Env {
             if let Ok(rd) = std::fs::read_dir(dir) {
                 for e in rd.flatten() {
                     let p = e.path();
-                    if p.is_dir() { walk(&p, out) } else { out.push(p) }
+                    if p.is_dir() {
+                        walk(&p, out)
+                    } else {
+                        out.push(p)
+                    }
                 }
             }
         }

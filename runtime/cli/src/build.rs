@@ -14,14 +14,28 @@ pub const TARGET: &str = "wasm32-wasip2";
 pub fn build_crate(dir: &Path, quiet: bool) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
-        return Err(BadInput(format!("{} is not a guest crate: it has no Cargo.toml", dir.display())).into());
+        return Err(BadInput(format!(
+            "{} is not a guest crate: it has no Cargo.toml",
+            dir.display()
+        ))
+        .into());
     }
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args(["build", "--release", "--target", TARGET, "--message-format=json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .stdout(Stdio::piped())
-        .stderr(if quiet { Stdio::piped() } else { Stdio::inherit() });
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "--message-format=json-render-diagnostics",
+    ])
+    .arg("--manifest-path")
+    .arg(&manifest)
+    .stdout(Stdio::piped())
+    .stderr(if quiet {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    });
     let out = cmd
         .output()
         .with_context(|| "cannot start `cargo`; install Rust from https://rustup.rs".to_string())?;
@@ -36,7 +50,11 @@ pub fn build_crate(dir: &Path, quiet: bool) -> Result<PathBuf> {
         return Err(BadInput(format!(
             "building the guest crate {} failed{}{hint}",
             dir.display(),
-            if quiet { format!(":\n{}", stderr.trim_end()) } else { " (compiler output above)".into() }
+            if quiet {
+                format!(":\n{}", stderr.trim_end())
+            } else {
+                " (compiler output above)".into()
+            }
         ))
         .into());
     }
@@ -46,7 +64,12 @@ pub fn build_crate(dir: &Path, quiet: bool) -> Result<PathBuf> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
         .filter_map(|m| {
-            m["filenames"].as_array()?.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm")).map(PathBuf::from)
+            m["filenames"]
+                .as_array()?
+                .iter()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"))
+                .map(PathBuf::from)
         })
         .last();
     match wasm {

@@ -46,17 +46,29 @@ impl Printer {
 
     /// Text in bold (when colours are on).
     pub fn bold(&self, text: &str) -> String {
-        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// Text in red (when colours are on).
     pub fn red(&self, text: &str) -> String {
-        if self.color { format!("\x1b[31m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[31m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// Text in green (when colours are on).
     pub fn green(&self, text: &str) -> String {
-        if self.color { format!("\x1b[32m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[32m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// Prints an error and its causes on stderr (also in json mode: errors are for people).

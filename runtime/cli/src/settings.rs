@@ -16,15 +16,25 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Settings {
-        let store = global.store.clone().unwrap_or_else(|| PathBuf::from(".wflow"));
-        Settings { store, cache_dir: cache_dir(), policy_file: global.policy.clone() }
+        let store = global
+            .store
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".wflow"));
+        Settings {
+            store,
+            cache_dir: cache_dir(),
+            policy_file: global.policy.clone(),
+        }
     }
 
     /// The administrator's policy: the file given, else `/etc/wflow/policy.toml`, else the
     /// built-in personal policy for the current directory.
     pub fn policy(&self) -> anyhow::Result<wflow_policy::Policy> {
         let system = PathBuf::from("/etc/wflow/policy.toml");
-        let file = self.policy_file.clone().or_else(|| system.exists().then_some(system));
+        let file = self
+            .policy_file
+            .clone()
+            .or_else(|| system.exists().then_some(system));
         Ok(match file {
             Some(f) => wflow_policy::Policy::load(&f)?,
             None => wflow_policy::Policy::builtin(&std::env::current_dir()?),
@@ -39,7 +49,11 @@ impl Settings {
 
 /// `$WFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/wflow`, else `~/.cache/wflow`, else `.wflow-cache`.
 fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("WFLOW_CACHE_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("wflow")))
         .or_else(|| env("HOME").map(|d| d.join(".cache").join("wflow")))

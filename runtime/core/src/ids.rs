@@ -11,7 +11,9 @@ pub fn now_millis() -> i64 {
 /// A run id: UTC time of creation to the second, then five random base-32 characters, e.g.
 /// `20261128T182550-k3f9a`. Ids sort by creation time and do not collide across machines that
 /// share a store (25 random bits per second).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct RunId(pub String);
 
 impl RunId {
@@ -21,7 +23,10 @@ impl RunId {
         let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
         let mut rnd = [0u8; 5];
         getrandom::fill(&mut rnd).expect("the OS random source failed");
-        let suffix: String = rnd.iter().map(|b| ALPHABET[(*b % 32) as usize] as char).collect();
+        let suffix: String = rnd
+            .iter()
+            .map(|b| ALPHABET[(*b % 32) as usize] as char)
+            .collect();
         RunId(format!("{}-{suffix}", now.strftime("%Y%m%dT%H%M%S")))
     }
 }
@@ -69,7 +74,10 @@ impl Pathspec {
 impl fmt::Display for Pathspec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.flow)?;
-        for part in [&self.run, &self.step, &self.task, &self.artifact].into_iter().flatten() {
+        for part in [&self.run, &self.step, &self.task, &self.artifact]
+            .into_iter()
+            .flatten()
+        {
             write!(f, "/{part}")?;
         }
         Ok(())
@@ -84,7 +92,13 @@ impl FromStr for Pathspec {
             return Err(PathspecError(s.to_string()));
         }
         let get = |i: usize| parts.get(i).map(|p| p.to_string());
-        Ok(Pathspec { flow: parts[0].to_string(), run: get(1), step: get(2), task: get(3), artifact: get(4) })
+        Ok(Pathspec {
+            flow: parts[0].to_string(),
+            run: get(1),
+            step: get(2),
+            task: get(3),
+            artifact: get(4),
+        })
     }
 }
 

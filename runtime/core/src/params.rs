@@ -40,7 +40,11 @@ pub enum ParamError {
 
 /// Parses `text` as a value of type `ty` for parameter `name`.
 pub fn parse_param(name: &str, ty: ParamType, text: &str) -> Result<ParamValue, ParamError> {
-    let invalid = || ParamError::Invalid { name: name.into(), value: text.into(), ty };
+    let invalid = || ParamError::Invalid {
+        name: name.into(),
+        value: text.into(),
+        ty,
+    };
     Ok(match ty {
         ParamType::String => ParamValue::String(text.to_string()),
         ParamType::Int => ParamValue::Int(text.trim().parse().map_err(|_| invalid())?),
@@ -63,8 +67,15 @@ pub fn resolve_params(
     for (name, text) in given {
         if !specs.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            return Err(ParamError::Unknown { name: name.clone(), known });
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(ParamError::Unknown {
+                name: name.clone(),
+                known,
+            });
         }
         if texts.insert(name, text).is_some() {
             return Err(ParamError::Duplicate(name.clone()));
@@ -75,7 +86,12 @@ pub fn resolve_params(
         let text = match (texts.get(spec.name.as_str()), &spec.default) {
             (Some(t), _) => *t,
             (None, Some(d)) => d.as_str(),
-            (None, None) => return Err(ParamError::Missing { name: spec.name.clone(), ty: spec.ty }),
+            (None, None) => {
+                return Err(ParamError::Missing {
+                    name: spec.name.clone(),
+                    ty: spec.ty,
+                });
+            }
         };
         out.insert(spec.name.clone(), parse_param(&spec.name, spec.ty, text)?);
     }
@@ -87,12 +103,20 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, ty: ParamType, default: Option<&str>) -> ParamSpec {
-        ParamSpec { name: name.into(), ty, default: default.map(Into::into), help: String::new() }
+        ParamSpec {
+            name: name.into(),
+            ty,
+            default: default.map(Into::into),
+            help: String::new(),
+        }
     }
 
     #[test]
     fn defaults_overrides_and_errors() {
-        let specs = [spec("n", ParamType::Int, Some("3")), spec("who", ParamType::String, None)];
+        let specs = [
+            spec("n", ParamType::Int, Some("3")),
+            spec("who", ParamType::String, None),
+        ];
         let given = vec![("who".to_string(), "ada".to_string())];
         let v = resolve_params(&specs, &given).unwrap();
         assert_eq!(v["n"], ParamValue::Int(3));
@@ -106,13 +130,24 @@ mod tests {
         assert_eq!(err.to_string(), "parameter `n`: `three` is not a valid int");
 
         let unknown = vec![("m".into(), "1".into())];
-        assert!(resolve_params(&specs, &unknown).unwrap_err().to_string().contains("n, who"));
+        assert!(
+            resolve_params(&specs, &unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("n, who")
+        );
     }
 
     #[test]
     fn bool_float_json() {
-        assert_eq!(parse_param("b", ParamType::Bool, "yes").unwrap(), ParamValue::Bool(true));
-        assert_eq!(parse_param("f", ParamType::Float, "0.5").unwrap(), ParamValue::Float(0.5));
+        assert_eq!(
+            parse_param("b", ParamType::Bool, "yes").unwrap(),
+            ParamValue::Bool(true)
+        );
+        assert_eq!(
+            parse_param("f", ParamType::Float, "0.5").unwrap(),
+            ParamValue::Float(0.5)
+        );
         assert!(parse_param("j", ParamType::Json, "{").is_err());
     }
 }

@@ -14,7 +14,12 @@ use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 
 /// Compiles `bytes`, or loads the cached compilation.
-pub(crate) fn compile(engine: &Engine, bytes: &[u8], digest: &Digest, origin: &str) -> Result<Component> {
+pub(crate) fn compile(
+    engine: &Engine,
+    bytes: &[u8],
+    digest: &Digest,
+    origin: &str,
+) -> Result<Component> {
     let Some(dir) = &engine.config().cache_dir else {
         return build(engine, bytes, origin);
     };
@@ -43,8 +48,10 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8], digest: &Digest, origin: &s
 }
 
 fn build(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
-    Component::new(engine.wasmtime(), bytes)
-        .map_err(|e| EngineError::Invalid { origin: origin.into(), reason: format!("{e:#}") })
+    Component::new(engine.wasmtime(), bytes).map_err(|e| EngineError::Invalid {
+        origin: origin.into(),
+        reason: format!("{e:#}"),
+    })
 }
 
 /// Name of the cache folder: the wasmtime version (pinned exactly in Cargo.toml) and a hash of the
@@ -52,6 +59,9 @@ fn build(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
 fn cache_key(engine: &Engine) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    engine.wasmtime().precompile_compatibility_hash().hash(&mut h);
+    engine
+        .wasmtime()
+        .precompile_compatibility_hash()
+        .hash(&mut h);
     format!("wasmtime-48.0.8-{:016x}", h.finish())
 }

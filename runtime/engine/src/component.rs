@@ -41,7 +41,10 @@ impl FlowComponent {
 impl Engine {
     /// Loads a component file.
     pub fn load_file(&self, path: &Path) -> Result<FlowComponent> {
-        let bytes = std::fs::read(path).map_err(|source| EngineError::Read { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
+            path: path.into(),
+            source,
+        })?;
         self.load(&bytes, &path.display().to_string())
     }
 
@@ -51,19 +54,32 @@ impl Engine {
         let digest = Digest::of(bytes);
         let component = cache::compile(self, bytes, &digest, origin)?;
         check_world(self, &component, origin)?;
-        let instance_pre = self.linker().instantiate_pre(&component).map_err(|e| EngineError::WrongWorld {
+        let instance_pre =
+            self.linker()
+                .instantiate_pre(&component)
+                .map_err(|e| EngineError::MissingImport {
+                    origin: origin.into(),
+                    reason: format!("{e:#}"),
+                })?;
+        let pre = StepPre::new(instance_pre).map_err(|e| EngineError::WrongWorld {
             origin: origin.into(),
             reason: format!("{e:#}"),
         })?;
-        let pre = StepPre::new(instance_pre)
-            .map_err(|e| EngineError::WrongWorld { origin: origin.into(), reason: format!("{e:#}") })?;
         let spec = read_spec(self, &pre, origin)?;
-        Ok(FlowComponent { engine: self.clone(), pre, digest, spec })
+        Ok(FlowComponent {
+            engine: self.clone(),
+            pre,
+            digest,
+            spec,
+        })
     }
 }
 
 fn check_header(bytes: &[u8], origin: &str) -> Result<()> {
-    let not_wasm = |reason: &str| EngineError::NotWasm { origin: origin.into(), reason: reason.into() };
+    let not_wasm = |reason: &str| EngineError::NotWasm {
+        origin: origin.into(),
+        reason: reason.into(),
+    };
     if bytes.is_empty() {
         return Err(not_wasm("the file is empty"));
     }
@@ -71,7 +87,9 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<()> {
         return Err(not_wasm("it does not start with the `\\0asm` magic number"));
     }
     match bytes[4..8] {
-        [1, 0, 0, 0] => Err(EngineError::CoreModule { origin: origin.into() }),
+        [1, 0, 0, 0] => Err(EngineError::CoreModule {
+            origin: origin.into(),
+        }),
         [_, _, 1, 0] => Ok(()),
         _ => Err(not_wasm("unknown WebAssembly version or layer")),
     }
@@ -79,7 +97,10 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<()> {
 
 fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<()> {
     let ty = component.component_type();
-    let names: Vec<String> = ty.exports(engine.wasmtime()).map(|(n, _)| n.to_string()).collect();
+    let names: Vec<String> = ty
+        .exports(engine.wasmtime())
+        .map(|(n, _)| n.to_string())
+        .collect();
     if names.iter().any(|n| n == FLOW_EXPORT) {
         return Ok(());
     }
@@ -87,9 +108,19 @@ fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<(
     let reason = match older {
         Some(n) => format!("it exports `{n}`, a contract version this host does not know"),
         None if names.is_empty() => "it exports nothing".to_string(),
-        None => format!("it exports {} instead", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "it exports {} instead",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    Err(EngineError::WrongWorld { origin: origin.into(), reason })
+    Err(EngineError::WrongWorld {
+        origin: origin.into(),
+        reason,
+    })
 }
 
 fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<FlowSpec> {
@@ -97,7 +128,9 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
         wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
         table: Default::default(),
         limiter: TaskLimiter {
-            limits: wasmtime::StoreLimitsBuilder::new().memory_size(256 << 20).build(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(256 << 20)
+                .build(),
             refused: false,
         },
         task: None,
@@ -112,6 +145,9 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
     let spec = pre
         .instantiate(&mut store)
         .and_then(|i| i.wflow_flow_flow().call_spec(&mut store))
-        .map_err(|e| EngineError::Spec { origin: origin.into(), reason: format!("{e:#}") })?;
+        .map_err(|e| EngineError::Spec {
+            origin: origin.into(),
+            reason: format!("{e:#}"),
+        })?;
     Ok(from_wit(spec))
 }

@@ -33,7 +33,13 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_concurrent_tasks: 16, cache_dir: None, pooling: true, fuel: false, max_wasm_stack: 1 << 20 }
+        EngineConfig {
+            max_concurrent_tasks: 16,
+            cache_dir: None,
+            pooling: true,
+            fuel: false,
+            max_wasm_stack: 1 << 20,
+        }
     }
 }
 
@@ -77,7 +83,8 @@ impl Engine {
                 .async_stack_keep_resident(1 << 20);
             wcfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = wasmtime::Engine::new(&wcfg).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let engine =
+            wasmtime::Engine::new(&wcfg).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
@@ -95,7 +102,13 @@ impl Engine {
                 }
             })
             .map_err(|e| EngineError::Config(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Engine { inner: Arc::new(Inner { engine, linker, config }) })
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                config,
+            }),
+        })
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

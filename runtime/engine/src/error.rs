@@ -16,7 +16,9 @@ pub enum EngineError {
         source: std::io::Error,
     },
     /// The bytes are not WebAssembly at all.
-    #[error("{origin} is not a WebAssembly file ({reason}); build a flow with `wflow build` or `cargo build --target wasm32-wasip2`")]
+    #[error(
+        "{origin} is not a WebAssembly file ({reason}); build a flow with `wflow build` or `cargo build --target wasm32-wasip2`"
+    )]
     NotWasm {
         /// Where the bytes came from.
         origin: String,
@@ -24,7 +26,9 @@ pub enum EngineError {
         reason: String,
     },
     /// A core module, not a component.
-    #[error("{origin} is a core WebAssembly module, not a component; build for the `wasm32-wasip2` target (which emits components)")]
+    #[error(
+        "{origin} is a core WebAssembly module, not a component; build for the `wasm32-wasip2` target (which emits components)"
+    )]
     CoreModule {
         /// Where the bytes came from.
         origin: String,
@@ -38,11 +42,23 @@ pub enum EngineError {
         reason: String,
     },
     /// The component does not target the `wflow:flow/step` world.
-    #[error("{origin} is not a wflow flow: {reason}. A flow component exports `wflow:flow/flow@0.1.0` (world `wflow:flow/step`); write it with the `wflow` crate")]
+    #[error(
+        "{origin} is not a wflow flow: {reason}. A flow component exports `wflow:flow/flow@0.1.0` (world `wflow:flow/step`); write it with the `wflow` crate"
+    )]
     WrongWorld {
         /// Where the bytes came from.
         origin: String,
         /// What does not match.
+        reason: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error(
+        "{origin} imports something this host does not provide: {reason}. A flow may import only `wflow:flow@0.1.0` and WASI 0.2 interfaces"
+    )]
+    MissingImport {
+        /// Where the bytes came from.
+        origin: String,
+        /// Wasmtime's explanation, naming the import.
         reason: String,
     },
     /// The guest's `spec` call failed.

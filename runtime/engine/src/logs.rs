@@ -36,8 +36,19 @@ struct Live {
 impl LogSink {
     /// A sink keeping at most `cap` bytes, mirrored to `live` if given.
     pub fn new(cap: usize, live: Option<PathBuf>) -> LogSink {
-        let live = live.map(|path| Live { path, file: None, failed: false });
-        LogSink { inner: Arc::new(Mutex::new(Inner { buf: Vec::new(), cap, truncated: false, live })) }
+        let live = live.map(|path| Live {
+            path,
+            file: None,
+            failed: false,
+        });
+        LogSink {
+            inner: Arc::new(Mutex::new(Inner {
+                buf: Vec::new(),
+                cap,
+                truncated: false,
+                live,
+            })),
+        }
     }
 
     /// Appends guest output.
@@ -47,7 +58,11 @@ impl LogSink {
             return;
         }
         let room = g.cap.saturating_sub(g.buf.len());
-        let (kept, cut) = if bytes.len() > room { (&bytes[..room], true) } else { (bytes, false) };
+        let (kept, cut) = if bytes.len() > room {
+            (&bytes[..room], true)
+        } else {
+            (bytes, false)
+        };
         let mut chunk = kept.to_vec();
         if cut {
             g.truncated = true;
@@ -141,7 +156,11 @@ impl OutputStream for LogSink {
 }
 
 impl tokio::io::AsyncWrite for LogSink {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -170,7 +189,10 @@ mod tests {
         let (buf, truncated) = sink.contents();
         assert!(truncated);
         let text = String::from_utf8(buf).unwrap();
-        assert!(text.starts_with("1234567890\n[wflow: output truncated"), "{text}");
+        assert!(
+            text.starts_with("1234567890\n[wflow: output truncated"),
+            "{text}"
+        );
         assert!(text.contains("10 bytes"));
         assert_eq!(std::fs::read_to_string(&live).unwrap(), text);
         let _ = std::fs::remove_dir_all(dir);

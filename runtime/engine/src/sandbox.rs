@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wasmtime_wasi::{Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{
+    Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
+};
 pub use wflow_core::Sandbox;
 
 use crate::logs::LogSink;
@@ -64,7 +66,11 @@ pub(crate) fn wasi_ctx(sb: &Sandbox, stdout: LogSink, stderr: LogSink) -> Result
         b.env(k, v);
     }
     for d in &sb.dirs {
-        let perms = if d.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        let perms = if d.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
         b.preopened_dir(&d.host_path, &d.guest_path, perms)
             .map_err(|e| format!("cannot mount {} at {}: {e:#}", d.host_path, d.guest_path))?;
     }
@@ -80,7 +86,9 @@ pub(crate) fn wasi_ctx(sb: &Sandbox, stdout: LogSink, stderr: LogSink) -> Result
     if !sb.network.is_empty() {
         let mut allowed: Vec<SocketAddr> = Vec::new();
         for dest in &sb.network {
-            let addrs = dest.to_socket_addrs().map_err(|e| format!("cannot resolve granted destination `{dest}`: {e}"))?;
+            let addrs = dest
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve granted destination `{dest}`: {e}"))?;
             allowed.extend(addrs);
         }
         let allowed = Arc::new(allowed);

@@ -50,7 +50,11 @@ fn step(s: wit::StepSpec) -> StepSpec {
             dirs: caps
                 .dirs
                 .into_iter()
-                .map(|d| DirGrant { host_path: d.host_path, guest_path: d.guest_path, writable: d.writable })
+                .map(|d| DirGrant {
+                    host_path: d.host_path,
+                    guest_path: d.guest_path,
+                    writable: d.writable,
+                })
                 .collect(),
             network: caps.network,
             clock: caps.clock,

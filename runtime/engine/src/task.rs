@@ -77,7 +77,9 @@ pub enum TaskFailure {
     #[error("{0}")]
     Limit(LimitExceeded),
     /// The guest ran out of its memory limit.
-    #[error("out of memory: the step needed more than its limit of {limit_mb} MiB (raise it with the step's `memory` setting)")]
+    #[error(
+        "out of memory: the step needed more than its limit of {limit_mb} MiB (raise it with the step's `memory` setting)"
+    )]
     OutOfMemory {
         /// The limit in MiB.
         limit_mb: u64,
@@ -126,7 +128,9 @@ pub fn inherited(inputs: &[InputArtifacts], join: bool) -> BTreeMap<String, Arti
             .iter()
             .filter(|(name, r)| {
                 rest.iter().all(|i| {
-                    i.artifacts.get(*name).is_some_and(|o| o.digest == r.digest && o.codec == r.codec)
+                    i.artifacts
+                        .get(*name)
+                        .is_some_and(|o| o.digest == r.digest && o.codec == r.codec)
                 })
             })
             .map(|(n, r)| (n.clone(), r.clone()))
@@ -141,7 +145,10 @@ impl FlowComponent {
         let started = Instant::now();
         let sb = input.sandbox.clone();
         let live = |stream: &str| {
-            input.live_logs.as_ref().map(|d| d.join(format!("{}-{}.{stream}", input.task_id, input.attempt)))
+            input
+                .live_logs
+                .as_ref()
+                .map(|d| d.join(format!("{}-{}.{stream}", input.task_id, input.attempt)))
         };
         let stdout = LogSink::new(sb.max_log_bytes, live("stdout"));
         let stderr = LogSink::new(sb.max_log_bytes, live("stderr"));
@@ -171,7 +178,13 @@ impl FlowComponent {
                     .build(),
                 refused: false,
             },
-            task: Some(TaskIo { input, cas, view, foreach_items: None, put_bytes: 0 }),
+            task: Some(TaskIo {
+                input,
+                cas,
+                view,
+                foreach_items: None,
+                put_bytes: 0,
+            }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
@@ -190,11 +203,16 @@ impl FlowComponent {
             .instantiate(&mut store)
             .and_then(|inst| inst.wflow_flow_flow().call_run_step(&mut store, &step));
         let limiter_refused = store.data().limiter.refused;
-        let io = store.into_data().task.expect("task state is set for run_task");
+        let io = store
+            .into_data()
+            .task
+            .expect("task state is set for run_task");
         let (stdout_bytes, _) = stdout.contents();
         let (stderr_bytes, _) = stderr.contents();
         let result = match result {
-            Ok(Ok(())) if io.input.is_foreach && io.foreach_items.is_none() => Err(TaskFailure::NoForeachItems),
+            Ok(Ok(())) if io.input.is_foreach && io.foreach_items.is_none() => {
+                Err(TaskFailure::NoForeachItems)
+            }
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(TaskFailure::StepError(e.message)),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
@@ -218,7 +236,9 @@ fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u
     let trap = e.downcast_ref::<Trap>().copied();
     match trap {
         Some(Trap::Interrupt) => {
-            return TaskFailure::Timeout { secs: sb.timeout.map(|t| t.as_secs()).unwrap_or(0) };
+            return TaskFailure::Timeout {
+                secs: sb.timeout.map(|t| t.as_secs()).unwrap_or(0),
+            };
         }
         Some(Trap::OutOfFuel) => {
             return TaskFailure::Limit(LimitExceeded {
@@ -238,15 +258,28 @@ fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u
     }
     let stderr = String::from_utf8_lossy(stderr);
     if limiter_refused || stderr.contains("memory allocation of") {
-        return TaskFailure::OutOfMemory { limit_mb: sb.memory_bytes >> 20 };
+        return TaskFailure::OutOfMemory {
+            limit_mb: sb.memory_bytes >> 20,
+        };
     }
     if let Some(msg) = panic_message(&stderr) {
         return TaskFailure::Panic(msg);
     }
     match trap {
-        Some(t) => TaskFailure::Trap(format!("{t} ({e:#})")),
+        Some(t) => TaskFailure::Trap(format!("{t}\n{}", short_backtrace(&format!("{e:#}")))),
         None => TaskFailure::Host(format!("{e:#}")),
     }
+}
+
+/// The first frames of a wasm backtrace: enough to find the place, short enough to read.
+fn short_backtrace(text: &str) -> String {
+    const FRAMES: usize = 6;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<&str> = lines.iter().take(FRAMES + 1).copied().collect();
+    if lines.len() > FRAMES + 1 {
+        out.push("    …");
+    }
+    out.join("\n")
 }
 
 /// The message of a Rust panic as the default hook prints it:
@@ -255,8 +288,15 @@ fn panic_message(stderr: &str) -> Option<String> {
     let start = stderr.find("panicked at ")?;
     let rest = &stderr[start + "panicked at ".len()..];
     let (location, after) = rest.split_once('\n').unwrap_or((rest, ""));
-    let message: Vec<&str> = after.lines().take_while(|l| !l.starts_with("note: ")).collect();
-    Some(format!("{} (at {})", message.join("\n").trim(), location.trim_end_matches(':')))
+    let message: Vec<&str> = after
+        .lines()
+        .take_while(|l| !l.starts_with("note: "))
+        .collect();
+    Some(format!(
+        "{} (at {})",
+        message.join("\n").trim(),
+        location.trim_end_matches(':')
+    ))
 }
 
 #[cfg(test)]

@@ -47,7 +47,10 @@ pub struct StepDefaults {
 
 impl Default for StepDefaults {
     fn default() -> Self {
-        StepDefaults { memory_mb: wflow_core::DEFAULT_MEMORY_MB, timeout_secs: None }
+        StepDefaults {
+            memory_mb: wflow_core::DEFAULT_MEMORY_MB,
+            timeout_secs: None,
+        }
     }
 }
 
@@ -146,7 +149,10 @@ impl Policy {
         Policy {
             grants: Grants {
                 env: vec!["*".into()],
-                dirs: vec![DirRule { path: project_dir.to_path_buf(), writable: true }],
+                dirs: vec![DirRule {
+                    path: project_dir.to_path_buf(),
+                    writable: true,
+                }],
                 network: vec![],
                 clock: true,
                 random: true,
@@ -158,15 +164,20 @@ impl Policy {
 
     /// Parses policy TOML; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
-        let mut p: Policy =
-            toml::from_str(text).map_err(|e| PolicyError::Invalid { origin: origin.into(), reason: e.to_string() })?;
+        let mut p: Policy = toml::from_str(text).map_err(|e| PolicyError::Invalid {
+            origin: origin.into(),
+            reason: e.to_string(),
+        })?;
         p.origin = origin.to_string();
         Ok(p)
     }
 
     /// Reads a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 

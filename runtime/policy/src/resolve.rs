@@ -35,7 +35,11 @@ pub struct Violations {
 
 impl fmt::Display for Violations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the flow asks for more than the policy allows ({}):", self.origin)?;
+        write!(
+            f,
+            "the flow asks for more than the policy allows ({}):",
+            self.origin
+        )?;
         for v in &self.list {
             write!(f, "\n  {v}")?;
         }
@@ -48,15 +52,34 @@ impl std::error::Error for Violations {}
 impl Policy {
     /// Checks every step of `spec` and returns each step's sandbox, or every violation.
     /// Relative directory paths in grants and rules are taken from `project_dir`.
-    pub fn resolve(&self, spec: &FlowSpec, project_dir: &Path) -> Result<BTreeMap<String, Sandbox>, Violations> {
+    pub fn resolve(
+        &self,
+        spec: &FlowSpec,
+        project_dir: &Path,
+    ) -> Result<BTreeMap<String, Sandbox>, Violations> {
         let grants = self.grants_for(&spec.name);
         let mut out = BTreeMap::new();
         let mut list = Vec::new();
         for step in &spec.steps {
-            let mut v = |message: String| list.push(Violation { step: step.name.clone(), message });
-            out.insert(step.name.clone(), self.step_sandbox(step, &grants, project_dir, &mut v));
+            let mut v = |message: String| {
+                list.push(Violation {
+                    step: step.name.clone(),
+                    message,
+                })
+            };
+            out.insert(
+                step.name.clone(),
+                self.step_sandbox(step, &grants, project_dir, &mut v),
+            );
         }
-        if list.is_empty() { Ok(out) } else { Err(Violations { origin: self.origin.clone(), list }) }
+        if list.is_empty() {
+            Ok(out)
+        } else {
+            Err(Violations {
+                origin: self.origin.clone(),
+                list,
+            })
+        }
     }
 
     /// Whether the engine must meter fuel.
@@ -72,26 +95,44 @@ impl Policy {
         v: &mut impl FnMut(String),
     ) -> Sandbox {
         let l = &self.limits;
-        let memory_mb = step.memory_mb.map(u64::from).unwrap_or(self.defaults.memory_mb.min(l.max_memory_mb));
+        let memory_mb = step
+            .memory_mb
+            .map(u64::from)
+            .unwrap_or(self.defaults.memory_mb.min(l.max_memory_mb));
         if memory_mb > l.max_memory_mb {
-            v(format!("memory {memory_mb} MiB is above the policy's ceiling of {} MiB", l.max_memory_mb));
+            v(format!(
+                "memory {memory_mb} MiB is above the policy's ceiling of {} MiB",
+                l.max_memory_mb
+            ));
         }
-        let timeout = step.timeout_secs.map(u64::from).or(self.defaults.timeout_secs).or(l.max_timeout_secs);
+        let timeout = step
+            .timeout_secs
+            .map(u64::from)
+            .or(self.defaults.timeout_secs)
+            .or(l.max_timeout_secs);
         if let (Some(t), Some(max)) = (timeout, l.max_timeout_secs)
             && t > max
         {
-            v(format!("timeout {t} s is above the policy's ceiling of {max} s"));
+            v(format!(
+                "timeout {t} s is above the policy's ceiling of {max} s"
+            ));
         }
         if let Some(cpu) = step.cpu
             && cpu > l.max_cpu
         {
-            v(format!("cpu {cpu} is above the policy's ceiling of {}", l.max_cpu));
+            v(format!(
+                "cpu {cpu} is above the policy's ceiling of {}",
+                l.max_cpu
+            ));
         }
         let caps = &step.capabilities;
         let mut env = Vec::new();
         for name in &caps.env {
             if !grants.env.iter().any(|p| wildcard(p, name)) {
-                v(format!("environment variable `{name}` is not allowed by the policy (allowed: {})", list(&grants.env)));
+                v(format!(
+                    "environment variable `{name}` is not allowed by the policy (allowed: {})",
+                    list(&grants.env)
+                ));
             } else if let Ok(value) = std::env::var(name) {
                 env.push((name.clone(), value));
             }
@@ -100,7 +141,10 @@ impl Policy {
         for d in &caps.dirs {
             let host = absolute(project_dir, Path::new(&d.host_path));
             let Ok(real) = host.canonicalize() else {
-                v(format!("directory `{}` does not exist on this machine", d.host_path));
+                v(format!(
+                    "directory `{}` does not exist on this machine",
+                    d.host_path
+                ));
                 continue;
             };
             let allowed = grants.dirs.iter().any(|r| {
@@ -109,13 +153,26 @@ impl Policy {
                     .is_ok_and(|root| real.starts_with(root) && (r.writable || !d.writable))
             });
             if allowed {
-                dirs.push(DirGrant { host_path: real.display().to_string(), ..d.clone() });
+                dirs.push(DirGrant {
+                    host_path: real.display().to_string(),
+                    ..d.clone()
+                });
             } else {
-                let mode = if d.writable { "read-write" } else { "read-only" };
+                let mode = if d.writable {
+                    "read-write"
+                } else {
+                    "read-only"
+                };
                 let allowed: Vec<String> = grants
                     .dirs
                     .iter()
-                    .map(|r| format!("{}{}", r.path.display(), if r.writable { " (rw)" } else { " (ro)" }))
+                    .map(|r| {
+                        format!(
+                            "{}{}",
+                            r.path.display(),
+                            if r.writable { " (rw)" } else { " (ro)" }
+                        )
+                    })
                     .collect();
                 v(format!(
                     "directory `{}` ({mode}) is not allowed by the policy (allowed: {})",
@@ -128,7 +185,10 @@ impl Policy {
             if !dest.contains(':') {
                 v(format!("network destination `{dest}` must be `host:port`"));
             } else if !grants.network.iter().any(|p| network_match(p, dest)) {
-                v(format!("network destination `{dest}` is not allowed by the policy (allowed: {})", list(&grants.network)));
+                v(format!(
+                    "network destination `{dest}` is not allowed by the policy (allowed: {})",
+                    list(&grants.network)
+                ));
             }
         }
         if caps.clock && !grants.clock {
@@ -154,11 +214,19 @@ impl Policy {
 }
 
 fn list(items: &[String]) -> String {
-    if items.is_empty() { "none".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 /// `*` alone matches anything; a trailing `*` a prefix; a leading `*` a suffix; else equality.
@@ -187,7 +255,12 @@ mod tests {
     use wflow_core::{Capabilities, Transition};
 
     fn flow(steps: Vec<StepSpec>) -> FlowSpec {
-        FlowSpec { name: "F".into(), doc: String::new(), parameters: vec![], steps }
+        FlowSpec {
+            name: "F".into(),
+            doc: String::new(),
+            parameters: vec![],
+            steps,
+        }
     }
 
     fn step_with(caps: Capabilities) -> StepSpec {
@@ -206,12 +279,23 @@ mod tests {
             random: true,
             ..Default::default()
         };
-        let err = p.resolve(&flow(vec![step_with(caps)]), Path::new("/")).unwrap_err();
+        let err = p
+            .resolve(&flow(vec![step_with(caps)]), Path::new("/"))
+            .unwrap_err();
         let text = err.to_string();
         assert_eq!(err.list.len(), 4, "{text}");
-        assert!(text.contains("step `fetch`: environment variable `HOME` is not allowed"), "{text}");
-        assert!(text.contains("network destination `example.com:443`"), "{text}");
-        assert!(text.contains("wall clock") && text.contains("random numbers"), "{text}");
+        assert!(
+            text.contains("step `fetch`: environment variable `HOME` is not allowed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("network destination `example.com:443`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wall clock") && text.contains("random numbers"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -234,7 +318,9 @@ mod tests {
             clock: true,
             ..Default::default()
         };
-        let sb = p.resolve(&flow(vec![step_with(caps.clone())]), Path::new("/")).unwrap();
+        let sb = p
+            .resolve(&flow(vec![step_with(caps.clone())]), Path::new("/"))
+            .unwrap();
         assert!(sb["fetch"].clock);
         let mut other = flow(vec![step_with(caps)]);
         other.name = "G".into();
@@ -255,9 +341,18 @@ mod tests {
         big.cpu = Some(4);
         let err = p.resolve(&flow(vec![big]), Path::new("/")).unwrap_err();
         assert_eq!(err.list.len(), 3, "{err}");
-        let sb = p.resolve(&flow(vec![StepSpec::new("small", Transition::End)]), Path::new("/")).unwrap();
+        let sb = p
+            .resolve(
+                &flow(vec![StepSpec::new("small", Transition::End)]),
+                Path::new("/"),
+            )
+            .unwrap();
         assert_eq!(sb["small"].memory_bytes, 256 << 20);
-        assert_eq!(sb["small"].timeout, Some(Duration::from_secs(60)), "the ceiling is the default timeout");
+        assert_eq!(
+            sb["small"].timeout,
+            Some(Duration::from_secs(60)),
+            "the ceiling is the default timeout"
+        );
     }
 
     #[test]
@@ -266,17 +361,31 @@ mod tests {
         std::fs::create_dir(root.path().join("data")).unwrap();
         let p = Policy::builtin(root.path());
         let ok = Capabilities {
-            dirs: vec![DirGrant { host_path: "data".into(), guest_path: "/data".into(), writable: false }],
+            dirs: vec![DirGrant {
+                host_path: "data".into(),
+                guest_path: "/data".into(),
+                writable: false,
+            }],
             ..Default::default()
         };
         let sb = p.resolve(&flow(vec![step_with(ok)]), root.path()).unwrap();
         assert_eq!(sb["fetch"].dirs.len(), 1);
-        for (path, needle) in [("/etc", "not allowed"), ("missing", "does not exist"), ("data/../..", "not allowed")] {
+        for (path, needle) in [
+            ("/etc", "not allowed"),
+            ("missing", "does not exist"),
+            ("data/../..", "not allowed"),
+        ] {
             let bad = Capabilities {
-                dirs: vec![DirGrant { host_path: path.into(), guest_path: "/x".into(), writable: false }],
+                dirs: vec![DirGrant {
+                    host_path: path.into(),
+                    guest_path: "/x".into(),
+                    writable: false,
+                }],
                 ..Default::default()
             };
-            let err = p.resolve(&flow(vec![step_with(bad)]), root.path()).unwrap_err();
+            let err = p
+                .resolve(&flow(vec![step_with(bad)]), root.path())
+                .unwrap_err();
             assert!(err.to_string().contains(needle), "{path}: {err}");
         }
     }
@@ -285,6 +394,9 @@ mod tests {
     fn unknown_keys_are_errors_with_their_place() {
         let err = Policy::parse("[limits]\nmax_memroy_mb = 5\n", "policy.toml").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("policy.toml") && text.contains("max_memroy_mb"), "{text}");
+        assert!(
+            text.contains("policy.toml") && text.contains("max_memroy_mb"),
+            "{text}"
+        );
     }
 }

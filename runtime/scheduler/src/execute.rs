@@ -50,12 +50,24 @@ pub(crate) struct Job {
 }
 
 pub(crate) fn execute(job: Job) -> TaskResult {
-    let Job { component, cas, recorder, mut input, step, notify } = job;
+    let Job {
+        component,
+        cas,
+        recorder,
+        mut input,
+        step,
+        notify,
+    } = job;
     let (run_id, task_id) = (input.run_id.clone(), input.task_id);
     let mut attempt = 0;
     loop {
         input.attempt = attempt;
-        recorder.send(Event::AttemptStarted { run_id: run_id.clone(), task_id, attempt, started_ms: now_millis() });
+        recorder.send(Event::AttemptStarted {
+            run_id: run_id.clone(),
+            task_id,
+            attempt,
+            started_ms: now_millis(),
+        });
         let out = component.run_task(input.clone(), cas.clone());
         let (stdout, stderr) = (put_log(&cas, &out.stdout), put_log(&cas, &out.stderr));
         let error = out.result.as_ref().err().map(|f| f.to_string());
@@ -63,7 +75,11 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             run_id: run_id.clone(),
             task_id,
             attempt,
-            status: if out.result.is_ok() { Status::Succeeded } else { Status::Failed },
+            status: if out.result.is_ok() {
+                Status::Succeeded
+            } else {
+                Status::Failed
+            },
             finished_ms: now_millis(),
             error,
             stdout,
@@ -72,7 +88,15 @@ pub(crate) fn execute(job: Job) -> TaskResult {
 
         let failure = match out.result {
             Ok(()) => match finish(&cas, &recorder, &run_id, task_id, out.artifacts) {
-                Ok(artifacts) => return TaskResult { task_id, outcome: Ok(Done { artifacts, items: out.foreach_items }) },
+                Ok(artifacts) => {
+                    return TaskResult {
+                        task_id,
+                        outcome: Ok(Done {
+                            artifacts,
+                            items: out.foreach_items,
+                        }),
+                    };
+                }
                 Err(e) => TaskFailure::Host(e),
             },
             Err(f) => f,
@@ -90,7 +114,11 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             attempt += 1;
             continue;
         }
-        let failed = Failed { failure, stderr_tail: tail(&out.stderr, 20), attempts: attempt + 1 };
+        let failed = Failed {
+            failure,
+            stderr_tail: tail(&out.stderr, 20),
+            attempts: attempt + 1,
+        };
         if let (Some(name), None) = (&step.catch, &step.transition_foreach()) {
             // `catch`: the flow goes on with the error kept as an artifact.
             let mut artifacts = wflow_engine::inherited(&input.inputs, input.join);
@@ -98,7 +126,13 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             if let Ok(r) = cas.put_artifact(&record, "cbor") {
                 artifacts.insert(name.clone(), r);
                 if let Ok(artifacts) = finish(&cas, &recorder, &run_id, task_id, artifacts) {
-                    return TaskResult { task_id, outcome: Ok(Done { artifacts, items: None }) };
+                    return TaskResult {
+                        task_id,
+                        outcome: Ok(Done {
+                            artifacts,
+                            items: None,
+                        }),
+                    };
                 }
             }
         }
@@ -109,7 +143,10 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             finished_ms: now_millis(),
             manifest: None,
         });
-        return TaskResult { task_id, outcome: Err(failed) };
+        return TaskResult {
+            task_id,
+            outcome: Err(failed),
+        };
     }
 }
 
@@ -134,8 +171,13 @@ fn finish(
     task_id: u64,
     artifacts: BTreeMap<String, ArtifactRef>,
 ) -> Result<Arc<BTreeMap<String, ArtifactRef>>, String> {
-    let manifest = Manifest { version: 1, artifacts };
-    let digest = cas.put_manifest(&manifest).map_err(|e| format!("writing the task's manifest failed: {e}"))?;
+    let manifest = Manifest {
+        version: 1,
+        artifacts,
+    };
+    let digest = cas
+        .put_manifest(&manifest)
+        .map_err(|e| format!("writing the task's manifest failed: {e}"))?;
     recorder.send(Event::TaskFinished {
         run_id: run_id.to_string(),
         task_id,
@@ -147,7 +189,11 @@ fn finish(
 }
 
 fn put_log(cas: &Cas, bytes: &[u8]) -> Option<Digest> {
-    if bytes.is_empty() { None } else { cas.put(bytes).ok() }
+    if bytes.is_empty() {
+        None
+    } else {
+        cas.put(bytes).ok()
+    }
 }
 
 fn tail(bytes: &[u8], lines: usize) -> String {

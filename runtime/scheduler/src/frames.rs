@@ -20,7 +20,11 @@ pub(crate) struct Frame {
 
 /// Indices of the foreach frames, outermost first.
 pub(crate) fn foreach_path(stack: &[Frame]) -> Vec<u32> {
-    stack.iter().filter(|f| f.item.is_some()).map(|f| f.index).collect()
+    stack
+        .iter()
+        .filter(|f| f.item.is_some())
+        .map(|f| f.index)
+        .collect()
 }
 
 /// The innermost foreach item.

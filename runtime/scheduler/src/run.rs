@@ -166,12 +166,27 @@ struct State {
 impl State {
     fn new_task(&mut self, step: &str, inputs: Vec<(u64, InputArtifacts)>, stack: Vec<Frame>) {
         self.next_task += 1;
-        self.ready.push_back(Pending { task_id: self.next_task, step: step.into(), inputs, stack });
+        self.ready.push_back(Pending {
+            task_id: self.next_task,
+            step: step.into(),
+            inputs,
+            stack,
+        });
     }
 
     /// Routes a finished task's output to its successor(s).
-    fn advance(&mut self, plan: &Plan, task_id: u64, step: &str, stack: Vec<Frame>, done: Done) -> Result<(), String> {
-        let output = InputArtifacts { step: step.to_string(), artifacts: done.artifacts };
+    fn advance(
+        &mut self,
+        plan: &Plan,
+        task_id: u64,
+        step: &str,
+        stack: Vec<Frame>,
+        done: Done,
+    ) -> Result<(), String> {
+        let output = InputArtifacts {
+            step: step.to_string(),
+            artifacts: done.artifacts,
+        };
         match &plan.step(step).transition {
             Transition::End => {}
             Transition::Next(targets) if targets.len() == 1 => {
@@ -185,7 +200,12 @@ impl State {
             Transition::Next(targets) => {
                 for (i, target) in targets.iter().enumerate() {
                     let mut s = stack.clone();
-                    s.push(Frame { split_task: task_id, index: i as u32, count: targets.len() as u32, item: None });
+                    s.push(Frame {
+                        split_task: task_id,
+                        index: i as u32,
+                        count: targets.len() as u32,
+                        item: None,
+                    });
                     self.new_task(target, vec![(task_id, output.clone())], s);
                 }
             }
@@ -199,7 +219,12 @@ impl State {
                 let count = items.len() as u32;
                 for (i, item) in items.into_iter().enumerate() {
                     let mut s = stack.clone();
-                    s.push(Frame { split_task: task_id, index: i as u32, count, item: Some(Arc::new(item)) });
+                    s.push(Frame {
+                        split_task: task_id,
+                        index: i as u32,
+                        count,
+                        item: Some(Arc::new(item)),
+                    });
                     self.new_task(target, vec![(task_id, output.clone())], s);
                 }
             }
@@ -208,7 +233,9 @@ impl State {
     }
 
     fn arrive(&mut self, join: &str, task_id: u64, output: InputArtifacts, mut stack: Vec<Frame>) {
-        let frame = stack.pop().expect("the graph linter guarantees a join closes an open split");
+        let frame = stack
+            .pop()
+            .expect("the graph linter guarantees a join closes an open split");
         let key = (join.to_string(), frame.split_task);
         let wait = self.joins.entry(key.clone()).or_insert_with(|| JoinWait {
             inputs: vec![None; frame.count as usize],
@@ -219,7 +246,11 @@ impl State {
         wait.arrived += 1;
         if wait.arrived == frame.count {
             let wait = self.joins.remove(&key).expect("present");
-            let inputs = wait.inputs.into_iter().map(|i| i.expect("all arrived")).collect();
+            let inputs = wait
+                .inputs
+                .into_iter()
+                .map(|i| i.expect("all arrived"))
+                .collect();
             self.new_task(join, inputs, wait.stack);
         }
     }
@@ -283,10 +314,18 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
                 task_id: p.task_id,
                 step: p.step.clone(),
                 foreach_path: input.foreach_path.clone(),
-                inputs: p.inputs.iter().map(|(id, _)| *id).filter(|id| *id != 0).collect(),
+                inputs: p
+                    .inputs
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .filter(|id| *id != 0)
+                    .collect(),
                 started_ms: now_millis(),
             });
-            (opts.observer)(RunEvent::TaskStarted { step: &p.step, task_id: p.task_id });
+            (opts.observer)(RunEvent::TaskStarted {
+                step: &p.step,
+                task_id: p.task_id,
+            });
             st.running.insert(p.task_id, (p.step.clone(), p.stack));
             let job = Job {
                 component: opts.component.clone(),
@@ -298,18 +337,38 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
             };
             workers.spawn_blocking(move || execute(job));
         }
-        let Some(joined) = workers.join_next().await else { break };
-        let TaskResult { task_id, outcome } = joined.map_err(|e| SchedulerError::Worker(e.to_string()))?;
-        let (step, stack) = st.running.remove(&task_id).expect("every running task is tracked");
-        let pathspec = Pathspec::task(&st.flow, &st.run_id, &step, &task_id.to_string()).to_string();
+        let Some(joined) = workers.join_next().await else {
+            break;
+        };
+        let TaskResult { task_id, outcome } =
+            joined.map_err(|e| SchedulerError::Worker(e.to_string()))?;
+        let (step, stack) = st
+            .running
+            .remove(&task_id)
+            .expect("every running task is tracked");
+        let pathspec =
+            Pathspec::task(&st.flow, &st.run_id, &step, &task_id.to_string()).to_string();
         let ok = outcome.is_ok();
-        (opts.observer)(RunEvent::TaskFinished { step: &step, task_id, ok });
-        st.tasks.push(TaskSummary { pathspec: pathspec.clone(), step: step.clone(), task_id, ok });
+        (opts.observer)(RunEvent::TaskFinished {
+            step: &step,
+            task_id,
+            ok,
+        });
+        st.tasks.push(TaskSummary {
+            pathspec: pathspec.clone(),
+            step: step.clone(),
+            task_id,
+            ok,
+        });
         match outcome {
             Ok(done) => {
                 let items = done.items.as_ref().map(Vec::len);
                 if let Err(message) = st.advance(&opts.plan, task_id, &step, stack, done) {
-                    st.failure.get_or_insert(RunFailure { pathspec, message, stderr_tail: String::new() });
+                    st.failure.get_or_insert(RunFailure {
+                        pathspec,
+                        message,
+                        stderr_tail: String::new(),
+                    });
                 } else if let Some(items) = items {
                     (opts.observer)(RunEvent::FannedOut { step: &step, items });
                 }
@@ -324,13 +383,20 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         }
     }
 
-    let status = if st.failure.is_none() { Status::Succeeded } else { Status::Failed };
+    let status = if st.failure.is_none() {
+        Status::Succeeded
+    } else {
+        Status::Failed
+    };
     let finished = now_millis();
     recorder.send(Event::RunFinished {
         run_id: run_id.clone(),
         status,
         finished_ms: finished,
-        error: st.failure.as_ref().map(|f| format!("{}: {}", f.pathspec, f.message)),
+        error: st
+            .failure
+            .as_ref()
+            .map(|f| format!("{}: {}", f.pathspec, f.message)),
     });
     recorder.flush()?;
     if let Some(dir) = &opts.live_logs {
@@ -338,16 +404,29 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         let _ = std::fs::remove_dir_all(dir);
     }
     st.tasks.sort_by_key(|t| t.task_id);
-    Ok(RunSummary { flow, run_id, status, tasks: st.tasks, failure: st.failure, duration_ms: finished - started })
+    Ok(RunSummary {
+        flow,
+        run_id,
+        status,
+        tasks: st.tasks,
+        failure: st.failure,
+        duration_ms: finished - started,
+    })
 }
 
 /// The run's parameters as CBOR artifacts.
-fn parameter_artifacts(cas: &Cas, params: &BTreeMap<String, ParamValue>) -> Result<InputArtifacts, wflow_store::StoreError> {
+fn parameter_artifacts(
+    cas: &Cas,
+    params: &BTreeMap<String, ParamValue>,
+) -> Result<InputArtifacts, wflow_store::StoreError> {
     let mut artifacts = BTreeMap::new();
     for (name, value) in params {
         let mut bytes = Vec::new();
         ciborium::into_writer(value, &mut bytes).expect("parameter values encode as CBOR");
         artifacts.insert(name.clone(), cas.put_artifact(&bytes, "cbor")?);
     }
-    Ok(InputArtifacts { step: "_parameters".into(), artifacts: Arc::new(artifacts) })
+    Ok(InputArtifacts {
+        step: "_parameters".into(),
+        artifacts: Arc::new(artifacts),
+    })
 }

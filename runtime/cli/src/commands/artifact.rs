@@ -32,13 +32,21 @@ pub enum ArtifactCommand {
 pub fn execute(args: ArtifactArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let ArtifactCommand::Get { pathspec, output } = args.command;
     let p: Pathspec = pathspec.parse()?;
-    let (Some(run), Some(step), Some(task), Some(name)) = (&p.run, &p.step, &p.task, &p.artifact) else {
-        return Err(BadInput(format!("`{p}`: an artifact is addressed as Flow/run/step/task/name")).into());
+    let (Some(run), Some(step), Some(task), Some(name)) = (&p.run, &p.step, &p.task, &p.artifact)
+    else {
+        return Err(BadInput(format!(
+            "`{p}`: an artifact is addressed as Flow/run/step/task/name"
+        ))
+        .into());
     };
     let records = Records::open(settings)?;
     let task_rec = records.task(&p)?;
     let Some(manifest) = task_rec.manifest else {
-        return Err(BadInput(format!("task `{}/{run}/{step}/{task}` has no artifacts: it did not succeed", p.flow)).into());
+        return Err(BadInput(format!(
+            "task `{}/{run}/{step}/{task}` has no artifacts: it did not succeed",
+            p.flow
+        ))
+        .into());
     };
     let cas = &records.cas;
     let manifest = cas.get_manifest(&manifest)?;
@@ -51,10 +59,17 @@ pub fn execute(args: ArtifactArgs, settings: &Settings, printer: &Printer) -> Re
         ))
         .into());
     };
-    let bytes = cas.get_artifact(r).with_context(|| format!("reading artifact {p}"))?;
+    let bytes = cas
+        .get_artifact(r)
+        .with_context(|| format!("reading artifact {p}"))?;
     if let Some(out) = output {
         std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-        printer.note(format!("wrote {} bytes ({}) to {}", bytes.len(), r.codec, out.display()));
+        printer.note(format!(
+            "wrote {} bytes ({}) to {}",
+            bytes.len(),
+            r.codec,
+            out.display()
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     match r.codec.as_str() {
@@ -82,9 +97,14 @@ pub fn cbor_to_json(v: ciborium::Value) -> serde_json::Value {
         C::Bool(b) => J::Bool(b),
         C::Integer(i) => {
             let i = i128::from(i);
-            i64::try_from(i).map(J::from).or_else(|_| u64::try_from(i).map(J::from)).unwrap_or_else(|_| J::String(i.to_string()))
+            i64::try_from(i)
+                .map(J::from)
+                .or_else(|_| u64::try_from(i).map(J::from))
+                .unwrap_or_else(|_| J::String(i.to_string()))
         }
-        C::Float(f) => serde_json::Number::from_f64(f).map(J::Number).unwrap_or_else(|| J::String(f.to_string())),
+        C::Float(f) => serde_json::Number::from_f64(f)
+            .map(J::Number)
+            .unwrap_or_else(|| J::String(f.to_string())),
         C::Text(s) => J::String(s),
         C::Bytes(b) => {
             let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();

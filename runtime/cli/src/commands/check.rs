@@ -30,14 +30,23 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
     } else if args.dot {
         printer.line(flow.plan.to_dot());
     } else {
-        printer.line(format!("{} {} is valid ({} steps)", printer.green("✓"), printer.bold(&spec.name), spec.steps.len()));
+        printer.line(format!(
+            "{} {} is valid ({} steps)",
+            printer.green("✓"),
+            printer.bold(&spec.name),
+            spec.steps.len()
+        ));
         if !spec.doc.is_empty() {
             printer.line(format!("  {}", spec.doc));
         }
         if !spec.parameters.is_empty() {
             printer.line("\nParameters:");
             for p in &spec.parameters {
-                let default = p.default.as_deref().map(|d| format!(" = {d}")).unwrap_or_else(|| " (required)".into());
+                let default = p
+                    .default
+                    .as_deref()
+                    .map(|d| format!(" = {d}"))
+                    .unwrap_or_else(|| " (required)".into());
                 printer.line(format!("  {} ({}){default}  {}", p.name, p.ty, p.help));
             }
         }

@@ -33,9 +33,14 @@ pub fn execute(args: LogsArgs, settings: &Settings, printer: &Printer) -> Result
     let attempts = records.meta.attempts(&task.run_id, task.task_id)?;
     let attempt = match args.attempt {
         Some(n) => attempts.iter().find(|a| a.attempt == n).ok_or_else(|| {
-            BadInput(format!("task {p} has no attempt {n}; it has {} attempt(s) from 0", attempts.len()))
+            BadInput(format!(
+                "task {p} has no attempt {n}; it has {} attempt(s) from 0",
+                attempts.len()
+            ))
         })?,
-        None => attempts.last().ok_or_else(|| BadInput(format!("task {p} has not started an attempt")))?,
+        None => attempts
+            .last()
+            .ok_or_else(|| BadInput(format!("task {p} has not started an attempt")))?,
     };
     let read = |d: &Option<wflow_core::Digest>| -> Result<Vec<u8>> {
         Ok(match d {

@@ -26,34 +26,64 @@ impl Records {
             ))
             .into());
         }
-        Ok(Records { meta: Metadata::open(&path)?, cas: Cas::new(Arc::new(LocalDisk::open(&settings.store)?)) })
+        Ok(Records {
+            meta: Metadata::open(&path)?,
+            cas: Cas::new(Arc::new(LocalDisk::open(&settings.store)?)),
+        })
     }
 
     /// The task a pathspec `Flow/run/step/task[/…]` names, or an error saying which part was not found.
     pub fn task(&self, p: &Pathspec) -> Result<TaskRecord> {
         let (Some(run), Some(step), Some(task)) = (&p.run, &p.step, &p.task) else {
-            return Err(BadInput(format!("`{p}` does not name a task: expected Flow/run/step/task")).into());
+            return Err(BadInput(format!(
+                "`{p}` does not name a task: expected Flow/run/step/task"
+            ))
+            .into());
         };
         let run_rec = self.meta.run(run)?.filter(|r| r.flow == p.flow);
         let Some(run_rec) = run_rec else {
-            let runs: Vec<String> = self.meta.runs(Some(&p.flow))?.into_iter().take(5).map(|r| r.run_id).collect();
-            let hint = if runs.is_empty() { format!("flow `{}` has no runs", p.flow) } else { format!("latest runs: {}", runs.join(", ")) };
+            let runs: Vec<String> = self
+                .meta
+                .runs(Some(&p.flow))?
+                .into_iter()
+                .take(5)
+                .map(|r| r.run_id)
+                .collect();
+            let hint = if runs.is_empty() {
+                format!("flow `{}` has no runs", p.flow)
+            } else {
+                format!("latest runs: {}", runs.join(", "))
+            };
             return Err(BadInput(format!("run `{}/{run}` not found; {hint}", p.flow)).into());
         };
         let tasks = self.meta.tasks(&run_rec.run_id)?;
-        let found = tasks.iter().find(|t| &t.step == step && t.task_id.to_string() == *task);
+        let found = tasks
+            .iter()
+            .find(|t| &t.step == step && t.task_id.to_string() == *task);
         match found {
             Some(t) => Ok(t.clone()),
             None => {
-                let of_step: Vec<String> = tasks.iter().filter(|t| &t.step == step).take(10).map(|t| t.task_id.to_string()).collect();
+                let of_step: Vec<String> = tasks
+                    .iter()
+                    .filter(|t| &t.step == step)
+                    .take(10)
+                    .map(|t| t.task_id.to_string())
+                    .collect();
                 let hint = if of_step.is_empty() {
                     let mut steps: Vec<&str> = tasks.iter().map(|t| t.step.as_str()).collect();
                     steps.dedup();
-                    format!("the run has no step `{step}`; its steps: {}", steps.join(", "))
+                    format!(
+                        "the run has no step `{step}`; its steps: {}",
+                        steps.join(", ")
+                    )
                 } else {
                     format!("tasks of `{step}`: {}", of_step.join(", "))
                 };
-                Err(BadInput(format!("task `{}/{run}/{step}/{task}` not found; {hint}", p.flow)).into())
+                Err(BadInput(format!(
+                    "task `{}/{run}/{step}/{task}` not found; {hint}",
+                    p.flow
+                ))
+                .into())
             }
         }
     }

@@ -43,9 +43,18 @@ pub struct LoadedFlow {
 }
 
 /// Builds (if `target` is a crate directory), loads and validates a flow.
-pub fn load_flow(target: &Path, settings: &Settings, max_workers: usize, printer: &Printer) -> Result<LoadedFlow> {
+pub fn load_flow(
+    target: &Path,
+    settings: &Settings,
+    max_workers: usize,
+    printer: &Printer,
+) -> Result<LoadedFlow> {
     let wasm = if target.is_dir() {
-        printer.note(format!("Building {} for {}", target.display(), crate::build::TARGET));
+        printer.note(format!(
+            "Building {} for {}",
+            target.display(),
+            crate::build::TARGET
+        ));
         crate::build::build_crate(target, printer.json())?
     } else if target.exists() {
         target.to_path_buf()
@@ -65,13 +74,28 @@ pub fn load_flow(target: &Path, settings: &Settings, max_workers: usize, printer
         max_wasm_stack: policy.limits.max_wasm_stack,
     })?;
     let component = engine.load_file(&wasm)?;
-    let plan = wflow_graph::validate(component.spec())
-        .with_context(|| format!("the graph of flow `{}` ({}) is invalid", component.spec().name, wasm.display()))?;
+    let plan = wflow_graph::validate(component.spec()).with_context(|| {
+        format!(
+            "the graph of flow `{}` ({}) is invalid",
+            component.spec().name,
+            wasm.display()
+        )
+    })?;
     let sandboxes = policy
         .resolve(plan.spec(), &std::env::current_dir()?)
-        .with_context(|| format!("flow `{}` is refused by the policy; nothing was run", plan.spec().name))?
+        .with_context(|| {
+            format!(
+                "flow `{}` is refused by the policy; nothing was run",
+                plan.spec().name
+            )
+        })?
         .into_iter()
         .map(|(step, sb)| (step, Arc::new(sb)))
         .collect();
-    Ok(LoadedFlow { wasm, component, plan, sandboxes })
+    Ok(LoadedFlow {
+        wasm,
+        component,
+        plan,
+        sandboxes,
+    })
 }

@@ -33,19 +33,25 @@ pub struct RunArgs {
 pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let max_workers = args
         .max_workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
         .max(1);
     let given = parse_assignments(&args.params)?;
     let flow = super::load_flow(&args.flow, settings, max_workers, printer)?;
     let spec = flow.plan.spec().clone();
-    let params = resolve_params(&spec.parameters, &given).with_context(|| format!("flow `{}`", spec.name))?;
+    let params = resolve_params(&spec.parameters, &given)
+        .with_context(|| format!("flow `{}`", spec.name))?;
 
     // Only now, with valid input, is anything written.
     let disk = LocalDisk::open(&settings.store)
         .with_context(|| format!("cannot use {} as the store", settings.store.display()))?;
     let summary_line = disk.summary();
     let cas = Arc::new(Cas::new(Arc::new(disk)));
-    let bytes = std::fs::read(&flow.wasm).with_context(|| format!("reading {}", flow.wasm.display()))?;
+    let bytes =
+        std::fs::read(&flow.wasm).with_context(|| format!("reading {}", flow.wasm.display()))?;
     cas.put(&bytes).context("storing the flow's component")?;
     let meta = Arc::new(Metadata::open(&settings.metadata_path())?);
     let recorder = Arc::new(Recorder::new(meta));
@@ -114,8 +120,16 @@ fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
         }
         for step in order {
             let (n, failed, first) = steps[step];
-            let status = if failed > 0 { printer.red(&format!("{failed} failed")) } else { "ok".into() };
-            let tasks = if n == 1 { first.to_string() } else { format!("{n} tasks, first {first}") };
+            let status = if failed > 0 {
+                printer.red(&format!("{failed} failed"))
+            } else {
+                "ok".into()
+            };
+            let tasks = if n == 1 {
+                first.to_string()
+            } else {
+                format!("{n} tasks, first {first}")
+            };
             printer.line(format!("  {step:<16} {status:<6} {tasks}"));
         }
     }
@@ -131,7 +145,10 @@ fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         (_, Some(f)) => {
-            let mut msg = format!("{pathspec} failed in {secs:.2} s\n  task {}: {}", f.pathspec, f.message);
+            let mut msg = format!(
+                "{pathspec} failed in {secs:.2} s\n  task {}: {}",
+                f.pathspec, f.message
+            );
             if !f.stderr_tail.is_empty() {
                 msg.push_str("\n  last lines of its stderr:");
                 for l in f.stderr_tail.lines() {
@@ -162,11 +179,16 @@ impl Progress {
     fn new(printer: &Printer) -> Progress {
         let bar = printer.interactive().then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"),
+            );
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        Progress { bar, counts: Arc::default() }
+        Progress {
+            bar,
+            counts: Arc::default(),
+        }
     }
 
     fn observer(&self) -> wflow_scheduler::Observer {
@@ -184,8 +206,16 @@ impl Progress {
                         counts.failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                RunEvent::AttemptFailed { step, task_id, attempt, failure, will_retry: true } => {
-                    let line = format!("  {step}/{task_id} attempt {attempt} failed ({failure}); retrying");
+                RunEvent::AttemptFailed {
+                    step,
+                    task_id,
+                    attempt,
+                    failure,
+                    will_retry: true,
+                } => {
+                    let line = format!(
+                        "  {step}/{task_id} attempt {attempt} failed ({failure}); retrying"
+                    );
                     match &bar {
                         Some(b) => b.println(line),
                         None => eprintln!("{line}"),
@@ -200,7 +230,10 @@ impl Progress {
                     counts.failed.load(Ordering::Relaxed),
                 );
                 let step = counts.step.lock().expect("not poisoned").clone();
-                bar.set_message(format!("{d} tasks done, {} running, {f} failed — last started: {step}", s - d));
+                bar.set_message(format!(
+                    "{d} tasks done, {} running, {f} failed — last started: {step}",
+                    s - d
+                ));
             }
         })
     }

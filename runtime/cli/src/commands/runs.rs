@@ -31,8 +31,16 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     for r in runs {
-        let secs = r.finished_ms.map(|f| format!("{:.2} s", (f - r.started_ms) as f64 / 1000.0)).unwrap_or_default();
-        printer.line(format!("{}/{}  {:<9}  {secs}", r.flow, r.run_id, r.status.as_str()));
+        let secs = r
+            .finished_ms
+            .map(|f| format!("{:.2} s", (f - r.started_ms) as f64 / 1000.0))
+            .unwrap_or_default();
+        printer.line(format!(
+            "{}/{}  {:<9}  {secs}",
+            r.flow,
+            r.run_id,
+            r.status.as_str()
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,7 +31,11 @@ pub struct ArtifactWriter {
 type WitResult<T> = wasmtime::Result<Result<T, WitError>>;
 
 fn info(name: &str, r: &ArtifactRef) -> ArtifactInfo {
-    ArtifactInfo { name: name.to_string(), size: r.size, codec: r.codec.clone() }
+    ArtifactInfo {
+        name: name.to_string(),
+        size: r.size,
+        codec: r.codec.clone(),
+    }
 }
 
 fn store_err(e: impl std::fmt::Display) -> WitError {
@@ -39,13 +43,20 @@ fn store_err(e: impl std::fmt::Display) -> WitError {
 }
 
 impl TaskIo {
-    fn input_view(&self, index: u32) -> Result<&std::collections::BTreeMap<String, ArtifactRef>, WitError> {
-        self.input.inputs.get(index as usize).map(|i| &*i.artifacts).ok_or_else(|| {
-            WitError::Invalid(format!(
-                "input {index} does not exist: this task has {} input(s)",
-                self.input.inputs.len()
-            ))
-        })
+    fn input_view(
+        &self,
+        index: u32,
+    ) -> Result<&std::collections::BTreeMap<String, ArtifactRef>, WitError> {
+        self.input
+            .inputs
+            .get(index as usize)
+            .map(|i| &*i.artifacts)
+            .ok_or_else(|| {
+                WitError::Invalid(format!(
+                    "input {index} does not exist: this task has {} input(s)",
+                    self.input.inputs.len()
+                ))
+            })
     }
 
     fn lookup(&self, name: &str, input: Option<u32>) -> Result<&ArtifactRef, WitError> {
@@ -53,7 +64,8 @@ impl TaskIo {
             None => &self.view,
             Some(i) => self.input_view(i)?,
         };
-        view.get(name).ok_or_else(|| WitError::NotFound(name.to_string()))
+        view.get(name)
+            .ok_or_else(|| WitError::NotFound(name.to_string()))
     }
 
     fn check_name(&self, name: &str) -> Result<(), WitError> {
@@ -83,7 +95,10 @@ impl TaskIo {
             return Err(wasmtime::Error::new(LimitExceeded {
                 limit: "max_artifact_bytes",
                 value: format!("{max} bytes"),
-                detail: format!(": the task tried to keep {} bytes of artifacts", self.put_bytes),
+                detail: format!(
+                    ": the task tried to keep {} bytes of artifacts",
+                    self.put_bytes
+                ),
             }));
         }
         Ok(())
@@ -99,7 +114,10 @@ impl Host for TaskState {
         let io = self.io()?;
         Ok(io.lookup(&name, None).and_then(|r| {
             let bytes = io.cas.get_artifact(r).map_err(store_err)?;
-            Ok(WitValue { codec: r.codec.clone(), bytes })
+            Ok(WitValue {
+                codec: r.codec.clone(),
+                bytes,
+            })
         }))
     }
 
@@ -124,27 +142,42 @@ impl Host for TaskState {
 
     fn input_step(&mut self, index: u32) -> WitResult<String> {
         let io = self.io()?;
-        Ok(io.input_view(index).map(|_| io.input.inputs[index as usize].step.clone()))
+        Ok(io
+            .input_view(index)
+            .map(|_| io.input.inputs[index as usize].step.clone()))
     }
 
     fn list_input(&mut self, index: u32) -> WitResult<Vec<ArtifactInfo>> {
         let io = self.io()?;
-        Ok(io.input_view(index).map(|v| v.iter().map(|(n, r)| info(n, r)).collect()))
+        Ok(io
+            .input_view(index)
+            .map(|v| v.iter().map(|(n, r)| info(n, r)).collect()))
     }
 
     fn get_input(&mut self, index: u32, name: String) -> WitResult<WitValue> {
         let io = self.io()?;
         Ok(io.lookup(&name, Some(index)).and_then(|r| {
             let bytes = io.cas.get_artifact(r).map_err(store_err)?;
-            Ok(WitValue { codec: r.codec.clone(), bytes })
+            Ok(WitValue {
+                codec: r.codec.clone(),
+                bytes,
+            })
         }))
     }
 
-    fn open_reader(&mut self, name: String, input: Option<u32>) -> WitResult<Resource<ArtifactReader>> {
+    fn open_reader(
+        &mut self,
+        name: String,
+        input: Option<u32>,
+    ) -> WitResult<Resource<ArtifactReader>> {
         let io = self.io()?;
         let opened = io.lookup(&name, input).and_then(|r| {
             let reader = io.cas.reader(r).map_err(store_err)?;
-            Ok(ArtifactReader { reader, size: r.size, codec: r.codec.clone() })
+            Ok(ArtifactReader {
+                reader,
+                size: r.size,
+                codec: r.codec.clone(),
+            })
         });
         match opened {
             Ok(r) => Ok(Ok(self.table.push(r)?)),
@@ -158,7 +191,11 @@ impl Host for TaskState {
             return Ok(Err(e));
         }
         match io.cas.writer() {
-            Ok(w) => Ok(Ok(self.table.push(ArtifactWriter { name, codec, writer: Some(w) })?)),
+            Ok(w) => Ok(Ok(self.table.push(ArtifactWriter {
+                name,
+                codec,
+                writer: Some(w),
+            })?)),
             Err(e) => Ok(Err(store_err(e))),
         }
     }
@@ -203,7 +240,10 @@ impl HostWriter for TaskState {
         self.io()?.charge(bytes.len() as u64)?;
         let writer = self.table.get_mut(&w)?;
         let Some(inner) = writer.writer.as_mut() else {
-            return Ok(Err(WitError::Invalid(format!("writer of `{}` is already finished", writer.name))));
+            return Ok(Err(WitError::Invalid(format!(
+                "writer of `{}` is already finished",
+                writer.name
+            ))));
         };
         Ok(inner.write_all(&bytes).map_err(store_err))
     }
@@ -211,7 +251,10 @@ impl HostWriter for TaskState {
     fn finish(&mut self, w: Resource<ArtifactWriter>) -> WitResult<u64> {
         let writer = self.table.get_mut(&w)?;
         let Some(inner) = writer.writer.take() else {
-            return Ok(Err(WitError::Invalid(format!("writer of `{}` is already finished", writer.name))));
+            return Ok(Err(WitError::Invalid(format!(
+                "writer of `{}` is already finished",
+                writer.name
+            ))));
         };
         let (name, codec) = (writer.name.clone(), writer.codec.clone());
         match inner.finish(&codec) {

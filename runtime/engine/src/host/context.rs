@@ -47,11 +47,9 @@ impl Host for TaskState {
     }
 
     fn foreach_item(&mut self) -> wasmtime::Result<Option<WitValue>> {
-        Ok(self
-            .io()?
-            .input
-            .foreach_item
-            .as_ref()
-            .map(|v| WitValue { codec: v.codec.clone(), bytes: v.bytes.clone() }))
+        Ok(self.io()?.input.foreach_item.as_ref().map(|v| WitValue {
+            codec: v.codec.clone(),
+            bytes: v.bytes.clone(),
+        }))
     }
 }

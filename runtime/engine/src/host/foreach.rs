@@ -22,7 +22,13 @@ impl Host for TaskState {
             }));
         }
         io.foreach_items = Some(
-            items.into_iter().map(|v| crate::Value { codec: v.codec, bytes: v.bytes }).collect(),
+            items
+                .into_iter()
+                .map(|v| crate::Value {
+                    codec: v.codec,
+                    bytes: v.bytes,
+                })
+                .collect(),
         );
         Ok(Ok(()))
     }
