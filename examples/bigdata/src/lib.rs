@@ -193,7 +193,10 @@ mod tests {
 
     #[test]
     fn start_and_consume_agree() {
-        let out = MockTask::new("start").param("mb", 1).run::<Bigdata>().unwrap();
+        let out = MockTask::new("start")
+            .param("mb", 1)
+            .run::<Bigdata>()
+            .unwrap();
         assert_eq!(out.raw("blob").unwrap().len(), 1 << 20);
         let checksum: u64 = out.get("checksum").unwrap();
         let out = MockTask::new("consume")

@@ -103,7 +103,17 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
             "timeout" => args.timeout = Some(parse_u32(meta.value()?)?),
             "memory" => args.memory = Some(parse_u32(meta.value()?)?),
             "cpu" => args.cpu = Some(parse_u32(meta.value()?)?),
-            "catch" => args.catch = Some(meta.value()?.parse()?),
+            "catch" => {
+                let name: LitStr = meta.value()?.parse()?;
+                let v = name.value();
+                if v.is_empty() || v.contains('/') || v.starts_with('_') {
+                    return Err(syn::Error::new_spanned(
+                        name,
+                        "an artifact name is not empty, has no `/` and does not start with `_`",
+                    ));
+                }
+                args.catch = Some(name);
+            }
             "compute" => args.compute = Some(meta.value()?.parse()?),
             "env" => args.env = parse_names(meta.value()?)?,
             "network" => args.network = parse_names(meta.value()?)?,
@@ -322,7 +332,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let self_ty = &block.self_ty;
     let specs = steps.iter().map(step_spec);
     let mut arms = Vec::new();
-    let mut checks = Vec::new();
     for step in &steps {
         let name = &step.name;
         let method = &step.method;
@@ -343,10 +352,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
             _ => quote!(),
         };
-        if let Some(catch) = &step.args.catch {
-            let field = field_ident(catch)?;
-            checks.push(quote_spanned! {catch.span()=> let _ = &__wflow_flow.#field; });
-        }
         arms.push(quote! {
             #name => {
                 let mut #this = <Self as ::wflow::FlowFields>::bind(::wflow::Source::Task);
@@ -382,10 +387,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 }
             }
 
-            // Compile-time checks that `catch` names fields (never called).
-            let _: fn(&#self_ty) = |__wflow_flow: &#self_ty| {
-                #(#checks)*
-            };
 
             ::wflow::export_flow!(#self_ty);
         };
@@ -507,6 +508,10 @@ mod tests {
                 "expected integer literal",
             ),
             (parse_quote!(#[step(next = b)]), "expected string literal"),
+            (
+                parse_quote!(#[step(next = "b", catch = "_x")]),
+                "an artifact name",
+            ),
         ];
         for (attr, want) in cases {
             let err = step_attr(attr).err().unwrap();

@@ -192,9 +192,9 @@ impl<T: Serialize + DeserializeOwned> Artifact<T> {
             ));
         }
         let value = self.value.get().expect("a dirty artifact holds a value");
-        let bytes = crate::encode(value)
+        let mut bytes = crate::encode(value)
             .map_err(|e| e.context(format_args!("artifact `{}`", self.name)))?;
-        host::put(&self.name, CBOR, bytes).map_err(|e| {
+        host::put(&self.name, CBOR, &mut bytes).map_err(|e| {
             Error::from(e).context(format_args!("putting artifact `{}`", self.name))
         })?;
         self.dirty = false;
@@ -252,6 +252,8 @@ pub struct RawArtifact {
     name: Cow<'static, str>,
     source: Source,
     value: OnceCell<Vec<u8>>,
+    /// Codec of the loaded value (`raw` once set).
+    codec: OnceCell<String>,
     dirty: bool,
 }
 
@@ -272,6 +274,7 @@ impl RawArtifact {
             name: name.into(),
             source,
             value: OnceCell::new(),
+            codec: OnceCell::new(),
             dirty: false,
         }
     }
@@ -291,8 +294,16 @@ impl RawArtifact {
         if let Some(v) = self.value.get() {
             return Ok(v);
         }
-        let v = host::get_value(&self.name, self.source.input())?.bytes;
-        Ok(self.value.get_or_init(|| v))
+        let v = host::get_value(&self.name, self.source.input())?;
+        let _ = self.codec.set(v.codec);
+        Ok(self.value.get_or_init(|| v.bytes))
+    }
+
+    /// The codec of the value: `raw` once set in this step, else the stored one (loads the value
+    /// if needed).
+    pub fn codec(&self) -> Result<&str> {
+        self.get()?;
+        Ok(self.codec.get().map(String::as_str).unwrap_or(RAW))
     }
 
     /// Like [`get`](RawArtifact::get), but `None` if the artifact does not exist.
@@ -307,6 +318,7 @@ impl RawArtifact {
     /// Sets the bytes; they are put when the step returns `Ok`.
     pub fn set(&mut self, bytes: Vec<u8>) {
         self.value = OnceCell::from(bytes);
+        self.codec = OnceCell::from(RAW.to_string());
         self.dirty = true;
     }
 
@@ -314,6 +326,7 @@ impl RawArtifact {
     pub fn get_mut(&mut self) -> Result<&mut Vec<u8>> {
         self.get()?;
         self.dirty = true;
+        self.codec = OnceCell::from(RAW.to_string());
         Ok(self.value.get_mut().expect("loaded above"))
     }
 
@@ -328,11 +341,7 @@ impl RawArtifact {
             return Ok(ArtifactReader {
                 inner: ReaderInner::Memory(bytes),
                 size: bytes.len() as u64,
-                codec: if self.dirty {
-                    RAW.to_string()
-                } else {
-                    String::new()
-                },
+                codec: self.codec.get().cloned().unwrap_or_else(|| RAW.to_string()),
             });
         }
         let r = host::open_reader(&self.name, self.source.input()).map_err(|e| {
@@ -364,6 +373,7 @@ impl RawArtifact {
     /// and so replaces what the writer stored.
     pub fn writer(&mut self) -> Result<ArtifactWriter> {
         self.value = OnceCell::new();
+        self.codec = OnceCell::new();
         self.dirty = false;
         if self.source != Source::Task {
             return Err(Error::new(
@@ -388,9 +398,8 @@ impl RawArtifact {
         }
         let bytes = self
             .value
-            .get()
-            .expect("a dirty artifact holds a value")
-            .clone();
+            .get_mut()
+            .expect("a dirty artifact holds a value");
         host::put(&self.name, RAW, bytes).map_err(|e| {
             Error::from(e).context(format_args!("putting artifact `{}`", self.name))
         })?;
@@ -447,7 +456,7 @@ impl ArtifactReader<'_> {
         self.size
     }
 
-    /// The stored value's codec (empty for a value read from memory that was loaded, not set).
+    /// The value's codec.
     pub fn codec(&self) -> &str {
         &self.codec
     }

@@ -93,12 +93,15 @@ mod imp {
         };
         Ok(value(v))
     }
-    pub(crate) fn put(name: &str, codec: &str, bytes: Vec<u8>) -> Result<(), HostError> {
+    /// Puts `bytes` without copying them; they are back in `bytes` afterwards.
+    pub(crate) fn put(name: &str, codec: &str, bytes: &mut Vec<u8>) -> Result<(), HostError> {
         let v = types::Value {
             codec: codec.to_string(),
-            bytes,
+            bytes: std::mem::take(bytes),
         };
-        Ok(artifacts::put(name, &v)?)
+        let r = artifacts::put(name, &v);
+        *bytes = v.bytes;
+        Ok(r?)
     }
     pub(crate) fn input_count() -> u32 {
         artifacts::input_count()

@@ -94,7 +94,7 @@
 //! | `join` | joins a branch or foreach: takes `inputs: wflow::Inputs<Self>` |
 //! | *(none of the above)* | ends the flow: only `end` |
 //! | `retries = 2`, `timeout = 60`, `memory = 256`, `cpu = 1` | extra attempts, seconds, MiB, CPUs |
-//! | `catch = "field"` | on final failure, store the error in artifact `field` and go on |
+//! | `catch = "name"` | on final failure, store the error as artifact `name` and go on |
 //! | `compute = "name"`, `env = ["VAR"]`, `network = ["host:443"]`, `clock`, `random` | placement and capabilities |
 //!
 //! # Artifacts
@@ -144,8 +144,8 @@
 //!
 //! # Testing natively
 //!
-//! On targets other than wasm32, [`testing::MockTask`] stands in for the host, so `cargo test` can
-//! run single steps.
+//! On targets other than wasm32, `wflow::testing::MockTask` stands in for the host, so
+//! `cargo test` can run single steps.
 #![deny(missing_docs)]
 
 extern crate self as wflow;
@@ -185,7 +185,8 @@ pub use wflow_macro::flow;
 
 /// Declares a flow's steps: put it on the `impl` block of a [`#[wflow::flow]`](macro@flow)
 /// struct and mark each step method with `#[step(…)]` (see the [crate docs](crate#steps)).
-/// Implements [`Flow`] and exports the flow from the component.
+/// Implements [`Flow`] and exports the flow from the component (one flow per crate: a component
+/// exports a single `flow` interface).
 pub use wflow_macro::steps;
 
 /// The generated WIT bindings (world `step` of `wflow:flow@0.1.0`). Not a stable API.
@@ -244,16 +245,8 @@ pub mod __private {
     pub use crate::param::ParamField;
 
     /// The spec of `F`, as the WIT export returns it.
-    #[cfg(target_arch = "wasm32")]
     pub fn spec<F: Flow>() -> exports::FlowSpec {
         crate::spec::to_wit::flow(F::spec())
-    }
-
-    /// The spec of `F`, as the WIT export returns it (natively: never called by a host).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn spec<F: Flow>() -> exports::FlowSpec {
-        let _ = F::spec;
-        unreachable!("wflow flows are exported only on wasm32")
     }
 
     /// Runs one task of `step` of `F` for the WIT export.

@@ -89,7 +89,7 @@ impl From<bool> for ParamValue {
 
 /// A Rust type a parameter can have: maps it to a [`ParamType`] and converts the host's value.
 ///
-/// Implemented for `String`, `i64`, `f64`, `bool` and, with the `json` feature, [`Json<T>`].
+/// Implemented for `String`, `i64`, `f64`, `bool` and, with the `json` feature, `Json<T>`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a parameter type",
     note = "parameters are `String`, `i64`, `f64` or `bool` (and `wflow::Json<T>` with the `json` feature)"
@@ -102,17 +102,30 @@ pub trait ParamKind: Sized {
     /// `&'static str` for text and JSON, else the type itself.
     type Literal;
 
-    /// Converts the host's value; `None` if it has another type.
-    fn from_value(value: ParamValue) -> Option<Self>;
+    /// Converts the host's value; an error if it has another type (see [`ParamKind::mismatch`]) or
+    /// does not convert.
+    fn from_value(value: ParamValue) -> Result<Self>;
+
+    /// The error for a value of another type than [`TYPE`](ParamKind::TYPE).
+    fn mismatch(value: &ParamValue) -> Error {
+        Error::new(
+            ErrorKind::Invalid,
+            format_args!(
+                "has type {}, expected {}",
+                value.ty().as_str(),
+                Self::TYPE.as_str()
+            ),
+        )
+    }
 }
 
 impl ParamKind for String {
     const TYPE: ParamType = ParamType::String;
     type Literal = &'static str;
-    fn from_value(value: ParamValue) -> Option<Self> {
+    fn from_value(value: ParamValue) -> Result<Self> {
         match value {
-            ParamValue::String(s) => Some(s),
-            _ => None,
+            ParamValue::String(s) => Ok(s),
+            other => Err(Self::mismatch(&other)),
         }
     }
 }
@@ -120,10 +133,10 @@ impl ParamKind for String {
 impl ParamKind for i64 {
     const TYPE: ParamType = ParamType::Int;
     type Literal = i64;
-    fn from_value(value: ParamValue) -> Option<Self> {
+    fn from_value(value: ParamValue) -> Result<Self> {
         match value {
-            ParamValue::Int(i) => Some(i),
-            _ => None,
+            ParamValue::Int(i) => Ok(i),
+            other => Err(Self::mismatch(&other)),
         }
     }
 }
@@ -131,11 +144,11 @@ impl ParamKind for i64 {
 impl ParamKind for f64 {
     const TYPE: ParamType = ParamType::Float;
     type Literal = f64;
-    fn from_value(value: ParamValue) -> Option<Self> {
+    fn from_value(value: ParamValue) -> Result<Self> {
         match value {
-            ParamValue::Float(f) => Some(f),
-            ParamValue::Int(i) => Some(i as f64),
-            _ => None,
+            ParamValue::Float(f) => Ok(f),
+            ParamValue::Int(i) => Ok(i as f64),
+            other => Err(Self::mismatch(&other)),
         }
     }
 }
@@ -143,10 +156,10 @@ impl ParamKind for f64 {
 impl ParamKind for bool {
     const TYPE: ParamType = ParamType::Bool;
     type Literal = bool;
-    fn from_value(value: ParamValue) -> Option<Self> {
+    fn from_value(value: ParamValue) -> Result<Self> {
         match value {
-            ParamValue::Bool(b) => Some(b),
-            _ => None,
+            ParamValue::Bool(b) => Ok(b),
+            other => Err(Self::mismatch(&other)),
         }
     }
 }
@@ -161,10 +174,10 @@ pub struct Json<T>(pub T);
 impl<T: serde::de::DeserializeOwned> ParamKind for Json<T> {
     const TYPE: ParamType = ParamType::Json;
     type Literal = &'static str;
-    fn from_value(value: ParamValue) -> Option<Self> {
+    fn from_value(value: ParamValue) -> Result<Self> {
         match value {
-            ParamValue::Json(text) => serde_json::from_str(&text).ok().map(Json),
-            _ => None,
+            ParamValue::Json(text) => Ok(Json(serde_json::from_str(&text)?)),
+            other => Err(Self::mismatch(&other)),
         }
     }
 }
@@ -201,18 +214,7 @@ impl<T: ParamKind> Param<T> {
                 format_args!("the flow has no parameter `{}`", self.name),
             )
         })?;
-        let ty = value.ty();
-        T::from_value(value).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Invalid,
-                format_args!(
-                    "parameter `{}` has type {}, not {}",
-                    self.name,
-                    ty.as_str(),
-                    T::TYPE.as_str()
-                ),
-            )
-        })
+        T::from_value(value).map_err(|e| e.context(format_args!("parameter `{}`", self.name)))
     }
 }
 

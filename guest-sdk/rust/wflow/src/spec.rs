@@ -302,7 +302,6 @@ impl StepSpec {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 pub(crate) mod to_wit {
     //! Conversion of the spec into the WIT types the `flow` export returns.
     use super::*;

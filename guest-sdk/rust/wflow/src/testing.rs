@@ -344,10 +344,10 @@ pub(crate) mod host {
         HostError::NotFound(name.to_string())
     }
 
-    fn input<'a>(
-        s: &'a State,
+    fn input(
+        s: &State,
         index: u32,
-    ) -> Result<&'a std::collections::BTreeMap<String, Value>, HostError> {
+    ) -> Result<&std::collections::BTreeMap<String, Value>, HostError> {
         if s.inputs.is_empty() {
             return if index == 0 {
                 Ok(&s.view)
@@ -428,13 +428,14 @@ pub(crate) mod host {
             Ok(v)
         })
     }
-    pub(crate) fn put(name: &str, codec: &str, bytes: Vec<u8>) -> Result<(), HostError> {
+    #[allow(clippy::ptr_arg)] // the same signature as on wasm32, where the Vec is moved out and back
+    pub(crate) fn put(name: &str, codec: &str, bytes: &mut Vec<u8>) -> Result<(), HostError> {
         with(|s| {
             s.puts.insert(
                 name.to_string(),
                 Value {
                     codec: codec.to_string(),
-                    bytes,
+                    bytes: bytes.clone(),
                 },
             );
             s.put_order.push(name.to_string());
@@ -514,7 +515,8 @@ pub(crate) mod host {
         }
         pub(crate) fn finish(self) -> Result<u64, HostError> {
             let size = self.bytes.len() as u64;
-            put(&self.name, &self.codec, self.bytes)?;
+            let mut bytes = self.bytes;
+            put(&self.name, &self.codec, &mut bytes)?;
             Ok(size)
         }
     }

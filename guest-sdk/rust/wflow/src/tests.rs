@@ -145,6 +145,16 @@ fn spec_builders() {
         Transition::Next(vec!["end".into()])
     );
     assert!(f.get_step("nope").is_none());
+
+    // What the `flow` export returns.
+    let w = crate::__private::spec::<Manual>();
+    assert_eq!(w.name, "Manual");
+    assert_eq!(w.parameters[0].default.as_deref(), Some("2"));
+    assert!(
+        matches!(&w.steps[0].transition, crate::wit::wflow::flow::types::Transition::Next(v) if v == &["end"])
+    );
+    let err = crate::__private::run_step::<Manual>("nope").unwrap_err();
+    assert_eq!(err.message, "no step nope");
 }
 
 /// A hand-written flow exercising the handles directly.
@@ -178,7 +188,7 @@ impl Flow for Manual {
                         .get()
                         .unwrap_err()
                         .to_string()
-                        .contains("has type int, not bool")
+                        .contains("parameter `k`: has type int, expected bool")
                 );
                 assert!(Param::<i64>::new("zz").get().is_err());
                 assert_eq!(s.get()?, "given");
@@ -264,6 +274,11 @@ fn raw_artifacts_stream_across_chunk_boundaries() {
             assert_eq!(all, (0..10_000u32).map(|i| i as u8).collect::<Vec<_>>());
             // The whole value, and from a join input.
             assert_eq!(data.get()?.len(), 10_000);
+            assert_eq!(data.codec()?, "raw");
+            assert_eq!(data.reader()?.codec(), "raw");
+            let cbor = RawArtifact::new("cbor");
+            assert_eq!(cbor.get()?, encode(&5u8)?);
+            assert_eq!((cbor.codec()?, cbor.reader()?.codec()), ("cbor", "cbor"));
             assert!(RawArtifact::from_input("data", 5).get().is_err());
             Ok(())
         }
@@ -271,6 +286,7 @@ fn raw_artifacts_stream_across_chunk_boundaries() {
     let bytes: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     let out = MockTask::new("x")
         .raw_artifact("data", bytes)
+        .artifact("cbor", &5u8)
         .read_chunk(333)
         .run::<R>()
         .unwrap();
@@ -322,4 +338,29 @@ fn inputs_without_a_flow_struct() {
         .unwrap();
     assert_eq!(out.get::<i64>("total").unwrap(), 3);
     assert_eq!(out.items::<String>().unwrap().unwrap(), ["p", "q"]);
+}
+
+#[cfg(feature = "json")]
+#[test]
+fn json_parameters() {
+    #[derive(serde::Deserialize)]
+    struct Cfg {
+        depth: u32,
+    }
+    struct P;
+    impl Flow for P {
+        fn spec() -> FlowSpec {
+            FlowSpec::new("P")
+                .param(ParamSpec::new("cfg", ParamType::Json).default(r#"{"depth":2}"#))
+        }
+        fn run_step(_: &str) -> Result<()> {
+            let Json(cfg) = Param::<Json<Cfg>>::new("cfg").get()?;
+            assert_eq!(cfg.depth, 2);
+            let Json(any) = Param::<Json<serde_json::Value>>::new("cfg").get()?;
+            assert_eq!(any["depth"], 2);
+            assert!(Param::<Json<Vec<u8>>>::new("cfg").get().is_err());
+            Ok(())
+        }
+    }
+    MockTask::new("start").run::<P>().unwrap();
 }
