@@ -13,5 +13,7 @@ mod examples;
 mod failures;
 /// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.
 mod hostile;
+/// kill -9 at any moment and concurrent runs leave the store and records consistent.
+mod crash;
 /// Capabilities under the policy, deterministic defaults, retries and `catch`.
 mod policy;
