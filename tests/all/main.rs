@@ -3,6 +3,8 @@
 
 mod util;
 
+/// Nested foreach, branch inside foreach, required parameters, the compile cache.
+mod shapes;
 /// Bad input of every kind: clear error, non-zero exit, store and records untouched.
 mod bad_input;
 /// `wflow check` and `wflow build`.

@@ -49,6 +49,7 @@ const GUESTS: &[&str] = &[
     "test-program-hostile",
     "test-program-extra-import",
     "test-program-capable",
+    "test-program-nested",
 ];
 
 /// Path of a built guest component, by package name (`example-hello`).
