@@ -73,8 +73,12 @@ pub type Observer = Arc<dyn Fn(RunEvent) + Send + Sync>;
 
 /// Everything a run needs.
 pub struct RunOptions {
-    /// The flow's component.
-    pub component: FlowComponent,
+    /// The component that runs each step: the same one for every step of a single-component
+    /// flow, or one per step for a polyglot flow.
+    pub components: BTreeMap<String, FlowComponent>,
+    /// The digest recorded for the run's code: the component's, or for a polyglot flow the
+    /// digest of its manifest of components.
+    pub code_digest: wflow_core::Digest,
     /// Its validated graph.
     pub plan: Plan,
     /// Resolved parameter values.
@@ -265,7 +269,7 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
     recorder.send(Event::RunStarted {
         run_id: run_id.clone(),
         flow: flow.clone(),
-        component: opts.component.digest(),
+        component: opts.code_digest,
         params: serde_json::to_value(&opts.params).unwrap_or_default(),
         spec: serde_json::to_value(opts.plan.spec()).unwrap_or_default(),
         started_ms: started,
@@ -328,7 +332,7 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
             });
             st.running.insert(p.task_id, (p.step.clone(), p.stack));
             let job = Job {
-                component: opts.component.clone(),
+                component: opts.components[&p.step].clone(),
                 cas: opts.cas.clone(),
                 recorder: recorder.clone(),
                 input,

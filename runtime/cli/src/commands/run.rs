@@ -74,7 +74,8 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         .build()
         .context("cannot start the tokio runtime")?;
     let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
-        component: flow.component,
+        components: flow.plan.steps_in_order().iter().map(|s| (s.clone(), flow.component.clone())).collect(),
+        code_digest: flow.component.digest(),
         plan: flow.plan,
         params,
         cas,
