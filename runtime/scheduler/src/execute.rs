@@ -119,7 +119,9 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             stderr_tail: tail(&out.stderr, 20),
             attempts: attempt + 1,
         };
-        if let (Some(name), None) = (&step.catch, &step.transition_foreach()) {
+        // A foreach step cannot be caught: without items there is nothing to fan out.
+        let is_foreach = matches!(step.transition, wflow_core::Transition::Foreach(_));
+        if let (Some(name), false) = (&step.catch, is_foreach) {
             // `catch`: the flow goes on with the error kept as an artifact.
             let mut artifacts = wflow_engine::inherited(&input.inputs, input.join);
             let record = caught_error(&failed);
@@ -147,19 +149,6 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             task_id,
             outcome: Err(failed),
         };
-    }
-}
-
-trait StepExt {
-    fn transition_foreach(&self) -> Option<&str>;
-}
-
-impl StepExt for StepSpec {
-    fn transition_foreach(&self) -> Option<&str> {
-        match &self.transition {
-            wflow_core::Transition::Foreach(t) => Some(t),
-            _ => None,
-        }
     }
 }
 
