@@ -1,8 +1,8 @@
 //! [`BlobStore`]: write-once bytes by key, the interface every storage backend implements.
 //!
-//! A backend knows nothing about digests or artifacts; [`Cas`](crate::Cas) builds content addressing
-//! on top of it. Keys are relative `/`-separated paths (see [`validate_key`]), so the same key works
-//! as a file path under a local directory and as an object name in an object store.
+//! A backend knows nothing about digests or artifacts; [`Cas`](crate::Cas) builds content
+//! addressing on top of it. Keys are relative `/`-separated paths (see [`validate_key`]), so the
+//! same key works as a file path under a local directory and as an object name in an object store.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,8 +12,8 @@ use crate::{Result, StoreError};
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
-/// Bytes by key. Keys are relative '/'-separated paths like "blobs-v1/ab/abcd…". Written once: never
-/// overwritten.
+/// Bytes by key. Keys are relative '/'-separated paths like "blobs-v1/ab/abcd…". Written once:
+/// never overwritten.
 ///
 /// Implementations must be safe to share between threads, and between processes using the same
 /// store: two writers of one key must leave exactly one complete object behind.

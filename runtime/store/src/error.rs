@@ -1,8 +1,9 @@
 //! [`StoreError`], the one error type of this crate, and its [`Result`] alias.
 //!
-//! Every variant names its culprit (a digest, a store key or a path) so that a message printed on its
-//! own tells the user what to look at. Variants that wrap an [`io::Error`] repeat its text in their
-//! message, because the message often travels alone (for example into a guest's `store` error).
+//! Every variant names its culprit (a digest, a store key or a path) so that a message printed on
+//! its own tells the user what to look at. Variants that wrap an [`io::Error`] repeat its text in
+//! their message, because the message often travels alone (for example into a guest's `store`
+//! error).
 
 use std::io;
 use std::path::PathBuf;
@@ -192,7 +193,7 @@ mod tests {
         };
         assert!(
             e.to_string()
-                .starts_with("cannot write to the store directory /x/y: ")
+                .starts_with("cannot create or write to the store directory /x/y: ")
         );
         assert!(std::error::Error::source(&e).is_some());
 

@@ -15,8 +15,9 @@
 //!
 //! # Durability
 //!
-//! By default nothing is fsynced: a crash of the *process* at any point leaves either the whole object
-//! or no object, but a power loss or kernel crash may lose recent writes or leave empty files.
+//! By default nothing is fsynced: a crash of the *process* at any point leaves either the whole
+//! object or no object, but a power loss or kernel crash may lose recent writes or leave empty
+//! files.
 //! [`LocalDisk::with_sync`] trades speed for durability. Files left in `tmp/` by a crash are
 //! harmless; [`LocalDisk::clean_scratch`] removes them.
 
@@ -31,10 +32,6 @@ use crate::{Result, StoreError};
 
 /// Name of the scratch directory under the root; keys under it are reserved.
 pub const SCRATCH_DIR: &str = "tmp";
-
-/// Piece size of [`BlobStore::get_with`]: small enough to stay in the CPU cache between the read
-/// and the hash, large enough to keep system calls rare.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// A store in a local directory (see the [crate docs](crate) for its layout).
 #[derive(Clone, Debug)]
@@ -144,7 +141,14 @@ impl LocalDisk {
         loop {
             match fs::hard_link(src, target) {
                 Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+                        let why =
+                            "a directory already has this name (a key cannot also be a prefix)";
+                        return Err(io::Error::new(io::ErrorKind::IsADirectory, why));
+                    }
+                    return Ok(false);
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !created_parent => {
                     fs::create_dir_all(parent)?;
                     created_parent = true;
@@ -270,19 +274,14 @@ impl BlobStore for LocalDisk {
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.path_of(key)?;
-        // One allocation of the size the metadata gives, then one read into it.
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if absent(&e) => Ok(None),
-            Err(e) => Err(StoreError::io(path.display(), e)),
-        }
+        // One allocation of the size the metadata gives (see `read` for how it is filled).
+        self.get_with(key, &mut |_| {})
     }
 
     fn get_with(&self, key: &str, sink: &mut (dyn FnMut(&[u8]) + Send)) -> Result<Option<Vec<u8>>> {
         let path = self.path_of(key)?;
         let io_err = |e| StoreError::io(path.display(), e);
-        let mut file = match File::open(&path) {
+        let file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if absent(&e) => return Ok(None),
             Err(e) => return Err(io_err(e)),
@@ -293,30 +292,9 @@ impl BlobStore for LocalDisk {
         }
         let len =
             usize::try_from(meta.len()).map_err(|_| io_err(io::ErrorKind::OutOfMemory.into()))?;
-        let mut bytes = vec![0u8; len];
-        let mut filled = 0;
-        while filled < len {
-            let end = len.min(filled + READ_CHUNK);
-            match file.read(&mut bytes[filled..end]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    sink(&bytes[filled..filled + n]);
-                    filled += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err(e)),
-            }
-        }
-        bytes.truncate(filled);
-        // Objects are written once, so the file cannot have grown; read to the end all the same so
-        // that whatever is there gets verified.
-        let mut rest = Vec::new();
-        file.read_to_end(&mut rest).map_err(io_err)?;
-        if !rest.is_empty() {
-            sink(&rest);
-            bytes.extend_from_slice(&rest);
-        }
-        Ok(Some(bytes))
+        // Written once, so the size cannot change; a file that was truncated or appended to behind
+        // the store's back yields bytes whose hash does not match, or that it does not cover.
+        read::read_all(&file, len, sink).map(Some).map_err(io_err)
     }
 
     fn open(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
@@ -339,7 +317,7 @@ impl BlobStore for LocalDisk {
         // Start in the deepest directory the prefix names in full.
         let dir_key = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
         let mut keys = Vec::new();
-        self.walk(&self.root.join(dir_key), dir_key, prefix, &mut keys)?;
+        walk(&self.root.join(dir_key), dir_key, prefix, &mut keys)?;
         keys.sort_unstable();
         Ok(keys)
     }
@@ -353,38 +331,37 @@ impl BlobStore for LocalDisk {
     }
 }
 
-impl LocalDisk {
-    /// Adds to `out` the keys of the files under `dir` (whose keys start with `dir_key`) that start
-    /// with `prefix`.
-    fn walk(&self, dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-        let io_err = |e| StoreError::io(dir.display(), e);
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if absent(&e) => return Ok(()),
-            Err(e) => return Err(io_err(e)),
+/// Adds to `out` the keys of the files under `dir` (whose keys start with `dir_key`) that start with
+/// `prefix`.
+fn walk(dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    let io_err = |e| StoreError::io(dir.display(), e);
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if absent(&e) => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue; // not UTF-8: not a key this store wrote
         };
-        for entry in entries {
-            let entry = entry.map_err(io_err)?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue; // not UTF-8: not a key this store wrote
-            };
-            if dir_key.is_empty() && name == SCRATCH_DIR {
-                continue;
-            }
-            let key = format!("{dir_key}{name}");
-            let kind = entry.file_type().map_err(io_err)?;
-            if kind.is_dir() {
-                let sub = format!("{key}/");
-                if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                    self.walk(&entry.path(), &sub, prefix, out)?;
-                }
-            } else if kind.is_file() && key.starts_with(prefix) {
-                out.push(key);
-            }
+        if dir_key.is_empty() && name == SCRATCH_DIR {
+            continue;
         }
-        Ok(())
+        let key = format!("{dir_key}{name}");
+        let kind = entry.file_type().map_err(io_err)?;
+        if kind.is_dir() {
+            let sub = format!("{key}/");
+            if sub.starts_with(prefix) || prefix.starts_with(&sub) {
+                walk(&entry.path(), &sub, prefix, out)?;
+            }
+        } else if kind.is_file() && key.starts_with(prefix) {
+            out.push(key);
+        }
     }
+    Ok(())
 }
 
+mod read;
 #[cfg(test)]
 mod tests;

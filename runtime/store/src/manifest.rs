@@ -1,9 +1,9 @@
 //! [`Manifest`] and [`ArtifactRef`]: what a task produced and where the bytes live.
 //!
 //! A manifest is encoded as CBOR (a map with the keys `version` and `artifacts`) and stored as a
-//! blob, so its digest names a task's whole output. An artifact reference records the digest, size
-//! and codec of a value; values of at most [`INLINE_MAX`] bytes are kept inside the reference (a CBOR
-//! byte string) instead of costing a blob, a file and a lookup each.
+//! blob, so its digest names a task's whole output. An artifact reference records the digest,
+//! size and codec of a value; values of at most [`INLINE_MAX`] bytes are kept inside the reference
+//! (a CBOR byte string) instead of costing a blob, a file and a lookup each.
 
 use std::collections::BTreeMap;
 

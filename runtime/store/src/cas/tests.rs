@@ -187,7 +187,10 @@ fn corruption_is_detected() {
     let r = f.cas.put_artifact(&v, "raw").unwrap();
     corrupt(&f.blob_path(&r.digest));
     let key = Cas::blob_key(&r.digest);
-    let is_ours = |e: &StoreError| matches!(e, StoreError::Corrupt { digest, key: k } if *digest == r.digest && *k == key);
+    let is_ours = |e: &StoreError| match e {
+        StoreError::Corrupt { digest, key: k } => *digest == r.digest && *k == key,
+        _ => false,
+    };
 
     let err = f.cas.get(&r.digest).unwrap_err();
     assert!(is_ours(&err), "{err}");

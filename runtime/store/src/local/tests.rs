@@ -159,6 +159,12 @@ fn put_get_open_exists() {
     assert_eq!(disk.get("a/b").unwrap(), None);
     assert!(disk.open("a/b").unwrap().is_none());
     assert_eq!(disk.get("a/b/c/d").unwrap(), None);
+    let err = disk.put_if_absent("a/b", b"x").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a directory already has this name"),
+        "{err}"
+    );
 
     assert!(disk.put_if_absent("empty", b"").unwrap());
     assert_eq!(disk.get("empty").unwrap().unwrap(), b"");
@@ -228,7 +234,7 @@ fn put_file_from_another_filesystem_is_copied() {
 #[test]
 fn get_with_passes_every_byte_in_order() {
     let (_dir, disk) = store();
-    let value: Vec<u8> = (0..3 * READ_CHUNK + 7).map(|i| (i % 251) as u8).collect();
+    let value: Vec<u8> = (0..3 * read::PIECE + 7).map(|i| (i % 251) as u8).collect();
     disk.put_if_absent("big", &value).unwrap();
     let mut seen = Vec::new();
     let mut calls = 0;
