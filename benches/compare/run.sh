@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of wflow and Metaflow on the same workloads; writes benches/RESULTS.md.
+#
+#   benches/compare/run.sh                 # everything: 3 rounds, foreach N = 10, 100, 1000
+#   QUICK=1 benches/compare/run.sh         # 1 round, foreach N = 10, 100, resume at N = 100
+#
+# Settings (environment variables):
+#   ROUNDS=3              rounds of A/B runs (QUICK: 1); the table shows medians over them
+#   WORKLOADS=linear,foreach,bigdata,branch,resume   which workloads, (a)–(e)
+#   FOREACH_NS=10,100,1000                           foreach sizes (QUICK: 10,100)
+#   RESUME_N=1000         foreach size of the resume workload (QUICK: 100)
+#   BIG_MB=100            size of the big artifact, MiB
+#   WORKERS=$(nproc)      --max-workers of both systems
+#   CRITERION=task,flows  criterion benches to run first and report ("" for none; QUICK: none)
+#   TIMEOUT=3600          seconds before one run is killed
+#   SKIP_BUILD=1          use the wflow binary and guests already built
+#   RESULTS_FILE=...      where to write the report (default benches/RESULTS.md)
+#
+# A 1,000-task foreach takes Metaflow about 5-8 minutes on a 2-core machine, so the full
+# comparison takes an hour or more.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+METAFLOW_VERSION=2.19.39
+VENV="$ROOT/target/compare/venv"
+GUEST_TARGET="$ROOT/target/bench-guests"
+
+# The command as given, with the settings that were set, for the report.
+settings=""
+for v in QUICK ROUNDS WORKLOADS FOREACH_NS RESUME_N BIG_MB WORKERS CRITERION TIMEOUT SKIP_BUILD; do
+    if [[ -n "${!v+x}" ]]; then settings+="$v=${!v} "; fi
+done
+export COMPARE_COMMAND="${settings}benches/compare/run.sh${*:+ $*}"
+
+quick=0
+if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then quick=1; fi
+if [[ -z "${CRITERION+x}" ]]; then
+    if [[ $quick == 1 ]]; then CRITERION=""; else CRITERION="task,flows"; fi
+fi
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "Metaflow $METAFLOW_VERSION in $VENV"
+if ! "$VENV/bin/python" -c "import metaflow, sys; sys.exit(metaflow.__version__ != '$METAFLOW_VERSION')" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "metaflow==$METAFLOW_VERSION"
+fi
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+    say "Building wflow (release) and the guests"
+    rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
+    cargo build --release -p wflow-cli
+    CARGO_TARGET_DIR="$GUEST_TARGET" cargo build --release --target wasm32-wasip2 \
+        -p compare-linear -p compare-fanout -p example-branch -p example-bigdata
+fi
+
+if [[ -n "$CRITERION" ]]; then
+    CRITERION_SINCE="$(date +%s)"
+    export CRITERION_SINCE CRITERION_BENCHES="$CRITERION"
+    IFS=',' read -ra benches <<<"$CRITERION"
+    for b in "${benches[@]}"; do
+        say "cargo bench -p wflow-benches --bench $b"
+        cargo bench -p wflow-benches --bench "$b"
+    done
+fi
+
+say "Comparing"
+WFLOW_BIN="$ROOT/target/release/wflow" \
+    GUESTS_DIR="$GUEST_TARGET/wasm32-wasip2/release" \
+    MF_PYTHON="$VENV/bin/python" \
+    exec python3 "$ROOT/benches/compare/compare.py"
