@@ -10,11 +10,19 @@ fn assert_blobs_verify(env: &Env) -> usize {
     let mut n = 0;
     let store = env.store();
     for f in env.store_files() {
-        let path = f.strip_prefix(&store).unwrap().to_string_lossy().to_string();
+        let path = f
+            .strip_prefix(&store)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         if path.starts_with("blobs-v1/") {
             let name = path.rsplit('/').next().unwrap();
             let bytes = std::fs::read(&f).unwrap();
-            assert_eq!(wflow_core::Digest::of(&bytes).to_string(), name, "blob {path} is intact");
+            assert_eq!(
+                wflow_core::Digest::of(&bytes).to_string(),
+                name,
+                "blob {path} is intact"
+            );
             n += 1;
         }
     }
@@ -25,23 +33,33 @@ fn assert_blobs_verify(env: &Env) -> usize {
 fn kill_9_mid_run_leaves_store_and_records_consistent() {
     let env = Env::new();
     let g = guest("example-foreach");
-    for delay_ms in [150u64, 400, 800] {
+    let count_runs = || -> usize {
+        let out = env.wflow(&["runs", "--json"]);
+        assert!(out.status.success(), "records readable: {}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len()
+    };
+    for (i, delay_ms) in [0u64, 100, 300].into_iter().enumerate() {
         let mut child = env
             .command(&["run", g.to_str().unwrap(), "-p", "n=3000", "--max-workers", "2"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Kill mid-run: once the run is recorded (whatever the machine's load), then a bit later.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !env.store().join("metadata.sqlite").exists() || count_runs() <= i {
+            assert!(std::time::Instant::now() < deadline, "the run never started");
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
+        child.kill().unwrap(); // SIGKILL (harmless if it already finished)
         child.wait().unwrap();
 
         assert_blobs_verify(&env);
-        // The records open and list every run, the killed ones as still running or finished.
-        let runs = env.wflow(&["runs", "--json"]);
-        assert!(runs.status.success(), "records readable after kill at {delay_ms} ms: {}", stderr(&runs));
-        let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
-        assert!(!runs.as_array().unwrap().is_empty());
+        assert_eq!(count_runs(), i + 1, "every started run is listed after kill -9 at +{delay_ms} ms");
     }
     // A killed run's finished tasks keep their artifacts.
     let runs = env.wflow(&["runs", "--json"]);
@@ -55,7 +73,10 @@ fn kill_9_mid_run_leaves_store_and_records_consistent() {
     }
     // And the store takes a full run afterwards.
     let s = env.run_ok(&g, &["-p", "n=50"]);
-    assert_eq!(env.artifact(&format!("{}/total", task_of(&s, "sum"))), serde_json::json!(42925));
+    assert_eq!(
+        env.artifact(&format!("{}/total", task_of(&s, "sum"))),
+        serde_json::json!(42925)
+    );
 }
 
 #[test]
@@ -65,11 +86,19 @@ fn concurrent_runs_on_one_store_do_not_disturb_each_other() {
     let children: Vec<_> = (1..=4)
         .map(|i| {
             let n = format!("n={}", 50 * i);
-            env.command(&["run", "--json", g.to_str().unwrap(), "-p", &n, "--max-workers", "1"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            env.command(&[
+                "run",
+                "--json",
+                g.to_str().unwrap(),
+                "-p",
+                &n,
+                "--max-workers",
+                "1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for (i, child) in children.into_iter().enumerate() {
@@ -78,7 +107,10 @@ fn concurrent_runs_on_one_store_do_not_disturb_each_other() {
         let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let n = 50 * (i as i64 + 1);
         let total = env.artifact(&format!("{}/total", task_of(&s, "sum")));
-        assert_eq!(total, serde_json::json!((1..=n).map(|x| x * x).sum::<i64>()));
+        assert_eq!(
+            total,
+            serde_json::json!((1..=n).map(|x| x * x).sum::<i64>())
+        );
     }
     assert!(assert_blobs_verify(&env) > 0);
 }
