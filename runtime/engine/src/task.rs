@@ -188,10 +188,7 @@ impl FlowComponent {
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(match sb.timeout {
-            Some(t) => (t.as_millis() as u64).div_ceil(crate::EPOCH_TICK_MS).max(1),
-            None => 1 << 40,
-        });
+        store.set_epoch_deadline(epoch_ticks(sb.timeout));
         store.epoch_deadline_trap();
         if self.engine.config().fuel {
             // Metering is on for the engine: a step without a fuel limit gets all it wants.
@@ -225,6 +222,19 @@ impl FlowComponent {
             stderr: stderr_bytes,
             duration: started.elapsed(),
         }
+    }
+}
+
+/// Epoch ticks before a task with this timeout is interrupted: the timeout rounded up to whole
+/// ticks (at least one), and about 350 years for none or for any longer timeout (a policy may
+/// give seconds whose milliseconds do not fit in a `u64`).
+fn epoch_ticks(timeout: Option<Duration>) -> u64 {
+    const NEVER: u64 = 1 << 40;
+    match timeout {
+        Some(t) => u64::try_from(t.as_millis())
+            .map_or(NEVER, |ms| ms.div_ceil(crate::EPOCH_TICK_MS))
+            .clamp(1, NEVER),
+        None => NEVER,
     }
 }
 
@@ -267,6 +277,11 @@ fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u
     }
     match trap {
         Some(t) => TaskFailure::Trap(format!("{t}\n{}", short_backtrace(&format!("{e:#}")))),
+        // Raised while the guest ran, though not a trap: the guest broke the canonical ABI (a
+        // string that is not UTF-8, a bad handle). Its fault, not the host's.
+        None if e.downcast_ref::<wasmtime::WasmBacktrace>().is_some() => TaskFailure::Trap(
+            format!("{}\n{}", e.root_cause(), short_backtrace(&format!("{e:#}"))),
+        ),
         None => TaskFailure::Host(format!("{e:#}")),
     }
 }
@@ -302,6 +317,21 @@ fn panic_message(stderr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_ticks_round_up_and_never_wrap() {
+        assert_eq!(epoch_ticks(Some(Duration::ZERO)), 1);
+        assert_eq!(epoch_ticks(Some(Duration::from_millis(1))), 1);
+        assert_eq!(epoch_ticks(Some(Duration::from_millis(25))), 3);
+        assert_eq!(epoch_ticks(Some(Duration::from_secs(3600))), 360_000);
+        assert_eq!(epoch_ticks(None), 1 << 40);
+        // 18446744073709552 s is 2^64 ms + 384 ms: it used to wrap to a 0.4 s timeout.
+        assert_eq!(
+            epoch_ticks(Some(Duration::from_secs(18_446_744_073_709_552))),
+            1 << 40
+        );
+        assert_eq!(epoch_ticks(Some(Duration::from_secs(u64::MAX))), 1 << 40);
+    }
 
     #[test]
     fn panic_message_is_extracted() {

@@ -198,7 +198,8 @@ impl Policy {
             v("random numbers are not allowed by the policy".into());
         }
         Sandbox {
-            memory_bytes: memory_mb << 20,
+            // Saturating: a policy may give any number of MiB, and a shift would wrap.
+            memory_bytes: memory_mb.saturating_mul(1 << 20),
             timeout: timeout.map(Duration::from_secs),
             fuel: l.fuel,
             max_log_bytes: l.max_log_bytes,
@@ -296,6 +297,23 @@ mod tests {
             text.contains("wall clock") && text.contains("random numbers"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn huge_memory_saturates_instead_of_wrapping() {
+        // Found by the policy fuzzer: 18446744073709 MiB << 20 wrapped to a few MiB.
+        let p = Policy::parse(
+            "[defaults]\nmemory_mb = 18446744073709\n[limits]\nmax_memory_mb = 18446744073709551615\n",
+            "test",
+        )
+        .unwrap();
+        let sb = p
+            .resolve(
+                &flow(vec![step_with(Capabilities::default())]),
+                Path::new("/"),
+            )
+            .unwrap();
+        assert_eq!(sb["fetch"].memory_bytes, u64::MAX);
     }
 
     #[test]
