@@ -29,6 +29,9 @@ pub struct EngineConfig {
     pub fuel: bool,
     /// Most bytes of wasm stack a task may use.
     pub max_wasm_stack: usize,
+    /// Instrument compiled code with epoch checks, which is how timeouts are enforced. On by
+    /// default; off only to measure what it costs (then no timeout holds).
+    pub epoch_interruption: bool,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +42,7 @@ impl Default for EngineConfig {
             pooling: true,
             fuel: false,
             max_wasm_stack: 1 << 20,
+            epoch_interruption: true,
         }
     }
 }
@@ -56,10 +60,10 @@ struct Inner {
 }
 
 impl Engine {
-    /// Builds the engine, its linker and starts the epoch ticker.
+    /// Builds the engine, its linker and starts the epoch ticker (when epochs are on).
     pub fn new(config: EngineConfig) -> Result<Engine> {
         let mut wcfg = Config::new();
-        wcfg.epoch_interruption(true);
+        wcfg.epoch_interruption(config.epoch_interruption);
         wcfg.max_wasm_stack(config.max_wasm_stack);
         wcfg.consume_fuel(config.fuel);
         wcfg.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
@@ -92,16 +96,18 @@ impl Engine {
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
         let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("wflow-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
-                }
-            })
-            .map_err(|e| EngineError::Config(format!("cannot start the epoch thread: {e}")))?;
+        if config.epoch_interruption {
+            std::thread::Builder::new()
+                .name("wflow-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
+                    }
+                })
+                .map_err(|e| EngineError::Config(format!("cannot start the epoch thread: {e}")))?;
+        }
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,

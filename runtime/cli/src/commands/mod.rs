@@ -72,6 +72,7 @@ pub fn load_flow(
         pooling: true,
         fuel: policy.needs_fuel(),
         max_wasm_stack: policy.limits.max_wasm_stack,
+        ..EngineConfig::default()
     })?;
     let component = engine.load_file(&wasm)?;
     let plan = wflow_graph::validate(component.spec()).with_context(|| {
