@@ -121,7 +121,7 @@ fn branch_joins_and_propagates_agreeing_artifacts() {
     let out = env.wflow(&["artifact", "get", &format!("{end}/sum")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        crate::util::stderr(&out).contains("no artifact `sum`"),
+        crate::util::stderr(&out).contains("artifact `sum` not found"),
         "{}",
         crate::util::stderr(&out)
     );

@@ -19,3 +19,7 @@ mod hostile;
 mod crash;
 /// Capabilities under the policy, deterministic defaults, retries and `catch`.
 mod policy;
+/// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
+mod inspect;
+/// `resume` and `step-run`.
+mod resume;

@@ -38,10 +38,18 @@ pub enum Command {
     Build(crate::commands::build::BuildArgs),
     /// Validate a flow and print its graph, parameters and settings.
     Check(crate::commands::check::CheckArgs),
-    /// List runs, newest first.
+    /// List runs, newest first (of a flow, by tag or status).
     Runs(crate::commands::runs::RunsArgs),
+    /// Show a flow, run, step, task or artifact in detail (`--html FILE` draws a run's graph).
+    Show(crate::commands::show::ShowArgs),
     /// Read an artifact of a task: `wflow artifact get Flow/run/step/task/name`.
     Artifact(crate::commands::artifact::ArtifactArgs),
-    /// Print the stdout and stderr of a task's attempt.
+    /// Print the stdout and stderr of a task's attempt (`--follow` while it runs).
     Logs(crate::commands::logs::LogsArgs),
+    /// Add, remove or list the tags of runs.
+    Tag(crate::commands::tag::TagArgs),
+    /// Start a new run that reuses the successful tasks of a past run and runs the rest.
+    Resume(crate::commands::resume::ResumeArgs),
+    /// Run one task of a past run again on the same inputs, without creating a run.
+    StepRun(crate::commands::step_run::StepRunArgs),
 }

@@ -32,6 +32,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<wflow_core::PathspecError>()
             || e.is::<wflow_policy::Violations>()
             || e.is::<wflow_policy::PolicyError>()
+            || e.downcast_ref::<wflow_client::ClientError>()
+                .is_some_and(|c| c.is_bad_input())
     });
     ExitCode::from(if bad_input { 2 } else { 3 })
 }

@@ -89,6 +89,16 @@ pub enum MetadataError {
         /// What was started twice, e.g. "task 3 of run `R`".
         what: String,
     },
+    /// A tag that is not one (empty, too long, control characters).
+    #[error("`{tag}` is not a valid tag: {reason}")]
+    InvalidTag {
+        /// The database file.
+        path: PathBuf,
+        /// The tag given.
+        tag: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A stored value cannot be read back (edited by hand or damaged).
     #[error("metadata database {path}: corrupt {what}: {reason}", path = .path.display())]
     Corrupt {
@@ -133,6 +143,7 @@ impl MetadataError {
             | MetadataError::UnknownAttempt { path, .. }
             | MetadataError::AlreadyRecorded { path, .. }
             | MetadataError::Corrupt { path, .. }
+            | MetadataError::InvalidTag { path, .. }
             | MetadataError::WriterStopped { path }
             | MetadataError::Sqlite { path, .. } => path,
         }

@@ -26,15 +26,17 @@
 //! | table      | key                           | columns                                                        |
 //! |------------|-------------------------------|----------------------------------------------------------------|
 //! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user |
-//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts |
+//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items |
 //! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
-//! | `tags`     | `run_id, tag`                 | (reserved for run tags)                                        |
+//! | `tags`     | `run_id, tag`                 | the run's tags ([`Metadata::add_tags`], [`RunFilter::tags`])   |
 //!
 //! Digests are hex TEXT; params, spec, foreach_path and inputs are JSON TEXT; times are INTEGER
 //! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`. Tasks
 //! reference their run and attempts their task (foreign keys), so an event about something never
-//! started is refused with an error naming it. Indexes: `runs (flow, started_ms)`,
-//! `runs (started_ms)`, `tasks (run_id, step)`. A file with a newer schema is refused
+//! started is refused with an error naming it. A task reused by a resumed run records the
+//! origin run and task it took its outputs from (and has no attempt); a foreach split records the
+//! digest of its declared items. Indexes: `runs (flow, started_ms)`, `runs (started_ms)`,
+//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tags (tag, run_id)`. A file with a newer schema is refused
 //! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
 //!
 //! # Example
@@ -108,9 +110,13 @@ mod query;
 mod recorder;
 mod schema;
 mod sqlite;
+mod tags;
 
 pub use error::{MetadataError, Result};
-pub use model::{AttemptRecord, Event, RunRecord, Status, StatusError, TaskRecord};
+pub use model::{
+    AttemptRecord, Event, RunFilter, RunRecord, Status, StatusError, StepStats, TaskRecord,
+};
 pub use recorder::Recorder;
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};
+pub use tags::{MAX_TAG_LEN, validate_tag};

@@ -140,6 +140,33 @@ pub enum Event {
         /// The digest of its artifact manifest in the store.
         manifest: Option<Digest>,
     },
+    /// A task of a resumed run took the outputs of a task of the origin run instead of running:
+    /// it ends at once, succeeded, with the origin task's manifest and no attempt. Sent after the
+    /// task's `TaskStarted`.
+    TaskReused {
+        /// The run.
+        run_id: String,
+        /// The task.
+        task_id: u64,
+        /// The run the outputs come from.
+        origin_run: String,
+        /// The task of `origin_run` that produced them.
+        origin_task: u64,
+        /// The origin task's manifest, now this task's.
+        manifest: Digest,
+        /// When it was reused.
+        finished_ms: i64,
+    },
+    /// A foreach split task declared its items; `items` is the digest of their encoding in the
+    /// store (kept so a resumed run can fan out again without re-running the split).
+    ForeachItems {
+        /// The run.
+        run_id: String,
+        /// The foreach split task.
+        task_id: u64,
+        /// The digest of the items' encoding.
+        items: Digest,
+    },
     /// A run ended.
     RunFinished {
         /// The run.
@@ -162,6 +189,8 @@ impl Event {
             | Event::AttemptStarted { run_id, .. }
             | Event::AttemptFinished { run_id, .. }
             | Event::TaskFinished { run_id, .. }
+            | Event::TaskReused { run_id, .. }
+            | Event::ForeachItems { run_id, .. }
             | Event::RunFinished { run_id, .. } => run_id,
         }
     }
@@ -215,8 +244,68 @@ pub struct TaskRecord {
     pub finished_ms: Option<i64>,
     /// The digest of its artifact manifest.
     pub manifest: Option<Digest>,
-    /// How many attempts have started.
+    /// How many attempts have started (0 for a reused task).
     pub attempts: u32,
+    /// For a task reused by a resumed run: the run whose task's outputs it took.
+    pub origin_run: Option<String>,
+    /// For a reused task: the task of `origin_run` it took its outputs from.
+    pub origin_task: Option<u64>,
+    /// For a foreach split task: the digest of its declared items in the store.
+    pub foreach_items: Option<Digest>,
+}
+
+impl TaskRecord {
+    /// True when the task took its outputs from a task of an earlier run instead of running.
+    pub fn is_reused(&self) -> bool {
+        self.origin_task.is_some()
+    }
+}
+
+/// Which runs to list (see [`Metadata::find_runs`](crate::Metadata::find_runs)); the default
+/// lists every run, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    /// Only runs of this flow.
+    pub flow: Option<String>,
+    /// Only runs carrying every one of these tags.
+    pub tags: Vec<String>,
+    /// Only runs with this status.
+    pub status: Option<Status>,
+    /// At most this many (the newest).
+    pub limit: Option<usize>,
+    /// Skip this many of the newest first (for paging).
+    pub offset: usize,
+    /// Leave each run's flow spec out (`spec` is `null`): listings do not need it, and decoding
+    /// it is most of the cost of listing many runs.
+    pub skip_spec: bool,
+}
+
+/// What the tasks of one step of a run add up to (see
+/// [`Metadata::step_stats`](crate::Metadata::step_stats)).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StepStats {
+    /// The step.
+    pub step: String,
+    /// Tasks recorded.
+    pub tasks: u64,
+    /// Of which succeeded (reused ones included).
+    pub succeeded: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Of which still running (or whose process died).
+    pub running: u64,
+    /// Of which reused from an origin run.
+    pub reused: u64,
+    /// Attempts started, over all tasks.
+    pub attempts: u64,
+    /// When the first task began.
+    pub first_started_ms: Option<i64>,
+    /// When the last finished task ended.
+    pub last_finished_ms: Option<i64>,
+    /// The sum of the finished tasks' durations (task time, not wall time).
+    pub task_ms: i64,
+    /// The longest finished task.
+    pub max_task_ms: Option<i64>,
 }
 
 /// An attempt as recorded.

@@ -7,12 +7,16 @@ use rusqlite::types::FromSql;
 use rusqlite::{Params, Row, params};
 use wflow_core::Digest;
 
-use crate::{AttemptRecord, Metadata, MetadataError, Result, RunRecord, Status, TaskRecord};
+use crate::{
+    AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunRecord, Status, StepStats,
+    TaskRecord,
+};
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
                            finished_ms, error, origin_run, user";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
-                            finished_ms, manifest, attempts";
+                            finished_ms, manifest, attempts, origin_run, origin_task, \
+                            foreach_items";
 const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
                                stdout, stderr";
 
@@ -79,6 +83,111 @@ impl Metadata {
         self.select(&sql, params![run_id, task_id], action, read_attempt)
     }
 
+    /// The runs `filter` selects, newest first (by start time, then run id).
+    ///
+    /// Served by the indexes on `runs (flow, started_ms)`, `runs (started_ms)` and
+    /// `tags (tag, run_id)`, so a page of the newest runs costs the same with a thousand runs
+    /// recorded as with ten.
+    pub fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let (clause, args) = run_filter_sql(filter);
+        let limit = filter.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+        let columns = if filter.skip_spec {
+            RUN_COLUMNS.replace("spec,", "'null',")
+        } else {
+            RUN_COLUMNS.to_string()
+        };
+        let sql = format!(
+            "SELECT {columns} FROM runs {clause} ORDER BY started_ms DESC, run_id DESC \
+             LIMIT {limit} OFFSET {}",
+            filter.offset
+        );
+        self.select(
+            &sql,
+            rusqlite::params_from_iter(args.iter()),
+            || describe(filter),
+            read_run,
+        )
+    }
+
+    /// How many runs `filter` selects, ignoring its `limit` and `offset`.
+    pub fn count_runs(&self, filter: &RunFilter) -> Result<u64> {
+        let (clause, args) = run_filter_sql(filter);
+        let sql = format!("SELECT COUNT(*) FROM runs {clause}");
+        let rows = self.select(
+            &sql,
+            rusqlite::params_from_iter(args.iter()),
+            || format!("counting {}", describe(filter)),
+            |path, row| col::<i64>(path, row, 0, "count"),
+        )?;
+        Ok(rows.first().copied().unwrap_or(0) as u64)
+    }
+
+    /// The newest run of `flow`, optionally only among runs with status `status`.
+    pub fn latest_run(&self, flow: &str, status: Option<Status>) -> Result<Option<RunRecord>> {
+        let filter = RunFilter {
+            flow: Some(flow.to_string()),
+            status,
+            limit: Some(1),
+            ..RunFilter::default()
+        };
+        Ok(self.find_runs(&filter)?.into_iter().next())
+    }
+
+    /// The ids of every run of `flow`, newest first (cheap: no record is decoded).
+    pub fn run_ids(&self, flow: &str) -> Result<Vec<String>> {
+        self.select(
+            "SELECT run_id FROM runs WHERE flow = ?1 ORDER BY started_ms DESC, run_id DESC",
+            params![flow],
+            || format!("listing the run ids of flow `{flow}`"),
+            |path, row| col(path, row, 0, "run_id"),
+        )
+    }
+
+    /// The tasks of one step of a run, by task id.
+    pub fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 ORDER BY task_id"
+        );
+        self.select(
+            &sql,
+            params![run_id, step],
+            || format!("listing the tasks of step `{step}` of run `{run_id}`"),
+            read_task,
+        )
+    }
+
+    /// Per step of a run, what its tasks add up to (counts by status, attempts, times), in one
+    /// query; steps without tasks are absent. Ordered by step name.
+    pub fn step_stats(&self, run_id: &str) -> Result<Vec<StepStats>> {
+        let sql = "SELECT step, COUNT(*),
+                          SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
+                          SUM(origin_task IS NOT NULL), SUM(attempts),
+                          MIN(started_ms), MAX(finished_ms),
+                          TOTAL(finished_ms - started_ms), MAX(finished_ms - started_ms)
+                   FROM tasks WHERE run_id = ?1 GROUP BY step ORDER BY step";
+        self.select(
+            sql,
+            params![run_id],
+            || format!("summing up the steps of run `{run_id}`"),
+            |path, row| {
+                let n = |i: usize, what: &str| col::<i64>(path, row, i, what).map(|v| v as u64);
+                Ok(StepStats {
+                    step: col(path, row, 0, "step")?,
+                    tasks: n(1, "tasks")?,
+                    succeeded: n(2, "succeeded")?,
+                    failed: n(3, "failed")?,
+                    running: n(4, "running")?,
+                    reused: n(5, "reused")?,
+                    attempts: n(6, "attempts")?,
+                    first_started_ms: col(path, row, 7, "first_started_ms")?,
+                    last_finished_ms: col(path, row, 8, "last_finished_ms")?,
+                    task_ms: col::<f64>(path, row, 9, "task_ms")? as i64,
+                    max_task_ms: col(path, row, 10, "max_task_ms")?,
+                })
+            },
+        )
+    }
+
     /// The names of the flows that have runs, sorted.
     pub fn flows(&self) -> Result<Vec<String>> {
         let sql = "SELECT DISTINCT flow FROM runs ORDER BY flow";
@@ -91,7 +200,7 @@ impl Metadata {
     }
 
     /// Runs `sql` and reads every row with `read`.
-    fn select<T>(
+    pub(crate) fn select<T>(
         &self,
         sql: &str,
         params: impl Params,
@@ -110,8 +219,50 @@ impl Metadata {
     }
 }
 
+/// The WHERE clause and its arguments for a run filter.
+fn run_filter_sql(filter: &RunFilter) -> (String, Vec<String>) {
+    let mut conds = Vec::new();
+    let mut args = Vec::new();
+    if let Some(flow) = &filter.flow {
+        args.push(flow.clone());
+        conds.push(format!("flow = ?{}", args.len()));
+    }
+    if let Some(status) = filter.status {
+        args.push(status.as_str().to_string());
+        conds.push(format!("status = ?{}", args.len()));
+    }
+    for tag in &filter.tags {
+        args.push(tag.clone());
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM tags WHERE tags.run_id = runs.run_id AND tags.tag = ?{})",
+            args.len()
+        ));
+    }
+    let clause = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    (clause, args)
+}
+
+/// "listing the runs of flow `F` tagged `t`", for errors.
+fn describe(filter: &RunFilter) -> String {
+    let mut out = "listing runs".to_string();
+    if let Some(flow) = &filter.flow {
+        out.push_str(&format!(" of flow `{flow}`"));
+    }
+    if let Some(status) = filter.status {
+        out.push_str(&format!(" with status {status}"));
+    }
+    for tag in &filter.tags {
+        out.push_str(&format!(" tagged `{tag}`"));
+    }
+    out
+}
+
 /// Column `idx` of `row`, with an error naming the column.
-fn col<T: FromSql>(path: &Path, row: &Row, idx: usize, what: &str) -> Result<T> {
+pub(crate) fn col<T: FromSql>(path: &Path, row: &Row, idx: usize, what: &str) -> Result<T> {
     row.get(idx)
         .map_err(|e| MetadataError::corrupt(path, format!("column `{what}`"), e))
 }
@@ -181,6 +332,9 @@ fn read_task(path: &Path, row: &Row) -> Result<TaskRecord> {
         finished_ms: col(path, row, 7, "finished_ms")?,
         manifest: digest(path, row, 8, "manifest", &owner)?,
         attempts: col(path, row, 9, "attempts")?,
+        origin_run: col(path, row, 10, "origin_run")?,
+        origin_task: col(path, row, 11, "origin_task")?,
+        foreach_items: digest(path, row, 12, "foreach_items", &owner)?,
         run_id,
     })
 }

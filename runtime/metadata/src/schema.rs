@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -71,6 +71,24 @@ CREATE TABLE IF NOT EXISTS tags (
     tag    TEXT NOT NULL,
     PRIMARY KEY (run_id, tag)
 ) WITHOUT ROWID;
+";
+
+/// Version 2: resume and tags.
+///
+/// - `tasks.origin_run`, `tasks.origin_task`: a task reused by `wflow resume` points at the task
+///   of the origin run whose outputs it took (its manifest is that task's); `NULL` for a task that
+///   ran.
+/// - `tasks.foreach_items`: for a foreach split task, the digest of its declared items (a CBOR
+///   list of `[codec, bytes]` pairs in the store), so a resumed run can fan out again without
+///   re-running the split.
+/// - `tags_by_tag`: `wflow runs --tag T` without scanning every run's tags.
+/// - `runs_by_flow_status`: the latest (successful) run of a flow in one index probe.
+const V2: &str = "
+ALTER TABLE tasks ADD COLUMN origin_run TEXT;
+ALTER TABLE tasks ADD COLUMN origin_task INTEGER;
+ALTER TABLE tasks ADD COLUMN foreach_items TEXT;
+CREATE INDEX IF NOT EXISTS tags_by_tag ON tags (tag, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_flow_status ON runs (flow, status, started_ms);
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

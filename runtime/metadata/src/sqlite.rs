@@ -349,6 +349,52 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 return Err(task_missing(run_id, *task_id));
             }
         }
+        Event::TaskReused {
+            run_id,
+            task_id,
+            origin_run,
+            origin_task,
+            manifest,
+            finished_ms,
+        } => {
+            let what = format!("the reuse of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE tasks SET status = 'succeeded', finished_ms = ?3, manifest = ?4,
+                                      origin_run = ?5, origin_task = ?6
+                     WHERE run_id = ?1 AND task_id = ?2",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        run_id,
+                        task_id,
+                        finished_ms,
+                        manifest.to_hex(),
+                        origin_run,
+                        origin_task
+                    ])
+                })
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(task_missing(run_id, *task_id));
+            }
+        }
+        Event::ForeachItems {
+            run_id,
+            task_id,
+            items,
+        } => {
+            let what = format!("the foreach items of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE tasks SET foreach_items = ?3 WHERE run_id = ?1 AND task_id = ?2",
+                )
+                .and_then(|mut st| st.execute(params![run_id, task_id, items.to_hex()]))
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(task_missing(run_id, *task_id));
+            }
+        }
         Event::RunFinished {
             run_id,
             status,

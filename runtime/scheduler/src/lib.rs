@@ -12,9 +12,11 @@
 
 mod execute;
 mod frames;
+mod resume;
 mod run;
 
 pub use execute::{ATTEMPT_BACKOFF, TaskResult};
+pub use resume::{Resume, ResumeError, ResumeReport, ReusedTask, resume_flow, resume_params};
 pub use run::{
     Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary, run_flow,
 };

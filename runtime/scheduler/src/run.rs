@@ -12,6 +12,7 @@ use wflow_store::Cas;
 
 use crate::execute::{Done, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
+use crate::resume::{Decision, Resume, deliver, record_items};
 
 /// Why a run could not be carried out at all (a failing task is not an error: see [`RunSummary`]).
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +263,14 @@ impl State {
 
 /// Runs a flow to the end (or to its first failure that is not caught) and records it.
 pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
+    run_loop(opts, None).await
+}
+
+/// The run loop; with `resume`, ready tasks may be reused from its origin run or skipped.
+pub(crate) async fn run_loop(
+    opts: RunOptions,
+    mut resume: Option<&mut Resume>,
+) -> Result<RunSummary, SchedulerError> {
     let started = now_millis();
     let flow = opts.plan.spec().name.clone();
     let run_id = opts.run_id.0.clone();
@@ -273,7 +282,7 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         params: serde_json::to_value(&opts.params).unwrap_or_default(),
         spec: serde_json::to_value(opts.plan.spec()).unwrap_or_default(),
         started_ms: started,
-        origin_run: None,
+        origin_run: resume.as_ref().map(|r| r.origin().run_id.clone()),
         user: opts.user.clone(),
     });
     let params = Arc::new(opts.params);
@@ -296,7 +305,22 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
 
     loop {
         while st.failure.is_none() && workers.len() < max_workers {
-            let Some(p) = st.ready.pop_front() else { break };
+            let Some(mut p) = st.ready.pop_front() else {
+                break;
+            };
+            let reuse = match resume.as_mut().map(|r| {
+                r.decide(
+                    &opts.cas,
+                    p.task_id,
+                    &p.step,
+                    &foreach_path(&p.stack),
+                    &mut p.inputs,
+                )
+            }) {
+                Some(Decision::Skip) => continue,
+                Some(Decision::Reuse(reused)) => Some(reused),
+                _ => None,
+            };
             let spec = opts.plan.step(&p.step).clone();
             let input = TaskInput {
                 flow: flow.clone(),
@@ -339,7 +363,15 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
                 step: spec,
                 notify: opts.observer.clone(),
             };
-            workers.spawn_blocking(move || execute(job));
+            match reuse {
+                Some(reused) => workers.spawn(deliver(
+                    reused,
+                    recorder.clone(),
+                    run_id.clone(),
+                    job.input.task_id,
+                )),
+                None => workers.spawn_blocking(move || execute(job)),
+            };
         }
         let Some(joined) = workers.join_next().await else {
             break;
@@ -366,6 +398,13 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
         });
         match outcome {
             Ok(done) => {
+                record_items(
+                    &opts.cas,
+                    &recorder,
+                    &run_id,
+                    task_id,
+                    done.items.as_deref(),
+                );
                 let items = done.items.as_ref().map(Vec::len);
                 if let Err(message) = st.advance(&opts.plan, task_id, &step, stack, done) {
                     st.failure.get_or_insert(RunFailure {
@@ -419,7 +458,7 @@ pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
 }
 
 /// The run's parameters as CBOR artifacts.
-fn parameter_artifacts(
+pub(crate) fn parameter_artifacts(
     cas: &Cas,
     params: &BTreeMap<String, ParamValue>,
 ) -> Result<InputArtifacts, wflow_store::StoreError> {

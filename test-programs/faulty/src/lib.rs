@@ -6,7 +6,8 @@ use wflow::{Artifact, Param, Result};
 /// start → work → end, where `work` misbehaves as the `mode` parameter says.
 #[wflow::flow]
 pub struct Faulty {
-    /// How `work` behaves: ok, trap, panic, error, oom, loop or stdout.
+    /// How `work` behaves: ok, trap, panic, error, oom, loop, stdout or print-trap (prints, then
+    /// traps).
     #[param(default = "ok")]
     mode: Param<String>,
     /// Set to 42 by `work` in mode `ok`.
@@ -36,6 +37,13 @@ impl Faulty {
                     println!("line {i}");
                 }
                 eprintln!("a line on stderr");
+            }
+            "print-trap" => {
+                for i in 0..3 {
+                    println!("progress {i}");
+                }
+                eprintln!("about to trap");
+                trap();
             }
             other => wflow::bail!("unknown mode `{other}`"),
         }

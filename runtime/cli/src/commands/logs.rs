@@ -1,19 +1,24 @@
-//! `wflow logs`: stdout and stderr of a task's attempt.
+//! `wflow logs`: stdout and stderr of a task's attempt, from the store or, while the attempt
+//! runs, from its live files; `--follow` streams them until the task ends.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
-use wflow_core::Pathspec;
+use wflow_client::{
+    Client, FollowEnd, FollowEvent, FollowOptions, LogSource, Object, Stream, Task,
+};
 
-use super::lookup::Records;
+use super::inspect::open_client;
 use crate::exit::BadInput;
 use crate::output::Printer;
 use crate::settings::Settings;
 
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
-    /// The task: `Flow/run/step/task`.
+    /// The task: `Flow/run/step/task` (or `Flow/run/step` for a step with one task).
     pub pathspec: String,
     /// Only stdout.
     #[arg(long, conflicts_with = "stderr")]
@@ -24,46 +29,147 @@ pub struct LogsArgs {
     /// Which attempt (default: the latest).
     #[arg(long)]
     pub attempt: Option<u32>,
+    /// Keep printing output as the task writes it, until it ends (across its retries).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 pub fn execute(args: LogsArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    let p: Pathspec = args.pathspec.parse()?;
-    let records = Records::open(settings)?;
-    let task = records.task(&p)?;
-    let attempts = records.meta.attempts(&task.run_id, task.task_id)?;
-    let attempt = match args.attempt {
-        Some(n) => attempts.iter().find(|a| a.attempt == n).ok_or_else(|| {
-            BadInput(format!(
-                "task {p} has no attempt {n}; it has {} attempt(s) from 0",
-                attempts.len()
-            ))
-        })?,
-        None => attempts
-            .last()
-            .ok_or_else(|| BadInput(format!("task {p} has not started an attempt")))?,
+    let client = open_client(settings)?;
+    let task = find_task(&client, &args.pathspec, args.follow)?;
+    let streams: Vec<Stream> = match (args.stdout, args.stderr) {
+        (true, _) => vec![Stream::Stdout],
+        (_, true) => vec![Stream::Stderr],
+        _ => Stream::BOTH.to_vec(),
     };
-    let read = |d: &Option<wflow_core::Digest>| -> Result<Vec<u8>> {
-        Ok(match d {
-            Some(d) => records.cas.get(d)?,
-            None => Vec::new(),
-        })
-    };
-    let (out, err) = (read(&attempt.stdout)?, read(&attempt.stderr)?);
+    if args.follow {
+        return follow(&task, args.attempt, streams, printer);
+    }
+    let logs = task.logs(args.attempt)?;
     if printer.json() {
         printer.value(&serde_json::json!({
-            "pathspec": p.to_string(),
-            "attempt": attempt.attempt,
-            "stdout": String::from_utf8_lossy(&out),
-            "stderr": String::from_utf8_lossy(&err),
+            "pathspec": task.pathspec(),
+            "attempt": logs.attempt.attempt,
+            "status": logs.attempt.status,
+            "stdout": String::from_utf8_lossy(&logs.stdout.bytes),
+            "stderr": String::from_utf8_lossy(&logs.stderr.bytes),
+            "source": { "stdout": logs.stdout.source, "stderr": logs.stderr.source },
         }));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut w = std::io::stdout().lock();
-    if !args.stderr {
-        w.write_all(&out)?;
+    if streams
+        .iter()
+        .any(|s| logs.get(*s).source == LogSource::Live)
+    {
+        let gone = client
+            .run(&format!("{}/{}", task.flow(), task.record().run_id))?
+            .liveness()
+            == wflow_client::Liveness::Gone;
+        let why = if logs.attempt.status.is_finished() || task.status().is_finished() {
+            "the attempt ended without its logs being stored"
+        } else if gone {
+            "the run's process is gone (killed?); this is what it wrote before"
+        } else {
+            "the attempt is still running; --follow to keep reading"
+        };
+        printer.note(format!(
+            "(live output of attempt {}: {why})",
+            logs.attempt.attempt
+        ));
     }
-    if !args.stdout {
-        w.write_all(&err)?;
+    for s in streams {
+        super::inspect::write_stdout(&logs.get(s).bytes)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The task a pathspec names; a step with one task stands for it. With `wait`, a step of a live
+/// run that has no task yet is waited for.
+fn find_task<'c>(client: &'c Client, pathspec: &str, wait: bool) -> Result<Task<'c>> {
+    loop {
+        match client.get(pathspec)? {
+            Object::Task(t) => return Ok(t),
+            Object::Step(s) => {
+                if s.stats().tasks == 0 && wait {
+                    let run = client.run(&format!("{}/{}", pathspec_flow(pathspec), s.run_id()))?;
+                    if !run.status().is_finished() {
+                        std::thread::sleep(Duration::from_millis(200));
+                        continue;
+                    }
+                }
+                return Ok(s.task()?);
+            }
+            _ => {
+                return Err(BadInput(format!(
+                    "`{pathspec}` does not name a task: logs belong to a task, as in \
+                     Flow/run/step/3 (`wflow show Flow/run` lists a run's steps and tasks)"
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+fn pathspec_flow(pathspec: &str) -> &str {
+    pathspec.split('/').next().unwrap_or(pathspec)
+}
+
+fn follow(
+    task: &Task,
+    attempt: Option<u32>,
+    streams: Vec<Stream>,
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let options = FollowOptions {
+        attempt,
+        streams,
+        poll: Duration::from_millis(100),
+    };
+    let json = printer.json();
+    let mut first = true;
+    let end = task.follow_logs(&options, |event| {
+        let mut out = std::io::stdout().lock();
+        let written = match event {
+            FollowEvent::Attempt(n) => {
+                if !first && !json {
+                    printer.note(format!("--- attempt {n} ---"));
+                }
+                first = false;
+                Ok(())
+            }
+            FollowEvent::Output {
+                attempt,
+                stream,
+                bytes,
+            } if json => {
+                let line = serde_json::json!({
+                    "attempt": attempt, "stream": stream, "text": String::from_utf8_lossy(bytes),
+                });
+                writeln!(out, "{line}").and_then(|_| out.flush())
+            }
+            FollowEvent::Output { bytes, .. } => out.write_all(bytes).and_then(|_| out.flush()),
+        };
+        // A closed pipe (`| head`) ends following quietly.
+        if written.is_err() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    match end {
+        FollowEnd::Finished(status) => printer.note(format!("(task {} {status})", task.pathspec())),
+        FollowEnd::RunEnded(status) => printer.note(format!(
+            "(the run ended ({status}) while task {} was still recorded as running: its process \
+             was stopped; above is what its live log held)",
+            task.pathspec()
+        )),
+        FollowEnd::ProcessGone => printer.note(format!(
+            "(the process of run {} is gone (killed?) while task {} was running: above is what \
+             its live log held)",
+            task.record().run_id,
+            task.pathspec()
+        )),
+        FollowEnd::Stopped => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,15 @@
 pub mod artifact;
 pub mod build;
 pub mod check;
+mod inspect;
 pub mod logs;
-mod lookup;
+pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod show;
+mod show_html;
+pub mod step_run;
+pub mod tag;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +35,10 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Runs(args) => runs::execute(args, &settings, printer),
         Command::Artifact(args) => artifact::execute(args, &settings, printer),
         Command::Logs(args) => logs::execute(args, &settings, printer),
+        Command::Show(args) => show::execute(args, &settings, printer),
+        Command::Tag(args) => tag::execute(args, &settings, printer),
+        Command::Resume(args) => resume::execute(args, &settings, printer),
+        Command::StepRun(args) => step_run::execute(args, &settings, printer),
     }
 }
 

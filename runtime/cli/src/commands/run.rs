@@ -57,6 +57,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
     let recorder = Arc::new(Recorder::new(meta));
 
     let run_id = RunId::generate();
+    let _alive = wflow_client::RunLock::hold(&settings.store, &run_id.0).ok(); // lets `wflow resume` tell a killed run
     printer.note(format!(
         "Running {}/{} ({} steps, {} worker{}, store: {summary_line})",
         printer.bold(&spec.name),
@@ -74,7 +75,12 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         .build()
         .context("cannot start the tokio runtime")?;
     let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
-        components: flow.plan.steps_in_order().iter().map(|s| (s.clone(), flow.component.clone())).collect(),
+        components: flow
+            .plan
+            .steps_in_order()
+            .iter()
+            .map(|s| (s.clone(), flow.component.clone()))
+            .collect(),
         code_digest: flow.component.digest(),
         plan: flow.plan,
         params,
@@ -94,7 +100,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
     report(&summary, printer)
 }
 
-fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
     raw.iter()
         .map(|a| match a.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -103,7 +109,7 @@ fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
+pub(crate) fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
     if printer.json() {
         printer.value(summary);
     } else {
@@ -163,7 +169,7 @@ fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
 }
 
 /// A live count of tasks on stderr while a run goes (only on a terminal).
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     counts: Arc<Counts>,
 }
@@ -177,7 +183,7 @@ struct Counts {
 }
 
 impl Progress {
-    fn new(printer: &Printer) -> Progress {
+    pub(crate) fn new(printer: &Printer) -> Progress {
         let bar = printer.interactive().then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -192,7 +198,7 @@ impl Progress {
         }
     }
 
-    fn observer(&self) -> wflow_scheduler::Observer {
+    pub(crate) fn observer(&self) -> wflow_scheduler::Observer {
         let counts = self.counts.clone();
         let bar = self.bar.clone();
         Arc::new(move |ev: RunEvent| {
@@ -239,7 +245,7 @@ impl Progress {
         })
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

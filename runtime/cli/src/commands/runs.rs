@@ -1,46 +1,101 @@
-//! `wflow runs`: list runs, newest first.
+//! `wflow runs`: list runs, newest first, optionally of one flow, by tag or status.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use wflow_metadata::Metadata;
+use wflow_client::{RunFilter, Status};
 
+use super::inspect::{duration, has_records, open_client, run_json, status_cell, store_dir, time};
 use crate::output::Printer;
 use crate::settings::Settings;
+
+/// How many runs are listed unless `--limit` or `--all` says otherwise.
+pub const DEFAULT_LIMIT: usize = 50;
 
 #[derive(clap::Args, Debug)]
 pub struct RunsArgs {
     /// Only runs of this flow.
     pub flow: Option<String>,
+    /// Only runs with this tag (repeatable: runs with every tag given).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only runs with this status: running, succeeded or failed.
+    #[arg(long)]
+    pub status: Option<Status>,
+    /// At most this many runs, newest first.
+    #[arg(long, short = 'n', default_value_t = DEFAULT_LIMIT, conflicts_with = "all")]
+    pub limit: usize,
+    /// Every run.
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    let path = settings.metadata_path();
-    if !path.exists() {
+    if !has_records(settings) {
         if printer.json() {
             printer.value(&serde_json::json!([]));
         } else {
-            printer.line(format!("no runs yet in {}", settings.store.display()));
+            printer.line(format!("no runs yet in {}", store_dir(settings).display()));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let meta = Metadata::open(&path)?;
-    let runs = meta.runs(args.flow.as_deref())?;
+    let client = open_client(settings)?;
+    if let Some(flow) = &args.flow {
+        // An unknown flow is an error listing the flows there are, not an empty list.
+        client.flow(flow)?;
+    }
+    let filter = RunFilter {
+        flow: args.flow.clone(),
+        tags: args.tags.clone(),
+        status: args.status,
+        limit: (!args.all).then_some(args.limit),
+        offset: 0,
+        skip_spec: true,
+    };
+    let runs = client.runs(&filter)?;
     if printer.json() {
-        printer.value(&runs);
+        printer.value(&runs.iter().map(run_json).collect::<Vec<_>>());
         return Ok(ExitCode::SUCCESS);
     }
-    for r in runs {
-        let secs = r
-            .finished_ms
-            .map(|f| format!("{:.2} s", (f - r.started_ms) as f64 / 1000.0))
-            .unwrap_or_default();
-        printer.line(format!(
-            "{}/{}  {:<9}  {secs}",
-            r.flow,
-            r.run_id,
-            r.status.as_str()
-        ));
+    if runs.is_empty() {
+        printer.line("no runs match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = runs.iter().map(|r| r.pathspec().len()).max().unwrap_or(0);
+    for r in &runs {
+        let took = match r.duration_ms() {
+            Some(ms) => duration(ms),
+            None => "-".to_string(),
+        };
+        let mut line = format!(
+            "{:<width$}  {}  {}  {:>10}",
+            r.pathspec(),
+            status_cell(printer, r.status(), 9),
+            time(r.record().started_ms),
+            took
+        );
+        if !r.tags().is_empty() {
+            line.push_str(&format!("  [{}]", r.tags().join(", ")));
+        }
+        if let Some(note) = super::inspect::gone_note(r) {
+            line.push_str(&format!("  ({note})"));
+        }
+        if let Some(origin) = r.origin_run() {
+            line.push_str(&format!("  (resumes {origin})"));
+        }
+        printer.line(line);
+    }
+    if !args.all && runs.len() == args.limit {
+        let total = client.metadata().count_runs(&RunFilter {
+            limit: None,
+            ..filter
+        })?;
+        if total as usize > runs.len() {
+            printer.note(format!(
+                "(the newest {} of {total} runs; --limit N or --all for more)",
+                runs.len()
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,154 @@
+//! What the inspection commands share: opening the store through `wflow-client`, and the
+//! formatting of times, durations, statuses and values.
+
+use std::io::Write;
+
+use anyhow::Result;
+use wflow_client::{Artifact, Client, Run, Status};
+
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// The store directory of `settings` (the one place the inspection, resume and step-run commands
+/// read it).
+pub fn store_dir(settings: &Settings) -> &std::path::Path {
+    &settings.store
+}
+
+/// Whether the store has records at all.
+pub fn has_records(settings: &Settings) -> bool {
+    store_dir(settings)
+        .join(wflow_client::METADATA_FILE)
+        .is_file()
+}
+
+/// The client over the store of `settings`.
+pub fn open_client(settings: &Settings) -> Result<Client> {
+    Ok(Client::open(store_dir(settings))?)
+}
+
+/// `2026-11-28 18:25:50` (UTC) for milliseconds since the epoch.
+pub fn time(ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => format!("{ms} ms"),
+    }
+}
+
+/// A duration for people: `850 ms`, `2.31 s`, `3 min 12 s`, `1 h 02 min`.
+pub fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{} h {:02} min", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+/// A status, coloured when colours are on.
+pub fn status(printer: &Printer, status: Status) -> String {
+    match status {
+        Status::Succeeded => printer.green("succeeded"),
+        Status::Failed => printer.red("failed"),
+        Status::Running => printer.bold("running"),
+    }
+}
+
+/// A status padded to `width` columns, coloured when colours are on.
+pub fn status_cell(printer: &Printer, s: Status, width: usize) -> String {
+    let pad = width.saturating_sub(s.as_str().len());
+    format!("{}{}", status(printer, s), " ".repeat(pad))
+}
+
+/// A size in bytes for people: `512 B`, `4.0 KiB`, `24.0 MiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// Values of CBOR artifacts up to this size are shown by `show` and `step-run`.
+pub const PREVIEW_MAX_BYTES: u64 = 4096;
+
+/// The value of a small CBOR artifact as JSON (`None` for other codecs, large values, or a
+/// value that cannot be read — `show` lists the artifact anyway).
+pub fn preview(artifact: &Artifact) -> Option<serde_json::Value> {
+    (artifact.codec() == "cbor" && artifact.size() <= PREVIEW_MAX_BYTES)
+        .then(|| artifact.value().ok())
+        .flatten()
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A run as JSON for listings (everything but the flow spec).
+pub fn run_json(run: &Run) -> serde_json::Value {
+    let r = run.record();
+    serde_json::json!({
+        "pathspec": run.pathspec(),
+        "flow": r.flow,
+        "run_id": r.run_id,
+        "status": r.status,
+        "user": r.user,
+        "started_ms": r.started_ms,
+        "finished_ms": r.finished_ms,
+        "duration_ms": run.duration_ms(),
+        "params": r.params,
+        "tags": run.tags(),
+        "origin_run": r.origin_run,
+        "error": r.error,
+        "component": r.component,
+        "process": (r.status == Status::Running).then(|| run.liveness()),
+    })
+}
+
+/// For a run recorded as running whose process is gone: a note saying so.
+pub fn gone_note(run: &Run) -> Option<&'static str> {
+    (run.status() == Status::Running && run.liveness() == wflow_client::Liveness::Gone)
+        .then_some("its process is gone (killed?): `wflow resume` it")
+}
+
+/// Writes bytes to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_read_well() {
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(duration(2_310), "2.31 s");
+        assert_eq!(duration(192_000), "3 min 12 s");
+        assert_eq!(duration(3_720_000), "1 h 02 min");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(24 << 20), "24.0 MiB");
+        assert_eq!(time(0), "1970-01-01 00:00:00");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
+}

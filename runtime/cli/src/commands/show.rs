@@ -1,0 +1,655 @@
+//! `wflow show`: what a pathspec names, in detail — a flow's runs; a run's graph with per-step
+//! task counts, status and durations (also as an HTML page with a drawing); a step's tasks; a
+//! task's attempts, artifacts and timings; an artifact's value.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use wflow_client::{Artifact, Client, Flow, Object, Run, Status, Step, Task};
+use wflow_core::Transition;
+
+use super::inspect::{
+    clip, duration, open_client, preview, run_json, size, status, status_cell, time,
+};
+use crate::exit::BadInput;
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// Tasks listed for a step unless `--all`.
+const TASKS_SHOWN: usize = 100;
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// What to show: `Flow`, `Flow/run` (or `Flow/latest`), `Flow/run/step`,
+    /// `Flow/run/step/task` or `Flow/run/step/task/artifact`.
+    pub pathspec: String,
+    /// Write a self-contained HTML page drawing the run's graph, with per-step status and
+    /// durations, to this file (for a run, or anything in it).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// List every task of a step (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub fn execute(args: ShowArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
+    let client = open_client(settings)?;
+    let object = client.get(&args.pathspec)?;
+    if let Some(file) = &args.html {
+        let run = match &object {
+            Object::Flow(f) => {
+                return Err(BadInput(format!(
+                    "`{}` names a flow; --html draws a run: give Flow/run (e.g. {}/latest)",
+                    args.pathspec,
+                    f.name()
+                ))
+                .into());
+            }
+            Object::Run(r) => r.clone(),
+            Object::Step(s) => {
+                client.run(&format!("{}/{}", flow_of(&args.pathspec), s.run_id()))?
+            }
+            Object::Task(t) => client.run(&format!("{}/{}", t.flow(), t.record().run_id))?,
+            Object::Artifact(a) => client.run(&run_of(a.task_pathspec()))?,
+        };
+        let view = RunView::of(&run)?;
+        let page = super::show_html::page(&run, &view);
+        std::fs::write(file, page).with_context(|| format!("cannot write {}", file.display()))?;
+        printer.note(format!(
+            "wrote the graph of {} to {}",
+            run.pathspec(),
+            file.display()
+        ));
+        if printer.json() {
+            printer.value(&serde_json::json!({ "run": run.pathspec(), "html": file }));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match object {
+        Object::Flow(f) => show_flow(&f, printer),
+        Object::Run(r) => show_run(&r, printer),
+        Object::Step(s) => show_step(&client, &s, args.all, printer),
+        Object::Task(t) => show_task(&t, printer),
+        Object::Artifact(a) => show_artifact(&a, printer),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn flow_of(pathspec: &str) -> &str {
+    pathspec.split('/').next().unwrap_or(pathspec)
+}
+
+fn run_of(task_pathspec: &str) -> String {
+    task_pathspec
+        .split('/')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn show_flow(flow: &Flow, printer: &Printer) -> Result<()> {
+    let runs = flow.runs(Some(10))?;
+    let total = flow.run_count()?;
+    let latest = flow.latest_run()?;
+    let good = flow.latest_successful_run()?;
+    if printer.json() {
+        printer.value(&serde_json::json!({
+            "flow": flow.name(),
+            "runs": total,
+            "latest_run": latest.as_ref().map(|r| r.pathspec()),
+            "latest_successful_run": good.as_ref().map(|r| r.pathspec()),
+            "recent": runs.iter().map(run_json).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    printer.line(format!(
+        "{}: {total} run{}",
+        printer.bold(flow.name()),
+        if total == 1 { "" } else { "s" }
+    ));
+    if let Some(r) = &latest {
+        printer.line(format!(
+            "  latest             {} ({})",
+            r.pathspec(),
+            status(printer, r.status())
+        ));
+    }
+    match &good {
+        Some(r) => printer.line(format!("  latest successful  {}", r.pathspec())),
+        None => printer.line("  latest successful  none"),
+    }
+    printer.line("");
+    for r in &runs {
+        let took = r.duration_ms().map(duration).unwrap_or_else(|| "-".into());
+        printer.line(format!(
+            "  {}  {}  {}  {took}",
+            r.pathspec(),
+            status_cell(printer, r.status(), 9),
+            time(r.record().started_ms)
+        ));
+    }
+    if total as usize > runs.len() {
+        printer.note(format!(
+            "(the newest {} of {total}; `wflow runs {}` lists them all)",
+            runs.len(),
+            flow.name()
+        ));
+    }
+    Ok(())
+}
+
+/// One step of a run as shown: where it sits in the graph and what its tasks add up to.
+pub struct StepView {
+    pub name: String,
+    /// Splits open around it (indentation).
+    pub depth: usize,
+    /// Longest path from `start` (row of the drawing).
+    pub layer: usize,
+    pub kind: String,
+    pub targets: Vec<String>,
+    pub foreach: bool,
+    pub join: bool,
+    pub status: Option<Status>,
+    pub stats: wflow_client::StepStats,
+}
+
+impl StepView {
+    /// Wall time from the first task's start to the last one's end.
+    pub fn wall_ms(&self) -> Option<i64> {
+        Some(self.stats.last_finished_ms? - self.stats.first_started_ms?)
+    }
+
+    /// `1000 tasks (998 ok, 2 failed, 1000 reused)`, or `not run`.
+    pub fn tasks_text(&self) -> String {
+        let s = &self.stats;
+        if s.tasks == 0 {
+            return "not run".into();
+        }
+        let mut parts = Vec::new();
+        if s.failed > 0 {
+            parts.push(format!("{} failed", s.failed));
+        }
+        if s.running > 0 {
+            parts.push(format!("{} running", s.running));
+        }
+        if s.reused > 0 {
+            parts.push(if s.reused == s.tasks && s.tasks == 1 {
+                "reused".to_string()
+            } else {
+                format!("{} reused", s.reused)
+            });
+        }
+        if s.attempts > s.tasks - s.reused {
+            parts.push(format!("{} attempts", s.attempts));
+        }
+        let n = if s.tasks == 1 {
+            "1 task".to_string()
+        } else {
+            format!("{} tasks", s.tasks)
+        };
+        if parts.is_empty() {
+            n
+        } else {
+            format!("{n} ({})", parts.join(", "))
+        }
+    }
+}
+
+/// A run's steps in graph order, with their place in the graph.
+pub struct RunView {
+    pub steps: Vec<StepView>,
+}
+
+impl RunView {
+    pub fn of(run: &Run) -> Result<RunView> {
+        let steps = run.steps()?;
+        let plan = run.plan().ok();
+        let mut views: Vec<StepView> = Vec::with_capacity(steps.len());
+        for step in &steps {
+            let name = step.name().to_string();
+            let (depth, kind, targets, foreach, join, layer) = match &plan {
+                Some(plan) if plan.spec().step(&name).is_some() => {
+                    let spec = plan.step(&name);
+                    let layer = plan
+                        .predecessors(&name)
+                        .iter()
+                        .filter_map(|p| views.iter().find(|v| &v.name == p).map(|v| v.layer + 1))
+                        .max()
+                        .unwrap_or(0);
+                    (
+                        plan.depth(&name),
+                        kind_of(&spec.transition, spec.join),
+                        spec.transition
+                            .targets()
+                            .iter()
+                            .map(|t| t.to_string())
+                            .collect(),
+                        matches!(spec.transition, Transition::Foreach(_)),
+                        spec.join,
+                        layer,
+                    )
+                }
+                _ => (0, "?".to_string(), Vec::new(), false, false, views.len()),
+            };
+            views.push(StepView {
+                name,
+                depth,
+                layer,
+                kind,
+                targets,
+                foreach,
+                join,
+                status: step.status(),
+                stats: step.stats().clone(),
+            });
+        }
+        Ok(RunView { steps: views })
+    }
+}
+
+fn kind_of(t: &Transition, join: bool) -> String {
+    let base = match t {
+        Transition::End => "end",
+        Transition::Next(v) if v.len() >= 2 => "branch",
+        Transition::Next(_) => "linear",
+        Transition::Foreach(_) => "foreach",
+    };
+    match (join, base) {
+        (false, _) => base.to_string(),
+        (true, "linear") => "join".to_string(),
+        (true, _) => format!("join+{base}"),
+    }
+}
+
+fn params_text(params: &serde_json::Value) -> String {
+    match params.as_object() {
+        Some(map) if !map.is_empty() => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("  "),
+        _ => "none".into(),
+    }
+}
+
+fn show_run(run: &Run, printer: &Printer) -> Result<()> {
+    let view = RunView::of(run)?;
+    let r = run.record();
+    if printer.json() {
+        let mut v = run_json(run);
+        v["steps"] = view
+            .steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "step": s.name,
+                    "kind": s.kind,
+                    "next": s.targets,
+                    "status": s.status,
+                    "tasks": s.stats.tasks,
+                    "succeeded": s.stats.succeeded,
+                    "failed": s.stats.failed,
+                    "running": s.stats.running,
+                    "reused": s.stats.reused,
+                    "attempts": s.stats.attempts,
+                    "started_ms": s.stats.first_started_ms,
+                    "finished_ms": s.stats.last_finished_ms,
+                    "wall_ms": s.wall_ms(),
+                    "task_ms": s.stats.task_ms,
+                    "max_task_ms": s.stats.max_task_ms,
+                })
+            })
+            .collect();
+        printer.value(&v);
+        return Ok(());
+    }
+    printer.line(format!(
+        "{}  {}",
+        printer.bold(&run.pathspec()),
+        status(printer, run.status())
+    ));
+    let took = match (run.duration_ms(), super::inspect::gone_note(run)) {
+        (Some(ms), _) => format!("took {}", duration(ms)),
+        (None, Some(note)) => format!("not finished: {note}"),
+        (None, None) => "still running".into(),
+    };
+    printer.line(format!(
+        "  started  {} UTC by {}, {took}",
+        time(r.started_ms),
+        r.user
+    ));
+    printer.line(format!("  params   {}", params_text(&r.params)));
+    if !run.tags().is_empty() {
+        printer.line(format!("  tags     {}", run.tags().join(", ")));
+    }
+    if let Some(origin) = &r.origin_run {
+        printer.line(format!("  resumes  {}/{origin}", r.flow));
+    }
+    printer.line(format!("  code     component {}", r.component.short()));
+    if let Some(e) = &r.error {
+        printer.line(format!("  error    {}", printer.red(e)));
+    }
+    printer.line("");
+    let rows: Vec<[String; 5]> = view
+        .steps
+        .iter()
+        .map(|s| {
+            let next = if s.targets.is_empty() {
+                String::new()
+            } else {
+                format!("{} -> {}", s.kind, s.targets.join(", "))
+            };
+            [
+                format!("{}{}", "  ".repeat(s.depth), s.name),
+                s.status
+                    .map(|st| st.as_str().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                s.tasks_text(),
+                s.wall_ms().map(duration).unwrap_or_default(),
+                next,
+            ]
+        })
+        .collect();
+    let header = ["step", "status", "tasks", "wall time", "next"].map(String::from);
+    let width = |c: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|r| r[c].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [width(0), width(1), width(2), width(3)];
+    printer.line(format!(
+        "  {:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
+        header[0],
+        header[1],
+        header[2],
+        header[3],
+        header[4],
+        w0 = w[0],
+        w1 = w[1],
+        w2 = w[2],
+        w3 = w[3]
+    ));
+    for (row, s) in rows.iter().zip(&view.steps) {
+        let st = match s.status {
+            Some(x) => status_cell(printer, x, w[1]),
+            None => format!("{:<w1$}", "-", w1 = w[1]),
+        };
+        printer.line(
+            format!(
+                "  {:<w0$}  {st}  {:<w2$}  {:>w3$}  {}",
+                row[0],
+                row[2],
+                row[3],
+                row[4],
+                w0 = w[0],
+                w2 = w[2],
+                w3 = w[3]
+            )
+            .trim_end(),
+        );
+    }
+    Ok(())
+}
+
+fn show_step(client: &Client, step: &Step, all: bool, printer: &Printer) -> Result<()> {
+    let tasks = step.tasks()?;
+    let shown = if all {
+        tasks.len()
+    } else {
+        tasks.len().min(TASKS_SHOWN)
+    };
+    if printer.json() {
+        printer.value(&serde_json::json!({
+            "pathspec": step.pathspec(),
+            "step": step.name(),
+            "status": step.status(),
+            "stats": step.stats(),
+            "tasks": tasks[..shown].iter().map(task_json).collect::<Vec<_>>(),
+            "tasks_total": tasks.len(),
+        }));
+        return Ok(());
+    }
+    let s = step.stats();
+    let st = step
+        .status()
+        .map(|x| status(printer, x))
+        .unwrap_or_else(|| "not run".into());
+    printer.line(format!("{}  {st}", printer.bold(&step.pathspec())));
+    if s.tasks == 0 {
+        let run = client.metadata().run(step.run_id())?;
+        let why = match run.map(|r| r.status) {
+            Some(Status::Running) => "the run has not reached it yet",
+            _ => "the run ended before reaching it",
+        };
+        printer.line(format!("  no tasks: {why}"));
+        return Ok(());
+    }
+    let wall = match (s.first_started_ms, s.last_finished_ms) {
+        (Some(a), Some(b)) => duration(b - a),
+        _ => "-".into(),
+    };
+    let plural = |n: u64, what: &str| {
+        if n == 1 {
+            format!("1 {what}")
+        } else {
+            format!("{n} {what}s")
+        }
+    };
+    printer.line(format!(
+        "  {}: {} succeeded, {} failed, {} running, {} reused; {}",
+        plural(s.tasks, "task"),
+        s.succeeded,
+        s.failed,
+        s.running,
+        s.reused,
+        plural(s.attempts, "attempt")
+    ));
+    printer.line(format!(
+        "  wall time {wall}, task time {}, longest task {}",
+        duration(s.task_ms),
+        s.max_task_ms.map(duration).unwrap_or_else(|| "-".into())
+    ));
+    printer.line("");
+    printer.line("  task      status     foreach     attempts  duration    origin");
+    for t in &tasks[..shown] {
+        let r = t.record();
+        let path = if r.foreach_path.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:?}", r.foreach_path)
+        };
+        printer.line(
+            format!(
+                "  {:<8}  {}  {:<10}  {:>8}  {:>8}    {}",
+                r.task_id,
+                status_cell(printer, r.status, 9),
+                path,
+                r.attempts,
+                t.duration_ms().map(duration).unwrap_or_else(|| "-".into()),
+                t.origin().unwrap_or_default()
+            )
+            .trim_end(),
+        );
+    }
+    if shown < tasks.len() {
+        printer.note(format!(
+            "(the first {shown} of {} tasks; --all lists every one)",
+            tasks.len()
+        ));
+    }
+    Ok(())
+}
+
+fn task_json(t: &Task) -> serde_json::Value {
+    let r = t.record();
+    serde_json::json!({
+        "pathspec": t.pathspec(),
+        "task_id": r.task_id,
+        "step": r.step,
+        "status": r.status,
+        "foreach_path": r.foreach_path,
+        "inputs": r.inputs,
+        "attempts": r.attempts,
+        "started_ms": r.started_ms,
+        "finished_ms": r.finished_ms,
+        "duration_ms": t.duration_ms(),
+        "manifest": r.manifest,
+        "origin": t.origin(),
+    })
+}
+
+fn show_task(task: &Task, printer: &Printer) -> Result<()> {
+    let attempts = task.attempts()?;
+    // A failed task has no artifacts: that is part of what is shown, not an error.
+    let artifacts = match task.artifacts() {
+        Ok(a) => a,
+        Err(wflow_client::ClientError::NoArtifacts { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let r = task.record();
+    if printer.json() {
+        let mut v = task_json(task);
+        v["attempt_records"] = serde_json::to_value(&attempts)?;
+        v["artifacts"] = artifacts
+            .iter()
+            .map(|a| {
+                let mut x = serde_json::to_value(a.info()).expect("plain data");
+                if let Some(value) = preview(a) {
+                    x["value"] = value;
+                }
+                x
+            })
+            .collect();
+        printer.value(&v);
+        return Ok(());
+    }
+    printer.line(format!(
+        "{}  {}",
+        printer.bold(&task.pathspec()),
+        status(printer, r.status)
+    ));
+    let took = task
+        .duration_ms()
+        .map(|d| format!(", took {}", duration(d)))
+        .unwrap_or_default();
+    printer.line(format!("  started   {} UTC{took}", time(r.started_ms)));
+    if !r.foreach_path.is_empty() {
+        printer.line(format!("  foreach   item {:?}", r.foreach_path));
+    }
+    let inputs = match r.inputs.as_slice() {
+        [] => "the run's parameters".to_string(),
+        ids if ids.len() <= 5 => ids
+            .iter()
+            .map(|i| format!("task {i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ids => format!("{} tasks ({} … {})", ids.len(), ids[0], ids[ids.len() - 1]),
+    };
+    printer.line(format!("  inputs    {inputs}"));
+    if let Some(origin) = task.origin() {
+        printer.line(format!(
+            "  reused    from {origin} (its outputs, not run again)"
+        ));
+    }
+    if let Some(m) = r.manifest {
+        printer.line(format!("  manifest  {}", m.short()));
+    }
+    printer.line("");
+    if attempts.is_empty() {
+        printer.line(if task.origin().is_some() {
+            "  attempts  none (reused)"
+        } else {
+            "  attempts  none yet"
+        });
+    } else {
+        printer.line("  attempt  status     duration  stdout     stderr     error");
+        for a in &attempts {
+            let took = a
+                .finished_ms
+                .map(|f| duration(f - a.started_ms))
+                .unwrap_or_else(|| "-".into());
+            let log = |d: &Option<wflow_core::Digest>| d.map(|_| "kept").unwrap_or("-");
+            printer.line(
+                format!(
+                    "  {:<7}  {}  {:>8}  {:<9}  {:<9}  {}",
+                    a.attempt,
+                    status_cell(printer, a.status, 9),
+                    took,
+                    log(&a.stdout),
+                    log(&a.stderr),
+                    a.error.as_deref().map(|e| clip(e, 100)).unwrap_or_default()
+                )
+                .trim_end(),
+            );
+        }
+    }
+    printer.line("");
+    if artifacts.is_empty() {
+        printer.line("  artifacts none");
+    } else {
+        printer.line("  artifact");
+        let width = artifacts
+            .iter()
+            .map(|a| a.name().chars().count())
+            .max()
+            .unwrap_or(0);
+        for a in &artifacts {
+            let value = preview(a)
+                .map(|v| clip(&v.to_string(), 60))
+                .unwrap_or_default();
+            printer.line(
+                format!(
+                    "  {:<width$}  {:<5}  {:>9}  {value}",
+                    a.name(),
+                    a.codec(),
+                    size(a.size())
+                )
+                .trim_end(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn show_artifact(a: &Artifact, printer: &Printer) -> Result<()> {
+    let value = if a.codec() == "cbor" {
+        Some(a.value()?)
+    } else {
+        None
+    };
+    if printer.json() {
+        let mut v = serde_json::to_value(a.info())?;
+        v["pathspec"] = a.pathspec().into();
+        if let Some(value) = value {
+            v["value"] = value;
+        }
+        printer.value(&v);
+        return Ok(());
+    }
+    let place = if a.reference().is_inline() {
+        "inline in its task's manifest"
+    } else {
+        "a blob"
+    };
+    printer.line(format!(
+        "{}  {}, {}, {place}, digest {}",
+        printer.bold(&a.pathspec()),
+        a.codec(),
+        size(a.size()),
+        a.digest().short()
+    ));
+    match value {
+        Some(v) => printer.line(serde_json::to_string_pretty(&v)?),
+        None => printer.line(format!(
+            "(raw bytes: `wflow artifact get {} --output FILE` writes them)",
+            a.pathspec()
+        )),
+    }
+    Ok(())
+}

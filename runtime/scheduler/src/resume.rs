@@ -1,0 +1,919 @@
+//! Resuming a run: a new run that reuses the successful tasks of an earlier one (its *origin*)
+//! and runs the rest; and re-running one task of a past run on the same inputs (`step-run`).
+//!
+//! # How a task is matched
+//!
+//! A task is identified across runs by its step and its foreach path (its index in every
+//! enclosing foreach): in a valid graph that pair names exactly one task of a run. A task of the
+//! new run takes the outputs of the origin's task with the same pair — by pointing at that task's
+//! manifest, no data copied — when all of these hold:
+//!
+//! - the new run has the same component (same digest) as the origin: one component holds every
+//!   step's code, so a different component may compute anything differently;
+//! - its step is not re-run: with `--from STEP`, that step and every step after it are re-run;
+//!   without, every step after a step that failed (the failed tasks themselves have no successful
+//!   origin task, so they run; their successful siblings in a foreach are reused);
+//! - the origin task succeeded, and its inputs were the origin tasks whose outputs the new task's
+//!   inputs reused (so it would see exactly what it saw then);
+//! - for a foreach split, its items were recorded (so the new run can fan out without it).
+//!
+//! Anything else runs. A task that is reused is recorded with [`Event::TaskReused`] (its origin
+//! run and task, no attempt).
+//!
+//! # Parameters
+//!
+//! A resumed run has the origin's parameters unless some are given again. Reused tasks keep the
+//! outputs they computed with the origin's values; tasks that run see the new values, both
+//! through `context.parameter` and as the parameter artifacts they inherit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use wflow_core::{Digest, FlowSpec, ParamError, ParamType, ParamValue, now_millis, parse_param};
+use wflow_engine::{InputArtifacts, Value};
+use wflow_graph::Plan;
+use wflow_metadata::{Event, Recorder, RunRecord, Status, TaskRecord};
+use wflow_store::{ArtifactRef, Cas};
+
+use crate::execute::{Done, TaskResult};
+use crate::run::{RunOptions, RunSummary, SchedulerError, parameter_artifacts, run_loop};
+
+/// Why a resume (or step-run) cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    /// The origin run is still running.
+    #[error(
+        "run {run} is still running (its record has no end): resume it once it has ended; if its \
+         process is gone (killed), resume it anyway with --force"
+    )]
+    StillRunning {
+        /// `Flow/run`.
+        run: String,
+    },
+    /// The origin run succeeded and no step was named.
+    #[error(
+        "run {run} succeeded: there is nothing to resume; to run steps again, name the first one \
+         with --from STEP (its steps: {steps})"
+    )]
+    NothingToResume {
+        /// `Flow/run`.
+        run: String,
+        /// The flow's steps, in order.
+        steps: String,
+    },
+    /// The component is of another flow.
+    #[error(
+        "the component is flow `{component_flow}`, but run {run} is a run of flow `{run_flow}`: \
+         resume it with a component of `{run_flow}`"
+    )]
+    OtherFlow {
+        /// `Flow/run`.
+        run: String,
+        /// The origin's flow.
+        run_flow: String,
+        /// The component's flow.
+        component_flow: String,
+    },
+    /// `--from` names no step of the flow.
+    #[error("flow `{flow}` has no step `{step}` to resume from; its steps: {steps}")]
+    UnknownStep {
+        /// The flow.
+        flow: String,
+        /// The name given.
+        step: String,
+        /// The flow's steps, in order.
+        steps: String,
+    },
+    /// For step-run: the new component's graph puts the step elsewhere.
+    #[error("step `{step}` of run {run} cannot be re-run with this component: {reason}")]
+    Incompatible {
+        /// `Flow/run`.
+        run: String,
+        /// The step.
+        step: String,
+        /// What differs.
+        reason: String,
+    },
+}
+
+/// One task of the new run that reused an origin task.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReusedTask {
+    /// Its id in the new run.
+    pub task_id: u64,
+    /// Its step.
+    pub step: String,
+    /// The origin task it took its outputs from.
+    pub origin_task: u64,
+}
+
+/// What a resume did, besides the run itself.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ResumeReport {
+    /// The run resumed.
+    pub origin_run: String,
+    /// Steps of the origin with a task that failed (or never ended), in graph order: their
+    /// failed tasks run again, their successful ones are reused.
+    pub failed_steps: Vec<String>,
+    /// Steps whose every task runs again: `--from` and the steps after it, or the steps after a
+    /// failed step; in graph order. (Other tasks run too when they have no successful origin
+    /// task.)
+    pub rerun_steps: Vec<String>,
+    /// Tasks reused, in the order they were.
+    pub reused: Vec<ReusedTask>,
+    /// When the component differs from the origin's: `(origin's, new)`. Then no task is reused
+    /// by a resume: one component holds every step's code.
+    pub code_changed: Option<(Digest, Digest)>,
+    /// Parameters whose value differs from the origin's.
+    pub params_changed: Vec<String>,
+    /// Tasks that could have been reused but were run, and why.
+    pub notes: Vec<String>,
+}
+
+enum Mode {
+    Resume,
+    StepRun { step: String, path: Vec<u32> },
+}
+
+/// A resume in the making: what to reuse, decided task by task as the new run goes.
+pub struct Resume {
+    mode: Mode,
+    origin: RunRecord,
+    plan: Plan,
+    /// Steps whose tasks always run.
+    rerun: BTreeSet<String>,
+    /// For step-run: the steps the target depends on.
+    ancestors: BTreeSet<String>,
+    reuse_allowed: bool,
+    /// Successful origin tasks with a manifest, by (step, foreach path).
+    by_key: HashMap<(String, Vec<u32>), TaskRecord>,
+    /// New task id → the origin task it reused.
+    origin_of: HashMap<u64, u64>,
+    /// Parameter artifacts to replace in the inputs of tasks that run: name → (origin's
+    /// digest, new reference).
+    overlay: Vec<(String, Digest, ArtifactRef)>,
+    report: ResumeReport,
+}
+
+impl std::fmt::Debug for Resume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resume")
+            .field("origin", &self.origin.run_id)
+            .field("rerun", &self.rerun)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) enum Decision {
+    Run,
+    Skip,
+    Reuse(Reused),
+}
+
+pub(crate) struct Reused {
+    origin_run: String,
+    origin_task: u64,
+    manifest: Digest,
+    artifacts: Arc<BTreeMap<String, ArtifactRef>>,
+    items: Option<Vec<Value>>,
+}
+
+fn pathspec(run: &RunRecord) -> String {
+    format!("{}/{}", run.flow, run.run_id)
+}
+
+fn steps_text(plan: &Plan) -> String {
+    plan.steps_in_order().join(", ")
+}
+
+/// The steps reachable from `from` (itself included).
+fn downstream(plan: &Plan, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue = VecDeque::from([from.to_string()]);
+    while let Some(step) = queue.pop_front() {
+        if seen.insert(step.clone()) {
+            for t in plan.step(&step).transition.targets() {
+                queue.push_back(t.to_string());
+            }
+        }
+    }
+    seen
+}
+
+/// The steps `to` depends on (itself excluded).
+fn upstream(plan: &Plan, to: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<String> = plan.predecessors(to).iter().cloned().collect();
+    while let Some(step) = queue.pop_front() {
+        if seen.insert(step.clone()) {
+            queue.extend(plan.predecessors(&step).iter().cloned());
+        }
+    }
+    seen
+}
+
+impl Resume {
+    /// Plans resuming `origin` (whose tasks are `origin_tasks`) with a component of digest
+    /// `component` whose validated graph is `plan`.
+    ///
+    /// `from`: the first step to run again (with every step after it); without it, the steps
+    /// after the origin's failed steps run again, and its failed tasks. `force`: resume a run
+    /// still recorded as running (its process died); its running tasks count as failed.
+    pub fn plan(
+        origin: RunRecord,
+        origin_tasks: Vec<TaskRecord>,
+        plan: Plan,
+        component: Digest,
+        from: Option<&str>,
+        force: bool,
+    ) -> Result<Resume, ResumeError> {
+        let run = pathspec(&origin);
+        if plan.spec().name != origin.flow {
+            return Err(ResumeError::OtherFlow {
+                run,
+                run_flow: origin.flow.clone(),
+                component_flow: plan.spec().name.clone(),
+            });
+        }
+        if origin.status == Status::Running && !force {
+            return Err(ResumeError::StillRunning { run });
+        }
+        let mut rerun = BTreeSet::new();
+        let failed: BTreeSet<&str> = origin_tasks
+            .iter()
+            .filter(|t| t.status != Status::Succeeded)
+            .map(|t| t.step.as_str())
+            .filter(|s| plan.spec().step(s).is_some())
+            .collect();
+        match from {
+            Some(step) => {
+                if plan.spec().step(step).is_none() {
+                    return Err(ResumeError::UnknownStep {
+                        flow: origin.flow.clone(),
+                        step: step.to_string(),
+                        steps: steps_text(&plan),
+                    });
+                }
+                rerun = downstream(&plan, step);
+            }
+            None => {
+                if origin.status == Status::Succeeded {
+                    return Err(ResumeError::NothingToResume {
+                        run,
+                        steps: steps_text(&plan),
+                    });
+                }
+                for step in &failed {
+                    rerun.extend(downstream(&plan, step).into_iter().filter(|s| s != step));
+                }
+            }
+        }
+        let same = origin.component == component;
+        let mut report = ResumeReport {
+            origin_run: origin.run_id.clone(),
+            rerun_steps: plan
+                .steps_in_order()
+                .iter()
+                .filter(|s| rerun.contains(*s))
+                .cloned()
+                .collect(),
+            failed_steps: plan
+                .steps_in_order()
+                .iter()
+                .filter(|s| failed.contains(s.as_str()))
+                .cloned()
+                .collect(),
+            code_changed: (!same).then_some((origin.component, component)),
+            ..ResumeReport::default()
+        };
+        if !same {
+            report.rerun_steps = plan.steps_in_order().to_vec();
+        }
+        Ok(Resume {
+            mode: Mode::Resume,
+            by_key: index(origin_tasks),
+            origin,
+            plan,
+            rerun,
+            ancestors: BTreeSet::new(),
+            reuse_allowed: same,
+            origin_of: HashMap::new(),
+            overlay: Vec::new(),
+            report,
+        })
+    }
+
+    /// Plans re-running task `target` of `origin` on the inputs it had: the tasks it depends on
+    /// are reused (whatever the component: their outputs are its inputs), it runs, and nothing
+    /// else does. `plan` is the graph of the component to run it with.
+    pub fn plan_step_run(
+        origin: RunRecord,
+        origin_tasks: Vec<TaskRecord>,
+        plan: Plan,
+        component: Digest,
+        target: &TaskRecord,
+    ) -> Result<Resume, ResumeError> {
+        let run = pathspec(&origin);
+        if plan.spec().name != origin.flow {
+            return Err(ResumeError::OtherFlow {
+                run,
+                run_flow: origin.flow.clone(),
+                component_flow: plan.spec().name.clone(),
+            });
+        }
+        let step = target.step.clone();
+        let incompatible = |reason: String| ResumeError::Incompatible {
+            run: run.clone(),
+            step: step.clone(),
+            reason,
+        };
+        if plan.spec().step(&step).is_none() {
+            return Err(incompatible(format!(
+                "it has no step `{step}` (its steps: {})",
+                steps_text(&plan)
+            )));
+        }
+        if let Ok(old_spec) = serde_json::from_value::<FlowSpec>(origin.spec.clone())
+            && let Ok(old_plan) = wflow_graph::validate(&old_spec)
+        {
+            let shape = |p: &Plan| -> (Vec<String>, Vec<String>) {
+                let preds = p.predecessors(&step).to_vec();
+                let stack = p
+                    .stack(&step)
+                    .iter()
+                    .map(|f| format!("{} at {}", f.kind, f.split))
+                    .collect();
+                (preds, stack)
+            };
+            if shape(&old_plan) != shape(&plan) {
+                return Err(incompatible(
+                    "its place in the graph changed (other inputs or enclosing splits)".into(),
+                ));
+            }
+        }
+        let ancestors = upstream(&plan, &step);
+        let report = ResumeReport {
+            origin_run: origin.run_id.clone(),
+            rerun_steps: vec![step.clone()],
+            code_changed: (origin.component != component).then_some((origin.component, component)),
+            ..ResumeReport::default()
+        };
+        Ok(Resume {
+            mode: Mode::StepRun {
+                step,
+                path: target.foreach_path.clone(),
+            },
+            by_key: index(origin_tasks),
+            origin,
+            plan,
+            rerun: BTreeSet::new(),
+            ancestors,
+            reuse_allowed: true,
+            origin_of: HashMap::new(),
+            overlay: Vec::new(),
+            report,
+        })
+    }
+
+    /// The run resumed.
+    pub fn origin(&self) -> &RunRecord {
+        &self.origin
+    }
+
+    /// What was reused and re-run so far (complete once the run has ended).
+    pub fn report(&self) -> &ResumeReport {
+        &self.report
+    }
+
+    /// Decides about one ready task of the new run.
+    pub(crate) fn decide(
+        &mut self,
+        cas: &Cas,
+        task_id: u64,
+        step: &str,
+        path: &[u32],
+        inputs: &mut [(u64, InputArtifacts)],
+    ) -> Decision {
+        let may_reuse = match &self.mode {
+            Mode::Resume => !self.rerun.contains(step),
+            Mode::StepRun {
+                step: target,
+                path: target_path,
+            } => {
+                let compatible = path.iter().zip(target_path).all(|(a, b)| a == b);
+                if step == target {
+                    if path != target_path.as_slice() {
+                        return Decision::Skip;
+                    }
+                    false
+                } else if self.ancestors.contains(step) && compatible {
+                    true
+                } else {
+                    return Decision::Skip;
+                }
+            }
+        };
+        if may_reuse
+            && self.reuse_allowed
+            && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs)
+        {
+            return Decision::Reuse(reused);
+        }
+        self.apply_overlay(inputs);
+        Decision::Run
+    }
+
+    fn try_reuse(
+        &mut self,
+        cas: &Cas,
+        task_id: u64,
+        step: &str,
+        path: &[u32],
+        inputs: &[(u64, InputArtifacts)],
+    ) -> Option<Reused> {
+        let origin = self.by_key.get(&(step.to_string(), path.to_vec()))?;
+        // Its inputs must be the origin tasks that this task's inputs reused.
+        let mut mine = Vec::new();
+        for (id, _) in inputs.iter().filter(|(id, _)| *id != 0) {
+            mine.push(*self.origin_of.get(id)?);
+        }
+        let mut theirs = origin.inputs.clone();
+        mine.sort_unstable();
+        theirs.sort_unstable();
+        if mine != theirs {
+            return None;
+        }
+        let pathspec = format!(
+            "{}/{}/{step}/{}",
+            self.origin.flow, self.origin.run_id, origin.task_id
+        );
+        let items = if self.plan.opens(step) == Some(wflow_graph::SplitKind::Foreach) {
+            let Some(digest) = origin.foreach_items else {
+                self.report.notes.push(format!(
+                    "{pathspec} ran again: its foreach items were not recorded (a run of an older wflow)"
+                ));
+                return None;
+            };
+            match read_items(cas, &digest) {
+                Ok(items) => Some(items),
+                Err(e) => {
+                    self.report.notes.push(format!(
+                        "{pathspec} ran again: its foreach items cannot be read: {e}"
+                    ));
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let manifest = origin.manifest?;
+        let artifacts = match cas.get_manifest(&manifest) {
+            Ok(m) => m.artifacts,
+            Err(e) => {
+                self.report.notes.push(format!(
+                    "{pathspec} ran again: its outputs cannot be read: {e}"
+                ));
+                return None;
+            }
+        };
+        let origin_task = origin.task_id;
+        self.origin_of.insert(task_id, origin_task);
+        self.report.reused.push(ReusedTask {
+            task_id,
+            step: step.to_string(),
+            origin_task,
+        });
+        Some(Reused {
+            origin_run: self.origin.run_id.clone(),
+            origin_task,
+            manifest,
+            artifacts: Arc::new(artifacts),
+            items,
+        })
+    }
+
+    /// Replaces, in the inputs of a task that runs, parameter artifacts still holding the
+    /// origin's value by the new value.
+    fn apply_overlay(&self, inputs: &mut [(u64, InputArtifacts)]) {
+        if self.overlay.is_empty() {
+            return;
+        }
+        for (_, input) in inputs.iter_mut() {
+            let stale = self
+                .overlay
+                .iter()
+                .any(|(name, old, _)| input.artifacts.get(name).is_some_and(|r| r.digest == *old));
+            if !stale {
+                continue;
+            }
+            let mut artifacts = (*input.artifacts).clone();
+            for (name, old, new) in &self.overlay {
+                if artifacts.get(name).is_some_and(|r| r.digest == *old) {
+                    artifacts.insert(name.clone(), new.clone());
+                }
+            }
+            input.artifacts = Arc::new(artifacts);
+        }
+    }
+}
+
+fn index(tasks: Vec<TaskRecord>) -> HashMap<(String, Vec<u32>), TaskRecord> {
+    tasks
+        .into_iter()
+        .filter(|t| t.status == Status::Succeeded && t.manifest.is_some())
+        .map(|t| ((t.step.clone(), t.foreach_path.clone()), t))
+        .collect()
+}
+
+/// The values of a resumed run's parameters: the origin's (`origin_params`, as recorded),
+/// overridden by `given` (name, text) pairs, typed by the component's `spec`; a parameter new
+/// in the spec takes its default.
+pub fn resume_params(
+    spec: &FlowSpec,
+    origin_params: &serde_json::Value,
+    given: &[(String, String)],
+) -> Result<BTreeMap<String, ParamValue>, ParamError> {
+    let mut out = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (name, text) in given {
+        let Some(p) = spec.parameters.iter().find(|p| &p.name == name) else {
+            let known: Vec<&str> = spec.parameters.iter().map(|p| p.name.as_str()).collect();
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(ParamError::Unknown {
+                name: name.clone(),
+                known,
+            });
+        };
+        if !seen.insert(name.clone()) {
+            return Err(ParamError::Duplicate(name.clone()));
+        }
+        out.insert(name.clone(), parse_param(name, p.ty, text)?);
+    }
+    for p in &spec.parameters {
+        if out.contains_key(&p.name) {
+            continue;
+        }
+        let recorded = origin_params.get(&p.name).and_then(|v| typed(p.ty, v));
+        let value = match (recorded, &p.default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => parse_param(&p.name, p.ty, d)?,
+            (None, None) => {
+                return Err(ParamError::Missing {
+                    name: p.name.clone(),
+                    ty: p.ty,
+                });
+            }
+        };
+        out.insert(p.name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// A recorded JSON value as a parameter of type `ty` (`None` if it does not fit the type).
+fn typed(ty: ParamType, v: &serde_json::Value) -> Option<ParamValue> {
+    Some(match ty {
+        ParamType::String => ParamValue::String(v.as_str()?.to_string()),
+        ParamType::Int => ParamValue::Int(v.as_i64()?),
+        ParamType::Float => ParamValue::Float(v.as_f64()?),
+        ParamType::Bool => ParamValue::Bool(v.as_bool()?),
+        ParamType::Json => ParamValue::Json(v.clone()),
+    })
+}
+
+/// Runs the resumed run (or the step-run) `resume` planned; `opts.params` are its parameter
+/// values (see [`resume_params`]). The run is recorded with its origin; what was reused is in
+/// [`Resume::report`] afterwards.
+pub async fn resume_flow(
+    opts: RunOptions,
+    resume: &mut Resume,
+) -> Result<RunSummary, SchedulerError> {
+    let origin_params: BTreeMap<String, ParamValue> = opts
+        .plan
+        .spec()
+        .parameters
+        .iter()
+        .filter_map(|p| {
+            let v = resume
+                .origin
+                .params
+                .get(&p.name)
+                .and_then(|v| typed(p.ty, v))?;
+            Some((p.name.clone(), v))
+        })
+        .collect();
+    let old = parameter_artifacts(&opts.cas, &origin_params).map_err(SchedulerError::Store)?;
+    let new = parameter_artifacts(&opts.cas, &opts.params).map_err(SchedulerError::Store)?;
+    for (name, r) in new.artifacts.iter() {
+        match old.artifacts.get(name) {
+            Some(o) if o.digest == r.digest => {}
+            Some(o) => {
+                resume.overlay.push((name.clone(), o.digest, r.clone()));
+                resume.report.params_changed.push(name.clone());
+            }
+            None => resume.report.params_changed.push(name.clone()),
+        }
+    }
+    run_loop(opts, Some(resume)).await
+}
+
+/// Hands a reused task's outputs to the run loop, recording the reuse.
+pub(crate) async fn deliver(
+    reused: Reused,
+    recorder: Arc<Recorder>,
+    run_id: String,
+    task_id: u64,
+) -> TaskResult {
+    recorder.send(Event::TaskReused {
+        run_id,
+        task_id,
+        origin_run: reused.origin_run,
+        origin_task: reused.origin_task,
+        manifest: reused.manifest,
+        finished_ms: now_millis(),
+    });
+    TaskResult {
+        task_id,
+        outcome: Ok(Done {
+            artifacts: reused.artifacts,
+            items: reused.items,
+        }),
+    }
+}
+
+/// Keeps a foreach split's items in the store and records their digest on the task, so a resumed
+/// run can fan out again without running the split. Best effort: a failure only means a later
+/// resume runs the split again.
+pub(crate) fn record_items(
+    cas: &Cas,
+    recorder: &Recorder,
+    run_id: &str,
+    task_id: u64,
+    items: Option<&[Value]>,
+) {
+    let Some(items) = items else { return };
+    let list = ciborium::Value::Array(
+        items
+            .iter()
+            .map(|v| {
+                ciborium::Value::Array(vec![
+                    v.codec.as_str().into(),
+                    ciborium::Value::Bytes(v.bytes.clone()),
+                ])
+            })
+            .collect(),
+    );
+    let mut bytes = Vec::new();
+    if ciborium::into_writer(&list, &mut bytes).is_err() {
+        return;
+    }
+    if let Ok(digest) = cas.put(&bytes) {
+        recorder.send(Event::ForeachItems {
+            run_id: run_id.to_string(),
+            task_id,
+            items: digest,
+        });
+    }
+}
+
+/// Reads the items [`record_items`] kept.
+fn read_items(cas: &Cas, digest: &Digest) -> Result<Vec<Value>, String> {
+    let bytes = cas.get(digest).map_err(|e| e.to_string())?;
+    let value: ciborium::Value =
+        ciborium::from_reader(bytes.as_slice()).map_err(|e| e.to_string())?;
+    let bad = || format!("blob {digest} is not a list of foreach items");
+    let ciborium::Value::Array(list) = value else {
+        return Err(bad());
+    };
+    list.into_iter()
+        .map(|item| match item {
+            ciborium::Value::Array(pair) => match <[ciborium::Value; 2]>::try_from(pair) {
+                Ok([ciborium::Value::Text(codec), ciborium::Value::Bytes(bytes)]) => {
+                    Ok(Value { codec, bytes })
+                }
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wflow_core::{ParamSpec, StepSpec, Transition};
+
+    fn plan() -> Plan {
+        let next = |to: &[&str]| Transition::Next(to.iter().map(|s| s.to_string()).collect());
+        let mut join = StepSpec::new("join", next(&["end"]));
+        join.join = true;
+        let spec = FlowSpec {
+            name: "F".into(),
+            doc: String::new(),
+            parameters: vec![
+                ParamSpec {
+                    name: "n".into(),
+                    ty: ParamType::Int,
+                    default: Some("3".into()),
+                    help: String::new(),
+                },
+                ParamSpec {
+                    name: "j".into(),
+                    ty: ParamType::Json,
+                    default: None,
+                    help: String::new(),
+                },
+            ],
+            steps: vec![
+                StepSpec::new("start", next(&["a", "b"])),
+                StepSpec::new("a", next(&["join"])),
+                StepSpec::new("b", next(&["join"])),
+                join,
+                StepSpec::new("end", Transition::End),
+            ],
+        };
+        wflow_graph::validate(&spec).unwrap()
+    }
+
+    fn run(status: Status) -> RunRecord {
+        RunRecord {
+            run_id: "R".into(),
+            flow: "F".into(),
+            component: Digest::of(b"c"),
+            params: serde_json::json!({ "n": 5, "j": { "k": [1] } }),
+            spec: serde_json::json!({}),
+            status,
+            started_ms: 0,
+            finished_ms: None,
+            error: None,
+            origin_run: None,
+            user: "ada".into(),
+        }
+    }
+
+    fn task(id: u64, step: &str, status: Status) -> TaskRecord {
+        TaskRecord {
+            run_id: "R".into(),
+            task_id: id,
+            step: step.into(),
+            foreach_path: vec![],
+            inputs: vec![],
+            status,
+            started_ms: 0,
+            finished_ms: None,
+            manifest: (status == Status::Succeeded).then(|| Digest::of(step.as_bytes())),
+            attempts: 1,
+            origin_run: None,
+            origin_task: None,
+            foreach_items: None,
+        }
+    }
+
+    #[test]
+    fn what_runs_again() {
+        let c = Digest::of(b"c");
+        let tasks = vec![
+            task(1, "start", Status::Succeeded),
+            task(2, "a", Status::Failed),
+            task(3, "b", Status::Succeeded),
+        ];
+        let r = Resume::plan(run(Status::Failed), tasks.clone(), plan(), c, None, false).unwrap();
+        assert_eq!(r.report().failed_steps, ["a"]);
+        assert_eq!(r.report().rerun_steps, ["join", "end"]);
+        assert!(r.report().code_changed.is_none());
+        let r = Resume::plan(
+            run(Status::Succeeded),
+            tasks.clone(),
+            plan(),
+            c,
+            Some("b"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.report().rerun_steps, ["b", "join", "end"]);
+        let other = Digest::of(b"other");
+        let r = Resume::plan(
+            run(Status::Failed),
+            tasks.clone(),
+            plan(),
+            other,
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            r.report().rerun_steps,
+            ["start", "a", "b", "join", "end"],
+            "a new component runs everything"
+        );
+        assert_eq!(r.report().code_changed, Some((c, other)));
+    }
+
+    #[test]
+    fn bad_requests() {
+        let c = Digest::of(b"c");
+        let err = |r: Result<Resume, ResumeError>| r.unwrap_err().to_string();
+        let e = err(Resume::plan(
+            run(Status::Succeeded),
+            vec![],
+            plan(),
+            c,
+            None,
+            false,
+        ));
+        assert!(e.contains("succeeded") && e.contains("--from"), "{e}");
+        let e = err(Resume::plan(
+            run(Status::Running),
+            vec![],
+            plan(),
+            c,
+            None,
+            false,
+        ));
+        assert!(e.contains("still running") && e.contains("--force"), "{e}");
+        assert!(Resume::plan(run(Status::Running), vec![], plan(), c, None, true).is_ok());
+        let e = err(Resume::plan(
+            run(Status::Failed),
+            vec![],
+            plan(),
+            c,
+            Some("jion"),
+            false,
+        ));
+        assert!(
+            e.contains("no step `jion`") && e.contains("start, a, b, join, end"),
+            "{e}"
+        );
+        let mut other = run(Status::Failed);
+        other.flow = "G".into();
+        let e = err(Resume::plan(other, vec![], plan(), c, None, false));
+        assert!(e.contains("flow `F`") && e.contains("flow `G`"), "{e}");
+    }
+
+    #[test]
+    fn parameters_are_the_origins_unless_given() {
+        let spec = plan().spec().clone();
+        let origin = run(Status::Failed).params;
+        let p = resume_params(&spec, &origin, &[]).unwrap();
+        assert_eq!(p["n"], ParamValue::Int(5));
+        assert_eq!(
+            p["j"],
+            ParamValue::Json(serde_json::json!({ "k": [1] })),
+            "typed by the spec"
+        );
+        let p = resume_params(&spec, &origin, &[("n".into(), "7".into())]).unwrap();
+        assert_eq!(p["n"], ParamValue::Int(7));
+        let e = resume_params(&spec, &origin, &[("m".into(), "7".into())]).unwrap_err();
+        assert!(matches!(e, ParamError::Unknown { .. }), "{e}");
+        // A parameter the origin did not have takes its default; a required one must be given.
+        let p = resume_params(&spec, &serde_json::json!({ "j": 1 }), &[]).unwrap();
+        assert_eq!(p["n"], ParamValue::Int(3));
+        let e = resume_params(&spec, &serde_json::json!({}), &[]).unwrap_err();
+        assert!(matches!(e, ParamError::Missing { .. }), "{e}");
+    }
+
+    #[test]
+    fn foreach_items_round_trip_through_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(Arc::new(wflow_store::LocalDisk::open(dir.path()).unwrap()));
+        let meta = Arc::new(wflow_metadata::Metadata::open_in_memory().unwrap());
+        let recorder = Recorder::new(meta);
+        let items = vec![
+            Value {
+                codec: "cbor".into(),
+                bytes: vec![1, 2],
+            },
+            Value {
+                codec: "raw".into(),
+                bytes: vec![],
+            },
+        ];
+        record_items(&cas, &recorder, "R", 1, Some(&items));
+        let bytes = {
+            let list = ciborium::Value::Array(
+                items
+                    .iter()
+                    .map(|v| {
+                        ciborium::Value::Array(vec![
+                            v.codec.as_str().into(),
+                            ciborium::Value::Bytes(v.bytes.clone()),
+                        ])
+                    })
+                    .collect(),
+            );
+            let mut out = Vec::new();
+            ciborium::into_writer(&list, &mut out).unwrap();
+            out
+        };
+        assert_eq!(read_items(&cas, &Digest::of(&bytes)).unwrap(), items);
+        let junk = cas.put(b"\x01").unwrap();
+        assert!(
+            read_items(&cas, &junk)
+                .unwrap_err()
+                .contains("not a list of foreach items")
+        );
+    }
+}
