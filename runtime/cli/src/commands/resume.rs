@@ -127,6 +127,7 @@ pub(crate) fn component_for(
         pooling: true,
         fuel: policy.needs_fuel(),
         max_wasm_stack: policy.limits.max_wasm_stack,
+        ..EngineConfig::default()
     })?;
     let origin = format!(
         "the component of run {pathspec} ({})",
