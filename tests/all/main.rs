@@ -17,6 +17,8 @@ mod failures;
 mod hostile;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
+/// Python and JavaScript steps, polyglot flows, cross-language artifacts.
+mod polyglot;
 /// Capabilities under the policy, deterministic defaults, retries and `catch`.
 mod policy;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.

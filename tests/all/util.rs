@@ -50,6 +50,7 @@ const GUESTS: &[&str] = &[
     "test-program-extra-import",
     "test-program-capable",
     "test-program-nested",
+    "example-polyglot",
 ];
 
 /// Path of a built guest component, by package name (`example-hello`).
@@ -64,6 +65,23 @@ pub fn guest(package: &str) -> PathBuf {
     };
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// Installs the Python and JavaScript build tools (componentize-py, componentize-js) once per test
+/// process with `scripts/install-guest-tools`, the script CI runs too; a no-op when they are there.
+pub fn guest_tools() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(root().join("scripts/install-guest-tools"))
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "installing componentize-py and componentize-js failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 }
 
 /// A temporary working directory with its own store and compile cache.

@@ -32,9 +32,10 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a flow: a component file (`.wasm`) or a guest crate directory (built first).
+    /// Run a flow: a component file (`.wasm`), a Rust crate, a Python or JavaScript flow, or a
+    /// polyglot flow's `wflow.toml` (built first).
     Run(crate::commands::run::RunArgs),
-    /// Build a guest crate into a flow component for wasm32-wasip2.
+    /// Build a flow into components: a Rust crate, a Python or JavaScript flow, or a `wflow.toml`.
     Build(crate::commands::build::BuildArgs),
     /// Validate a flow and print its graph, parameters and settings.
     Check(crate::commands::check::CheckArgs),

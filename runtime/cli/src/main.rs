@@ -7,9 +7,11 @@ use clap::Parser;
 mod build;
 mod cli;
 mod commands;
+mod componentize;
 mod exit;
 mod output;
 mod settings;
+mod source;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

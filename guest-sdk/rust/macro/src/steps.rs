@@ -214,13 +214,31 @@ fn check_signature(f: &ImplItemFn, join: bool) -> syn::Result<()> {
     }
 }
 
-pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            "#[wflow::steps] takes no options",
-        ));
+/// Parses the options of `#[wflow::steps(…)]`: only `elsewhere = ["a", "b"]`, the steps of a
+/// polyglot flow that other components provide (targets may name them; `start` and `end` may be
+/// among them).
+fn parse_elsewhere(attr: TokenStream) -> syn::Result<Vec<LitStr>> {
+    let mut elsewhere = Vec::new();
+    if attr.is_empty() {
+        return Ok(elsewhere);
     }
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("elsewhere") {
+            elsewhere = parse_names(meta.value()?)?;
+            Ok(())
+        } else {
+            Err(meta.error(
+                "unknown option; #[wflow::steps] takes only `elsewhere = [\"step\", …]` (steps of a \
+                 polyglot flow provided by other components)",
+            ))
+        }
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(elsewhere)
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let elsewhere = parse_elsewhere(attr)?;
     let mut block: ItemImpl = syn::parse2(item).map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -283,8 +301,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
 
     // Checks that need every step: targets exist, only `end` ends, `start` and `end` exist.
-    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    let mut names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
     let known = names.join(", ");
+    let elsewhere: Vec<String> = elsewhere.iter().map(LitStr::value).collect();
+    names.extend(elsewhere.iter().map(String::as_str));
     for step in &steps {
         let targets: Vec<&LitStr> = match &step.args.next {
             Next::End => Vec::new(),
@@ -609,7 +629,37 @@ mod tests {
         let err = expand(quote!(x), quote! { impl F {} })
             .unwrap_err()
             .to_string();
-        assert!(err.contains("takes no options"));
+        assert!(err.contains("takes only `elsewhere"), "{err}");
+    }
+
+    #[test]
+    fn elsewhere_names_steps_of_other_components() {
+        // A polyglot flow's Rust part: `square` and `sum` are provided by other components.
+        let out = expand(
+            quote!(elsewhere = ["square", "sum"]),
+            quote! { impl F {
+                #[step(foreach = "square", items = "nums")] fn start(&mut self) {}
+                #[step] fn end(&mut self) {}
+            } },
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.contains(". foreach (\"square\")"), "{out}");
+        let err = expand(
+            quote!(elsewhere = ["square"]),
+            quote! { impl F { #[step(next = "nope")] fn start(&mut self) {} #[step] fn end(&mut self) {} } },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no step named `nope`"), "{err}");
+        // `end` may come from elsewhere too.
+        assert!(
+            expand(
+                quote!(elsewhere = ["end"]),
+                quote! { impl F { #[step(next = "end")] fn start(&mut self) {} } },
+            )
+            .is_ok()
+        );
     }
 
     #[test]

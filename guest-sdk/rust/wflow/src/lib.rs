@@ -164,7 +164,7 @@ pub mod testing;
 pub use artifact::{
     Artifact, ArtifactInfo, ArtifactReader, ArtifactWriter, CHUNK_SIZE, Field, RawArtifact, Source,
 };
-pub use codec::{Value, decode, encode};
+pub use codec::{Bytes, Value, decode, encode};
 pub use error::{Context, Error, ErrorKind, Result};
 pub use flow::{
     Flow, FlowFields, ForeachItems, Inputs, IntoStepResult, declare_values, foreach_items,
@@ -187,6 +187,10 @@ pub use wflow_macro::flow;
 /// struct and mark each step method with `#[step(…)]` (see the [crate docs](crate#steps)).
 /// Implements [`Flow`] and exports the flow from the component (one flow per crate: a component
 /// exports a single `flow` interface).
+///
+/// In a polyglot flow (docs/polyglot.md), `#[wflow::steps(elsewhere = ["square", "sum"])]` names
+/// the steps other components provide: transitions may target them, and `start` or `end` may be
+/// among them. Every other target must still be a step of the `impl` block.
 pub use wflow_macro::steps;
 
 /// The generated WIT bindings (world `step` of `wflow:flow@0.1.0`). Not a stable API.

@@ -10,7 +10,8 @@ use crate::settings::Settings;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// A component file (`.wasm`) or a guest crate directory.
+    /// A component file (`.wasm`), a guest crate directory, a Python or JavaScript flow, or a
+    /// polyglot flow's `wflow.toml`.
     pub flow: PathBuf,
     /// Print the graph in Graphviz DOT instead.
     #[arg(long)]
@@ -21,9 +22,19 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
     let flow = super::load_flow(&args.flow, settings, 1, printer)?;
     let spec = flow.plan.spec();
     if printer.json() {
+        let components: serde_json::Map<String, serde_json::Value> = flow
+            .components
+            .iter()
+            .map(|(key, wasm, c)| {
+                let steps = provided_by(&flow, key);
+                let v = serde_json::json!({ "file": wasm, "digest": c.digest(), "steps": steps });
+                (key.clone(), v)
+            })
+            .collect();
         printer.value(&serde_json::json!({
-            "component": flow.wasm,
-            "digest": flow.component.digest(),
+            "component": flow.components[0].1,
+            "components": components,
+            "digest": flow.code_digest,
             "spec": spec,
             "order": flow.plan.steps_in_order(),
         }));
@@ -50,8 +61,27 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
                 printer.line(format!("  {} ({}){default}  {}", p.name, p.ty, p.help));
             }
         }
+        if flow.code_record.is_some() {
+            printer.line("\nComponents:");
+            for (key, wasm, _) in &flow.components {
+                printer.line(format!(
+                    "  {key:<10} {}  ({})",
+                    provided_by(&flow, key).join(", "),
+                    wasm.display()
+                ));
+            }
+        }
         printer.line("\nGraph:");
         printer.line(flow.plan.render_text());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The steps component `key` provides.
+fn provided_by<'a>(flow: &'a super::LoadedFlow, key: &str) -> Vec<&'a str> {
+    flow.owner
+        .iter()
+        .filter(|(_, k)| *k == key)
+        .map(|(s, _)| s.as_str())
+        .collect()
 }

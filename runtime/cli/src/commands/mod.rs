@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use wflow_core::Digest;
 use wflow_engine::{Engine, EngineConfig, FlowComponent, Sandbox};
 use wflow_graph::Plan;
 
@@ -30,7 +31,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
     let settings = Settings::resolve(&cli.global);
     match cli.command {
         Command::Run(args) => run::execute(args, &settings, printer),
-        Command::Build(args) => build::execute(args, printer),
+        Command::Build(args) => build::execute(args, &settings, printer),
         Command::Check(args) => check::execute(args, &settings, printer),
         Command::Runs(args) => runs::execute(args, &settings, printer),
         Command::Artifact(args) => artifact::execute(args, &settings, printer),
@@ -42,38 +43,37 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
     }
 }
 
-/// A flow ready to run: its component file, the loaded component, its validated graph and each
-/// step's sandbox under the policy.
+/// A flow ready to run: its components, the component that runs each step, its validated graph
+/// and each step's sandbox under the policy.
 pub struct LoadedFlow {
-    pub wasm: PathBuf,
-    pub component: FlowComponent,
+    /// Each component: its name (`flow` for a single-component flow, else its manifest key), its
+    /// file and the loaded component.
+    pub components: Vec<(String, PathBuf, FlowComponent)>,
+    /// The component that runs each step.
+    pub by_step: BTreeMap<String, FlowComponent>,
+    /// The name of the component that provides each step.
+    pub owner: BTreeMap<String, String>,
+    /// What a run records as its code: the component's digest or, for a polyglot flow, the
+    /// digest of [`LoadedFlow::code_record`].
+    pub code_digest: Digest,
+    /// For a polyglot flow, the JSON record of its components and of the step each provides
+    /// (stored in the store under `code_digest`).
+    pub code_record: Option<Vec<u8>>,
+    /// How to name the flow's code for people: the component file, or the manifest.
+    pub origin: String,
     pub plan: Plan,
     pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
 }
 
-/// Builds (if `target` is a crate directory), loads and validates a flow.
+/// Builds (a crate, a Python or JavaScript flow, a manifest's components), loads and validates a
+/// flow: every component against the contract, then the (merged) graph, then the policy.
 pub fn load_flow(
     target: &Path,
     settings: &Settings,
     max_workers: usize,
     printer: &Printer,
 ) -> Result<LoadedFlow> {
-    let wasm = if target.is_dir() {
-        printer.note(format!(
-            "Building {} for {}",
-            target.display(),
-            crate::build::TARGET
-        ));
-        crate::build::build_crate(target, printer.json())?
-    } else if target.exists() {
-        target.to_path_buf()
-    } else {
-        return Err(crate::exit::BadInput(format!(
-            "{} does not exist: give a component file (.wasm) or a guest crate directory",
-            target.display()
-        ))
-        .into());
-    };
+    let built = crate::source::build(target, &settings.cache_dir, printer)?;
     let policy = settings.policy()?;
     let engine = Engine::new(EngineConfig {
         max_concurrent_tasks: max_workers as u32,
@@ -83,14 +83,66 @@ pub fn load_flow(
         max_wasm_stack: policy.limits.max_wasm_stack,
         ..EngineConfig::default()
     })?;
-    let component = engine.load_file(&wasm)?;
-    let plan = wflow_graph::validate(component.spec()).with_context(|| {
-        format!(
-            "the graph of flow `{}` ({}) is invalid",
-            component.spec().name,
-            wasm.display()
-        )
-    })?;
+    let (components, spec, owner, code_record) = match built {
+        crate::source::Built::Single(wasm) => {
+            let component = engine.load_file(&wasm)?;
+            let spec = component.spec().clone();
+            let owner = spec
+                .steps
+                .iter()
+                .map(|s| (s.name.clone(), "flow".to_string()))
+                .collect();
+            (
+                vec![("flow".to_string(), wasm, component)],
+                spec,
+                owner,
+                None,
+            )
+        }
+        crate::source::Built::Polyglot(manifest, files) => {
+            let mut components = Vec::new();
+            for (c, wasm) in manifest.components.iter().zip(files) {
+                let component = engine.load_file(&wasm).with_context(|| {
+                    format!("component `{}` of {}", c.key, manifest.path.display())
+                })?;
+                components.push((c.key.clone(), wasm, component));
+            }
+            let specs: Vec<&wflow_core::FlowSpec> =
+                components.iter().map(|(_, _, c)| c.spec()).collect();
+            let (spec, owner) = manifest.merge(&specs)?;
+            let record = serde_json::json!({
+                "flow": spec.name,
+                "components": components
+                    .iter()
+                    .map(|(k, _, c)| (k.clone(), c.digest().to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+                "steps": owner,
+            });
+            let record = serde_json::to_vec_pretty(&record)?;
+            (components, spec, owner, Some(record))
+        }
+    };
+    let origin = match &code_record {
+        None => components[0].1.display().to_string(),
+        Some(_) => target.display().to_string(),
+    };
+    let plan = wflow_graph::validate(&spec)
+        .with_context(|| format!("the graph of flow `{}` ({origin}) is invalid", spec.name))?;
+    let by_step = owner
+        .iter()
+        .map(|(step, key)| {
+            let c = &components
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .expect("owner")
+                .2;
+            (step.clone(), c.clone())
+        })
+        .collect();
+    let code_digest = match &code_record {
+        Some(r) => Digest::of(r),
+        None => components[0].2.digest(),
+    };
     let sandboxes = policy
         .resolve(plan.spec(), &std::env::current_dir()?)
         .with_context(|| {
@@ -103,8 +155,12 @@ pub fn load_flow(
         .map(|(step, sb)| (step, Arc::new(sb)))
         .collect();
     Ok(LoadedFlow {
-        wasm,
-        component,
+        components,
+        by_step,
+        owner,
+        code_digest,
+        code_record,
+        origin,
         plan,
         sandboxes,
     })

@@ -64,18 +64,19 @@ impl Component {
     /// A flow loaded from a file or crate directory, its code kept in the store (as `wflow run`
     /// does, so a later resume finds it by digest). The one place that knows `LoadedFlow`.
     fn stored(flow: super::LoadedFlow, cas: &Cas) -> Result<Component> {
-        let bytes = std::fs::read(&flow.wasm)
-            .with_context(|| format!("reading {}", flow.wasm.display()))?;
-        cas.put(&bytes).context("storing the flow's component")?;
+        for (_, wasm, _) in &flow.components {
+            let bytes =
+                std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+            cas.put(&bytes).context("storing the flow's component")?;
+        }
+        if let Some(record) = &flow.code_record {
+            cas.put(record)
+                .context("storing the flow's record of components")?;
+        }
         Ok(Component {
-            by_step: flow
-                .plan
-                .steps_in_order()
-                .iter()
-                .map(|s| (s.clone(), flow.component.clone()))
-                .collect(),
-            code_digest: flow.component.digest(),
-            origin: flow.wasm.display().to_string(),
+            by_step: flow.by_step,
+            code_digest: flow.code_digest,
+            origin: flow.origin,
             plan: flow.plan,
             sandboxes: flow.sandboxes,
         })

@@ -20,7 +20,8 @@ use crate::settings::{Settings, user};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// A component file (`.wasm`) or a guest crate directory (built for wasm32-wasip2 first).
+    /// A component file (`.wasm`), a guest crate directory, a Python (`.py`) or JavaScript (`.js`)
+    /// flow, or a polyglot flow's `wflow.toml` (built first).
     pub flow: PathBuf,
     /// A parameter value, `NAME=VALUE` (repeatable).
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
@@ -50,9 +51,14 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         .with_context(|| format!("cannot use {} as the store", settings.store.display()))?;
     let summary_line = disk.summary();
     let cas = Arc::new(Cas::new(Arc::new(disk)));
-    let bytes =
-        std::fs::read(&flow.wasm).with_context(|| format!("reading {}", flow.wasm.display()))?;
-    cas.put(&bytes).context("storing the flow's component")?;
+    for (_, wasm, _) in &flow.components {
+        let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        cas.put(&bytes).context("storing the flow's component")?;
+    }
+    if let Some(record) = &flow.code_record {
+        cas.put(record)
+            .context("storing the flow's record of components")?;
+    }
     let meta = Arc::new(Metadata::open(&settings.metadata_path())?);
     let recorder = Arc::new(Recorder::new(meta));
 
@@ -75,13 +81,8 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         .build()
         .context("cannot start the tokio runtime")?;
     let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
-        components: flow
-            .plan
-            .steps_in_order()
-            .iter()
-            .map(|s| (s.clone(), flow.component.clone()))
-            .collect(),
-        code_digest: flow.component.digest(),
+        components: flow.by_step,
+        code_digest: flow.code_digest,
         plan: flow.plan,
         params,
         cas,

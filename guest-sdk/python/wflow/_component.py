@@ -1,0 +1,187 @@
+"""The component's export: the flow's spec and ``run-step``, for componentize-py.
+
+``wflow build`` generates the application module ``wflow_app``::
+
+    import flow                            # the author's module
+    from wflow._component import export
+    Flow = export(flow)                    # what componentize-py exports as `wflow:flow/flow`
+
+componentize-py runs that module at build time (pre-initialisation), so a syntax error, a missing
+import or an invalid flow class fails ``wflow build`` with its traceback.
+"""
+
+import inspect
+import sys
+import traceback
+
+import wflow
+from componentize_py_types import Err
+from wit_world.imports.types import StepError
+from wflow import FlowSpec, Inputs, Parameter, _Step
+
+
+def _doc(obj):
+    text = inspect.getdoc(obj) or ""
+    # The first paragraph, on one line.
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def _flow_class(module):
+    found = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec
+        and v.__module__ == module.__name__
+    ]
+    if len(found) != 1:
+        names = ", ".join(c.__name__ for c in found) or "none"
+        raise TypeError(
+            f"{module.__file__}: a flow file defines exactly one class deriving from "
+            f"wflow.FlowSpec (found: {names})"
+        )
+    return found[0]
+
+
+def _steps(cls):
+    steps = {}
+    for klass in reversed(cls.__mro__):
+        for name, v in vars(klass).items():
+            if isinstance(v, _Step):
+                steps[name] = v
+    return steps
+
+
+def _params(cls):
+    params = {}
+    for klass in reversed(cls.__mro__):
+        for name, v in vars(klass).items():
+            if isinstance(v, Parameter):
+                params[v.name] = v
+    return params
+
+
+def build_spec(cls):
+    """The WIT ``flow-spec`` of a flow class; ``TypeError`` / ``ValueError`` if it is malformed."""
+    t = wflow._types
+
+    params = []
+    for p in _params(cls).values():
+        params.append(
+            t.ParamSpec(
+                name=p.name,
+                type={
+                    "string": t.ParamType.STRING,
+                    "int": t.ParamType.INT,
+                    "float": t.ParamType.FLOAT,
+                    "bool": t.ParamType.BOOL,
+                    "json": t.ParamType.JSON,
+                }[p.kind],
+                default=p._default_text(),
+                help=p.help,
+            )
+        )
+    steps = []
+    for name, s in _steps(cls).items():
+        o = s.opts
+        where = f"step `{name}` of {cls.__name__}"
+        if o.get("foreach") is not None:
+            if o.get("next") is not None:
+                raise ValueError(f"{where}: give `next` or `foreach`, not both")
+            if not o.get("items"):
+                raise ValueError(f"{where}: a foreach step names its items: @step(foreach=…, items=\"artifact\")")
+            transition = t.Transition_Foreach(o["foreach"])
+        elif o.get("next") is not None:
+            nxt = o["next"]
+            nxt = [nxt] if isinstance(nxt, str) else list(nxt)
+            if not nxt or not all(isinstance(n, str) for n in nxt):
+                raise ValueError(f"{where}: `next` is a step name or a list of step names")
+            transition = t.Transition_Next(nxt)
+        else:
+            transition = t.Transition_End()
+        if o.get("items") and o.get("foreach") is None:
+            raise ValueError(f"{where}: `items` goes with `foreach`")
+        nargs = len(inspect.signature(s.fn).parameters)
+        if bool(o.get("join")) != (nargs == 2):
+            raise TypeError(
+                f"{where}: a join step takes (self, inputs), any other step only (self)"
+            )
+        dirs = [t.DirGrant(host_path=h, guest_path=g, writable=bool(w)) for (h, g, w) in o.get("dirs", [])]
+        steps.append(
+            t.StepSpec(
+                name=name,
+                doc=_doc(s.fn),
+                transition=transition,
+                join=bool(o.get("join")),
+                retries=int(o.get("retries", 0)),
+                timeout_secs=o.get("timeout"),
+                memory_mb=o.get("memory"),
+                cpu=o.get("cpu"),
+                catch=o.get("catch"),
+                compute=o.get("compute"),
+                capabilities=t.Capabilities(
+                    env=list(o.get("env", [])),
+                    dirs=dirs,
+                    network=list(o.get("network", [])),
+                    clock=bool(o.get("clock", False)),
+                    random=bool(o.get("random", False)),
+                ),
+            )
+        )
+    if not steps:
+        raise ValueError(f"flow {cls.__name__} has no steps: mark methods with @wflow.step")
+    return t.FlowSpec(name=cls._wflow_name, doc=_doc(cls), parameters=params, steps=steps)
+
+
+def _run(cls, steps, step_name):
+    s = steps.get(step_name)
+    if s is None:
+        raise wflow.WflowError("invalid", f"flow {cls._wflow_name} has no step `{step_name}`")
+    flow = cls()
+    if s.opts.get("join"):
+        s.fn(flow, Inputs())
+    else:
+        s.fn(flow)
+    if s.opts.get("foreach") is not None:
+        items_name = s.opts["items"]
+        items = getattr(flow, items_name)
+        try:
+            items = list(items)
+        except TypeError:
+            raise TypeError(
+                f"foreach step `{step_name}`: artifact `{items_name}` is a {type(items).__name__}, not a list"
+            ) from None
+        foreach = wflow._foreach
+
+        values = [wflow._encode_value(x, f"item {i} of `{items_name}`") for i, x in enumerate(items)]
+        flow._wflow_save()
+        try:
+            foreach.declare_items(values)
+        except Exception as e:
+            raise wflow._host_error(e, "declaring the foreach items") from None
+    else:
+        flow._wflow_save()
+
+
+def export(module):
+    """The class componentize-py exports for the flow defined in ``module``."""
+    cls = _flow_class(module)
+    spec = build_spec(cls)  # at build time: a malformed flow fails the build
+    steps = _steps(cls)
+
+    class Flow:
+        def spec(self):
+            return spec
+
+        def run_step(self, step):
+            try:
+                _run(cls, steps, step)
+            except BaseException as e:  # noqa: BLE001 — every failure becomes the step's error
+                traceback.print_exc(file=sys.stderr)
+                sys.stderr.flush()
+                sys.stdout.flush()
+                message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                raise Err(StepError(message=message)) from None
+            finally:
+                sys.stdout.flush()
+
+    return Flow
