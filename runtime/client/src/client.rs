@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wflow_core::{Digest, FlowSpec, Pathspec};
 use wflow_graph::Plan;
 use wflow_metadata::{
-    AttemptRecord, Metadata, RunFilter, RunRecord, Status, StepStats, TaskRecord,
+    AttemptRecord, Metadata, MetadataStore, RunFilter, RunRecord, Status, StepStats, TaskRecord,
 };
 use wflow_store::{ArtifactRef, BlobReader, Cas, LocalDisk, Manifest};
 
@@ -22,7 +22,7 @@ pub const METADATA_FILE: &str = "metadata.sqlite";
 ///
 /// Cheap to share between threads. Every object it hands out borrows it.
 pub struct Client {
-    meta: Arc<Metadata>,
+    meta: Arc<dyn MetadataStore>,
     cas: Cas,
     root: Option<PathBuf>,
 }
@@ -77,7 +77,7 @@ impl Client {
 
     /// A client over records and a store already open. `store_root`, when given, is where live
     /// logs are looked for (see [`live_log_path`](crate::live_log_path)).
-    pub fn from_parts(meta: Arc<Metadata>, cas: Cas, store_root: Option<PathBuf>) -> Client {
+    pub fn from_parts(meta: Arc<dyn MetadataStore>, cas: Cas, store_root: Option<PathBuf>) -> Client {
         Client {
             meta,
             cas,
@@ -85,8 +85,8 @@ impl Client {
         }
     }
 
-    /// The metadata records.
-    pub fn metadata(&self) -> &Arc<Metadata> {
+    /// The metadata records (the SQLite file, or records kept as objects in a team store).
+    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
         &self.meta
     }
 

@@ -118,6 +118,18 @@ pub enum MetadataError {
         /// The database file.
         path: PathBuf,
     },
+    /// Reading or writing a record object in a store failed (records kept as objects, e.g. on
+    /// S3: see [`ObjectMetadata`](crate::ObjectMetadata)).
+    #[error("records in {path}: {action}: {source}", path = .path.display())]
+    Store {
+        /// Where the records are (the URL of their prefix).
+        path: PathBuf,
+        /// What was being done, e.g. "writing `records-v1/runs/R`".
+        action: String,
+        /// The store's error (it names the object and, on S3, the endpoint).
+        #[source]
+        source: wflow_store::StoreError,
+    },
     /// Any other SQLite failure (I/O error, disk full, lock held longer than the busy timeout...).
     #[error("metadata database {path}: {action}: {source}", path = .path.display())]
     Sqlite {
@@ -145,6 +157,7 @@ impl MetadataError {
             | MetadataError::Corrupt { path, .. }
             | MetadataError::InvalidTag { path, .. }
             | MetadataError::WriterStopped { path }
+            | MetadataError::Store { path, .. }
             | MetadataError::Sqlite { path, .. } => path,
         }
     }

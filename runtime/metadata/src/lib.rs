@@ -104,18 +104,22 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod error;
 mod model;
+mod objects;
 mod query;
 mod recorder;
 mod schema;
 mod sqlite;
 mod tags;
 
+pub use backend::MetadataStore;
 pub use error::{MetadataError, Result};
 pub use model::{
     AttemptRecord, Event, RunFilter, RunRecord, Status, StatusError, StepStats, TaskRecord,
 };
+pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
 pub use recorder::Recorder;
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::{Event, Metadata, MetadataError, Result};
+use std::time::Instant;
+
+use crate::{Event, MetadataError, MetadataStore, Result};
 
 /// A background writer: events sent with `send` are written in batches (everything queued when
 /// the thread wakes up goes in one transaction). `flush` blocks until everything sent so far is
@@ -21,7 +23,7 @@ use crate::{Event, Metadata, MetadataError, Result};
 /// `close` to see it.
 pub struct Recorder {
     shared: Arc<Shared>,
-    meta: Arc<Metadata>,
+    meta: Arc<dyn MetadataStore>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -46,6 +48,8 @@ struct State {
     error: Option<MetadataError>,
     /// `close` or drop asked the writer to finish.
     closing: bool,
+    /// Callers waiting in `flush`: the writer does not hold events back for its batch window.
+    flushing: usize,
     /// The writer thread has ended.
     stopped: bool,
 }
@@ -60,8 +64,8 @@ impl Shared {
 }
 
 impl Recorder {
-    /// Starts the writer thread for `meta`.
-    pub fn new(meta: Arc<Metadata>) -> Recorder {
+    /// Starts the writer thread for `meta` (any [`MetadataStore`]: an `Arc<Metadata>` will do).
+    pub fn new(meta: Arc<dyn MetadataStore>) -> Recorder {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -72,7 +76,7 @@ impl Recorder {
             .spawn({
                 let shared = shared.clone();
                 let meta = meta.clone();
-                move || write_loop(&shared, &meta)
+                move || write_loop(&shared, meta.as_ref())
             })
             .expect("cannot start the metadata writer thread");
         Recorder {
@@ -82,8 +86,8 @@ impl Recorder {
         }
     }
 
-    /// The database written to.
-    pub fn metadata(&self) -> &Arc<Metadata> {
+    /// The records written to.
+    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
         &self.meta
     }
 
@@ -106,6 +110,8 @@ impl Recorder {
     pub fn flush(&self) -> Result<()> {
         let mut state = self.shared.lock();
         let target = state.sent;
+        state.flushing += 1;
+        self.shared.wake.notify_one();
         while state.written < target && !state.stopped {
             state = self
                 .shared
@@ -113,6 +119,7 @@ impl Recorder {
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
         }
+        state.flushing -= 1;
         self.outcome(&mut state, target)
     }
 
@@ -173,8 +180,9 @@ impl Drop for StopGuard<'_> {
     }
 }
 
-fn write_loop(shared: &Shared, meta: &Metadata) {
+fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
     let _guard = StopGuard(shared);
+    let window = meta.batch_window();
     loop {
         let batch = {
             let mut state = shared.lock();
@@ -183,6 +191,19 @@ fn write_loop(shared: &Shared, meta: &Metadata) {
             }
             if state.queue.is_empty() {
                 return; // closing, and everything is written
+            }
+            // Where each write is a request, gather more events first, unless someone waits.
+            let deadline = Instant::now() + window;
+            while !state.closing && state.flushing == 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = shared
+                    .wake
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             std::mem::take(&mut state.queue)
         };
@@ -206,12 +227,12 @@ mod tests {
     fn recorder_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Recorder>();
-        assert_send_sync::<Metadata>();
+        assert_send_sync::<crate::Metadata>();
     }
 
     #[test]
     fn flush_with_nothing_sent_and_close_are_quiet() {
-        let rec = Recorder::new(Arc::new(Metadata::open_in_memory().unwrap()));
+        let rec = Recorder::new(Arc::new(crate::Metadata::open_in_memory().unwrap()));
         rec.flush().unwrap();
         rec.close().unwrap();
     }

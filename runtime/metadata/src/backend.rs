@@ -1,0 +1,262 @@
+//! [`MetadataStore`]: what every home of the records offers — the SQLite file ([`Metadata`]), the
+//! objects of a team store ([`ObjectMetadata`](crate::ObjectMetadata)), later a service.
+//!
+//! The runtime writes through it (a [`Recorder`](crate::Recorder) batches events into
+//! [`record_skipping_failures`](MetadataStore::record_skipping_failures)); the client library,
+//! the inspection commands and resume read through it. The provided methods are correct for any
+//! backend that implements the required ones; a backend with an index (SQLite) overrides them
+//! with cheaper queries. Inherent methods of [`Metadata`] with the same names remain, so code
+//! written against the SQLite type keeps working.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{
+    AttemptRecord, Event, Metadata, Result, RunFilter, RunRecord, Status, StepStats, TaskRecord,
+};
+
+/// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Applies events in order; all or nothing where the backend can (see each implementation).
+    fn record(&self, events: &[Event]) -> Result<()>;
+
+    /// Applies events in order, skipping (and returning the first of) those that fail.
+    fn record_skipping_failures(&self, events: &[Event]) -> Result<()>;
+
+    /// Runs newest first (by start time, then run id), optionally of one flow.
+    fn runs(&self, flow: Option<&str>) -> Result<Vec<RunRecord>>;
+
+    /// The run `run_id`, if recorded.
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+
+    /// Tasks of a run ordered by task id.
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>>;
+
+    /// The attempts of a task, in order of attempt number.
+    fn attempts(&self, run_id: &str, task_id: u64) -> Result<Vec<AttemptRecord>>;
+
+    /// Adds `tags` to run `run_id`; returns how many it did not have yet. All or nothing: an
+    /// invalid tag or an unknown run adds none.
+    fn add_tags(&self, run_id: &str, tags: &[String]) -> Result<usize>;
+
+    /// Removes `tags` from run `run_id`; returns how many it had.
+    fn remove_tags(&self, run_id: &str, tags: &[String]) -> Result<usize>;
+
+    /// The tags of run `run_id`, sorted (empty for a run without tags or not recorded).
+    fn tags(&self, run_id: &str) -> Result<Vec<String>>;
+
+    /// Where the records are: the database file, or the URL of the records' prefix. Errors name
+    /// it the same way.
+    fn path(&self) -> &Path;
+
+    /// How long a [`Recorder`](crate::Recorder) may hold events back to write more of them at
+    /// once: zero for a local file, a fraction of a second where each write is a request.
+    fn batch_window(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Task `task_id` of run `run_id`, if recorded.
+    fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
+        Ok(self
+            .tasks(run_id)?
+            .into_iter()
+            .find(|t| t.task_id == task_id))
+    }
+
+    /// The tasks of one step of a run, by task id.
+    fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
+        let mut tasks = self.tasks(run_id)?;
+        tasks.retain(|t| t.step == step);
+        Ok(tasks)
+    }
+
+    /// The names of the flows that have runs, sorted.
+    fn flows(&self) -> Result<Vec<String>> {
+        let mut flows: Vec<String> = self.runs(None)?.into_iter().map(|r| r.flow).collect();
+        flows.sort_unstable();
+        flows.dedup();
+        Ok(flows)
+    }
+
+    /// The runs `filter` selects, newest first.
+    fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let mut runs = self.runs(filter.flow.as_deref())?;
+        if let Some(status) = filter.status {
+            runs.retain(|r| r.status == status);
+        }
+        if !filter.tags.is_empty() {
+            let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+            let tags = self.tags_of_runs(&ids)?;
+            let keep: HashSet<String> = tags
+                .into_iter()
+                .filter(|(_, have)| filter.tags.iter().all(|t| have.contains(t)))
+                .map(|(id, _)| id)
+                .collect();
+            runs.retain(|r| keep.contains(&r.run_id));
+        }
+        let mut runs: Vec<RunRecord> = runs
+            .into_iter()
+            .skip(filter.offset)
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .collect();
+        if filter.skip_spec {
+            for r in &mut runs {
+                r.spec = serde_json::Value::Null;
+            }
+        }
+        Ok(runs)
+    }
+
+    /// How many runs `filter` selects, ignoring its `limit` and `offset`.
+    fn count_runs(&self, filter: &RunFilter) -> Result<u64> {
+        let all = RunFilter {
+            limit: None,
+            offset: 0,
+            skip_spec: true,
+            ..filter.clone()
+        };
+        Ok(self.find_runs(&all)?.len() as u64)
+    }
+
+    /// The newest run of `flow`, optionally only among runs with status `status`.
+    fn latest_run(&self, flow: &str, status: Option<Status>) -> Result<Option<RunRecord>> {
+        let filter = RunFilter {
+            flow: Some(flow.to_string()),
+            status,
+            limit: Some(1),
+            ..RunFilter::default()
+        };
+        Ok(self.find_runs(&filter)?.into_iter().next())
+    }
+
+    /// The ids of every run of `flow`, newest first.
+    fn run_ids(&self, flow: &str) -> Result<Vec<String>> {
+        Ok(self
+            .runs(Some(flow))?
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect())
+    }
+
+    /// Per step of a run, what its tasks add up to; steps without tasks are absent. Ordered by
+    /// step name.
+    fn step_stats(&self, run_id: &str) -> Result<Vec<StepStats>> {
+        Ok(step_stats_of(&self.tasks(run_id)?))
+    }
+
+    /// The tags of several runs at once: run id → sorted tags (runs without tags are absent).
+    fn tags_of_runs(&self, run_ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out = BTreeMap::new();
+        for id in run_ids {
+            let tags = self.tags(id)?;
+            if !tags.is_empty() {
+                out.insert(id.to_string(), tags);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every tag in use and how many runs carry it, sorted by tag.
+    fn all_tags(&self) -> Result<Vec<(String, u64)>> {
+        let runs = self.runs(None)?;
+        let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for tags in self.tags_of_runs(&ids)?.into_values() {
+            for t in tags {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+}
+
+/// [`StepStats`] of a run's tasks, computed in memory (what SQLite's `GROUP BY` gives).
+pub(crate) fn step_stats_of(tasks: &[TaskRecord]) -> Vec<StepStats> {
+    let mut by_step: BTreeMap<&str, StepStats> = BTreeMap::new();
+    for t in tasks {
+        let s = by_step.entry(&t.step).or_insert_with(|| StepStats {
+            step: t.step.clone(),
+            ..StepStats::default()
+        });
+        s.tasks += 1;
+        match t.status {
+            Status::Succeeded => s.succeeded += 1,
+            Status::Failed => s.failed += 1,
+            Status::Running => s.running += 1,
+        }
+        s.reused += u64::from(t.is_reused());
+        s.attempts += u64::from(t.attempts);
+        s.first_started_ms = Some(s.first_started_ms.map_or(t.started_ms, |m| m.min(t.started_ms)));
+        if let Some(end) = t.finished_ms {
+            s.last_finished_ms = Some(s.last_finished_ms.map_or(end, |m| m.max(end)));
+            let took = end - t.started_ms;
+            s.task_ms += took;
+            s.max_task_ms = Some(s.max_task_ms.map_or(took, |m| m.max(took)));
+        }
+    }
+    by_step.into_values().collect()
+}
+
+impl MetadataStore for Metadata {
+    fn record(&self, events: &[Event]) -> Result<()> {
+        Metadata::record(self, events)
+    }
+    fn record_skipping_failures(&self, events: &[Event]) -> Result<()> {
+        Metadata::record_skipping_failures(self, events)
+    }
+    fn runs(&self, flow: Option<&str>) -> Result<Vec<RunRecord>> {
+        Metadata::runs(self, flow)
+    }
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        Metadata::run(self, run_id)
+    }
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
+        Metadata::tasks(self, run_id)
+    }
+    fn attempts(&self, run_id: &str, task_id: u64) -> Result<Vec<AttemptRecord>> {
+        Metadata::attempts(self, run_id, task_id)
+    }
+    fn add_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
+        Metadata::add_tags(self, run_id, tags)
+    }
+    fn remove_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
+        Metadata::remove_tags(self, run_id, tags)
+    }
+    fn tags(&self, run_id: &str) -> Result<Vec<String>> {
+        Metadata::tags(self, run_id)
+    }
+    fn path(&self) -> &Path {
+        Metadata::path(self)
+    }
+    fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
+        Metadata::task(self, run_id, task_id)
+    }
+    fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
+        Metadata::tasks_of_step(self, run_id, step)
+    }
+    fn flows(&self) -> Result<Vec<String>> {
+        Metadata::flows(self)
+    }
+    fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        Metadata::find_runs(self, filter)
+    }
+    fn count_runs(&self, filter: &RunFilter) -> Result<u64> {
+        Metadata::count_runs(self, filter)
+    }
+    fn latest_run(&self, flow: &str, status: Option<Status>) -> Result<Option<RunRecord>> {
+        Metadata::latest_run(self, flow, status)
+    }
+    fn run_ids(&self, flow: &str) -> Result<Vec<String>> {
+        Metadata::run_ids(self, flow)
+    }
+    fn step_stats(&self, run_id: &str) -> Result<Vec<StepStats>> {
+        Metadata::step_stats(self, run_id)
+    }
+    fn tags_of_runs(&self, run_ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
+        Metadata::tags_of_runs(self, run_ids)
+    }
+    fn all_tags(&self) -> Result<Vec<(String, u64)>> {
+        Metadata::all_tags(self)
+    }
+}

@@ -1,0 +1,1119 @@
+//! [`ObjectMetadata`]: the records as small write-once objects in a [`BlobStore`] — how a team
+//! store on S3 keeps runs that every machine pointing at the bucket can see.
+//!
+//! # Layout (under the store's prefix)
+//!
+//! ```text
+//! records-v1/
+//! ├── runs/<run_id>                          the run as it started (JSON): flow, component,
+//! │                                          params, spec, start, origin run, user
+//! ├── tasks/<run_id>/<ms>-<writer>-<seq>     a batch of task and attempt events of that run
+//! │                                          (JSON array), in the order they happened
+//! ├── ends/<run_id>/<ms>-<writer>-<seq>      how the run ended (JSON): status, end, error
+//! └── tags/<run_id>/<ms>-<writer>-<seq>      a change to the run's tags (JSON): added, removed
+//! ```
+//!
+//! Every object is written once under a key no other writer uses (`<writer>` is 64 random bits
+//! per process, `<seq>` counts its writes, `<ms>` — never going backwards within a writer — makes
+//! the keys of all writers sort in time order). So nothing is ever overwritten, no write needs a
+//! conditional request, and S3's atomic `PUT` makes each batch appear whole or not at all. A
+//! reader folds a run's batches in key order; a writer killed mid-run leaves a prefix of its
+//! events, exactly like a SQLite file whose last transactions were lost.
+//!
+//! Costs: a run's start is one object, its end another; task events go in batches (a
+//! [`Recorder`](crate::Recorder) waits up to [`BATCH_WINDOW`] to gather them), so a
+//! thousand-task foreach writes tens of objects, not thousands. Listing runs is one LIST of
+//! `runs/` and one of `ends/` plus one GET per run (in parallel); reading a run's tasks is one
+//! LIST plus one GET per batch. A finished run's fold is cached for the life of the handle.
+//!
+//! Validation matches the SQLite file's: a task of an unknown run, a second start of a task, or
+//! the end of an attempt never started is refused with the same errors. A writer knows the runs
+//! it started; for any other run it reads the run's records first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wflow_core::Digest;
+use wflow_store::BlobStore;
+
+use crate::{
+    AttemptRecord, Event, MetadataError, MetadataStore, Result, RunRecord, Status, TaskRecord,
+};
+
+/// The prefix of every record object; the `v1` changes if the layout ever does.
+pub const RECORDS_PREFIX: &str = "records-v1/";
+
+/// How long a recorder gathers events before writing them as one object.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
+
+/// One object's bytes (`None`: absent) once fetched, in [`ObjectMetadata::get_many`].
+type Slot = Mutex<Option<Result<Option<Vec<u8>>>>>;
+
+/// Parallel GETs when reading many records.
+const READERS: usize = 16;
+
+/// Records as objects in a store (see the [module docs](self)).
+pub struct ObjectMetadata {
+    store: Arc<dyn BlobStore>,
+    location: PathBuf,
+    writer: String,
+    /// Runs this handle wrote to, folded: what validation checks events against.
+    written: Mutex<Writer>,
+    /// Folds of finished runs read by this handle.
+    cache: Mutex<HashMap<String, Arc<RunState>>>,
+}
+
+#[derive(Default)]
+struct Writer {
+    runs: HashMap<String, RunState>,
+    seq: u64,
+    last_ms: i64,
+}
+
+/// A run's records, folded.
+#[derive(Clone, Debug)]
+struct RunState {
+    run: RunRecord,
+    tasks: BTreeMap<u64, TaskRecord>,
+    attempts: BTreeMap<(u64, u32), AttemptRecord>,
+}
+
+impl std::fmt::Debug for ObjectMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectMetadata")
+            .field("location", &self.location)
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectMetadata {
+    /// Records under [`RECORDS_PREFIX`] in `store`; `location` names them in messages (e.g.
+    /// `s3://bucket/prefix/records-v1/`).
+    pub fn new(store: Arc<dyn BlobStore>, location: impl Into<PathBuf>) -> ObjectMetadata {
+        let mut salt = [0u8; 8];
+        if getrandom::fill(&mut salt).is_err() {
+            salt = (wflow_core::now_millis() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+        }
+        ObjectMetadata {
+            store,
+            location: location.into(),
+            writer: format!("{:016x}", u64::from_le_bytes(salt)),
+            written: Mutex::new(Writer::default()),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn store_err(&self, action: impl Into<String>, e: wflow_store::StoreError) -> MetadataError {
+        MetadataError::Store {
+            path: self.location.clone(),
+            action: action.into(),
+            source: e,
+        }
+    }
+
+    fn corrupt(&self, key: &str, reason: impl ToString) -> MetadataError {
+        MetadataError::corrupt(&self.location, format!("record object `{key}`"), reason)
+    }
+
+    fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let Some(bytes) = self
+            .store
+            .get(key)
+            .map_err(|e| self.store_err(format!("reading `{key}`"), e))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.corrupt(key, e))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.store
+            .list(prefix)
+            .map_err(|e| self.store_err(format!("listing `{prefix}`"), e))
+    }
+
+    /// GETs `keys` in parallel; absent objects are `None`.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.len() <= 1 {
+            return keys
+                .iter()
+                .map(|k| {
+                    self.store
+                        .get(k)
+                        .map_err(|e| self.store_err(format!("reading `{k}`"), e))
+                })
+                .collect();
+        }
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Slot> = keys.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..READERS.min(keys.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(key) = keys.get(i) else { break };
+                        let got = self
+                            .store
+                            .get(key)
+                            .map_err(|e| self.store_err(format!("reading `{key}`"), e));
+                        let failed = got.is_err();
+                        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
+                        if failed {
+                            next.store(keys.len(), Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|s| {
+                s.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or(Ok(None))
+            })
+            .collect()
+    }
+
+    /// The run as it started, without its end.
+    fn started(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        if !valid_id(run_id) {
+            return Ok(None);
+        }
+        let key = format!("{RECORDS_PREFIX}runs/{run_id}");
+        let Some(s) = self.get_json::<StoredRun>(&key)? else {
+            return Ok(None);
+        };
+        s.into_record(run_id)
+            .map(Some)
+            .map_err(|e| self.corrupt(&key, e))
+    }
+
+    /// Reads and folds every record of a run (`None` if it was never started).
+    fn load(&self, run_id: &str) -> Result<Option<RunState>> {
+        let Some(run) = self.started(run_id)? else {
+            return Ok(None);
+        };
+        let mut state = RunState {
+            run,
+            tasks: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+        };
+        let batches = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
+        for (key, bytes) in batches.iter().zip(self.get_many(&batches)?) {
+            let Some(bytes) = bytes else { continue };
+            let events: Vec<StoredEvent> =
+                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(key, e))?;
+            for ev in events {
+                // Checked when written; what does not apply now came from a writer that raced
+                // another, and is skipped as SQLite would have refused it.
+                let _ = state.apply(&self.location, &ev.into_event(run_id));
+            }
+        }
+        if let Some(end) = self.end(run_id)? {
+            end.apply_to(&mut state.run);
+        }
+        Ok(Some(state))
+    }
+
+    /// The latest end of a run.
+    fn end(&self, run_id: &str) -> Result<Option<StoredEnd>> {
+        let ends = self.list(&format!("{RECORDS_PREFIX}ends/{run_id}/"))?;
+        match ends.last() {
+            Some(key) => self.get_json(key),
+            None => Ok(None),
+        }
+    }
+
+    /// The folded records of a run, from the cache when it is finished.
+    fn state(&self, run_id: &str) -> Result<Option<Arc<RunState>>> {
+        if let Some(s) = self.lock_cache().get(run_id) {
+            return Ok(Some(s.clone()));
+        }
+        let Some(state) = self.load(run_id)? else {
+            return Ok(None);
+        };
+        let state = Arc::new(state);
+        if state.run.status.is_finished() {
+            self.lock_cache().insert(run_id.to_string(), state.clone());
+        }
+        Ok(Some(state))
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<RunState>>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks and writes events; with `skip`, failing events are left out instead of failing all.
+    fn write(&self, events: &[Event], skip: bool) -> Result<()> {
+        let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        // Work on copies of the runs involved, committed only once everything is written.
+        let mut runs: BTreeMap<String, RunState> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut started: Vec<String> = Vec::new();
+        let mut tasks: HashMap<String, Vec<StoredEvent>> = HashMap::new();
+        let mut ends: Vec<(String, StoredEnd)> = Vec::new();
+        let mut first_error = None;
+        for event in events {
+            let run_id = event.run_id().to_string();
+            let outcome = self.check(&mut w, &mut runs, event);
+            if let Err(e) = outcome {
+                if !skip {
+                    return Err(e);
+                }
+                first_error.get_or_insert(e);
+                continue;
+            }
+            if !order.contains(&run_id) {
+                order.push(run_id.clone());
+            }
+            match event {
+                Event::RunStarted { .. } => started.push(run_id),
+                Event::RunFinished {
+                    status,
+                    finished_ms,
+                    error,
+                    ..
+                } => ends.push((
+                    run_id,
+                    StoredEnd {
+                        v: 1,
+                        status: *status,
+                        finished_ms: *finished_ms,
+                        error: error.clone(),
+                    },
+                )),
+                other => tasks
+                    .entry(run_id)
+                    .or_default()
+                    .push(StoredEvent::from_event(other)),
+            }
+        }
+        // Write in dependency order: a run's start, then its tasks, then its end.
+        for run_id in &order {
+            if started.contains(run_id) {
+                let run = &runs[run_id].run;
+                let key = format!("{RECORDS_PREFIX}runs/{run_id}");
+                let bytes = serde_json::to_vec(&StoredRun::from_record(run)).expect("serialises");
+                let wrote = self
+                    .store
+                    .put_if_absent(&key, &bytes)
+                    .map_err(|e| self.store_err(format!("writing `{key}`"), e))?;
+                if !wrote {
+                    return Err(MetadataError::AlreadyRecorded {
+                        path: self.location.clone(),
+                        what: format!("run `{run_id}`"),
+                    });
+                }
+            }
+            if let Some(batch) = tasks.get(run_id) {
+                let key = format!(
+                    "{RECORDS_PREFIX}tasks/{run_id}/{}",
+                    next_key(&mut w, &self.writer)
+                );
+                self.put(&key, &serde_json::to_vec(batch).expect("serialises"))?;
+            }
+            for (_, end) in ends.iter().filter(|(r, _)| r == run_id) {
+                let key = format!(
+                    "{RECORDS_PREFIX}ends/{run_id}/{}",
+                    next_key(&mut w, &self.writer)
+                );
+                self.put(&key, &serde_json::to_vec(end).expect("serialises"))?;
+            }
+        }
+        for (run_id, state) in runs {
+            self.lock_cache().remove(&run_id);
+            w.runs.insert(run_id, state);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.store
+            .put_if_absent(key, bytes)
+            .map(|_| ())
+            .map_err(|e| self.store_err(format!("writing `{key}`"), e))
+    }
+
+    /// Applies `event` to the working copy of its run, reading the run first if this writer has
+    /// not seen it.
+    fn check(
+        &self,
+        w: &mut Writer,
+        runs: &mut BTreeMap<String, RunState>,
+        event: &Event,
+    ) -> Result<()> {
+        let run_id = event.run_id();
+        if let Event::RunStarted {
+            run_id,
+            flow,
+            component,
+            params,
+            spec,
+            started_ms,
+            origin_run,
+            user,
+        } = event
+        {
+            if !valid_id(run_id) {
+                return Err(MetadataError::corrupt(
+                    &self.location,
+                    format!("run id `{run_id}`"),
+                    "a run id is letters, digits, `-`, `_` and `.`",
+                ));
+            }
+            let known = runs.contains_key(run_id.as_str())
+                || w.runs.contains_key(run_id.as_str())
+                || self.started(run_id)?.is_some();
+            if known {
+                return Err(MetadataError::AlreadyRecorded {
+                    path: self.location.clone(),
+                    what: format!("run `{run_id}`"),
+                });
+            }
+            let run = RunRecord {
+                run_id: run_id.clone(),
+                flow: flow.clone(),
+                component: *component,
+                params: params.clone(),
+                spec: spec.clone(),
+                status: Status::Running,
+                started_ms: *started_ms,
+                finished_ms: None,
+                error: None,
+                origin_run: origin_run.clone(),
+                user: user.clone(),
+            };
+            runs.insert(
+                run_id.clone(),
+                RunState {
+                    run,
+                    tasks: BTreeMap::new(),
+                    attempts: BTreeMap::new(),
+                },
+            );
+            return Ok(());
+        }
+        if !runs.contains_key(run_id) {
+            let state = match w.runs.get(run_id) {
+                Some(s) => Some(s.clone()),
+                None => self.load(run_id)?,
+            };
+            let Some(state) = state else {
+                return Err(MetadataError::UnknownRun {
+                    path: self.location.clone(),
+                    run_id: run_id.to_string(),
+                });
+            };
+            runs.insert(run_id.to_string(), state);
+        }
+        let state = runs.get_mut(run_id).expect("inserted above");
+        // Undo on failure, as SQLite's savepoint does.
+        let before = state.clone();
+        state
+            .apply(&self.location, event)
+            .inspect_err(|_| *state = before)
+    }
+}
+
+impl ObjectMetadata {
+    /// Adds or removes tags by writing one `tags/<run_id>/<key>` object with the change.
+    fn change_tags(&self, run_id: &str, tags: &[String], add: bool) -> Result<usize> {
+        for tag in tags {
+            crate::validate_tag(tag).map_err(|reason| MetadataError::InvalidTag {
+                path: self.location.clone(),
+                tag: tag.clone(),
+                reason,
+            })?;
+        }
+        if self.run(run_id)?.is_none() {
+            return Err(MetadataError::UnknownRun {
+                path: self.location.clone(),
+                run_id: run_id.to_string(),
+            });
+        }
+        let have: std::collections::BTreeSet<String> =
+            MetadataStore::tags(self, run_id)?.into_iter().collect();
+        let changed: Vec<String> = {
+            let mut seen = std::collections::BTreeSet::new();
+            tags.iter()
+                .filter(|t| have.contains(*t) != add && seen.insert((*t).clone()))
+                .cloned()
+                .collect()
+        };
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let change = StoredTags {
+            v: 1,
+            add: if add { changed.clone() } else { Vec::new() },
+            remove: if add { Vec::new() } else { changed.clone() },
+        };
+        let key = {
+            let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            format!("{RECORDS_PREFIX}tags/{run_id}/{}", next_key(&mut w, &self.writer))
+        };
+        self.put(&key, &serde_json::to_vec(&change).expect("serialises"))?;
+        Ok(changed.len())
+    }
+
+    /// Folds tag changes (keys in time order) into run id → tags.
+    fn fold_tags(
+        &self,
+        keys: &[String],
+    ) -> Result<BTreeMap<String, std::collections::BTreeSet<String>>> {
+        let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for (key, bytes) in keys.iter().zip(self.get_many(keys)?) {
+            let (Some(run_id), Some(bytes)) = (tag_key_run(key), bytes) else {
+                continue;
+            };
+            let change: StoredTags =
+                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(key, e))?;
+            if change.v != 1 {
+                return Err(self.corrupt(
+                    key,
+                    format!("version {} is newer than this wflow reads (1)", change.v),
+                ));
+            }
+            let set = out.entry(run_id.to_string()).or_default();
+            for t in change.add {
+                set.insert(t);
+            }
+            for t in &change.remove {
+                set.remove(t);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The run id in a `records-v1/tags/<run_id>/<key>` key.
+fn tag_key_run(key: &str) -> Option<&str> {
+    key.strip_prefix(RECORDS_PREFIX)?
+        .strip_prefix("tags/")?
+        .split_once('/')
+        .map(|(run, _)| run)
+}
+
+/// `tags/<run_id>/<key>`: one change to a run's tags.
+#[derive(Serialize, Deserialize)]
+struct StoredTags {
+    v: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    remove: Vec<String>,
+}
+
+/// `<ms>-<writer>-<seq>`: unique to this writer, sorting in time order across writers.
+fn next_key(w: &mut Writer, writer: &str) -> String {
+    w.seq += 1;
+    w.last_ms = w.last_ms.max(wflow_core::now_millis());
+    format!("{:013}-{writer}-{:08}", w.last_ms, w.seq)
+}
+
+/// A run id usable as one key component.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+impl RunState {
+    /// Applies a task or attempt event (or a run's end), with SQLite's checks.
+    fn apply(&mut self, path: &Path, event: &Event) -> Result<()> {
+        let run_id = &self.run.run_id;
+        let task_missing = |task_id: u64| MetadataError::UnknownTask {
+            path: path.to_path_buf(),
+            run_id: run_id.clone(),
+            task_id,
+        };
+        match event {
+            Event::RunStarted { .. } => {
+                return Err(MetadataError::AlreadyRecorded {
+                    path: path.to_path_buf(),
+                    what: format!("run `{run_id}`"),
+                });
+            }
+            Event::TaskStarted {
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+                ..
+            } => {
+                if self.tasks.contains_key(task_id) {
+                    return Err(MetadataError::AlreadyRecorded {
+                        path: path.to_path_buf(),
+                        what: format!("task {task_id} of run `{run_id}`"),
+                    });
+                }
+                self.tasks.insert(
+                    *task_id,
+                    TaskRecord {
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        step: step.clone(),
+                        foreach_path: foreach_path.clone(),
+                        inputs: inputs.clone(),
+                        status: Status::Running,
+                        started_ms: *started_ms,
+                        finished_ms: None,
+                        manifest: None,
+                        attempts: 0,
+                        origin_run: None,
+                        origin_task: None,
+                        foreach_items: None,
+                    },
+                );
+            }
+            Event::AttemptStarted {
+                task_id,
+                attempt,
+                started_ms,
+                ..
+            } => {
+                let task = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                if self.attempts.contains_key(&(*task_id, *attempt)) {
+                    return Err(MetadataError::AlreadyRecorded {
+                        path: path.to_path_buf(),
+                        what: format!("attempt {attempt} of task {task_id} of run `{run_id}`"),
+                    });
+                }
+                task.attempts += 1;
+                self.attempts.insert(
+                    (*task_id, *attempt),
+                    AttemptRecord {
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        attempt: *attempt,
+                        status: Status::Running,
+                        started_ms: *started_ms,
+                        finished_ms: None,
+                        error: None,
+                        stdout: None,
+                        stderr: None,
+                    },
+                );
+            }
+            Event::AttemptFinished {
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+                ..
+            } => {
+                let a = self
+                    .attempts
+                    .get_mut(&(*task_id, *attempt))
+                    .ok_or_else(|| MetadataError::UnknownAttempt {
+                        path: path.to_path_buf(),
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        attempt: *attempt,
+                    })?;
+                a.status = *status;
+                a.finished_ms = Some(*finished_ms);
+                a.error = error.clone();
+                a.stdout = *stdout;
+                a.stderr = *stderr;
+            }
+            Event::TaskFinished {
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+                ..
+            } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.status = *status;
+                t.finished_ms = Some(*finished_ms);
+                t.manifest = *manifest;
+            }
+            Event::TaskReused {
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+                ..
+            } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.status = Status::Succeeded;
+                t.finished_ms = Some(*finished_ms);
+                t.manifest = Some(*manifest);
+                t.origin_run = Some(origin_run.clone());
+                t.origin_task = Some(*origin_task);
+            }
+            Event::ForeachItems { task_id, items, .. } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.foreach_items = Some(*items);
+            }
+            Event::RunFinished {
+                status,
+                finished_ms,
+                error,
+                ..
+            } => {
+                self.run.status = *status;
+                self.run.finished_ms = Some(*finished_ms);
+                self.run.error = error.clone();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MetadataStore for ObjectMetadata {
+    /// All or nothing for the checks; the objects of one call are written one after the other,
+    /// so a crash between two leaves the earlier ones (a consistent prefix of the events).
+    fn record(&self, events: &[Event]) -> Result<()> {
+        self.write(events, false)
+    }
+
+    fn record_skipping_failures(&self, events: &[Event]) -> Result<()> {
+        self.write(events, true)
+    }
+
+    fn runs(&self, flow: Option<&str>) -> Result<Vec<RunRecord>> {
+        let started = self.list(&format!("{RECORDS_PREFIX}runs/"))?;
+        let ends = self.list(&format!("{RECORDS_PREFIX}ends/"))?;
+        // The last end of each run.
+        let mut last_end: HashMap<&str, &String> = HashMap::new();
+        for key in &ends {
+            let rest = &key[RECORDS_PREFIX.len() + "ends/".len()..];
+            if let Some((run_id, _)) = rest.split_once('/') {
+                last_end.insert(run_id, key);
+            }
+        }
+        let ids: Vec<&str> = started
+            .iter()
+            .map(|k| &k[RECORDS_PREFIX.len() + "runs/".len()..])
+            .filter(|id| valid_id(id))
+            .collect();
+        let mut keys: Vec<String> = ids
+            .iter()
+            .map(|id| format!("{RECORDS_PREFIX}runs/{id}"))
+            .collect();
+        let end_keys: Vec<String> = ids
+            .iter()
+            .filter_map(|id| last_end.get(id).map(|k| (*k).clone()))
+            .collect();
+        keys.extend(end_keys.iter().cloned());
+        let mut got = self.get_many(&keys)?.into_iter();
+        let mut runs = Vec::new();
+        let starts: Vec<Option<Vec<u8>>> = got.by_ref().take(ids.len()).collect();
+        let mut end_bytes: HashMap<&str, Vec<u8>> = HashMap::new();
+        for (k, bytes) in end_keys.iter().zip(got) {
+            let run_id = k[RECORDS_PREFIX.len() + "ends/".len()..]
+                .split_once('/')
+                .map_or("", |(r, _)| r);
+            if let Some(b) = bytes {
+                end_bytes.insert(run_id, b);
+            }
+        }
+        for (id, bytes) in ids.iter().zip(starts) {
+            let Some(bytes) = bytes else { continue };
+            let key = format!("{RECORDS_PREFIX}runs/{id}");
+            let stored: StoredRun =
+                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, e))?;
+            if flow.is_some_and(|f| f != stored.flow) {
+                continue;
+            }
+            let mut run = stored.into_record(id).map_err(|e| self.corrupt(&key, e))?;
+            if let Some(b) = end_bytes.get(id) {
+                let end: StoredEnd =
+                    serde_json::from_slice(b).map_err(|e| self.corrupt(&key, e))?;
+                end.apply_to(&mut run);
+            }
+            runs.push(run);
+        }
+        runs.sort_by(|a, b| (b.started_ms, &b.run_id).cmp(&(a.started_ms, &a.run_id)));
+        Ok(runs)
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        if let Some(s) = self.lock_cache().get(run_id) {
+            return Ok(Some(s.run.clone()));
+        }
+        let Some(mut run) = self.started(run_id)? else {
+            return Ok(None);
+        };
+        if let Some(end) = self.end(run_id)? {
+            end.apply_to(&mut run);
+        }
+        Ok(Some(run))
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| s.tasks.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn attempts(&self, run_id: &str, task_id: u64) -> Result<Vec<AttemptRecord>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| {
+                s.attempts
+                    .range((task_id, 0)..=(task_id, u32::MAX))
+                    .map(|(_, a)| a.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn add_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
+        self.change_tags(run_id, tags, true)
+    }
+
+    fn remove_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
+        self.change_tags(run_id, tags, false)
+    }
+
+    fn tags(&self, run_id: &str) -> Result<Vec<String>> {
+        if !valid_id(run_id) {
+            return Ok(Vec::new());
+        }
+        let keys = self.list(&format!("{RECORDS_PREFIX}tags/{run_id}/"))?;
+        Ok(self
+            .fold_tags(&keys)?
+            .remove(run_id)
+            .map(|t| t.into_iter().collect())
+            .unwrap_or_default())
+    }
+
+    fn tags_of_runs(&self, run_ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
+        let wanted: std::collections::HashSet<&str> = run_ids.iter().copied().collect();
+        let keys: Vec<String> = self
+            .list(&format!("{RECORDS_PREFIX}tags/"))?
+            .into_iter()
+            .filter(|k| tag_key_run(k).is_some_and(|r| wanted.contains(r)))
+            .collect();
+        Ok(self
+            .fold_tags(&keys)?
+            .into_iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(r, t)| (r, t.into_iter().collect()))
+            .collect())
+    }
+
+    fn all_tags(&self) -> Result<Vec<(String, u64)>> {
+        let keys = self.list(&format!("{RECORDS_PREFIX}tags/"))?;
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for tags in self.fold_tags(&keys)?.into_values() {
+            for t in tags {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    fn path(&self) -> &Path {
+        &self.location
+    }
+
+    fn batch_window(&self) -> Duration {
+        BATCH_WINDOW
+    }
+}
+
+/// `runs/<run_id>`.
+#[derive(Serialize, Deserialize)]
+struct StoredRun {
+    v: u32,
+    flow: String,
+    component: Digest,
+    params: serde_json::Value,
+    spec: serde_json::Value,
+    started_ms: i64,
+    origin_run: Option<String>,
+    user: String,
+}
+
+impl StoredRun {
+    fn from_record(r: &RunRecord) -> StoredRun {
+        StoredRun {
+            v: 1,
+            flow: r.flow.clone(),
+            component: r.component,
+            params: r.params.clone(),
+            spec: r.spec.clone(),
+            started_ms: r.started_ms,
+            origin_run: r.origin_run.clone(),
+            user: r.user.clone(),
+        }
+    }
+
+    fn into_record(self, run_id: &str) -> Result<RunRecord, String> {
+        if self.v != 1 {
+            return Err(format!(
+                "version {} is newer than this wflow reads (1)",
+                self.v
+            ));
+        }
+        Ok(RunRecord {
+            run_id: run_id.to_string(),
+            flow: self.flow,
+            component: self.component,
+            params: self.params,
+            spec: self.spec,
+            status: Status::Running,
+            started_ms: self.started_ms,
+            finished_ms: None,
+            error: None,
+            origin_run: self.origin_run,
+            user: self.user,
+        })
+    }
+}
+
+/// `ends/<run_id>/<key>`.
+#[derive(Serialize, Deserialize)]
+struct StoredEnd {
+    v: u32,
+    status: Status,
+    finished_ms: i64,
+    error: Option<String>,
+}
+
+impl StoredEnd {
+    fn apply_to(&self, run: &mut RunRecord) {
+        run.status = self.status;
+        run.finished_ms = Some(self.finished_ms);
+        run.error = self.error.clone();
+    }
+}
+
+/// One task or attempt event in a batch (the run is in the key).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum StoredEvent {
+    TaskStarted {
+        task_id: u64,
+        step: String,
+        foreach_path: Vec<u32>,
+        inputs: Vec<u64>,
+        started_ms: i64,
+    },
+    AttemptStarted {
+        task_id: u64,
+        attempt: u32,
+        started_ms: i64,
+    },
+    AttemptFinished {
+        task_id: u64,
+        attempt: u32,
+        status: Status,
+        finished_ms: i64,
+        error: Option<String>,
+        stdout: Option<Digest>,
+        stderr: Option<Digest>,
+    },
+    TaskFinished {
+        task_id: u64,
+        status: Status,
+        finished_ms: i64,
+        manifest: Option<Digest>,
+    },
+    TaskReused {
+        task_id: u64,
+        origin_run: String,
+        origin_task: u64,
+        manifest: Digest,
+        finished_ms: i64,
+    },
+    ForeachItems {
+        task_id: u64,
+        items: Digest,
+    },
+}
+
+impl StoredEvent {
+    /// A task or attempt event (run events are stored apart).
+    fn from_event(e: &Event) -> StoredEvent {
+        match e.clone() {
+            Event::TaskStarted {
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+                ..
+            } => StoredEvent::TaskStarted {
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+            },
+            Event::AttemptStarted {
+                task_id,
+                attempt,
+                started_ms,
+                ..
+            } => StoredEvent::AttemptStarted {
+                task_id,
+                attempt,
+                started_ms,
+            },
+            Event::AttemptFinished {
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+                ..
+            } => StoredEvent::AttemptFinished {
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+            },
+            Event::TaskFinished {
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+                ..
+            } => StoredEvent::TaskFinished {
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+            },
+            Event::TaskReused {
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+                ..
+            } => StoredEvent::TaskReused {
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+            },
+            Event::ForeachItems { task_id, items, .. } => {
+                StoredEvent::ForeachItems { task_id, items }
+            }
+            Event::RunStarted { .. } | Event::RunFinished { .. } => {
+                unreachable!("run events are stored as objects of their own")
+            }
+        }
+    }
+
+    fn into_event(self, run_id: &str) -> Event {
+        let run_id = run_id.to_string();
+        match self {
+            StoredEvent::TaskStarted {
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+            } => Event::TaskStarted {
+                run_id,
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+            },
+            StoredEvent::AttemptStarted {
+                task_id,
+                attempt,
+                started_ms,
+            } => Event::AttemptStarted {
+                run_id,
+                task_id,
+                attempt,
+                started_ms,
+            },
+            StoredEvent::AttemptFinished {
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+            } => Event::AttemptFinished {
+                run_id,
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+            },
+            StoredEvent::TaskFinished {
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+            } => Event::TaskFinished {
+                run_id,
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+            },
+            StoredEvent::TaskReused {
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+            } => Event::TaskReused {
+                run_id,
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+            },
+            StoredEvent::ForeachItems { task_id, items } => Event::ForeachItems {
+                run_id,
+                task_id,
+                items,
+            },
+        }
+    }
+}

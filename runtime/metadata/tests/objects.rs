@@ -1,0 +1,244 @@
+//! Records as objects in a store (`ObjectMetadata`), checked against the SQLite file: the same
+//! events give the same records, the same refusals, and two handles on one store (two machines on
+//! one bucket) see each other's runs.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use wflow_metadata::{
+    Event, Metadata, MetadataError, MetadataStore, ObjectMetadata, RECORDS_PREFIX, Recorder,
+    RunFilter, Status,
+};
+use wflow_store::{BlobStore, LocalDisk};
+
+fn objects(dir: &std::path::Path) -> (Arc<dyn BlobStore>, ObjectMetadata) {
+    let store: Arc<dyn BlobStore> = Arc::new(LocalDisk::open(dir).unwrap());
+    let meta = ObjectMetadata::new(store.clone(), dir.join(RECORDS_PREFIX));
+    (store, meta)
+}
+
+/// Two runs of two flows; the second with a retried task, the first finished.
+fn scenario() -> Vec<Event> {
+    let mut ev = vec![run_started("R1", "Hello", 100)];
+    ev.extend(simple_task("R1", 1, "start"));
+    ev.extend(simple_task("R1", 2, "end"));
+    ev.push(run_finished("R1", Status::Succeeded, 200));
+    ev.push(run_started("R2", "Fan", 300));
+    ev.push(task_started("R2", 1, "fan", &[0], &[]));
+    ev.push(attempt_started("R2", 1, 0));
+    ev.push(attempt_finished("R2", 1, 0, Status::Failed));
+    ev.push(attempt_started("R2", 1, 1));
+    ev.push(attempt_finished("R2", 1, 1, Status::Succeeded));
+    ev.push(task_finished("R2", 1, Status::Succeeded));
+    ev.push(task_started("R2", 2, "fan", &[1], &[]));
+    // A resume of R1: `start` reused, its foreach items recorded, `end` run again.
+    let mut resumed = run_started("R3", "Hello", 400);
+    if let Event::RunStarted { origin_run, .. } = &mut resumed {
+        *origin_run = Some("R1".into());
+    }
+    ev.push(resumed);
+    ev.push(task_started("R3", 1, "start", &[], &[]));
+    ev.push(Event::TaskReused {
+        run_id: "R3".into(),
+        task_id: 1,
+        origin_run: "R1".into(),
+        origin_task: 1,
+        manifest: manifest(1),
+        finished_ms: 401,
+    });
+    ev.push(Event::ForeachItems {
+        run_id: "R3".into(),
+        task_id: 1,
+        items: manifest(99),
+    });
+    ev.extend(simple_task("R3", 2, "end"));
+    ev.push(run_finished("R3", Status::Failed, 500));
+    ev
+}
+
+/// Tags added and removed the same way on any backend.
+fn tag(m: &dyn MetadataStore) {
+    let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(m.add_tags("R1", &t(&["nightly", "prod", "nightly"])).unwrap(), 2);
+    assert_eq!(m.add_tags("R3", &t(&["nightly"])).unwrap(), 1);
+    assert_eq!(m.add_tags("R3", &t(&["nightly"])).unwrap(), 0, "already there");
+    assert_eq!(m.add_tags("R2", &t(&["gone"])).unwrap(), 1);
+    assert_eq!(m.remove_tags("R2", &t(&["gone", "never"])).unwrap(), 1);
+    assert!(matches!(
+        m.add_tags("nope", &t(&["x"])),
+        Err(MetadataError::UnknownRun { .. })
+    ));
+    assert!(matches!(
+        m.add_tags("R1", &t(&["bad\ntag"])),
+        Err(MetadataError::InvalidTag { .. })
+    ));
+}
+
+fn snapshot(m: &dyn MetadataStore) -> serde_json::Value {
+    let runs = m.runs(None).unwrap();
+    let mut out = serde_json::json!({ "runs": runs, "flows": m.flows().unwrap() });
+    for r in &runs {
+        let tasks = m.tasks(&r.run_id).unwrap();
+        let attempts: Vec<_> = tasks
+            .iter()
+            .map(|t| m.attempts(&r.run_id, t.task_id).unwrap())
+            .collect();
+        out[&r.run_id] = serde_json::json!({ "tasks": tasks, "attempts": attempts });
+    }
+    out["fan"] = serde_json::json!(m.runs(Some("Fan")).unwrap());
+    out["task"] = serde_json::json!(m.task("R2", 1).unwrap());
+    out["stats"] = serde_json::json!(m.step_stats("R3").unwrap());
+    out["of_step"] = serde_json::json!(m.tasks_of_step("R3", "end").unwrap());
+    out["tags"] = serde_json::json!([m.tags("R1").unwrap(), m.tags("R2").unwrap()]);
+    out["all_tags"] = serde_json::json!(m.all_tags().unwrap());
+    out["ids"] = serde_json::json!(m.run_ids("Hello").unwrap());
+    let nightly = RunFilter {
+        tags: vec!["nightly".into()],
+        flow: Some("Hello".into()),
+        ..RunFilter::default()
+    };
+    out["nightly"] = serde_json::json!(m.find_runs(&nightly).unwrap());
+    out["count"] = serde_json::json!(m.count_runs(&nightly).unwrap());
+    let page = RunFilter {
+        limit: Some(1),
+        offset: 1,
+        skip_spec: true,
+        ..RunFilter::default()
+    };
+    out["page"] = serde_json::json!(m.find_runs(&page).unwrap());
+    out["latest_ok"] =
+        serde_json::json!(m.latest_run("Hello", Some(Status::Succeeded)).unwrap());
+    out
+}
+
+#[test]
+fn same_events_same_records_as_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Metadata::open_in_memory().unwrap();
+    let (_, objects) = objects(dir.path());
+    for batch in scenario().chunks(3) {
+        sqlite.record(batch).unwrap();
+        MetadataStore::record(&objects, batch).unwrap();
+    }
+    tag(&sqlite);
+    tag(&objects);
+    let snap = snapshot(&objects);
+    assert_eq!(snapshot(&sqlite), snap);
+    assert_eq!(snap["nightly"].as_array().unwrap().len(), 2, "{snap:#}");
+    assert_eq!(snap["R3"]["tasks"][0]["origin_task"], 1);
+    assert_eq!(snap["stats"][1]["reused"], 1, "{snap:#}");
+    assert_eq!(objects.runs(None).unwrap()[0].run_id, "R3", "newest first");
+    assert!(objects.run("nope").unwrap().is_none());
+    assert!(objects.tasks("nope").unwrap().is_empty());
+}
+
+#[test]
+fn refuses_what_sqlite_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, m) = objects(dir.path());
+    m.record(&[run_started("R", "F", 1)]).unwrap();
+    let err = m
+        .record(&[task_started("X", 1, "s", &[], &[])])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownRun { ref run_id, .. } if run_id == "X"),
+        "{err}"
+    );
+    let err = m.record(&[attempt_started("R", 9, 0)]).unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownTask { task_id: 9, .. }),
+        "{err}"
+    );
+    let err = m.record(&[run_started("R", "F", 2)]).unwrap_err();
+    assert!(
+        matches!(err, MetadataError::AlreadyRecorded { .. }),
+        "{err}"
+    );
+    m.record(&[task_started("R", 1, "s", &[], &[])]).unwrap();
+    let err = m
+        .record(&[attempt_finished("R", 1, 3, Status::Failed)])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownAttempt { attempt: 3, .. }),
+        "{err}"
+    );
+
+    // All or nothing: a bad event fails the whole call and nothing of it is written.
+    let err = m
+        .record(&[
+            task_started("R", 2, "s", &[], &[]),
+            task_started("R", 1, "s", &[], &[]),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::AlreadyRecorded { .. }),
+        "{err}"
+    );
+    assert_eq!(m.tasks("R").unwrap().len(), 1);
+
+    // Skipping failures keeps the good ones and reports the first bad one.
+    let err = m
+        .record_skipping_failures(&[
+            task_started("R", 2, "s", &[], &[]),
+            task_started("Y", 1, "s", &[], &[]),
+            attempt_started("R", 2, 0),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, MetadataError::UnknownRun { .. }), "{err}");
+    let tasks = m.tasks("R").unwrap();
+    assert_eq!((tasks.len(), tasks[1].attempts), (2, 1));
+}
+
+#[test]
+fn two_handles_on_one_store_see_each_others_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a) = objects(dir.path());
+    let (_, b) = objects(dir.path());
+    a.record(&[run_started("RA", "F", 1)]).unwrap();
+    b.record(&[run_started("RB", "F", 2)]).unwrap();
+    // b continues a's run: it reads the run first, then checks against it.
+    b.record(&simple_task("RA", 1, "start")).unwrap();
+    a.record(&[run_finished("RA", Status::Succeeded, 5)])
+        .unwrap();
+    for m in [&a, &b] {
+        let runs = m.runs(Some("F")).unwrap();
+        assert_eq!(runs.len(), 2);
+        let ra = m.run("RA").unwrap().unwrap();
+        assert_eq!((ra.status, ra.finished_ms), (Status::Succeeded, Some(5)));
+        assert_eq!(m.task("RA", 1).unwrap().unwrap().status, Status::Succeeded);
+    }
+    // A third handle that wrote nothing reads the same.
+    let (_, c) = objects(dir.path());
+    assert_eq!(snapshot(&a), snapshot(&c));
+}
+
+#[test]
+fn a_recorder_batches_events_into_few_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, m) = objects(dir.path());
+    let m = Arc::new(m);
+    let recorder = Recorder::new(m.clone());
+    recorder.send(run_started("R", "Fan", 1));
+    for i in 0..500u64 {
+        for e in simple_task("R", i + 1, "fan") {
+            recorder.send(e);
+        }
+    }
+    recorder.send(run_finished("R", Status::Succeeded, 9));
+    recorder.close().unwrap();
+    let objects = store.list(RECORDS_PREFIX).unwrap();
+    assert!(
+        objects.len() <= 6,
+        "{} objects for 2,002 events: {objects:?}",
+        objects.len()
+    );
+    let tasks = m.tasks("R").unwrap();
+    assert_eq!(tasks.len(), 500);
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.status == Status::Succeeded && t.attempts == 1)
+    );
+}
