@@ -25,3 +25,5 @@ mod policy;
 mod inspect;
 /// `resume` and `step-run`.
 mod resume;
+/// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.
+mod s3;

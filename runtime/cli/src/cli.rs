@@ -17,10 +17,29 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Args, Debug)]
 pub struct GlobalArgs {
-    /// Store directory (artifacts, logs and the metadata file). Default: `.wflow` in the current
-    /// directory.
-    #[arg(long, global = true, env = "WFLOW_STORE", value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Where artifacts, logs and records go: a directory, or `s3://BUCKET/PREFIX` for a team
+    /// store on S3. Default: the config file's `[store]`, else `.wflow` in the current directory
+    /// (see docs/s3.md).
+    #[arg(
+        long,
+        global = true,
+        env = "WFLOW_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    pub store: Option<String>,
+    /// S3 endpoint URL, for S3-compatible servers (e.g. `http://127.0.0.1:9000`).
+    #[arg(long, global = true, env = "WFLOW_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default: the profile's or `AWS_REGION`'s, else us-east-1).
+    #[arg(long, global = true, env = "WFLOW_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style S3 addressing (`endpoint/bucket/key`), which most S3-compatible servers need.
+    #[arg(long, global = true, env = "WFLOW_S3_PATH_STYLE", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
+    pub s3_path_style: Option<bool>,
+    /// AWS profile for S3 credentials and region (default: `AWS_PROFILE`, else `default`).
+    #[arg(long, global = true, env = "WFLOW_S3_PROFILE", value_name = "NAME")]
+    pub s3_profile: Option<String>,
     /// The administrator's policy file. Default: `/etc/wflow/policy.toml` if it exists, else the
     /// built-in personal policy (see docs/policy.md).
     #[arg(long, global = true, env = "WFLOW_POLICY", value_name = "FILE")]

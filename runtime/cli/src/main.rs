@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod backends;
 mod build;
 mod cli;
 mod commands;

@@ -6,8 +6,12 @@ use crate::cli::GlobalArgs;
 
 /// Resolved settings every command uses.
 pub struct Settings {
-    /// The store directory.
+    /// This machine's directory for the store: the store itself when it is local; with an S3
+    /// store, a working directory for live logs and files waiting for upload.
     pub store: PathBuf,
+    /// The store's `[store]` table, `type` included (opened by [`crate::backends::open`]), or
+    /// why it could not be resolved.
+    pub backend: Result<serde_json::Map<String, serde_json::Value>, String>,
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
     /// The policy file given, if any.
@@ -16,13 +20,16 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Settings {
-        let store = global
-            .store
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".wflow"));
+        let cache_dir = cache_dir();
+        let backend = crate::backends::resolve(global);
+        let store = match &backend {
+            Ok(table) => crate::backends::local_dir(table, &cache_dir),
+            Err(_) => PathBuf::from(".wflow"),
+        };
         Settings {
             store,
-            cache_dir: cache_dir(),
+            backend,
+            cache_dir,
             policy_file: global.policy.clone(),
         }
     }
@@ -41,9 +48,16 @@ impl Settings {
         })
     }
 
-    /// The metadata file inside the store.
-    pub fn metadata_path(&self) -> PathBuf {
-        self.store.join("metadata.sqlite")
+    /// Where the store is, for messages: its URL, or its directory.
+    pub fn store_label(&self) -> String {
+        match &self.backend {
+            Ok(t) if t.get("type").and_then(|v| v.as_str()) == Some("s3") => t
+                .get("url")
+                .and_then(|v| v.as_str())
+                .unwrap_or("S3")
+                .to_string(),
+            _ => self.store.display().to_string(),
+        }
     }
 }
 

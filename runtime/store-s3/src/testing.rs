@@ -11,9 +11,9 @@
 //! - `s3s-fs` on `PATH` or in `~/.cargo/bin` (`cargo install s3s-fs@0.14.1 --locked --features
 //!   binary`).
 //!
-//! A server that cannot be found makes [`TestServer::get`] return `None` (the test says so and
-//! passes) unless `WFLOW_REQUIRE_S3_SERVERS=1` or `CI` is set, where it panics. A watchdog shell
-//! stops each server when the test process exits.
+//! A server that cannot be found makes [`TestServer::get`] panic with the command that installs
+//! it (`scripts/install-test-tools`): tests never pass by skipping. A watchdog shell stops each
+//! server when the test process exits.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -64,30 +64,19 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The server of this kind for this test process, started on first use; `None` if its binary
-    /// is not installed (and servers are not required).
-    pub fn get(kind: Kind) -> Option<&'static TestServer> {
+    /// The server of this kind for this test process, started on first use. Panics, saying how to
+    /// install it, if its binary is not installed: a test never passes by skipping.
+    pub fn get(kind: Kind) -> &'static TestServer {
         static MOTO: OnceLock<Option<TestServer>> = OnceLock::new();
         static S3S: OnceLock<Option<TestServer>> = OnceLock::new();
         let cell = match kind {
             Kind::Moto => &MOTO,
             Kind::S3sFs => &S3S,
         };
-        let server = cell.get_or_init(|| TestServer::start(kind)).as_ref();
-        if server.is_none() {
-            let required = std::env::var_os("WFLOW_REQUIRE_S3_SERVERS").is_some_and(|v| v != "0")
-                || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-            assert!(
-                !required,
-                "the {} test server is not installed: run .ci/run, or see runtime/store-s3/src/testing.rs",
-                kind.name()
-            );
-            eprintln!(
-                "note: {} is not installed; skipping its part of this test",
-                kind.name()
-            );
+        match cell.get_or_init(|| TestServer::start(kind)) {
+            Some(server) => server,
+            None => not_installed(kind),
         }
-        server
     }
 
     fn start(kind: Kind) -> Option<TestServer> {
@@ -364,6 +353,14 @@ pub fn reset_moto(endpoint: &str) {
     }
 }
 
+fn not_installed(kind: Kind) -> ! {
+    panic!(
+        "the {} test server is not installed: run `scripts/install-test-tools` (it installs \
+         every tool the tests need, pinned), or see runtime/store-s3/src/testing.rs",
+        kind.name()
+    )
+}
+
 /// An s3s-fs server of one test's own, which the test may stop and start again (same port, same
 /// files): for faults such as a server dying mid-upload. Stopped when dropped.
 #[derive(Debug)]
@@ -377,9 +374,11 @@ pub struct PrivateServer {
 }
 
 impl PrivateServer {
-    /// Starts one, or `None` if s3s-fs is not installed (see [`TestServer::get`]).
-    pub fn start() -> Option<PrivateServer> {
-        let _ = find_s3s()?;
+    /// Starts one; panics if s3s-fs is not installed (see [`TestServer::get`]).
+    pub fn start() -> PrivateServer {
+        if find_s3s().is_none() {
+            not_installed(Kind::S3sFs);
+        }
         let port = free_port();
         let mut server = PrivateServer {
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -388,7 +387,7 @@ impl PrivateServer {
             child: None,
         };
         server.resume();
-        Some(server)
+        server
     }
 
     /// Kills the server at once (SIGKILL).

@@ -9,22 +9,33 @@ use wflow_client::{Artifact, Client, Run, Status};
 use crate::output::Printer;
 use crate::settings::Settings;
 
-/// The store directory of `settings` (the one place the inspection, resume and step-run commands
-/// read it).
+/// This machine's directory for the store of `settings`: the store itself when it is local, a
+/// working directory (live logs, run locks) for an S3 store.
 pub fn store_dir(settings: &Settings) -> &std::path::Path {
     &settings.store
 }
 
-/// Whether the store has records at all.
-pub fn has_records(settings: &Settings) -> bool {
-    store_dir(settings)
-        .join(wflow_client::METADATA_FILE)
-        .is_file()
+/// The client over the store of `settings` (local directory or S3); `None` when a local store
+/// has no records yet (nothing is created). A store that cannot be reached is an error.
+pub fn open_existing(settings: &Settings) -> Result<Option<Client>> {
+    Ok(crate::backends::open(settings, true)?.map(|backend| {
+        Client::from_parts(
+            backend.records,
+            wflow_store::Cas::new(backend.blobs),
+            Some(store_dir(settings).to_path_buf()),
+        )
+    }))
 }
 
-/// The client over the store of `settings`.
+/// The client over the store of `settings` (local directory or S3).
 pub fn open_client(settings: &Settings) -> Result<Client> {
-    Ok(Client::open(store_dir(settings))?)
+    open_existing(settings)?.ok_or_else(|| {
+        wflow_client::ClientError::NoStore {
+            store: store_dir(settings).to_path_buf(),
+            metadata: store_dir(settings).join(wflow_client::METADATA_FILE),
+        }
+        .into()
+    })
 }
 
 /// `2026-11-28 18:25:50` (UTC) for milliseconds since the epoch.

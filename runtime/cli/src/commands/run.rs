@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use wflow_core::{RunId, resolve_params};
-use wflow_metadata::{Metadata, Recorder, Status};
+use wflow_metadata::{Recorder, Status};
 use wflow_scheduler::{RunEvent, RunOptions, RunSummary};
-use wflow_store::{BlobStore, Cas, LocalDisk};
+use wflow_store::Cas;
 
 use crate::exit::{BadInput, FlowFailed};
 use crate::output::Printer;
@@ -47,10 +47,9 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         .with_context(|| format!("flow `{}`", spec.name))?;
 
     // Only now, with valid input, is anything written.
-    let disk = LocalDisk::open(&settings.store)
-        .with_context(|| format!("cannot use {} as the store", settings.store.display()))?;
-    let summary_line = disk.summary();
-    let cas = Arc::new(Cas::new(Arc::new(disk)));
+    let backend = crate::backends::open(settings, false)?.expect("created when absent");
+    let summary_line = backend.summary();
+    let cas = Arc::new(Cas::new(backend.blobs));
     for (_, wasm, _) in &flow.components {
         let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
         cas.put(&bytes).context("storing the flow's component")?;
@@ -59,8 +58,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         cas.put(record)
             .context("storing the flow's record of components")?;
     }
-    let meta = Arc::new(Metadata::open(&settings.metadata_path())?);
-    let recorder = Arc::new(Recorder::new(meta));
+    let recorder = Arc::new(Recorder::new(backend.records));
 
     let run_id = RunId::generate();
     let _alive = wflow_client::RunLock::hold(&settings.store, &run_id.0).ok(); // lets `wflow resume` tell a killed run

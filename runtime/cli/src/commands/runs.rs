@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use wflow_client::{RunFilter, Status};
 
-use super::inspect::{duration, has_records, open_client, run_json, status_cell, store_dir, time};
+use super::inspect::{duration, open_existing, run_json, status_cell, time};
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -31,15 +31,14 @@ pub struct RunsArgs {
 }
 
 pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    if !has_records(settings) {
+    let Some(client) = open_existing(settings)? else {
         if printer.json() {
             printer.value(&serde_json::json!([]));
         } else {
-            printer.line(format!("no runs yet in {}", store_dir(settings).display()));
+            printer.line(format!("no runs yet in {}", settings.store_label()));
         }
         return Ok(ExitCode::SUCCESS);
-    }
-    let client = open_client(settings)?;
+    };
     if let Some(flow) = &args.flow {
         // An unknown flow is an error listing the flows there are, not an empty list.
         client.flow(flow)?;

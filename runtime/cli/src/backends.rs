@@ -1,0 +1,263 @@
+//! Where artifacts and records go: the one place that maps a store `type` (`local`, `s3`) to its
+//! constructor.
+//!
+//! A store is chosen by a table with a `type` tag and that type's serde config, resolved from, in
+//! order of precedence:
+//!
+//! 1. `--store DIR` or `--store s3://BUCKET/PREFIX` (or `$WFLOW_STORE`), and for S3 the
+//!    `--s3-endpoint`, `--s3-region`, `--s3-path-style`, `--s3-profile` flags (or
+//!    `$WFLOW_S3_ENDPOINT`, `$WFLOW_S3_REGION`, `$WFLOW_S3_PATH_STYLE`, `$WFLOW_S3_PROFILE`);
+//! 2. the `[store]` table of the config file: `$WFLOW_CONFIG`, else
+//!    `$XDG_CONFIG_HOME/wflow/config.toml` (`~/.config/wflow/config.toml`);
+//! 3. the default: `{ type = "local", path = ".wflow" }`.
+//!
+//! ```toml
+//! [store]
+//! type = "s3"                        # or "local", with `path = "DIR"`
+//! url = "s3://team-data/wflow"
+//! endpoint = "http://127.0.0.1:9000" # an S3-compatible server; AWS when absent
+//! region = "us-east-1"
+//! path_style = true
+//! profile = "team"                   # credentials: the standard AWS chain, never this file
+//! ```
+//!
+//! The records follow the store: an SQLite file inside a local store, objects under
+//! `records-v1/` in an S3 store (see `wflow_metadata::ObjectMetadata`). Compiled components are
+//! cached locally either way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use wflow_metadata::{Metadata, MetadataStore};
+use wflow_store::{BlobStore, LocalDisk};
+
+use crate::cli::GlobalArgs;
+use crate::exit::BadInput;
+use crate::settings::Settings;
+
+/// An open store: its blobs, its records and this machine's working directory for it.
+pub struct Backend {
+    /// Artifact values, manifests, logs and components.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Runs, tasks and attempts.
+    pub records: Arc<dyn MetadataStore>,
+}
+
+impl Backend {
+    /// One line saying where data goes.
+    pub fn summary(&self) -> String {
+        self.blobs.summary()
+    }
+}
+
+/// What a constructor gets besides its config.
+pub struct Ctx<'a> {
+    /// This machine's directory for the store (see [`Settings::store`]).
+    pub local_dir: &'a Path,
+    /// Only open a store that has records already (`None` otherwise); create nothing.
+    pub existing: bool,
+}
+
+/// A kind of store: a `type` tag, a serde config, a constructor.
+pub trait MakeBackend {
+    /// The `type` of the `[store]` table.
+    const TYPE: &'static str;
+    /// The rest of the table.
+    type Config: DeserializeOwned;
+    /// Opens the store (`None`: `ctx.existing` and there is nothing there yet).
+    fn make(config: Self::Config, ctx: &Ctx<'_>) -> Result<Option<Backend>>;
+}
+
+/// The local directory store with its SQLite records.
+pub struct Local;
+
+/// Config of [`Local`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    /// The store directory.
+    pub path: PathBuf,
+}
+
+impl MakeBackend for Local {
+    const TYPE: &'static str = "local";
+    type Config = LocalConfig;
+
+    fn make(config: LocalConfig, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
+        let meta = config.path.join("metadata.sqlite");
+        if ctx.existing && !meta.exists() {
+            return Ok(None);
+        }
+        let disk = LocalDisk::open(&config.path)
+            .with_context(|| format!("cannot use {} as the store", config.path.display()))?;
+        Ok(Some(Backend {
+            blobs: Arc::new(disk),
+            records: Arc::new(Metadata::open(&meta)?),
+        }))
+    }
+}
+
+/// A bucket on S3 or an S3-compatible server, with the records as objects in it.
+#[cfg(feature = "s3")]
+pub struct S3;
+
+#[cfg(feature = "s3")]
+impl MakeBackend for S3 {
+    const TYPE: &'static str = "s3";
+    type Config = wflow_store_s3::S3Config;
+
+    fn make(mut config: Self::Config, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
+        config
+            .scratch_dir
+            .get_or_insert_with(|| ctx.local_dir.join("tmp"));
+        let store = wflow_store_s3::S3Store::open(&config)
+            .with_context(|| format!("cannot use {} as the store", config.url))?;
+        let location = store.url_of(wflow_metadata::RECORDS_PREFIX);
+        let store: Arc<dyn BlobStore> = Arc::new(store);
+        let records = wflow_metadata::ObjectMetadata::new(store.clone(), location);
+        Ok(Some(Backend {
+            blobs: store,
+            records: Arc::new(records),
+        }))
+    }
+}
+
+/// Opens the store the settings name. With `existing`, a store without records yet gives `None`
+/// and nothing is created.
+pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
+    let mut table = settings.backend.clone().map_err(BadInput)?;
+    let ty = match table.remove("type") {
+        Some(Value::String(t)) => t,
+        _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
+    };
+    let ctx = Ctx {
+        local_dir: &settings.store,
+        existing,
+    };
+    match ty.as_str() {
+        Local::TYPE => make::<Local>(table, &ctx),
+        #[cfg(feature = "s3")]
+        S3::TYPE => make::<S3>(table, &ctx),
+        #[cfg(not(feature = "s3"))]
+        "s3" => {
+            Err(BadInput("this wflow was built without S3 support (feature `s3`)".into()).into())
+        }
+        other => Err(BadInput(format!(
+            "unknown store type `{other}`: expected local or s3"
+        ))
+        .into()),
+    }
+}
+
+fn make<M: MakeBackend>(table: Map<String, Value>, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
+    let config: M::Config = serde_json::from_value(Value::Object(table))
+        .map_err(|e| BadInput(format!("the `{}` store's settings: {e}", M::TYPE)))?;
+    M::make(config, ctx)
+}
+
+/// The `[store]` table from flags, the config file and the defaults (see the module docs).
+pub fn resolve(global: &GlobalArgs) -> Result<Map<String, Value>, String> {
+    let mut table = config_file_store()?.unwrap_or_default();
+    match global.store.as_deref() {
+        Some(url) if url.starts_with("s3://") => {
+            if table.get("type").and_then(Value::as_str) != Some("s3") {
+                table = Map::new();
+            }
+            table.insert("type".into(), "s3".into());
+            table.insert("url".into(), url.into());
+        }
+        Some(dir) => {
+            table = Map::new();
+            table.insert("type".into(), "local".into());
+            table.insert("path".into(), dir.into());
+        }
+        None if table.is_empty() => {
+            table.insert("type".into(), "local".into());
+            table.insert("path".into(), ".wflow".into());
+        }
+        None => {}
+    }
+    if table.get("type").and_then(Value::as_str) == Some("s3") {
+        let mut set = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                table.insert(k.into(), v);
+            }
+        };
+        set("endpoint", global.s3_endpoint.clone().map(Value::from));
+        set("region", global.s3_region.clone().map(Value::from));
+        set("path_style", global.s3_path_style.map(Value::from));
+        set("profile", global.s3_profile.clone().map(Value::from));
+    }
+    Ok(table)
+}
+
+/// This machine's directory for a store: the store itself when local; for S3, a folder under the
+/// cache directory named after the bucket and prefix (live logs, files waiting for upload).
+pub fn local_dir(table: &Map<String, Value>, cache_dir: &Path) -> PathBuf {
+    let text = |k: &str| table.get(k).and_then(Value::as_str).unwrap_or("");
+    match text("type") {
+        "s3" => {
+            let place: String = text("url")
+                .trim_start_matches("s3://")
+                .trim_end_matches('/')
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            cache_dir.join("s3").join(place)
+        }
+        _ if !text("path").is_empty() => PathBuf::from(text("path")),
+        _ => PathBuf::from(".wflow"),
+    }
+}
+
+/// `$WFLOW_CONFIG`, else `$XDG_CONFIG_HOME/wflow/config.toml`, else `~/.config/wflow/config.toml`.
+pub fn config_file() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("WFLOW_CONFIG").or_else(|| {
+        let dir = env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|h| h.join(".config")))?;
+        Some(dir.join("wflow").join("config.toml"))
+    })
+}
+
+/// The `[store]` table of the config file, if the file exists and has one.
+fn config_file_store() -> Result<Option<Map<String, Value>>, String> {
+    let Some(path) = config_file() else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::env::var_os("WFLOW_CONFIG").is_some_and(|v| !v.is_empty()) {
+                return Err(format!(
+                    "config file {} (from $WFLOW_CONFIG) does not exist",
+                    path.display()
+                ));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("cannot read config file {}: {e}", path.display())),
+    };
+    let file: Value = toml::from_str(&text)
+        .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
+    match file.get("store") {
+        None => Ok(None),
+        Some(Value::Object(t)) => Ok(Some(t.clone())),
+        Some(_) => Err(format!(
+            "config file {}: `store` must be a table",
+            path.display()
+        )),
+    }
+}

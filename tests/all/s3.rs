@@ -1,0 +1,472 @@
+//! The team store on S3, end to end: the examples run and read back against real S3-compatible
+//! servers (moto, s3s-fs); two machines on one bucket see each other's runs; faults give clear
+//! errors; an interrupted upload leaves nothing visible. (Issue 5.)
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wflow_store::{BlobStore, Cas};
+use wflow_store_s3::S3Store;
+use wflow_store_s3::testing::{self, Kind, PrivateServer, TestServer};
+
+use crate::util::{Env, guest, stderr, task_of};
+
+/// A working directory of its own (one "machine") using an S3 store.
+struct S3Env {
+    env: Env,
+    url: String,
+    endpoint: String,
+}
+
+impl S3Env {
+    fn new(endpoint: &str, bucket: &str, prefix: &str) -> S3Env {
+        S3Env {
+            env: Env::new(),
+            url: format!("s3://{bucket}/{prefix}"),
+            endpoint: endpoint.to_string(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.env.command(args);
+        cmd.env("WFLOW_STORE", &self.url)
+            .env("WFLOW_S3_ENDPOINT", &self.endpoint)
+            .env("WFLOW_S3_PATH_STYLE", "true")
+            // No config file of the developer's.
+            .env("XDG_CONFIG_HOME", self.env.dir.path())
+            .env_remove("WFLOW_CONFIG")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        for (k, v) in TestServer::credential_env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn wflow(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("wflow runs")
+    }
+
+    fn run_ok(&self, flow: &Path, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["run", "--json", flow.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = self.wflow(&args);
+        assert!(
+            out.status.success(),
+            "wflow run on {}: {}",
+            self.url,
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).expect("run --json prints JSON")
+    }
+
+    fn artifact(&self, pathspec: &str) -> serde_json::Value {
+        let out = self.wflow(&["artifact", "get", "--json", pathspec]);
+        assert!(
+            out.status.success(),
+            "artifact get {pathspec}: {}",
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn runs(&self) -> Vec<serde_json::Value> {
+        let out = self.wflow(&["runs", "--json"]);
+        assert!(out.status.success(), "runs: {}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+/// Runs `check` against each server (moto, s3s-fs), each time on a new bucket.
+fn each_server(tag: &str, check: impl Fn(&TestServer, &str)) {
+    for kind in Kind::ALL {
+        let server = TestServer::get(kind);
+        check(server, &server.new_bucket(tag));
+    }
+}
+
+/// Every blob under the prefix hashes to its name; returns how many there are.
+fn assert_blobs_verify(store: &Arc<S3Store>) -> usize {
+    let cas = Cas::new(store.clone());
+    let blobs = cas.list_blobs().unwrap();
+    for d in &blobs {
+        cas.get(d)
+            .unwrap_or_else(|e| panic!("blob {d} does not verify: {e}"));
+    }
+    blobs.len()
+}
+
+#[test]
+fn examples_run_and_read_back_on_s3() {
+    each_server("examples", |server, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "team/wflow");
+        let s = m.run_ok(&guest("example-foreach"), &["-p", "n=10"]);
+        assert_eq!(s["tasks"].as_array().unwrap().len(), 13);
+        let total = m.artifact(&format!("{}/total", task_of(&s, "sum")));
+        assert_eq!(total, serde_json::json!(385));
+
+        let s = m.run_ok(&guest("example-hello"), &["-p", "name=bucket"]);
+        let logs = m.wflow(&["logs", &task_of(&s, "hello")]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        assert!(String::from_utf8_lossy(&logs.stdout).contains("bucket"));
+
+        let s = m.run_ok(&guest("example-branch"), &[]);
+        let end = task_of(&s, "end");
+        assert_eq!(
+            m.artifact(&format!("{end}/label")),
+            serde_json::json!("some digits of pi")
+        );
+
+        let s = m.run_ok(&guest("example-bigdata"), &["-p", "mb=24"]);
+        let consume = task_of(&s, "consume");
+        assert_eq!(
+            m.artifact(&format!("{consume}/verified")),
+            serde_json::json!(true)
+        );
+        let out = m.env.dir.path().join("blob.bin");
+        let got = m.wflow(&[
+            "artifact",
+            "get",
+            &format!("{}/blob", task_of(&s, "start")),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        assert!(got.status.success(), "{}", stderr(&got));
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), 24 << 20);
+
+        let runs = m.runs();
+        assert_eq!(runs.len(), 4);
+        assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+        // Nothing was written to the local store directory of this "machine".
+        assert!(m.env.store_files().is_empty());
+        // The text output says where the data went.
+        let out = m.wflow(&["run", guest("example-hello").to_str().unwrap()]);
+        assert!(
+            stderr(&out).contains(&format!("S3 bucket `{bucket}`, prefix `team/wflow/`")),
+            "{}",
+            stderr(&out)
+        );
+    });
+}
+
+#[test]
+fn two_machines_on_one_bucket_see_each_others_runs() {
+    each_server("shared", |server, bucket| {
+        let a = S3Env::new(&server.endpoint, bucket, "wflow");
+        let b = S3Env::new(&server.endpoint, bucket, "wflow");
+        let s = a.run_ok(&guest("example-foreach"), &["-p", "n=20"]);
+        let run_id = s["run_id"].as_str().unwrap().to_string();
+
+        // b sees a's run, its artifacts and its logs.
+        let runs = b.runs();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0]["run_id"], run_id.as_str());
+        assert_eq!(runs[0]["status"], "succeeded");
+        let total = b.artifact(&format!("{}/total", task_of(&s, "sum")));
+        assert_eq!(
+            total,
+            serde_json::json!((1..=20).map(|i: i64| i * i).sum::<i64>())
+        );
+        let logs = b.wflow(&["logs", &task_of(&s, "end")]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+
+        // Content-addressed across machines: b's identical run uploads no new blob.
+        let store = Arc::new(server.store(&server.config(bucket, "wflow")).unwrap());
+        let before = store.list("blobs-v1/").unwrap();
+        b.run_ok(&guest("example-foreach"), &["-p", "n=20"]);
+        assert_eq!(store.list("blobs-v1/").unwrap(), before, "no new blob");
+        // And a sees both runs, newest first.
+        let runs = a.runs();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1]["run_id"], run_id.as_str());
+        // The records are small objects under records-v1/: a handful per run, not one per task.
+        let records = store.list("records-v1/").unwrap();
+        assert!(
+            records.len() <= 2 * 8,
+            "{} record objects for 2 runs: {records:?}",
+            records.len()
+        );
+        assert_blobs_verify(&store);
+    });
+}
+
+#[test]
+fn a_corrupt_blob_is_named_and_the_rest_stays_readable() {
+    each_server("corrupt", |server, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "p");
+        let s = m.run_ok(&guest("example-bigdata"), &["-p", "mb=6"]);
+        let start = task_of(&s, "start");
+        let store = server.store(&server.config(bucket, "p")).unwrap();
+        let keys = store.list("blobs-v1/").unwrap();
+        // The 6 MiB blob is the largest object.
+        let key = keys
+            .iter()
+            .max_by_key(|k| store.get(k).unwrap().unwrap().len())
+            .unwrap()
+            .clone();
+        let mut bytes = store.get(&key).unwrap().unwrap();
+        bytes[1234] ^= 0xff;
+        testing::overwrite(&store, &key, bytes);
+
+        let out = m.env.dir.path().join("blob.bin");
+        let got = m.wflow(&[
+            "artifact",
+            "get",
+            &format!("{start}/blob"),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(got.status.code(), Some(3), "{}", stderr(&got));
+        let err = stderr(&got);
+        assert!(
+            err.contains("corrupt") && err.contains(&key) && err.contains("blob"),
+            "{err}"
+        );
+        // Other artifacts of the same task and run are still readable.
+        let consume = task_of(&s, "consume");
+        assert_eq!(
+            m.artifact(&format!("{consume}/size")),
+            serde_json::json!(6u64 << 20)
+        );
+    });
+}
+
+#[test]
+fn unreachable_endpoint_missing_bucket_and_refused_credentials() {
+    // Unreachable: a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let m = S3Env::new(&format!("http://127.0.0.1:{port}"), "some-bucket", "p");
+    let out = m.wflow(&["runs"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{port}")) && err.contains("cannot reach"),
+        "{err}"
+    );
+    // A run is refused before anything runs.
+    let out = m.wflow(&["run", guest("example-hello").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    each_server("faults", |server, _| {
+        let m = S3Env::new(&server.endpoint, "no-such-bucket-at-all", "p");
+        let out = m.wflow(&["runs"]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("bucket `no-such-bucket-at-all` does not exist"),
+            "{}",
+            stderr(&out)
+        );
+    });
+
+    // s3s-fs checks credentials (moto takes any).
+    {
+        let server = TestServer::get(Kind::S3sFs);
+        let bucket = server.new_bucket("creds");
+        let m = S3Env::new(&server.endpoint, &bucket, "p");
+        let out = m
+            .command(&["runs"])
+            .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("refused the credentials") || err.contains("access denied"),
+            "{err}"
+        );
+    }
+
+    // A bad URL is bad input.
+    let m = S3Env::new("http://127.0.0.1:1", "x", "p");
+    let out = m
+        .command(&["runs"])
+        .env("WFLOW_STORE", "s3://a b/c")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a bucket name"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_killed_upload_leaves_nothing_visible_and_the_next_run_succeeds() {
+    each_server("killed", |server, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "p");
+        let g = guest("example-bigdata");
+        for delay_ms in [700u64, 1500] {
+            let mut child = m
+                .command(&["run", g.to_str().unwrap(), "-p", "mb=64"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            child.kill().unwrap(); // SIGKILL, mid-run (often mid-upload)
+            child.wait().unwrap();
+            let store = Arc::new(server.store(&server.config(bucket, "p")).unwrap());
+            assert_blobs_verify(&store);
+            let runs = m.wflow(&["runs", "--json"]);
+            assert!(
+                runs.status.success(),
+                "records readable after a kill: {}",
+                stderr(&runs)
+            );
+        }
+        let s = m.run_ok(&g, &["-p", "mb=64"]);
+        let consume = task_of(&s, "consume");
+        assert_eq!(
+            m.artifact(&format!("{consume}/verified")),
+            serde_json::json!(true)
+        );
+    });
+}
+
+#[test]
+fn a_server_dying_mid_upload_fails_the_run_cleanly_and_a_rerun_succeeds() {
+    let mut server = PrivateServer::start();
+    server.create_bucket("dying");
+    let m = S3Env::new(&server.endpoint, "dying", "p");
+    let g = guest("example-bigdata");
+    let child = m
+        .command(&["run", g.to_str().unwrap(), "-p", "mb=96"])
+        .env("WFLOW_MAX_WORKERS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.resume();
+    let out = child.wait_with_output().unwrap();
+    // Either the run failed with an error naming the endpoint, or (if the kill fell between
+    // requests, and retries bridged the gap) it succeeded; both leave only complete objects.
+    if !out.status.success() {
+        assert!(
+            matches!(out.status.code(), Some(1) | Some(3)),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let store = Arc::new(
+        wflow_store_s3::testing::store_with_credentials(
+            &server.config("dying", "p"),
+            testing::ACCESS_KEY,
+            testing::SECRET_KEY,
+        )
+        .unwrap(),
+    );
+    assert_blobs_verify(&store);
+    let s = m.run_ok(&g, &["-p", "mb=96"]);
+    let consume = task_of(&s, "consume");
+    assert_eq!(
+        m.artifact(&format!("{consume}/verified")),
+        serde_json::json!(true)
+    );
+}
+
+#[test]
+fn resume_tags_show_and_step_run_work_on_s3_from_another_machine() {
+    each_server("resume", |server, bucket| {
+        let a = S3Env::new(&server.endpoint, bucket, "wflow");
+        let b = S3Env::new(&server.endpoint, bucket, "wflow");
+        let g = guest("test-program-faulty");
+        let out = a.wflow(&["run", "--json", g.to_str().unwrap(), "-p", "mode=error"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let origin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let origin_id = origin["run_id"].as_str().unwrap();
+
+        // Another machine resumes it with the fix: start is reused, not run again.
+        let out = b.wflow(&["resume", "--json", origin_id, "-p", "mode=ok"]);
+        assert!(out.status.success(), "resume on S3: {}", stderr(&out));
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["status"], "succeeded");
+        assert_eq!(s["resume"]["origin_run"], origin["run_id"]);
+        assert_eq!(s["resume"]["reused"].as_array().unwrap().len(), 1);
+        let run = format!("{}/{}", s["flow"].as_str().unwrap(), s["run_id"].as_str().unwrap());
+
+        // `show` on the first machine: the reused task points at the origin's.
+        let out = a.wflow(&["show", "--json", &format!("{run}/start/1")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let start: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            start.to_string().contains(origin_id),
+            "the reused task names its origin: {start}"
+        );
+        let out = a.wflow(&["show", &run]);
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        // Tags written by one machine are seen (and filtered on) by the other.
+        let out = a.wflow(&["tag", "add", &run, "fixed", "nightly"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = b.wflow(&["tag", "remove", &run, "nightly"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = a.wflow(&["runs", "--json", "--tag", "fixed"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let tagged: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(tagged.len(), 1, "{tagged:?}");
+        assert_eq!(tagged[0]["tags"], serde_json::json!(["fixed"]));
+
+        // step-run re-runs one task of the S3 run on its recorded inputs.
+        let out = b.wflow(&["step-run", "--json", &task_of(&s, "work")]);
+        assert!(out.status.success(), "step-run on S3: {}", stderr(&out));
+    });
+}
+
+#[test]
+fn the_config_file_selects_the_s3_store_and_bad_settings_are_named() {
+    let server = TestServer::get(Kind::Moto);
+    let bucket = server.new_bucket("config");
+    let m = S3Env::new(&server.endpoint, &bucket, "cfg");
+    let config = m.env.dir.path().join("wflow-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\ntype = \"s3\"\nurl = \"s3://{bucket}/cfg\"\nendpoint = \"{}\"\npath_style = true\n",
+            server.endpoint
+        ),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| {
+        m.command(args)
+            .env_remove("WFLOW_STORE")
+            .env_remove("WFLOW_S3_ENDPOINT")
+            .env_remove("WFLOW_S3_PATH_STYLE")
+            .env("WFLOW_CONFIG", &config)
+            .output()
+            .unwrap()
+    };
+    let out = with_config(&["run", "--json", guest("example-hello").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The run went to the bucket named in the file: the flag-configured client sees it.
+    assert_eq!(m.runs().len(), 1);
+    assert!(m.env.store_files().is_empty(), "nothing in a local store");
+
+    // A setting the S3 store does not have is named, as bad input.
+    std::fs::write(
+        &config,
+        format!("[store]\ntype = \"s3\"\nurl = \"s3://{bucket}/cfg\"\nendpiont = \"x\"\n"),
+    )
+    .unwrap();
+    let out = with_config(&["runs"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("endpiont"), "{}", stderr(&out));
+    // So is a store type there is none of.
+    std::fs::write(&config, "[store]\ntype = \"ftp\"\n").unwrap();
+    let out = with_config(&["runs"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown store type `ftp`"), "{}", stderr(&out));
+}
