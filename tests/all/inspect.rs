@@ -241,6 +241,76 @@ fn show_a_run_its_steps_tasks_and_artifacts() {
 }
 
 #[test]
+fn a_multi_line_error_keeps_the_tables_whole_and_is_shown_in_full_once() {
+    let env = Env::new();
+    let g = guest("test-program-faulty");
+    let out = env.wflow(&["run", "--json", g.to_str().unwrap(), "-p", "mode=trap"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = run_path(&s);
+    let work = s["failure"]["pathspec"].as_str().unwrap().to_string();
+    // The trap's error carries the wasm backtrace: several lines.
+    let v = json_of(&env, &["show", "--json", &run]);
+    let error = v["error"].as_str().unwrap();
+    assert!(error.lines().count() > 2, "a multi-line error: {error}");
+    let backtrace = "error while executing at wasm backtrace";
+    assert!(error.contains(backtrace), "{error}");
+
+    let text = text_of(&env, &["show", &run]);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("step ") && l.contains("wall time"))
+        .unwrap_or_else(|| panic!("a steps table in\n{text}"));
+    // The table: the header, one row per step, then a blank line; no error text inside.
+    let rows: Vec<&str> = lines[header + 1..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["start", "work", "end"], "{text}");
+    let error_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("error "))
+        .unwrap();
+    assert!(
+        error_line.contains("the step trapped") && error_line.contains("in full below"),
+        "{text}"
+    );
+    assert!(
+        lines[..header].iter().all(|l| !l.contains(backtrace)),
+        "only the first line above the table:\n{text}"
+    );
+    assert_eq!(text.matches(backtrace).count(), 1, "once, in full:\n{text}");
+    let full = text.find("error in full").expect("the full text");
+    assert!(full > text.find("wall time").unwrap(), "below the table");
+    for l in error.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(text.contains(l.trim()), "{l:?} shown in\n{text}");
+    }
+
+    // A task: its attempts table keeps one line per attempt; the error in full below it.
+    let text = text_of(&env, &["show", &work]);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("attempt ") && l.contains("error"))
+        .unwrap_or_else(|| panic!("an attempts table in\n{text}"));
+    assert!(
+        lines[header + 1].trim_start().starts_with("0 ")
+            && lines[header + 1].contains("the step trapped"),
+        "{text}"
+    );
+    assert_eq!(lines[header + 2], "", "one row per attempt:\n{text}");
+    assert_eq!(text.matches(backtrace).count(), 1, "{text}");
+    assert!(text.contains("error of attempt 0 in full:"), "{text}");
+    assert!(text.contains("artifacts none"), "{text}");
+}
+
+#[test]
 fn show_html_draws_the_graph_in_one_self_contained_page() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-branch"), &[]);
