@@ -621,6 +621,23 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
         msg.contains(&digest) && msg.contains(&format!("{start}/blob")),
         "{msg}"
     );
+
+    // A step that reads the corrupt value fails, naming the blob and the artifact it read.
+    let run = run_path(&s);
+    let out = env.wflow(&["resume", "--json", &run, "--from", "consume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let resumed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed = resumed["failure"]["pathspec"].as_str().unwrap();
+    assert!(failed.ends_with("/consume/2"), "{resumed}");
+    let error = resumed["failure"]["message"].as_str().unwrap();
+    assert!(
+        error.contains("reading artifact `blob`") && error.contains(&digest),
+        "{error}"
+    );
+    assert!(error.contains("corrupt"), "{error}");
+    // Other flows in the same store are not affected.
+    let hello = env.run_ok(&guest("example-hello"), &[]);
+    assert_eq!(hello["status"], "succeeded");
 }
 
 #[test]
