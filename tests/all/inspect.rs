@@ -411,11 +411,17 @@ fn logs_of_a_step_that_prints_then_traps_keep_the_printed_lines() {
 
 /// Starts `Faulty` with `mode=loop` in the background and waits until `work` is recorded as
 /// running; returns the child and the run's pathspec.
-#[allow(clippy::zombie_processes)]
 pub fn start_endless_run(env: &Env) -> (std::process::Child, String) {
+    start_faulty_until_work_runs(env, "loop")
+}
+
+/// Starts `Faulty` with `mode` in the background and waits until `work` is recorded as running;
+/// returns the child and the run's pathspec.
+#[allow(clippy::zombie_processes)]
+fn start_faulty_until_work_runs(env: &Env, mode: &str) -> (std::process::Child, String) {
     let g = guest("test-program-faulty");
     let child = env
-        .command(&["run", g.to_str().unwrap(), "-p", "mode=loop"])
+        .command(&["run", g.to_str().unwrap(), "-p", &format!("mode={mode}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -439,6 +445,53 @@ pub fn start_endless_run(env: &Env) -> (std::process::Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn logs_follow_streams_a_live_task_and_ends_when_it_ends() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let (mut run_child, run) = start_faulty_until_work_runs(&env, "drip");
+    let work = format!("{run}/work");
+    let mut follow = env
+        .command(&["logs", "--follow", "--stdout", &work])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert_eq!(first, "drip 0");
+    // The line came while the task was still running: it was followed, not read afterwards.
+    let step = json_of(&env, &["show", "--json", &work]);
+    assert_eq!(
+        (step["stats"]["running"].as_u64(), step["stats"]["succeeded"].as_u64()),
+        (Some(1), Some(0)),
+        "the task still runs after its first line was followed: {step}"
+    );
+    let logs = json_of(&env, &["logs", "--json", &format!("{work}/2")]);
+    assert_eq!(
+        (logs["status"].as_str(), logs["source"]["stdout"].as_str()),
+        (Some("running"), Some("live"))
+    );
+    // The rest arrives as it is written; following ends by itself when the task ends.
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = follow.wait().unwrap();
+    assert!(status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut follow.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("succeeded"), "{err}");
+    let expected: Vec<String> = (1..20).map(|i| format!("drip {i}")).collect();
+    assert_eq!(rest, expected);
+    assert!(run_child.wait().unwrap().success());
+    // Afterwards the same log comes from the store.
+    let logs = json_of(&env, &["logs", "--json", &format!("{work}/2")]);
+    assert_eq!(logs["source"]["stdout"], "stored");
+    assert_eq!(
+        logs["stdout"].as_str().unwrap().lines().count(),
+        20,
+        "{logs}"
+    );
 }
 
 #[test]
