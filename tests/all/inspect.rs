@@ -323,9 +323,15 @@ fn show_html_draws_the_graph_in_one_self_contained_page() {
         "an HTML page with an SVG"
     );
     for step in ["start", "a", "b", "join", "end"] {
+        let open = format!(r#"data-step="{step}" data-status="succeeded""#);
+        let at = html
+            .find(&open)
+            .unwrap_or_else(|| panic!("box of {step}"));
+        let group = &html[at..at + html[at..].find("</g>").unwrap()];
+        // Each box says its status and its durations (wall and task time).
         assert!(
-            html.contains(&format!(r#"data-step="{step}" data-status="succeeded""#)),
-            "box of {step}"
+            group.contains(">succeeded<") && group.contains(" wall · ") && group.contains("task time"),
+            "status and durations in the box of {step}: {group}"
         );
     }
     assert_eq!(
