@@ -735,28 +735,7 @@ fn the_client_reads_every_artifact_of_every_example() {
         client.flows().unwrap(),
         ["Bigdata", "Branch", "Foreach", "Hello"]
     );
-    let mut read = 0;
-    for flow in client.flows().unwrap() {
-        let run = client
-            .flow(&flow)
-            .unwrap()
-            .latest_successful_run()
-            .unwrap()
-            .expect("a successful run");
-        for step in run.steps().unwrap() {
-            for task in step.tasks().unwrap() {
-                assert_eq!(task.status(), wflow_client::Status::Succeeded);
-                for a in task.artifacts().unwrap() {
-                    let bytes = a.bytes().unwrap();
-                    assert_eq!(bytes.len() as u64, a.size(), "{}", a.pathspec());
-                    if a.codec() == "cbor" {
-                        a.value().unwrap();
-                    }
-                    read += 1;
-                }
-            }
-        }
-    }
+    let read = read_every_artifact(&env);
     assert!(read > 30, "{read} artifacts read");
     let value = |p: &str| client.artifact(p).unwrap().value().unwrap();
     let hello = client.run("Hello/latest").unwrap();
@@ -831,4 +810,34 @@ fn the_client_reads_every_artifact_of_every_example() {
         ),
         "{err}"
     );
+}
+
+/// Reads, through the client library, every artifact of every task of the latest successful run
+/// of every flow in the store (bytes verified against their size, CBOR values decoded); returns
+/// how many were read.
+pub fn read_every_artifact(env: &Env) -> usize {
+    let client = Client::open(&env.store()).unwrap();
+    let mut read = 0;
+    for flow in client.flows().unwrap() {
+        let run = client
+            .flow(&flow)
+            .unwrap()
+            .latest_successful_run()
+            .unwrap()
+            .expect("a successful run");
+        for step in run.steps().unwrap() {
+            for task in step.tasks().unwrap() {
+                assert_eq!(task.status(), wflow_client::Status::Succeeded);
+                for a in task.artifacts().unwrap() {
+                    let bytes = a.bytes().unwrap();
+                    assert_eq!(bytes.len() as u64, a.size(), "{}", a.pathspec());
+                    if a.codec() == "cbor" {
+                        a.value().unwrap();
+                    }
+                    read += 1;
+                }
+            }
+        }
+    }
+    read
 }
