@@ -501,6 +501,41 @@ fn logs_follow_streams_a_live_task_and_ends_when_it_ends() {
 }
 
 #[test]
+fn a_task_killed_mid_way_keeps_the_lines_it_printed() {
+    let env = Env::new();
+    let (mut child, run) = start_faulty_until_work_runs(&env, "drip");
+    let work = format!("{run}/work/2");
+    // Wait for a few lines to be written, then kill the run's process (SIGKILL).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = json_of(&env, &["logs", "--json", "--stdout", &work]);
+        if v["stdout"].as_str().unwrap().lines().count() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no output from the task: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v = json_of(&env, &["logs", "--json", &work]);
+    assert_eq!(
+        (v["status"].as_str(), v["source"]["stdout"].as_str()),
+        (Some("running"), Some("live")),
+        "the attempt never ended; its live log is what is left: {v}"
+    );
+    let text = v["stdout"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 3 && lines.len() < 20, "{text}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(*l, format!("drip {i}"), "lines in order, none lost: {text}");
+    }
+    let out = env.wflow(&["logs", &work]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("drip 0\ndrip 1\ndrip 2\n"));
+    assert!(stderr(&out).contains("process is gone"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_killed_run_still_shows_its_live_log_and_is_seen_as_gone() {
     let env = Env::new();
     let (mut child, run) = start_endless_run(&env);
