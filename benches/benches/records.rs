@@ -40,9 +40,10 @@ fn run_id(r: u64) -> String {
 /// A store with [`RUNS`] runs of the `Foreach` example's graph, each of [`TASKS_PER_RUN`] tasks
 /// (start, 997 foreach items, sum, end; a failed run has one more item and no end), built once.
 fn big_store(foreach: &FlowComponent) -> PathBuf {
-    let dir = root().join("target").join("bench-data").join(format!(
-        "records-{RUNS}x{TASKS_PER_RUN}-v{SCHEMA_VERSION}"
-    ));
+    let dir = root()
+        .join("target")
+        .join("bench-data")
+        .join(format!("records-{RUNS}x{TASKS_PER_RUN}-v{SCHEMA_VERSION}"));
     let store = dir.join("store");
     if dir.join("complete").exists() {
         return store;
@@ -75,11 +76,11 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
             TASKS_PER_RUN - 3
         };
         let task = |events: &mut Vec<Event>,
-                        task_id: u64,
-                        step: &str,
-                        path: Vec<u32>,
-                        inputs: Vec<u64>,
-                        ok: bool| {
+                    task_id: u64,
+                    step: &str,
+                    path: Vec<u32>,
+                    inputs: Vec<u64>,
+                    ok: bool| {
             let start = t0 + task_id as i64 * 3;
             let end = start + 2 + (task_id % 5) as i64;
             events.push(Event::TaskStarted {
@@ -96,7 +97,11 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
                 attempt: 0,
                 started_ms: start,
             });
-            let status = if ok { Status::Succeeded } else { Status::Failed };
+            let status = if ok {
+                Status::Succeeded
+            } else {
+                Status::Failed
+            };
             events.push(Event::AttemptFinished {
                 run_id: id.clone(),
                 task_id,
@@ -145,7 +150,10 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
         }
     }
     let tasks = count_tasks(&meta);
-    assert!(tasks >= (RUNS * TASKS_PER_RUN) as i64, "{tasks} task records");
+    assert!(
+        tasks >= (RUNS * TASKS_PER_RUN) as i64,
+        "{tasks} task records"
+    );
     drop(meta);
     std::fs::write(dir.join("complete"), format!("{tasks} tasks\n")).unwrap();
     eprintln!(
@@ -241,7 +249,10 @@ fn inspect(c: &mut Criterion) {
         let steps = run.steps().unwrap();
         let plan = run.plan().unwrap();
         assert_eq!(steps.len(), plan.steps_in_order().len());
-        assert_eq!(steps.iter().map(|s| s.stats().tasks).sum::<u64>(), TASKS_PER_RUN);
+        assert_eq!(
+            steps.iter().map(|s| s.stats().tasks).sum::<u64>(),
+            TASKS_PER_RUN
+        );
     };
     g.bench_function("client_show_run", |b| b.iter(|| show(&shown)));
     g.bench_function("client_show_latest", |b| b.iter(|| show("Foreach/latest")));
@@ -376,7 +387,9 @@ fn resume(c: &mut Criterion) {
     // opening the store, the component from the compile cache). The join's start is read from
     // its record (millisecond resolution).
     if let Some(bin) = release_wflow() {
-        env.cas.put(&std::fs::read(guest("compare-fanout")).unwrap()).unwrap();
+        env.cas
+            .put(&std::fs::read(guest("compare-fanout")).unwrap())
+            .unwrap();
         let store = env.store_root();
         let cache = tempfile::tempdir().unwrap();
         let origin_path = format!("Fanout/{}", origin.run_id);

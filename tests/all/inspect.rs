@@ -324,13 +324,13 @@ fn show_html_draws_the_graph_in_one_self_contained_page() {
     );
     for step in ["start", "a", "b", "join", "end"] {
         let open = format!(r#"data-step="{step}" data-status="succeeded""#);
-        let at = html
-            .find(&open)
-            .unwrap_or_else(|| panic!("box of {step}"));
+        let at = html.find(&open).unwrap_or_else(|| panic!("box of {step}"));
         let group = &html[at..at + html[at..].find("</g>").unwrap()];
         // Each box says its status and its durations (wall and task time).
         assert!(
-            group.contains(">succeeded<") && group.contains(" wall · ") && group.contains("task time"),
+            group.contains(">succeeded<")
+                && group.contains(" wall · ")
+                && group.contains("task time"),
             "status and durations in the box of {step}: {group}"
         );
     }
@@ -471,7 +471,10 @@ fn logs_follow_streams_a_live_task_and_ends_when_it_ends() {
     // The line came while the task was still running: it was followed, not read afterwards.
     let step = json_of(&env, &["show", "--json", &work]);
     assert_eq!(
-        (step["stats"]["running"].as_u64(), step["stats"]["succeeded"].as_u64()),
+        (
+            step["stats"]["running"].as_u64(),
+            step["stats"]["succeeded"].as_u64()
+        ),
         (Some(1), Some(0)),
         "the task still runs after its first line was followed: {step}"
     );

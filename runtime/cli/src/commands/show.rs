@@ -605,7 +605,9 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
         // Errors that did not fit their cell, in full, once each (retries often repeat one).
         let mut long: Vec<(Vec<u32>, &str)> = Vec::new();
         for a in &attempts {
-            let Some(e) = a.error.as_deref() else { continue };
+            let Some(e) = a.error.as_deref() else {
+                continue;
+            };
             let (first, more) = first_line(e);
             if !more && first.chars().count() <= 100 {
                 continue;

@@ -193,9 +193,10 @@ impl Host for TaskState {
         let io = self.io()?;
         let opened = io.lookup(&name, input).and_then(|r| {
             let input = input.map(|i| (i, io.input.inputs[i as usize].step.clone()));
-            let reader = io.cas.reader(r).map_err(|e| {
-                read_err(&name, input.as_ref().map(|(i, s)| (*i, s.as_str())), e)
-            })?;
+            let reader = io
+                .cas
+                .reader(r)
+                .map_err(|e| read_err(&name, input.as_ref().map(|(i, s)| (*i, s.as_str())), e))?;
             Ok(ArtifactReader {
                 name: name.clone(),
                 input,
