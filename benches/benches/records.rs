@@ -113,7 +113,9 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
                      error while executing at wasm backtrace:\n    0: 0x19cd - sum"
                         .to_string()
                 }),
-                stdout: (task_id % 3 == 0).then(|| Digest::of(&task_id.to_le_bytes())),
+                stdout: task_id
+                    .is_multiple_of(3)
+                    .then(|| Digest::of(&task_id.to_le_bytes())),
                 stderr: None,
             });
             events.push(Event::TaskFinished {
