@@ -4,7 +4,7 @@
 //! process.
 //!
 //! Run a bench with `cargo bench -p wflow-benches --bench NAME` (`task`, `artifacts`, `store`,
-//! `graph`, `flows`). The side-by-side comparison with Metaflow is `benches/compare/run.sh`.
+//! `graph`, `flows`, `sandbox`, `records`). The side-by-side comparison with Metaflow is `benches/compare/run.sh`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,12 @@ pub fn guest_target() -> PathBuf {
 }
 
 /// Guest packages the benches use.
-const GUESTS: &[&str] = &["bench-guest", "example-hello", "example-foreach"];
+const GUESTS: &[&str] = &[
+    "bench-guest",
+    "example-hello",
+    "example-foreach",
+    "compare-fanout",
+];
 
 /// Path of a guest component by package name (`example-hello`); the first call builds them all
 /// (`cargo build --release --target wasm32-wasip2`).

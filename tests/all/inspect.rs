@@ -241,6 +241,76 @@ fn show_a_run_its_steps_tasks_and_artifacts() {
 }
 
 #[test]
+fn a_multi_line_error_keeps_the_tables_whole_and_is_shown_in_full_once() {
+    let env = Env::new();
+    let g = guest("test-program-faulty");
+    let out = env.wflow(&["run", "--json", g.to_str().unwrap(), "-p", "mode=trap"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = run_path(&s);
+    let work = s["failure"]["pathspec"].as_str().unwrap().to_string();
+    // The trap's error carries the wasm backtrace: several lines.
+    let v = json_of(&env, &["show", "--json", &run]);
+    let error = v["error"].as_str().unwrap();
+    assert!(error.lines().count() > 2, "a multi-line error: {error}");
+    let backtrace = "error while executing at wasm backtrace";
+    assert!(error.contains(backtrace), "{error}");
+
+    let text = text_of(&env, &["show", &run]);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("step ") && l.contains("wall time"))
+        .unwrap_or_else(|| panic!("a steps table in\n{text}"));
+    // The table: the header, one row per step, then a blank line; no error text inside.
+    let rows: Vec<&str> = lines[header + 1..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["start", "work", "end"], "{text}");
+    let error_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("error "))
+        .unwrap();
+    assert!(
+        error_line.contains("the step trapped") && error_line.contains("in full below"),
+        "{text}"
+    );
+    assert!(
+        lines[..header].iter().all(|l| !l.contains(backtrace)),
+        "only the first line above the table:\n{text}"
+    );
+    assert_eq!(text.matches(backtrace).count(), 1, "once, in full:\n{text}");
+    let full = text.find("error in full").expect("the full text");
+    assert!(full > text.find("wall time").unwrap(), "below the table");
+    for l in error.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(text.contains(l.trim()), "{l:?} shown in\n{text}");
+    }
+
+    // A task: its attempts table keeps one line per attempt; the error in full below it.
+    let text = text_of(&env, &["show", &work]);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("attempt ") && l.contains("error"))
+        .unwrap_or_else(|| panic!("an attempts table in\n{text}"));
+    assert!(
+        lines[header + 1].trim_start().starts_with("0 ")
+            && lines[header + 1].contains("the step trapped"),
+        "{text}"
+    );
+    assert_eq!(lines[header + 2], "", "one row per attempt:\n{text}");
+    assert_eq!(text.matches(backtrace).count(), 1, "{text}");
+    assert!(text.contains("error of attempt 0 in full:"), "{text}");
+    assert!(text.contains("artifacts none"), "{text}");
+}
+
+#[test]
 fn show_html_draws_the_graph_in_one_self_contained_page() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-branch"), &[]);
@@ -253,9 +323,15 @@ fn show_html_draws_the_graph_in_one_self_contained_page() {
         "an HTML page with an SVG"
     );
     for step in ["start", "a", "b", "join", "end"] {
+        let open = format!(r#"data-step="{step}" data-status="succeeded""#);
+        let at = html.find(&open).unwrap_or_else(|| panic!("box of {step}"));
+        let group = &html[at..at + html[at..].find("</g>").unwrap()];
+        // Each box says its status and its durations (wall and task time).
         assert!(
-            html.contains(&format!(r#"data-step="{step}" data-status="succeeded""#)),
-            "box of {step}"
+            group.contains(">succeeded<")
+                && group.contains(" wall · ")
+                && group.contains("task time"),
+            "status and durations in the box of {step}: {group}"
         );
     }
     assert_eq!(
@@ -341,11 +417,17 @@ fn logs_of_a_step_that_prints_then_traps_keep_the_printed_lines() {
 
 /// Starts `Faulty` with `mode=loop` in the background and waits until `work` is recorded as
 /// running; returns the child and the run's pathspec.
-#[allow(clippy::zombie_processes)]
 pub fn start_endless_run(env: &Env) -> (std::process::Child, String) {
+    start_faulty_until_work_runs(env, "loop")
+}
+
+/// Starts `Faulty` with `mode` in the background and waits until `work` is recorded as running;
+/// returns the child and the run's pathspec.
+#[allow(clippy::zombie_processes)]
+fn start_faulty_until_work_runs(env: &Env, mode: &str) -> (std::process::Child, String) {
     let g = guest("test-program-faulty");
     let child = env
-        .command(&["run", g.to_str().unwrap(), "-p", "mode=loop"])
+        .command(&["run", g.to_str().unwrap(), "-p", &format!("mode={mode}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -369,6 +451,91 @@ pub fn start_endless_run(env: &Env) -> (std::process::Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn logs_follow_streams_a_live_task_and_ends_when_it_ends() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let (mut run_child, run) = start_faulty_until_work_runs(&env, "drip");
+    let work = format!("{run}/work");
+    let mut follow = env
+        .command(&["logs", "--follow", "--stdout", &work])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert_eq!(first, "drip 0");
+    // The line came while the task was still running: it was followed, not read afterwards.
+    let step = json_of(&env, &["show", "--json", &work]);
+    assert_eq!(
+        (
+            step["stats"]["running"].as_u64(),
+            step["stats"]["succeeded"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "the task still runs after its first line was followed: {step}"
+    );
+    let logs = json_of(&env, &["logs", "--json", &format!("{work}/2")]);
+    assert_eq!(
+        (logs["status"].as_str(), logs["source"]["stdout"].as_str()),
+        (Some("running"), Some("live"))
+    );
+    // The rest arrives as it is written; following ends by itself when the task ends.
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = follow.wait().unwrap();
+    assert!(status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut follow.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("succeeded"), "{err}");
+    let expected: Vec<String> = (1..20).map(|i| format!("drip {i}")).collect();
+    assert_eq!(rest, expected);
+    assert!(run_child.wait().unwrap().success());
+    // Afterwards the same log comes from the store.
+    let logs = json_of(&env, &["logs", "--json", &format!("{work}/2")]);
+    assert_eq!(logs["source"]["stdout"], "stored");
+    assert_eq!(
+        logs["stdout"].as_str().unwrap().lines().count(),
+        20,
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_task_killed_mid_way_keeps_the_lines_it_printed() {
+    let env = Env::new();
+    let (mut child, run) = start_faulty_until_work_runs(&env, "drip");
+    let work = format!("{run}/work/2");
+    // Wait for a few lines to be written, then kill the run's process (SIGKILL).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = json_of(&env, &["logs", "--json", "--stdout", &work]);
+        if v["stdout"].as_str().unwrap().lines().count() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no output from the task: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v = json_of(&env, &["logs", "--json", &work]);
+    assert_eq!(
+        (v["status"].as_str(), v["source"]["stdout"].as_str()),
+        (Some("running"), Some("live")),
+        "the attempt never ended; its live log is what is left: {v}"
+    );
+    let text = v["stdout"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 3 && lines.len() < 20, "{text}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(*l, format!("drip {i}"), "lines in order, none lost: {text}");
+    }
+    let out = env.wflow(&["logs", &work]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("drip 0\ndrip 1\ndrip 2\n"));
+    assert!(stderr(&out).contains("process is gone"), "{}", stderr(&out));
 }
 
 #[test]
@@ -551,6 +718,23 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
         msg.contains(&digest) && msg.contains(&format!("{start}/blob")),
         "{msg}"
     );
+
+    // A step that reads the corrupt value fails, naming the blob and the artifact it read.
+    let run = run_path(&s);
+    let out = env.wflow(&["resume", "--json", &run, "--from", "consume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let resumed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed = resumed["failure"]["pathspec"].as_str().unwrap();
+    assert!(failed.ends_with("/consume/2"), "{resumed}");
+    let error = resumed["failure"]["message"].as_str().unwrap();
+    assert!(
+        error.contains("reading artifact `blob`") && error.contains(&digest),
+        "{error}"
+    );
+    assert!(error.contains("corrupt"), "{error}");
+    // Other flows in the same store are not affected.
+    let hello = env.run_ok(&guest("example-hello"), &[]);
+    assert_eq!(hello["status"], "succeeded");
 }
 
 #[test]
@@ -589,28 +773,7 @@ fn the_client_reads_every_artifact_of_every_example() {
         client.flows().unwrap(),
         ["Bigdata", "Branch", "Foreach", "Hello"]
     );
-    let mut read = 0;
-    for flow in client.flows().unwrap() {
-        let run = client
-            .flow(&flow)
-            .unwrap()
-            .latest_successful_run()
-            .unwrap()
-            .expect("a successful run");
-        for step in run.steps().unwrap() {
-            for task in step.tasks().unwrap() {
-                assert_eq!(task.status(), wflow_client::Status::Succeeded);
-                for a in task.artifacts().unwrap() {
-                    let bytes = a.bytes().unwrap();
-                    assert_eq!(bytes.len() as u64, a.size(), "{}", a.pathspec());
-                    if a.codec() == "cbor" {
-                        a.value().unwrap();
-                    }
-                    read += 1;
-                }
-            }
-        }
-    }
+    let read = read_every_artifact(&env);
     assert!(read > 30, "{read} artifacts read");
     let value = |p: &str| client.artifact(p).unwrap().value().unwrap();
     let hello = client.run("Hello/latest").unwrap();
@@ -685,4 +848,34 @@ fn the_client_reads_every_artifact_of_every_example() {
         ),
         "{err}"
     );
+}
+
+/// Reads, through the client library, every artifact of every task of the latest successful run
+/// of every flow in the store (bytes verified against their size, CBOR values decoded); returns
+/// how many were read.
+pub fn read_every_artifact(env: &Env) -> usize {
+    let client = Client::open(&env.store()).unwrap();
+    let mut read = 0;
+    for flow in client.flows().unwrap() {
+        let run = client
+            .flow(&flow)
+            .unwrap()
+            .latest_successful_run()
+            .unwrap()
+            .expect("a successful run");
+        for step in run.steps().unwrap() {
+            for task in step.tasks().unwrap() {
+                assert_eq!(task.status(), wflow_client::Status::Succeeded);
+                for a in task.artifacts().unwrap() {
+                    let bytes = a.bytes().unwrap();
+                    assert_eq!(bytes.len() as u64, a.size(), "{}", a.pathspec());
+                    if a.codec() == "cbor" {
+                        a.value().unwrap();
+                    }
+                    read += 1;
+                }
+            }
+        }
+    }
+    read
 }

@@ -146,6 +146,9 @@ fn hello_twice(rel: &str, flow: &str, expected_end: &str) {
         env.artifact(&format!("{}/name", task_of(&s, "start"))),
         serde_json::json!("Ada")
     );
+    // The client library reads every artifact of the run's 3 tasks.
+    let read = crate::inspect::read_every_artifact(&env);
+    assert!(read >= 8, "{read} artifacts read");
     let started = Instant::now();
     let out = env.wflow(&["run", path.to_str().unwrap()]);
     let took = started.elapsed();
@@ -195,6 +198,9 @@ fn polyglot_flow_passes_a_record_through_three_languages() {
     let record = env.artifact(&format!("{}/record_js", task_of(&s, "sum")));
     assert_eq!(record["big"], serde_json::json!(i64::MAX));
     assert_eq!(record["inner"]["child"]["child"]["label"], "inner");
+    // The client library reads every artifact of every task, whichever language wrote it.
+    let read = crate::inspect::read_every_artifact(&env);
+    assert!(read >= 20, "{read} artifacts read");
 
     // `check` shows which component provides which step.
     let out = env.wflow(&["check", "--json", path.to_str().unwrap()]);

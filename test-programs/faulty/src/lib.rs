@@ -6,8 +6,8 @@ use wflow::{Artifact, Param, Result};
 /// start → work → end, where `work` misbehaves as the `mode` parameter says.
 #[wflow::flow]
 pub struct Faulty {
-    /// How `work` behaves: ok, trap, panic, error, oom, loop, stdout or print-trap (prints, then
-    /// traps).
+    /// How `work` behaves: ok, trap, panic, error, oom, loop, stdout, print-trap (prints, then
+    /// traps) or drip (prints 20 lines slowly, a busy second or so apart, then succeeds).
     #[param(default = "ok")]
     mode: Param<String>,
     /// Set to 42 by `work` in mode `ok`.
@@ -45,6 +45,13 @@ impl Faulty {
                 eprintln!("about to trap");
                 trap();
             }
+            "drip" => {
+                for i in 0..20 {
+                    println!("drip {i}");
+                    busy(300_000_000);
+                }
+                self.out.set(42);
+            }
             other => wflow::bail!("unknown mode `{other}`"),
         }
         Ok(())
@@ -78,6 +85,14 @@ fn oom() -> ! {
     }
     // Not reached in a 32-bit address space; keep failing the step if it ever is.
     panic!("allocated 8 GiB without running out of memory");
+}
+
+/// Keeps the CPU busy for `n` iterations (the step has no clock to sleep on).
+fn busy(n: u64) {
+    let mut x: u64 = 0;
+    for _ in 0..n {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
 }
 
 /// Loops forever.

@@ -111,6 +111,25 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// The first line of `text` (for a table cell), and whether there is more to it (more lines).
+pub fn first_line(text: &str) -> (&str, bool) {
+    let trimmed = text.trim();
+    match trimmed.split_once('\n') {
+        Some((first, _)) => (first.trim_end(), true),
+        None => (trimmed, false),
+    }
+}
+
+/// `text` indented by `indent` spaces on every line (for an error's full text under a table).
+pub fn indented(text: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    text.trim_end()
+        .lines()
+        .map(|l| format!("{pad}{l}").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A run as JSON for listings (everything but the flow spec).
 pub fn run_json(run: &Run) -> serde_json::Value {
     let r = run.record();
@@ -161,5 +180,8 @@ mod tests {
         assert_eq!(size(24 << 20), "24.0 MiB");
         assert_eq!(time(0), "1970-01-01 00:00:00");
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(first_line("one\n  two\n"), ("one", true));
+        assert_eq!(first_line("  one  "), ("one", false));
+        assert_eq!(indented("a\n\nb\n", 2), "  a\n\n  b");
     }
 }

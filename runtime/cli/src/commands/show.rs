@@ -10,7 +10,8 @@ use wflow_client::{Artifact, Client, Flow, Object, Run, Status, Step, Task};
 use wflow_core::Transition;
 
 use super::inspect::{
-    clip, duration, open_client, preview, run_json, size, status, status_cell, time,
+    clip, duration, first_line, indented, open_client, preview, run_json, size, status,
+    status_cell, time,
 };
 use crate::exit::BadInput;
 use crate::output::Printer;
@@ -330,8 +331,13 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
         printer.line(format!("  resumes  {}/{origin}", r.flow));
     }
     printer.line(format!("  code     component {}", r.component.short()));
+    // A multi-line error (a trap's wasm backtrace) would break the layout: its first line here,
+    // the whole text once below the table.
+    let long_error = r.error.as_deref().filter(|e| first_line(e).1);
     if let Some(e) = &r.error {
-        printer.line(format!("  error    {}", printer.red(e)));
+        let (first, more) = first_line(e);
+        let more = if more { " (in full below)" } else { "" };
+        printer.line(format!("  error    {}{more}", printer.red(first)));
     }
     printer.line("");
     let rows: Vec<[String; 5]> = view
@@ -393,6 +399,11 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
             )
             .trim_end(),
         );
+    }
+    if let Some(e) = long_error {
+        printer.line("");
+        printer.line("  error in full:");
+        printer.line(indented(e, 4));
     }
     Ok(())
 }
@@ -583,10 +594,35 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
                     took,
                     log(&a.stdout),
                     log(&a.stderr),
-                    a.error.as_deref().map(|e| clip(e, 100)).unwrap_or_default()
+                    a.error
+                        .as_deref()
+                        .map(|e| clip(first_line(e).0, 100))
+                        .unwrap_or_default()
                 )
                 .trim_end(),
             );
+        }
+        // Errors that did not fit their cell, in full, once each (retries often repeat one).
+        let mut long: Vec<(Vec<u32>, &str)> = Vec::new();
+        for a in &attempts {
+            let Some(e) = a.error.as_deref() else {
+                continue;
+            };
+            let (first, more) = first_line(e);
+            if !more && first.chars().count() <= 100 {
+                continue;
+            }
+            match long.iter_mut().find(|(_, text)| *text == e) {
+                Some((ns, _)) => ns.push(a.attempt),
+                None => long.push((vec![a.attempt], e)),
+            }
+        }
+        for (ns, e) in long {
+            let which = ns.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            let label = if ns.len() == 1 { "attempt" } else { "attempts" };
+            printer.line("");
+            printer.line(format!("  error of {label} {which} in full:"));
+            printer.line(indented(e, 4));
         }
     }
     printer.line("");

@@ -16,6 +16,9 @@ const MAX_NAME: usize = 256;
 
 /// A guest's open reader.
 pub struct ArtifactReader {
+    /// The artifact's name and, for an input's, that input's index and step (for errors).
+    name: String,
+    input: Option<(u32, String)>,
     reader: BlobReader,
     size: u64,
     codec: String,
@@ -40,6 +43,16 @@ fn info(name: &str, r: &ArtifactRef) -> ArtifactInfo {
 
 fn store_err(e: impl std::fmt::Display) -> WitError {
     WitError::Store(e.to_string())
+}
+
+/// A store error reading artifact `name` (a corrupt blob, say): the message names the artifact as
+/// well as the blob, so the task's error says which value could not be read.
+fn read_err(name: &str, input: Option<(u32, &str)>, e: impl std::fmt::Display) -> WitError {
+    let from = match input {
+        Some((i, step)) => format!(" of input {i} (step `{step}`)"),
+        None => String::new(),
+    };
+    WitError::Store(format!("reading artifact `{name}`{from}: {e}"))
 }
 
 impl TaskIo {
@@ -113,7 +126,10 @@ impl Host for TaskState {
     fn get(&mut self, name: String) -> WitResult<WitValue> {
         let io = self.io()?;
         Ok(io.lookup(&name, None).and_then(|r| {
-            let bytes = io.cas.get_artifact(r).map_err(store_err)?;
+            let bytes = io
+                .cas
+                .get_artifact(r)
+                .map_err(|e| read_err(&name, None, e))?;
             Ok(WitValue {
                 codec: r.codec.clone(),
                 bytes,
@@ -157,7 +173,11 @@ impl Host for TaskState {
     fn get_input(&mut self, index: u32, name: String) -> WitResult<WitValue> {
         let io = self.io()?;
         Ok(io.lookup(&name, Some(index)).and_then(|r| {
-            let bytes = io.cas.get_artifact(r).map_err(store_err)?;
+            let step = &io.input.inputs[index as usize].step;
+            let bytes = io
+                .cas
+                .get_artifact(r)
+                .map_err(|e| read_err(&name, Some((index, step)), e))?;
             Ok(WitValue {
                 codec: r.codec.clone(),
                 bytes,
@@ -172,8 +192,14 @@ impl Host for TaskState {
     ) -> WitResult<Resource<ArtifactReader>> {
         let io = self.io()?;
         let opened = io.lookup(&name, input).and_then(|r| {
-            let reader = io.cas.reader(r).map_err(store_err)?;
+            let input = input.map(|i| (i, io.input.inputs[i as usize].step.clone()));
+            let reader = io
+                .cas
+                .reader(r)
+                .map_err(|e| read_err(&name, input.as_ref().map(|(i, s)| (*i, s.as_str())), e))?;
             Ok(ArtifactReader {
+                name: name.clone(),
+                input,
                 reader,
                 size: r.size,
                 codec: r.codec.clone(),
@@ -222,7 +248,10 @@ impl HostReader for TaskState {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Ok(Err(store_err(e))),
+                Err(e) => {
+                    let input = reader.input.as_ref().map(|(i, s)| (*i, s.as_str()));
+                    return Ok(Err(read_err(&reader.name, input, e)));
+                }
             }
         }
         buf.truncate(filled);
