@@ -190,13 +190,12 @@ impl BlobStore for S3Store {
         validate_key(key)?;
         let inner = &self.inner;
         let full = inner.full(key);
+        let len = bytes.len() as u64;
         self.bridge.block_on(async {
-            // Deduplication: skip the upload when present. Without this HEAD, a server that
-            // ignores `If-None-Match` would be sent every value again.
-            if inner.head_before_put(&full).await?.is_some() {
+            // Deduplication: skip the upload when present (see `needs_head`).
+            if inner.needs_head(len) && inner.head_before_put(&full).await?.is_some() {
                 return Ok(false);
             }
-            let len = bytes.len() as u64;
             if len <= inner.part_size {
                 let body = bytes::Bytes::copy_from_slice(bytes);
                 inner.put_whole(&full, PutBody::Bytes(&body), len).await
@@ -214,7 +213,7 @@ impl BlobStore for S3Store {
             .map_err(|e| StoreError::io(file.display(), e))?
             .len();
         let wrote = self.bridge.block_on(async {
-            if inner.head_before_put(&full).await?.is_some() {
+            if inner.needs_head(len) && inner.head_before_put(&full).await?.is_some() {
                 return Ok(false);
             }
             if len <= inner.part_size {

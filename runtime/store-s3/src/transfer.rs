@@ -21,6 +21,10 @@ use crate::error::{Target, other, status, to_store_error};
 const MAX_PARTS: u64 = 10_000;
 
 /// Everything a request needs; shared by the store, its readers and its spawned tasks.
+/// Objects up to this size are uploaded with a conditional PUT without a HEAD first (see
+/// [`Inner::needs_head`]).
+pub(crate) const HEAD_FIRST_ABOVE: u64 = 256 * 1024;
+
 pub(crate) struct Inner {
     pub(crate) client: Client,
     pub(crate) bucket: String,
@@ -81,6 +85,15 @@ impl Inner {
             .acquire()
             .await
             .expect("the semaphore is never closed")
+    }
+
+    /// Whether an upload of `len` bytes should look first (HEAD) whether the object is there.
+    /// Small objects — manifests, logs, record batches, most values — go straight to a
+    /// conditional PUT: one request instead of two, and a server that honours `If-None-Match`
+    /// answers 412 when the object exists. Bigger ones, and every object on a server that does
+    /// not do conditional writes, are looked for first so that nothing is sent twice.
+    pub(crate) fn needs_head(&self, len: u64) -> bool {
+        len > HEAD_FIRST_ABOVE || !self.conditional.load(Ordering::Relaxed)
     }
 
     /// Before an upload: the size of the object, or `None` if it is absent *or the HEAD is
