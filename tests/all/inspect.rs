@@ -731,10 +731,29 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
         error.contains("reading artifact `blob`") && error.contains(&digest),
         "{error}"
     );
-    assert!(error.contains("corrupt"), "{error}");
+    // The first read moved the damaged file aside (quarantine/), so later reads find it missing.
+    assert!(error.contains("not in the store"), "{error}");
+    let quarantine = env.store().join(wflow_store::QUARANTINE_DIR);
+    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 1);
     // Other flows in the same store are not affected.
     let hello = env.run_ok(&guest("example-hello"), &[]);
     assert_eq!(hello["status"], "succeeded");
+    // A new run producing the same bytes stores them afresh (no deduplication against the damaged
+    // copy), its consumer verifies them, and the old artifact is whole again.
+    let again = env.run_ok(&guest("example-bigdata"), &["-p", "mb=1"]);
+    assert_eq!(
+        env.artifact(&format!("{}/verified", task_of(&again, "consume"))),
+        json!(true)
+    );
+    let out = env.wflow(&[
+        "artifact",
+        "get",
+        &format!("{start}/blob"),
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(&out_file).unwrap().len(), 1 << 20);
 }
 
 #[test]

@@ -61,6 +61,15 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// One line for humans, e.g. "local directory /home/x/proj/.wflow".
     fn summary(&self) -> String;
+
+    /// Moves the object under `key` out of the way after its bytes failed verification, so the
+    /// next writer of the same content stores it afresh instead of deduplicating against the
+    /// damaged copy. Returns where it went, or `None` where the backend cannot (the default:
+    /// wflow never deletes or overwrites objects on S3).
+    fn quarantine(&self, key: &str) -> Result<Option<String>> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 /// Checks that `key` is a valid store key: a non-empty relative path of `/`-separated components,

@@ -78,6 +78,8 @@ impl Cas {
             })?
             .ok_or(StoreError::NotFound { digest: *digest })?;
         if Digest::from_hasher(&hasher) != *digest {
+            // Out of the way, so the next run that produces these bytes stores them again.
+            let _ = self.backend.quarantine(&key);
             return Err(StoreError::Corrupt {
                 digest: *digest,
                 key,
@@ -161,7 +163,7 @@ impl Cas {
                     .backend
                     .open(&key)?
                     .ok_or(StoreError::NotFound { digest: r.digest })?;
-                Ok(BlobReader::new(inner, r, Some(key)))
+                Ok(BlobReader::new(inner, r, Some(key)).quarantining_in(self.backend.clone()))
             }
         }
     }

@@ -95,7 +95,7 @@ mod temp;
 pub use backend::{BlobStore, MAX_KEY_LEN, validate_key, validate_prefix};
 pub use cas::{BLOBS_PREFIX, Cas};
 pub use error::{Result, StoreError};
-pub use local::{LocalDisk, SCRATCH_DIR};
+pub use local::{LocalDisk, QUARANTINE_DIR, SCRATCH_DIR};
 pub use manifest::{ArtifactRef, INLINE_MAX, MANIFEST_VERSION, Manifest};
 pub use stream::{BlobReader, BlobWriter};
 pub use wflow_core::Digest;

@@ -223,7 +223,25 @@ fn cannot_create(root: &Path, source: io::Error) -> StoreError {
     }
 }
 
+/// Where [`LocalDisk::quarantine`](BlobStore::quarantine) moves blobs that failed verification.
+pub const QUARANTINE_DIR: &str = "quarantine";
+
 impl BlobStore for LocalDisk {
+    /// Renames the file to `quarantine/<key with / as _>.<ms>` under the store root (kept for
+    /// inspection, never read again).
+    fn quarantine(&self, key: &str) -> Result<Option<String>> {
+        let from = self.path_of(key)?;
+        let name = format!("{}.{}", key.replace('/', "_"), wflow_core::now_millis());
+        let dir = self.root.join(QUARANTINE_DIR);
+        let to = dir.join(&name);
+        match fs::create_dir_all(&dir).and_then(|_| fs::rename(&from, &to)) {
+            Ok(()) => Ok(Some(format!("{QUARANTINE_DIR}/{name}"))),
+            // Another reader moved it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(from.display(), e)),
+        }
+    }
+
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         let target = self.path_of(key)?;
         if is_file(&target)? {

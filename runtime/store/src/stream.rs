@@ -155,6 +155,8 @@ pub struct BlobReader {
     key: Option<String>,
     /// Set at the end: `Some(true)` verified, `Some(false)` corrupt.
     verified: Option<bool>,
+    /// Where a blob that fails verification is quarantined (see [`BlobStore::quarantine`]).
+    store: Option<std::sync::Arc<dyn crate::BlobStore>>,
 }
 
 impl BlobReader {
@@ -167,7 +169,14 @@ impl BlobReader {
             read: 0,
             key,
             verified: None,
+            store: None,
         }
+    }
+
+    /// Quarantines the blob in `store` if it fails verification.
+    pub(crate) fn quarantining_in(mut self, store: std::sync::Arc<dyn crate::BlobStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Total size in bytes, as the reference records it.
@@ -220,6 +229,12 @@ impl Read for BlobReader {
             }
         }
         let checked = self.check();
+        if self.verified.is_none()
+            && checked.is_err()
+            && let (Some(store), Some(key)) = (&self.store, &self.key)
+        {
+            let _ = store.quarantine(key);
+        }
         self.verified = Some(checked.is_ok());
         checked?;
         Ok(0)

@@ -202,8 +202,16 @@ fn corruption_is_detected() {
             r.digest
         )
     );
-    assert!(is_ours(&f.cas.get_artifact(&r).unwrap_err()));
+    // The damaged file was moved aside: the blob is now missing, not silently deduplicated
+    // against, and the next writer of the same bytes stores them afresh.
+    let quarantined = fs::read_dir(f.root.join(crate::QUARANTINE_DIR)).unwrap().count();
+    assert_eq!(quarantined, 1);
+    assert!(matches!(f.cas.get(&r.digest), Err(StoreError::NotFound { .. })));
+    assert_eq!(f.cas.put_artifact(&v, "raw").unwrap(), r);
+    assert_eq!(f.cas.get_artifact(&r).unwrap(), v);
 
+    // The streaming reader detects it too, and quarantines it the same way.
+    corrupt(&f.blob_path(&r.digest));
     let mut reader = f.cas.reader(&r).unwrap();
     let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
@@ -211,6 +219,9 @@ fn corruption_is_detected() {
     assert!(err.to_string().contains(&r.digest.to_string()));
     // It stays failed.
     assert!(reader.read(&mut [0; 16]).is_err());
+    assert!(!f.blob_path(&r.digest).exists(), "quarantined");
+    assert_eq!(f.cas.put_artifact(&v, "raw").unwrap(), r);
+    assert_eq!(f.cas.get_artifact(&r).unwrap(), v);
 
     // A truncated blob is corrupt too.
     let d = f.cas.put(b"some bytes").unwrap();
