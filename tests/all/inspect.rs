@@ -728,7 +728,7 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
     assert!(failed.ends_with("/consume/2"), "{resumed}");
     let error = resumed["failure"]["message"].as_str().unwrap();
     assert!(
-        error.contains("reading artifact `blob`") && error.contains(&digest),
+        error.contains("artifact `blob`") && error.contains(&digest),
         "{error}"
     );
     // The first read moved the damaged file aside (quarantine/), so later reads find it missing.
