@@ -442,7 +442,10 @@ def disk_baseline_here(mib, repeat=3):
         assert len(back) == len(data)
         del back
         os.unlink(path)
-    return {"write_mibps": mib / statistics.median(writes), "read_mibps": mib / statistics.median(reads)}
+    # The first write gets fresh page-cache pages; the later ones mostly reuse the pages the
+    # previous (deleted) file freed, which can be many times cheaper (a full page cache on a VM).
+    return {"write_mibps": mib / statistics.median(writes), "read_mibps": mib / statistics.median(reads),
+            "first_write_mibps": mib / writes[0]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,6 +594,12 @@ def report(raw):
       "(max %.2f) during the runs; 1-minute load average %.1f–%.1f. Started %s, finished %s (UTC)."
       % (others, max([m["others_cores"] for m in all_runs] or [0]), min(loads or [0]), max(loads or [0]),
          started.strftime("%H:%M"), finished.strftime("%H:%M")))
+    la = raw.get("loadavg") or {}
+    if la.get("before") and la.get("after"):
+        w("- Load averages (1, 5, 15 min, as `uptime` shows them): %s before the comparison, %s after."
+          % (", ".join("%.2f" % x for x in la["before"]), ", ".join("%.2f" % x for x in la["after"])))
+    if raw.get("note"):
+        w("- Note from whoever ran it (`MACHINE_NOTE`): %s" % raw["note"])
     w("")
     w("## Method")
     w("")
@@ -665,7 +674,10 @@ def report(raw):
         base = baseline.get("disk")
         if base:
             w("- For scale, on the same disk: Python writes a new %d MiB file into the page cache at %.0f MiB/s "
-              "and reads it back at %.0f MiB/s (no fsync; median of 3)." % (mib, base["write_mibps"], base["read_mibps"]))
+              "and reads it back at %.0f MiB/s (no fsync; median of 3)%s." % (
+                  mib, base["write_mibps"], base["read_mibps"],
+                  "; its first write, into fresh page-cache pages, ran at %.0f MiB/s" % base["first_write_mibps"]
+                  if "first_write_mibps" in base else ""))
         if spans:
             sm = statistics.median(spans)
             figures["big_steps_mibps"] = mib / sm
@@ -765,12 +777,22 @@ def report(raw):
 BASELINE = {}
 
 
+def loadavg():
+    """The 1, 5 and 15-minute load averages, as `uptime` shows them."""
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return []
+
+
 def strip(m):
     return {k: v for k, v in m.items() if k != "_stdout"} if m else None
 
 
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = loadavg()
     command = os.environ.get("COMPARE_COMMAND", " ".join(sys.argv))
     crit_since = float(os.environ["CRITERION_SINCE"]) if os.environ.get("CRITERION_SINCE") else None
     SETTINGS["criterion"] = env_list("CRITERION_BENCHES", "") if crit_since else []
@@ -815,6 +837,8 @@ def main():
     raw = {
         "settings": SETTINGS, "machine": info, "command": command, "started": started.isoformat(),
         "finished": finished.isoformat(), "first_runs": first_runs, "baseline": BASELINE,
+        "loadavg": {"before": load_before, "after": loadavg()},
+        "note": os.environ.get("MACHINE_NOTE", "").strip(),
         "cases": {c["name"]: c for c in cases()},
         "results": {n: {side: [strip(m) for m in ms] for side, ms in r.items()} for n, r in results.items()},
         "resume": {"n": resume.n, "skip_wflow": resume.skip_wflow,

@@ -15,6 +15,7 @@
 #   TIMEOUT=3600          seconds before one run is killed
 #   SKIP_BUILD=1          use the wflow binary and guests already built
 #   RESULTS_FILE=...      where to write the report (default benches/RESULTS.md)
+#   MACHINE_NOTE=...      a sentence about the machine for the report (e.g. what else ran on it)
 #
 # A 1,000-task foreach takes Metaflow about 5-8 minutes on a 2-core machine, so the full
 # comparison takes an hour or more.
