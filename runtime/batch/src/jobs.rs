@@ -25,6 +25,9 @@ use crate::config::{BatchConfig, WORKER_OVERHEAD_MB};
 pub const MAX_ARRAY_SIZE: usize = 10_000;
 /// Ids per `DescribeJobs` call (the API's limit).
 const DESCRIBE_BATCH: usize = 100;
+/// Failed `DescribeJobs` calls in a row (each already retried by the SDK) before the tasks being
+/// polled are failed.
+const MAX_FAILED_POLLS: u64 = 20;
 /// Parallel store reads when collecting the reports of an array job.
 const REPORT_READERS: usize = 8;
 
@@ -113,6 +116,8 @@ struct Inner {
     definitions: tokio::sync::Mutex<HashMap<String, String>>,
     wake: Notify,
     progress: Mutex<Option<ProgressFn>>,
+    /// `DescribeJobs` calls failed in a row.
+    failed_rounds: AtomicU64,
 }
 
 #[derive(Default)]
@@ -195,6 +200,7 @@ impl BatchCompute {
                 definitions: tokio::sync::Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 progress: Mutex::new(None),
+                failed_rounds: AtomicU64::new(0),
             }),
         })
     }
@@ -385,9 +391,28 @@ impl BatchCompute {
                 .send()
                 .await
             {
-                Ok(out) => out,
-                // The SDK retried already; the next round tries again.
-                Err(_) => continue,
+                Ok(out) => {
+                    inner.failed_rounds.store(0, Ordering::Relaxed);
+                    out
+                }
+                // The SDK retried already; the next round tries again, until the API has been
+                // unreachable for too long.
+                Err(e) => {
+                    let failures = inner.failed_rounds.fetch_add(1, Ordering::Relaxed) + 1;
+                    if failures >= MAX_FAILED_POLLS {
+                        let message = format!(
+                            "AWS Batch could not be polled {failures} times in a row: {}; the task's job may still run",
+                            aws_sdk_batch::error::DisplayErrorContext(e)
+                        );
+                        for id in chunk {
+                            self.resolve_rest(id, |_| {
+                                Some(AttemptReport::compute_failure(message.clone(), false))
+                            });
+                        }
+                        changed = true;
+                    }
+                    continue;
+                }
             };
             for job in out.jobs() {
                 changed |= self.update(job).await;
