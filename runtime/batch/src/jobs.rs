@@ -915,7 +915,7 @@ pub fn job_name(flow: &str, step: &str, task_id: u64) -> String {
 /// Sizes of the array jobs for `n` tasks (each at most [`MAX_ARRAY_SIZE`]).
 pub fn split_sizes(n: usize) -> Vec<usize> {
     let mut out = vec![MAX_ARRAY_SIZE; n / MAX_ARRAY_SIZE];
-    if n % MAX_ARRAY_SIZE != 0 {
+    if !n.is_multiple_of(MAX_ARRAY_SIZE) {
         out.push(n % MAX_ARRAY_SIZE);
     }
     out
