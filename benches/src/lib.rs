@@ -283,6 +283,7 @@ pub fn run_flow(
             run_id: run_id(),
             sandboxes: BTreeMap::new(),
             live_logs: None,
+            compute: Default::default(),
         }))
         .expect("the run is carried out");
     assert_eq!(

@@ -27,3 +27,6 @@ mod inspect;
 mod resume;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.
 mod s3;
+/// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
+/// retries and Ctrl-C.
+mod batch;

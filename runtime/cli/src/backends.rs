@@ -234,6 +234,11 @@ pub fn config_file() -> Option<PathBuf> {
 
 /// The `[store]` table of the config file, if the file exists and has one.
 fn config_file_store() -> Result<Option<Map<String, Value>>, String> {
+    config_file_table("store")
+}
+
+/// A table of the config file (`store`, `batch`), if the file exists and has it.
+pub fn config_file_table(name: &str) -> Result<Option<Map<String, Value>>, String> {
     let Some(path) = config_file() else {
         return Ok(None);
     };
@@ -252,11 +257,11 @@ fn config_file_store() -> Result<Option<Map<String, Value>>, String> {
     };
     let file: Value = toml::from_str(&text)
         .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
-    match file.get("store") {
+    match file.get(name) {
         None => Ok(None),
         Some(Value::Object(t)) => Ok(Some(t.clone())),
         Some(_) => Err(format!(
-            "config file {}: `store` must be a table",
+            "config file {}: `{name}` must be a table",
             path.display()
         )),
     }

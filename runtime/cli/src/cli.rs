@@ -72,4 +72,6 @@ pub enum Command {
     Resume(crate::commands::resume::ResumeArgs),
     /// Run one task of a past run again on the same inputs, without creating a run.
     StepRun(crate::commands::step_run::StepRunArgs),
+    /// Run one task described in the store (what each AWS Batch job runs; see docs/batch.md).
+    Worker(crate::commands::worker::WorkerArgs),
 }

@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod commands;
 mod componentize;
+mod compute;
 mod exit;
 mod output;
 mod settings;

@@ -8,7 +8,8 @@ use crate::DirGrant;
 pub const DEFAULT_MEMORY_MB: u64 = 4096;
 
 /// The resolved limits and grants of one step's tasks.
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable so a remote worker runs a task in exactly the sandbox the policy resolved.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sandbox {
     /// Maximum size of each linear memory, in bytes.
     pub memory_bytes: u64,

@@ -19,11 +19,11 @@ pub use wflow_core::Sandbox;
 use crate::logs::LogSink;
 
 /// A limit a task hit; fails the attempt with its name and value.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("limit `{limit}` of {value} exceeded{detail}")]
 pub struct LimitExceeded {
     /// The policy or step setting.
-    pub limit: &'static str,
+    pub limit: std::borrow::Cow<'static, str>,
     /// Its value, for people.
     pub value: String,
     /// What the task was doing.

@@ -16,7 +16,7 @@ use crate::logs::LogSink;
 use crate::sandbox::{LimitExceeded, Sandbox, wasi_ctx};
 
 /// An encoded value: bytes and the name of their codec.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Value {
     /// `cbor`, `raw`, …
     pub codec: String,
@@ -64,8 +64,8 @@ pub struct TaskInput {
     pub live_logs: Option<PathBuf>,
 }
 
-/// Why an attempt failed.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+/// Why an attempt failed (serialisable: a remote worker reports it through the store).
+#[derive(Clone, Debug, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TaskFailure {
     /// The step returned an error.
     #[error("the step returned an error: {0}")]
@@ -99,6 +99,10 @@ pub enum TaskFailure {
     /// The host failed (store, instantiation).
     #[error("host error: {0}")]
     Host(String),
+    /// The compute backend lost or stopped the attempt (a remote container killed, timed out,
+    /// never scheduled); the message says why and what to do.
+    #[error("{0}")]
+    Compute(String),
 }
 
 /// What an attempt produced.
@@ -252,14 +256,14 @@ fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u
         }
         Some(Trap::OutOfFuel) => {
             return TaskFailure::Limit(LimitExceeded {
-                limit: "fuel",
+                limit: "fuel".into(),
                 value: sb.fuel.unwrap_or(0).to_string(),
                 detail: ": the step used all the fuel (CPU budget) it was given".into(),
             });
         }
         Some(Trap::StackOverflow) => {
             return TaskFailure::Limit(LimitExceeded {
-                limit: "max_wasm_stack",
+                limit: "max_wasm_stack".into(),
                 value: "the engine's stack size".into(),
                 detail: ": stack overflow (unbounded recursion?)".into(),
             });

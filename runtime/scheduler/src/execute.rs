@@ -1,14 +1,16 @@
-//! Executing one task: its attempts (with retries and backoff), its logs, its manifest and its
-//! records. Runs on a blocking thread.
+//! Executing one task: its attempts (with retries and backoff) wherever its compute backend runs
+//! them, and its records. Async: the attempts themselves run on blocking threads or elsewhere.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wflow_core::{Digest, StepSpec, now_millis};
-use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
+use wflow_core::now_millis;
+use wflow_engine::{TaskFailure, Value};
 use wflow_metadata::{Event, Recorder, Status};
-use wflow_store::{ArtifactRef, Cas, Manifest};
+use wflow_store::{ArtifactRef, Cas};
+
+use crate::compute::{Attempt, AttemptFuture, AttemptReport, Compute, write_manifest};
 
 /// Wait before the first retry; doubled for each further one.
 pub const ATTEMPT_BACKOFF: Duration = Duration::from_millis(250);
@@ -41,67 +43,88 @@ pub struct Failed {
 }
 
 pub(crate) struct Job {
-    pub component: FlowComponent,
+    pub compute: Arc<dyn Compute>,
     pub cas: Arc<Cas>,
     pub recorder: Arc<Recorder>,
-    pub input: TaskInput,
-    pub step: StepSpec,
+    /// The first attempt (already recorded as started), to launch again for a retry.
+    pub attempt: Attempt,
+    /// The first attempt's result, as its backend launched it.
+    pub first: AttemptFuture,
     pub notify: Arc<dyn Fn(crate::RunEvent) + Send + Sync>,
 }
 
-pub(crate) fn execute(job: Job) -> TaskResult {
+/// Infrastructure failures (a host reclaimed, a container lost) retried per task, apart from the
+/// step's own `retries`.
+pub const INFRASTRUCTURE_RETRIES: u32 = 3;
+
+/// Drives one task to its end: awaits each attempt wherever its backend runs it, records it, and
+/// retries (with backoff), `catch`es or gives up.
+pub(crate) async fn execute(job: Job) -> TaskResult {
     let Job {
-        component,
+        compute,
         cas,
         recorder,
-        mut input,
-        step,
+        attempt: mut next,
+        first,
         notify,
     } = job;
-    let (run_id, task_id) = (input.run_id.clone(), input.task_id);
-    let mut attempt = 0;
+    let step = next.step.clone();
+    let (run_id, task_id) = (next.input.run_id.clone(), next.input.task_id);
+    let mut pending = Some(first);
+    let (mut step_failures, mut infra_failures) = (0u32, 0u32);
     loop {
-        input.attempt = attempt;
-        recorder.send(Event::AttemptStarted {
-            run_id: run_id.clone(),
-            task_id,
-            attempt,
-            started_ms: now_millis(),
-        });
-        let out = component.run_task(input.clone(), cas.clone());
-        let (stdout, stderr) = (put_log(&cas, &out.stdout), put_log(&cas, &out.stderr));
-        let error = out.result.as_ref().err().map(|f| f.to_string());
+        let attempt = next.input.attempt;
+        let report = match pending.take() {
+            Some(f) => f.await,
+            None => {
+                recorder.send(Event::AttemptStarted {
+                    run_id: run_id.clone(),
+                    task_id,
+                    attempt,
+                    started_ms: now_millis(),
+                });
+                let mut started = compute.start(&cas, vec![next.clone()]).await;
+                match started.pop() {
+                    Some(f) => f.await,
+                    None => AttemptReport::compute_failure("the backend launched nothing", false),
+                }
+            }
+        };
         recorder.send(Event::AttemptFinished {
             run_id: run_id.clone(),
             task_id,
             attempt,
-            status: if out.result.is_ok() {
+            status: if report.result.is_ok() {
                 Status::Succeeded
             } else {
                 Status::Failed
             },
             finished_ms: now_millis(),
-            error,
-            stdout,
-            stderr,
+            error: report.result.as_ref().err().map(|f| f.to_string()),
+            stdout: report.stdout,
+            stderr: report.stderr,
         });
-
-        let failure = match out.result {
-            Ok(()) => match finish(&cas, &recorder, &run_id, task_id, out.artifacts) {
-                Ok(artifacts) => {
-                    return TaskResult {
-                        task_id,
-                        outcome: Ok(Done {
-                            artifacts,
-                            items: out.foreach_items,
-                        }),
-                    };
-                }
-                Err(e) => TaskFailure::Host(e),
-            },
+        let failure = match report.result {
+            Ok(out) => {
+                recorder.send(Event::TaskFinished {
+                    run_id,
+                    task_id,
+                    status: Status::Succeeded,
+                    finished_ms: now_millis(),
+                    manifest: Some(out.manifest),
+                });
+                return TaskResult {
+                    task_id,
+                    outcome: Ok(Done {
+                        artifacts: Arc::new(out.artifacts),
+                        items: out.items,
+                    }),
+                };
+            }
             Err(f) => f,
         };
-        let will_retry = attempt < step.retries;
+        let infrastructure = report.infrastructure && infra_failures < INFRASTRUCTURE_RETRIES;
+        let will_retry = infrastructure || step_failures < step.retries;
         notify(crate::RunEvent::AttemptFailed {
             step: &step.name,
             task_id,
@@ -110,28 +133,42 @@ pub(crate) fn execute(job: Job) -> TaskResult {
             will_retry,
         });
         if will_retry {
-            std::thread::sleep(ATTEMPT_BACKOFF * 2u32.saturating_pow(attempt).min(64));
-            attempt += 1;
+            let backoff = if infrastructure {
+                infra_failures += 1;
+                ATTEMPT_BACKOFF
+            } else {
+                step_failures += 1;
+                ATTEMPT_BACKOFF * 2u32.saturating_pow(step_failures - 1).min(64)
+            };
+            tokio::time::sleep(backoff).await;
+            next.input.attempt += 1;
             continue;
         }
         let failed = Failed {
             failure,
-            stderr_tail: tail(&out.stderr, 20),
+            stderr_tail: report.stderr_tail,
             attempts: attempt + 1,
         };
         // A foreach step cannot be caught: without items there is nothing to fan out.
         let is_foreach = matches!(step.transition, wflow_core::Transition::Foreach(_));
         if let (Some(name), false) = (&step.catch, is_foreach) {
             // `catch`: the flow goes on with the error kept as an artifact.
-            let mut artifacts = wflow_engine::inherited(&input.inputs, input.join);
+            let mut artifacts = wflow_engine::inherited(&next.input.inputs, next.input.join);
             let record = caught_error(&failed);
             if let Ok(r) = cas.put_artifact(&record, "cbor") {
                 artifacts.insert(name.clone(), r);
-                if let Ok(artifacts) = finish(&cas, &recorder, &run_id, task_id, artifacts) {
+                if let Ok((manifest, artifacts)) = write_manifest(&cas, artifacts) {
+                    recorder.send(Event::TaskFinished {
+                        run_id,
+                        task_id,
+                        status: Status::Succeeded,
+                        finished_ms: now_millis(),
+                        manifest: Some(manifest),
+                    });
                     return TaskResult {
                         task_id,
                         outcome: Ok(Done {
-                            artifacts,
+                            artifacts: Arc::new(artifacts),
                             items: None,
                         }),
                     };
@@ -152,45 +189,6 @@ pub(crate) fn execute(job: Job) -> TaskResult {
     }
 }
 
-/// Writes the manifest and records the task as succeeded.
-fn finish(
-    cas: &Cas,
-    recorder: &Recorder,
-    run_id: &str,
-    task_id: u64,
-    artifacts: BTreeMap<String, ArtifactRef>,
-) -> Result<Arc<BTreeMap<String, ArtifactRef>>, String> {
-    let manifest = Manifest {
-        version: 1,
-        artifacts,
-    };
-    let digest = cas
-        .put_manifest(&manifest)
-        .map_err(|e| format!("writing the task's manifest failed: {e}"))?;
-    recorder.send(Event::TaskFinished {
-        run_id: run_id.to_string(),
-        task_id,
-        status: Status::Succeeded,
-        finished_ms: now_millis(),
-        manifest: Some(digest),
-    });
-    Ok(Arc::new(manifest.artifacts))
-}
-
-fn put_log(cas: &Cas, bytes: &[u8]) -> Option<Digest> {
-    if bytes.is_empty() {
-        None
-    } else {
-        cas.put(bytes).ok()
-    }
-}
-
-fn tail(bytes: &[u8], lines: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
 /// The artifact `catch` stores: a CBOR map with the error's kind, message and attempt count.
 fn caught_error(failed: &Failed) -> Vec<u8> {
     let kind = match &failed.failure {
@@ -202,6 +200,7 @@ fn caught_error(failed: &Failed) -> Vec<u8> {
         TaskFailure::Limit(_) => "limit",
         TaskFailure::NoForeachItems => "no-foreach-items",
         TaskFailure::Host(_) => "host",
+        TaskFailure::Compute(_) => "compute",
     };
     let value = ciborium::Value::Map(vec![
         ("kind".into(), kind.into()),

@@ -10,12 +10,17 @@
 //! (manifests, logs) and in the metadata records.
 #![deny(missing_docs)]
 
+mod compute;
 mod execute;
 mod frames;
+pub mod remote;
 mod resume;
 mod run;
 
-pub use execute::{ATTEMPT_BACKOFF, TaskResult};
+pub use compute::{
+    Attempt, AttemptFuture, AttemptOutput, AttemptReport, Compute, Computes, Local, run_attempt,
+};
+pub use execute::{ATTEMPT_BACKOFF, INFRASTRUCTURE_RETRIES, TaskResult};
 pub use resume::{Resume, ResumeError, ResumeReport, ReusedTask, resume_flow, resume_params};
 pub use run::{
     Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary, run_flow,

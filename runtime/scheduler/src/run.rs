@@ -10,6 +10,7 @@ use wflow_graph::Plan;
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
 
+use crate::compute::{Attempt, Computes};
 use crate::execute::{Done, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
 use crate::resume::{Decision, Resume, deliver, record_items};
@@ -101,6 +102,8 @@ pub struct RunOptions {
     /// Folder where tasks' stdout and stderr are mirrored while they run (`None`: not mirrored).
     /// Removed when the run ends and its final logs are recorded; a killed run keeps it.
     pub live_logs: Option<PathBuf>,
+    /// Where each step's attempts run (default: all in this process).
+    pub compute: Computes,
 }
 
 /// One task of a finished run.
@@ -305,73 +308,104 @@ pub(crate) async fn run_loop(
 
     loop {
         while st.failure.is_none() && workers.len() < max_workers {
-            let Some(mut p) = st.ready.pop_front() else {
+            let Some(first) = st.ready.pop_front() else {
                 break;
             };
-            let reuse = match resume.as_mut().map(|r| {
-                r.decide(
-                    &opts.cas,
-                    p.task_id,
-                    &p.step,
-                    &foreach_path(&p.stack),
-                    &mut p.inputs,
-                )
-            }) {
-                Some(Decision::Skip) => continue,
-                Some(Decision::Reuse(reused)) => Some(reused),
-                _ => None,
-            };
-            let spec = opts.plan.step(&p.step).clone();
-            let input = TaskInput {
-                flow: flow.clone(),
-                run_id: run_id.clone(),
-                step: p.step.clone(),
-                task_id: p.task_id,
-                attempt: 0,
-                params: params.clone(),
-                foreach_path: foreach_path(&p.stack),
-                foreach_item: foreach_item(&p.stack),
-                inputs: p.inputs.iter().map(|(_, i)| i.clone()).collect(),
-                join: spec.join,
-                is_foreach: matches!(spec.transition, Transition::Foreach(_)),
-                sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
-                live_logs: opts.live_logs.clone(),
-            };
-            recorder.send(Event::TaskStarted {
-                run_id: run_id.clone(),
-                task_id: p.task_id,
-                step: p.step.clone(),
-                foreach_path: input.foreach_path.clone(),
-                inputs: p
-                    .inputs
-                    .iter()
-                    .map(|(id, _)| *id)
-                    .filter(|id| *id != 0)
-                    .collect(),
-                started_ms: now_millis(),
-            });
-            (opts.observer)(RunEvent::TaskStarted {
-                step: &p.step,
-                task_id: p.task_id,
-            });
-            st.running.insert(p.task_id, (p.step.clone(), p.stack));
-            let job = Job {
-                component: opts.components[&p.step].clone(),
-                cas: opts.cas.clone(),
-                recorder: recorder.clone(),
-                input,
-                step: spec,
-                notify: opts.observer.clone(),
-            };
-            match reuse {
-                Some(reused) => workers.spawn(deliver(
-                    reused,
-                    recorder.clone(),
-                    run_id.clone(),
-                    job.input.task_id,
-                )),
-                None => workers.spawn_blocking(move || execute(job)),
-            };
+            let compute = opts.compute.for_step(opts.plan.step(&first.step)).clone();
+            // Siblings of one foreach (same step, same split, same inputs) go to the backend
+            // together, so it can launch them as one unit.
+            let room = compute.max_group().min(max_workers - workers.len()).max(1);
+            let mut group = vec![first];
+            while group.len() < room
+                && st
+                    .ready
+                    .front()
+                    .is_some_and(|next| siblings(&group[0], next))
+            {
+                group.push(st.ready.pop_front().expect("checked"));
+            }
+            let mut fresh: Vec<Attempt> = Vec::new();
+            for mut p in group {
+                let reuse = match resume.as_mut().map(|r| {
+                    r.decide(
+                        &opts.cas,
+                        p.task_id,
+                        &p.step,
+                        &foreach_path(&p.stack),
+                        &mut p.inputs,
+                    )
+                }) {
+                    Some(Decision::Skip) => continue,
+                    Some(Decision::Reuse(reused)) => Some(reused),
+                    _ => None,
+                };
+                let spec = opts.plan.step(&p.step).clone();
+                let input = TaskInput {
+                    flow: flow.clone(),
+                    run_id: run_id.clone(),
+                    step: p.step.clone(),
+                    task_id: p.task_id,
+                    attempt: 0,
+                    params: params.clone(),
+                    foreach_path: foreach_path(&p.stack),
+                    foreach_item: foreach_item(&p.stack),
+                    inputs: p.inputs.iter().map(|(_, i)| i.clone()).collect(),
+                    join: spec.join,
+                    is_foreach: matches!(spec.transition, Transition::Foreach(_)),
+                    sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
+                    live_logs: opts.live_logs.clone(),
+                };
+                recorder.send(Event::TaskStarted {
+                    run_id: run_id.clone(),
+                    task_id: p.task_id,
+                    step: p.step.clone(),
+                    foreach_path: input.foreach_path.clone(),
+                    inputs: p
+                        .inputs
+                        .iter()
+                        .map(|(id, _)| *id)
+                        .filter(|id| *id != 0)
+                        .collect(),
+                    started_ms: now_millis(),
+                });
+                (opts.observer)(RunEvent::TaskStarted {
+                    step: &p.step,
+                    task_id: p.task_id,
+                });
+                st.running.insert(p.task_id, (p.step.clone(), p.stack));
+                match reuse {
+                    Some(reused) => {
+                        workers.spawn(deliver(reused, recorder.clone(), run_id.clone(), p.task_id));
+                    }
+                    None => {
+                        recorder.send(Event::AttemptStarted {
+                            run_id: run_id.clone(),
+                            task_id: p.task_id,
+                            attempt: 0,
+                            started_ms: now_millis(),
+                        });
+                        fresh.push(Attempt {
+                            component: opts.components[&p.step].clone(),
+                            input,
+                            step: Arc::new(spec),
+                        });
+                    }
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let launched = compute.start(&opts.cas, fresh.clone()).await;
+            for (attempt, first) in fresh.into_iter().zip(launched) {
+                workers.spawn(execute(Job {
+                    compute: compute.clone(),
+                    cas: opts.cas.clone(),
+                    recorder: recorder.clone(),
+                    attempt,
+                    first,
+                    notify: opts.observer.clone(),
+                }));
+            }
         }
         let Some(joined) = workers.join_next().await else {
             break;
@@ -455,6 +489,16 @@ pub(crate) async fn run_loop(
         failure: st.failure,
         duration_ms: finished - started,
     })
+}
+
+/// Whether `b` may be launched together with `a`: tasks of the same step opened by the same
+/// foreach split, reading the same inputs.
+fn siblings(a: &Pending, b: &Pending) -> bool {
+    a.step == b.step
+        && matches!((a.stack.last(), b.stack.last()),
+            (Some(x), Some(y)) if x.item.is_some() && x.split_task == y.split_task)
+        && a.inputs.len() == b.inputs.len()
+        && a.inputs.iter().zip(&b.inputs).all(|(x, y)| x.0 == y.0)
 }
 
 /// The run's parameters as CBOR artifacts.

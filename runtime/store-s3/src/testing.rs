@@ -304,8 +304,35 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A moto server of its own for this test process, started with extra environment — for moto's
+/// Batch, `DOCKER_HOST` pointing at a test's Docker Engine API shim — and stopped when the process
+/// exits. Returns its endpoint. Panics, saying how to install it, if moto is not installed.
+pub fn start_private_moto(env: &[(&str, &str)]) -> String {
+    let Some(program) = find_moto() else {
+        not_installed(Kind::Moto)
+    };
+    let port = free_port();
+    spawn_watched_with(
+        &program,
+        &[
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ],
+        env,
+    );
+    wait_for_port(port, Kind::Moto);
+    format!("http://127.0.0.1:{port}")
+}
+
 /// Starts `program args…` under a watchdog shell that stops it when this process exits.
 fn spawn_watched(program: &Path, args: &[String]) {
+    spawn_watched_with(program, args, &[]);
+}
+
+/// [`spawn_watched`] with extra environment variables.
+fn spawn_watched_with(program: &Path, args: &[String], env: &[(&str, &str)]) {
     let quoted: Vec<String> = std::iter::once(program.display().to_string())
         .chain(args.iter().cloned())
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
@@ -318,6 +345,7 @@ fn spawn_watched(program: &Path, args: &[String]) {
     );
     let mut watchdog = Command::new("sh")
         .args(["-c", &script])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

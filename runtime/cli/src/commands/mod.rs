@@ -12,6 +12,7 @@ pub mod show;
 mod show_html;
 pub mod step_run;
 pub mod tag;
+pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Tag(args) => tag::execute(args, &settings, printer),
         Command::Resume(args) => resume::execute(args, &settings, printer),
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
+        Command::Worker(args) => worker::execute(args, &settings, printer),
     }
 }
 

@@ -220,6 +220,7 @@ pub(crate) fn run_resumed(
         live_logs: Some(wflow_client::live_log_dir(store, &run_id.0)),
         run_id,
         sandboxes: component.sandboxes,
+        compute: Default::default(),
     };
     Ok(runtime.block_on(resume_flow(opts, resume))?)
 }

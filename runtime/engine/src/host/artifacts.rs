@@ -106,7 +106,7 @@ impl TaskIo {
         self.put_bytes = self.put_bytes.saturating_add(n);
         if self.put_bytes > max {
             return Err(wasmtime::Error::new(LimitExceeded {
-                limit: "max_artifact_bytes",
+                limit: "max_artifact_bytes".into(),
                 value: format!("{max} bytes"),
                 detail: format!(
                     ": the task tried to keep {} bytes of artifacts",

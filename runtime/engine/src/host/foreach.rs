@@ -16,7 +16,7 @@ impl Host for TaskState {
         let max = io.input.sandbox.max_foreach_items;
         if items.len() > max as usize {
             return Err(wasmtime::Error::new(crate::sandbox::LimitExceeded {
-                limit: "max_foreach_items",
+                limit: "max_foreach_items".into(),
                 value: max.to_string(),
                 detail: format!(": step `{}` declared {} items", io.input.step, items.len()),
             }));

@@ -1,0 +1,127 @@
+//! `wflow worker`: run exactly one attempt of one task described in the store — what each AWS
+//! Batch job of a run does (see docs/batch.md). The job's environment names the store
+//! (`WFLOW_STORE`, `WFLOW_S3_*`) and the description (`WFLOW_TASK`); an array child takes its
+//! task from `AWS_BATCH_JOB_ARRAY_INDEX`.
+//!
+//! The worker fetches the component by digest (compiled once per machine in the cache), runs the
+//! task in the sandbox the description carries (the one the policy resolved for the step), and
+//! writes the outputs, the manifest, the logs and last its report
+//! (`tasks-v1/<run>/results/<task>-<attempt>`) to the store. The run that submitted the job
+//! records the attempt from that report.
+//!
+//! | exit code | meaning |
+//! |---|---|
+//! | 0 | the attempt succeeded (report written) |
+//! | 1 | the step failed (report written, with the step's error) |
+//! | 2 | bad input: no such description, no or a wrong array index |
+//! | 3 | environment: the store cannot be read or written, the component cannot be loaded |
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use wflow_engine::{Engine, EngineConfig};
+use wflow_scheduler::AttemptReport;
+use wflow_scheduler::remote::{TaskDescription, put_report, report_key};
+use wflow_store::Cas;
+
+use crate::exit::BadInput;
+use crate::output::Printer;
+use crate::settings::Settings;
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// The task description's key in the store (`tasks-v1/RUN/TASK-ATTEMPT`).
+    #[arg(long, env = "WFLOW_TASK", value_name = "KEY")]
+    pub task: String,
+    /// Which task of an array job's description (default: `AWS_BATCH_JOB_ARRAY_INDEX`, else 0).
+    #[arg(long, env = "AWS_BATCH_JOB_ARRAY_INDEX", value_name = "N")]
+    pub index: Option<usize>,
+}
+
+pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
+    let backend = crate::backends::open(settings, false)?.expect("created when absent");
+    let cas = Arc::new(Cas::new(backend.blobs));
+    let description = TaskDescription::get(&cas, &args.task)
+        .map_err(anyhow::Error::msg)
+        .context("the worker cannot read its task")?
+        .ok_or_else(|| {
+            BadInput(format!(
+                "no task description at `{}` in {}",
+                args.task,
+                settings.store_label()
+            ))
+        })?;
+    let index = match (args.index, description.tasks.len()) {
+        (Some(i), n) if i < n => i,
+        (None, 1) => 0,
+        (Some(i), n) => {
+            return Err(BadInput(format!(
+                "array index {i} is out of range: `{}` describes {n} task(s)",
+                args.task
+            ))
+            .into());
+        }
+        (None, n) => {
+            return Err(BadInput(format!(
+                "`{}` describes {n} tasks (an array job) but no index was given (AWS_BATCH_JOB_ARRAY_INDEX or --index)",
+                args.task
+            ))
+            .into());
+        }
+    };
+    let input = description.input(index).expect("index checked");
+    let pathspec = format!(
+        "{}/{}/{}/{}",
+        input.flow, input.run_id, input.step, input.task_id
+    );
+    let key = report_key(&input.run_id, input.task_id, input.attempt);
+    printer.note(format!(
+        "wflow worker: {pathspec} attempt {} ({})",
+        input.attempt,
+        settings.store_label()
+    ));
+
+    // The component, by digest; the engine as the sandbox needs it.
+    let loaded = cas
+        .get(&description.component)
+        .map_err(|e| format!("fetching component {}: {e}", description.component))
+        .and_then(|bytes| {
+            let engine = Engine::new(EngineConfig {
+                max_concurrent_tasks: 1,
+                cache_dir: Some(settings.cache_dir.join("compiled")),
+                pooling: false,
+                fuel: input.sandbox.fuel.is_some(),
+                ..EngineConfig::default()
+            })
+            .map_err(|e| e.to_string())?;
+            engine
+                .load(&bytes, &format!("component {}", description.component))
+                .map_err(|e| e.to_string())
+        });
+    let component = match loaded {
+        Ok(c) => c,
+        Err(message) => {
+            let report = AttemptReport::compute_failure(
+                format!("the worker could not load the flow's component: {message}"),
+                false,
+            );
+            put_report(&cas, &key, &report).context("writing the task's report")?;
+            printer.note(format!("wflow worker: {pathspec}: {message}"));
+            return Ok(ExitCode::from(3));
+        }
+    };
+
+    let report = wflow_scheduler::run_attempt(&component, &cas, input);
+    put_report(&cas, &key, &report).context("writing the task's report to the store")?;
+    Ok(match &report.result {
+        Ok(_) => {
+            printer.note(format!("wflow worker: {pathspec} succeeded"));
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            printer.note(format!("wflow worker: {pathspec} failed: {f}"));
+            ExitCode::from(1)
+        }
+    })
+}

@@ -1,0 +1,168 @@
+//! Where a run's tasks go: `--compute` and each step's `compute` setting mapped to backends
+//! (`local`, `batch`), and the AWS Batch settings resolved from, in order of precedence:
+//!
+//! 1. `--batch-queue`, `--batch-image`, `--batch-job-role`, `--batch-region`,
+//!    `--batch-endpoint` (or `$WFLOW_BATCH_QUEUE`, `$WFLOW_BATCH_IMAGE`, `$WFLOW_BATCH_JOB_ROLE`,
+//!    `$WFLOW_BATCH_REGION`, `$WFLOW_BATCH_ENDPOINT`; and `$WFLOW_BATCH_POLL_MIN_MS`,
+//!    `$WFLOW_BATCH_POLL_MAX_MS`, `$WFLOW_BATCH_RUNNABLE_TIMEOUT_SECS`);
+//! 2. the `[batch]` table of the config file (see [`crate::backends`]).
+//!
+//! ```toml
+//! [batch]
+//! queue = "wflow-spot"
+//! image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/wflow-worker:0.1.0"
+//! job_role = "arn:aws:iam::123456789012:role/wflow-worker"
+//! region = "eu-west-1"
+//! # endpoint = "http://127.0.0.1:5000"   # tests only
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use wflow_graph::Plan;
+
+use crate::exit::BadInput;
+use crate::settings::Settings;
+
+/// The compute flags of `wflow run`.
+#[derive(clap::Args, Debug, Default)]
+pub struct ComputeArgs {
+    /// Where every task runs: `local` (this machine) or `batch` (AWS Batch, see docs/batch.md).
+    /// Overrides the steps' own `compute` settings. Default: each step's setting, else local.
+    #[arg(long, env = "WFLOW_COMPUTE", value_name = "local|batch")]
+    pub compute: Option<String>,
+    /// AWS Batch job queue (name or ARN).
+    #[arg(long, env = "WFLOW_BATCH_QUEUE", value_name = "QUEUE")]
+    pub batch_queue: Option<String>,
+    /// The worker image for AWS Batch jobs (built from deploy/worker.Dockerfile).
+    #[arg(long, env = "WFLOW_BATCH_IMAGE", value_name = "IMAGE")]
+    pub batch_image: Option<String>,
+    /// The IAM role AWS Batch jobs run as (ARN).
+    #[arg(long, env = "WFLOW_BATCH_JOB_ROLE", value_name = "ARN")]
+    pub batch_job_role: Option<String>,
+    /// AWS Batch region.
+    #[arg(long, env = "WFLOW_BATCH_REGION", value_name = "REGION")]
+    pub batch_region: Option<String>,
+    /// AWS Batch endpoint URL (tests, private endpoints).
+    #[arg(long, env = "WFLOW_BATCH_ENDPOINT", value_name = "URL")]
+    pub batch_endpoint: Option<String>,
+}
+
+/// The backends a run needs.
+pub struct Placement {
+    /// The backend of each step (`local` or `batch`).
+    pub by_step: BTreeMap<String, String>,
+    /// `--compute` given: every step goes there.
+    pub forced: Option<String>,
+}
+
+impl Placement {
+    /// Where each step runs; unknown backends are bad input.
+    pub fn of(args: &ComputeArgs, plan: &Plan) -> Result<Placement, BadInput> {
+        let check = |name: &str, what: String| match name {
+            "local" | "batch" => Ok(()),
+            other => Err(BadInput(format!(
+                "{what} `{other}`: this wflow runs tasks on `local` (this machine) or `batch` (AWS Batch)"
+            ))),
+        };
+        if let Some(c) = &args.compute {
+            check(c, "--compute".into())?;
+        }
+        let mut by_step = BTreeMap::new();
+        for step in &plan.spec().steps {
+            let name = match (&args.compute, &step.compute) {
+                (Some(forced), _) => forced.clone(),
+                (None, Some(own)) => {
+                    check(own, format!("step `{}` asks for compute", step.name))?;
+                    own.clone()
+                }
+                (None, None) => "local".into(),
+            };
+            by_step.insert(step.name.clone(), name);
+        }
+        Ok(Placement {
+            by_step,
+            forced: args.compute.clone(),
+        })
+    }
+
+    /// Whether any step runs on AWS Batch.
+    pub fn uses_batch(&self) -> bool {
+        self.by_step.values().any(|c| c == "batch")
+    }
+
+    /// Steps that run on `backend`.
+    pub fn steps_on(&self, backend: &str) -> Vec<&str> {
+        self.by_step
+            .iter()
+            .filter(|(_, c)| *c == backend)
+            .map(|(s, _)| s.as_str())
+            .collect()
+    }
+}
+
+/// The `[batch]` table overlaid with flags and variables, as the Batch crate's config.
+#[cfg(feature = "batch")]
+pub fn batch_config(args: &ComputeArgs) -> Result<wflow_batch::BatchConfig, BadInput> {
+    let mut table = crate::backends::config_file_table("batch")
+        .map_err(BadInput)?
+        .unwrap_or_default();
+    let mut set = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            table.insert(k.into(), v);
+        }
+    };
+    set("queue", args.batch_queue.clone().map(Value::from));
+    set("image", args.batch_image.clone().map(Value::from));
+    set("job_role", args.batch_job_role.clone().map(Value::from));
+    set("region", args.batch_region.clone().map(Value::from));
+    set("endpoint", args.batch_endpoint.clone().map(Value::from));
+    for (key, var) in [
+        ("poll_min_ms", "WFLOW_BATCH_POLL_MIN_MS"),
+        ("poll_max_ms", "WFLOW_BATCH_POLL_MAX_MS"),
+        ("runnable_timeout_secs", "WFLOW_BATCH_RUNNABLE_TIMEOUT_SECS"),
+    ] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            let n: u64 = v
+                .parse()
+                .map_err(|_| BadInput(format!("${var} must be a whole number, not `{v}`")))?;
+            set(key, Some(n.into()));
+        }
+    }
+    for needed in ["queue", "image"] {
+        if !table.contains_key(needed) {
+            return Err(BadInput(format!(
+                "running tasks on AWS Batch needs a {needed}: set `{needed}` in the config file's [batch] table, --batch-{needed} or $WFLOW_BATCH_{} (see docs/batch.md)",
+                needed.to_uppercase()
+            )));
+        }
+    }
+    serde_json::from_value(Value::Object(table))
+        .map_err(|e| BadInput(format!("the [batch] settings: {e}")))
+}
+
+/// What a worker needs to find the store: its `WFLOW_STORE` and `WFLOW_S3_*` variables. Only an
+/// S3 store is reachable from Batch jobs.
+pub fn worker_env(settings: &Settings) -> Result<Vec<(String, String)>, BadInput> {
+    let table: &Map<String, Value> = settings.backend.as_ref().map_err(|e| BadInput(e.clone()))?;
+    if table.get("type").and_then(Value::as_str) != Some("s3") {
+        return Err(BadInput(format!(
+            "tasks on AWS Batch need a store their workers can reach: an S3 store (--store s3://BUCKET/PREFIX), not {}",
+            settings.store_label()
+        )));
+    }
+    let mut env = Vec::new();
+    for (key, var) in [
+        ("url", "WFLOW_STORE"),
+        ("endpoint", "WFLOW_S3_ENDPOINT"),
+        ("region", "WFLOW_S3_REGION"),
+        ("path_style", "WFLOW_S3_PATH_STYLE"),
+    ] {
+        match table.get(key) {
+            Some(Value::String(s)) => env.push((var.to_string(), s.clone())),
+            Some(Value::Bool(b)) => env.push((var.to_string(), b.to_string())),
+            _ => {}
+        }
+    }
+    Ok(env)
+}

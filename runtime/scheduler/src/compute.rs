@@ -1,0 +1,212 @@
+//! Where attempts run: the [`Compute`] trait, with [`Local`] (in this process, on blocking
+//! threads) as one implementation; others (AWS Batch, in the `wflow-batch` crate) live in crates of
+//! their own and plug in here.
+//!
+//! The scheduler decides *what* runs (ready queue, retries, `catch`, records); a compute backend
+//! only runs attempts and reports each one's [`AttemptReport`]. One attempt, wherever it runs, is
+//! [`run_attempt`]: the same sandbox, the same limits, the same outputs in the store.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use wflow_core::{Digest, StepSpec};
+use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
+use wflow_store::{ArtifactRef, Cas, Manifest};
+
+/// One attempt of one task, handed to a compute backend.
+#[derive(Clone)]
+pub struct Attempt {
+    /// The component that runs the step (already in the store under its digest).
+    pub component: FlowComponent,
+    /// The task's input; `input.attempt` is the attempt's number.
+    pub input: TaskInput,
+    /// The step's settings (resources for a remote backend: `memory_mb`, `cpu`, `timeout_secs`).
+    pub step: Arc<StepSpec>,
+}
+
+/// The result of one attempt, wherever it ran. Serialisable: a remote worker writes it to the
+/// store (see [`crate::remote`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AttemptReport {
+    /// The outputs, or why the attempt failed.
+    pub result: Result<AttemptOutput, TaskFailure>,
+    /// Digest of its stdout in the store (`None`: empty or not kept).
+    pub stdout: Option<Digest>,
+    /// Digest of its stderr in the store.
+    pub stderr: Option<Digest>,
+    /// The last lines of its stderr (for the error message).
+    pub stderr_tail: String,
+    /// The compute backend, not the step, failed (a host reclaimed, a container lost): the
+    /// attempt is retried without counting against the step's `retries`.
+    #[serde(default)]
+    pub infrastructure: bool,
+}
+
+impl AttemptReport {
+    /// A failure of the compute backend itself, before or around the step.
+    pub fn compute_failure(message: impl Into<String>, infrastructure: bool) -> AttemptReport {
+        AttemptReport {
+            result: Err(TaskFailure::Compute(message.into())),
+            stdout: None,
+            stderr: None,
+            stderr_tail: String::new(),
+            infrastructure,
+        }
+    }
+}
+
+/// What a successful attempt produced.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AttemptOutput {
+    /// The digest of its manifest in the store.
+    pub manifest: Digest,
+    /// The manifest's artifacts.
+    pub artifacts: BTreeMap<String, ArtifactRef>,
+    /// Items declared by a foreach step.
+    pub items: Option<Vec<Value>>,
+}
+
+/// The pending result of one attempt.
+pub type AttemptFuture = Pin<Box<dyn Future<Output = AttemptReport> + Send>>;
+
+/// A place where attempts run.
+pub trait Compute: Send + Sync {
+    /// Where tasks go, for people (`this machine`, `AWS Batch queue q in eu-west-1`).
+    fn describe(&self) -> String;
+
+    /// The most attempts one [`start`](Self::start) takes: the scheduler hands the tasks of one
+    /// foreach together (up to this many) so a backend can launch them as one unit (an array
+    /// job). 1: one at a time.
+    fn max_group(&self) -> usize {
+        1
+    }
+
+    /// Launches attempts — one, or siblings of one foreach, all of the same step — and returns
+    /// one future per attempt, in order. A failure to launch is reported in each attempt's
+    /// report, not as an error.
+    fn start<'a>(
+        &'a self,
+        cas: &'a Arc<Cas>,
+        attempts: Vec<Attempt>,
+    ) -> Pin<Box<dyn Future<Output = Vec<AttemptFuture>> + Send + 'a>>;
+}
+
+/// Attempts run in this process, each on a blocking thread of the scheduler's tokio runtime.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Local;
+
+impl Compute for Local {
+    fn describe(&self) -> String {
+        "this machine".into()
+    }
+
+    fn start<'a>(
+        &'a self,
+        cas: &'a Arc<Cas>,
+        attempts: Vec<Attempt>,
+    ) -> Pin<Box<dyn Future<Output = Vec<AttemptFuture>> + Send + 'a>> {
+        let futures = attempts
+            .into_iter()
+            .map(|a| {
+                let cas = cas.clone();
+                // Spawned now, not when polled: the attempt starts at once.
+                let handle =
+                    tokio::task::spawn_blocking(move || run_attempt(&a.component, &cas, a.input));
+                Box::pin(async move {
+                    handle.await.unwrap_or_else(|e| {
+                        AttemptReport::compute_failure(
+                            format!("the task's thread died: {e}"),
+                            false,
+                        )
+                    })
+                }) as AttemptFuture
+            })
+            .collect();
+        Box::pin(std::future::ready(futures))
+    }
+}
+
+/// Which backend runs each step: a step's `compute` setting names one, else the default.
+#[derive(Clone)]
+pub struct Computes {
+    /// For steps without a `compute` setting (or naming none of `named`).
+    pub default: Arc<dyn Compute>,
+    /// By name (`local`, `batch`).
+    pub named: BTreeMap<String, Arc<dyn Compute>>,
+}
+
+impl Default for Computes {
+    fn default() -> Self {
+        let local: Arc<dyn Compute> = Arc::new(Local);
+        Computes {
+            default: local.clone(),
+            named: [("local".to_string(), local)].into(),
+        }
+    }
+}
+
+impl Computes {
+    /// The backend of a step.
+    pub fn for_step(&self, step: &StepSpec) -> &Arc<dyn Compute> {
+        step.compute
+            .as_deref()
+            .and_then(|name| self.named.get(name))
+            .unwrap_or(&self.default)
+    }
+}
+
+/// Runs one attempt of a task here and now, as every backend does in the end (locally on a
+/// blocking thread, remotely in `wflow worker`): the component in a fresh sandbox, its logs kept
+/// in the store, on success its manifest written. Blocking. Records nothing: the scheduler
+/// records the attempt from the report.
+pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) -> AttemptReport {
+    let out = component.run_task(input, cas.clone());
+    let (stdout, stderr) = (put_log(cas, &out.stdout), put_log(cas, &out.stderr));
+    let stderr_tail = tail(&out.stderr, 20);
+    let result = match out.result {
+        Ok(()) => write_manifest(cas, out.artifacts).map(|(manifest, artifacts)| AttemptOutput {
+            manifest,
+            artifacts,
+            items: out.foreach_items,
+        }),
+        Err(f) => Err(f),
+    };
+    AttemptReport {
+        result,
+        stdout,
+        stderr,
+        stderr_tail,
+        infrastructure: false,
+    }
+}
+
+/// Writes a task's manifest.
+pub(crate) fn write_manifest(
+    cas: &Cas,
+    artifacts: BTreeMap<String, ArtifactRef>,
+) -> Result<(Digest, BTreeMap<String, ArtifactRef>), TaskFailure> {
+    let manifest = Manifest {
+        version: 1,
+        artifacts,
+    };
+    let digest = cas
+        .put_manifest(&manifest)
+        .map_err(|e| TaskFailure::Host(format!("writing the task's manifest failed: {e}")))?;
+    Ok((digest, manifest.artifacts))
+}
+
+fn put_log(cas: &Cas, bytes: &[u8]) -> Option<Digest> {
+    if bytes.is_empty() {
+        None
+    } else {
+        cas.put(bytes).ok()
+    }
+}
+
+fn tail(bytes: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
