@@ -27,3 +27,6 @@ mod inspect;
 mod resume;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.
 mod s3;
+/// The team metadata service (`wflow server`) over PostgreSQL; the inspection and resume suites
+/// against it.
+mod server;

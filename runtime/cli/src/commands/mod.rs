@@ -8,6 +8,7 @@ pub mod logs;
 pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod server;
 pub mod show;
 mod show_html;
 pub mod step_run;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Tag(args) => tag::execute(args, &settings, printer),
         Command::Resume(args) => resume::execute(args, &settings, printer),
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
+        Command::Server(args) => server::execute(args, printer),
     }
 }
 
