@@ -25,7 +25,8 @@ pub struct RunsArgs {
     /// At most this many runs, newest first.
     #[arg(long, short = 'n', default_value_t = DEFAULT_LIMIT, conflicts_with = "all")]
     pub limit: usize,
-    /// Every run.
+    /// Every run; on a metadata service, every user's (needs an administrator's token: you see
+    /// your own runs otherwise).
     #[arg(long)]
     pub all: bool,
 }
