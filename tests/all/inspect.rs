@@ -50,7 +50,7 @@ fn run_path(summary: &Value) -> String {
 }
 
 #[test]
-fn runs_lists_filters_pages_and_tags() {
+pub(crate) fn runs_lists_filters_pages_and_tags() {
     let env = Env::new();
     assert!(text_of(&env, &["runs"]).contains("no runs yet"));
     let hello = env.run_ok(&guest("example-hello"), &[]);
@@ -156,7 +156,7 @@ fn runs_lists_filters_pages_and_tags() {
 }
 
 #[test]
-fn show_a_run_its_steps_tasks_and_artifacts() {
+pub(crate) fn show_a_run_its_steps_tasks_and_artifacts() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-foreach"), &["-p", "n=20"]);
     let run = run_path(&s);
@@ -311,7 +311,7 @@ fn a_multi_line_error_keeps_the_tables_whole_and_is_shown_in_full_once() {
 }
 
 #[test]
-fn show_html_draws_the_graph_in_one_self_contained_page() {
+pub(crate) fn show_html_draws_the_graph_in_one_self_contained_page() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-branch"), &[]);
     let page = env.dir.path().join("run.html");
@@ -374,7 +374,7 @@ fn show_html_draws_the_graph_in_one_self_contained_page() {
 }
 
 #[test]
-fn logs_of_a_step_that_prints_then_traps_keep_the_printed_lines() {
+pub(crate) fn logs_of_a_step_that_prints_then_traps_keep_the_printed_lines() {
     let env = Env::new();
     let g = guest("test-program-faulty");
     let out = env.wflow(&[
@@ -539,7 +539,7 @@ fn a_task_killed_mid_way_keeps_the_lines_it_printed() {
 }
 
 #[test]
-fn a_killed_run_still_shows_its_live_log_and_is_seen_as_gone() {
+pub(crate) fn a_killed_run_still_shows_its_live_log_and_is_seen_as_gone() {
     let env = Env::new();
     let (mut child, run) = start_endless_run(&env);
     let run_id = run.split_once('/').unwrap().1.to_string();
@@ -578,7 +578,7 @@ fn a_killed_run_still_shows_its_live_log_and_is_seen_as_gone() {
 }
 
 #[test]
-fn bad_pathspecs_name_the_part_and_the_nearest_choices() {
+pub(crate) fn bad_pathspecs_name_the_part_and_the_nearest_choices() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-foreach"), &["-p", "n=3"]);
     let run = run_path(&s);
@@ -656,7 +656,7 @@ fn bad_pathspecs_name_the_part_and_the_nearest_choices() {
 }
 
 #[test]
-fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
+pub(crate) fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-bigdata"), &["-p", "mb=1"]);
     let start = task_of(&s, "start");
@@ -706,7 +706,7 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
     );
     text_of(&env, &["show", &start]);
 
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let err = client
         .artifact(&format!("{start}/blob"))
         .unwrap()
@@ -757,7 +757,7 @@ fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_breaks() {
 }
 
 #[test]
-fn records_from_a_newer_wflow_are_refused_clearly() {
+pub(crate) fn records_from_a_newer_wflow_are_refused_clearly() {
     let env = Env::new();
     env.run_ok(&guest("example-hello"), &[]);
     let db = env.store().join("metadata.sqlite");
@@ -781,13 +781,13 @@ fn records_from_a_newer_wflow_are_refused_clearly() {
 }
 
 #[test]
-fn the_client_reads_every_artifact_of_every_example() {
+pub(crate) fn the_client_reads_every_artifact_of_every_example() {
     let env = Env::new();
     env.run_ok(&guest("example-hello"), &["-p", "name=client"]);
     env.run_ok(&guest("example-branch"), &[]);
     env.run_ok(&guest("example-foreach"), &["-p", "n=5"]);
     env.run_ok(&guest("example-bigdata"), &["-p", "mb=2"]);
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     assert_eq!(
         client.flows().unwrap(),
         ["Bigdata", "Branch", "Foreach", "Hello"]

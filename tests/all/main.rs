@@ -30,3 +30,6 @@ mod s3;
 /// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
 /// retries and Ctrl-C.
 mod batch;
+/// The team metadata service (`wflow server`) over PostgreSQL; the inspection and resume suites
+/// against it.
+mod server;

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use wflow_client::Client;
 
 use crate::util::{Env, guest, stderr, task_of};
 
@@ -64,7 +63,7 @@ fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) {
 }
 
 #[test]
-fn resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after() {
+pub(crate) fn resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after() {
     let env = Env::new();
     let origin = failed_faulty(&env, "error");
     // The bare run id will do (as `run --json` prints it).
@@ -86,7 +85,7 @@ fn resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after() {
     );
     assert!(err.contains("parameters changed: mode"), "{err}");
 
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     assert_eq!(run.origin_run(), origin["run_id"].as_str());
     assert_eq!(
@@ -140,7 +139,7 @@ fn resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after() {
 }
 
 #[test]
-fn resume_a_foreach_from_its_join_reuses_the_thousand_items() {
+pub(crate) fn resume_a_foreach_from_its_join_reuses_the_thousand_items() {
     let env = Env::new();
     let origin = env.run_ok(&guest("example-foreach"), &["-p", "n=1000"]);
     let started = Instant::now();
@@ -149,7 +148,7 @@ fn resume_a_foreach_from_its_join_reuses_the_thousand_items() {
     assert_eq!(s["resume"]["rerun_steps"], json!(["sum", "end"]));
     assert_eq!(s["resume"]["reused"].as_array().unwrap().len(), 1001);
 
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     let steps = run.steps().unwrap();
     let stats = |name: &str| {
@@ -200,11 +199,11 @@ fn resume_a_foreach_from_its_join_reuses_the_thousand_items() {
 }
 
 #[test]
-fn resume_a_branch_from_one_side() {
+pub(crate) fn resume_a_branch_from_one_side() {
     let env = Env::new();
     let origin = env.run_ok(&guest("example-branch"), &[]);
     let (s, _) = resume_ok(&env, &[&run_path(&origin), "--from", "b"]);
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     let reused: Vec<String> = run
         .tasks()
@@ -237,7 +236,7 @@ fn resume_a_branch_from_one_side() {
 }
 
 #[test]
-fn resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused() {
+pub(crate) fn resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused() {
     let env = Env::new();
     let (mut child, run) = crate::inspect::start_endless_run(&env);
     fails(
@@ -251,7 +250,7 @@ fn resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused() {
     let err = resume_notes(&env, &[&run, "-p", "mode=ok"]);
     assert!(err.contains("process is gone"), "{err}");
     assert!(err.contains("succeeded"), "{err}");
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let resumed = client
         .flow("Faulty")
         .unwrap()
@@ -263,7 +262,7 @@ fn resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused() {
 }
 
 #[test]
-fn resume_refuses_bad_requests_clearly() {
+pub(crate) fn resume_refuses_bad_requests_clearly() {
     let env = Env::new();
     let ok = env.run_ok(&guest("test-program-faulty"), &[]);
     let failed = failed_faulty(&env, "error");
@@ -336,7 +335,7 @@ fn rebuilt(env: &Env) -> String {
 }
 
 #[test]
-fn a_changed_component_reuses_nothing_and_says_why() {
+pub(crate) fn a_changed_component_reuses_nothing_and_says_why() {
     let env = Env::new();
     let failed = failed_faulty(&env, "error");
     let rebuilt = rebuilt(&env);
@@ -349,7 +348,7 @@ fn a_changed_component_reuses_nothing_and_says_why() {
     let (s, _) = resume_ok(&env, &[&run_path(&failed), &rebuilt, "-p", "mode=ok"]);
     assert_eq!(s["resume"]["reused"], json!([]));
     assert!(s["resume"]["code_changed"].is_array());
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     assert!(
         run.tasks()
@@ -361,7 +360,7 @@ fn a_changed_component_reuses_nothing_and_says_why() {
 }
 
 #[test]
-fn resume_without_a_run_takes_the_newest_and_a_crate_directory_works() {
+pub(crate) fn resume_without_a_run_takes_the_newest_and_a_crate_directory_works() {
     let env = Env::new();
     failed_faulty(&env, "error");
     let newest = failed_faulty(&env, "trap");
@@ -376,7 +375,7 @@ fn resume_without_a_run_takes_the_newest_and_a_crate_directory_works() {
 }
 
 #[test]
-fn step_run_reruns_one_task_on_its_inputs_without_a_run() {
+pub(crate) fn step_run_reruns_one_task_on_its_inputs_without_a_run() {
     let env = Env::new();
     let failed = failed_faulty(&env, "error");
     let work = failed["failure"]["pathspec"].as_str().unwrap().to_string();
@@ -433,7 +432,7 @@ fn step_run_reruns_one_task_on_its_inputs_without_a_run() {
         "its logs: {v}"
     );
     let kept = v["task"].as_str().unwrap().to_string();
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let task = client.task(&kept).unwrap();
     assert_eq!(task.record().attempts, 1);
     let run = client.run(v["run"].as_str().unwrap()).unwrap();
@@ -455,10 +454,10 @@ fn step_run_reruns_one_task_on_its_inputs_without_a_run() {
 }
 
 #[test]
-fn step_run_of_one_foreach_item_and_of_a_join() {
+pub(crate) fn step_run_of_one_foreach_item_and_of_a_join() {
     let env = Env::new();
     let s = env.run_ok(&guest("example-foreach"), &["-p", "n=50"]);
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     let item = run
         .step("square")

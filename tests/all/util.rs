@@ -1,8 +1,28 @@
 //! The harness: guest components built once per test process, and a temp store per test.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+thread_local! {
+    /// The metadata service (URL, token) the `Env`s of this thread record to, if any (set by
+    /// [`with_metadata`]: the inspection and resume suites run against `wflow server` too).
+    static METADATA: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with every `Env` of this thread pointed at the metadata service `url` with `token`.
+pub fn with_metadata<R>(url: &str, token: &str, f: impl FnOnce() -> R) -> R {
+    METADATA.with(|m| *m.borrow_mut() = Some((url.to_string(), token.to_string())));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            METADATA.with(|m| *m.borrow_mut() = None);
+        }
+    }
+    let _reset = Reset;
+    f()
+}
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -114,7 +134,33 @@ impl Env {
             .env("CARGO_TARGET_DIR", guest_target())
             .env_remove("WFLOW_MAX_WORKERS")
             .env("NO_COLOR", "1");
+        match METADATA.with(|m| m.borrow().clone()) {
+            Some((url, token)) => {
+                cmd.env("WFLOW_METADATA", url)
+                    .env("WFLOW_TOKEN", token)
+                    .env("WFLOW_HEARTBEAT_SECS", "0.5");
+            }
+            None => {
+                cmd.env_remove("WFLOW_METADATA").env_remove("WFLOW_TOKEN");
+            }
+        }
         cmd
+    }
+
+    /// The client library over this env's store and records (the metadata service's, when
+    /// [`with_metadata`] set one).
+    pub fn client(&self) -> wflow_client::Client {
+        match METADATA.with(|m| m.borrow().clone()) {
+            Some((url, token)) => {
+                let disk = wflow_store::LocalDisk::open(&self.store()).unwrap();
+                wflow_client::Client::from_parts(
+                    Arc::new(wflow_server::HttpMetadata::new(&url, Some(token))),
+                    wflow_store::Cas::new(Arc::new(disk)),
+                    Some(self.store()),
+                )
+            }
+            None => wflow_client::Client::open(&self.store()).unwrap(),
+        }
     }
 
     /// Runs a flow with `--json` and returns the run summary; panics with stderr on failure.

@@ -22,8 +22,18 @@
 //! ```
 //!
 //! The records follow the store: an SQLite file inside a local store, objects under
-//! `records-v1/` in an S3 store (see `wflow_metadata::ObjectMetadata`). Compiled components are
-//! cached locally either way.
+//! `records-v1/` in an S3 store (see `wflow_metadata::ObjectMetadata`) — unless a team metadata
+//! service is named (`--metadata URL`, `$WFLOW_METADATA`, or `url` in the config file's
+//! `[metadata]` table, with the token from `$WFLOW_TOKEN` or `token` there): then every record
+//! goes to that `wflow server` and only artifacts, logs and components go to the store.
+//!
+//! ```toml
+//! [metadata]
+//! url = "http://wflow.internal:8742"
+//! token = "wf_…"                      # or WFLOW_TOKEN
+//! ```
+//!
+//! Compiled components are cached locally either way.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,6 +69,8 @@ pub struct Ctx<'a> {
     pub local_dir: &'a Path,
     /// Only open a store that has records already (`None` otherwise); create nothing.
     pub existing: bool,
+    /// The records, when they are kept elsewhere (a metadata service) rather than in the store.
+    pub records: Option<Arc<dyn MetadataStore>>,
 }
 
 /// A kind of store: a `type` tag, a serde config, a constructor.
@@ -88,14 +100,18 @@ impl MakeBackend for Local {
 
     fn make(config: LocalConfig, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
         let meta = config.path.join("metadata.sqlite");
-        if ctx.existing && !meta.exists() {
+        if ctx.existing && ctx.records.is_none() && !meta.exists() {
             return Ok(None);
         }
         let disk = LocalDisk::open(&config.path)
             .with_context(|| format!("cannot use {} as the store", config.path.display()))?;
+        let records = match &ctx.records {
+            Some(records) => records.clone(),
+            None => Arc::new(Metadata::open(&meta)?),
+        };
         Ok(Some(Backend {
             blobs: Arc::new(disk),
-            records: Arc::new(Metadata::open(&meta)?),
+            records,
         }))
     }
 }
@@ -117,10 +133,13 @@ impl MakeBackend for S3 {
             .with_context(|| format!("cannot use {} as the store", config.url))?;
         let location = store.url_of(wflow_metadata::RECORDS_PREFIX);
         let store: Arc<dyn BlobStore> = Arc::new(store);
-        let records = wflow_metadata::ObjectMetadata::new(store.clone(), location);
+        let records: Arc<dyn MetadataStore> = match &ctx.records {
+            Some(records) => records.clone(),
+            None => Arc::new(wflow_metadata::ObjectMetadata::new(store.clone(), location)),
+        };
         Ok(Some(Backend {
             blobs: store,
-            records: Arc::new(records),
+            records,
         }))
     }
 }
@@ -133,9 +152,14 @@ pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
         Some(Value::String(t)) => t,
         _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
     };
+    let records: Option<Arc<dyn MetadataStore>> = match settings.metadata.clone().map_err(BadInput)? {
+        Some(m) => Some(Arc::new(wflow_server::HttpMetadata::new(&m.url, m.token))),
+        None => None,
+    };
     let ctx = Ctx {
         local_dir: &settings.store,
         existing,
+        records,
     };
     match ty.as_str() {
         Local::TYPE => make::<Local>(table, &ctx),
@@ -235,6 +259,53 @@ pub fn config_file() -> Option<PathBuf> {
 /// The `[store]` table of the config file, if the file exists and has one.
 fn config_file_store() -> Result<Option<Map<String, Value>>, String> {
     config_file_table("store")
+}
+
+/// Where the records go when not in the store: a metadata service and its token.
+#[derive(Clone, Debug)]
+pub struct MetadataSettings {
+    /// `http://host:port`.
+    pub url: String,
+    /// The bearer token, if any.
+    pub token: Option<String>,
+}
+
+/// The metadata service from `--metadata`/`$WFLOW_METADATA`, else the config file's
+/// `[metadata] url`; its token from `$WFLOW_TOKEN`, else `[metadata] token`. `None`: the records
+/// stay with the store.
+pub fn resolve_metadata(global: &GlobalArgs) -> Result<Option<MetadataSettings>, String> {
+    let table = config_file_table("metadata")?.unwrap_or_default();
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match table.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("the config file's [metadata] `{k}` must be a string")),
+        }
+    };
+    for key in table.keys() {
+        if !["url", "token"].contains(&key.as_str()) {
+            return Err(format!(
+                "the config file's [metadata] table has an unknown key `{key}` (expected url, token)"
+            ));
+        }
+    }
+    let url = match global.metadata.clone().filter(|u| !u.is_empty()) {
+        Some(u) => Some(u),
+        None => text("url")?,
+    };
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(format!(
+            "`{url}` is not a metadata service URL: expected http://HOST:PORT (wflow server)"
+        ));
+    }
+    let token = match std::env::var("WFLOW_TOKEN").ok().filter(|t| !t.is_empty()) {
+        Some(t) => Some(t),
+        None => text("token")?,
+    };
+    Ok(Some(MetadataSettings { url, token }))
 }
 
 /// A table of the config file (`store`, `batch`), if the file exists and has it.

@@ -40,6 +40,12 @@ pub struct GlobalArgs {
     /// AWS profile for S3 credentials and region (default: `AWS_PROFILE`, else `default`).
     #[arg(long, global = true, env = "WFLOW_S3_PROFILE", value_name = "NAME")]
     pub s3_profile: Option<String>,
+    /// The team metadata service to record runs in and read them from (`wflow server`), e.g.
+    /// `http://wflow.internal:8742`, instead of the store's own records. Default: the config
+    /// file's `[metadata] url`. Its token comes from `WFLOW_TOKEN` or `[metadata] token`
+    /// (see docs/server.md).
+    #[arg(long, global = true, env = "WFLOW_METADATA", value_name = "URL")]
+    pub metadata: Option<String>,
     /// The administrator's policy file. Default: `/etc/wflow/policy.toml` if it exists, else the
     /// built-in personal policy (see docs/policy.md).
     #[arg(long, global = true, env = "WFLOW_POLICY", value_name = "FILE")]
@@ -74,4 +80,6 @@ pub enum Command {
     StepRun(crate::commands::step_run::StepRunArgs),
     /// Run one task described in the store (what each AWS Batch job runs; see docs/batch.md).
     Worker(crate::commands::worker::WorkerArgs),
+    /// Run the team metadata service over PostgreSQL, or manage its tokens (docs/server.md).
+    Server(crate::commands::server::ServerArgs),
 }

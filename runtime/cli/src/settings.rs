@@ -12,6 +12,9 @@ pub struct Settings {
     /// The store's `[store]` table, `type` included (opened by [`crate::backends::open`]), or
     /// why it could not be resolved.
     pub backend: Result<serde_json::Map<String, serde_json::Value>, String>,
+    /// The metadata service the records go to instead of the store, or why it could not be
+    /// resolved.
+    pub metadata: Result<Option<crate::backends::MetadataSettings>, String>,
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
     /// The policy file given, if any.
@@ -29,6 +32,7 @@ impl Settings {
         Settings {
             store,
             backend,
+            metadata: crate::backends::resolve_metadata(global),
             cache_dir,
             policy_file: global.policy.clone(),
         }

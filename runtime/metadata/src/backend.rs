@@ -85,6 +85,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         if let Some(status) = filter.status {
             runs.retain(|r| r.status == status);
         }
+        if let Some(user) = &filter.user {
+            runs.retain(|r| &r.user == user);
+        }
         if !filter.tags.is_empty() {
             let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
             let tags = self.tags_of_runs(&ids)?;

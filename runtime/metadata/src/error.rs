@@ -130,6 +130,36 @@ pub enum MetadataError {
         #[source]
         source: wflow_store::StoreError,
     },
+    /// The metadata service (`wflow server`) could not be reached, or failed on its side
+    /// (database down, internal error). Nothing of the request was recorded.
+    #[error("metadata service {path}: {action}: {message}", path = .path.display())]
+    Service {
+        /// The service's URL.
+        path: PathBuf,
+        /// What was being done, e.g. "recording events".
+        action: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The metadata service refused the request: no or a wrong token (401), or an action the
+    /// token's user may not take (403). Nothing was recorded.
+    #[error("metadata service {path}: {message}", path = .path.display())]
+    Denied {
+        /// The service's URL.
+        path: PathBuf,
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// The service's explanation.
+        message: String,
+    },
+    /// This client and the metadata service speak different protocol versions.
+    #[error("metadata service {path}: {message}", path = .path.display())]
+    Protocol {
+        /// The service's URL.
+        path: PathBuf,
+        /// Which versions, and which side to upgrade.
+        message: String,
+    },
     /// Any other SQLite failure (I/O error, disk full, lock held longer than the busy timeout...).
     #[error("metadata database {path}: {action}: {source}", path = .path.display())]
     Sqlite {
@@ -158,6 +188,9 @@ impl MetadataError {
             | MetadataError::InvalidTag { path, .. }
             | MetadataError::WriterStopped { path }
             | MetadataError::Store { path, .. }
+            | MetadataError::Service { path, .. }
+            | MetadataError::Denied { path, .. }
+            | MetadataError::Protocol { path, .. }
             | MetadataError::Sqlite { path, .. } => path,
         }
     }

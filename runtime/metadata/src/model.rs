@@ -197,7 +197,7 @@ impl Event {
 }
 
 /// A run as recorded.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunRecord {
     /// Its id.
     pub run_id: String,
@@ -224,7 +224,7 @@ pub struct RunRecord {
 }
 
 /// A task as recorded.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TaskRecord {
     /// Its run.
     pub run_id: String,
@@ -275,6 +275,12 @@ pub struct RunFilter {
     pub limit: Option<usize>,
     /// Skip this many of the newest first (for paging).
     pub offset: usize,
+    /// Only runs started by this user. `None`: the store's default namespace — every run in a
+    /// local or S3 store; the caller's own runs on a metadata service.
+    pub user: Option<String>,
+    /// Every user's runs, even where the store shows the caller's own by default (a metadata
+    /// service, where it needs an administrator's token). Ignored by stores without namespaces.
+    pub all_users: bool,
     /// Leave each run's flow spec out (`spec` is `null`): listings do not need it, and decoding
     /// it is most of the cost of listing many runs.
     pub skip_spec: bool,
@@ -309,7 +315,7 @@ pub struct StepStats {
 }
 
 /// An attempt as recorded.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AttemptRecord {
     /// Its run.
     pub run_id: String,

@@ -231,6 +231,10 @@ fn run_filter_sql(filter: &RunFilter) -> (String, Vec<String>) {
         args.push(status.as_str().to_string());
         conds.push(format!("status = ?{}", args.len()));
     }
+    if let Some(user) = &filter.user {
+        args.push(user.clone());
+        conds.push(format!("user = ?{}", args.len()));
+    }
     for tag in &filter.tags {
         args.push(tag.clone());
         conds.push(format!(
@@ -254,6 +258,9 @@ fn describe(filter: &RunFilter) -> String {
     }
     if let Some(status) = filter.status {
         out.push_str(&format!(" with status {status}"));
+    }
+    if let Some(user) = &filter.user {
+        out.push_str(&format!(" of user `{user}`"));
     }
     for tag in &filter.tags {
         out.push_str(&format!(" tagged `{tag}`"));

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod server;
 pub mod show;
 mod show_html;
 pub mod step_run;
@@ -42,6 +43,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Resume(args) => resume::execute(args, &settings, printer),
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
         Command::Worker(args) => worker::execute(args, &settings, printer),
+        Command::Server(args) => server::execute(args, printer),
     }
 }
 

@@ -25,7 +25,8 @@ pub struct RunsArgs {
     /// At most this many runs, newest first.
     #[arg(long, short = 'n', default_value_t = DEFAULT_LIMIT, conflicts_with = "all")]
     pub limit: usize,
-    /// Every run.
+    /// Every run; on a metadata service, every user's (needs an administrator's token: you see
+    /// your own runs otherwise).
     #[arg(long)]
     pub all: bool,
 }
@@ -49,6 +50,8 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         status: args.status,
         limit: (!args.all).then_some(args.limit),
         offset: 0,
+        user: None,
+        all_users: args.all,
         skip_spec: true,
     };
     let runs = client.runs(&filter)?;
@@ -57,7 +60,13 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        printer.line("no runs match");
+        let unfiltered = filter.flow.is_none() && filter.tags.is_empty() && filter.status.is_none();
+        match &settings.metadata {
+            Ok(Some(m)) if unfiltered => {
+                printer.line(format!("no runs yet in your namespace on {}", m.url))
+            }
+            _ => printer.line("no runs match"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let width = runs.iter().map(|r| r.pathspec().len()).max().unwrap_or(0);

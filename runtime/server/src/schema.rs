@@ -1,0 +1,138 @@
+//! The PostgreSQL schema and its versioned migrations (table `schema_version`).
+//!
+//! Version `n` is what [`MIGRATIONS`]`[..n]` builds. A new version appends a migration and never
+//! edits an old one, so a database of any older version is upgraded in place when the service
+//! starts. A database written by a newer service is refused ([`SchemaError::TooNew`]).
+
+use tokio_postgres::Client;
+
+/// The newest schema version this service reads and writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Migration `i` takes a database from version `i` to version `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
+/// started each run, its driver's last heartbeat, and the users' tokens.
+///
+/// Digests are 64 lowercase hex digits; params, spec, foreach paths and inputs are JSON text;
+/// times are BIGINT milliseconds since the Unix epoch; status is running, succeeded or failed.
+const V1: &str = "
+CREATE TABLE tokens (
+    hash       TEXT    NOT NULL PRIMARY KEY,
+    user_name  TEXT    NOT NULL,
+    admin      BOOLEAN NOT NULL,
+    created_ms BIGINT  NOT NULL
+);
+CREATE TABLE runs (
+    run_id       TEXT   NOT NULL PRIMARY KEY,
+    flow         TEXT   NOT NULL,
+    component    TEXT   NOT NULL,
+    params       TEXT   NOT NULL,
+    spec         TEXT   NOT NULL,
+    status       TEXT   NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms   BIGINT NOT NULL,
+    finished_ms  BIGINT,
+    error        TEXT,
+    origin_run   TEXT,
+    user_name    TEXT   NOT NULL,
+    heartbeat_ms BIGINT NOT NULL
+);
+CREATE INDEX runs_by_started ON runs (started_ms DESC, run_id DESC);
+CREATE INDEX runs_by_user ON runs (user_name, started_ms DESC, run_id DESC);
+CREATE INDEX runs_by_flow ON runs (flow, started_ms DESC, run_id DESC);
+CREATE INDEX runs_running ON runs (heartbeat_ms) WHERE status = 'running';
+
+CREATE TABLE tasks (
+    run_id        TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    task_id       BIGINT  NOT NULL,
+    step          TEXT    NOT NULL,
+    foreach_path  TEXT    NOT NULL,
+    inputs        TEXT    NOT NULL,
+    status        TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms    BIGINT  NOT NULL,
+    finished_ms   BIGINT,
+    manifest      TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    origin_run    TEXT,
+    origin_task   BIGINT,
+    foreach_items TEXT,
+    PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX tasks_by_step ON tasks (run_id, step, task_id);
+
+CREATE TABLE attempts (
+    run_id      TEXT    NOT NULL,
+    task_id     BIGINT  NOT NULL,
+    attempt     INTEGER NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms  BIGINT  NOT NULL,
+    finished_ms BIGINT,
+    error       TEXT,
+    stdout      TEXT,
+    stderr      TEXT,
+    PRIMARY KEY (run_id, task_id, attempt),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id) ON DELETE CASCADE
+);
+
+CREATE TABLE tags (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    tag    TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+);
+CREATE INDEX tags_by_tag ON tags (tag, run_id);
+";
+
+/// The schema could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The database was written by a newer `wflow server`.
+    #[error(
+        "the database has schema version {found}, but this wflow server supports up to version \
+         {supported}: it was written by a newer wflow server; upgrade this one (nothing was changed)"
+    )]
+    TooNew {
+        /// The version in `schema_version`.
+        found: i32,
+        /// [`SCHEMA_VERSION`].
+        supported: i32,
+    },
+    /// A statement failed.
+    #[error("upgrading the database schema: {0}")]
+    Db(#[from] tokio_postgres::Error),
+}
+
+/// Brings the database up to [`SCHEMA_VERSION`] in one transaction under an advisory lock (two
+/// services starting at once do not both migrate); returns the version found before.
+pub async fn migrate(client: &mut Client) -> Result<i32, SchemaError> {
+    let tx = client.transaction().await?;
+    // Any constant will do, as long as it is always the same one.
+    tx.execute("SELECT pg_advisory_xact_lock(7395201)", &[])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .await?;
+    let found: i32 = match tx
+        .query_opt("SELECT version FROM schema_version", &[])
+        .await?
+    {
+        Some(row) => row.get(0),
+        None => {
+            tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])
+                .await?;
+            0
+        }
+    };
+    if found > SCHEMA_VERSION {
+        return Err(SchemaError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for sql in MIGRATIONS.iter().skip(found as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    tx.execute("UPDATE schema_version SET version = $1", &[&SCHEMA_VERSION])
+        .await?;
+    tx.commit().await?;
+    Ok(found)
+}

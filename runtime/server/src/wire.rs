@@ -1,0 +1,378 @@
+//! What travels between the client and the service: the protocol version, events as JSON, and
+//! errors as JSON with a `kind` the client turns back into a [`MetadataError`].
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use wflow_core::Digest;
+use wflow_metadata::{Event, MetadataError, Status};
+
+/// The version of the HTTP protocol between `wflow` and `wflow server`. Both sides send it in
+/// [`PROTOCOL_HEADER`] and refuse a request or a response with another one.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The header carrying [`PROTOCOL_VERSION`] on every request and response.
+pub const PROTOCOL_HEADER: &str = "wflow-protocol";
+
+/// One event as JSON: `{"type": "task_started", "run_id": ..., ...}` (see [`Event`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub enum WireEvent {
+    RunStarted {
+        run_id: String,
+        flow: String,
+        component: Digest,
+        params: serde_json::Value,
+        spec: serde_json::Value,
+        started_ms: i64,
+        #[serde(default)]
+        origin_run: Option<String>,
+        /// Ignored by the service: it records the token's user.
+        #[serde(default)]
+        user: String,
+    },
+    TaskStarted {
+        run_id: String,
+        task_id: u64,
+        step: String,
+        #[serde(default)]
+        foreach_path: Vec<u32>,
+        #[serde(default)]
+        inputs: Vec<u64>,
+        started_ms: i64,
+    },
+    AttemptStarted {
+        run_id: String,
+        task_id: u64,
+        attempt: u32,
+        started_ms: i64,
+    },
+    AttemptFinished {
+        run_id: String,
+        task_id: u64,
+        attempt: u32,
+        status: Status,
+        finished_ms: i64,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        stdout: Option<Digest>,
+        #[serde(default)]
+        stderr: Option<Digest>,
+    },
+    TaskFinished {
+        run_id: String,
+        task_id: u64,
+        status: Status,
+        finished_ms: i64,
+        #[serde(default)]
+        manifest: Option<Digest>,
+    },
+    TaskReused {
+        run_id: String,
+        task_id: u64,
+        origin_run: String,
+        origin_task: u64,
+        manifest: Digest,
+        finished_ms: i64,
+    },
+    ForeachItems {
+        run_id: String,
+        task_id: u64,
+        items: Digest,
+    },
+    RunFinished {
+        run_id: String,
+        status: Status,
+        finished_ms: i64,
+        #[serde(default)]
+        error: Option<String>,
+    },
+}
+
+impl From<&Event> for WireEvent {
+    fn from(e: &Event) -> WireEvent {
+        match e.clone() {
+            Event::RunStarted {
+                run_id,
+                flow,
+                component,
+                params,
+                spec,
+                started_ms,
+                origin_run,
+                user,
+            } => WireEvent::RunStarted {
+                run_id,
+                flow,
+                component,
+                params,
+                spec,
+                started_ms,
+                origin_run,
+                user,
+            },
+            Event::TaskStarted {
+                run_id,
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+            } => WireEvent::TaskStarted {
+                run_id,
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+            },
+            Event::AttemptStarted {
+                run_id,
+                task_id,
+                attempt,
+                started_ms,
+            } => WireEvent::AttemptStarted {
+                run_id,
+                task_id,
+                attempt,
+                started_ms,
+            },
+            Event::AttemptFinished {
+                run_id,
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+            } => WireEvent::AttemptFinished {
+                run_id,
+                task_id,
+                attempt,
+                status,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+            },
+            Event::TaskFinished {
+                run_id,
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+            } => WireEvent::TaskFinished {
+                run_id,
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+            },
+            Event::TaskReused {
+                run_id,
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+            } => WireEvent::TaskReused {
+                run_id,
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+            },
+            Event::ForeachItems {
+                run_id,
+                task_id,
+                items,
+            } => WireEvent::ForeachItems {
+                run_id,
+                task_id,
+                items,
+            },
+            Event::RunFinished {
+                run_id,
+                status,
+                finished_ms,
+                error,
+            } => WireEvent::RunFinished {
+                run_id,
+                status,
+                finished_ms,
+                error,
+            },
+        }
+    }
+}
+
+impl WireEvent {
+    /// The run the event is about.
+    pub fn run_id(&self) -> &str {
+        match self {
+            WireEvent::RunStarted { run_id, .. }
+            | WireEvent::TaskStarted { run_id, .. }
+            | WireEvent::AttemptStarted { run_id, .. }
+            | WireEvent::AttemptFinished { run_id, .. }
+            | WireEvent::TaskFinished { run_id, .. }
+            | WireEvent::TaskReused { run_id, .. }
+            | WireEvent::ForeachItems { run_id, .. }
+            | WireEvent::RunFinished { run_id, .. } => run_id,
+        }
+    }
+}
+
+/// The body of `POST /api/v1/events`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// Applied in order, in one transaction.
+    pub events: Vec<WireEvent>,
+    /// Skip (and report) events that fail instead of refusing the whole batch.
+    #[serde(default)]
+    pub skip_failures: bool,
+}
+
+/// The answer to a batch.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// Events recorded.
+    pub recorded: usize,
+    /// With `skip_failures`: the first event that failed (its index and error), if any.
+    #[serde(default)]
+    pub first_failure: Option<ErrorBody>,
+}
+
+/// An error as JSON: `{"error": {"kind": "unknown_run", "message": "...", ...}}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// What went wrong, with the ids involved so a client can rebuild its error.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// `unknown_run`, `unknown_task`, `unknown_attempt`, `already_recorded`, `invalid_tag`,
+    /// `bad_request`, `unauthorized`, `forbidden`, `protocol_version`, `not_found`,
+    /// `unavailable` or `internal`.
+    pub kind: String,
+    /// For people.
+    pub message: String,
+    /// The run involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The task involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<u64>,
+    /// The attempt involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// What was recorded twice, or the tag refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
+    /// Why the tag was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// With `skip_failures`: which event of the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
+
+impl ErrorBody {
+    /// The client-side error for this body, from the service at `url` (`status`: the HTTP status).
+    pub fn into_error(self, url: &Path, action: &str, status: u16) -> MetadataError {
+        let path = url.to_path_buf();
+        match (self.kind.as_str(), self.run_id, self.task_id, self.attempt) {
+            ("unknown_run", Some(run_id), _, _) => MetadataError::UnknownRun { path, run_id },
+            ("unknown_task", Some(run_id), Some(task_id), _) => MetadataError::UnknownTask {
+                path,
+                run_id,
+                task_id,
+            },
+            ("unknown_attempt", Some(run_id), Some(task_id), Some(attempt)) => {
+                MetadataError::UnknownAttempt {
+                    path,
+                    run_id,
+                    task_id,
+                    attempt,
+                }
+            }
+            ("already_recorded", _, _, _) => MetadataError::AlreadyRecorded {
+                path,
+                what: self.what.unwrap_or(self.message),
+            },
+            ("invalid_tag", _, _, _) => MetadataError::InvalidTag {
+                path,
+                tag: self.what.unwrap_or_default(),
+                reason: self.reason.unwrap_or(self.message),
+            },
+            ("unauthorized" | "forbidden", _, _, _) => MetadataError::Denied {
+                path,
+                status,
+                message: self.message,
+            },
+            ("protocol_version", _, _, _) => MetadataError::Protocol {
+                path,
+                message: self.message,
+            },
+            _ => MetadataError::Service {
+                path,
+                action: action.to_string(),
+                message: format!("{} (HTTP {status})", self.message),
+            },
+        }
+    }
+}
+
+/// A page of a listing: the items and, when there may be more, the offset of the next page.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Where the next page starts (`offset=`), absent on the last page.
+    #[serde(default)]
+    pub next_offset: Option<u64>,
+}
+
+/// The body of `POST /api/v1/runs/{run_id}/tags`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagChange {
+    /// Tags to add.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Tags to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// The answer to a tag change: how many tags were added (not there before) and removed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TagChanged {
+    /// Added, not there before.
+    pub added: usize,
+    /// Removed, there before.
+    pub removed: usize,
+}
+
+/// The body of `POST /api/v1/heartbeats`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The runs whose driver is alive.
+    pub runs: Vec<String>,
+}
+
+/// Who the token belongs to (`GET /api/v1/whoami`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// The user.
+    pub user: String,
+    /// Whether the token is an administrator's.
+    pub admin: bool,
+}

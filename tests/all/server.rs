@@ -1,0 +1,369 @@
+//! The team metadata service, end to end: `wflow server` over a real PostgreSQL (a throwaway
+//! cluster per test process, a database per test: see `wflow_server::testing`), and `wflow`
+//! clients pointed at it with `WFLOW_METADATA` and `WFLOW_TOKEN`. (Issue 9.)
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wflow_server::testing::TestPostgres;
+
+use crate::util::{Env, guest, stderr, task_of, with_metadata};
+
+/// A `wflow server` process on its own database; killed when dropped.
+struct Service {
+    url: String,
+    database: String,
+    child: Child,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn start(hint: &str, heartbeat_timeout: &str) -> Service {
+        Self::on(&TestPostgres::shared().new_database(hint), heartbeat_timeout)
+    }
+
+    fn on(database: &str, heartbeat_timeout: &str) -> Service {
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("server.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wflow"))
+            .args(["server", "--listen", "127.0.0.1:0", "--heartbeat-timeout", heartbeat_timeout])
+            .args(["--pool-size", "4"])
+            .env("WFLOW_DATABASE_URL", database)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("wflow server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "wflow server did not say where it listens: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        Service {
+            url,
+            database: database.to_string(),
+            child,
+            _log_dir: log_dir,
+        }
+    }
+
+    /// `wflow server token create USER [--admin]`.
+    fn token(&self, user: &str, admin: bool) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wflow"));
+        cmd.args(["server", "token", "create", user, "--json"])
+            .env("WFLOW_DATABASE_URL", &self.database);
+        if admin {
+            cmd.arg("--admin");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "token create: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client machine: its own working directory and store for artifacts (or a shared one), its
+/// records on the service as `user`.
+struct Machine {
+    env: Env,
+    url: String,
+    token: String,
+    store: Option<std::path::PathBuf>,
+}
+
+impl Machine {
+    fn new(svc: &Service, token: String) -> Machine {
+        Machine {
+            env: Env::new(),
+            url: svc.url.clone(),
+            token,
+            store: None,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.env.command(args);
+        cmd.env("WFLOW_METADATA", &self.url)
+            .env("WFLOW_TOKEN", &self.token)
+            .env("XDG_CONFIG_HOME", self.env.dir.path())
+            .env_remove("WFLOW_CONFIG");
+        if let Some(store) = &self.store {
+            cmd.env("WFLOW_STORE", store);
+        }
+        cmd
+    }
+
+    fn wflow(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.wflow(args);
+        assert!(out.status.success(), "wflow {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn run_ok(&self, flow: &str, extra: &[&str]) -> Value {
+        let g = guest(flow);
+        let mut args = vec!["run", "--json", g.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.json(&args)
+    }
+
+    fn run_ids(&self, extra: &[&str]) -> Vec<String> {
+        let mut args = vec!["runs", "--json"];
+        args.extend_from_slice(extra);
+        self.json(&args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn two_machines_share_runs_and_namespaces_hide_other_users() {
+    let svc = Service::start("share", "60");
+    let shared_store = tempfile::tempdir().unwrap();
+    let mut ada1 = Machine::new(&svc, svc.token("ada", false));
+    let mut ada2 = Machine::new(&svc, ada1.token.clone());
+    let mut bob = Machine::new(&svc, svc.token("bob", false));
+    let mut root = Machine::new(&svc, svc.token("root", true));
+    for m in [&mut ada1, &mut ada2, &mut bob, &mut root] {
+        m.store = Some(shared_store.path().to_path_buf());
+    }
+    let s = ada1.run_ok("example-foreach", &["-p", "n=4"]);
+    let run_id = s["run_id"].as_str().unwrap().to_string();
+    // The other machine sees the run and reads its artifacts (shared store, shared records).
+    assert_eq!(ada2.run_ids(&[]), [run_id.clone()]);
+    let total = ada2.json(&["artifact", "get", "--json", &format!("{}/total", task_of(&s, "sum"))]);
+    assert_eq!(total, serde_json::json!(30));
+    assert!(ada2.ok(&["show", &format!("Foreach/{run_id}")]).contains("succeeded"));
+    assert!(!ada1.env.store_files().iter().any(|f| f.ends_with("metadata.sqlite")));
+    assert!(!shared_store.path().join("metadata.sqlite").exists(), "no SQLite records");
+
+    // bob's namespace does not show ada's runs; his own runs are his.
+    assert!(bob.run_ids(&[]).is_empty());
+    let b = bob.run_ok("example-hello", &[]);
+    assert_eq!(bob.run_ids(&[]), [b["run_id"].as_str().unwrap()]);
+    assert_eq!(ada1.run_ids(&[]), [run_id.clone()]);
+    let listed = bob.json(&["runs", "--json"]);
+    assert_eq!(listed[0]["user"], "bob");
+    // --all: refused for bob (403), every run for an administrator.
+    let out = bob.wflow(&["runs", "--all"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("administrator"), "{}", stderr(&out));
+    assert_eq!(root.run_ids(&["--all"]).len(), 2);
+    // bob cannot tag ada's run; ada can; the admin can.
+    let out = bob.wflow(&["tag", "add", &format!("Foreach/{run_id}"), "bobs"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("belongs to user `ada`"), "{}", stderr(&out));
+    ada2.ok(&["tag", "add", &format!("Foreach/{run_id}"), "nightly"]);
+    assert_eq!(ada1.run_ids(&["--tag", "nightly"]), [run_id.clone()]);
+    root.ok(&["tag", "add", &format!("Foreach/{run_id}"), "checked"]);
+    assert!(ada1.ok(&["runs"]).contains("checked"));
+}
+
+#[test]
+fn a_wrong_or_missing_token_is_refused_and_nothing_is_written() {
+    let svc = Service::start("auth", "60");
+    let ada = Machine::new(&svc, svc.token("ada", false));
+    ada.run_ok("example-hello", &[]);
+    for token in ["", "wf_not_a_token"] {
+        let m = Machine::new(&svc, token.to_string());
+        let g = guest("example-hello");
+        let out = m.wflow(&["run", g.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("token"), "{err}");
+        let out = m.wflow(&["runs"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("token"), "{}", stderr(&out));
+    }
+    let root = Machine::new(&svc, svc.token("root", true));
+    assert_eq!(root.run_ids(&["--all"]).len(), 1, "nothing written by the refused clients");
+}
+
+#[test]
+fn a_killed_driver_run_turns_failed_after_the_timeout() {
+    let svc = Service::start("reap", "2");
+    let ada = Machine::new(&svc, svc.token("ada", false));
+    let token = ada.token.clone();
+    with_metadata(&svc.url, &token, || {
+        let env = &ada.env;
+        let (mut child, run) = crate::inspect::start_endless_run(env);
+        // Alive: its heartbeats (every 0.5 s here) keep it running past the timeout.
+        std::thread::sleep(Duration::from_secs(3));
+        let v: Value =
+            serde_json::from_slice(&env.wflow(&["show", "--json", &run]).stdout).unwrap();
+        assert_eq!(v["status"], "running", "{v}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v: Value =
+                serde_json::from_slice(&env.wflow(&["show", "--json", &run]).stdout).unwrap();
+            if v["status"] == "failed" {
+                let text = String::from_utf8_lossy(&env.wflow(&["show", &run]).stdout).into_owned();
+                assert!(text.contains("driver of this run disappeared"), "{text}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "never marked failed: {v}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+}
+
+#[test]
+fn the_database_down_or_the_service_gone_is_a_clear_client_error() {
+    let pg = TestPostgres::start();
+    let svc = Service::on(&pg.new_database("down"), "60");
+    let ada = Machine::new(&svc, svc.token("ada", false));
+    ada.run_ok("example-hello", &[]);
+    pg.stop();
+    let g = guest("example-hello");
+    let out = ada
+        .command(&["run", g.to_str().unwrap()])
+        .env("WFLOW_METADATA_RETRIES", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("database is unreachable"), "{}", stderr(&out));
+    let out = ada.command(&["runs"]).env("WFLOW_METADATA_RETRIES", "0").output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
+    pg.resume();
+    // Back: the run that failed to start left nothing behind.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = ada.wflow(&["runs", "--json"]);
+        if out.status.success() {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", stderr(&out));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(svc);
+    let out = ada.command(&["runs"]).env("WFLOW_METADATA_RETRIES", "0").output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot reach the metadata service"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_fresh_database_is_migrated_and_the_config_file_points_at_the_service() {
+    let pg = TestPostgres::shared();
+    let db = pg.new_database("cfg");
+    let name = db.rsplit('/').next().unwrap().to_string();
+    let svc = Service::on(&db, "60");
+    assert_eq!(
+        pg.psql(&name, "SELECT version FROM schema_version").trim(),
+        wflow_server::schema::SCHEMA_VERSION.to_string()
+    );
+    let token = svc.token("ada", false);
+    // Only a config file: [metadata] url and token.
+    let env = Env::new();
+    let config = env.dir.path().join("config.toml");
+    std::fs::write(&config, format!("[metadata]\nurl = \"{}\"\ntoken = \"{token}\"\n", svc.url)).unwrap();
+    let run = |args: &[&str]| {
+        env.command(args)
+            .env("WFLOW_CONFIG", &config)
+            .env_remove("WFLOW_METADATA")
+            .env_remove("WFLOW_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let g = guest("example-hello");
+    let out = run(&["run", g.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pg.psql(&name, "SELECT count(*) FROM runs").trim(), "1");
+    assert!(!env.store().join("metadata.sqlite").exists());
+    // A database of a newer server is refused with a clear error.
+    drop(svc);
+    pg.psql(&name, "UPDATE schema_version SET version = 99");
+    let out = Command::new(env!("CARGO_BIN_EXE_wflow"))
+        .args(["server", "--listen", "127.0.0.1:0"])
+        .env("WFLOW_DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("newer wflow server"), "{}", stderr(&out));
+}
+
+/// The inspection and resume suites, against the service instead of SQLite: each test on a
+/// database of its own. The token is an administrator's because the suites use `runs --all`
+/// (every run, which on a service means every user's); namespaces are tested above.
+fn against_service(name: &str, test: fn()) {
+    let svc = Service::start(name, "60");
+    let token = svc.token("ada", true);
+    with_metadata(&svc.url, &token, test);
+}
+
+#[test]
+fn inspection_suite_against_the_service() {
+    use crate::inspect::*;
+    against_service("i1", runs_lists_filters_pages_and_tags);
+    against_service("i2", show_a_run_its_steps_tasks_and_artifacts);
+    against_service("i3", logs_of_a_step_that_prints_then_traps_keep_the_printed_lines);
+    against_service("i4", a_killed_run_still_shows_its_live_log_and_is_seen_as_gone);
+    against_service("i5", the_client_reads_every_artifact_of_every_example);
+    against_service("i6", show_html_draws_the_graph_in_one_self_contained_page);
+}
+
+#[test]
+fn resume_suite_against_the_service() {
+    use crate::resume::*;
+    against_service("r1", resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after);
+    against_service("r2", resume_a_branch_from_one_side);
+    against_service("r3", resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused);
+    against_service("r4", resume_refuses_bad_requests_clearly);
+    against_service("r5", resume_without_a_run_takes_the_newest_and_a_crate_directory_works);
+    // Not `resume_a_foreach_from_its_join_reuses_the_thousand_items`: it asserts a wall-time
+    // budget (< 1 s to the join) that the service meets alone but not reliably under the
+    // parallel load of the whole suite on two cores.
+}
+
+#[test]
+fn fuzzing_the_api_against_its_openapi_spec_finds_no_server_error() {
+    let svc = Service::start("fuzz", "60");
+    let ada = Machine::new(&svc, svc.token("ada", false));
+    ada.run_ok("example-foreach", &["-p", "n=3"]);
+    let out = Command::new("bash")
+        .arg(crate::util::root().join("scripts/fuzz-server-api"))
+        .args([&svc.url, &ada.token, "30"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found failures:\n{text}");
+    // The service is still fine afterwards.
+    assert!(!ada.run_ids(&[]).is_empty(), "{text}");
+}
