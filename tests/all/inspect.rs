@@ -873,7 +873,7 @@ pub(crate) fn the_client_reads_every_artifact_of_every_example() {
 /// of every flow in the store (bytes verified against their size, CBOR values decoded); returns
 /// how many were read.
 pub fn read_every_artifact(env: &Env) -> usize {
-    let client = Client::open(&env.store()).unwrap();
+    let client = env.client();
     let mut read = 0;
     for flow in client.flows().unwrap() {
         let run = client
