@@ -125,7 +125,10 @@ fn polyglot(c: &mut Criterion) {
         let flow = match engine.load_file(&wasm) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("polyglot: SKIPPING {lang}: {} does not load: {e}", wasm.display());
+                eprintln!(
+                    "polyglot: SKIPPING {lang}: {} does not load: {e}",
+                    wasm.display()
+                );
                 summary.push(format!("{lang}: SKIPPED (does not load: {e})"));
                 continue;
             }

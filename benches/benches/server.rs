@@ -25,7 +25,10 @@ use wflow_server::wire::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use wflow_server::{HttpMetadata, ServerConfig};
 
 fn env_num(k: &str, d: u64) -> u64 {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -87,9 +90,14 @@ fn main() {
     let url = url.trim().to_string();
     let pid = child.id();
     std::thread::sleep(Duration::from_secs(1));
-    println!("service {url} (pid {pid}); RSS at rest after start: {} KiB", rss_kb(pid));
+    println!(
+        "service {url} (pid {pid}); RSS at rest after start: {} KiB",
+        rss_kb(pid)
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let token = rt.block_on(wflow_server::create_token(&db, "bench", false)).unwrap();
+    let token = rt
+        .block_on(wflow_server::create_token(&db, "bench", false))
+        .unwrap();
 
     // 1. Write throughput through the Recorder (batched), one driver.
     let meta = Arc::new(HttpMetadata::new(&url, Some(token.clone())));
@@ -116,7 +124,12 @@ fn main() {
             inputs: vec![0],
             started_ms: 1,
         });
-        recorder.send(Event::AttemptStarted { run_id: run_id(), task_id: i, attempt: 0, started_ms: 1 });
+        recorder.send(Event::AttemptStarted {
+            run_id: run_id(),
+            task_id: i,
+            attempt: 0,
+            started_ms: 1,
+        });
         recorder.send(Event::AttemptFinished {
             run_id: run_id(),
             task_id: i,
@@ -196,7 +209,10 @@ fn main() {
                     let run = 1 + rnd() % runs;
                     let t = Instant::now();
                     let mut r = agent
-                        .get(&format!("{url}/api/v1/runs/R{run}/tasks?limit={page}&after={}", rnd() % 900))
+                        .get(&format!(
+                            "{url}/api/v1/runs/R{run}/tasks?limit={page}&after={}",
+                            rnd() % 900
+                        ))
                         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
                         .header("authorization", format!("Bearer {token}"))
                         .call()
@@ -205,7 +221,10 @@ fn main() {
                     list.push(t.elapsed());
                     let t = Instant::now();
                     let mut r = agent
-                        .get(&format!("{url}/api/v1/runs/R{run}/tasks/{}", 1 + rnd() % 1000))
+                        .get(&format!(
+                            "{url}/api/v1/runs/R{run}/tasks/{}",
+                            1 + rnd() % 1000
+                        ))
                         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
                         .header("authorization", format!("Bearer {token}"))
                         .call()

@@ -36,11 +36,22 @@ fn kill_9_mid_run_leaves_store_and_records_consistent() {
     let count_runs = || -> usize {
         let out = env.wflow(&["runs", "--json"]);
         assert!(out.status.success(), "records readable: {}", stderr(&out));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len()
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
     };
     for (i, delay_ms) in [0u64, 100, 300].into_iter().enumerate() {
         let mut child = env
-            .command(&["run", g.to_str().unwrap(), "-p", "n=3000", "--max-workers", "2"])
+            .command(&[
+                "run",
+                g.to_str().unwrap(),
+                "-p",
+                "n=3000",
+                "--max-workers",
+                "2",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -48,7 +59,10 @@ fn kill_9_mid_run_leaves_store_and_records_consistent() {
         // Kill mid-run: once the run is recorded (whatever the machine's load), then a bit later.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !env.store().join("metadata.sqlite").exists() || count_runs() <= i {
-            assert!(std::time::Instant::now() < deadline, "the run never started");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never started"
+            );
             if child.try_wait().unwrap().is_some() {
                 break;
             }
@@ -59,7 +73,11 @@ fn kill_9_mid_run_leaves_store_and_records_consistent() {
         child.wait().unwrap();
 
         assert_blobs_verify(&env);
-        assert_eq!(count_runs(), i + 1, "every started run is listed after kill -9 at +{delay_ms} ms");
+        assert_eq!(
+            count_runs(),
+            i + 1,
+            "every started run is listed after kill -9 at +{delay_ms} ms"
+        );
     }
     // A killed run's finished tasks keep their artifacts.
     let runs = env.wflow(&["runs", "--json"]);

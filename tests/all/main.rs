@@ -3,33 +3,33 @@
 
 mod util;
 
-/// Nested foreach, branch inside foreach, required parameters, the compile cache.
-mod shapes;
 /// Bad input of every kind: clear error, non-zero exit, store and records untouched.
 mod bad_input;
+/// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
+/// retries and Ctrl-C.
+mod batch;
 /// `wflow check` and `wflow build`.
 mod check;
+/// kill -9 at any moment and concurrent runs leave the store and records consistent.
+mod crash;
 /// The examples run and their artifacts read back.
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.
 mod failures;
 /// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.
 mod hostile;
-/// kill -9 at any moment and concurrent runs leave the store and records consistent.
-mod crash;
-/// Python and JavaScript steps, polyglot flows, cross-language artifacts.
-mod polyglot;
-/// Capabilities under the policy, deterministic defaults, retries and `catch`.
-mod policy;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
 mod inspect;
+/// Capabilities under the policy, deterministic defaults, retries and `catch`.
+mod policy;
+/// Python and JavaScript steps, polyglot flows, cross-language artifacts.
+mod polyglot;
 /// `resume` and `step-run`.
 mod resume;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.
 mod s3;
-/// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
-/// retries and Ctrl-C.
-mod batch;
 /// The team metadata service (`wflow server`) over PostgreSQL; the inspection and resume suites
 /// against it.
 mod server;
+/// Nested foreach, branch inside foreach, required parameters, the compile cache.
+mod shapes;

@@ -396,7 +396,11 @@ fn resume_tags_show_and_step_run_work_on_s3_from_another_machine() {
         assert_eq!(s["status"], "succeeded");
         assert_eq!(s["resume"]["origin_run"], origin["run_id"]);
         assert_eq!(s["resume"]["reused"].as_array().unwrap().len(), 1);
-        let run = format!("{}/{}", s["flow"].as_str().unwrap(), s["run_id"].as_str().unwrap());
+        let run = format!(
+            "{}/{}",
+            s["flow"].as_str().unwrap(),
+            s["run_id"].as_str().unwrap()
+        );
 
         // `show` on the first machine: the reused task points at the origin's.
         let out = a.wflow(&["show", "--json", &format!("{run}/start/1")]);
@@ -468,5 +472,9 @@ fn the_config_file_selects_the_s3_store_and_bad_settings_are_named() {
     std::fs::write(&config, "[store]\ntype = \"ftp\"\n").unwrap();
     let out = with_config(&["runs"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unknown store type `ftp`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown store type `ftp`"),
+        "{}",
+        stderr(&out)
+    );
 }

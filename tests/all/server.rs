@@ -21,14 +21,23 @@ struct Service {
 
 impl Service {
     fn start(hint: &str, heartbeat_timeout: &str) -> Service {
-        Self::on(&TestPostgres::shared().new_database(hint), heartbeat_timeout)
+        Self::on(
+            &TestPostgres::shared().new_database(hint),
+            heartbeat_timeout,
+        )
     }
 
     fn on(database: &str, heartbeat_timeout: &str) -> Service {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("server.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_wflow"))
-            .args(["server", "--listen", "127.0.0.1:0", "--heartbeat-timeout", heartbeat_timeout])
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--heartbeat-timeout",
+                heartbeat_timeout,
+            ])
             .args(["--pool-size", "4"])
             .env("WFLOW_DATABASE_URL", database)
             .stdout(Stdio::piped())
@@ -160,11 +169,28 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     let run_id = s["run_id"].as_str().unwrap().to_string();
     // The other machine sees the run and reads its artifacts (shared store, shared records).
     assert_eq!(ada2.run_ids(&[]), [run_id.clone()]);
-    let total = ada2.json(&["artifact", "get", "--json", &format!("{}/total", task_of(&s, "sum"))]);
+    let total = ada2.json(&[
+        "artifact",
+        "get",
+        "--json",
+        &format!("{}/total", task_of(&s, "sum")),
+    ]);
     assert_eq!(total, serde_json::json!(30));
-    assert!(ada2.ok(&["show", &format!("Foreach/{run_id}")]).contains("succeeded"));
-    assert!(!ada1.env.store_files().iter().any(|f| f.ends_with("metadata.sqlite")));
-    assert!(!shared_store.path().join("metadata.sqlite").exists(), "no SQLite records");
+    assert!(
+        ada2.ok(&["show", &format!("Foreach/{run_id}")])
+            .contains("succeeded")
+    );
+    assert!(
+        !ada1
+            .env
+            .store_files()
+            .iter()
+            .any(|f| f.ends_with("metadata.sqlite"))
+    );
+    assert!(
+        !shared_store.path().join("metadata.sqlite").exists(),
+        "no SQLite records"
+    );
 
     // bob's namespace does not show ada's runs; his own runs are his.
     assert!(bob.run_ids(&[]).is_empty());
@@ -181,7 +207,11 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     // bob cannot tag ada's run; ada can; the admin can.
     let out = bob.wflow(&["tag", "add", &format!("Foreach/{run_id}"), "bobs"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("belongs to user `ada`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to user `ada`"),
+        "{}",
+        stderr(&out)
+    );
     ada2.ok(&["tag", "add", &format!("Foreach/{run_id}"), "nightly"]);
     assert_eq!(ada1.run_ids(&["--tag", "nightly"]), [run_id.clone()]);
     root.ok(&["tag", "add", &format!("Foreach/{run_id}"), "checked"]);
@@ -205,7 +235,11 @@ fn a_wrong_or_missing_token_is_refused_and_nothing_is_written() {
         assert!(stderr(&out).contains("token"), "{}", stderr(&out));
     }
     let root = Machine::new(&svc, svc.token("root", true));
-    assert_eq!(root.run_ids(&["--all"]).len(), 1, "nothing written by the refused clients");
+    assert_eq!(
+        root.run_ids(&["--all"]).len(),
+        1,
+        "nothing written by the refused clients"
+    );
 }
 
 #[test]
@@ -252,8 +286,16 @@ fn the_database_down_or_the_service_gone_is_a_clear_client_error() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("database is unreachable"), "{}", stderr(&out));
-    let out = ada.command(&["runs"]).env("WFLOW_METADATA_RETRIES", "0").output().unwrap();
+    assert!(
+        stderr(&out).contains("database is unreachable"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ada
+        .command(&["runs"])
+        .env("WFLOW_METADATA_RETRIES", "0")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
     pg.resume();
@@ -270,9 +312,17 @@ fn the_database_down_or_the_service_gone_is_a_clear_client_error() {
         std::thread::sleep(Duration::from_millis(300));
     }
     drop(svc);
-    let out = ada.command(&["runs"]).env("WFLOW_METADATA_RETRIES", "0").output().unwrap();
+    let out = ada
+        .command(&["runs"])
+        .env("WFLOW_METADATA_RETRIES", "0")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("cannot reach the metadata service"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach the metadata service"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -289,7 +339,11 @@ fn a_fresh_database_is_migrated_and_the_config_file_points_at_the_service() {
     // Only a config file: [metadata] url and token.
     let env = Env::new();
     let config = env.dir.path().join("config.toml");
-    std::fs::write(&config, format!("[metadata]\nurl = \"{}\"\ntoken = \"{token}\"\n", svc.url)).unwrap();
+    std::fs::write(
+        &config,
+        format!("[metadata]\nurl = \"{}\"\ntoken = \"{token}\"\n", svc.url),
+    )
+    .unwrap();
     let run = |args: &[&str]| {
         env.command(args)
             .env("WFLOW_CONFIG", &config)
@@ -312,7 +366,11 @@ fn a_fresh_database_is_migrated_and_the_config_file_points_at_the_service() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("newer wflow server"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("newer wflow server"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The inspection and resume suites, against the service instead of SQLite: each test on a
@@ -329,8 +387,14 @@ fn inspection_suite_against_the_service() {
     use crate::inspect::*;
     against_service("i1", runs_lists_filters_pages_and_tags);
     against_service("i2", show_a_run_its_steps_tasks_and_artifacts);
-    against_service("i3", logs_of_a_step_that_prints_then_traps_keep_the_printed_lines);
-    against_service("i4", a_killed_run_still_shows_its_live_log_and_is_seen_as_gone);
+    against_service(
+        "i3",
+        logs_of_a_step_that_prints_then_traps_keep_the_printed_lines,
+    );
+    against_service(
+        "i4",
+        a_killed_run_still_shows_its_live_log_and_is_seen_as_gone,
+    );
     against_service("i5", the_client_reads_every_artifact_of_every_example);
     against_service("i6", show_html_draws_the_graph_in_one_self_contained_page);
 }
@@ -338,11 +402,20 @@ fn inspection_suite_against_the_service() {
 #[test]
 fn resume_suite_against_the_service() {
     use crate::resume::*;
-    against_service("r1", resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after);
+    against_service(
+        "r1",
+        resume_with_the_fix_reuses_start_and_runs_only_the_failed_step_and_after,
+    );
     against_service("r2", resume_a_branch_from_one_side);
-    against_service("r3", resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused);
+    against_service(
+        "r3",
+        resume_of_a_killed_run_needs_no_force_but_a_live_one_is_refused,
+    );
     against_service("r4", resume_refuses_bad_requests_clearly);
-    against_service("r5", resume_without_a_run_takes_the_newest_and_a_crate_directory_works);
+    against_service(
+        "r5",
+        resume_without_a_run_takes_the_newest_and_a_crate_directory_works,
+    );
     // Not `resume_a_foreach_from_its_join_reuses_the_thousand_items`: it asserts a wall-time
     // budget (< 1 s to the join) that the service meets alone but not reliably under the
     // parallel load of the whole suite on two cores.

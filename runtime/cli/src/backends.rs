@@ -152,10 +152,11 @@ pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
         Some(Value::String(t)) => t,
         _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
     };
-    let records: Option<Arc<dyn MetadataStore>> = match settings.metadata.clone().map_err(BadInput)? {
-        Some(m) => Some(Arc::new(wflow_server::HttpMetadata::new(&m.url, m.token))),
-        None => None,
-    };
+    let records: Option<Arc<dyn MetadataStore>> =
+        match settings.metadata.clone().map_err(BadInput)? {
+            Some(m) => Some(Arc::new(wflow_server::HttpMetadata::new(&m.url, m.token))),
+            None => None,
+        };
     let ctx = Ctx {
         local_dir: &settings.store,
         existing,
@@ -279,7 +280,9 @@ pub fn resolve_metadata(global: &GlobalArgs) -> Result<Option<MetadataSettings>,
         match table.get(k) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("the config file's [metadata] `{k}` must be a string")),
+            Some(_) => Err(format!(
+                "the config file's [metadata] `{k}` must be a string"
+            )),
         }
     };
     for key in table.keys() {

@@ -77,7 +77,11 @@ impl Client {
 
     /// A client over records and a store already open. `store_root`, when given, is where live
     /// logs are looked for (see [`live_log_path`](crate::live_log_path)).
-    pub fn from_parts(meta: Arc<dyn MetadataStore>, cas: Cas, store_root: Option<PathBuf>) -> Client {
+    pub fn from_parts(
+        meta: Arc<dyn MetadataStore>,
+        cas: Cas,
+        store_root: Option<PathBuf>,
+    ) -> Client {
         Client {
             meta,
             cas,

@@ -145,7 +145,10 @@ fn latest_and_unique_prefixes_name_runs() {
         c.get("20261128T100000-aaaaa").unwrap(),
         Object::Run(_)
     ));
-    assert!(matches!(c.run("2026").unwrap_err(), ClientError::WrongKind { .. }));
+    assert!(matches!(
+        c.run("2026").unwrap_err(),
+        ClientError::WrongKind { .. }
+    ));
     assert_eq!(
         c.run("Squares/20261129").unwrap().id(),
         "20261129T100000-ccccc"

@@ -50,7 +50,10 @@ fn graph_smoke() {
         .iter()
         .filter(|d| wflow_graph::validate(&graph::decode(d)).is_ok())
         .count();
-    assert!(valid >= inputs.len() / 40, "only {valid} of the inputs are valid flows");
+    assert!(
+        valid >= inputs.len() / 40,
+        "only {valid} of the inputs are valid flows"
+    );
 }
 
 #[cfg(feature = "contract")]

@@ -190,7 +190,10 @@ pub(crate) fn step_stats_of(tasks: &[TaskRecord]) -> Vec<StepStats> {
         }
         s.reused += u64::from(t.is_reused());
         s.attempts += u64::from(t.attempts);
-        s.first_started_ms = Some(s.first_started_ms.map_or(t.started_ms, |m| m.min(t.started_ms)));
+        s.first_started_ms = Some(
+            s.first_started_ms
+                .map_or(t.started_ms, |m| m.min(t.started_ms)),
+        );
         if let Some(end) = t.finished_ms {
             s.last_finished_ms = Some(s.last_finished_ms.map_or(end, |m| m.max(end)));
             let took = end - t.started_ms;

@@ -458,7 +458,10 @@ impl ObjectMetadata {
         };
         let key = {
             let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
-            format!("{RECORDS_PREFIX}tags/{run_id}/{}", next_key(&mut w, &self.writer))
+            format!(
+                "{RECORDS_PREFIX}tags/{run_id}/{}",
+                next_key(&mut w, &self.writer)
+            )
         };
         self.put(&key, &serde_json::to_vec(&change).expect("serialises"))?;
         Ok(changed.len())

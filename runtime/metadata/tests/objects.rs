@@ -61,9 +61,17 @@ fn scenario() -> Vec<Event> {
 /// Tags added and removed the same way on any backend.
 fn tag(m: &dyn MetadataStore) {
     let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(m.add_tags("R1", &t(&["nightly", "prod", "nightly"])).unwrap(), 2);
+    assert_eq!(
+        m.add_tags("R1", &t(&["nightly", "prod", "nightly"]))
+            .unwrap(),
+        2
+    );
     assert_eq!(m.add_tags("R3", &t(&["nightly"])).unwrap(), 1);
-    assert_eq!(m.add_tags("R3", &t(&["nightly"])).unwrap(), 0, "already there");
+    assert_eq!(
+        m.add_tags("R3", &t(&["nightly"])).unwrap(),
+        0,
+        "already there"
+    );
     assert_eq!(m.add_tags("R2", &t(&["gone"])).unwrap(), 1);
     assert_eq!(m.remove_tags("R2", &t(&["gone", "never"])).unwrap(), 1);
     assert!(matches!(
@@ -108,8 +116,7 @@ fn snapshot(m: &dyn MetadataStore) -> serde_json::Value {
         ..RunFilter::default()
     };
     out["page"] = serde_json::json!(m.find_runs(&page).unwrap());
-    out["latest_ok"] =
-        serde_json::json!(m.latest_run("Hello", Some(Status::Succeeded)).unwrap());
+    out["latest_ok"] = serde_json::json!(m.latest_run("Hello", Some(Status::Succeeded)).unwrap());
     out
 }
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -57,7 +57,12 @@ impl AppState {
 
     async fn caller(&self, token: &str) -> ApiResult<Option<Caller>> {
         let key = blake3::hash(token.as_bytes()).to_hex().to_string();
-        if let Some((caller, at)) = self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some((caller, at)) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             if at.elapsed() < TOKEN_CACHE_TTL {
                 return Ok(Some(caller.clone()));
             }
@@ -95,7 +100,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/runs/{run_id}", get(get_run))
         .route("/runs/{run_id}/tasks", get(list_tasks))
         .route("/runs/{run_id}/tasks/{task_id}", get(get_task))
-        .route("/runs/{run_id}/tasks/{task_id}/attempts", get(list_attempts))
+        .route(
+            "/runs/{run_id}/tasks/{task_id}/attempts",
+            get(list_attempts),
+        )
         .route("/runs/{run_id}/tags", get(run_tags).post(change_tags))
         .route("/flows", get(list_flows))
         .route("/tags", get(list_tags))
@@ -115,7 +123,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route (see /openapi.json)")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route (see /openapi.json)",
+    )
 }
 
 /// Counts each request by route and status, and stamps the protocol version on the response.
@@ -215,7 +227,8 @@ async fn authenticate(
 
 /// A JSON body, or a 400 saying what is wrong with it.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
 async fn post_events(
@@ -226,7 +239,10 @@ async fn post_events(
     let batch: EventBatch = parse_body(&body)?;
     let (recorded, first_failure) =
         db::record(&state.pool, &caller, &batch.events, batch.skip_failures).await?;
-    state.metrics.events.fetch_add(recorded as u64, Ordering::Relaxed);
+    state
+        .metrics
+        .events
+        .fetch_add(recorded as u64, Ordering::Relaxed);
     Ok(Json(BatchOutcome {
         recorded,
         first_failure,
@@ -244,14 +260,20 @@ fn int(key: &str, value: &str, min: i64, max: i64) -> ApiResult<i64> {
         .parse::<i64>()
         .ok()
         .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| ApiError::bad_request(format!("`{key}={value}`: expected an integer from {min} to {max}")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`{key}={value}`: expected an integer from {min} to {max}"
+            ))
+        })
 }
 
 fn bool_param(key: &str, value: &str) -> ApiResult<bool> {
     match value {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::bad_request(format!("`{key}={value}`: expected true or false"))),
+        _ => Err(ApiError::bad_request(format!(
+            "`{key}={value}`: expected true or false"
+        ))),
     }
 }
 
@@ -267,7 +289,10 @@ fn run_query(caller: &Caller, raw: Option<String>) -> ApiResult<RunQuery> {
         match k.as_str() {
             "flow" => q.flow = Some(v),
             "status" => {
-                q.status = Some(v.parse::<Status>().map_err(|e| ApiError::bad_request(e.to_string()))?)
+                q.status = Some(
+                    v.parse::<Status>()
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                )
             }
             "tag" => q.tags.push(v),
             "user" => user = Some(v),
@@ -276,11 +301,19 @@ fn run_query(caller: &Caller, raw: Option<String>) -> ApiResult<RunQuery> {
             "limit" => q.limit = int(&k, &v, 1, MAX_PAGE)?,
             "offset" => q.offset = int(&k, &v, 0, i64::MAX)?,
             "skip_spec" => q.skip_spec = bool_param(&k, &v)?,
-            _ => return Err(ApiError::bad_request(format!("unknown query parameter `{k}`"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}`"
+                )));
+            }
         }
     }
     q.user = match (all, user) {
-        (true, Some(_)) => return Err(ApiError::bad_request("give `all=true` or `user=`, not both")),
+        (true, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give `all=true` or `user=`, not both",
+            ));
+        }
         (true, None) if caller.admin => None,
         (true, None) => {
             return Err(ApiError::forbidden(format!(
@@ -320,7 +353,9 @@ async fn count_runs(
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut q = run_query(&caller, raw)?;
     q.offset = 0;
-    Ok(Json(json!({ "count": db::count_runs(&state.pool, &q).await? })))
+    Ok(Json(
+        json!({ "count": db::count_runs(&state.pool, &q).await? }),
+    ))
 }
 
 async fn get_run(
@@ -348,7 +383,11 @@ async fn list_tasks(
             "after" => after = int(&k, &v, -1, i64::MAX)?,
             "limit" => limit = int(&k, &v, 1, MAX_PAGE)?,
             "step" => step = Some(v),
-            _ => return Err(ApiError::bad_request(format!("unknown query parameter `{k}`"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}`"
+                )));
+            }
         }
     }
     let items = db::tasks(&state.pool, &run_id, step.as_deref(), after, limit).await?;
@@ -368,7 +407,9 @@ async fn get_task(
     let t = task_id(&raw_task)?;
     match db::task(&state.pool, &run_id, t).await? {
         Some(task) => Ok(Json(task)),
-        None if db::run(&state.pool, &run_id).await?.is_none() => Err(ApiError::unknown_run(&run_id)),
+        None if db::run(&state.pool, &run_id).await?.is_none() => {
+            Err(ApiError::unknown_run(&run_id))
+        }
         None => Err(ApiError::unknown_task(&run_id, t as u64)),
     }
 }
@@ -424,7 +465,11 @@ async fn list_tags(
     for (k, v) in pairs(raw)? {
         match k.as_str() {
             "run" => runs.push(v),
-            _ => return Err(ApiError::bad_request(format!("unknown query parameter `{k}`"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}`"
+                )));
+            }
         }
     }
     if runs.is_empty() {
@@ -436,7 +481,9 @@ async fn list_tags(
         )));
     }
     if runs.len() > MAX_PAGE as usize {
-        return Err(ApiError::bad_request(format!("at most {MAX_PAGE} runs at once")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_PAGE} runs at once"
+        )));
     }
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (run, tag) in db::tags_of(&state.pool, &runs).await? {
@@ -452,7 +499,9 @@ async fn post_heartbeat(
 ) -> ApiResult<Json<serde_json::Value>> {
     let hb: Heartbeat = parse_body(&body)?;
     if hb.runs.len() > MAX_PAGE as usize {
-        return Err(ApiError::bad_request(format!("at most {MAX_PAGE} runs at once")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_PAGE} runs at once"
+        )));
     }
     let alive = db::heartbeat(&state.pool, &caller, &hb.runs).await?;
     Ok(Json(json!({ "running": alive })))
@@ -480,7 +529,9 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
-    out.push_str("# HELP wflow_http_requests_total HTTP requests served, by method, route and status.\n");
+    out.push_str(
+        "# HELP wflow_http_requests_total HTTP requests served, by method, route and status.\n",
+    );
     out.push_str("# TYPE wflow_http_requests_total counter\n");
     for ((method, route, status), n) in state
         .metrics
@@ -493,13 +544,17 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             "wflow_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}\n"
         ));
     }
-    out.push_str("# HELP wflow_events_recorded_total Events (records written) recorded since start.\n");
+    out.push_str(
+        "# HELP wflow_events_recorded_total Events (records written) recorded since start.\n",
+    );
     out.push_str("# TYPE wflow_events_recorded_total counter\n");
     out.push_str(&format!(
         "wflow_events_recorded_total {}\n",
         state.metrics.events.load(Ordering::Relaxed)
     ));
-    out.push_str("# HELP wflow_runs_reaped_total Runs marked failed because their driver disappeared.\n");
+    out.push_str(
+        "# HELP wflow_runs_reaped_total Runs marked failed because their driver disappeared.\n",
+    );
     out.push_str("# TYPE wflow_runs_reaped_total counter\n");
     out.push_str(&format!(
         "wflow_runs_reaped_total {}\n",
@@ -512,11 +567,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             out.push_str(&format!("wflow_records{{kind=\"{kind}\"}} {n}\n"));
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        out,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
 async fn openapi() -> Response {

@@ -148,7 +148,11 @@ impl HttpMetadata {
             for chunk in events.chunks(CHUNK) {
                 match self.send(chunk, true) {
                     Ok(()) => {}
-                    Err(e @ (MetadataError::Service { .. } | MetadataError::Denied { .. } | MetadataError::Protocol { .. })) => {
+                    Err(
+                        e @ (MetadataError::Service { .. }
+                        | MetadataError::Denied { .. }
+                        | MetadataError::Protocol { .. }),
+                    ) => {
                         return Err(e);
                     }
                     Err(e) => {
@@ -162,7 +166,9 @@ impl HttpMetadata {
             events: events.iter().map(WireEvent::from).collect(),
             skip_failures,
         };
-        let outcome: BatchOutcome = self.inner.post("/api/v1/events", &batch, "recording events")?;
+        let outcome: BatchOutcome =
+            self.inner
+                .post("/api/v1/events", &batch, "recording events")?;
         // Heartbeats for the runs that are now recorded (and none for those that ended).
         self.started(events);
         match outcome.first_failure {
@@ -176,7 +182,12 @@ impl Drop for HttpMetadata {
     fn drop(&mut self) {
         *self.inner.stop.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.inner.stop.1.notify_all();
-        let handle = self.inner.beat.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self
+            .inner
+            .beat
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(h) = handle {
             let _ = h.join();
         }
@@ -232,7 +243,12 @@ impl Inner {
         self.request("GET", path, None, action)
     }
 
-    fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize, action: &str) -> Result<T> {
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        action: &str,
+    ) -> Result<T> {
         let body = serde_json::to_vec(body).expect("requests serialise");
         self.request("POST", path, Some(body), action)
     }
@@ -247,7 +263,13 @@ impl Inner {
 
     /// One request, retried while the service or its database cannot be reached (connection
     /// refused, 503): nothing was done then, so sending it again is safe.
-    fn request<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<Vec<u8>>, action: &str) -> Result<T> {
+    fn request<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        action: &str,
+    ) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
@@ -374,10 +396,10 @@ impl MetadataStore for HttpMetadata {
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        match self
-            .inner
-            .get(&format!("/api/v1/runs/{}", enc(run_id)), &format!("reading run `{run_id}`"))
-        {
+        match self.inner.get(
+            &format!("/api/v1/runs/{}", enc(run_id)),
+            &format!("reading run `{run_id}`"),
+        ) {
             Ok(r) => Ok(Some(r)),
             Err(MetadataError::UnknownRun { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -402,7 +424,10 @@ impl MetadataStore for HttpMetadata {
     fn add_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
         let c: TagChanged = self.inner.post(
             &format!("/api/v1/runs/{}/tags", enc(run_id)),
-            &TagChange { add: tags.to_vec(), remove: vec![] },
+            &TagChange {
+                add: tags.to_vec(),
+                remove: vec![],
+            },
             &format!("tagging run `{run_id}`"),
         )?;
         Ok(c.added)
@@ -411,7 +436,10 @@ impl MetadataStore for HttpMetadata {
     fn remove_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
         let c: TagChanged = self.inner.post(
             &format!("/api/v1/runs/{}/tags", enc(run_id)),
-            &TagChange { add: vec![], remove: tags.to_vec() },
+            &TagChange {
+                add: vec![],
+                remove: tags.to_vec(),
+            },
             &format!("untagging run `{run_id}`"),
         )?;
         Ok(c.removed)
@@ -490,8 +518,10 @@ impl MetadataStore for HttpMetadata {
                 continue;
             }
             let q: Vec<String> = chunk.iter().map(|r| format!("run={}", enc(r))).collect();
-            let part: BTreeMap<String, Vec<String>> =
-                self.inner.get(&format!("/api/v1/tags?{}", q.join("&")), "reading the tags of runs")?;
+            let part: BTreeMap<String, Vec<String>> = self.inner.get(
+                &format!("/api/v1/tags?{}", q.join("&")),
+                "reading the tags of runs",
+            )?;
             out.extend(part);
         }
         Ok(out)
@@ -512,7 +542,9 @@ impl HttpMetadata {
     fn tasks_where(&self, run_id: &str, step: Option<&str>) -> Result<Vec<TaskRecord>> {
         let mut out = Vec::new();
         let mut after: i64 = -1;
-        let step_q = step.map(|s| format!("&step={}", enc(s))).unwrap_or_default();
+        let step_q = step
+            .map(|s| format!("&step={}", enc(s)))
+            .unwrap_or_default();
         loop {
             let page: Page<TaskRecord> = match self.inner.get(
                 &format!(

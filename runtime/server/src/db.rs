@@ -110,11 +110,13 @@ fn read_attempt(row: &Row) -> ApiResult<AttemptRecord> {
 
 /// The largest task or attempt id the database holds (BIGINT / INTEGER).
 fn task_key(task_id: u64) -> ApiResult<i64> {
-    i64::try_from(task_id).map_err(|_| ApiError::bad_request(format!("task id {task_id} is too large")))
+    i64::try_from(task_id)
+        .map_err(|_| ApiError::bad_request(format!("task id {task_id} is too large")))
 }
 
 fn attempt_key(attempt: u32) -> ApiResult<i32> {
-    i32::try_from(attempt).map_err(|_| ApiError::bad_request(format!("attempt {attempt} is too large")))
+    i32::try_from(attempt)
+        .map_err(|_| ApiError::bad_request(format!("attempt {attempt} is too large")))
 }
 
 /// The token's user, if the token is known.
@@ -137,7 +139,11 @@ pub async fn caller_of(pool: &Pool, token: &str) -> ApiResult<Option<Caller>> {
 
 /// Creates a token for `user` (an administrator's with `admin`); returns it. Only its BLAKE3 hash
 /// is stored.
-pub async fn create_token(client: &tokio_postgres::Client, user: &str, admin: bool) -> Result<String, tokio_postgres::Error> {
+pub async fn create_token(
+    client: &tokio_postgres::Client,
+    user: &str,
+    admin: bool,
+) -> Result<String, tokio_postgres::Error> {
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).expect("the OS random source failed");
     let token: String = std::iter::once("wf_".to_string())
@@ -220,7 +226,11 @@ pub async fn record(
 }
 
 /// 403 when an event is about a run of another user (unless the caller is an administrator).
-async fn check_owner(client: &impl GenericClient, caller: &Caller, events: &[WireEvent]) -> ApiResult<()> {
+async fn check_owner(
+    client: &impl GenericClient,
+    caller: &Caller,
+    events: &[WireEvent],
+) -> ApiResult<()> {
     if caller.admin {
         return Ok(());
     }
@@ -228,7 +238,9 @@ async fn check_owner(client: &impl GenericClient, caller: &Caller, events: &[Wir
     ids.sort_unstable();
     ids.dedup();
     let st = client
-        .prepare_cached("SELECT run_id, user_name FROM runs WHERE run_id = ANY($1) AND user_name <> $2")
+        .prepare_cached(
+            "SELECT run_id, user_name FROM runs WHERE run_id = ANY($1) AND user_name <> $2",
+        )
         .await
         .map_err(|e| ApiError::db("checking the runs' owners", &e))?;
     let rows = client
@@ -251,7 +263,9 @@ async fn touch(tx: &Transaction<'_>, events: &[WireEvent], now: i64) -> ApiResul
     ids.sort_unstable();
     ids.dedup();
     let st = tx
-        .prepare_cached("UPDATE runs SET heartbeat_ms = $2 WHERE run_id = ANY($1) AND status = 'running'")
+        .prepare_cached(
+            "UPDATE runs SET heartbeat_ms = $2 WHERE run_id = ANY($1) AND status = 'running'",
+        )
         .await
         .map_err(|e| ApiError::db("recording a heartbeat", &e))?;
     tx.execute(&st, &[&ids, &now])
@@ -277,7 +291,11 @@ fn phase(e: &WireEvent) -> u8 {
 
 /// The batch in bulk statements (`unnest` of arrays), one per kind of event. `Ok(false)` or an
 /// error when anything is not exactly as expected: the caller rolls back.
-async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Result<bool, ApiError> {
+async fn bulk(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    events: &[WireEvent],
+) -> Result<bool, ApiError> {
     let mut order: Vec<&WireEvent> = events.iter().collect();
     order.sort_by_key(|e| phase(e));
     let db = |e: tokio_postgres::Error| ApiError::db("recording events", &e);
@@ -295,7 +313,15 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
                 let (mut r, mut t, mut s, mut f, mut inp, mut m) =
                     (vec![], vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::TaskStarted { run_id, task_id, step, foreach_path, inputs, started_ms } = e {
+                    if let WireEvent::TaskStarted {
+                        run_id,
+                        task_id,
+                        step,
+                        foreach_path,
+                        inputs,
+                        started_ms,
+                    } = e
+                    {
                         r.push(run_id.as_str());
                         t.push(task_key(*task_id)?);
                         s.push(step.as_str());
@@ -313,7 +339,10 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
                     )
                     .await
                     .map_err(db)?;
-                let n = tx.execute(&st, &[&r, &t, &s, &f, &inp, &m]).await.map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &s, &f, &inp, &m])
+                    .await
+                    .map_err(db)?;
                 if n as usize != group.len() {
                     return Ok(false);
                 }
@@ -321,7 +350,13 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
             2 => {
                 let (mut r, mut t, mut a, mut m) = (vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::AttemptStarted { run_id, task_id, attempt, started_ms } = e {
+                    if let WireEvent::AttemptStarted {
+                        run_id,
+                        task_id,
+                        attempt,
+                        started_ms,
+                    } = e
+                    {
                         r.push(run_id.as_str());
                         t.push(task_key(*task_id)?);
                         a.push(attempt_key(*attempt)?);
@@ -358,10 +393,28 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
                 }
             }
             3 => {
-                let (mut r, mut t, mut a, mut s, mut f, mut er, mut o, mut x) =
-                    (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+                let (mut r, mut t, mut a, mut s, mut f, mut er, mut o, mut x) = (
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                );
                 for e in group {
-                    if let WireEvent::AttemptFinished { run_id, task_id, attempt, status, finished_ms, error, stdout, stderr } = e {
+                    if let WireEvent::AttemptFinished {
+                        run_id,
+                        task_id,
+                        attempt,
+                        status,
+                        finished_ms,
+                        error,
+                        stdout,
+                        stderr,
+                    } = e
+                    {
                         r.push(run_id.as_str());
                         t.push(task_key(*task_id)?);
                         a.push(attempt_key(*attempt)?);
@@ -382,7 +435,10 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
                     )
                     .await
                     .map_err(db)?;
-                let n = tx.execute(&st, &[&r, &t, &a, &s, &f, &er, &o, &x]).await.map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &a, &s, &f, &er, &o, &x])
+                    .await
+                    .map_err(db)?;
                 if n as usize != group.len() {
                     return Ok(false);
                 }
@@ -390,7 +446,14 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
             4 => {
                 let (mut r, mut t, mut s, mut f, mut m) = (vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::TaskFinished { run_id, task_id, status, finished_ms, manifest } = e {
+                    if let WireEvent::TaskFinished {
+                        run_id,
+                        task_id,
+                        status,
+                        finished_ms,
+                        manifest,
+                    } = e
+                    {
                         r.push(run_id.as_str());
                         t.push(task_key(*task_id)?);
                         s.push(status.as_str());
@@ -426,7 +489,11 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[WireEvent]) -> Re
 
 /// Maps an insert's failure: a duplicate key is `AlreadyRecorded`, a missing parent row the
 /// `missing` error.
-fn insert_error(e: tokio_postgres::Error, what: String, missing: impl FnOnce() -> ApiError) -> ApiError {
+fn insert_error(
+    e: tokio_postgres::Error,
+    what: String,
+    missing: impl FnOnce() -> ApiError,
+) -> ApiError {
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => ApiError::already_recorded(what),
         Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => missing(),
@@ -436,9 +503,20 @@ fn insert_error(e: tokio_postgres::Error, what: String, missing: impl FnOnce() -
 
 /// Applies one event (the same checks and errors as the SQLite records).
 async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> ApiResult<()> {
-    let changed = |what: String| move |e: tokio_postgres::Error| ApiError::db(&format!("recording {what}"), &e);
+    let changed = |what: String| {
+        move |e: tokio_postgres::Error| ApiError::db(&format!("recording {what}"), &e)
+    };
     match event {
-        WireEvent::RunStarted { run_id, flow, component, params, spec, started_ms, origin_run, .. } => {
+        WireEvent::RunStarted {
+            run_id,
+            flow,
+            component,
+            params,
+            spec,
+            started_ms,
+            origin_run,
+            ..
+        } => {
             let what = format!("run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -450,13 +528,29 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 .map_err(changed(what.clone()))?;
             tx.execute(
                 &st,
-                &[run_id, flow, &component.to_hex(), &params.to_string(), &spec.to_string(), started_ms,
-                  origin_run, &caller.user, &now_millis()],
+                &[
+                    run_id,
+                    flow,
+                    &component.to_hex(),
+                    &params.to_string(),
+                    &spec.to_string(),
+                    started_ms,
+                    origin_run,
+                    &caller.user,
+                    &now_millis(),
+                ],
             )
             .await
             .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
         }
-        WireEvent::TaskStarted { run_id, task_id, step, foreach_path, inputs, started_ms } => {
+        WireEvent::TaskStarted {
+            run_id,
+            task_id,
+            step,
+            foreach_path,
+            inputs,
+            started_ms,
+        } => {
             let what = format!("task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -467,11 +561,19 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 .map_err(changed(what.clone()))?;
             let fp = serde_json::to_string(foreach_path).expect("numbers");
             let inp = serde_json::to_string(inputs).expect("numbers");
-            tx.execute(&st, &[run_id, &task_key(*task_id)?, step, &fp, &inp, started_ms])
-                .await
-                .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
+            tx.execute(
+                &st,
+                &[run_id, &task_key(*task_id)?, step, &fp, &inp, started_ms],
+            )
+            .await
+            .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
         }
-        WireEvent::AttemptStarted { run_id, task_id, attempt, started_ms } => {
+        WireEvent::AttemptStarted {
+            run_id,
+            task_id,
+            attempt,
+            started_ms,
+        } => {
             let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -483,14 +585,29 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
             let t = task_key(*task_id)?;
             tx.execute(&st, &[run_id, &t, &attempt_key(*attempt)?, started_ms])
                 .await
-                .map_err(|e| insert_error(e, what.clone(), || ApiError::unknown_task(run_id, *task_id)))?;
+                .map_err(|e| {
+                    insert_error(e, what.clone(), || ApiError::unknown_task(run_id, *task_id))
+                })?;
             let st = tx
-                .prepare_cached("UPDATE tasks SET attempts = attempts + 1 WHERE run_id = $1 AND task_id = $2")
+                .prepare_cached(
+                    "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = $1 AND task_id = $2",
+                )
                 .await
                 .map_err(changed(what.clone()))?;
-            tx.execute(&st, &[run_id, &t]).await.map_err(changed(what))?;
+            tx.execute(&st, &[run_id, &t])
+                .await
+                .map_err(changed(what))?;
         }
-        WireEvent::AttemptFinished { run_id, task_id, attempt, status, finished_ms, error, stdout, stderr } => {
+        WireEvent::AttemptFinished {
+            run_id,
+            task_id,
+            attempt,
+            status,
+            finished_ms,
+            error,
+            stdout,
+            stderr,
+        } => {
             let what = format!("the end of attempt {attempt} of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -502,8 +619,16 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
             let n = tx
                 .execute(
                     &st,
-                    &[run_id, &task_key(*task_id)?, &attempt_key(*attempt)?, &status.as_str(), finished_ms,
-                      error, &hex(stdout), &hex(stderr)],
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        &attempt_key(*attempt)?,
+                        &status.as_str(),
+                        finished_ms,
+                        error,
+                        &hex(stdout),
+                        &hex(stderr),
+                    ],
                 )
                 .await
                 .map_err(changed(what))?;
@@ -511,7 +636,13 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_attempt(run_id, *task_id, *attempt));
             }
         }
-        WireEvent::TaskFinished { run_id, task_id, status, finished_ms, manifest } => {
+        WireEvent::TaskFinished {
+            run_id,
+            task_id,
+            status,
+            finished_ms,
+            manifest,
+        } => {
             let what = format!("the end of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -521,14 +652,30 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
-                .execute(&st, &[run_id, &task_key(*task_id)?, &status.as_str(), finished_ms, &hex(manifest)])
+                .execute(
+                    &st,
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        &status.as_str(),
+                        finished_ms,
+                        &hex(manifest),
+                    ],
+                )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::TaskReused { run_id, task_id, origin_run, origin_task, manifest, finished_ms } => {
+        WireEvent::TaskReused {
+            run_id,
+            task_id,
+            origin_run,
+            origin_task,
+            manifest,
+            finished_ms,
+        } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(
@@ -541,8 +688,14 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
             let n = tx
                 .execute(
                     &st,
-                    &[run_id, &task_key(*task_id)?, finished_ms, &manifest.to_hex(), origin_run,
-                      &task_key(*origin_task)?],
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        finished_ms,
+                        &manifest.to_hex(),
+                        origin_run,
+                        &task_key(*origin_task)?,
+                    ],
                 )
                 .await
                 .map_err(changed(what))?;
@@ -550,10 +703,16 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::ForeachItems { run_id, task_id, items } => {
+        WireEvent::ForeachItems {
+            run_id,
+            task_id,
+            items,
+        } => {
             let what = format!("the foreach items of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached("UPDATE tasks SET foreach_items = $3 WHERE run_id = $1 AND task_id = $2")
+                .prepare_cached(
+                    "UPDATE tasks SET foreach_items = $3 WHERE run_id = $1 AND task_id = $2",
+                )
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
@@ -564,10 +723,17 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::RunFinished { run_id, status, finished_ms, error } => {
+        WireEvent::RunFinished {
+            run_id,
+            status,
+            finished_ms,
+            error,
+        } => {
             let what = format!("the end of run `{run_id}`");
             let st = tx
-                .prepare_cached("UPDATE runs SET status = $2, finished_ms = $3, error = $4 WHERE run_id = $1")
+                .prepare_cached(
+                    "UPDATE runs SET status = $2, finished_ms = $3, error = $4 WHERE run_id = $1",
+                )
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
@@ -603,7 +769,12 @@ pub struct RunQuery {
     pub skip_spec: bool,
 }
 
-fn run_where(q: &RunQuery) -> (String, Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>) {
+fn run_where(
+    q: &RunQuery,
+) -> (
+    String,
+    Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
+) {
     let mut conds: Vec<String> = Vec::new();
     let mut args: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
     if let Some(flow) = &q.flow {
@@ -653,8 +824,10 @@ pub async fn find_runs(pool: &Pool, q: &RunQuery) -> ApiResult<Vec<RunRecord>> {
         args.len() - 1,
         args.len()
     );
-    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        args.iter().map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
     let rows = client
         .query(&sql, &refs)
         .await
@@ -667,8 +840,10 @@ pub async fn count_runs(pool: &Pool, q: &RunQuery) -> ApiResult<u64> {
     let client = pool.get().await?;
     let (clause, args) = run_where(q);
     let sql = format!("SELECT count(*) FROM runs {clause}");
-    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        args.iter().map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
     let row = client
         .query_one(&sql, &refs)
         .await
@@ -709,7 +884,10 @@ pub async fn tasks(
                 ))
                 .await
                 .map_err(err)?;
-            client.query(&st, &[&run_id, &after, &limit]).await.map_err(err)?
+            client
+                .query(&st, &[&run_id, &after, &limit])
+                .await
+                .map_err(err)?
         }
         Some(step) => {
             let st = client
@@ -733,10 +911,15 @@ pub async fn task(pool: &Pool, run_id: &str, task_id: i64) -> ApiResult<Option<T
     let client = pool.get().await?;
     let err = |e: tokio_postgres::Error| ApiError::db("reading a task", &e);
     let st = client
-        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND task_id = $2"))
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND task_id = $2"
+        ))
         .await
         .map_err(err)?;
-    let row = client.query_opt(&st, &[&run_id, &task_id]).await.map_err(err)?;
+    let row = client
+        .query_opt(&st, &[&run_id, &task_id])
+        .await
+        .map_err(err)?;
     row.as_ref().map(read_task).transpose()
 }
 
@@ -780,10 +963,16 @@ pub async fn tags_of(pool: &Pool, run_ids: &[String]) -> ApiResult<Vec<(String, 
 pub async fn all_tags(pool: &Pool) -> ApiResult<Vec<(String, u64)>> {
     let client = pool.get().await?;
     let rows = client
-        .query("SELECT tag, count(*) FROM tags GROUP BY tag ORDER BY tag", &[])
+        .query(
+            "SELECT tag, count(*) FROM tags GROUP BY tag ORDER BY tag",
+            &[],
+        )
         .await
         .map_err(|e| ApiError::db("listing tags", &e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect())
 }
 
 /// Adds and removes tags of a run (its owner or an administrator); returns (added, removed).
@@ -801,7 +990,10 @@ pub async fn change_tags(
     let err = |e: tokio_postgres::Error| ApiError::db("tagging a run", &e);
     let tx = client.transaction().await.map_err(err)?;
     let owner = tx
-        .query_opt("SELECT user_name FROM runs WHERE run_id = $1 FOR UPDATE", &[&run_id])
+        .query_opt(
+            "SELECT user_name FROM runs WHERE run_id = $1 FOR UPDATE",
+            &[&run_id],
+        )
         .await
         .map_err(err)?;
     let Some(owner) = owner else {
@@ -817,13 +1009,19 @@ pub async fn change_tags(
     let (mut added, mut removed) = (0, 0);
     for tag in add {
         added += tx
-            .execute("INSERT INTO tags (run_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&run_id, tag])
+            .execute(
+                "INSERT INTO tags (run_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&run_id, tag],
+            )
             .await
             .map_err(err)? as usize;
     }
     for tag in remove {
         removed += tx
-            .execute("DELETE FROM tags WHERE run_id = $1 AND tag = $2", &[&run_id, tag])
+            .execute(
+                "DELETE FROM tags WHERE run_id = $1 AND tag = $2",
+                &[&run_id, tag],
+            )
             .await
             .map_err(err)? as usize;
     }

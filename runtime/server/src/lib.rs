@@ -130,9 +130,11 @@ pub fn redact(url: &str) -> String {
 
 async fn connect(database: &str) -> Result<tokio_postgres::Client, ServerError> {
     let url = redact(database);
-    let config: tokio_postgres::Config = database
-        .parse()
-        .map_err(|source| ServerError::BadUrl { url: url.clone(), source })?;
+    let config: tokio_postgres::Config =
+        database.parse().map_err(|source| ServerError::BadUrl {
+            url: url.clone(),
+            source,
+        })?;
     let (client, conn) = config
         .connect(tokio_postgres::NoTls)
         .await
@@ -145,15 +147,23 @@ async fn connect(database: &str) -> Result<tokio_postgres::Client, ServerError> 
 
 /// Connects, applies the migrations and returns the connection pool; returns the schema
 /// version found before.
-pub async fn open_database(database: &str, pool_size: usize) -> Result<(deadpool_postgres::Pool, i32), ServerError> {
+pub async fn open_database(
+    database: &str,
+    pool_size: usize,
+) -> Result<(deadpool_postgres::Pool, i32), ServerError> {
     let url = redact(database);
     let mut client = connect(database).await?;
     let found = schema::migrate(&mut client)
         .await
-        .map_err(|source| ServerError::Schema { url: url.clone(), source })?;
-    let config: tokio_postgres::Config = database
-        .parse()
-        .map_err(|source| ServerError::BadUrl { url: url.clone(), source })?;
+        .map_err(|source| ServerError::Schema {
+            url: url.clone(),
+            source,
+        })?;
+    let config: tokio_postgres::Config =
+        database.parse().map_err(|source| ServerError::BadUrl {
+            url: url.clone(),
+            source,
+        })?;
     let manager = deadpool_postgres::Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -167,7 +177,10 @@ pub async fn open_database(database: &str, pool_size: usize) -> Result<(deadpool
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
-        .map_err(|e| ServerError::Pool { url, message: e.to_string() })?;
+        .map_err(|e| ServerError::Pool {
+            url,
+            message: e.to_string(),
+        })?;
     Ok((pool, found))
 }
 
@@ -182,10 +195,16 @@ pub async fn serve(
     let state = Arc::new(api::AppState::new(pool));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener
         .local_addr()
-        .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     ready(addr, found);
     let reaper = tokio::spawn(reap_loop(state.clone(), config.heartbeat_timeout));
     let app = api::router(state);
@@ -206,7 +225,10 @@ async fn reap_loop(state: Arc<api::AppState>, timeout: Duration) {
         tokio::time::sleep(every).await;
         match db::reap(&state.pool, timeout_ms).await {
             Ok(ids) if !ids.is_empty() => {
-                state.metrics.reaped.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                state
+                    .metrics
+                    .reaped
+                    .fetch_add(ids.len() as u64, Ordering::Relaxed);
                 eprintln!(
                     "wflow server: marked failed (driver disappeared): {}",
                     ids.join(", ")
@@ -225,8 +247,15 @@ pub async fn create_token(database: &str, user: &str, admin: bool) -> Result<Str
     let mut client = connect(database).await?;
     schema::migrate(&mut client)
         .await
-        .map_err(|source| ServerError::Schema { url: url.clone(), source })?;
+        .map_err(|source| ServerError::Schema {
+            url: url.clone(),
+            source,
+        })?;
     db::create_token(&client, user, admin)
         .await
-        .map_err(|source| ServerError::Db { url, action: "creating a token".into(), source })
+        .map_err(|source| ServerError::Db {
+            url,
+            action: "creating a token".into(),
+            source,
+        })
 }

@@ -186,7 +186,13 @@ impl TestPostgres {
         let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
         let clean: String = hint
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(30)
             .collect();
         let name = format!("t_{clean}_{suffix}");
@@ -202,7 +208,18 @@ impl TestPostgres {
             PathBuf::from("psql")
         };
         let out = Command::new(psql)
-            .args(["-h", "127.0.0.1", "-U", "wflow", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "wflow",
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
             .arg("-p")
             .arg(self.port.to_string())
             .args(["-d", db, "-c", sql])
@@ -232,7 +249,11 @@ impl TestPostgres {
             .arg("-D")
             .arg(self.dir.join("data"))
             .arg("-o")
-            .arg(format!("-k {} -p {} -h 127.0.0.1 -F", self.dir.display(), self.port))
+            .arg(format!(
+                "-k {} -p {} -h 127.0.0.1 -F",
+                self.dir.display(),
+                self.port
+            ))
             .arg("-l")
             .arg(self.dir.join("log"))
             .args(["-w", "start"])

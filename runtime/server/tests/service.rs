@@ -45,7 +45,9 @@ impl Service {
                 eprintln!("server: {e}");
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server starts");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server starts");
         Service {
             url: format!("http://{addr}"),
             db,
@@ -130,13 +132,19 @@ fn records_round_trip_with_the_same_errors_as_sqlite() {
     ada.record(&events).unwrap();
 
     let run = ada.run("R1").unwrap().expect("recorded");
-    assert_eq!((run.flow.as_str(), run.status, run.user.as_str()), ("Hello", Status::Succeeded, "ada"));
+    assert_eq!(
+        (run.flow.as_str(), run.status, run.user.as_str()),
+        ("Hello", Status::Succeeded, "ada")
+    );
     assert_eq!(run.params, serde_json::json!({"n": 3}));
     let tasks = ada.tasks("R1").unwrap();
     assert_eq!(tasks.len(), 2500, "every page read");
     assert!(tasks.windows(2).all(|w| w[0].task_id < w[1].task_id));
     let t = ada.task("R1", 7).unwrap().unwrap();
-    assert_eq!((t.attempts, t.foreach_path.clone(), t.manifest), (1, vec![7], Some(Digest::of(b"m"))));
+    assert_eq!(
+        (t.attempts, t.foreach_path.clone(), t.manifest),
+        (1, vec![7], Some(Digest::of(b"m")))
+    );
     let a = ada.attempts("R1", 7).unwrap();
     assert_eq!((a.len(), a[0].stdout), (1, Some(Digest::of(b"out"))));
     assert!(ada.task("R1", 99_999).unwrap().is_none());
@@ -146,28 +154,70 @@ fn records_round_trip_with_the_same_errors_as_sqlite() {
 
     // Unknown run: 404 naming it, and nothing of the batch written.
     let err = ada
-        .record(&[run_started("R2", "Hello", 2000), task("nope", 1, 1).remove(0)])
+        .record(&[
+            run_started("R2", "Hello", 2000),
+            task("nope", 1, 1).remove(0),
+        ])
         .unwrap_err();
-    assert!(matches!(&err, MetadataError::UnknownRun { run_id, .. } if run_id == "nope"), "{err}");
+    assert!(
+        matches!(&err, MetadataError::UnknownRun { run_id, .. } if run_id == "nope"),
+        "{err}"
+    );
     assert!(ada.run("R2").unwrap().is_none(), "all or nothing");
     // A start recorded twice: 409.
     let err = ada.record(&[run_started("R1", "Hello", 1)]).unwrap_err();
-    assert!(matches!(&err, MetadataError::AlreadyRecorded { what, .. } if what.contains("R1")), "{err}");
+    assert!(
+        matches!(&err, MetadataError::AlreadyRecorded { what, .. } if what.contains("R1")),
+        "{err}"
+    );
     let err = ada.record(&task("R1", 3, 1)[..1]).unwrap_err();
-    assert!(matches!(err, MetadataError::AlreadyRecorded { .. }), "{err}");
+    assert!(
+        matches!(err, MetadataError::AlreadyRecorded { .. }),
+        "{err}"
+    );
     // Unknown task and attempt.
     let err = ada.record(&task("R1", 99_999, 1)[1..2]).unwrap_err();
-    assert!(matches!(err, MetadataError::UnknownTask { task_id: 99_999, .. }), "{err}");
-    let err = ada.record(&[task("R1", 5, 1)[2].clone()].map(|e| match e {
-        Event::AttemptFinished { run_id, task_id, status, finished_ms, .. } => Event::AttemptFinished {
-            run_id, task_id, attempt: 4, status, finished_ms, error: None, stdout: None, stderr: None,
-        },
-        e => e,
-    })).unwrap_err();
-    assert!(matches!(err, MetadataError::UnknownAttempt { attempt: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MetadataError::UnknownTask {
+                task_id: 99_999,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = ada
+        .record(&[task("R1", 5, 1)[2].clone()].map(|e| match e {
+            Event::AttemptFinished {
+                run_id,
+                task_id,
+                status,
+                finished_ms,
+                ..
+            } => Event::AttemptFinished {
+                run_id,
+                task_id,
+                attempt: 4,
+                status,
+                finished_ms,
+                error: None,
+                stdout: None,
+                stderr: None,
+            },
+            e => e,
+        }))
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownAttempt { attempt: 4, .. }),
+        "{err}"
+    );
     // Skipping failures keeps the good events of a batch.
     let err = ada
-        .record_skipping_failures(&[run_started("R3", "Other", 3000), task("ghost", 1, 1).remove(0)])
+        .record_skipping_failures(&[
+            run_started("R3", "Other", 3000),
+            task("ghost", 1, 1).remove(0),
+        ])
         .unwrap_err();
     assert!(matches!(err, MetadataError::UnknownRun { .. }), "{err}");
     assert!(ada.run("R3").unwrap().is_some());
@@ -176,12 +226,21 @@ fn records_round_trip_with_the_same_errors_as_sqlite() {
     assert_eq!(ada.add_tags("R1", &["a".into(), "b".into()]).unwrap(), 2);
     assert_eq!(ada.add_tags("R1", &["a".into()]).unwrap(), 0);
     assert_eq!(ada.tags("R1").unwrap(), ["a", "b"]);
-    assert!(matches!(ada.add_tags("R1", &["".into()]).unwrap_err(), MetadataError::InvalidTag { .. }));
-    assert!(matches!(ada.add_tags("zz", &["x".into()]).unwrap_err(), MetadataError::UnknownRun { .. }));
+    assert!(matches!(
+        ada.add_tags("R1", &["".into()]).unwrap_err(),
+        MetadataError::InvalidTag { .. }
+    ));
+    assert!(matches!(
+        ada.add_tags("zz", &["x".into()]).unwrap_err(),
+        MetadataError::UnknownRun { .. }
+    ));
     assert_eq!(ada.remove_tags("R1", &["a".into(), "q".into()]).unwrap(), 1);
     assert_eq!(ada.all_tags().unwrap(), [("b".to_string(), 1)]);
     let tagged = ada
-        .find_runs(&RunFilter { tags: vec!["b".into()], ..RunFilter::default() })
+        .find_runs(&RunFilter {
+            tags: vec!["b".into()],
+            ..RunFilter::default()
+        })
         .unwrap();
     assert_eq!(tagged.len(), 1);
     assert_eq!(ada.count_runs(&RunFilter::default()).unwrap(), 2);
@@ -197,29 +256,64 @@ fn namespaces_tokens_and_admins() {
     ada.record(&[run_started("A1", "F", 1)]).unwrap();
     bob.record(&[run_started("B1", "F", 2)]).unwrap();
     let ids = |m: &HttpMetadata, f: RunFilter| -> Vec<String> {
-        m.find_runs(&f).unwrap().into_iter().map(|r| r.run_id).collect()
+        m.find_runs(&f)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect()
     };
-    assert_eq!(ids(&ada, RunFilter::default()), ["A1"], "own namespace by default");
+    assert_eq!(
+        ids(&ada, RunFilter::default()),
+        ["A1"],
+        "own namespace by default"
+    );
     assert_eq!(ids(&bob, RunFilter::default()), ["B1"]);
-    let all = RunFilter { all_users: true, ..RunFilter::default() };
+    let all = RunFilter {
+        all_users: true,
+        ..RunFilter::default()
+    };
     assert_eq!(ids(&root, all.clone()), ["B1", "A1"]);
     let err = ada.find_runs(&all).unwrap_err();
-    assert!(matches!(err, MetadataError::Denied { status: 403, .. }), "{err}");
+    assert!(
+        matches!(err, MetadataError::Denied { status: 403, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("administrator"), "{err}");
     // A run is still readable by id (pathspec), but not writable by another user.
     assert!(bob.run("A1").unwrap().is_some());
     let err = bob
-        .record(&[Event::RunFinished { run_id: "A1".into(), status: Status::Failed, finished_ms: 5, error: None }])
+        .record(&[Event::RunFinished {
+            run_id: "A1".into(),
+            status: Status::Failed,
+            finished_ms: 5,
+            error: None,
+        }])
         .unwrap_err();
-    assert!(matches!(err, MetadataError::Denied { status: 403, .. }), "{err}");
-    assert_eq!(ada.run("A1").unwrap().unwrap().status, Status::Running, "nothing written");
-    assert!(matches!(bob.add_tags("A1", &["x".into()]).unwrap_err(), MetadataError::Denied { .. }));
+    assert!(
+        matches!(err, MetadataError::Denied { status: 403, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        ada.run("A1").unwrap().unwrap().status,
+        Status::Running,
+        "nothing written"
+    );
+    assert!(matches!(
+        bob.add_tags("A1", &["x".into()]).unwrap_err(),
+        MetadataError::Denied { .. }
+    ));
     assert_eq!(root.add_tags("A1", &["x".into()]).unwrap(), 1);
 
     // No token, a wrong token: 401, nothing written.
-    for m in [HttpMetadata::new(&svc.url, None), HttpMetadata::new(&svc.url, Some("wf_wrong".into()))] {
+    for m in [
+        HttpMetadata::new(&svc.url, None),
+        HttpMetadata::new(&svc.url, Some("wf_wrong".into())),
+    ] {
         let err = m.record(&[run_started("X1", "F", 3)]).unwrap_err();
-        assert!(matches!(err, MetadataError::Denied { status: 401, .. }), "{err}");
+        assert!(
+            matches!(err, MetadataError::Denied { status: 401, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("token"), "{err}");
     }
     assert!(root.run("X1").unwrap().is_none());
@@ -229,7 +323,10 @@ fn namespaces_tokens_and_admins() {
 fn protocol_version_mismatch_is_refused_clearly() {
     let svc = Service::start(Duration::from_secs(60));
     let token = svc.token("ada", false);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let mut resp = agent
         .get(&format!("{}/api/v1/runs", svc.url))
         .header(PROTOCOL_HEADER, (PROTOCOL_VERSION + 1).to_string())
@@ -238,10 +335,21 @@ fn protocol_version_mismatch_is_refused_clearly() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let body = resp.body_mut().read_to_string().unwrap();
-    assert!(body.contains("protocol_version") && body.contains("upgrade the server"), "{body}");
-    let mut resp = agent.get(&format!("{}/api/v1/runs", svc.url)).call().unwrap();
+    assert!(
+        body.contains("protocol_version") && body.contains("upgrade the server"),
+        "{body}"
+    );
+    let mut resp = agent
+        .get(&format!("{}/api/v1/runs", svc.url))
+        .call()
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    assert!(resp.body_mut().read_to_string().unwrap().contains("wflow-protocol"));
+    assert!(
+        resp.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("wflow-protocol")
+    );
     // Malformed JSON: 400 saying so.
     let mut resp = agent
         .post(&format!("{}/api/v1/events", svc.url))
@@ -250,9 +358,22 @@ fn protocol_version_mismatch_is_refused_clearly() {
         .send("{\"events\": [")
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    assert!(resp.body_mut().read_to_string().unwrap().contains("malformed JSON"));
+    assert!(
+        resp.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("malformed JSON")
+    );
     // Health, metrics, spec need no header.
-    assert_eq!(agent.get(&format!("{}/healthz", svc.url)).call().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        agent
+            .get(&format!("{}/healthz", svc.url))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     let metrics = agent
         .get(&format!("{}/metrics", svc.url))
         .call()
@@ -260,7 +381,12 @@ fn protocol_version_mismatch_is_refused_clearly() {
         .body_mut()
         .read_to_string()
         .unwrap();
-    assert!(metrics.contains("wflow_http_requests_total{method=\"GET\",route=\"/api/v1/runs\",status=\"400\"}"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "wflow_http_requests_total{method=\"GET\",route=\"/api/v1/runs\",status=\"400\"}"
+        ),
+        "{metrics}"
+    );
     let spec: serde_json::Value = agent
         .get(&format!("{}/openapi.json", svc.url))
         .call()
@@ -287,17 +413,36 @@ fn a_run_whose_driver_went_quiet_is_marked_failed() {
         let run = ada.run("Q1").unwrap().unwrap();
         // `ada` sends heartbeats every 10 s: longer than the timeout, so the run is reaped.
         if run.status == Status::Failed {
-            assert!(run.error.as_deref().unwrap().contains("driver of this run disappeared"), "{run:?}");
+            assert!(
+                run.error
+                    .as_deref()
+                    .unwrap()
+                    .contains("driver of this run disappeared"),
+                "{run:?}"
+            );
             let t = ada.task("Q1", 1).unwrap().unwrap();
             assert_eq!(t.status, Status::Failed);
             assert_eq!(ada.attempts("Q1", 1).unwrap()[0].status, Status::Failed);
             std::thread::sleep(Duration::from_millis(1600));
-            assert_eq!(live.run("L1").unwrap().unwrap().status, Status::Running, "heartbeats keep it");
-            live.record(&[Event::RunFinished { run_id: "L1".into(), status: Status::Succeeded, finished_ms: 9, error: None }]).unwrap();
+            assert_eq!(
+                live.run("L1").unwrap().unwrap().status,
+                Status::Running,
+                "heartbeats keep it"
+            );
+            live.record(&[Event::RunFinished {
+                run_id: "L1".into(),
+                status: Status::Succeeded,
+                finished_ms: 9,
+                error: None,
+            }])
+            .unwrap();
             assert_eq!(live.run("L1").unwrap().unwrap().status, Status::Succeeded);
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "never reaped: {run:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reaped: {run:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -309,7 +454,10 @@ fn migrates_an_empty_database_and_refuses_a_newer_one() {
     let name = db.rsplit('/').next().unwrap().to_string();
     let svc = Service::on(db.clone(), Duration::from_secs(60));
     let version = pg.psql(&name, "SELECT version FROM schema_version");
-    assert_eq!(version.trim(), wflow_server::schema::SCHEMA_VERSION.to_string());
+    assert_eq!(
+        version.trim(),
+        wflow_server::schema::SCHEMA_VERSION.to_string()
+    );
     // A second start migrates nothing and keeps the records.
     let ada = svc.client("ada", false);
     ada.record(&[run_started("M1", "F", 1)]).unwrap();
@@ -340,7 +488,10 @@ fn a_database_that_is_down_gives_a_clear_error_and_writes_nothing() {
     let err = ada.record(&[run_started("D2", "F", 2)]).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, MetadataError::Service { .. }), "{msg}");
-    assert!(msg.contains("database") && msg.contains("unreachable"), "{msg}");
+    assert!(
+        msg.contains("database") && msg.contains("unreachable"),
+        "{msg}"
+    );
     pg.resume();
     // The pool reconnects; D2 was never written.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -1,1 +1,3 @@
-fn main() { println!("I am a plain wasi:cli command, not a flow."); }
+fn main() {
+    println!("I am a plain wasi:cli command, not a flow.");
+}

@@ -79,7 +79,10 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
         }
         None => {
             if !(args.heartbeat_timeout > 0.0 && args.heartbeat_timeout.is_finite()) {
-                return Err(BadInput("--heartbeat-timeout must be a positive number of seconds".into()).into());
+                return Err(BadInput(
+                    "--heartbeat-timeout must be a positive number of seconds".into(),
+                )
+                .into());
             }
             let config = ServerConfig {
                 listen: args.listen,
@@ -90,8 +93,9 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
             let shutdown = async {
                 #[cfg(unix)]
                 {
-                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler");
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                            .expect("SIGTERM handler");
                     tokio::select! {
                         _ = tokio::signal::ctrl_c() => {}
                         _ = term.recv() => {}

@@ -204,9 +204,14 @@ fn corruption_is_detected() {
     );
     // The damaged file was moved aside: the blob is now missing, not silently deduplicated
     // against, and the next writer of the same bytes stores them afresh.
-    let quarantined = fs::read_dir(f.root.join(crate::QUARANTINE_DIR)).unwrap().count();
+    let quarantined = fs::read_dir(f.root.join(crate::QUARANTINE_DIR))
+        .unwrap()
+        .count();
     assert_eq!(quarantined, 1);
-    assert!(matches!(f.cas.get(&r.digest), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        f.cas.get(&r.digest),
+        Err(StoreError::NotFound { .. })
+    ));
     assert_eq!(f.cas.put_artifact(&v, "raw").unwrap(), r);
     assert_eq!(f.cas.get_artifact(&r).unwrap(), v);
 
