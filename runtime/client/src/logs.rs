@@ -259,11 +259,14 @@ impl Task<'_> {
         let mut announced = false;
         let mut stopping = false;
         loop {
+            // Read the run before the task and the task before its attempts: a run is recorded
+            // finished only after its tasks, so a finished run never shows a task still running
+            // that had in fact finished in between the reads.
+            let run_status = meta.run(&run_id)?.map_or(Status::Running, |r| r.status);
             let task = meta
                 .task(&run_id, task_id)?
                 .unwrap_or_else(|| self.record().clone());
             let attempts = meta.attempts(&run_id, task_id)?;
-            let run_status = meta.run(&run_id)?.map_or(Status::Running, |r| r.status);
             if let Some(record) = attempts.iter().find(|a| a.attempt == attempt) {
                 if !announced {
                     announced = true;
