@@ -71,7 +71,7 @@ pub fn build_crate(dir: &Path, quiet: bool) -> Result<PathBuf> {
                 .find(|f| f.ends_with(".wasm"))
                 .map(PathBuf::from)
         })
-        .last();
+        .next_back();
     match wasm {
         Some(p) => Ok(p),
         None => bail!(BadInput(format!(
