@@ -29,7 +29,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.join(ROOT, "benches", "compare")
-TARGET = os.path.join(ROOT, "target", "compare")
+TARGET_DIR = os.environ.get("WFLOW_TARGET_DIR", os.path.join(ROOT, "target"))
+TARGET = os.path.join(TARGET_DIR, "compare")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -54,8 +55,8 @@ SETTINGS = {
     "timeout": int(os.environ.get("TIMEOUT") or 3600),
     "quick": QUICK,
 }
-WFLOW = os.environ.get("WFLOW_BIN", os.path.join(ROOT, "target", "release", "wflow"))
-GUESTS = os.environ.get("GUESTS_DIR", os.path.join(ROOT, "target", "bench-guests", "wasm32-wasip2", "release"))
+WFLOW = os.environ.get("WFLOW_BIN", os.path.join(TARGET_DIR, "release", "wflow"))
+GUESTS = os.environ.get("GUESTS_DIR", os.path.join(TARGET_DIR, "bench-guests", "wasm32-wasip2", "release"))
 PYTHON = os.environ.get("MF_PYTHON", os.path.join(TARGET, "venv", "bin", "python"))
 MF_DIR = os.path.join(HERE, "metaflow")
 GNU_TIME = os.environ.get("GNU_TIME", "/usr/bin/time")
@@ -537,7 +538,7 @@ def machine():
 
 def criterion_results(since):
     """Medians of the criterion benches run since `since` (epoch seconds), from target/criterion."""
-    base = os.path.join(ROOT, "target", "criterion")
+    base = os.path.join(TARGET_DIR, "criterion")
     out = []
     for dirpath, _dirs, files in os.walk(base):
         if os.path.basename(dirpath) != "new" or "estimates.json" not in files:

@@ -16,6 +16,7 @@
 #   SKIP_BUILD=1          use the wflow binary and guests already built
 #   RESULTS_FILE=...      where to write the report (default benches/RESULTS.md)
 #   MACHINE_NOTE=...      a sentence about the machine for the report (e.g. what else ran on it)
+#   CARGO_TARGET_DIR      honoured: builds, the venv and raw results go under it (default target/)
 #
 # A 1,000-task foreach takes Metaflow about 5-8 minutes on a 2-core machine, so the full
 # comparison takes an hour or more.
@@ -25,8 +26,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 METAFLOW_VERSION=2.19.39
-VENV="$ROOT/target/compare/venv"
-GUEST_TARGET="$ROOT/target/bench-guests"
+# Cargo's target directory (CARGO_TARGET_DIR if set): the release build, guests, venv, results.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+export WFLOW_TARGET_DIR="$TARGET_DIR"
+VENV="$TARGET_DIR/compare/venv"
+GUEST_TARGET="$TARGET_DIR/bench-guests"
 
 # The command as given, with the settings that were set, for the report.
 settings=""
@@ -68,7 +73,7 @@ if [[ -n "$CRITERION" ]]; then
 fi
 
 say "Comparing"
-WFLOW_BIN="$ROOT/target/release/wflow" \
+WFLOW_BIN="$TARGET_DIR/release/wflow" \
     GUESTS_DIR="$GUEST_TARGET/wasm32-wasip2/release" \
     MF_PYTHON="$VENV/bin/python" \
     exec python3 "$ROOT/benches/compare/compare.py"
