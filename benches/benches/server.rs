@@ -51,6 +51,7 @@ fn serve(db: String) {
             listen: "127.0.0.1:0".parse().unwrap(),
             database: db,
             heartbeat_timeout: Duration::from_secs(600),
+            token_cache: ServerConfig::DEFAULT_TOKEN_CACHE,
             pool_size: 16,
         },
         |addr, _| {

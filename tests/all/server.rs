@@ -37,6 +37,9 @@ impl Service {
                 "127.0.0.1:0",
                 "--heartbeat-timeout",
                 heartbeat_timeout,
+                // Check every request's token, so a revoked token fails at once.
+                "--token-cache",
+                "0",
             ])
             .args(["--pool-size", "4"])
             .env("WFLOW_DATABASE_URL", database)
@@ -80,6 +83,16 @@ impl Service {
         assert!(out.status.success(), "token create: {}", stderr(&out));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["token"].as_str().unwrap().to_string()
+    }
+
+    /// `wflow server token ARGS...` on the service's database.
+    fn token_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_wflow"))
+            .args(["server", "token"])
+            .args(args)
+            .env("WFLOW_DATABASE_URL", &self.database)
+            .output()
+            .unwrap()
     }
 }
 
@@ -216,6 +229,81 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     assert_eq!(ada1.run_ids(&["--tag", "nightly"]), [run_id.clone()]);
     root.ok(&["tag", "add", &format!("Foreach/{run_id}"), "checked"]);
     assert!(ada1.ok(&["runs"]).contains("checked"));
+}
+
+#[test]
+fn an_administrator_lists_and_revokes_tokens() {
+    let svc = Service::start("tokens", "60");
+    let first = svc.token("ada", false);
+    let second = svc.token("ada", false);
+    let root = svc.token("root", true);
+
+    let out = svc.token_command(&["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    for token in [&first, &second, &root] {
+        assert!(
+            !listed.contains(token.as_str()),
+            "a token is never shown again"
+        );
+    }
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let rows: Vec<(String, String, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let id = t["id"].as_str().unwrap().to_string();
+            assert!(
+                id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()),
+                "{id}"
+            );
+            (
+                id,
+                t["user"].as_str().unwrap().to_string(),
+                t["admin"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut users: Vec<(&str, bool)> = rows.iter().map(|(_, u, a)| (u.as_str(), *a)).collect();
+    users.sort();
+    assert_eq!(users, [("ada", false), ("ada", false), ("root", true)]);
+    let out = svc.token_command(&["list"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(table.starts_with("ID") && table.contains("root"), "{table}");
+
+    // Revoke one token by its id: that one stops working, the other goes on.
+    let ada1 = Machine::new(&svc, first.clone());
+    let ada2 = Machine::new(&svc, second.clone());
+    ada1.run_ok("example-hello", &[]);
+    let id = blake3::hash(first.as_bytes()).to_hex()[..12].to_string();
+    let out = svc.token_command(&["revoke", "ada", "--id", &id, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["revoked"], 1);
+    let out = ada1.wflow(&["runs"]);
+    assert!(!out.status.success(), "a revoked token is refused");
+    assert!(stderr(&out).contains("token"), "{}", stderr(&out));
+    assert_eq!(ada2.run_ids(&[]).len(), 1, "ada's other token still works");
+
+    // Revoke every token of a user; then there is nothing left to revoke.
+    let out = svc.token_command(&["revoke", "ada"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked 1 token of user `ada`"));
+    assert!(!ada2.wflow(&["runs"]).status.success());
+    let out = svc.token_command(&["revoke", "ada"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("user `ada` has no token"),
+        "{}",
+        stderr(&out)
+    );
+    let out = svc.token_command(&["revoke", "root", "--id", "not-hex"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a token id"), "{}", stderr(&out));
+    // Nothing recorded was lost with the tokens.
+    let admin = Machine::new(&svc, root);
+    assert_eq!(admin.run_ids(&["--all"]).len(), 1);
 }
 
 #[test]

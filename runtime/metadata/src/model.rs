@@ -61,7 +61,12 @@ impl FromStr for Status {
 /// Events are applied in the order given: a task's events come after its run's `RunStarted`, an
 /// attempt's after its task's `TaskStarted`. Times are milliseconds since the Unix epoch
 /// ([`wflow_core::now_millis`]).
-#[derive(Clone, Debug)]
+///
+/// As JSON (the body of the metadata service's `POST /api/v1/events`, see `docs/server.md`), an
+/// event is an object tagged by `type`: `{"type": "task_started", "run_id": ..., ...}`; optional
+/// fields may be left out, unknown fields are refused.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// A run began.
     RunStarted {
@@ -78,8 +83,10 @@ pub enum Event {
         /// When the run began.
         started_ms: i64,
         /// The run this one resumes, if any.
+        #[serde(default)]
         origin_run: Option<String>,
-        /// Who started it.
+        /// Who started it (the metadata service ignores it and records its caller's user).
+        #[serde(default)]
         user: String,
     },
     /// A task of a run began (before its first attempt).
@@ -91,8 +98,10 @@ pub enum Event {
         /// The step it runs.
         step: String,
         /// Its index in each enclosing foreach, outermost first (empty outside any foreach).
+        #[serde(default)]
         foreach_path: Vec<u32>,
         /// The tasks whose outputs it reads.
+        #[serde(default)]
         inputs: Vec<u64>,
         /// When it began.
         started_ms: i64,
@@ -121,10 +130,13 @@ pub enum Event {
         /// When it ended.
         finished_ms: i64,
         /// The error, when it failed.
+        #[serde(default)]
         error: Option<String>,
         /// The digest of its captured standard output in the store.
+        #[serde(default)]
         stdout: Option<Digest>,
         /// The digest of its captured standard error in the store.
+        #[serde(default)]
         stderr: Option<Digest>,
     },
     /// A task ended (after its last attempt).
@@ -138,6 +150,7 @@ pub enum Event {
         /// When it ended.
         finished_ms: i64,
         /// The digest of its artifact manifest in the store.
+        #[serde(default)]
         manifest: Option<Digest>,
     },
     /// A task of a resumed run took the outputs of a task of the origin run instead of running:
@@ -176,6 +189,7 @@ pub enum Event {
         /// When it ended.
         finished_ms: i64,
         /// The error, when it failed.
+        #[serde(default)]
         error: Option<String>,
     },
 }
@@ -352,5 +366,57 @@ mod tests {
             StatusError("done".into())
         );
         assert!(Status::Failed.is_finished() && !Status::Running.is_finished());
+    }
+
+    /// The JSON form is the metadata service's protocol (version 1): it must not change.
+    #[test]
+    fn event_json_is_the_protocol_form() {
+        let digest = Digest::of(b"log");
+        let finished = Event::AttemptFinished {
+            run_id: "r1".into(),
+            task_id: 3,
+            attempt: 1,
+            status: Status::Failed,
+            finished_ms: 9,
+            error: Some("boom".into()),
+            stdout: Some(digest),
+            stderr: None,
+        };
+        let json = serde_json::to_value(&finished).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "attempt_finished", "run_id": "r1", "task_id": 3, "attempt": 1,
+                "status": "failed", "finished_ms": 9, "error": "boom",
+                "stdout": digest.to_hex(), "stderr": null,
+            })
+        );
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), finished);
+
+        // Optional fields may be left out.
+        let started: Event = serde_json::from_str(
+            r#"{"type": "task_started", "run_id": "r1", "task_id": 2, "step": "a", "started_ms": 5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            started,
+            Event::TaskStarted {
+                run_id: "r1".into(),
+                task_id: 2,
+                step: "a".into(),
+                foreach_path: vec![],
+                inputs: vec![],
+                started_ms: 5,
+            }
+        );
+        // Unknown fields and unknown types are refused, naming them.
+        let err = serde_json::from_str::<Event>(
+            r#"{"type": "run_finished", "run_id": "r1", "status": "failed", "finished_ms": 1, "why": "x"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `why`"), "{err}");
+        let err =
+            serde_json::from_str::<Event>(r#"{"type": "run_paused", "run_id": "r1"}"#).unwrap_err();
+        assert!(err.to_string().contains("run_paused"), "{err}");
     }
 }

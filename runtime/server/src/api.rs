@@ -32,9 +32,6 @@ pub const MAX_BODY: usize = 64 << 20;
 /// The largest page a listing returns.
 pub const MAX_PAGE: i64 = 1000;
 
-/// How long a checked token is remembered (a revoked token stops working within this time).
-pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// What every handler shares.
 pub struct AppState {
     /// The database.
@@ -43,6 +40,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Tokens checked recently: BLAKE3 of the token → its user, and when it was checked.
     pub tokens: Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+    /// How long a checked token is remembered (a revoked token stops working within this time).
+    pub token_cache: std::time::Duration,
 }
 
 impl AppState {
@@ -52,7 +51,14 @@ impl AppState {
             pool,
             metrics: Metrics::default(),
             tokens: Mutex::new(std::collections::HashMap::new()),
+            token_cache: crate::ServerConfig::DEFAULT_TOKEN_CACHE,
         }
+    }
+
+    /// Remembers checked tokens for `ttl` (zero: checks every request against the database).
+    pub fn with_token_cache(mut self, ttl: std::time::Duration) -> AppState {
+        self.token_cache = ttl;
+        self
     }
 
     async fn caller(&self, token: &str) -> ApiResult<Option<Caller>> {
@@ -62,10 +68,9 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
+            && at.elapsed() < self.token_cache
         {
-            if at.elapsed() < TOKEN_CACHE_TTL {
-                return Ok(Some(caller.clone()));
-            }
+            return Ok(Some(caller.clone()));
         }
         let caller = db::caller_of(&self.pool, token).await?;
         if let Some(c) = &caller {

@@ -12,7 +12,7 @@ use wflow_metadata::{
 
 use crate::wire::{
     BatchOutcome, ErrorEnvelope, EventBatch, Heartbeat, PROTOCOL_HEADER, PROTOCOL_VERSION, Page,
-    TagChange, TagChanged, WireEvent,
+    TagChange, TagChanged,
 };
 
 /// How often a driver tells the service its runs are alive (override: `WFLOW_HEARTBEAT_SECS`).
@@ -163,7 +163,7 @@ impl HttpMetadata {
             return first.map_or(Ok(()), Err);
         }
         let batch = EventBatch {
-            events: events.iter().map(WireEvent::from).collect(),
+            events: events.to_vec(),
             skip_failures,
         };
         let outcome: BatchOutcome =

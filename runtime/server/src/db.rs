@@ -5,10 +5,10 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use wflow_core::{Digest, now_millis};
-use wflow_metadata::{AttemptRecord, RunRecord, Status, TaskRecord};
+use wflow_metadata::{AttemptRecord, Event, RunRecord, Status, TaskRecord};
 
 use crate::error::ApiError;
-use crate::wire::{ErrorBody, WireEvent};
+use crate::wire::ErrorBody;
 
 /// Who is calling: the user a token belongs to.
 #[derive(Clone, Debug)]
@@ -159,6 +159,56 @@ pub async fn create_token(
     Ok(token)
 }
 
+/// A token as an administrator sees it: never the token itself (only its hash is stored).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TokenInfo {
+    /// The first 12 hex digits of the token's hash: names it for `token revoke --id`.
+    pub id: String,
+    /// Its user.
+    pub user: String,
+    /// Whether it is an administrator's.
+    pub admin: bool,
+    /// When it was created (ms since the Unix epoch).
+    pub created_ms: i64,
+}
+
+/// Every token, oldest first.
+pub async fn list_tokens(
+    client: &tokio_postgres::Client,
+) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT hash, user_name, admin, created_ms FROM tokens ORDER BY created_ms, hash",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TokenInfo {
+            id: r.get::<_, String>(0)[..12].to_string(),
+            user: r.get(1),
+            admin: r.get(2),
+            created_ms: r.get(3),
+        })
+        .collect())
+}
+
+/// Deletes `user`'s tokens, or only those whose hash starts with `id` (hex digits); returns how
+/// many.
+pub async fn revoke_tokens(
+    client: &tokio_postgres::Client,
+    user: &str,
+    id: Option<&str>,
+) -> Result<u64, tokio_postgres::Error> {
+    let prefix = format!("{}%", id.unwrap_or(""));
+    client
+        .execute(
+            "DELETE FROM tokens WHERE user_name = $1 AND hash LIKE $2",
+            &[&user, &prefix],
+        )
+        .await
+}
+
 /// Applies a batch of events for `caller`: all in one transaction.
 ///
 /// Strict (`skip_failures` false): all or nothing; the first failing event's error is returned
@@ -168,7 +218,7 @@ pub async fn create_token(
 pub async fn record(
     pool: &Pool,
     caller: &Caller,
-    events: &[WireEvent],
+    events: &[Event],
     skip_failures: bool,
 ) -> ApiResult<(usize, Option<ErrorBody>)> {
     if events.is_empty() {
@@ -229,12 +279,12 @@ pub async fn record(
 async fn check_owner(
     client: &impl GenericClient,
     caller: &Caller,
-    events: &[WireEvent],
+    events: &[Event],
 ) -> ApiResult<()> {
     if caller.admin {
         return Ok(());
     }
-    let mut ids: Vec<&str> = events.iter().map(WireEvent::run_id).collect();
+    let mut ids: Vec<&str> = events.iter().map(Event::run_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let st = client
@@ -258,8 +308,8 @@ async fn check_owner(
 }
 
 /// Every event says the run's driver is alive.
-async fn touch(tx: &Transaction<'_>, events: &[WireEvent], now: i64) -> ApiResult<()> {
-    let mut ids: Vec<&str> = events.iter().map(WireEvent::run_id).collect();
+async fn touch(tx: &Transaction<'_>, events: &[Event], now: i64) -> ApiResult<()> {
+    let mut ids: Vec<&str> = events.iter().map(Event::run_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let st = tx
@@ -276,27 +326,23 @@ async fn touch(tx: &Transaction<'_>, events: &[WireEvent], now: i64) -> ApiResul
 
 /// The order in which kinds of events are applied in bulk: a kind only needs rows made by kinds
 /// before it, and events of different tasks never depend on each other.
-fn phase(e: &WireEvent) -> u8 {
+fn phase(e: &Event) -> u8 {
     match e {
-        WireEvent::RunStarted { .. } => 0,
-        WireEvent::TaskStarted { .. } => 1,
-        WireEvent::AttemptStarted { .. } => 2,
-        WireEvent::AttemptFinished { .. } => 3,
-        WireEvent::TaskFinished { .. } => 4,
-        WireEvent::TaskReused { .. } => 5,
-        WireEvent::ForeachItems { .. } => 6,
-        WireEvent::RunFinished { .. } => 7,
+        Event::RunStarted { .. } => 0,
+        Event::TaskStarted { .. } => 1,
+        Event::AttemptStarted { .. } => 2,
+        Event::AttemptFinished { .. } => 3,
+        Event::TaskFinished { .. } => 4,
+        Event::TaskReused { .. } => 5,
+        Event::ForeachItems { .. } => 6,
+        Event::RunFinished { .. } => 7,
     }
 }
 
 /// The batch in bulk statements (`unnest` of arrays), one per kind of event. `Ok(false)` or an
 /// error when anything is not exactly as expected: the caller rolls back.
-async fn bulk(
-    tx: &Transaction<'_>,
-    caller: &Caller,
-    events: &[WireEvent],
-) -> Result<bool, ApiError> {
-    let mut order: Vec<&WireEvent> = events.iter().collect();
+async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result<bool, ApiError> {
+    let mut order: Vec<&Event> = events.iter().collect();
     order.sort_by_key(|e| phase(e));
     let db = |e: tokio_postgres::Error| ApiError::db("recording events", &e);
     let mut i = 0;
@@ -313,7 +359,7 @@ async fn bulk(
                 let (mut r, mut t, mut s, mut f, mut inp, mut m) =
                     (vec![], vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::TaskStarted {
+                    if let Event::TaskStarted {
                         run_id,
                         task_id,
                         step,
@@ -350,7 +396,7 @@ async fn bulk(
             2 => {
                 let (mut r, mut t, mut a, mut m) = (vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::AttemptStarted {
+                    if let Event::AttemptStarted {
                         run_id,
                         task_id,
                         attempt,
@@ -404,7 +450,7 @@ async fn bulk(
                     vec![],
                 );
                 for e in group {
-                    if let WireEvent::AttemptFinished {
+                    if let Event::AttemptFinished {
                         run_id,
                         task_id,
                         attempt,
@@ -446,7 +492,7 @@ async fn bulk(
             4 => {
                 let (mut r, mut t, mut s, mut f, mut m) = (vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
-                    if let WireEvent::TaskFinished {
+                    if let Event::TaskFinished {
                         run_id,
                         task_id,
                         status,
@@ -502,12 +548,12 @@ fn insert_error(
 }
 
 /// Applies one event (the same checks and errors as the SQLite records).
-async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> ApiResult<()> {
+async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiResult<()> {
     let changed = |what: String| {
         move |e: tokio_postgres::Error| ApiError::db(&format!("recording {what}"), &e)
     };
     match event {
-        WireEvent::RunStarted {
+        Event::RunStarted {
             run_id,
             flow,
             component,
@@ -543,7 +589,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
             .await
             .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
         }
-        WireEvent::TaskStarted {
+        Event::TaskStarted {
             run_id,
             task_id,
             step,
@@ -568,7 +614,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
             .await
             .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
         }
-        WireEvent::AttemptStarted {
+        Event::AttemptStarted {
             run_id,
             task_id,
             attempt,
@@ -598,7 +644,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 .await
                 .map_err(changed(what))?;
         }
-        WireEvent::AttemptFinished {
+        Event::AttemptFinished {
             run_id,
             task_id,
             attempt,
@@ -636,7 +682,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_attempt(run_id, *task_id, *attempt));
             }
         }
-        WireEvent::TaskFinished {
+        Event::TaskFinished {
             run_id,
             task_id,
             status,
@@ -668,7 +714,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::TaskReused {
+        Event::TaskReused {
             run_id,
             task_id,
             origin_run,
@@ -703,7 +749,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::ForeachItems {
+        Event::ForeachItems {
             run_id,
             task_id,
             items,
@@ -723,7 +769,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &WireEvent) -> A
                 return Err(ApiError::unknown_task(run_id, *task_id));
             }
         }
-        WireEvent::RunFinished {
+        Event::RunFinished {
             run_id,
             status,
             finished_ms,

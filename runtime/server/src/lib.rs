@@ -47,11 +47,15 @@ pub struct ServerConfig {
     pub heartbeat_timeout: Duration,
     /// Connections to PostgreSQL at most.
     pub pool_size: usize,
+    /// How long a checked token is remembered: a revoked token stops working within this time.
+    pub token_cache: Duration,
 }
 
 impl ServerConfig {
     /// The default heartbeat timeout: six missed heartbeats.
     pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default for [`ServerConfig::token_cache`].
+    pub const DEFAULT_TOKEN_CACHE: Duration = Duration::from_secs(30);
 }
 
 /// A failure starting the service or an administrator's command.
@@ -192,7 +196,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (pool, found) = open_database(&config.database, config.pool_size).await?;
-    let state = Arc::new(api::AppState::new(pool));
+    let state = Arc::new(api::AppState::new(pool).with_token_cache(config.token_cache));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Listen {
@@ -240,22 +244,54 @@ async fn reap_loop(state: Arc<api::AppState>, timeout: Duration) {
     }
 }
 
-/// Creates a token for `user` (an administrator's with `admin`) in the database at `database`
-/// (migrating it first); returns the token, which is shown once and stored only hashed.
-pub async fn create_token(database: &str, user: &str, admin: bool) -> Result<String, ServerError> {
-    let url = redact(database);
+/// Connects to `database` for an administrator's command, migrating it first.
+async fn admin_connection(database: &str) -> Result<tokio_postgres::Client, ServerError> {
     let mut client = connect(database).await?;
     schema::migrate(&mut client)
         .await
         .map_err(|source| ServerError::Schema {
-            url: url.clone(),
+            url: redact(database),
             source,
         })?;
+    Ok(client)
+}
+
+fn db_error(database: &str, action: &str) -> impl FnOnce(tokio_postgres::Error) -> ServerError {
+    let (url, action) = (redact(database), action.to_string());
+    move |source| ServerError::Db {
+        url,
+        action,
+        source,
+    }
+}
+
+/// Creates a token for `user` (an administrator's with `admin`) in the database at `database`
+/// (migrating it first); returns the token, which is shown once and stored only hashed.
+pub async fn create_token(database: &str, user: &str, admin: bool) -> Result<String, ServerError> {
+    let client = admin_connection(database).await?;
     db::create_token(&client, user, admin)
         .await
-        .map_err(|source| ServerError::Db {
-            url,
-            action: "creating a token".into(),
-            source,
-        })
+        .map_err(db_error(database, "creating a token"))
+}
+
+/// The tokens in the database at `database`, oldest first (never the tokens themselves: only
+/// their hashes are stored).
+pub async fn list_tokens(database: &str) -> Result<Vec<db::TokenInfo>, ServerError> {
+    let client = admin_connection(database).await?;
+    db::list_tokens(&client)
+        .await
+        .map_err(db_error(database, "listing tokens"))
+}
+
+/// Deletes `user`'s tokens (only the one whose id starts with `id`, if given); returns how many
+/// were deleted. A running service stops accepting them within its token cache time.
+pub async fn revoke_tokens(
+    database: &str,
+    user: &str,
+    id: Option<&str>,
+) -> Result<u64, ServerError> {
+    let client = admin_connection(database).await?;
+    db::revoke_tokens(&client, user, id)
+        .await
+        .map_err(db_error(database, "revoking tokens"))
 }

@@ -32,6 +32,7 @@ impl Service {
             listen: "127.0.0.1:0".parse().unwrap(),
             database: db.clone(),
             heartbeat_timeout: timeout,
+            token_cache: ServerConfig::DEFAULT_TOKEN_CACHE,
             pool_size: 8,
         };
         rt.spawn(async move {

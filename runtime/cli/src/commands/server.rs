@@ -1,4 +1,5 @@
-//! `wflow server`: the team metadata service over PostgreSQL, and `wflow server token create`.
+//! `wflow server`: the team metadata service over PostgreSQL, and `wflow server token
+//! create|list|revoke`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ pub struct ServerArgs {
     /// Connections to PostgreSQL at most.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub pool_size: usize,
+    /// Remember a checked token for this many seconds (a revoked token stops working within this
+    /// time; 0 checks every request against the database).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub token_cache: f64,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -44,6 +49,18 @@ pub enum TokenAction {
         /// An administrator's token: sees and changes every user's runs.
         #[arg(long)]
         admin: bool,
+    },
+    /// List the tokens: id, user, administrator or not, when created (never the tokens: only
+    /// their hashes are stored).
+    List,
+    /// Revoke USER's tokens (every one, or the one named by --id). A running service stops
+    /// accepting them within its --token-cache time.
+    Revoke {
+        /// The user whose tokens to revoke.
+        user: String,
+        /// Only the token with this id (as `token list` shows it).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
     },
 }
 
@@ -77,7 +94,80 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(ServerAction::Token(TokenAction::List)) => {
+            let tokens = runtime()?.block_on(wflow_server::list_tokens(&database))?;
+            if printer.json() {
+                printer.value(&tokens);
+            } else if tokens.is_empty() {
+                printer.line("no tokens yet (`wflow server token create USER` makes one)");
+            } else {
+                let width = tokens
+                    .iter()
+                    .map(|t| t.user.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(4);
+                printer.line(format!(
+                    "{:<12}  {:<width$}  {:<5}  CREATED (UTC)",
+                    "ID", "USER", "ADMIN"
+                ));
+                for t in &tokens {
+                    printer.line(format!(
+                        "{:<12}  {:<width$}  {:<5}  {}",
+                        t.id,
+                        t.user,
+                        if t.admin { "yes" } else { "no" },
+                        super::inspect::time(t.created_ms)
+                    ));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ServerAction::Token(TokenAction::Revoke { user, id })) => {
+            if let Some(id) = &id
+                && (id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(BadInput(format!(
+                    "`{id}` is not a token id: ids are hex digits, as `wflow server token list` \
+                     shows them"
+                ))
+                .into());
+            }
+            let id = id.map(|i| i.to_ascii_lowercase());
+            let revoked = runtime()?.block_on(wflow_server::revoke_tokens(
+                &database,
+                &user,
+                id.as_deref(),
+            ))?;
+            if revoked == 0 {
+                let which = match &id {
+                    Some(id) => format!("no token with id `{id}`"),
+                    None => "no token".to_string(),
+                };
+                return Err(BadInput(format!(
+                    "user `{user}` has {which}; `wflow server token list` shows the tokens"
+                ))
+                .into());
+            }
+            if printer.json() {
+                printer.value(&serde_json::json!({ "user": user, "revoked": revoked }));
+            } else {
+                printer.line(format!(
+                    "revoked {revoked} token{} of user `{user}` (a running service stops \
+                     accepting {} within its --token-cache time, 30 s by default)",
+                    if revoked == 1 { "" } else { "s" },
+                    if revoked == 1 { "it" } else { "them" }
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
+            if !(args.token_cache >= 0.0 && args.token_cache.is_finite()) {
+                return Err(BadInput(
+                    "--token-cache must be a number of seconds, 0 or more".into(),
+                )
+                .into());
+            }
             if !(args.heartbeat_timeout > 0.0 && args.heartbeat_timeout.is_finite()) {
                 return Err(BadInput(
                     "--heartbeat-timeout must be a positive number of seconds".into(),
@@ -89,6 +179,7 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
                 database: database.clone(),
                 heartbeat_timeout: Duration::from_secs_f64(args.heartbeat_timeout),
                 pool_size: args.pool_size,
+                token_cache: Duration::from_secs_f64(args.token_cache),
             };
             let shutdown = async {
                 #[cfg(unix)]
