@@ -103,7 +103,8 @@ fn polyglot(c: &mut Criterion) {
     params.insert("name".to_string(), ParamValue::String("Ada".into()));
     let params = Arc::new(params);
 
-    let langs: [(&str, Box<dyn Fn() -> Result<PathBuf, String>>); 3] = [
+    type Build = Box<dyn Fn() -> Result<PathBuf, String>>;
+    let langs: [(&str, Build); 3] = [
         ("rust", Box::new(|| Ok(guest("example-hello")))),
         ("python", Box::new(|| build("examples/python-hello"))),
         ("js", Box::new(|| build("examples/js-hello"))),

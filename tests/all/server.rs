@@ -181,7 +181,7 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     let s = ada1.run_ok("example-foreach", &["-p", "n=4"]);
     let run_id = s["run_id"].as_str().unwrap().to_string();
     // The other machine sees the run and reads its artifacts (shared store, shared records).
-    assert_eq!(ada2.run_ids(&[]), [run_id.clone()]);
+    assert_eq!(ada2.run_ids(&[]), std::slice::from_ref(&run_id));
     let total = ada2.json(&[
         "artifact",
         "get",
@@ -209,7 +209,7 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     assert!(bob.run_ids(&[]).is_empty());
     let b = bob.run_ok("example-hello", &[]);
     assert_eq!(bob.run_ids(&[]), [b["run_id"].as_str().unwrap()]);
-    assert_eq!(ada1.run_ids(&[]), [run_id.clone()]);
+    assert_eq!(ada1.run_ids(&[]), std::slice::from_ref(&run_id));
     let listed = bob.json(&["runs", "--json"]);
     assert_eq!(listed[0]["user"], "bob");
     // --all: refused for bob (403), every run for an administrator.
@@ -226,7 +226,10 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
         stderr(&out)
     );
     ada2.ok(&["tag", "add", &format!("Foreach/{run_id}"), "nightly"]);
-    assert_eq!(ada1.run_ids(&["--tag", "nightly"]), [run_id.clone()]);
+    assert_eq!(
+        ada1.run_ids(&["--tag", "nightly"]),
+        std::slice::from_ref(&run_id)
+    );
     root.ok(&["tag", "add", &format!("Foreach/{run_id}"), "checked"]);
     assert!(ada1.ok(&["runs"]).contains("checked"));
 }

@@ -296,7 +296,7 @@ impl Setup {
             // Often a copy of the previous input with a few changes, so a join has agreement
             // to find.
             let mut artifacts = match inputs.last() {
-                Some(prev) if r.u8() % 2 == 0 => prev.artifacts.clone(),
+                Some(prev) if r.u8().is_multiple_of(2) => prev.artifacts.clone(),
                 _ => BTreeMap::new(),
             };
             for _ in 0..r.u8() % 4 {
@@ -332,7 +332,7 @@ impl Setup {
                     }
                     7 => {
                         let mut bad = good;
-                        bad.size += 1 + u64::from(bad.size % 3 == 0) * 1000;
+                        bad.size += 1 + u64::from(bad.size.is_multiple_of(3)) * 1000;
                         Entry {
                             r: bad,
                             bytes: Some(bytes),

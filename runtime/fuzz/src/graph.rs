@@ -39,7 +39,7 @@ const TEXTS: &[&str] = &[
 /// Decodes a flow spec from `data`.
 pub fn decode(data: &[u8]) -> FlowSpec {
     let mut r = Reader::new(data);
-    let mut spec = if r.u8() % 2 == 0 {
+    let mut spec = if r.u8().is_multiple_of(2) {
         structured(&mut r)
     } else {
         free(&mut r)
@@ -48,7 +48,7 @@ pub fn decode(data: &[u8]) -> FlowSpec {
         .map(|_| ParamSpec {
             name: r.string(PARAM_NAMES),
             ty: param_type(r.u8()),
-            default: (r.u8() % 3 != 0).then(|| r.string(TEXTS)),
+            default: (!r.u8().is_multiple_of(3)).then(|| r.string(TEXTS)),
             help: String::new(),
         })
         .collect();
@@ -83,11 +83,11 @@ fn settings(r: &mut Reader<'_>, s: &mut StepSpec) {
             dirs: vec![DirGrant {
                 host_path: r.string(&[".", "/", "/nonexistent", "../x", ""]),
                 guest_path: "/data".into(),
-                writable: r.u8() % 2 == 0,
+                writable: r.u8().is_multiple_of(2),
             }],
             network: vec![r.string(&["a.example.com:443", "nohost", ":", "*:*"])],
-            clock: r.u8() % 2 == 0,
-            random: r.u8() % 2 == 0,
+            clock: r.u8().is_multiple_of(2),
+            random: r.u8().is_multiple_of(2),
         };
     }
 }
@@ -109,7 +109,7 @@ fn free(r: &mut Reader<'_>) -> FlowSpec {
                 ),
             };
             let mut s = StepSpec::new(&name, transition);
-            s.join = r.u8() % 3 == 0;
+            s.join = r.u8().is_multiple_of(3);
             settings(r, &mut s);
             s
         })

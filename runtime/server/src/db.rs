@@ -263,7 +263,7 @@ pub async fn record(
             Err(e) => {
                 sp.rollback().await.map_err(err)?;
                 if first.is_none() {
-                    let mut body = e.body;
+                    let mut body = *e.body;
                     body.index = Some(i);
                     first = Some(body);
                 }

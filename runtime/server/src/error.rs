@@ -10,8 +10,8 @@ use crate::wire::{ErrorBody, ErrorEnvelope};
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The JSON body (`{"error": ...}`).
-    pub body: ErrorBody,
+    /// The JSON body (`{"error": ...}`); boxed to keep `Result<_, ApiError>` small.
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
@@ -19,11 +19,11 @@ impl ApiError {
     pub fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 kind: kind.into(),
                 message: message.into(),
                 ..ErrorBody::default()
-            },
+            }),
         }
     }
 
@@ -131,7 +131,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response()
+        (self.status, axum::Json(ErrorEnvelope { error: *self.body })).into_response()
     }
 }
 

@@ -90,6 +90,10 @@ impl TestPostgres {
                 dir = pg.dir.display(),
             );
             let mut watcher = as_pg_user(Path::new("sh"), is_root());
+            #[allow(
+                clippy::zombie_processes,
+                reason = "the watcher outlives this process on purpose: it stops the cluster"
+            )]
             watcher
                 .args(["-c", &script])
                 .stdin(Stdio::null())
