@@ -690,6 +690,51 @@ fn a_failing_step_fails_the_run_with_its_own_error() {
 }
 
 #[test]
+fn a_failed_run_is_resumed_on_batch_reusing_what_succeeded() {
+    let m = BatchEnv::new("batch-resume");
+    let (out, failed) = m.run("test-program-faulty", "batch", &["-p", "mode=error"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let origin = format!(
+        "{}/{}",
+        failed["flow"].as_str().unwrap(),
+        failed["run_id"].as_str().unwrap()
+    );
+    let start = task_of(&failed, "start");
+
+    let out = m.wflow(&[
+        "resume",
+        "--json",
+        &origin,
+        "-p",
+        "mode=ok",
+        "--compute",
+        "batch",
+    ]);
+    assert!(
+        out.status.success(),
+        "resume: {}\n{}",
+        stderr(&out),
+        worker_logs()
+    );
+    let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `start` is reused (no job), `work` and `end` ran as Batch jobs (two SubmitJob calls).
+    let reused: Vec<&str> = resumed["resume"]["reused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(reused, ["start"], "{resumed}");
+    assert_eq!(api_calls(&resumed)["SubmitJob"], 2, "{resumed}");
+    assert_eq!(
+        m.artifacts(&task_of(&resumed, "start")),
+        m.artifacts(&start)
+    );
+    let value = m.artifact(&format!("{}/out", task_of(&resumed, "work")));
+    assert_eq!(value, serde_json::json!(42));
+}
+
+#[test]
 fn a_failed_attempt_is_retried_on_batch() {
     let m = BatchEnv::new("batch-retry");
     let (s, err) = m.run_ok("test-program-hostile", "batch", &["-p", "mode=flaky"]);

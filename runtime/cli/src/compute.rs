@@ -18,13 +18,17 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
 use serde_json::{Map, Value};
 use wflow_graph::Plan;
+use wflow_scheduler::Computes;
 
+use crate::commands::run::Progress;
 use crate::exit::BadInput;
+use crate::output::Printer;
 use crate::settings::Settings;
 
-/// The compute flags of `wflow run`.
+/// The compute flags of `wflow run` and `wflow resume`.
 #[derive(clap::Args, Debug, Default)]
 pub struct ComputeArgs {
     /// Where every task runs: `local` (this machine) or `batch` (AWS Batch, see docs/batch.md).
@@ -98,6 +102,177 @@ impl Placement {
             .filter(|(_, c)| *c == backend)
             .map(|(s, _)| s.as_str())
             .collect()
+    }
+}
+
+/// Tasks in flight on AWS Batch when `--max-workers` is not given: the queue bounds them.
+const BATCH_MAX_WORKERS: usize = 100_000;
+
+/// Where a run's tasks go, checked before anything is written; [`Prepared::connect`] then
+/// connects the backends.
+pub struct Prepared {
+    placement: Placement,
+    #[cfg(feature = "batch")]
+    batch: Option<(wflow_batch::BatchConfig, Vec<(String, String)>)>,
+    /// Tasks in flight at most: `--max-workers`, else one per core locally, else what the queue
+    /// takes.
+    pub max_workers: usize,
+}
+
+/// The connected backends of one run.
+pub struct Connected {
+    /// What the scheduler runs each step's tasks on.
+    pub computes: Computes,
+    #[cfg(feature = "batch")]
+    batch: Option<wflow_batch::BatchCompute>,
+}
+
+impl Prepared {
+    /// Checks `args` against `plan` and `settings` (an S3 store for Batch workers, the Batch
+    /// settings); `requested` is `--max-workers`, `local_workers` the local default.
+    pub fn check(
+        args: &ComputeArgs,
+        plan: &Plan,
+        settings: &Settings,
+        requested: Option<usize>,
+        local_workers: usize,
+    ) -> Result<Prepared> {
+        let placement = Placement::of(args, plan)?;
+        let max_workers = match requested {
+            Some(n) => n.max(1),
+            None if placement.uses_batch() => BATCH_MAX_WORKERS,
+            None => local_workers.max(1),
+        };
+        if !placement.uses_batch() {
+            return Ok(Prepared {
+                placement,
+                #[cfg(feature = "batch")]
+                batch: None,
+                max_workers,
+            });
+        }
+        let env = worker_env(settings)?;
+        #[cfg(not(feature = "batch"))]
+        {
+            let _ = env;
+            Err(
+                BadInput("this wflow was built without AWS Batch support (feature `batch`)".into())
+                    .into(),
+            )
+        }
+        #[cfg(feature = "batch")]
+        Ok(Prepared {
+            batch: Some((batch_config(args)?, env)),
+            placement,
+            max_workers,
+        })
+    }
+
+    /// `N workers` or `workers as the queue takes`, for the run's first line.
+    pub fn workers_text(&self) -> String {
+        if self.max_workers == BATCH_MAX_WORKERS {
+            "workers as the queue takes".to_string()
+        } else {
+            format!(
+                "{} worker{}",
+                self.max_workers,
+                if self.max_workers == 1 { "" } else { "s" }
+            )
+        }
+    }
+
+    /// Connects the backends (AWS Batch: on `runtime`, reporting job counts to `progress`, and
+    /// terminating the run's jobs on Ctrl-C), and says where tasks go.
+    pub fn connect(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        progress: &Progress,
+        plan: &Plan,
+        printer: &Printer,
+    ) -> Result<Connected> {
+        let mut computes = Computes::default();
+        #[cfg(not(feature = "batch"))]
+        let _ = (runtime, progress);
+        #[cfg(feature = "batch")]
+        let mut batch = None;
+        #[cfg(feature = "batch")]
+        if let Some((config, env)) = self.batch {
+            let b = runtime
+                .block_on(wflow_batch::BatchCompute::connect(config, env))
+                .map_err(BadInput)?;
+            b.on_progress(progress.batch_observer());
+            let handle = b.clone();
+            runtime.spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("interrupted: terminating the run's AWS Batch jobs…");
+                    let n = handle
+                        .terminate_all("Terminated by wflow: the run was interrupted (Ctrl-C)")
+                        .await;
+                    eprintln!("terminated {n} AWS Batch job(s)");
+                    std::process::exit(130);
+                }
+            });
+            let b_dyn: std::sync::Arc<dyn wflow_scheduler::Compute> =
+                std::sync::Arc::new(b.clone());
+            computes.named.insert("batch".into(), b_dyn.clone());
+            if self.placement.forced.as_deref() == Some("batch") {
+                computes.default = b_dyn;
+            }
+            batch = Some(b);
+        }
+        if self.placement.forced.is_some() {
+            // `--compute` overrides the steps' own settings.
+            computes.named.clear();
+        }
+        let steps = &plan.spec().steps;
+        let batch_steps = self.placement.steps_on("batch");
+        if batch_steps.len() == steps.len() && !steps.is_empty() {
+            printer.note(format!(
+                "  tasks run on {}",
+                computes.for_step(&steps[0]).describe()
+            ));
+        } else if !batch_steps.is_empty() {
+            printer.note(format!(
+                "  steps {} run on {}; the others on this machine",
+                batch_steps.join(", "),
+                computes.named["batch"].describe()
+            ));
+        }
+        Ok(Connected {
+            computes,
+            #[cfg(feature = "batch")]
+            batch,
+        })
+    }
+}
+
+impl Connected {
+    /// Where the tasks ran, for the run's JSON summary (`None` when all ran here); also noted
+    /// for people (the AWS Batch API calls made).
+    pub fn report(&self, printer: &Printer) -> Option<Value> {
+        #[cfg(not(feature = "batch"))]
+        let _ = printer;
+        #[cfg(feature = "batch")]
+        if let Some(b) = &self.batch {
+            let c = b.counters().snapshot();
+            printer.note(format!(
+                "  AWS Batch API calls: {} ({})",
+                b.counters().total_calls(),
+                c.iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return Some(serde_json::json!({
+                "batch": {
+                    "queue": wflow_scheduler::Compute::describe(b),
+                    "api_calls": b.counters().total_calls(),
+                    "counters": c,
+                    "jobs": b.submitted().len(),
+                }
+            }));
+        }
+        None
     }
 }
 

@@ -13,12 +13,12 @@ use wflow_engine::{Engine, EngineConfig, FlowComponent, Sandbox};
 use wflow_graph::Plan;
 use wflow_metadata::{Recorder, RunRecord};
 use wflow_scheduler::{
-    Observer, Resume, ResumeReport, RunOptions, RunSummary, resume_flow, resume_params,
+    Computes, Observer, Resume, ResumeReport, RunOptions, RunSummary, resume_flow, resume_params,
 };
 use wflow_store::Cas;
 
 use super::inspect::{open_client, store_dir};
-use super::run::{Progress, parse_assignments, report};
+use super::run::{Progress, parse_assignments, report, tokio_runtime};
 use crate::exit::BadInput;
 use crate::output::Printer;
 use crate::settings::{Settings, user};
@@ -45,6 +45,8 @@ pub struct ResumeArgs {
     /// run again.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub compute: crate::compute::ComputeArgs,
 }
 
 /// A flow's code ready to run, and where it came from.
@@ -194,13 +196,9 @@ pub(crate) fn run_resumed(
     resume: &mut Resume,
     store: &Path,
     hold_lock: bool,
+    runtime: &tokio::runtime::Runtime,
+    compute: Computes,
 ) -> Result<RunSummary> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(max_workers)
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
     let run_id = RunId::generate();
     let _alive = if hold_lock {
         wflow_client::RunLock::hold(store, &run_id.0).ok()
@@ -220,13 +218,13 @@ pub(crate) fn run_resumed(
         live_logs: Some(wflow_client::live_log_dir(store, &run_id.0)),
         run_id,
         sandboxes: component.sandboxes,
-        compute: Default::default(),
+        compute,
     };
     Ok(runtime.block_on(resume_flow(opts, resume))?)
 }
 
 pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    let max_workers = workers(args.max_workers);
+    let local_workers = workers(args.max_workers);
     if args.flow.is_none() && args.run.as_deref().is_some_and(is_component_path) {
         args.flow = args.run.take().map(PathBuf::from);
     }
@@ -237,7 +235,7 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
     // The component first when given: its flow picks the default run.
     let mut loaded = None;
     if let Some(path) = &args.flow {
-        loaded = Some(super::load_flow(path, settings, max_workers, printer)?);
+        loaded = Some(super::load_flow(path, settings, local_workers, printer)?);
     }
     let origin = find_origin(
         &client,
@@ -259,8 +257,15 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
             .map_err(|e| BadInput(e.to_string()))?;
             Component::stored(flow, &cas)?
         }
-        None => component_for(None, &origin, &cas, settings, max_workers, printer)?,
+        None => component_for(None, &origin, &cas, settings, local_workers, printer)?,
     };
+    let compute = crate::compute::Prepared::check(
+        &args.compute,
+        &component.plan,
+        settings,
+        args.max_workers,
+        local_workers,
+    )?;
     let digest: Digest = component.code_digest;
     let tasks = client.metadata().tasks(&origin.run_id)?;
     let mut resume = Resume::plan(
@@ -284,6 +289,10 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
 
     let recorder = Arc::new(Recorder::new(client.metadata().clone()));
     let progress = Progress::new(printer);
+    let runtime = tokio_runtime(local_workers)?;
+    let max_workers = compute.max_workers;
+    let plan = component.plan.clone();
+    let connected = compute.connect(&runtime, &progress, &plan, printer)?;
     let summary = run_resumed(
         component,
         params,
@@ -294,8 +303,11 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         &mut resume,
         store_dir(settings),
         true,
+        &runtime,
+        connected.computes.clone(),
     )?;
     progress.finish();
+    let compute_json = connected.report(printer);
     if let Ok(r) = Arc::try_unwrap(recorder) {
         r.close()?;
     }
@@ -303,11 +315,14 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
     if printer.json() {
         let mut v = serde_json::to_value(&summary)?;
         v["resume"] = serde_json::to_value(rep)?;
+        if let Some(c) = compute_json {
+            v["compute"] = c;
+        }
         printer.value(&v);
         return exit_of(&summary, printer, true);
     }
     note_outcome(printer, rep, &summary, &origin_path);
-    report(&summary, printer)
+    report(&summary, printer, compute_json)
 }
 
 /// The exit code of a run (its report already printed in JSON).

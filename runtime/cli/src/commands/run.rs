@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use wflow_core::{RunId, resolve_params};
 use wflow_metadata::{Recorder, Status};
-use wflow_scheduler::{Compute, RunEvent, RunOptions, RunSummary};
+use wflow_scheduler::{RunEvent, RunOptions, RunSummary};
 use wflow_store::Cas;
 
 use crate::exit::{BadInput, FlowFailed};
@@ -34,42 +34,21 @@ pub struct RunArgs {
     pub compute: crate::compute::ComputeArgs,
 }
 
-/// Tasks in flight on AWS Batch when `--max-workers` is not given: the queue bounds them.
-const BATCH_MAX_WORKERS: usize = 100_000;
-
 pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let local_workers = args.max_workers.unwrap_or(cores).max(1);
+    let local_workers = super::resume::workers(args.max_workers);
     let given = parse_assignments(&args.params)?;
     let flow = super::load_flow(&args.flow, settings, local_workers, printer)?;
     let spec = flow.plan.spec().clone();
     let params = resolve_params(&spec.parameters, &given)
         .with_context(|| format!("flow `{}`", spec.name))?;
-    let placement = crate::compute::Placement::of(&args.compute, &flow.plan)?;
-    let batch_env = if placement.uses_batch() {
-        Some(crate::compute::worker_env(settings)?)
-    } else {
-        None
-    };
-    #[cfg(feature = "batch")]
-    let batch_config = match &batch_env {
-        Some(_) => Some(crate::compute::batch_config(&args.compute)?),
-        None => None,
-    };
-    #[cfg(not(feature = "batch"))]
-    if batch_env.is_some() {
-        return Err(BadInput(
-            "this wflow was built without AWS Batch support (feature `batch`)".into(),
-        )
-        .into());
-    }
-    let max_workers = match args.max_workers {
-        Some(n) => n.max(1),
-        None if placement.uses_batch() => BATCH_MAX_WORKERS,
-        None => local_workers,
-    };
+    let compute = crate::compute::Prepared::check(
+        &args.compute,
+        &flow.plan,
+        settings,
+        args.max_workers,
+        local_workers,
+    )?;
+    let max_workers = compute.max_workers;
 
     // Only now, with valid input, is anything written.
     let backend = crate::backends::open(settings, false)?.expect("created when absent");
@@ -87,73 +66,16 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
 
     let run_id = RunId::generate();
     let _alive = wflow_client::RunLock::hold(&settings.store, &run_id.0).ok(); // lets `wflow resume` tell a killed run
-    let workers = if max_workers == BATCH_MAX_WORKERS {
-        "workers as the queue takes".to_string()
-    } else {
-        format!(
-            "{max_workers} worker{}",
-            if max_workers == 1 { "" } else { "s" }
-        )
-    };
     printer.note(format!(
-        "Running {}/{} ({} steps, {workers}, store: {summary_line})",
+        "Running {}/{} ({} steps, {}, store: {summary_line})",
         printer.bold(&spec.name),
         run_id,
         spec.steps.len(),
+        compute.workers_text(),
     ));
     let progress = Progress::new(printer);
-    let observer = progress.observer();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(local_workers.max(8))
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
-    let mut compute = wflow_scheduler::Computes::default();
-    #[cfg(feature = "batch")]
-    let mut batch = None;
-    #[cfg(feature = "batch")]
-    if let (Some(config), Some(env)) = (batch_config, batch_env) {
-        let b = runtime
-            .block_on(wflow_batch::BatchCompute::connect(config, env))
-            .map_err(BadInput)?;
-        b.on_progress(progress.batch_observer());
-        // Ctrl-C: end every job of the run, then stop.
-        let handle = b.clone();
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: terminating the run's AWS Batch jobs…");
-                let n = handle
-                    .terminate_all("Terminated by wflow: the run was interrupted (Ctrl-C)")
-                    .await;
-                eprintln!("terminated {n} AWS Batch job(s)");
-                std::process::exit(130);
-            }
-        });
-        let b_dyn: Arc<dyn wflow_scheduler::Compute> = Arc::new(b.clone());
-        compute.named.insert("batch".into(), b_dyn.clone());
-        if placement.forced.as_deref() == Some("batch") {
-            compute.default = b_dyn;
-        }
-        batch = Some(b);
-    }
-    if placement.forced.is_some() {
-        // `--compute` overrides the steps' own settings.
-        compute.named.clear();
-    }
-    let batch_steps = placement.steps_on("batch");
-    if batch_steps.len() == spec.steps.len() {
-        printer.note(format!(
-            "  tasks run on {}",
-            compute.for_step(&spec.steps[0]).describe()
-        ));
-    } else if !batch_steps.is_empty() {
-        printer.note(format!(
-            "  steps {} run on {}; the others on this machine",
-            batch_steps.join(", "),
-            compute.named["batch"].describe()
-        ));
-    }
+    let runtime = tokio_runtime(local_workers)?;
+    let connected = compute.connect(&runtime, &progress, &flow.plan, printer)?;
     let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
         components: flow.by_step,
         code_digest: flow.code_digest,
@@ -162,40 +84,30 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         cas,
         recorder: recorder.clone(),
         max_workers,
-        observer,
+        observer: progress.observer(),
         user: user(),
         live_logs: Some(settings.store.join("live").join(&run_id.0)),
         run_id,
         sandboxes: flow.sandboxes,
-        compute,
+        compute: connected.computes.clone(),
     }))?;
     progress.finish();
-    #[allow(unused_mut)]
-    let mut compute_json = None;
-    #[cfg(feature = "batch")]
-    if let Some(b) = &batch {
-        let c = b.counters().snapshot();
-        compute_json = Some(serde_json::json!({
-            "batch": {
-                "queue": b.describe(),
-                "api_calls": b.counters().total_calls(),
-                "counters": c,
-                "jobs": b.submitted().len(),
-            }
-        }));
-        printer.note(format!(
-            "  AWS Batch API calls: {} ({})",
-            b.counters().total_calls(),
-            c.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    let compute_json = connected.report(printer);
     if let Ok(r) = Arc::try_unwrap(recorder) {
         r.close()?;
     }
-    report_with(&summary, printer, compute_json)
+    report(&summary, printer, compute_json)
+}
+
+/// The runtime a run's scheduler runs on: one async thread (the tasks run on blocking threads,
+/// up to `local_workers`, at least 8 for the store's and Batch's I/O).
+pub(crate) fn tokio_runtime(local_workers: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(local_workers.max(8))
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
 }
 
 pub(crate) fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
@@ -207,12 +119,9 @@ pub(crate) fn parse_assignments(raw: &[String]) -> Result<Vec<(String, String)>>
         .collect()
 }
 
-pub(crate) fn report(summary: &RunSummary, printer: &Printer) -> Result<ExitCode> {
-    report_with(summary, printer, None)
-}
-
-/// [`report`], with `compute` (where tasks ran, API calls) added to the JSON summary.
-fn report_with(
+/// Prints a run's outcome (JSON with `--json`, `compute` added: where tasks ran, API calls) and
+/// gives its exit code.
+pub(crate) fn report(
     summary: &RunSummary,
     printer: &Printer,
     compute: Option<serde_json::Value>,

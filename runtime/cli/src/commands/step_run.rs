@@ -93,6 +93,8 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
         &mut resume,
         store_dir(settings),
         args.persist,
+        &super::run::tokio_runtime(workers(None))?,
+        Default::default(),
     )?;
     if let Ok(r) = Arc::try_unwrap(recorder) {
         r.close()?;
