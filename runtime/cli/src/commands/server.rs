@@ -125,11 +125,11 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
         }
         Some(ServerAction::Token(TokenAction::Revoke { user, id })) => {
             if let Some(id) = &id
-                && (id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()))
+                && (id.len() < 6 || !id.chars().all(|c| c.is_ascii_hexdigit()))
             {
                 return Err(BadInput(format!(
-                    "`{id}` is not a token id: ids are hex digits, as `wflow server token list` \
-                     shows them"
+                    "`{id}` is not a token id: ids are 12 hex digits (6 at least), as `wflow \
+                     server token list` shows them"
                 ))
                 .into());
             }
