@@ -38,7 +38,8 @@ pub struct ResumeArgs {
     /// Override a parameter, `NAME=VALUE` (repeatable); the others keep the run's values.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Tasks that run at the same time. Default: the number of CPU cores.
+    /// Tasks that run at the same time. Default: the number of CPU cores; on AWS Batch, as many
+    /// as the queue takes.
     #[arg(long, env = "WFLOW_MAX_WORKERS")]
     pub max_workers: Option<usize>,
     /// Resume a run still recorded as running (its process was killed); its unfinished tasks
