@@ -73,13 +73,11 @@ impl Service {
 
     /// `wflow server token create USER [--admin]`.
     fn token(&self, user: &str, admin: bool) -> String {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wflow"));
-        cmd.args(["server", "token", "create", user, "--json"])
-            .env("WFLOW_DATABASE_URL", &self.database);
+        let mut args = vec!["create", user, "--json"];
         if admin {
-            cmd.arg("--admin");
+            args.push("--admin");
         }
-        let out = cmd.output().unwrap();
+        let out = self.token_command(&args);
         assert!(out.status.success(), "token create: {}", stderr(&out));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["token"].as_str().unwrap().to_string()
