@@ -225,8 +225,9 @@ pub async fn record(
         return Ok((0, None));
     }
     let mut client = pool.get().await?;
-    check_owner(&client, caller, events).await?;
     let now = now_millis();
+    // Ownership is checked inside each transaction, and again by every write's `WHERE` (a run
+    // another user starts meanwhile is not written to: see `OWNED`).
     // The fast path: the batch in bulk statements. Anything unexpected (a duplicate, a missing
     // row) rolls it back and the slow path below finds and names the culprit.
     {
@@ -234,8 +235,9 @@ pub async fn record(
             .transaction()
             .await
             .map_err(|e| ApiError::db("recording events", &e))?;
+        check_owner(&tx, caller, events).await?;
         if bulk(&tx, caller, events).await.unwrap_or(false) {
-            touch(&tx, events, now).await?;
+            touch(&tx, caller, events, now).await?;
             tx.commit()
                 .await
                 .map_err(|e| ApiError::db("recording events", &e))?;
@@ -245,6 +247,7 @@ pub async fn record(
     }
     let err = |e: tokio_postgres::Error| ApiError::db("recording events", &e);
     let mut tx = client.transaction().await.map_err(err)?;
+    check_owner(&tx, caller, events).await?;
     let mut recorded = 0;
     let mut first: Option<ErrorBody> = None;
     for (i, event) in events.iter().enumerate() {
@@ -270,7 +273,7 @@ pub async fn record(
             }
         }
     }
-    touch(&tx, events, now).await?;
+    touch(&tx, caller, events, now).await?;
     tx.commit().await.map_err(err)?;
     Ok((recorded, first))
 }
@@ -308,20 +311,57 @@ async fn check_owner(
 }
 
 /// Every event says the run's driver is alive.
-async fn touch(tx: &Transaction<'_>, events: &[Event], now: i64) -> ApiResult<()> {
+async fn touch(tx: &Transaction<'_>, caller: &Caller, events: &[Event], now: i64) -> ApiResult<()> {
     let mut ids: Vec<&str> = events.iter().map(Event::run_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let st = tx
         .prepare_cached(
-            "UPDATE runs SET heartbeat_ms = $2 WHERE run_id = ANY($1) AND status = 'running'",
+            "UPDATE runs SET heartbeat_ms = $2 WHERE run_id = ANY($1) AND status = 'running'
+             AND (user_name = $3 OR $4)",
         )
         .await
         .map_err(|e| ApiError::db("recording a heartbeat", &e))?;
-    tx.execute(&st, &[&ids, &now])
+    tx.execute(&st, &[&ids, &now, &caller.user, &caller.admin])
         .await
         .map_err(|e| ApiError::db("recording a heartbeat", &e))?;
     Ok(())
+}
+
+/// The condition every write of an event carries: the run `{r}` is the caller's (`$U`, or any
+/// run for an administrator, `$A`). With it, a run that another user started between the owner
+/// check and the write is never written to, whatever else the batch holds.
+fn owned(r: &str, u: usize, a: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM runs AS o WHERE o.run_id = {r} AND (o.user_name = ${u} OR ${a}))"
+    )
+}
+
+/// Why a guarded write changed nothing: the run is another user's (403), else `missing`.
+async fn refusal(
+    tx: &impl GenericClient,
+    caller: &Caller,
+    run_id: &str,
+    missing: ApiError,
+) -> ApiError {
+    let owner = tx
+        .query_opt("SELECT user_name FROM runs WHERE run_id = $1", &[&run_id])
+        .await;
+    match owner {
+        Ok(Some(row)) => {
+            let owner: String = row.get(0);
+            if owner == caller.user || caller.admin {
+                missing
+            } else {
+                ApiError::forbidden(format!(
+                    "run `{run_id}` belongs to user `{owner}`; `{}` may not record events of it",
+                    caller.user
+                ))
+            }
+        }
+        Ok(None) => missing,
+        Err(e) => ApiError::db("checking the run's owner", &e),
+    }
 }
 
 /// The order in which kinds of events are applied in bulk: a kind only needs rows made by kinds
@@ -377,16 +417,21 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     }
                 }
                 let st = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms)
                          SELECT r, t, s, f, i, 'running', m
                          FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])
-                              AS u(r, t, s, f, i, m)",
-                    )
+                              AS u(r, t, s, f, i, m)
+                         WHERE {}",
+                        owned("u.r", 7, 8)
+                    ))
                     .await
                     .map_err(db)?;
                 let n = tx
-                    .execute(&st, &[&r, &t, &s, &f, &inp, &m])
+                    .execute(
+                        &st,
+                        &[&r, &t, &s, &f, &inp, &m, &caller.user, &caller.admin],
+                    )
                     .await
                     .map_err(db)?;
                 if n as usize != group.len() {
@@ -410,30 +455,39 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     }
                 }
                 let st = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms)
                          SELECT r, t, a, 'running', m
-                         FROM unnest($1::text[], $2::int8[], $3::int4[], $4::int8[]) AS u(r, t, a, m)",
-                    )
+                         FROM unnest($1::text[], $2::int8[], $3::int4[], $4::int8[]) AS u(r, t, a, m)
+                         WHERE {}",
+                        owned("u.r", 5, 6)
+                    ))
                     .await
                     .map_err(db)?;
-                let n = tx.execute(&st, &[&r, &t, &a, &m]).await.map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &a, &m, &caller.user, &caller.admin])
+                    .await
+                    .map_err(db)?;
                 if n as usize != group.len() {
                     return Ok(false);
                 }
                 let st = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "UPDATE tasks SET attempts = tasks.attempts + u.n
                          FROM (SELECT r, t, count(*)::int4 AS n
                                FROM unnest($1::text[], $2::int8[]) AS x(r, t) GROUP BY r, t) AS u
-                         WHERE tasks.run_id = u.r AND tasks.task_id = u.t",
-                    )
+                         WHERE tasks.run_id = u.r AND tasks.task_id = u.t AND {}",
+                        owned("u.r", 3, 4)
+                    ))
                     .await
                     .map_err(db)?;
                 let mut keys: Vec<(&str, i64)> = r.iter().copied().zip(t.iter().copied()).collect();
                 keys.sort_unstable();
                 keys.dedup();
-                let n = tx.execute(&st, &[&r, &t]).await.map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &caller.user, &caller.admin])
+                    .await
+                    .map_err(db)?;
                 if n as usize != keys.len() {
                     return Ok(false);
                 }
@@ -472,17 +526,22 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     }
                 }
                 let st = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "UPDATE attempts SET status = u.s, finished_ms = u.f, error = u.e,
                                              stdout = u.o, stderr = u.x
                          FROM unnest($1::text[], $2::int8[], $3::int4[], $4::text[], $5::int8[],
                                      $6::text[], $7::text[], $8::text[]) AS u(r, t, a, s, f, e, o, x)
-                         WHERE attempts.run_id = u.r AND attempts.task_id = u.t AND attempts.attempt = u.a",
-                    )
+                         WHERE attempts.run_id = u.r AND attempts.task_id = u.t AND attempts.attempt = u.a
+                           AND {}",
+                        owned("u.r", 9, 10)
+                    ))
                     .await
                     .map_err(db)?;
                 let n = tx
-                    .execute(&st, &[&r, &t, &a, &s, &f, &er, &o, &x])
+                    .execute(
+                        &st,
+                        &[&r, &t, &a, &s, &f, &er, &o, &x, &caller.user, &caller.admin],
+                    )
                     .await
                     .map_err(db)?;
                 if n as usize != group.len() {
@@ -508,15 +567,19 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     }
                 }
                 let st = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "UPDATE tasks SET status = u.s, finished_ms = u.f, manifest = u.m
                          FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[])
                               AS u(r, t, s, f, m)
-                         WHERE tasks.run_id = u.r AND tasks.task_id = u.t",
-                    )
+                         WHERE tasks.run_id = u.r AND tasks.task_id = u.t AND {}",
+                        owned("u.r", 6, 7)
+                    ))
                     .await
                     .map_err(db)?;
-                let n = tx.execute(&st, &[&r, &t, &s, &f, &m]).await.map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &s, &f, &m, &caller.user, &caller.admin])
+                    .await
+                    .map_err(db)?;
                 if n as usize != group.len() {
                     return Ok(false);
                 }
@@ -547,11 +610,13 @@ fn insert_error(
     }
 }
 
-/// Applies one event (the same checks and errors as the SQLite records).
+/// Applies one event (the same checks and errors as the SQLite records). Every write is
+/// guarded by [`owned`]: a run of another user is refused (403), never written to.
 async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiResult<()> {
     let changed = |what: String| {
         move |e: tokio_postgres::Error| ApiError::db(&format!("recording {what}"), &e)
     };
+    let (user, admin) = (&caller.user, &caller.admin);
     match event {
         Event::RunStarted {
             run_id,
@@ -564,30 +629,36 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             ..
         } => {
             let what = format!("run `{run_id}`");
+            // `DO NOTHING` waits for a concurrent insert of the same id, then says whose it is.
             let st = tx
                 .prepare_cached(
                     "INSERT INTO runs (run_id, flow, component, params, spec, status, started_ms,
                                        origin_run, user_name, heartbeat_ms)
-                     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9)",
+                     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9)
+                     ON CONFLICT (run_id) DO NOTHING",
                 )
                 .await
                 .map_err(changed(what.clone()))?;
-            tx.execute(
-                &st,
-                &[
-                    run_id,
-                    flow,
-                    &component.to_hex(),
-                    &params.to_string(),
-                    &spec.to_string(),
-                    started_ms,
-                    origin_run,
-                    &caller.user,
-                    &now_millis(),
-                ],
-            )
-            .await
-            .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        run_id,
+                        flow,
+                        &component.to_hex(),
+                        &params.to_string(),
+                        &spec.to_string(),
+                        started_ms,
+                        origin_run,
+                        user,
+                        &now_millis(),
+                    ],
+                )
+                .await
+                .map_err(|e| insert_error(e, what.clone(), || ApiError::unknown_run(run_id)))?;
+            if n == 0 {
+                return Err(refusal(tx, caller, run_id, ApiError::already_recorded(what)).await);
+            }
         }
         Event::TaskStarted {
             run_id,
@@ -599,20 +670,34 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms)
-                     VALUES ($1, $2, $3, $4, $5, 'running', $6)",
-                )
+                     SELECT $1, $2, $3, $4, $5, 'running', $6 WHERE {}",
+                    owned("$1", 7, 8)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let fp = serde_json::to_string(foreach_path).expect("numbers");
             let inp = serde_json::to_string(inputs).expect("numbers");
-            tx.execute(
-                &st,
-                &[run_id, &task_key(*task_id)?, step, &fp, &inp, started_ms],
-            )
-            .await
-            .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        step,
+                        &fp,
+                        &inp,
+                        started_ms,
+                        user,
+                        admin,
+                    ],
+                )
+                .await
+                .map_err(|e| insert_error(e, what, || ApiError::unknown_run(run_id)))?;
+            if n == 0 {
+                return Err(refusal(tx, caller, run_id, ApiError::unknown_run(run_id)).await);
+            }
         }
         Event::AttemptStarted {
             run_id,
@@ -622,18 +707,27 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms)
-                     VALUES ($1, $2, $3, 'running', $4)",
-                )
+                     SELECT $1, $2, $3, 'running', $4 WHERE {}",
+                    owned("$1", 5, 6)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let t = task_key(*task_id)?;
-            tx.execute(&st, &[run_id, &t, &attempt_key(*attempt)?, started_ms])
+            let n = tx
+                .execute(
+                    &st,
+                    &[run_id, &t, &attempt_key(*attempt)?, started_ms, user, admin],
+                )
                 .await
                 .map_err(|e| {
                     insert_error(e, what.clone(), || ApiError::unknown_task(run_id, *task_id))
                 })?;
+            let missing = || ApiError::unknown_task(run_id, *task_id);
+            if n == 0 {
+                return Err(refusal(tx, caller, run_id, missing()).await);
+            }
             let st = tx
                 .prepare_cached(
                     "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = $1 AND task_id = $2",
@@ -656,10 +750,11 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("the end of attempt {attempt} of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE attempts SET status = $4, finished_ms = $5, error = $6, stdout = $7, stderr = $8
-                     WHERE run_id = $1 AND task_id = $2 AND attempt = $3",
-                )
+                     WHERE run_id = $1 AND task_id = $2 AND attempt = $3 AND {}",
+                    owned("$1", 9, 10)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
@@ -674,12 +769,15 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
                         error,
                         &hex(stdout),
                         &hex(stderr),
+                        user,
+                        admin,
                     ],
                 )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
-                return Err(ApiError::unknown_attempt(run_id, *task_id, *attempt));
+                let missing = ApiError::unknown_attempt(run_id, *task_id, *attempt);
+                return Err(refusal(tx, caller, run_id, missing).await);
             }
         }
         Event::TaskFinished {
@@ -691,10 +789,11 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("the end of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE tasks SET status = $3, finished_ms = $4, manifest = $5
-                     WHERE run_id = $1 AND task_id = $2",
-                )
+                     WHERE run_id = $1 AND task_id = $2 AND {}",
+                    owned("$1", 6, 7)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
@@ -706,12 +805,15 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
                         &status.as_str(),
                         finished_ms,
                         &hex(manifest),
+                        user,
+                        admin,
                     ],
                 )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
-                return Err(ApiError::unknown_task(run_id, *task_id));
+                let missing = ApiError::unknown_task(run_id, *task_id);
+                return Err(refusal(tx, caller, run_id, missing).await);
             }
         }
         Event::TaskReused {
@@ -724,11 +826,12 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = $3, manifest = $4,
                                       origin_run = $5, origin_task = $6
-                     WHERE run_id = $1 AND task_id = $2",
-                )
+                     WHERE run_id = $1 AND task_id = $2 AND {}",
+                    owned("$1", 7, 8)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
@@ -741,12 +844,15 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
                         &manifest.to_hex(),
                         origin_run,
                         &task_key(*origin_task)?,
+                        user,
+                        admin,
                     ],
                 )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
-                return Err(ApiError::unknown_task(run_id, *task_id));
+                let missing = ApiError::unknown_task(run_id, *task_id);
+                return Err(refusal(tx, caller, run_id, missing).await);
             }
         }
         Event::ForeachItems {
@@ -756,17 +862,22 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
         } => {
             let what = format!("the foreach items of task {task_id} of run `{run_id}`");
             let st = tx
-                .prepare_cached(
-                    "UPDATE tasks SET foreach_items = $3 WHERE run_id = $1 AND task_id = $2",
-                )
+                .prepare_cached(&format!(
+                    "UPDATE tasks SET foreach_items = $3 WHERE run_id = $1 AND task_id = $2 AND {}",
+                    owned("$1", 4, 5)
+                ))
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
-                .execute(&st, &[run_id, &task_key(*task_id)?, &items.to_hex()])
+                .execute(
+                    &st,
+                    &[run_id, &task_key(*task_id)?, &items.to_hex(), user, admin],
+                )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
-                return Err(ApiError::unknown_task(run_id, *task_id));
+                let missing = ApiError::unknown_task(run_id, *task_id);
+                return Err(refusal(tx, caller, run_id, missing).await);
             }
         }
         Event::RunFinished {
@@ -778,16 +889,20 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             let what = format!("the end of run `{run_id}`");
             let st = tx
                 .prepare_cached(
-                    "UPDATE runs SET status = $2, finished_ms = $3, error = $4 WHERE run_id = $1",
+                    "UPDATE runs SET status = $2, finished_ms = $3, error = $4
+                     WHERE run_id = $1 AND (user_name = $5 OR $6)",
                 )
                 .await
                 .map_err(changed(what.clone()))?;
             let n = tx
-                .execute(&st, &[run_id, &status.as_str(), finished_ms, error])
+                .execute(
+                    &st,
+                    &[run_id, &status.as_str(), finished_ms, error, user, admin],
+                )
                 .await
                 .map_err(changed(what))?;
             if n == 0 {
-                return Err(ApiError::unknown_run(run_id));
+                return Err(refusal(tx, caller, run_id, ApiError::unknown_run(run_id)).await);
             }
         }
     }

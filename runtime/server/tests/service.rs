@@ -516,3 +516,72 @@ fn a_service_that_is_not_there_is_a_clear_client_error() {
     let err = m.runs(None).unwrap_err().to_string();
     assert!(err.contains("cannot reach the metadata service"), "{err}");
 }
+
+/// Two users race to start the same run id, each batch also finishing the run (the loser's with
+/// `skip_failures`, so a refused start does not stop the rest): whoever wins, the run holds only
+/// the winner's records.
+#[test]
+fn a_run_id_raced_by_two_users_keeps_only_its_owners_records() {
+    let svc = Service::start(Duration::from_secs(60));
+    let (ada, bob, root) = (
+        svc.client("ada", false),
+        svc.client("bob", false),
+        svc.client("root", true),
+    );
+    let batch = |user: &str, run: &str| -> Vec<Event> {
+        let mut events = vec![run_started(run, &format!("{user}-flow"), 1)];
+        let mut t = task(run, 1, 2);
+        if let Event::TaskStarted { step, .. } = &mut t[0] {
+            *step = format!("{user}-step");
+        }
+        events.extend(t);
+        events.push(Event::RunFinished {
+            run_id: run.into(),
+            status: if user == "ada" {
+                Status::Succeeded
+            } else {
+                Status::Failed
+            },
+            finished_ms: 9,
+            error: Some(format!("{user}'s own end")),
+        });
+        events
+    };
+    let mut wins = [0, 0];
+    for round in 0..300 {
+        let run = format!("race-{round}");
+        let go = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for (m, user) in [(&ada, "ada"), (&bob, "bob")] {
+                let (events, go) = (batch(user, &run), &go);
+                s.spawn(move || {
+                    go.wait();
+                    // The loser's batch fails (403 or 409); the winner's succeeds.
+                    let _ = m.record_skipping_failures(&events);
+                });
+            }
+        });
+        let r = root.run(&run).unwrap().expect("one of them started it");
+        let owner = r.user.clone();
+        wins[usize::from(owner == "bob")] += 1;
+        assert_eq!(
+            (r.flow.clone(), r.error.clone()),
+            (format!("{owner}-flow"), Some(format!("{owner}'s own end"))),
+            "round {round}: {r:?}"
+        );
+        assert_eq!(
+            r.status,
+            if owner == "ada" {
+                Status::Succeeded
+            } else {
+                Status::Failed
+            },
+            "round {round}: {r:?}"
+        );
+        let tasks = root.tasks(&run).unwrap();
+        assert_eq!(tasks.len(), 1, "round {round}: {tasks:?}");
+        assert_eq!(tasks[0].step, format!("{owner}-step"), "round {round}");
+        assert_eq!(tasks[0].attempts, 1, "round {round}: {tasks:?}");
+    }
+    eprintln!("wins (ada, bob): {wins:?}");
+}
