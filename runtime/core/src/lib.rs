@@ -15,6 +15,7 @@
 
 mod digest;
 mod ids;
+pub mod names;
 mod params;
 mod sandbox;
 mod spec;

@@ -42,6 +42,26 @@ pub enum GraphError {
         /// The name as declared.
         step: String,
     },
+    /// Rule 1: a name of the flow, a step, a parameter or a transition target breaks the one
+    /// name rule in a way that stops the other checks (for example it is too long).
+    #[error("{0}")]
+    InvalidName(wflow_core::names::NameError),
+    /// Rule 1: more steps or parameters than the graph linter takes.
+    #[error("flow declares {count} {what}, more than the most of {max}")]
+    TooMany {
+        /// `steps` or `parameters`.
+        what: String,
+        /// How many it declares.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// Not a rule: more errors than are reported.
+    #[error("… and {more} more error(s)")]
+    TooManyErrors {
+        /// How many errors were left out.
+        more: usize,
+    },
     /// Rule 1: several steps share a name.
     #[error(
         "step `{step}`: declared {count} times; step names must be unique, rename or remove the copies"
@@ -214,6 +234,14 @@ pub enum GraphError {
         /// The step.
         step: String,
     },
+    /// Rule 7: `catch` names an artifact that is not a valid artifact name.
+    #[error("step `{step}`: `catch` names an invalid artifact: {error}")]
+    InvalidCatch {
+        /// The step.
+        step: String,
+        /// Why the name is refused.
+        error: wflow_core::names::NameError,
+    },
     /// Rule 7: `timeout_secs` is zero.
     #[error("step `{step}`: timeout is 0 seconds; set a positive timeout or none")]
     ZeroTimeout {
@@ -241,6 +269,9 @@ impl GraphError {
         match self {
             GraphError::InvalidFlowName { .. } => "invalid-flow-name",
             GraphError::InvalidStepName { .. } => "invalid-step-name",
+            GraphError::InvalidName(_) => "invalid-name",
+            GraphError::TooMany { .. } => "too-many",
+            GraphError::TooManyErrors { .. } => "too-many-errors",
             GraphError::DuplicateStep { .. } => "duplicate-step",
             GraphError::InvalidParameterName { .. } => "invalid-parameter-name",
             GraphError::DuplicateParameter { .. } => "duplicate-parameter",
@@ -264,6 +295,7 @@ impl GraphError {
             GraphError::JoinIsSplitTarget { .. } => "join-is-split-target",
             GraphError::UnjoinedSplit { .. } => "unjoined-split",
             GraphError::EmptyCatch { .. } => "empty-catch",
+            GraphError::InvalidCatch { .. } => "invalid-catch",
             GraphError::ZeroTimeout { .. } => "zero-timeout",
             GraphError::ZeroMemory { .. } => "zero-memory",
             GraphError::ZeroCpu { .. } => "zero-cpu",
@@ -271,12 +303,12 @@ impl GraphError {
     }
 }
 
-/// `` `name` ``, or `(empty)` for an empty name.
+/// `` `name` `` (escaped, cut to 64 characters), or `(empty)` for an empty name.
 fn quoted(name: &str) -> String {
     if name.is_empty() {
         "(empty)".to_string()
     } else {
-        format!("`{name}`")
+        format!("`{}`", wflow_core::names::shown(name))
     }
 }
 

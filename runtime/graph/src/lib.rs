@@ -29,7 +29,11 @@
 //! # Rules
 //!
 //! 1. **Names.** The flow's name, every step name and every parameter name is an identifier
-//!    (`[A-Za-z_][A-Za-z0-9_]*`). Step names are unique; parameter names are unique.
+//!    (`[A-Za-z_][A-Za-z0-9_]*`) of at most 256 bytes ([`wflow_core::names`], the one rule for
+//!    every name the host takes). Step names are unique; parameter names are unique. A flow has at
+//!    most [`MAX_STEPS`] steps and [`MAX_PARAMETERS`] parameters; past these bounds, or with a
+//!    name too long, only those errors are reported, so validation takes bounded time whatever
+//!    the spec (as do the hints for unknown names, which have a fixed budget).
 //! 2. **Start and end.** There is exactly one step named `start` and one named `end`. `end` has the
 //!    `end` transition and no other step does. `start` is not a join and no transition leads to it.
 //! 3. **Transitions.** Every target of `next` and `foreach` is a declared step (an unknown name
@@ -55,7 +59,8 @@
 //!    Nested foreach splits and branches inside a foreach (and the other way round) are fine.
 //!    Rule 6 needs a sound graph, so it is checked only when rules 2–5 found no problem that would
 //!    make it meaningless (unreachable steps are simply left out of it).
-//! 7. **Settings.** A `catch` artifact name is non-empty, and `timeout_secs`, `memory_mb` and `cpu`
+//! 7. **Settings.** A `catch` artifact name is a valid artifact name (non-empty, no `/`, `\`
+//!    or control characters, not starting with `_`), and `timeout_secs`, `memory_mb` and `cpu`
 //!    are positive when set.
 #![deny(missing_docs)]
 
@@ -68,4 +73,4 @@ mod validate;
 
 pub use error::{GraphError, GraphErrors};
 pub use plan::{Frame, Plan, SplitKind};
-pub use validate::validate;
+pub use validate::{MAX_ERRORS, MAX_PARAMETERS, MAX_STEPS, validate};

@@ -3,15 +3,35 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use wflow_core::names::{self, NameKind, NameProblem};
 use wflow_core::{FlowSpec, Transition};
 
 use crate::{GraphError, GraphErrors, Plan, splits};
 
+/// Most steps a flow may declare.
+pub const MAX_STEPS: usize = 10_000;
+/// Most parameters a flow may declare.
+pub const MAX_PARAMETERS: usize = 1_000;
+/// Most errors reported; the rest are counted in one last [`GraphError::TooManyErrors`].
+pub const MAX_ERRORS: usize = 100;
+/// Most cells of edit-distance tables computed for "did you mean" hints in one validation; past
+/// it, unknown names get no hint (a guest's spec must not make the host work for minutes).
+const HINT_BUDGET: usize = 4_000_000;
+
 /// Checks every rule of the crate documentation and returns the validated plan, or every problem
-/// found.
+/// found (at most [`MAX_ERRORS`], then a count of the rest).
+///
+/// The work is bounded whatever the spec: at most [`MAX_STEPS`] steps and [`MAX_PARAMETERS`]
+/// parameters, names of at most [`MAX_NAME_BYTES`](wflow_core::names::MAX_NAME_BYTES) bytes
+/// (a spec breaking these gets only those errors), and a fixed budget for name hints.
 pub fn validate(spec: &FlowSpec) -> Result<Plan, GraphErrors> {
     let mut errors = Vec::new();
-    check_names(spec, &mut errors);
+    if let Some(too_many) = check_sizes(spec) {
+        return Err(GraphErrors(vec![too_many]));
+    }
+    if !check_names(spec, &mut errors) {
+        return Err(GraphErrors(capped(errors)));
+    }
     let graph = Graph::new(spec, &mut errors);
     let cycles = graph.check_cycles(&mut errors);
     let reachable = graph.check_reachability(&cycles, &mut errors);
@@ -24,17 +44,38 @@ pub fn validate(spec: &FlowSpec) -> Result<Plan, GraphErrors> {
     check_settings(spec, &mut errors);
     match analysis {
         Some(analysis) if errors.is_empty() => Ok(Plan::new(spec.clone(), analysis)),
-        _ => Err(GraphErrors(errors)),
+        _ => Err(GraphErrors(capped(errors))),
     }
 }
 
-/// True for `[A-Za-z_][A-Za-z0-9_]*`.
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// Too many steps or parameters.
+fn check_sizes(spec: &FlowSpec) -> Option<GraphError> {
+    let too_many = |what: &str, count: usize, max: usize| GraphError::TooMany {
+        what: what.to_string(),
+        count,
+        max,
+    };
+    if spec.steps.len() > MAX_STEPS {
+        Some(too_many("steps", spec.steps.len(), MAX_STEPS))
+    } else if spec.parameters.len() > MAX_PARAMETERS {
+        Some(too_many(
+            "parameters",
+            spec.parameters.len(),
+            MAX_PARAMETERS,
+        ))
+    } else {
+        None
+    }
+}
+
+/// The first [`MAX_ERRORS`] errors, and a count of the rest.
+fn capped(mut errors: Vec<GraphError>) -> Vec<GraphError> {
+    if errors.len() > MAX_ERRORS {
+        let more = errors.len() - MAX_ERRORS;
+        errors.truncate(MAX_ERRORS);
+        errors.push(GraphError::TooManyErrors { more });
+    }
+    errors
 }
 
 /// Each name used more than once, in order of first use, with its count.
@@ -54,36 +95,70 @@ fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)>
     counts
 }
 
-/// Rule 1.
-fn check_names(spec: &FlowSpec, errors: &mut Vec<GraphError>) {
-    if !is_identifier(&spec.name) {
-        let name = spec.name.clone();
-        errors.push(GraphError::InvalidFlowName { name });
+/// Rule 1. Returns false when a name is too long to go on with the other rules (they would
+/// quote it, and compare it with every other name).
+fn check_names(spec: &FlowSpec, errors: &mut Vec<GraphError>) -> bool {
+    // Pushes the error of a bad name; false when it stops the other checks.
+    let check = |kind: NameKind, name: &str, errors: &mut Vec<GraphError>| {
+        let Err(e) = names::validate(kind, name) else {
+            return true;
+        };
+        if matches!(e.problem, NameProblem::NotIdentifier | NameProblem::Empty) {
+            let name = name.to_string();
+            errors.push(match kind {
+                NameKind::Flow => GraphError::InvalidFlowName { name },
+                NameKind::Step => GraphError::InvalidStepName { step: name },
+                _ => GraphError::InvalidParameterName { param: name },
+            });
+            true
+        } else {
+            errors.push(GraphError::InvalidName(e));
+            false
+        }
+    };
+    let mut sane = check(NameKind::Flow, &spec.name, errors);
+    for s in &spec.steps {
+        sane &= check(NameKind::Step, &s.name, errors);
+        for target in s.transition.targets() {
+            if target.len() > names::MAX_NAME_BYTES {
+                let error = names::validate(NameKind::Step, target).unwrap_err();
+                errors.push(GraphError::InvalidName(error));
+                sane = false;
+            }
+        }
     }
-    for s in spec.steps.iter().filter(|s| !is_identifier(&s.name)) {
-        let step = s.name.clone();
-        errors.push(GraphError::InvalidStepName { step });
+    for p in &spec.parameters {
+        sane &= check(NameKind::Parameter, &p.name, errors);
+    }
+    if !sane {
+        return false;
     }
     for (step, count) in duplicates(spec.steps.iter().map(|s| s.name.as_str())) {
         let step = step.to_string();
         errors.push(GraphError::DuplicateStep { step, count });
     }
-    for p in spec.parameters.iter().filter(|p| !is_identifier(&p.name)) {
-        let param = p.name.clone();
-        errors.push(GraphError::InvalidParameterName { param });
-    }
     for (param, count) in duplicates(spec.parameters.iter().map(|p| p.name.as_str())) {
         let param = param.to_string();
         errors.push(GraphError::DuplicateParameter { param, count });
     }
+    true
 }
 
 /// Rule 7.
 fn check_settings(spec: &FlowSpec, errors: &mut Vec<GraphError>) {
     for s in &spec.steps {
         let step = || s.name.clone();
-        if s.catch.as_deref().is_some_and(str::is_empty) {
-            errors.push(GraphError::EmptyCatch { step: step() });
+        match s.catch.as_deref() {
+            Some("") => errors.push(GraphError::EmptyCatch { step: step() }),
+            Some(name) => {
+                if let Err(error) = names::validate(NameKind::Artifact, name) {
+                    errors.push(GraphError::InvalidCatch {
+                        step: step(),
+                        error,
+                    });
+                }
+            }
+            None => {}
         }
         if s.timeout_secs == Some(0) {
             errors.push(GraphError::ZeroTimeout { step: step() });
@@ -97,22 +172,40 @@ fn check_settings(spec: &FlowSpec, errors: &mut Vec<GraphError>) {
     }
 }
 
-/// Levenshtein distance between two names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (diag + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diag = row[j + 1];
-            row[j + 1] = next;
-        }
+/// The Levenshtein distance between `a` and `b` if it is at most `max`, computed only in the band
+/// of the table where it can be (`len(a) × (2 max + 1)` cells, counted against `budget`); `None`
+/// when it is larger or the budget is spent.
+fn distance_within(a: &[char], b: &[char], max: usize, budget: &mut usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > max {
+        return None;
     }
-    row[b.len()]
+    let cost = (a.len() + 1) * (2 * max + 1);
+    if cost > *budget {
+        *budget = 0;
+        return None;
+    }
+    *budget -= cost;
+    let far = max + 1;
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| j.min(far)).collect();
+    let mut cur = vec![far; b.len() + 1];
+    for i in 1..=a.len() {
+        let lo = i.saturating_sub(max).max(1);
+        let hi = (i + max).min(b.len());
+        cur[0] = i.min(far);
+        cur[lo - 1] = if lo == 1 { cur[0] } else { far };
+        for j in lo..=hi {
+            let substitute = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = substitute.min(prev[j] + 1).min(cur[j - 1] + 1).min(far);
+        }
+        if hi < b.len() {
+            cur[hi + 1] = far;
+        }
+        if cur[lo - 1..=hi].iter().all(|&d| d >= far) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    Some(prev[b.len()]).filter(|&d| d <= max)
 }
 
 /// The step graph, indexed by declaration position. When a name is declared twice, only its first
@@ -161,14 +254,22 @@ impl<'a> Graph<'a> {
         if start.is_some_and(|s| spec.steps[s].join) {
             errors.push(GraphError::StartIsJoin);
         }
-        let suggest = |target: &str| {
-            let far = target.chars().count().min(3);
-            spec.steps
+        let declared: Vec<(Vec<char>, &String)> = spec
+            .steps
+            .iter()
+            .zip(&canonical)
+            .filter(|(_, c)| **c)
+            .map(|(s, _)| (s.name.chars().collect(), &s.name))
+            .collect();
+        let mut budget = HINT_BUDGET;
+        let mut suggest = |target: &str| {
+            let target: Vec<char> = target.chars().collect();
+            let max = target.len().min(3).checked_sub(1)?;
+            declared
                 .iter()
-                .zip(&canonical)
-                .filter(|(_, c)| **c)
-                .map(|(s, _)| (edit_distance(target, &s.name), &s.name))
-                .filter(|&(d, _)| d < far)
+                .filter_map(|(name, s)| {
+                    Some((distance_within(&target, name, max, &mut budget)?, *s))
+                })
                 .min_by_key(|&(d, _)| d)
                 .map(|(_, name)| name.clone())
         };

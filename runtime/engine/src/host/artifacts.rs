@@ -11,9 +11,6 @@ use crate::bindings::wflow::flow::artifacts::{Host, HostReader, HostWriter};
 use crate::host::{TaskIo, TaskState};
 use crate::sandbox::LimitExceeded;
 
-/// Longest artifact name, in bytes.
-const MAX_NAME: usize = 256;
-
 /// A guest's open reader.
 pub struct ArtifactReader {
     /// The artifact's name and, for an input's, that input's index and step (for errors).
@@ -82,22 +79,12 @@ impl TaskIo {
     }
 
     fn check_name(&self, name: &str) -> Result<(), WitError> {
-        let bad = name.is_empty()
-            || name.len() > MAX_NAME
-            || name.starts_with('_')
-            || name.contains(['/', '\\', '\0'])
-            || name == "."
-            || name == ".."
-            || name.chars().any(char::is_control);
-        if bad {
-            let shown: String = name.chars().take(64).collect();
-            return Err(WitError::Invalid(format!(
-                "`{}` is not a valid artifact name: it must be 1 to {MAX_NAME} bytes, not start with `_`, \
-                 not be `.` or `..`, and not contain `/`, `\\` or control characters",
-                shown.escape_debug()
-            )));
-        }
-        Ok(())
+        wflow_core::names::validate(wflow_core::names::NameKind::Artifact, name).map_err(|e| {
+            WitError::Invalid(format!(
+                "`{}` is not a valid artifact name: {}",
+                e.shown, e.problem
+            ))
+        })
     }
 
     /// Counts `n` more bytes against the task's artifact cap; exceeding it fails the attempt.
