@@ -23,5 +23,5 @@ USER wflow
 # Compiled components are cached here for the life of the container.
 ENV WFLOW_CACHE_DIR=/tmp/wflow-cache
 # The job definition's command is `wflow worker`; the job's environment names the store
-# (WFLOW_STORE, WFLOW_S3_*) and the task (WFLOW_TASK). Exit codes: docs/batch.md.
+# (WFLOW_STORE, WFLOW_S3_*) and the task (WFLOW_TASK, WFLOW_TASK_DIGEST). Exit codes: docs/batch.md.
 CMD ["wflow", "worker"]

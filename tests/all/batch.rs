@@ -53,7 +53,13 @@ pub struct DockerShim {
     pub kills: Mutex<Vec<String>>,
     /// Containers started, as `<store> <description key>` (array children repeat it).
     pub started: Mutex<Vec<String>>,
+    /// Called with the description key when a container of that store is created, before it
+    /// starts (to play someone else writing to the store's prefix).
+    hooks: Mutex<HashMap<String, Hook>>,
 }
+
+/// See [`DockerShim::hooks`].
+pub type Hook = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl DockerShim {
     fn start() -> Arc<DockerShim> {
@@ -68,6 +74,7 @@ impl DockerShim {
             logs: tempfile::tempdir().unwrap(),
             kills: Mutex::new(Vec::new()),
             started: Mutex::new(Vec::new()),
+            hooks: Mutex::new(HashMap::new()),
         });
         let s = shim.clone();
         std::thread::spawn(move || {
@@ -172,7 +179,7 @@ impl DockerShim {
                     .collect()
             })
             .unwrap_or_default();
-        let env = spec["Env"]
+        let env: Vec<(String, String)> = spec["Env"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -181,6 +188,11 @@ impl DockerShim {
                     .collect()
             })
             .unwrap_or_default();
+        let hook = env_of(&env, "WFLOW_STORE")
+            .and_then(|store| self.hooks.lock().unwrap().get(&store).cloned());
+        if let Some(hook) = hook {
+            hook(&env_of(&env, "WFLOW_TASK").unwrap_or_default());
+        }
         let id = format!("{:064x}", self.next.fetch_add(1, Ordering::Relaxed));
         self.containers.lock().unwrap().insert(
             id.clone(),
@@ -375,15 +387,15 @@ fn env_of(env: &[(String, String)], key: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // moto with Batch set up: an IAM service role, an unmanaged compute environment, a job queue.
 
-struct Cloud {
-    endpoint: String,
-    shim: Arc<DockerShim>,
+pub struct Cloud {
+    pub endpoint: String,
+    pub shim: Arc<DockerShim>,
     queue: String,
 }
 
 const QUEUE: &str = "wflow-test-queue";
 
-fn cloud() -> &'static Cloud {
+pub fn cloud() -> &'static Cloud {
     static CLOUD: OnceLock<Cloud> = OnceLock::new();
     CLOUD.get_or_init(|| {
         let shim = DockerShim::start();
@@ -465,16 +477,43 @@ fn aws(endpoint: &str, service: &str, method: &str, path: &str, ctype: &str, bod
     rest.to_string()
 }
 
+/// The object at `key` under the prefix of `store` (an `s3://` URL on the test moto), straight
+/// to moto as anyone with write access could: `GET` when `body` is `None`, else `PUT`.
+pub fn store_object(store: &str, key: &str, body: Option<&[u8]>) -> Option<Vec<u8>> {
+    let path = format!("/{}/{key}", store.trim_start_matches("s3://"));
+    let (method, body) = body.map_or(("GET", &[][..]), |b| ("PUT", b));
+    let addr = cloud().endpoint.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=wflow-test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..end]).to_string();
+    match head.split_whitespace().nth(1) {
+        Some("200") => Some(out[end..].to_vec()),
+        Some("404") => None,
+        _ => panic!("{method} {path}: {head}"),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A machine using an S3 store on the same moto, and tasks on its Batch.
 
-struct BatchEnv {
+pub struct BatchEnv {
     env: Env,
-    url: String,
+    pub url: String,
 }
 
 impl BatchEnv {
-    fn new(tag: &str) -> BatchEnv {
+    pub fn new(tag: &str) -> BatchEnv {
         let c = cloud();
         static N: AtomicU64 = AtomicU64::new(0);
         let bucket = format!(
@@ -519,12 +558,21 @@ impl BatchEnv {
         cmd
     }
 
-    fn wflow(&self, args: &[&str]) -> Output {
+    pub fn wflow(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("wflow runs")
     }
 
+    /// Calls `hook` with the description key of each job of this store, before it starts.
+    pub fn on_job(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        let hooks = &cloud().shim.hooks;
+        hooks
+            .lock()
+            .unwrap()
+            .insert(self.url.clone(), Arc::new(hook));
+    }
+
     /// `wflow run --json FLOW --compute C EXTRA…`; the summary and stderr.
-    fn run(&self, flow: &str, compute: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    pub fn run(&self, flow: &str, compute: &str, extra: &[&str]) -> (Output, serde_json::Value) {
         let g = guest(flow);
         let mut args = vec!["run", "--json", g.to_str().unwrap(), "--compute", compute];
         args.extend_from_slice(extra);
@@ -574,7 +622,7 @@ impl BatchEnv {
 }
 
 /// The last lines of every worker's stderr (for failure messages).
-fn worker_logs() -> String {
+pub fn worker_logs() -> String {
     let mut out = String::new();
     if let Ok(rd) = std::fs::read_dir(cloud().shim.logs.path()) {
         for e in rd.flatten() {

@@ -20,6 +20,9 @@ mod failures;
 mod hostile;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
 mod inspect;
+/// Descriptions, reports and records planted in a shared store by someone else who may write
+/// to its prefix.
+mod planted;
 /// Capabilities under the policy, deterministic defaults, retries and `catch`.
 mod policy;
 /// Python and JavaScript steps, polyglot flows, cross-language artifacts.

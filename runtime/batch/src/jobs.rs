@@ -251,7 +251,7 @@ impl BatchCompute {
     async fn launch(&self, cas: &Arc<Cas>, attempts: &[Attempt]) -> Result<String, String> {
         let inner = &self.inner;
         let description = TaskDescription::of(attempts);
-        let key = {
+        let (key, digest) = {
             let cas = cas.clone();
             tokio::task::spawn_blocking(move || description.put(&cas))
                 .await
@@ -260,7 +260,11 @@ impl BatchCompute {
         };
         let first = &attempts[0];
         let definition = self.job_definition(first).await?;
-        let mut env = vec![("WFLOW_TASK".to_string(), key.clone())];
+        // The job names the description's bytes, not only its key: the worker checks them.
+        let mut env = vec![
+            ("WFLOW_TASK".to_string(), key),
+            ("WFLOW_TASK_DIGEST".to_string(), digest.to_hex()),
+        ];
         env.extend(inner.worker_env.iter().cloned());
         let overrides = ContainerOverrides::builder()
             .set_environment(Some(
@@ -515,7 +519,13 @@ impl BatchCompute {
             Next::Single(reasons) => {
                 let mut parts = reasons.split('\u{1}');
                 let (status_reason, container_reason) = (parts.next(), parts.next());
-                let report = self.read_report(&id, 0).await;
+                let report = self.read_report(&id, 0).await.map(|r| {
+                    if status == "FAILED" {
+                        not_a_success(r, &id)
+                    } else {
+                        r
+                    }
+                });
                 let report =
                     report.unwrap_or_else(|| self.no_report(&id, status_reason, container_reason));
                 self.resolve(&id, 0, report);
@@ -588,7 +598,7 @@ impl BatchCompute {
                 continue;
             }
             let report = match self.read_report(parent, index).await {
-                Some(r) => r,
+                Some(r) => not_a_success(r, &format!("{parent}:{index}")),
                 None => self.no_report(
                     parent,
                     status_reason.as_deref(),
@@ -895,6 +905,24 @@ fn resources(c: &BatchConfig, a: &Attempt) -> (u32, u32, Option<i32>) {
         .timeout
         .map(|t| (t.as_secs().saturating_add(120)).clamp(60, i32::MAX as u64) as i32);
     (vcpus, memory, timeout)
+}
+
+/// The report of a job Batch says FAILED. A worker whose job failed never wrote a success (it
+/// writes its report last, and refuses a key someone else wrote first), so a success there was
+/// not written by it: the attempt failed.
+fn not_a_success(report: AttemptReport, job: &str) -> AttemptReport {
+    if report.result.is_ok() {
+        AttemptReport::compute_failure(
+            format!(
+                "the Batch job {job} failed, yet the store holds a report saying the attempt \
+                 succeeded: it was not written by the job's worker (something else writes to \
+                 the store's `tasks-v1/` prefix); its outputs are not used"
+            ),
+            false,
+        )
+    } else {
+        report
+    }
 }
 
 /// A job's name: `wflow-<flow>-<step>-<task>`, in what Batch allows (128 letters, digits, `-`, `_`).

@@ -10,10 +10,15 @@
 //!                                                 worker last
 //! ```
 //!
-//! Both are written once under a key no one else writes. A description holds what a task needs
-//! besides the component and the artifacts (which the worker fetches by digest): the step, the
-//! parameters, the input manifests' artifact references, the foreach item, the resolved sandbox.
-//! So a job's own spec carries only the description's key.
+//! Both are written once, with put-if-absent. A description holds what a task needs besides the
+//! component and the artifacts (which the worker fetches by digest): the step, the parameters, the
+//! input manifests' artifact references, the foreach item, the resolved sandbox. So a job's own
+//! spec carries only the description's key and its digest.
+//!
+//! Anyone who may write to the store's prefix could write under these keys too. So a key that is
+//! already taken by other bytes is an error for the writer ([`RemoteError::Occupied`]), and the
+//! job is bound to the digest of the bytes the driver wrote: the worker refuses a description
+//! whose bytes hash to anything else ([`RemoteError::Changed`]), whatever its key.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +28,74 @@ use wflow_engine::{InputArtifacts, TaskInput, Value};
 use wflow_store::{ArtifactRef, Cas, StoreError};
 
 use crate::compute::{Attempt, AttemptReport};
+
+/// A description or report that cannot be written or trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key was already taken by other bytes: someone else wrote there.
+    #[error(
+        "`{key}` already holds other content (digest {}, not {expected}): something else \
+         writes to the store's `{TASKS_PREFIX}` prefix; refusing to use it",
+        .found.map_or("unknown: it vanished".to_string(), |d| d.to_string())
+    )]
+    Occupied {
+        /// The key.
+        key: String,
+        /// The digest of what is there (`None`: it was gone when read back).
+        found: Option<Digest>,
+        /// The digest of what was to be written.
+        expected: Digest,
+    },
+    /// The description's bytes are not the ones the job was submitted with.
+    #[error(
+        "the task description `{key}` has digest {found}, but the job was submitted for {expected}: \
+         it was changed after the run wrote it (something else writes to the store's \
+         `{TASKS_PREFIX}` prefix); refusing to run it"
+    )]
+    Changed {
+        /// The key.
+        key: String,
+        /// The digest of what is there.
+        found: Digest,
+        /// The digest the job names.
+        expected: Digest,
+    },
+    /// There is nothing at the key.
+    #[error("no task description at `{key}`")]
+    Missing {
+        /// The key.
+        key: String,
+    },
+    /// The bytes are not a description this wflow reads.
+    #[error("the task description `{key}` is not valid: {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Writes `bytes` at `key` unless something is there; what is there must be the same bytes.
+fn put_once(cas: &Cas, key: &str, bytes: &[u8]) -> Result<Digest, RemoteError> {
+    let expected = Digest::of(bytes);
+    if cas.backend().put_if_absent(key, bytes)? {
+        return Ok(expected);
+    }
+    // Taken: fine only if it is what this writer meant (a retried request that did arrive).
+    let found = cas.backend().get(key)?.map(|b| Digest::of(&b));
+    if found == Some(expected) {
+        return Ok(expected);
+    }
+    Err(RemoteError::Occupied {
+        key: key.to_string(),
+        found,
+        expected,
+    })
+}
 
 /// The prefix of descriptions and reports.
 pub const TASKS_PREFIX: &str = "tasks-v1/";
@@ -147,32 +220,46 @@ impl TaskDescription {
         format!("{TASKS_PREFIX}{}/{}-{}", self.run_id, t.task_id, t.attempt)
     }
 
-    /// Writes it (once) and returns its key.
-    pub fn put(&self, cas: &Cas) -> Result<String, StoreError> {
+    /// Writes it (once) and returns its key and the digest of its bytes, which the job must
+    /// carry. A key already holding other bytes is [`RemoteError::Occupied`].
+    pub fn put(&self, cas: &Cas) -> Result<(String, Digest), RemoteError> {
         let key = self.key();
         let mut bytes = Vec::new();
         ciborium::into_writer(self, &mut bytes).expect("a description encodes as CBOR");
-        cas.backend().put_if_absent(&key, &bytes)?;
-        Ok(key)
+        let digest = put_once(cas, &key, &bytes)?;
+        Ok((key, digest))
     }
 
-    /// Reads the description at `key`; `Ok(None)` if there is none.
-    pub fn get(cas: &Cas, key: &str) -> Result<Option<TaskDescription>, String> {
+    /// Reads the description at `key`, which must hash to `digest` (the one its job carries).
+    pub fn get(cas: &Cas, key: &str, digest: &Digest) -> Result<TaskDescription, RemoteError> {
         let bytes = cas
             .backend()
-            .get(key)
-            .map_err(|e| format!("reading the task description `{key}`: {e}"))?;
-        let Some(bytes) = bytes else { return Ok(None) };
-        let d: TaskDescription = ciborium::from_reader(bytes.as_slice())
-            .map_err(|e| format!("the task description `{key}` is not valid: {e}"))?;
+            .get(key)?
+            .ok_or_else(|| RemoteError::Missing {
+                key: key.to_string(),
+            })?;
+        let found = Digest::of(&bytes);
+        if found != *digest {
+            return Err(RemoteError::Changed {
+                key: key.to_string(),
+                found,
+                expected: *digest,
+            });
+        }
+        let invalid = |reason: String| RemoteError::Invalid {
+            key: key.to_string(),
+            reason,
+        };
+        let d: TaskDescription =
+            ciborium::from_reader(bytes.as_slice()).map_err(|e| invalid(e.to_string()))?;
         if d.version != 1 || d.tasks.is_empty() {
-            return Err(format!(
-                "the task description `{key}` has version {} and {} tasks: this wflow reads version 1 with at least one",
+            return Err(invalid(format!(
+                "version {} with {} tasks; this wflow reads version 1 with at least one",
                 d.version,
                 d.tasks.len()
-            ));
+            )));
         }
-        Ok(Some(d))
+        Ok(d)
     }
 
     /// The input of task `index` (its array index; 0 for a single task).
@@ -213,11 +300,12 @@ pub fn report_key(run_id: &str, task_id: u64, attempt: u32) -> String {
     format!("{TASKS_PREFIX}{run_id}/results/{task_id}-{attempt}")
 }
 
-/// Writes an attempt's report (once).
-pub fn put_report(cas: &Cas, key: &str, report: &AttemptReport) -> Result<(), StoreError> {
+/// Writes an attempt's report (once). A report already there (other bytes) is
+/// [`RemoteError::Occupied`]: this attempt's report was planted by someone else.
+pub fn put_report(cas: &Cas, key: &str, report: &AttemptReport) -> Result<(), RemoteError> {
     let mut bytes = Vec::new();
     ciborium::into_writer(report, &mut bytes).expect("a report encodes as CBOR");
-    cas.backend().put_if_absent(key, &bytes)?;
+    put_once(cas, key, &bytes)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `wflow worker`: run exactly one attempt of one task described in the store — what each AWS
 //! Batch job of a run does (see docs/batch.md). The job's environment names the store
-//! (`WFLOW_STORE`, `WFLOW_S3_*`) and the description (`WFLOW_TASK`); an array child takes its
+//! (`WFLOW_STORE`, `WFLOW_S3_*`), the description (`WFLOW_TASK`) and the digest of its bytes
+//! (`WFLOW_TASK_DIGEST`: a description with other bytes is refused); an array child takes its
 //! task from `AWS_BATCH_JOB_ARRAY_INDEX`.
 //!
 //! The worker fetches the component by digest (compiled once per machine in the cache), runs the
@@ -13,7 +14,7 @@
 //! |---|---|
 //! | 0 | the attempt succeeded (report written) |
 //! | 1 | the step failed (report written, with the step's error) |
-//! | 2 | bad input: no such description, no or a wrong array index |
+//! | 2 | bad input: no such description, one that is not the job's (digest), no or a wrong array index |
 //! | 3 | environment: the store cannot be read or written, the component cannot be loaded |
 
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use wflow_engine::{Engine, EngineConfig};
 use wflow_scheduler::AttemptReport;
-use wflow_scheduler::remote::{TaskDescription, put_report, report_key};
+use wflow_scheduler::remote::{RemoteError, TaskDescription, put_report, report_key};
 use wflow_store::Cas;
 
 use crate::exit::BadInput;
@@ -34,6 +35,9 @@ pub struct WorkerArgs {
     /// The task description's key in the store (`tasks-v1/RUN/TASK-ATTEMPT`).
     #[arg(long, env = "WFLOW_TASK", value_name = "KEY")]
     pub task: String,
+    /// The digest of the description's bytes, as the run that wrote it computed it (hex).
+    #[arg(long, env = "WFLOW_TASK_DIGEST", value_name = "HEX")]
+    pub task_digest: wflow_core::Digest,
     /// Which task of an array job's description (default: `AWS_BATCH_JOB_ARRAY_INDEX`, else 0).
     #[arg(long, env = "AWS_BATCH_JOB_ARRAY_INDEX", value_name = "N")]
     pub index: Option<usize>,
@@ -42,16 +46,13 @@ pub struct WorkerArgs {
 pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let backend = crate::backends::open(settings, false)?.expect("created when absent");
     let cas = Arc::new(Cas::new(backend.blobs));
-    let description = TaskDescription::get(&cas, &args.task)
-        .map_err(anyhow::Error::msg)
-        .context("the worker cannot read its task")?
-        .ok_or_else(|| {
-            BadInput(format!(
-                "no task description at `{}` in {}",
-                args.task,
-                settings.store_label()
-            ))
-        })?;
+    let description = match TaskDescription::get(&cas, &args.task, &args.task_digest) {
+        Ok(d) => d,
+        Err(e @ RemoteError::Store(_)) => {
+            return Err(anyhow::Error::new(e).context("the worker cannot read its task"));
+        }
+        Err(e) => return Err(BadInput(format!("{e} (in {})", settings.store_label())).into()),
+    };
     let index = match (args.index, description.tasks.len()) {
         (Some(i), n) if i < n => i,
         (None, 1) => 0,
