@@ -8,6 +8,8 @@ mod bad_input;
 /// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
 /// retries and Ctrl-C.
 mod batch;
+/// What a Python or JavaScript flow's top-level code can reach while it is built.
+mod build_time;
 /// `wflow check` and `wflow build`.
 mod check;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
