@@ -20,6 +20,9 @@ RUN apt-get update \
  && useradd --uid 10001 --create-home wflow
 COPY --from=build /src/target/release/wflow /usr/local/bin/wflow
 USER wflow
+# The policy this worker checks every task description against (docs/policy.md): bake the
+# organisation's in, e.g. `COPY policy.toml /etc/wflow/policy.toml`. Without one, the built-in
+# personal policy applies: no environment variables, no network, nothing writable.
 # Compiled components are cached here for the life of the container.
 ENV WFLOW_CACHE_DIR=/tmp/wflow-cache
 # The job definition's command is `wflow worker`; the job's environment names the store

@@ -46,9 +46,10 @@ pub struct GlobalArgs {
     /// (see docs/server.md).
     #[arg(long, global = true, env = "WFLOW_METADATA", value_name = "URL")]
     pub metadata: Option<String>,
-    /// The administrator's policy file. Default: `/etc/wflow/policy.toml` if it exists, else the
-    /// built-in personal policy (see docs/policy.md).
-    #[arg(long, global = true, env = "WFLOW_POLICY", value_name = "FILE")]
+    /// Your own policy file. It can only narrow the organisation's policy
+    /// (`/etc/wflow/policy.toml`, else `$WFLOW_POLICY`); without one it replaces the built-in
+    /// personal policy (see docs/policy.md).
+    #[arg(long, global = true, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]

@@ -38,18 +38,58 @@ impl Settings {
         }
     }
 
-    /// The administrator's policy: the file given, else `/etc/wflow/policy.toml`, else the
-    /// built-in personal policy for the current directory.
+    /// The policy flows are checked against: the organisation's (`/etc/wflow/policy.toml`, else
+    /// `$WFLOW_POLICY`) as a ceiling, narrowed by the user's own (`--policy FILE`, and
+    /// `$WFLOW_POLICY` when `/etc/wflow/policy.toml` exists). With no organisation policy, the
+    /// user's `--policy` alone; with none at all, the built-in personal policy.
     pub fn policy(&self) -> anyhow::Result<wflow_policy::Policy> {
-        let system = PathBuf::from("/etc/wflow/policy.toml");
-        let file = self
-            .policy_file
-            .clone()
-            .or_else(|| system.exists().then_some(system));
-        Ok(match file {
-            Some(f) => wflow_policy::Policy::load(&f)?,
+        let (org, user) = self.policy_files();
+        let mut layers = org
+            .into_iter()
+            .chain(user)
+            .map(|f| wflow_policy::Policy::load(&f));
+        Ok(match layers.next() {
+            Some(first) => layers.try_fold(first?, |p, next| {
+                Ok::<_, wflow_policy::PolicyError>(p.narrowed_by(next?))
+            })?,
             None => wflow_policy::Policy::builtin(&std::env::current_dir()?),
         })
+    }
+
+    /// The organisation's policy file, if any, and the user's, in the order they narrow it.
+    fn policy_files(&self) -> (Option<PathBuf>, Vec<PathBuf>) {
+        let system = PathBuf::from(SYSTEM_POLICY);
+        let env = std::env::var_os("WFLOW_POLICY")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let (org, mut user) = if system.exists() {
+            (Some(system), env.into_iter().collect::<Vec<_>>())
+        } else {
+            (env, Vec::new())
+        };
+        user.extend(self.policy_file.clone());
+        (org, user)
+    }
+
+    /// What a flow runs against besides its spec: the project directory (the current one), and
+    /// the paths no step may reach whatever the policy — the store (artifacts, records, live
+    /// logs, scratch files), the cache (compiled code, builds, an S3 store's local files), the
+    /// configuration file, the policy files and a Cargo target directory.
+    pub fn target(&self) -> anyhow::Result<wflow_policy::Target> {
+        let mut t = wflow_policy::Target::new(&std::env::current_dir()?)
+            .protect(&self.store, "the store (artifacts, records and logs)")
+            .protect(&self.cache_dir, "wflow's cache (compiled code and builds)");
+        if let Some(config) = crate::backends::config_file() {
+            t = t.protect(&config, "wflow's configuration file");
+        }
+        let (org, user) = self.policy_files();
+        for f in org.iter().chain(&user) {
+            t = t.protect(f, "a policy file");
+        }
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+            t = t.protect(std::path::Path::new(&dir), "the Cargo build directory");
+        }
+        Ok(t)
     }
 
     /// Where the store is, for messages: its URL, or its directory.
@@ -64,6 +104,9 @@ impl Settings {
         }
     }
 }
+
+/// The organisation's policy file on every machine.
+const SYSTEM_POLICY: &str = "/etc/wflow/policy.toml";
 
 /// `$WFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/wflow`, else `~/.cache/wflow`, else `.wflow-cache`.
 fn cache_dir() -> PathBuf {

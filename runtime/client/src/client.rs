@@ -961,6 +961,21 @@ impl Artifact<'_> {
             })
     }
 
+    /// Its value as JSON cut to about `budget` bytes of output (see [`preview_cbor`]
+    /// (crate::preview_cbor)), for the `cbor` codec: what to show of a value that may be huge.
+    pub fn preview(&self, budget: usize) -> Result<crate::Preview> {
+        if self.r.codec != "cbor" {
+            return self.value().map(|value| crate::Preview {
+                value,
+                truncated: false,
+            });
+        }
+        crate::preview_cbor(&self.bytes()?, budget).map_err(|reason| ClientError::Decode {
+            pathspec: self.pathspec(),
+            reason,
+        })
+    }
+
     /// Its value as JSON, for the `cbor` codec (see [`cbor_to_json`](crate::cbor_to_json));
     /// [`ClientError::Decode`] for other codecs (read them with [`bytes`](Self::bytes)).
     pub fn value(&self) -> Result<serde_json::Value> {

@@ -78,6 +78,7 @@ mod liveness;
 mod logs;
 mod nearest;
 mod pathspec;
+mod preview;
 mod value;
 
 pub use client::{Artifact, ArtifactInfo, Client, Flow, METADATA_FILE, Object, Run, Step, Task};
@@ -88,5 +89,6 @@ pub use logs::{
     live_log_dir, live_log_path,
 };
 pub use pathspec::parse_pathspec;
+pub use preview::{Preview, preview_cbor};
 pub use value::{cbor_to_json, decode_cbor};
 pub use wflow_metadata::{RunFilter, Status, StepStats};

@@ -24,14 +24,16 @@ pub enum ParamError {
         ty: ParamType,
     },
     /// A value does not parse as the parameter's type.
-    #[error("parameter `{name}`: `{value}` is not a valid {ty}")]
+    #[error("parameter `{name}`: `{value}` is not a valid {ty}{}", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
     Invalid {
         /// The parameter.
         name: String,
-        /// The text given.
+        /// The text given, or for a long one an excerpt around the problem (escaped, cut).
         value: String,
         /// The expected type.
         ty: ParamType,
+        /// Why, when the parser says (for JSON: what and where, with line and column).
+        reason: String,
     },
     /// The same parameter was given twice.
     #[error("parameter `{0}` given more than once")]
@@ -42,8 +44,9 @@ pub enum ParamError {
 pub fn parse_param(name: &str, ty: ParamType, text: &str) -> Result<ParamValue, ParamError> {
     let invalid = || ParamError::Invalid {
         name: name.into(),
-        value: text.into(),
+        value: crate::names::shown(text),
         ty,
+        reason: String::new(),
     };
     Ok(match ty {
         ParamType::String => ParamValue::String(text.to_string()),
@@ -54,8 +57,36 @@ pub fn parse_param(name: &str, ty: ParamType, text: &str) -> Result<ParamValue, 
             "false" | "0" | "no" => ParamValue::Bool(false),
             _ => return Err(invalid()),
         },
-        ParamType::Json => ParamValue::Json(serde_json::from_str(text).map_err(|_| invalid())?),
+        ParamType::Json => {
+            ParamValue::Json(serde_json::from_str(text).map_err(|e| ParamError::Invalid {
+                name: name.into(),
+                value: excerpt(text, e.line(), e.column()),
+                ty,
+                reason: format!("{e} (of {} bytes)", text.len()),
+            })?)
+        }
     })
+}
+
+/// About 60 characters of `text` around `line` and `column` (1-based, as serde_json counts),
+/// escaped, with `…` where it was cut.
+fn excerpt(text: &str, line: usize, column: usize) -> String {
+    const SIDE: usize = 30;
+    let Some(row) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return crate::names::shown(text);
+    };
+    let chars: Vec<char> = row.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let (from, to) = (at.saturating_sub(SIDE), (at + SIDE).min(chars.len()));
+    let mut out = String::new();
+    if from > 0 || line > 1 {
+        out.push('…');
+    }
+    out.extend(chars[from..to].iter().flat_map(|c| c.escape_debug()));
+    if to < chars.len() || text.split('\n').nth(line).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Resolves the values of every parameter of `specs` from `given` (name, text) pairs and defaults.
@@ -149,5 +180,13 @@ mod tests {
             ParamValue::Float(0.5)
         );
         assert!(parse_param("j", ParamType::Json, "{").is_err());
+        // A 120 kB value that does not parse: the reason and an excerpt, not the whole value.
+        let big = format!("{{\"a\": [{}1, 2,, 3]}}", "0, ".repeat(40_000));
+        let err = parse_param("j", ParamType::Json, &big)
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 300, "{} bytes: {err}", err.len());
+        assert!(err.contains("expected value at line 1 column"), "{err}");
+        assert!(err.contains("2,, 3]"), "the excerpt shows the place: {err}");
     }
 }

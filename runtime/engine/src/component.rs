@@ -125,7 +125,7 @@ fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<(
 
 fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<FlowSpec> {
     let state = TaskState {
-        wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+        wasi: crate::sandbox::spec_ctx(),
         table: Default::default(),
         limiter: TaskLimiter {
             limits: wasmtime::StoreLimitsBuilder::new()

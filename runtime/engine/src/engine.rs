@@ -92,6 +92,14 @@ impl Engine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        // Name lookups only of granted hosts (see `host::lookup`), in place of wasmtime-wasi's.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::add_to_linker::<
+            _,
+            crate::host::lookup::GrantedLookup,
+        >(&mut linker, crate::host::lookup::view)
+        .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        linker.allow_shadowing(false);
         crate::bindings::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 

@@ -23,7 +23,7 @@ use wflow_core::{
     Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, StepSpec, Transition, resolve_params,
 };
 use wflow_graph::{Plan, SplitKind, validate};
-use wflow_policy::Policy;
+use wflow_policy::{Policy, Target};
 
 use crate::ops::Reader;
 
@@ -292,6 +292,60 @@ pub fn check_spec(spec: &FlowSpec, data: &[u8]) {
                 }
             }
         }
+    }
+    check_policy_binding(spec, &dir);
+}
+
+/// Policy resolution of an adversarial spec (issue 20): a flow's own grants go only to its pinned
+/// component, whatever name the spec claims; a user's policy only narrows; what the policy
+/// resolved, it admits on a worker; no sandbox reaches a protected path.
+fn check_policy_binding(spec: &FlowSpec, dir: &std::path::Path) {
+    let everything = "env = [\"*\"]\ndirs = [{ path = \"/\", writable = true }]\n\
+                      network = [\"*:*\"]\nclock = true\nrandom = true\n";
+    let flow_table = format!("{:?}", spec.name); // a TOML basic string is close enough to Rust's
+    let pinned = Policy::parse(
+        &format!(
+            "[flows.{flow_table}]\ndigests = [\"aa\"]\n[flows.{flow_table}.grants]\n{everything}"
+        ),
+        "pinned",
+    );
+    let Ok(pinned) = pinned else { return }; // a name TOML cannot hold as a key
+    let impostor = Target::new(dir).with_component(spec, "bb");
+    let unpinned = Target::new(dir);
+    let as_impostor = pinned.resolve_for(spec, &impostor).map_err(|v| v.list);
+    let as_nobody = Policy::default()
+        .resolve_for(spec, &unpinned)
+        .map_err(|v| v.list);
+    assert_eq!(
+        as_impostor, as_nobody,
+        "an impostor gets exactly the global grants"
+    );
+
+    let narrowed = pinned.clone().narrowed_by(Policy::builtin(dir));
+    let owner = Target::new(dir)
+        .with_component(spec, "aa")
+        .protect(&dir.join("wflow-fuzz-store"), "the store");
+    match narrowed.resolve_for(spec, &owner) {
+        Ok(sandboxes) => {
+            assert!(
+                Policy::builtin(dir).resolve_for(spec, &owner).is_ok(),
+                "narrowing only narrows"
+            );
+            let store = dir.canonicalize().unwrap().join("wflow-fuzz-store");
+            for (step, sb) in &sandboxes {
+                for d in &sb.dirs {
+                    let host = std::path::Path::new(&d.host_path);
+                    assert!(
+                        !host.starts_with(&store) && !store.starts_with(host),
+                        "{step}: {d:?}"
+                    );
+                }
+                narrowed
+                    .admits(&spec.name, step, "aa", sb, &owner)
+                    .unwrap_or_else(|v| panic!("{step}: its own sandbox is refused: {v}"));
+            }
+        }
+        Err(v) => assert!(v.list.iter().all(|x| spec.step(&x.step).is_some())),
     }
 }
 

@@ -78,7 +78,7 @@ pub fn check(data: &[u8]) {
     };
     assert_eq!(policy.origin, "fuzz.toml");
     for flow in flows() {
-        let _ = policy.grants_for(&flow.name);
+        let _ = policy.grants_for(&flow.name, Some("aa"));
         match policy.resolve(&flow, project_dir()) {
             Ok(sandboxes) => {
                 assert_eq!(sandboxes.len(), flow.steps.len());
@@ -111,11 +111,13 @@ fn check_sandbox(policy: &Policy, step: &StepSpec, sb: &wflow_core::Sandbox) {
         "memory of `{}`: {memory_mb} MiB",
         step.name
     );
+    let attempts = u64::from(step.retries.min(l.max_retries)) + 1;
     let timeout = step
         .timeout_secs
         .map(u64::from)
         .or(policy.defaults.timeout_secs)
-        .or(l.max_timeout_secs);
+        .or(l.max_timeout_secs)
+        .or(l.max_task_secs.map(|total| (total / attempts).max(1)));
     assert_eq!(sb.timeout.map(|t| t.as_secs()), timeout);
     assert_eq!(sb.fuel, l.fuel);
     assert_eq!(sb.max_log_bytes, l.max_log_bytes);
@@ -161,6 +163,10 @@ pub const DICT: &[&[u8]] = &[
     b"max_artifact_bytes = ",
     b"max_foreach_items = ",
     b"max_wasm_stack = ",
+    b"max_retries = ",
+    b"max_task_secs = ",
+    b"digests = [\"aa\"]\n",
+    b"[flows.Training]\n",
     b"env = ",
     b"dirs = ",
     b"network = ",

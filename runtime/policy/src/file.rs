@@ -18,21 +18,37 @@ pub struct Policy {
     /// Capabilities any flow's steps may be granted.
     #[serde(default)]
     pub grants: Grants,
-    /// Extra grants for one flow, by flow name.
+    /// Extra grants for one flow, by flow name; they apply only to the components whose digests
+    /// the rules pin (a guest chooses its flow's name, not its digest).
     #[serde(default)]
     pub flows: BTreeMap<String, FlowRules>,
     /// Where the policy came from, for messages.
     #[serde(skip)]
     pub origin: String,
+    /// Policies that narrow this one (a user's own under the organisation's): a flow must pass
+    /// each of them too, and gets the smallest of their limits. See [`Policy::narrowed_by`].
+    #[serde(skip)]
+    pub narrowing: Vec<Policy>,
 }
 
 /// Rules for one flow.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowRules {
-    /// Grants added to the global ones for this flow.
+    /// The digests (as `wflow check` prints them) of the components these grants are for: a
+    /// step gets the flow's grants only when the component that runs it is one of these.
+    #[serde(default)]
+    pub digests: Vec<String>,
+    /// Grants added to the global ones for this flow's pinned components.
     #[serde(default)]
     pub grants: Grants,
+}
+
+impl FlowRules {
+    /// Whether the rules pin the component with digest `component` (hex, any case).
+    fn pins(&self, component: Option<&str>) -> bool {
+        component.is_some_and(|d| self.digests.iter().any(|p| p.eq_ignore_ascii_case(d)))
+    }
 }
 
 /// Defaults for steps that do not set a value.
@@ -74,6 +90,11 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Most bytes of wasm stack a task may use.
     pub max_wasm_stack: usize,
+    /// Most retries a step may ask for.
+    pub max_retries: u32,
+    /// Most seconds all attempts of one task may take together, `(retries + 1) × timeout`; when
+    /// set, a step's timeout defaults to it divided among the attempts.
+    pub max_task_secs: Option<u64>,
 }
 
 impl Default for Limits {
@@ -87,6 +108,8 @@ impl Default for Limits {
             max_artifact_bytes: 64 << 30,
             fuel: None,
             max_wasm_stack: 1 << 20,
+            max_retries: 10,
+            max_task_secs: None,
         }
     }
 }
@@ -142,16 +165,18 @@ pub enum PolicyError {
 }
 
 impl Policy {
-    /// The policy used when no file is given: for one person on their own machine. It grants
-    /// clocks, random numbers and any environment variable a step names, directories under the
-    /// project directory (read-write), and no network; the ceilings are the default [`Limits`].
+    /// The policy used when no file is given: for one person on their own machine, running flows
+    /// they may not have written. It grants real clocks and random numbers, and read-only mounts
+    /// of directories under the project directory; no environment variable, no network, nothing
+    /// writable. The ceilings are the default [`Limits`]. (Whatever the policy, the store, the
+    /// records, the logs and the caches are never mountable: see [`crate::Target`].)
     pub fn builtin(project_dir: &Path) -> Policy {
         Policy {
             grants: Grants {
-                env: vec!["*".into()],
+                env: vec![],
                 dirs: vec![DirRule {
                     path: project_dir.to_path_buf(),
-                    writable: true,
+                    writable: false,
                 }],
                 network: vec![],
                 clock: true,
@@ -160,6 +185,14 @@ impl Policy {
             origin: "built-in personal policy (no policy file)".into(),
             ..Policy::default()
         }
+    }
+
+    /// This policy as a ceiling, narrowed by `other` (a user's own policy under the
+    /// organisation's): a flow is refused if either refuses it, and each step gets the smaller
+    /// of the two limits. `other` can never grant what this policy does not.
+    pub fn narrowed_by(mut self, other: Policy) -> Policy {
+        self.narrowing.push(other);
+        self
     }
 
     /// Parses policy TOML; `origin` names it in messages.
@@ -181,10 +214,13 @@ impl Policy {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// The grants for `flow`: global ones plus the flow's own.
-    pub fn grants_for(&self, flow: &str) -> Grants {
+    /// The grants for a step of `flow` run by the component with digest `component` (`None`:
+    /// unknown): the global ones, plus the flow's own when its rules pin that digest.
+    pub fn grants_for(&self, flow: &str, component: Option<&str>) -> Grants {
         let mut g = self.grants.clone();
-        if let Some(rules) = self.flows.get(flow) {
+        if let Some(rules) = self.flows.get(flow)
+            && rules.pins(component)
+        {
             let extra = &rules.grants;
             g.env.extend(extra.env.iter().cloned());
             g.dirs.extend(extra.dirs.iter().cloned());
@@ -193,5 +229,25 @@ impl Policy {
             g.random |= extra.random;
         }
         g
+    }
+
+    /// Why `flow`'s own grants were not given to a step run by `component`, if the policy has
+    /// rules for `flow` that do not pin it: for the message that tells the user what to pin.
+    pub(crate) fn unpinned(&self, flow: &str, component: Option<&str>) -> Option<String> {
+        let rules = self.flows.get(flow)?;
+        if rules.pins(component) {
+            return None;
+        }
+        Some(match component {
+            Some(d) => format!(
+                "the policy's grants for flow `{flow}` apply only to the components its \
+                 `[flows.{flow}] digests` pins, and this component ({d}) is not one of them; \
+                 if you trust it, add \"{d}\" to that list"
+            ),
+            None => format!(
+                "the policy's grants for flow `{flow}` apply only to pinned components, and \
+                 this component's digest is unknown here"
+            ),
+        })
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wflow_core::{DirGrant, FlowSpec, Sandbox, StepSpec};
 
 use crate::file::{Grants, Policy};
+use crate::target::{Target, overlap};
 
 /// One thing a step asks for that the policy does not allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,11 +28,16 @@ impl fmt::Display for Violation {
 /// Every violation of a flow, and the policy they are against.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violations {
-    /// Where the policy came from.
+    /// Where the policy came from (several origins when a policy is narrowed by another).
     pub origin: String,
     /// The violations, in step order.
     pub list: Vec<Violation>,
+    /// What the user can do about them, when the policy knows (for example which digest to pin).
+    pub notes: Vec<String>,
 }
+
+/// Most violations printed; the rest are counted.
+const SHOWN_VIOLATIONS: usize = 50;
 
 impl fmt::Display for Violations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,8 +46,14 @@ impl fmt::Display for Violations {
             "the flow asks for more than the policy allows ({}):",
             self.origin
         )?;
-        for v in &self.list {
+        for v in self.list.iter().take(SHOWN_VIOLATIONS) {
             write!(f, "\n  {v}")?;
+        }
+        if self.list.len() > SHOWN_VIOLATIONS {
+            write!(f, "\n  … and {} more", self.list.len() - SHOWN_VIOLATIONS)?;
+        }
+        for note in &self.notes {
+            write!(f, "\n  note: {note}")?;
         }
         Ok(())
     }
@@ -51,49 +63,120 @@ impl std::error::Error for Violations {}
 
 impl Policy {
     /// Checks every step of `spec` and returns each step's sandbox, or every violation.
-    /// Relative directory paths in grants and rules are taken from `project_dir`.
+    /// Relative directory paths in grants and rules are taken from `project_dir`. No component
+    /// digest is known, so no flow's own grants apply (see [`Policy::resolve_for`]).
     pub fn resolve(
         &self,
         spec: &FlowSpec,
         project_dir: &Path,
     ) -> Result<BTreeMap<String, Sandbox>, Violations> {
-        let grants = self.grants_for(&spec.name);
+        self.resolve_for(spec, &Target::new(project_dir))
+    }
+
+    /// Checks every step of `spec` as `target` describes it (project directory, the digest of
+    /// the component that runs each step, the paths no step may reach) under this policy and
+    /// every policy narrowing it, and returns each step's sandbox (the smallest limits of all),
+    /// or every violation.
+    pub fn resolve_for(
+        &self,
+        spec: &FlowSpec,
+        target: &Target,
+    ) -> Result<BTreeMap<String, Sandbox>, Violations> {
+        let protected = target.protected_paths();
+        let mut sandboxes = BTreeMap::new();
+        let mut all = Violations {
+            origin: String::new(),
+            list: Vec::new(),
+            notes: Vec::new(),
+        };
+        for layer in std::iter::once(self).chain(&self.narrowing) {
+            let (out, list, notes) = layer.resolve_layer(spec, target, &protected);
+            if !list.is_empty() {
+                if !all.origin.is_empty() {
+                    all.origin.push_str(", and ");
+                }
+                all.origin.push_str(&layer.origin);
+            }
+            for v in list {
+                if !all.list.contains(&v) {
+                    all.list.push(v);
+                }
+            }
+            for n in notes {
+                if !all.notes.contains(&n) {
+                    all.notes.push(n);
+                }
+            }
+            for (step, sb) in out {
+                match sandboxes.get_mut(&step) {
+                    None => {
+                        sandboxes.insert(step, sb);
+                    }
+                    Some(narrowest) => narrow(narrowest, &sb),
+                }
+            }
+        }
+        if all.list.is_empty() {
+            Ok(sandboxes)
+        } else {
+            Err(all)
+        }
+    }
+
+    /// One policy (not those narrowing it): the sandboxes, the violations and the notes.
+    fn resolve_layer(
+        &self,
+        spec: &FlowSpec,
+        target: &Target,
+        protected: &[(PathBuf, String)],
+    ) -> (BTreeMap<String, Sandbox>, Vec<Violation>, Vec<String>) {
         let mut out = BTreeMap::new();
         let mut list = Vec::new();
+        let mut notes = Vec::new();
         for step in &spec.steps {
+            let component = target.components.get(&step.name).map(String::as_str);
+            let grants = self.grants_for(&spec.name, component);
+            let before = list.len();
             let mut v = |message: String| {
                 list.push(Violation {
                     step: step.name.clone(),
                     message,
                 })
             };
-            out.insert(
-                step.name.clone(),
-                self.step_sandbox(step, &grants, project_dir, &mut v),
-            );
+            let sb = self.step_sandbox(step, &grants, target, protected, &mut v);
+            if list.len() > before
+                && let Some(note) = self.unpinned(&spec.name, component)
+                && !notes.contains(&note)
+            {
+                notes.push(note);
+            }
+            out.insert(step.name.clone(), sb);
         }
-        if list.is_empty() {
-            Ok(out)
-        } else {
-            Err(Violations {
-                origin: self.origin.clone(),
-                list,
-            })
-        }
+        (out, list, notes)
     }
 
-    /// Whether the engine must meter fuel.
+    /// Whether the engine must meter fuel (this policy or one narrowing it sets `fuel`).
     pub fn needs_fuel(&self) -> bool {
-        self.limits.fuel.is_some()
+        self.limits.fuel.is_some() || self.narrowing.iter().any(Policy::needs_fuel)
+    }
+
+    /// The wasm stack limit: the smallest of this policy's and those narrowing it.
+    pub fn max_wasm_stack(&self) -> usize {
+        self.narrowing
+            .iter()
+            .map(Policy::max_wasm_stack)
+            .fold(self.limits.max_wasm_stack, usize::min)
     }
 
     fn step_sandbox(
         &self,
         step: &StepSpec,
         grants: &Grants,
-        project_dir: &Path,
+        target: &Target,
+        protected: &[(PathBuf, String)],
         v: &mut impl FnMut(String),
     ) -> Sandbox {
+        let project_dir = target.project_dir.as_path();
         let l = &self.limits;
         let memory_mb = step
             .memory_mb
@@ -105,16 +188,32 @@ impl Policy {
                 l.max_memory_mb
             ));
         }
+        if step.retries > l.max_retries {
+            v(format!(
+                "retries {} is above the policy's ceiling of {}",
+                step.retries, l.max_retries
+            ));
+        }
+        let attempts = u64::from(step.retries.min(l.max_retries)) + 1;
         let timeout = step
             .timeout_secs
             .map(u64::from)
             .or(self.defaults.timeout_secs)
-            .or(l.max_timeout_secs);
+            .or(l.max_timeout_secs)
+            .or(l.max_task_secs.map(|total| (total / attempts).max(1)));
         if let (Some(t), Some(max)) = (timeout, l.max_timeout_secs)
             && t > max
         {
             v(format!(
                 "timeout {t} s is above the policy's ceiling of {max} s"
+            ));
+        }
+        if let (Some(t), Some(max)) = (timeout, l.max_task_secs)
+            && t.saturating_mul(attempts) > max
+        {
+            v(format!(
+                "{attempts} attempt(s) of {t} s each can take longer than the policy's ceiling \
+                 of {max} s per task (`max_task_secs`); lower `retries` or `timeout`"
             ));
         }
         if let Some(cpu) = step.cpu
@@ -147,6 +246,17 @@ impl Policy {
                 ));
                 continue;
             };
+            if let Some((path, what)) = overlap(&real, protected) {
+                v(format!(
+                    "directory `{}` ({}) overlaps {what} ({}): no step may reach the store, the \
+                     records, the logs, the caches or the files wflow trusts, nor a directory \
+                     holding them; mount a folder beside them instead",
+                    d.host_path,
+                    real.display(),
+                    path.display()
+                ));
+                continue;
+            }
             let allowed = grants.dirs.iter().any(|r| {
                 absolute(project_dir, &r.path)
                     .canonicalize()
@@ -212,6 +322,23 @@ impl Policy {
             random: caps.random,
         }
     }
+}
+
+/// Lowers `a`'s limits to `b`'s where `b`'s are smaller (the grants are the step's request, the
+/// same in both).
+fn narrow(a: &mut Sandbox, b: &Sandbox) {
+    fn min_some<T: Ord + Copy>(x: Option<T>, y: Option<T>) -> Option<T> {
+        match (x, y) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+    a.memory_bytes = a.memory_bytes.min(b.memory_bytes);
+    a.timeout = min_some(a.timeout, b.timeout);
+    a.fuel = min_some(a.fuel, b.fuel);
+    a.max_log_bytes = a.max_log_bytes.min(b.max_log_bytes);
+    a.max_artifact_bytes = a.max_artifact_bytes.min(b.max_artifact_bytes);
+    a.max_foreach_items = a.max_foreach_items.min(b.max_foreach_items);
 }
 
 fn list(items: &[String]) -> String {
@@ -323,6 +450,8 @@ mod tests {
             [grants]
             env = ["AWS_*"]
             network = ["*.example.com:443"]
+            [flows.F]
+            digests = ["aa11"]
             [flows.F.grants]
             network = ["db.internal:*"]
             clock = true
@@ -336,14 +465,279 @@ mod tests {
             clock: true,
             ..Default::default()
         };
-        let sb = p
-            .resolve(&flow(vec![step_with(caps.clone())]), Path::new("/"))
-            .unwrap();
+        let f = flow(vec![step_with(caps.clone())]);
+        let pinned = Target::new(Path::new("/")).with_component(&f, "AA11");
+        let sb = p.resolve_for(&f, &pinned).unwrap();
         assert!(sb["fetch"].clock);
         let mut other = flow(vec![step_with(caps)]);
         other.name = "G".into();
-        let err = p.resolve(&other, Path::new("/")).unwrap_err();
+        let err = p.resolve_for(&other, &pinned).unwrap_err();
         assert_eq!(err.list.len(), 2, "flow G lacks F's extra grants: {err}");
+    }
+
+    #[test]
+    fn a_flow_taking_another_flows_name_gets_only_the_global_grants() {
+        // Issue 20, item 1: grants were looked up by the name the guest's spec() returns.
+        let p = Policy::parse(
+            "[flows.F]\ndigests = [\"aa11\"]\n[flows.F.grants]\nenv = [\"SECRET\"]\n",
+            "test",
+        )
+        .unwrap();
+        let caps = Capabilities {
+            env: vec!["SECRET".into()],
+            ..Default::default()
+        };
+        let impostor = flow(vec![step_with(caps)]);
+        for target in [
+            Target::new(Path::new("/")),
+            Target::new(Path::new("/")).with_component(&impostor, "bb22"),
+        ] {
+            let err = p.resolve_for(&impostor, &target).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("environment variable `SECRET` is not allowed"),
+                "{text}"
+            );
+            assert!(
+                text.contains("note: the policy's grants for flow `F` apply only"),
+                "{text}"
+            );
+        }
+        let target = Target::new(Path::new("/")).with_component(&impostor, "bb22");
+        let text = p.resolve_for(&impostor, &target).unwrap_err().to_string();
+        assert!(
+            text.contains("add \"bb22\" to that list"),
+            "names the digest to pin: {text}"
+        );
+        // Per step: in a polyglot flow only the steps of the pinned component get the grants.
+        let mut two = impostor.clone();
+        two.steps.push(StepSpec {
+            name: "other".into(),
+            ..two.steps[0].clone()
+        });
+        let mut target = Target::new(Path::new("/")).with_component(&two, "aa11");
+        target.components.insert("other".into(), "cc33".into());
+        let err = p.resolve_for(&two, &target).unwrap_err();
+        assert_eq!(err.list.len(), 1, "{err}");
+        assert_eq!(err.list[0].step, "other");
+    }
+
+    #[test]
+    fn a_users_policy_only_narrows_the_organisations() {
+        // Issue 20, item 7: `--policy permissive.toml` used to replace the administrator's.
+        let org = Policy::parse("[limits]\nmax_memory_mb = 512\nmax_retries = 2\n", "org").unwrap();
+        let user = Policy::parse(
+            "[defaults]\nmemory_mb = 256\n[limits]\nmax_memory_mb = 65536\nmax_retries = 100\n[grants]\nnetwork = [\"*:*\"]\nenv = [\"*\"]\n",
+            "user",
+        )
+        .unwrap();
+        let p = org.narrowed_by(user);
+        let mut asks = step_with(Capabilities {
+            network: vec!["example.com:443".into()],
+            ..Default::default()
+        });
+        asks.memory_mb = Some(1024);
+        asks.retries = 5;
+        let err = p.resolve(&flow(vec![asks]), Path::new("/")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("(org)"), "{text}");
+        assert!(
+            text.contains("network destination `example.com:443` is not allowed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("memory 1024 MiB is above the policy's ceiling of 512 MiB"),
+            "{text}"
+        );
+        assert!(
+            text.contains("retries 5 is above the policy's ceiling of 2"),
+            "{text}"
+        );
+        let sb = p
+            .resolve(
+                &flow(vec![step_with(Capabilities::default())]),
+                Path::new("/"),
+            )
+            .unwrap();
+        assert_eq!(
+            sb["fetch"].memory_bytes,
+            256 << 20,
+            "the user's smaller default"
+        );
+        // The other way round: a user may narrow.
+        let narrow = Policy::parse("[limits]\nmax_memory_mb = 128\n", "user").unwrap();
+        let p = Policy::default().narrowed_by(narrow);
+        let mut big = step_with(Capabilities::default());
+        big.memory_mb = Some(1024);
+        assert!(p.resolve(&flow(vec![big]), Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn retries_and_total_task_time_have_ceilings() {
+        let mut s = step_with(Capabilities::default());
+        s.retries = u32::MAX;
+        let err = Policy::default()
+            .resolve(&flow(vec![s]), Path::new("/"))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("retries 4294967295 is above the policy's ceiling of 10"),
+            "{err}"
+        );
+        let p = Policy::parse("[limits]\nmax_task_secs = 600\n", "test").unwrap();
+        let mut s = step_with(Capabilities::default());
+        s.retries = 3;
+        let sb = p.resolve(&flow(vec![s.clone()]), Path::new("/")).unwrap();
+        assert_eq!(
+            sb["fetch"].timeout,
+            Some(Duration::from_secs(150)),
+            "600 s over 4 attempts"
+        );
+        s.timeout_secs = Some(300);
+        let err = p.resolve(&flow(vec![s]), Path::new("/")).unwrap_err();
+        assert!(err.to_string().contains("4 attempt(s) of 300 s"), "{err}");
+    }
+
+    #[test]
+    fn the_store_records_logs_and_caches_are_never_mountable() {
+        // Issue 20, item 2: the personal policy granted the project directory, `.wflow` included.
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        for d in ["data", ".wflow/blobs", "cache"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join(".wflow"), root.join("data/store-link")).unwrap();
+        let p = Policy::parse(
+            &format!(
+                "[grants]\ndirs = [{{ path = \"{}\", writable = true }}]\n",
+                root.display()
+            ),
+            "test",
+        )
+        .unwrap();
+        let target = Target::new(root)
+            .protect(Path::new(".wflow"), "the store")
+            .protect(Path::new("cache"), "the compiled-code cache")
+            .protect(Path::new("not-yet/cache"), "the build cache");
+        let mount = |path: &str| Capabilities {
+            dirs: vec![DirGrant {
+                host_path: path.into(),
+                guest_path: "/x".into(),
+                writable: false,
+            }],
+            ..Default::default()
+        };
+        for (path, what) in [
+            (".", "the store"),
+            (".wflow", "the store"),
+            (".wflow/blobs", "the store"),
+            ("data/store-link", "the store"),
+            ("data/../cache", "the compiled-code cache"),
+        ] {
+            let err = p
+                .resolve_for(&flow(vec![step_with(mount(path))]), &target)
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("directory `{path}`"))
+                    && text.contains(&format!("overlaps {what}")),
+                "{path}: {text}"
+            );
+        }
+        p.resolve_for(&flow(vec![step_with(mount("data"))]), &target)
+            .expect("a folder beside them is fine");
+        std::fs::create_dir_all(root.join("not-yet")).unwrap();
+        assert!(
+            p.resolve_for(&flow(vec![step_with(mount("not-yet"))]), &target)
+                .is_err(),
+            "a parent of a path that does not exist yet overlaps too"
+        );
+    }
+
+    #[test]
+    fn the_builtin_policy_grants_little() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("out")).unwrap();
+        let p = Policy::builtin(root.path());
+        let caps = Capabilities {
+            env: vec!["HOME".into()],
+            dirs: vec![DirGrant {
+                host_path: "out".into(),
+                guest_path: "/out".into(),
+                writable: true,
+            }],
+            network: vec!["127.0.0.1:80".into()],
+            clock: true,
+            random: true,
+        };
+        let err = p
+            .resolve(&flow(vec![step_with(caps)]), root.path())
+            .unwrap_err();
+        assert_eq!(
+            err.list.len(),
+            3,
+            "env, the writable mount and the network: {err}"
+        );
+    }
+
+    #[test]
+    fn a_worker_admits_only_sandboxes_its_policy_allows() {
+        let p = Policy::parse(
+            "[limits]\nmax_memory_mb = 512\nmax_timeout_secs = 60\n[grants]\nclock = true\n",
+            "worker",
+        )
+        .unwrap();
+        let fine = p
+            .resolve(
+                &flow(vec![step_with(Capabilities {
+                    clock: true,
+                    ..Default::default()
+                })]),
+                Path::new("/"),
+            )
+            .unwrap()
+            .remove("fetch")
+            .unwrap();
+        let target = Target::new(Path::new("/"));
+        p.admits("F", "fetch", "aa", &fine, &target).unwrap();
+        let forged = [
+            Sandbox {
+                network: vec!["10.0.0.1:22".into()],
+                ..fine.clone()
+            },
+            Sandbox {
+                env: vec![("HOME".into(), "/root".into())],
+                ..fine.clone()
+            },
+            Sandbox {
+                memory_bytes: 4 << 30,
+                ..fine.clone()
+            },
+            Sandbox {
+                timeout: None,
+                ..fine.clone()
+            },
+            Sandbox {
+                max_log_bytes: usize::MAX,
+                ..fine.clone()
+            },
+            Sandbox {
+                random: true,
+                ..fine.clone()
+            },
+            Sandbox {
+                dirs: vec![DirGrant {
+                    host_path: "/".into(),
+                    guest_path: "/".into(),
+                    writable: true,
+                }],
+                ..fine.clone()
+            },
+        ];
+        for sb in forged {
+            let err = p.admits("F", "fetch", "aa", &sb, &target).unwrap_err();
+            assert!(err.to_string().contains("step `fetch`: "), "{err}");
+        }
     }
 
     #[test]

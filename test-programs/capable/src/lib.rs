@@ -1,6 +1,8 @@
 //! A flow whose `start` asks for capabilities — an environment variable, a read-only directory, a
-//! writable directory, the clock and random numbers — and whose `pure` step asks for nothing, to
-//! test grants under the policy and the deterministic defaults. Written by hand (builder API).
+//! writable directory, the clock and random numbers — whose `pure` step asks for nothing, and whose
+//! `net` step connects to `127.0.0.1:18001` and looks up `localhost` (both granted, or not) and
+//! `example.com` (never granted), to test grants under the policy and the deterministic defaults.
+//! Written by hand (builder API).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,7 +24,14 @@ impl Flow for Capable {
                     .random()
                     .next("pure"),
             )
-            .step(StepSpec::new("pure").doc("Asks for nothing.").next("end"))
+            .step(StepSpec::new("pure").doc("Asks for nothing.").next("net"))
+            .step(
+                StepSpec::new("net")
+                    .doc("Connects to 127.0.0.1:18001 and keeps what it read, or the error.")
+                    .network("127.0.0.1:18001")
+                    .network("localhost:18001")
+                    .next("end"),
+            )
             .step(StepSpec::new("end"))
     }
 
@@ -61,6 +70,25 @@ impl Flow for Capable {
                     "pure_file",
                     format!("{:?}", std::fs::read_to_string("/data/hello.txt").is_ok()),
                 )?;
+            }
+            "net" => {
+                use std::io::Read;
+                let got = std::net::TcpStream::connect("127.0.0.1:18001").and_then(|mut s| {
+                    let mut text = String::new();
+                    s.read_to_string(&mut text).map(|_| text)
+                });
+                a("net", got.unwrap_or_else(|e| format!("error: {e}")))?;
+                // Name lookups: of a granted host, and of one that is not.
+                use std::net::ToSocketAddrs;
+                for (artifact, host) in [
+                    ("lookup_granted", "localhost"),
+                    ("lookup_other", "example.com"),
+                ] {
+                    let found = (host, 18001)
+                        .to_socket_addrs()
+                        .map(|addrs| format!("{} address(es)", addrs.count()));
+                    a(artifact, found.unwrap_or_else(|e| format!("error: {e}")))?;
+                }
             }
             "end" => {}
             other => wflow::bail!("Capable has no step `{other}`"),

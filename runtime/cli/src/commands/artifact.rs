@@ -10,6 +10,9 @@ use super::inspect::{open_client, preview, size};
 use crate::output::Printer;
 use crate::settings::Settings;
 
+/// About how many bytes of JSON `get` prints of a value without `--full`.
+const PREVIEW_BYTES: usize = 1 << 20;
+
 #[derive(clap::Args, Debug)]
 pub struct ArtifactArgs {
     #[command(subcommand)]
@@ -25,6 +28,9 @@ pub enum ArtifactCommand {
         /// Write the raw encoded bytes to this file instead of printing.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Print all of a large value (by default about the first MiB of JSON is printed).
+        #[arg(long)]
+        full: bool,
     },
     /// List a task's artifacts: name, codec, size (and the value of small CBOR ones).
     List {
@@ -36,7 +42,11 @@ pub enum ArtifactCommand {
 pub fn execute(args: ArtifactArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let client = open_client(settings)?;
     match args.command {
-        ArtifactCommand::Get { pathspec, output } => {
+        ArtifactCommand::Get {
+            pathspec,
+            output,
+            full,
+        } => {
             let artifact = client.artifact(&pathspec)?;
             if let Some(out) = output {
                 let mut reader = artifact.reader()?;
@@ -63,8 +73,21 @@ pub fn execute(args: ArtifactArgs, settings: &Settings, printer: &Printer) -> Re
                 ));
                 return Ok(ExitCode::SUCCESS);
             }
-            if artifact.codec() == "cbor" {
+            if artifact.codec() == "cbor" && full {
                 printer.value(&artifact.value()?);
+            } else if artifact.codec() == "cbor" {
+                let preview = artifact.preview(PREVIEW_BYTES)?;
+                printer.value(&preview.value);
+                if preview.truncated {
+                    // On stderr even with --json: the JSON on stdout is not the whole value.
+                    eprintln!(
+                        "note: {} is larger than shown ({} bytes of CBOR; parts past the first \
+                         MiB of JSON are marked `…`): `--full` prints all of it, `--output FILE` \
+                         writes its raw bytes",
+                        artifact.pathspec(),
+                        artifact.size()
+                    );
+                }
             } else {
                 printer.value(&serde_json::json!({
                     "codec": artifact.codec(), "size": artifact.size(), "digest": artifact.digest(),

@@ -63,13 +63,20 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
         }
         if flow.code_record.is_some() {
             printer.line("\nComponents:");
-            for (key, wasm, _) in &flow.components {
+            for (key, wasm, c) in &flow.components {
                 printer.line(format!(
-                    "  {key:<10} {}  ({})",
+                    "  {key:<10} {}  ({})\n             digest {}",
                     provided_by(&flow, key).join(", "),
-                    wasm.display()
+                    wasm.display(),
+                    c.digest()
                 ));
             }
+        } else {
+            printer.line(format!(
+                "  digest {} (pin it in a policy's [flows.{}] digests to give it that flow's grants)",
+                flow.components[0].2.digest(),
+                spec.name
+            ));
         }
         printer.line("\nGraph:");
         printer.line(flow.plan.render_text());

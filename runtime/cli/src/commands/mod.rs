@@ -84,7 +84,7 @@ pub fn load_flow(
         cache_dir: Some(settings.cache_dir.join("compiled")),
         pooling: true,
         fuel: policy.needs_fuel(),
-        max_wasm_stack: policy.limits.max_wasm_stack,
+        max_wasm_stack: policy.max_wasm_stack(),
         ..EngineConfig::default()
     })?;
     let (components, spec, owner, code_record) = match built {
@@ -147,8 +147,17 @@ pub fn load_flow(
         Some(r) => Digest::of(r),
         None => components[0].2.digest(),
     };
+    let mut target = settings.target()?;
+    for (_, wasm, _) in &components {
+        target = target.protect(wasm, "the flow's own component file");
+    }
+    for (step, key) in &owner {
+        if let Some((_, _, c)) = components.iter().find(|(k, _, _)| k == key) {
+            target.components.insert(step.clone(), c.digest().to_hex());
+        }
+    }
     let sandboxes = policy
-        .resolve(plan.spec(), &std::env::current_dir()?)
+        .resolve_for(plan.spec(), &target)
         .with_context(|| {
             format!(
                 "flow `{}` is refused by the policy; nothing was run",

@@ -130,7 +130,7 @@ pub(crate) fn component_for(
         cache_dir: Some(settings.cache_dir.join("compiled")),
         pooling: true,
         fuel: policy.needs_fuel(),
-        max_wasm_stack: policy.limits.max_wasm_stack,
+        max_wasm_stack: policy.max_wasm_stack(),
         ..EngineConfig::default()
     })?;
     let origin = format!(
@@ -144,8 +144,11 @@ pub(crate) fn component_for(
             component.spec().name
         )
     })?;
+    let target = settings
+        .target()?
+        .with_component(plan.spec(), &component.digest().to_hex());
     let sandboxes = policy
-        .resolve(plan.spec(), &std::env::current_dir()?)
+        .resolve_for(plan.spec(), &target)
         .with_context(|| {
             format!(
                 "flow `{}` is refused by the policy; nothing was run",

@@ -4,8 +4,10 @@
 //! (`WFLOW_TASK_DIGEST`: a description with other bytes is refused); an array child takes its
 //! task from `AWS_BATCH_JOB_ARRAY_INDEX`.
 //!
-//! The worker fetches the component by digest (compiled once per machine in the cache), runs the
-//! task in the sandbox the description carries (the one the policy resolved for the step), and
+//! The worker checks the sandbox the description carries (the one the policy resolved for the step
+//! on the submitting machine) against the policy it trusts itself (`/etc/wflow/policy.toml` or
+//! `$WFLOW_POLICY`, baked into its image) and refuses the task if it asks for more. It then fetches
+//! the component by digest (compiled once per machine in the cache), runs the task, and
 //! writes the outputs, the manifest, the logs and last its report
 //! (`tasks-v1/<run>/results/<task>-<attempt>`) to the store. The run that submitted the job
 //! records the attempt from that report.
@@ -14,7 +16,7 @@
 //! |---|---|
 //! | 0 | the attempt succeeded (report written) |
 //! | 1 | the step failed (report written, with the step's error) |
-//! | 2 | bad input: no such description, one that is not the job's (digest), no or a wrong array index |
+//! | 2 | bad input: no such description, one that is not the job's (digest), no or a wrong array index, a sandbox this worker's policy refuses |
 //! | 3 | environment: the store cannot be read or written, the component cannot be loaded |
 
 use std::process::ExitCode;
@@ -71,6 +73,35 @@ pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Resu
             .into());
         }
     };
+    use wflow_core::names::{NameKind, validate};
+    validate(NameKind::Flow, &description.flow)
+        .and_then(|()| validate(NameKind::Run, &description.run_id))
+        .and_then(|()| validate(NameKind::Step, &description.step))
+        .map_err(|e| {
+            BadInput(format!(
+                "the task description `{}` is invalid: {e}",
+                args.task
+            ))
+        })?;
+    // The sandbox was written by whoever could write to the store: check it against the policy
+    // this machine trusts before anything runs.
+    let policy = settings.policy()?;
+    if let Err(violations) = policy.admits(
+        &description.flow,
+        &description.step,
+        &description.component.to_hex(),
+        &description.sandbox,
+        &settings.target()?,
+    ) {
+        let message = format!(
+            "the task's sandbox is refused by this worker's policy; nothing was run\n{violations}"
+        );
+        let input = description.input(index).expect("index checked");
+        let key = report_key(&input.run_id, input.task_id, input.attempt);
+        put_report(&cas, &key, &AttemptReport::compute_failure(&message, false))
+            .context("writing the task's report")?;
+        return Err(BadInput(message).into());
+    }
     let input = description.input(index).expect("index checked");
     let pathspec = format!(
         "{}/{}/{}/{}",

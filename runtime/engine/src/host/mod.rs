@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod context;
 pub mod foreach;
+pub(crate) mod lookup;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
