@@ -10,7 +10,7 @@ pub enum ParamError {
     /// The flow has no parameter of that name.
     #[error("unknown parameter `{name}`; this flow's parameters are: {known}")]
     Unknown {
-        /// The name given.
+        /// The name given (escaped, cut to 64 characters).
         name: String,
         /// The flow's parameter names, comma-separated (or "none").
         known: String,
@@ -104,7 +104,7 @@ pub fn resolve_params(
                 known.join(", ")
             };
             return Err(ParamError::Unknown {
-                name: name.clone(),
+                name: crate::names::shown(name),
                 known,
             });
         }
@@ -188,5 +188,8 @@ mod tests {
         assert!(err.len() < 300, "{} bytes: {err}", err.len());
         assert!(err.contains("expected value at line 1 column"), "{err}");
         assert!(err.contains("2,, 3]"), "the excerpt shows the place: {err}");
+        let long = "x".repeat(100_000);
+        let err = resolve_params(&[], &[(long, "1".into())]).unwrap_err().to_string();
+        assert!(err.len() < 300, "an unknown name is not echoed whole: {err}");
     }
 }

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `manifest` | [`Manifest::from_cbor`](wflow_store::Manifest::from_cbor) and [`Cas::get_manifest`](wflow_store::Cas::get_manifest) on any bytes | [`manifest`] |
 //! | `policy` | [`Policy::parse`](wflow_policy::Policy::parse) on any text, and resolving a flow under what parsed | [`policy`] |
-//! | `graph` | [`wflow_graph::validate`] (and the plan, rendering, parameters and policy resolution) on any [`FlowSpec`](wflow_core::FlowSpec) | [`graph`] |
+//! | `graph` | [`wflow_graph::validate`] (and the plan, rendering, parameters and policy resolution: an impostor gets no flow's grants, a narrowing policy only narrows, a worker admits what the policy resolved, no mount reaches a protected path) on any [`FlowSpec`](wflow_core::FlowSpec) | [`graph`] |
 //! | `contract` (feature `contract`, on by default) | the host side of `wflow:flow@0.1.0`: a real guest calls `artifacts`, `context` and `foreach` with what the fuzzer chose, checked against a model of the contract | [`contract`] |
 #![deny(missing_docs)]
 

@@ -124,6 +124,7 @@ pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Resu
                 cache_dir: Some(settings.cache_dir.join("compiled")),
                 pooling: false,
                 fuel: input.sandbox.fuel.is_some(),
+                max_wasm_stack: policy.max_wasm_stack(),
                 ..EngineConfig::default()
             })
             .map_err(|e| e.to_string())?;
