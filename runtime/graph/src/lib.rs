@@ -31,7 +31,8 @@
 //! 1. **Names.** The flow's name, every step name and every parameter name is an identifier
 //!    (`[A-Za-z_][A-Za-z0-9_]*`) of at most 256 bytes ([`wflow_core::names`], the one rule for
 //!    every name the host takes). Step names are unique; parameter names are unique. A flow has at
-//!    most [`MAX_STEPS`] steps and [`MAX_PARAMETERS`] parameters; past these bounds, or with a
+//!    most [`MAX_STEPS`] steps, [`MAX_PARAMETERS`] parameters and [`MAX_CAPABILITIES`] capabilities
+//!    per step; past these bounds, or with a
 //!    name too long, only those errors are reported, so validation takes bounded time whatever
 //!    the spec (as do the hints for unknown names, which have a fixed budget).
 //! 2. **Start and end.** There is exactly one step named `start` and one named `end`. `end` has the
@@ -73,4 +74,4 @@ mod validate;
 
 pub use error::{GraphError, GraphErrors};
 pub use plan::{Frame, Plan, SplitKind};
-pub use validate::{MAX_ERRORS, MAX_PARAMETERS, MAX_STEPS, validate};
+pub use validate::{MAX_CAPABILITIES, MAX_ERRORS, MAX_PARAMETERS, MAX_STEPS, validate};

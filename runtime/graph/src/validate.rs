@@ -12,6 +12,9 @@ use crate::{GraphError, GraphErrors, Plan, splits};
 pub const MAX_STEPS: usize = 10_000;
 /// Most parameters a flow may declare.
 pub const MAX_PARAMETERS: usize = 1_000;
+/// Most environment variables, directories and network destinations one step may ask for,
+/// together.
+pub const MAX_CAPABILITIES: usize = 1_000;
 /// Most errors reported; the rest are counted in one last [`GraphError::TooManyErrors`].
 pub const MAX_ERRORS: usize = 100;
 /// Most cells of edit-distance tables computed for "did you mean" hints in one validation; past
@@ -21,8 +24,8 @@ const HINT_BUDGET: usize = 4_000_000;
 /// Checks every rule of the crate documentation and returns the validated plan, or every problem
 /// found (at most [`MAX_ERRORS`], then a count of the rest).
 ///
-/// The work is bounded whatever the spec: at most [`MAX_STEPS`] steps and [`MAX_PARAMETERS`]
-/// parameters, names of at most [`MAX_NAME_BYTES`](wflow_core::names::MAX_NAME_BYTES) bytes
+/// The work is bounded whatever the spec: at most [`MAX_STEPS`] steps (and transition targets
+/// per step), [`MAX_PARAMETERS`] parameters and [`MAX_CAPABILITIES`] capabilities per step, names of at most [`MAX_NAME_BYTES`](wflow_core::names::MAX_NAME_BYTES) bytes
 /// (a spec breaking these gets only those errors), and a fixed budget for name hints.
 pub fn validate(spec: &FlowSpec) -> Result<Plan, GraphErrors> {
     let mut errors = Vec::new();
@@ -48,7 +51,7 @@ pub fn validate(spec: &FlowSpec) -> Result<Plan, GraphErrors> {
     }
 }
 
-/// Too many steps or parameters.
+/// Too many steps, parameters, capabilities of a step or targets of a transition.
 fn check_sizes(spec: &FlowSpec) -> Option<GraphError> {
     let too_many = |what: &str, count: usize, max: usize| GraphError::TooMany {
         what: what.to_string(),
@@ -56,16 +59,29 @@ fn check_sizes(spec: &FlowSpec) -> Option<GraphError> {
         max,
     };
     if spec.steps.len() > MAX_STEPS {
-        Some(too_many("steps", spec.steps.len(), MAX_STEPS))
-    } else if spec.parameters.len() > MAX_PARAMETERS {
-        Some(too_many(
+        return Some(too_many("steps", spec.steps.len(), MAX_STEPS));
+    }
+    if spec.parameters.len() > MAX_PARAMETERS {
+        return Some(too_many(
             "parameters",
             spec.parameters.len(),
             MAX_PARAMETERS,
-        ))
-    } else {
-        None
+        ));
     }
+    spec.steps.iter().find_map(|s| {
+        let c = &s.capabilities;
+        let asked = c.env.len() + c.dirs.len() + c.network.len();
+        let targets = s.transition.targets().len();
+        if asked > MAX_CAPABILITIES {
+            let what = format!("capabilities in step `{}`", names::shown(&s.name));
+            Some(too_many(&what, asked, MAX_CAPABILITIES))
+        } else if targets > MAX_STEPS {
+            let what = format!("transition targets in step `{}`", names::shown(&s.name));
+            Some(too_many(&what, targets, MAX_STEPS))
+        } else {
+            None
+        }
+    })
 }
 
 /// The first [`MAX_ERRORS`] errors, and a count of the rest.

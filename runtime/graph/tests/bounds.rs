@@ -76,6 +76,17 @@ fn too_many_steps_is_one_error() {
 }
 
 #[test]
+fn a_step_asking_for_a_million_capabilities_is_one_error() {
+    let mut start = StepSpec::new("start", Transition::Next(vec!["end".into()]));
+    start.capabilities.env = (0..1_000_000).map(|i| format!("V{i}")).collect();
+    let err = validate(&spec(vec![start, StepSpec::new("end", Transition::End)])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "flow declares 1000000 capabilities in step `start`, more than the most of 1000"
+    );
+}
+
+#[test]
 fn catch_names_follow_the_artifact_name_rule() {
     let huge = "c".repeat(1 << 20);
     for (name, needle) in [

@@ -11,7 +11,7 @@ use crate::file::{Grants, Policy};
 use crate::target::{Target, overlap};
 
 /// One thing a step asks for that the policy does not allow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Violation {
     /// The step.
     pub step: String,
@@ -89,6 +89,7 @@ impl Policy {
             list: Vec::new(),
             notes: Vec::new(),
         };
+        let mut seen = std::collections::HashSet::new();
         for layer in std::iter::once(self).chain(&self.narrowing) {
             let (out, list, notes) = layer.resolve_layer(spec, target, &protected);
             if !list.is_empty() {
@@ -98,7 +99,7 @@ impl Policy {
                 all.origin.push_str(&layer.origin);
             }
             for v in list {
-                if !all.list.contains(&v) {
+                if seen.insert(v.clone()) {
                     all.list.push(v);
                 }
             }
