@@ -203,3 +203,52 @@ fn a_component_importing_an_unknown_interface_is_refused() {
     );
     assert!(env.store_files().is_empty());
 }
+
+#[test]
+fn getting_a_wide_value_prints_a_bounded_preview() {
+    // Issue 20: `wflow artifact get` of a wide CBOR value decoded all of it and printed it all
+    // (4 MiB of nulls: 40 MB of JSON; 32 MiB: gigabytes). Now: about a MiB, and a note saying
+    // how to get all of it.
+    let env = Env::new();
+    let s = env.run_ok(&guest("test-program-hostile"), &["-p", "mode=wide-value"]);
+    let wide = s["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["step"] == "work")
+        .map(|t| format!("{}/wide", t["pathspec"].as_str().unwrap()))
+        .find(|p| {
+            env.wflow(&["artifact", "get", "--output", "/dev/null", p])
+                .status
+                .success()
+        })
+        .expect("item 0 kept `wide`");
+    for json in [false, true] {
+        let mut args = vec!["artifact", "get", wide.as_str()];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = env.wflow(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            out.stdout.len() < 2 << 20,
+            "{} bytes printed",
+            out.stdout.len()
+        );
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("still JSON");
+        let last = shown
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(last.ends_with(" more items"), "{last}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("larger than shown") && err.contains("--full"),
+            "{err}"
+        );
+    }
+}

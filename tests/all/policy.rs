@@ -452,7 +452,13 @@ fn a_forged_task_description_is_refused_by_the_workers_policy() {
     let (key, digest) = description.put(&cas).unwrap();
     let worker_policy = policy_file(&env, "worker.toml", GRANTS_ALL);
     let out = env
-        .command(&["worker", "--task", &key, "--task-digest", &digest.to_string()])
+        .command(&[
+            "worker",
+            "--task",
+            &key,
+            "--task-digest",
+            &digest.to_string(),
+        ])
         .env("WFLOW_POLICY", &worker_policy)
         .output()
         .unwrap();

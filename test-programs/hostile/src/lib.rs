@@ -19,6 +19,8 @@ pub struct Hostile {
     out: Artifact<String>,
     /// A large value (mode `big-artifact`, and read back by `trap-in-host-call`).
     big: RawArtifact,
+    /// 4 Mi nulls: 4 MiB of CBOR that would print as 40 MB of JSON (mode `wide-value`).
+    wide: Artifact<Vec<()>>,
 }
 
 #[wflow::steps]
@@ -94,6 +96,7 @@ impl Hostile {
                 self.out.set("printed 64 GiB".into());
             }
             "big-artifact" => self.big.set(vec![0u8; 16 << 20]),
+            "wide-value" => self.wide.set(vec![(); 4 << 20]),
             "bad-names" => return Err(bad_names().into()),
             "wrong-phase" => wflow::foreach_items(&[1u32, 2, 3])?,
             "trap-in-host-call" => {
