@@ -357,6 +357,20 @@ fn a_flow_taking_a_privileged_flows_name_gets_only_the_global_grants() {
         "pinned.toml",
         &format!("[flows.Capable]\ndigests = [\"{other}\", \"{mine}\"]\n{flow_grants}"),
     );
+    // A flow asking for nothing only its own grants give passes unpinned, and is told why it
+    // does not get them.
+    let hello = guest("example-hello");
+    let hello_digest = digest_of(&hello);
+    let named = policy_file(&env, "hello.toml", "[flows.Hello]\ndigests = [\"00\"]\n");
+    let out = env.wflow(&["--policy", &named, "check", hello.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "note: the policy's grants for flow `Hello` apply only"
+        )) && stderr(&out).contains(&hello_digest),
+        "{}",
+        stderr(&out)
+    );
     let check = env.wflow(&["--policy", &pinned, "check", g.to_str().unwrap()]);
     assert!(check.status.success(), "{}", stderr(&check));
     assert!(

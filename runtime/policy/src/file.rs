@@ -231,8 +231,16 @@ impl Policy {
         g
     }
 
-    /// Why `flow`'s own grants were not given to a step run by `component`, if the policy has
-    /// rules for `flow` that do not pin it: for the message that tells the user what to pin.
+    /// Why `flow`'s own grants were not given to a step run by `component`, if the policy (or
+    /// one narrowing it) has rules for `flow` that do not pin it: what to tell the user, naming
+    /// the digest to pin.
+    pub fn unpinned_note(&self, flow: &str, component: Option<&str>) -> Option<String> {
+        std::iter::once(self)
+            .chain(&self.narrowing)
+            .find_map(|p| p.unpinned(flow, component))
+    }
+
+    /// [`Policy::unpinned_note`] for this policy alone.
     pub(crate) fn unpinned(&self, flow: &str, component: Option<&str>) -> Option<String> {
         let rules = self.flows.get(flow)?;
         if rules.pins(component) {

@@ -156,14 +156,21 @@ pub fn load_flow(
             target.components.insert(step.clone(), c.digest().to_hex());
         }
     }
-    let sandboxes = policy
-        .resolve_for(plan.spec(), &target)
-        .with_context(|| {
-            format!(
-                "flow `{}` is refused by the policy; nothing was run",
-                plan.spec().name
-            )
-        })?
+    let sandboxes = policy.resolve_for(plan.spec(), &target).with_context(|| {
+        format!(
+            "flow `{}` is refused by the policy; nothing was run",
+            plan.spec().name
+        )
+    })?;
+    // A flow that passes without its own grants is still told why it does not get them (a
+    // refusal says so itself).
+    let digests: std::collections::BTreeSet<&String> = target.components.values().collect();
+    for d in digests {
+        if let Some(note) = policy.unpinned_note(&plan.spec().name, Some(d)) {
+            printer.note(format!("note: {note}"));
+        }
+    }
+    let sandboxes = sandboxes
         .into_iter()
         .map(|(step, sb)| (step, Arc::new(sb)))
         .collect();
