@@ -528,3 +528,22 @@ fn a_granted_address_can_be_connected_to() {
     let other = env.artifact(&format!("{net}/lookup_other"));
     assert!(other.as_str().unwrap().starts_with("error: "), "{other}");
 }
+
+#[test]
+fn spec_runs_with_the_deterministic_clock_and_random_numbers() {
+    // Issue 20: spec() ran with the real clock and real randomness, so a flow's spec (and the
+    // name the policy sees) could change from one read to the next. `Capable` puts both in its
+    // doc.
+    let env = project();
+    let g = guest("test-program-capable");
+    let policy = policy_file(&env, "grants.toml", GRANTS_ALL);
+    let doc = || {
+        let out = env.wflow(&["--policy", &policy, "--json", "check", g.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["spec"]["doc"].as_str().unwrap().to_string()
+    };
+    let first = doc();
+    assert!(first.contains("Spec read at 0 s"), "the clock starts at the epoch: {first}");
+    assert_eq!(first, doc(), "the same random numbers on every read");
+}

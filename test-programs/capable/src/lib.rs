@@ -13,8 +13,14 @@ pub struct Capable;
 
 impl Flow for Capable {
     fn spec() -> FlowSpec {
+        // The spec is read in a sandbox like a step that asks for nothing: this doc must come
+        // out the same on every read (clock at the epoch, fixed random numbers).
         FlowSpec::new("Capable")
-            .doc("Reads what it was granted.")
+            .doc(format!(
+                "Reads what it was granted. (Spec read at {} s, random {}.)",
+                now_secs(),
+                random_hex()
+            ))
             .step(
                 StepSpec::new("start")
                     .env("WFLOW_TEST_SECRET")
