@@ -5,7 +5,7 @@
 use crate::util::{Env, guest, stderr};
 
 /// Runs Hostile with `mode` (and extra args), expecting a failed run; returns stderr.
-fn hostile_fails(env: &Env, mode: &str, extra: &[&str], needles: &[&str]) -> String {
+pub(crate) fn hostile_fails(env: &Env, mode: &str, extra: &[&str], needles: &[&str]) -> String {
     let g = guest("test-program-hostile");
     let mode = format!("mode={mode}");
     let mut args = vec![
@@ -31,7 +31,7 @@ fn hostile_fails(env: &Env, mode: &str, extra: &[&str], needles: &[&str]) -> Str
 }
 
 /// Every blob's content still matches its name, and a good run works on the same store.
-fn assert_store_is_sound(env: &Env) {
+pub(crate) fn assert_store_is_sound(env: &Env) {
     for f in env.store_files() {
         let path = f.to_string_lossy();
         if let Some(hex) = path

@@ -22,6 +22,9 @@ mod failures;
 mod hostile;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
 mod inspect;
+/// Per-task limits under attack: all memories of a task together, open readers and writers,
+/// everything the host keeps for a task; compile bombs; the compiled-code cache.
+mod limits;
 /// Descriptions, reports and records planted in a shared store by someone else who may write
 /// to its prefix.
 mod planted;

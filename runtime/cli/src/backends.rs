@@ -105,6 +105,11 @@ impl MakeBackend for Local {
         }
         let disk = LocalDisk::open(&config.path)
             .with_context(|| format!("cannot use {} as the store", config.path.display()))?;
+        if !ctx.existing {
+            // Scratch files of writers that died (kill -9 during a large write) would stay
+            // forever; a file untouched for a minute that no live process holds is removed.
+            let _ = disk.clean_scratch(std::time::Duration::from_secs(60));
+        }
         let records = match &ctx.records {
             Some(records) => records.clone(),
             None => Arc::new(Metadata::open(&meta)?),

@@ -16,6 +16,11 @@ mod settings;
 mod source;
 
 fn main() -> ExitCode {
+    // The bounded compiler child (`commands::compiler`): not a command for people.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(commands::COMPILE_SUBCOMMAND) {
+        return wflow_engine::compile_main(&args[1..]);
+    }
     let cli = cli::Cli::parse();
     let printer = output::Printer::new(cli.global.json);
     match commands::dispatch(cli, &printer) {

@@ -44,6 +44,11 @@ impl Printer {
         }
     }
 
+    /// A warning on stderr, shown in json mode too (it does not mix with the JSON on stdout).
+    pub fn warning(&self, text: impl AsRef<str>) {
+        eprintln!("warning: {}", text.as_ref());
+    }
+
     /// Text in bold (when colours are on).
     pub fn bold(&self, text: &str) -> String {
         if self.color {

@@ -11,7 +11,7 @@ pub const DEFAULT_MEMORY_MB: u64 = 4096;
 /// Serialisable so a remote worker runs a task in exactly the sandbox the policy resolved.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sandbox {
-    /// Maximum size of each linear memory, in bytes.
+    /// Most bytes of memory a task may hold: all its linear memories and tables together.
     pub memory_bytes: u64,
     /// Wall-clock limit of an attempt.
     pub timeout: Option<Duration>,
@@ -19,10 +19,17 @@ pub struct Sandbox {
     pub fuel: Option<u64>,
     /// Bytes of stdout and of stderr kept per attempt; the rest is dropped with a marker.
     pub max_log_bytes: usize,
-    /// Total bytes of artifacts a task may put.
+    /// Total bytes a task may make the host keep: artifact values, names, codecs, manifest
+    /// entries and foreach items.
     pub max_artifact_bytes: u64,
     /// Most items a foreach step may declare.
     pub max_foreach_items: u32,
+    /// Most artifacts a task may put (each `put` and each writer opened counts).
+    #[serde(default = "default_max_artifacts")]
+    pub max_artifacts: u64,
+    /// Most artifact readers and writers a task may hold open at once.
+    #[serde(default = "default_max_open_artifacts")]
+    pub max_open_artifacts: u32,
     /// Environment variables passed in (name, value).
     pub env: Vec<(String, String)>,
     /// Directories mounted.
@@ -35,9 +42,22 @@ pub struct Sandbox {
     pub random: bool,
 }
 
+/// Default of [`Sandbox::max_artifacts`].
+pub const DEFAULT_MAX_ARTIFACTS: u64 = 100_000;
+/// Default of [`Sandbox::max_open_artifacts`].
+pub const DEFAULT_MAX_OPEN_ARTIFACTS: u32 = 256;
+
+fn default_max_artifacts() -> u64 {
+    DEFAULT_MAX_ARTIFACTS
+}
+
+fn default_max_open_artifacts() -> u32 {
+    DEFAULT_MAX_OPEN_ARTIFACTS
+}
+
 impl Default for Sandbox {
     /// Nothing granted; memory up to the wasm32 maximum; no timeout; 16 MiB of log per stream;
-    /// 64 GiB of artifacts; 100,000 foreach items.
+    /// 64 GiB of artifacts; 100,000 foreach items; 100,000 artifacts, 256 open at once.
     fn default() -> Self {
         Sandbox {
             memory_bytes: DEFAULT_MEMORY_MB << 20,
@@ -46,6 +66,8 @@ impl Default for Sandbox {
             max_log_bytes: 16 << 20,
             max_artifact_bytes: 64 << 30,
             max_foreach_items: 100_000,
+            max_artifacts: DEFAULT_MAX_ARTIFACTS,
+            max_open_artifacts: DEFAULT_MAX_OPEN_ARTIFACTS,
             env: Vec::new(),
             dirs: Vec::new(),
             network: Vec::new(),

@@ -4,54 +4,300 @@
 //! ```text
 //! <cache_dir>/wasmtime-<version>-<settings hash>/<blake3 of the component>.cwasm
 //! ```
-//! The key holds the wasmtime version; wasmtime itself also refuses code compiled with other
-//! settings, and such a file is simply recompiled and replaced.
+//! Loading compiled code runs it as native code, so a cache entry is **authenticated** before
+//! wasmtime sees it: each file is the serialized code followed by a BLAKE3 keyed hash (the key a
+//! per-user secret, [`default_cache_key`], mode 0600, kept apart from the cache) of the component's
+//! digest, the cache key and the code, then a magic trailer. A file that does not verify — another
+//! component's code moved here, a crafted file, an old unauthenticated entry — is a cache miss
+//! with a warning, and is recompiled and replaced. The file is read into memory once, checked and
+//! deserialised from those bytes, so nothing can change it in between. The cache folder must
+//! belong to this user and not be writable by others; otherwise it is not used (with a warning).
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
 use wflow_core::Digest;
 
+use crate::compile::{self, Compiler};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 
-/// Compiles `bytes`, or loads the cached compilation.
+/// The last bytes of an authenticated cache file.
+const MAGIC: &[u8; 8] = b"wflowmac";
+const TAG: usize = 32;
+
+/// Where the cache's secret is kept by default: `$XDG_CONFIG_HOME/wflow/cache-key`, else
+/// `~/.config/wflow/cache-key` (`None` without either: then nothing is cached). It must stay
+/// outside anything a policy grants to a step.
+pub fn default_cache_key() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CONFIG_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("wflow").join("cache-key"))
+}
+
+/// Compiles `bytes`, or loads the cached compilation. Returns a warning when a cache entry or the
+/// cache itself could not be trusted.
 pub(crate) fn compile(
     engine: &Engine,
     bytes: &[u8],
     digest: &Digest,
     origin: &str,
-) -> Result<Component> {
-    let Some(dir) = &engine.config().cache_dir else {
-        return build(engine, bytes, origin);
+) -> Result<(Component, Option<String>)> {
+    let cache = match &engine.config().cache_dir {
+        None => Ok(None),
+        Some(dir) => Cache::open(engine, dir).map(Some),
     };
-    let dir = dir.join(cache_key(engine));
-    let file = dir.join(format!("{digest}.cwasm"));
-    if file.exists() {
-        // SAFETY: the file was written by `Component::serialize` below, in a cache directory that
-        // belongs to this user; wasmtime checks that it was compiled by this version with these
-        // settings and refuses it otherwise (we then recompile).
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine.wasmtime(), &file) };
-        if let Ok(c) = loaded {
-            return Ok(c);
+    let (cache, mut warning) = match cache {
+        Ok(c) => (c, None),
+        Err(w) => (None, Some(w)),
+    };
+    if let Some(cache) = &cache {
+        match cache.load(engine, digest) {
+            Ok(Some(c)) => return Ok((c, None)),
+            Ok(None) => {}
+            Err(w) => warning = Some(w),
         }
     }
-    let component = build(engine, bytes, origin)?;
-    // The cache is an optimisation: failing to write it must not fail the run.
-    if let Ok(code) = component.serialize() {
-        let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&tmp, code))
-            .and_then(|_| std::fs::rename(&tmp, &file));
-        let _ = std::fs::remove_file(&tmp);
+    let (component, code) = build(engine, bytes, origin)?;
+    if let Some(cache) = &cache {
+        let code = match code {
+            Some(code) => Some(code),
+            None => component.serialize().ok(),
+        };
+        // The cache is an optimisation: failing to write it must not fail the run.
+        if let Some(code) = code {
+            cache.store(digest, &code);
+        }
     }
-    Ok(component)
+    Ok((component, warning))
 }
 
-fn build(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
-    Component::new(engine.wasmtime(), bytes).map_err(|e| EngineError::Invalid {
-        origin: origin.into(),
-        reason: format!("{e:#}"),
-    })
+/// Compiles where the engine says; returns the component and, when it came from a child, the
+/// serialized code (to cache without serialising again).
+fn build(engine: &Engine, bytes: &[u8], origin: &str) -> Result<(Component, Option<Vec<u8>>)> {
+    match &engine.config().compiler {
+        Compiler::InProcess => Component::new(engine.wasmtime(), bytes)
+            .map(|c| (c, None))
+            .map_err(|e| EngineError::Invalid {
+                origin: origin.into(),
+                reason: format!("{e:#}"),
+            }),
+        Compiler::Subprocess { program, args } => {
+            let code = compile::in_child(engine, program, args, bytes, origin)?;
+            // SAFETY: the code was just compiled by this same binary in a child process and
+            // passed back through a pipe nobody else holds; wasmtime still checks its header.
+            #[allow(unsafe_code)]
+            let component =
+                unsafe { Component::deserialize(engine.wasmtime(), &code) }.map_err(|e| {
+                    EngineError::Compile {
+                        origin: origin.into(),
+                        reason: format!("loading the compiled code: {e:#}"),
+                    }
+                })?;
+            Ok((component, Some(code)))
+        }
+    }
+}
+
+/// An open, trusted cache folder and its key.
+struct Cache {
+    dir: PathBuf,
+    key: [u8; 32],
+    /// Bound into every tag: the wasmtime version and settings the code is for.
+    context: String,
+}
+
+impl Cache {
+    /// Opens the cache: creates the folder (0700) and the key if needed, and checks that both
+    /// belong to this user and are not writable (the key: not readable) by anyone else.
+    fn open(engine: &Engine, root: &Path) -> std::result::Result<Cache, String> {
+        let context = cache_key(engine);
+        let dir = root.join(&context);
+        let not_used = |why: String| format!("the compiled-code cache is not used: {why}");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| not_used(format!("cannot create {}: {e}", dir.display())))?;
+        for d in [root, dir.as_path()] {
+            check_owned(d, 0o022).map_err(&not_used)?;
+        }
+        let key_path = match &engine.config().cache_key {
+            Some(p) => p.clone(),
+            None => default_cache_key()
+                .ok_or_else(|| not_used("neither $XDG_CONFIG_HOME nor $HOME is set".into()))?,
+        };
+        let key = load_key(&key_path).map_err(&not_used)?;
+        Ok(Cache { dir, key, context })
+    }
+
+    fn file(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(format!("{digest}.cwasm"))
+    }
+
+    fn tag(&self, digest: &Digest, code: &[u8]) -> blake3::Hash {
+        let mut h = blake3::Hasher::new_keyed(&self.key);
+        h.update(self.context.as_bytes());
+        h.update(&[0]);
+        h.update(digest.to_string().as_bytes());
+        h.update(&[0]);
+        h.update(code);
+        h.finalize()
+    }
+
+    /// The cached component, `None` if there is none, or a warning if the file does not verify
+    /// (or wasmtime refuses it).
+    fn load(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+    ) -> std::result::Result<Option<Component>, String> {
+        let path = self.file(digest);
+        let file = match std::fs::read(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let rejected = |why: &str| {
+            format!(
+                "ignored the cached compiled code {} ({why}); compiling the component again",
+                path.display()
+            )
+        };
+        let Some(code_len) = file.len().checked_sub(TAG + MAGIC.len()) else {
+            return Err(rejected("it is not an authenticated cache entry"));
+        };
+        let (code, trailer) = file.split_at(code_len);
+        let (tag, magic) = trailer.split_at(TAG);
+        if magic != MAGIC {
+            return Err(rejected("it is not an authenticated cache entry"));
+        }
+        let tag: [u8; TAG] = tag.try_into().expect("split at TAG bytes");
+        // `blake3::Hash` compares in constant time.
+        if blake3::Hash::from_bytes(tag) != self.tag(digest, code) {
+            return Err(rejected(
+                "its authentication tag does not match: it was not written by this user's wflow \
+                 for this component",
+            ));
+        }
+        // SAFETY: the bytes carry a tag made with this user's secret key over this component's
+        // digest, so they are code this user's wflow compiled for this very component; they are
+        // checked in memory, so nothing can change them between the check and the load.
+        // Wasmtime still refuses code for another version or other settings.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize(engine.wasmtime(), code) };
+        loaded
+            .map(Some)
+            .map_err(|e| rejected(&format!("wasmtime refused it: {e}")))
+    }
+
+    /// Writes `code` with its tag (to a temporary file renamed into place).
+    fn store(&self, digest: &Digest, code: &[u8]) {
+        let file = self.file(digest);
+        let tmp = self
+            .dir
+            .join(format!(".{digest}.{}.tmp", std::process::id()));
+        let tag = self.tag(digest, code);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(code)?;
+                f.write_all(tag.as_bytes())?;
+                f.write_all(MAGIC)
+            })
+            .and_then(|()| std::fs::rename(&tmp, &file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// Checks that `path` belongs to this user and has none of the `forbidden` mode bits (removing
+/// them if it can: folders made by older versions followed the umask).
+fn check_owned(path: &Path, forbidden: u32) -> std::result::Result<(), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+    if meta.uid() != euid() {
+        return Err(format!(
+            "{} belongs to user {}, not to this user ({})",
+            path.display(),
+            meta.uid(),
+            euid()
+        ));
+    }
+    let mode = meta.permissions().mode();
+    let tightened = std::fs::Permissions::from_mode(mode & 0o7777 & !forbidden);
+    if mode & forbidden != 0 && std::fs::set_permissions(path, tightened).is_err() {
+        return Err(format!(
+            "{} has mode {:o}: it must not be {} by other users",
+            path.display(),
+            mode & 0o7777,
+            if forbidden & 0o044 != 0 {
+                "readable or writable"
+            } else {
+                "writable"
+            }
+        ));
+    }
+    Ok(())
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid()
+    }
+}
+
+/// Reads the 32-byte key at `path`, creating it (mode 0600, in a folder of mode 0700) if missing.
+fn load_key(path: &Path) -> std::result::Result<[u8; 32], String> {
+    if !path.exists() {
+        create_key(path)?;
+    }
+    check_owned(path, 0o077)?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{} is not a 32-byte key", path.display()))
+}
+
+fn create_key(path: &Path) -> std::result::Result<(), String> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
+        .map_err(|e| format!("cannot read random bytes for the cache key: {e}"))?;
+    let tmp = parent.join(format!(".cache-key.{}.tmp", std::process::id()));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&key).and_then(|()| f.sync_all()))
+        // A hard link never replaces: if another process made the key first, keep theirs.
+        .and_then(|()| match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        });
+    let _ = std::fs::remove_file(&tmp);
+    created.map_err(|e| format!("cannot create the cache key {}: {e}", path.display()))
 }
 
 /// Name of the cache folder: the wasmtime version (pinned exactly in Cargo.toml) and a hash of the

@@ -24,6 +24,7 @@ pub struct FlowComponent {
     pub(crate) pre: StepPre<TaskState>,
     digest: Digest,
     spec: FlowSpec,
+    warnings: Vec<String>,
 }
 
 impl FlowComponent {
@@ -35,6 +36,12 @@ impl FlowComponent {
     /// The flow's spec as the guest declared it (not yet validated).
     pub fn spec(&self) -> &FlowSpec {
         &self.spec
+    }
+
+    /// What went wrong on the way without failing the load (a cache entry that did not verify,
+    /// a cache that could not be used), for the user to see.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }
 
@@ -48,11 +55,15 @@ impl Engine {
         self.load(&bytes, &path.display().to_string())
     }
 
-    /// Loads a component from bytes; `origin` names them in errors.
+    /// Loads a component from bytes; `origin` names them in errors. Before anything is compiled,
+    /// the component must look like a flow (its exports and imports) and stay within the
+    /// [`CompileLimits`](crate::CompileLimits); compiling then happens where
+    /// [`EngineConfig::compiler`](crate::EngineConfig::compiler) says.
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<FlowComponent> {
         check_header(bytes, origin)?;
+        crate::precheck::check(bytes, origin, &self.config().compile_limits)?;
         let digest = Digest::of(bytes);
-        let component = cache::compile(self, bytes, &digest, origin)?;
+        let (component, warning) = cache::compile(self, bytes, &digest, origin)?;
         check_world(self, &component, origin)?;
         let instance_pre =
             self.linker()
@@ -71,6 +82,7 @@ impl Engine {
             pre,
             digest,
             spec,
+            warnings: warning.into_iter().collect(),
         })
     }
 }
@@ -127,12 +139,7 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
     let state = TaskState {
         wasi: crate::sandbox::spec_ctx(),
         table: Default::default(),
-        limiter: TaskLimiter {
-            limits: wasmtime::StoreLimitsBuilder::new()
-                .memory_size(256 << 20)
-                .build(),
-            refused: false,
-        },
+        limiter: TaskLimiter::new(256 << 20),
         task: None,
     };
     let mut store = Store::new(engine.wasmtime(), state);

@@ -2,14 +2,16 @@
 //! with WASI and the wflow interfaces built once, and the epoch ticker that enforces timeouts.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::compile::Compiler;
 use crate::error::{EngineError, Result};
 use crate::host::TaskState;
+use crate::precheck::CompileLimits;
 
 /// How often the epoch advances; timeouts are rounded up to this.
 pub const EPOCH_TICK_MS: u64 = 10;
@@ -32,6 +34,17 @@ pub struct EngineConfig {
     /// Instrument compiled code with epoch checks, which is how timeouts are enforced. On by
     /// default; off only to measure what it costs (then no timeout holds).
     pub epoch_interruption: bool,
+    /// Where components are compiled: in a bounded child process for anything untrusted.
+    pub compiler: Compiler,
+    /// Bounds checked before compiling, and the child compiler's time and memory.
+    pub compile_limits: CompileLimits,
+    /// Most bytes of guest memory all tasks of this engine may be granted at once: a task
+    /// reserves its memory limit before it starts and waits while the others hold too much.
+    /// `None`: three quarters of the machine's RAM.
+    pub host_memory_bytes: Option<u64>,
+    /// The secret that authenticates compiled code in the cache (`None`:
+    /// [`default_cache_key`]); created with mode 0600 if missing.
+    pub cache_key: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +56,10 @@ impl Default for EngineConfig {
             fuel: false,
             max_wasm_stack: 1 << 20,
             epoch_interruption: true,
+            compiler: Compiler::InProcess,
+            compile_limits: CompileLimits::default(),
+            host_memory_bytes: None,
+            cache_key: None,
         }
     }
 }
@@ -57,36 +74,80 @@ struct Inner {
     engine: wasmtime::Engine,
     linker: Linker<TaskState>,
     config: EngineConfig,
+    memory: MemoryBudget,
+}
+
+/// Guest memory granted to running tasks, against the host's budget.
+struct MemoryBudget {
+    total: u64,
+    granted: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// A task's share of the host's memory budget, given back when dropped.
+pub(crate) struct Reservation<'a> {
+    budget: &'a MemoryBudget,
+    bytes: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut granted = self
+            .budget
+            .granted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *granted -= self.bytes;
+        self.budget.freed.notify_all();
+    }
+}
+
+/// Three quarters of the machine's RAM (`MemTotal` in `/proc/meminfo`); unbounded if unknown.
+fn default_host_memory() -> u64 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    total_kib.map_or(u64::MAX, |k| k.saturating_mul(1024) / 4 * 3)
+}
+
+/// The wasmtime settings of `config`: every one that affects compiled code is here, so a child
+/// compiler building its engine from the same `EngineConfig` (without pooling, which only
+/// changes how instances are allocated) produces code this engine accepts.
+pub(crate) fn wasmtime_config(config: &EngineConfig) -> Config {
+    let mut wcfg = Config::new();
+    wcfg.epoch_interruption(config.epoch_interruption);
+    wcfg.max_wasm_stack(config.max_wasm_stack);
+    wcfg.consume_fuel(config.fuel);
+    wcfg.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+    if config.pooling {
+        let slots = (config.max_concurrent_tasks.max(1) * 2 + 8).min(1000);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_core_instances(slots * 16)
+            .total_stacks(slots)
+            .max_core_instances_per_component(50)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_tables_per_module(4)
+            .max_memory_size((DEFAULT_MEMORY_MB << 20) as usize)
+            .max_component_instance_size(1 << 20)
+            .max_core_instance_size(1 << 20)
+            .linear_memory_keep_resident(4 << 20)
+            .table_keep_resident(1 << 20)
+            .async_stack_keep_resident(1 << 20);
+        wcfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    wcfg
 }
 
 impl Engine {
     /// Builds the engine, its linker and starts the epoch ticker (when epochs are on).
     pub fn new(config: EngineConfig) -> Result<Engine> {
-        let mut wcfg = Config::new();
-        wcfg.epoch_interruption(config.epoch_interruption);
-        wcfg.max_wasm_stack(config.max_wasm_stack);
-        wcfg.consume_fuel(config.fuel);
-        wcfg.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
-        if config.pooling {
-            let slots = (config.max_concurrent_tasks.max(1) * 2 + 8).min(1000);
-            let mut pool = PoolingAllocationConfig::new();
-            pool.total_component_instances(slots)
-                .total_memories(slots * 2)
-                .total_tables(slots * 8)
-                .total_core_instances(slots * 16)
-                .total_stacks(slots)
-                .max_core_instances_per_component(50)
-                .max_memories_per_component(4)
-                .max_tables_per_component(16)
-                .max_tables_per_module(4)
-                .max_memory_size((DEFAULT_MEMORY_MB << 20) as usize)
-                .max_component_instance_size(1 << 20)
-                .max_core_instance_size(1 << 20)
-                .linear_memory_keep_resident(4 << 20)
-                .table_keep_resident(1 << 20)
-                .async_stack_keep_resident(1 << 20);
-            wcfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
+        let wcfg = wasmtime_config(&config);
         let engine =
             wasmtime::Engine::new(&wcfg).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
@@ -116,11 +177,20 @@ impl Engine {
                 })
                 .map_err(|e| EngineError::Config(format!("cannot start the epoch thread: {e}")))?;
         }
+        let memory = MemoryBudget {
+            total: config
+                .host_memory_bytes
+                .unwrap_or_else(default_host_memory)
+                .max(1),
+            granted: Mutex::new(0),
+            freed: Condvar::new(),
+        };
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 config,
+                memory,
             }),
         })
     }
@@ -136,5 +206,52 @@ impl Engine {
     /// The settings it was built with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// Reserves `bytes` of the host's guest-memory budget for a task, waiting until the tasks
+    /// running now leave enough (a task asking for more than the whole budget waits to run
+    /// alone).
+    pub(crate) fn reserve_memory(&self, bytes: u64) -> Reservation<'_> {
+        let budget = &self.inner.memory;
+        let bytes = bytes.min(budget.total);
+        let mut granted = budget.granted.lock().unwrap_or_else(|p| p.into_inner());
+        while *granted + bytes > budget.total {
+            granted = budget
+                .freed
+                .wait(granted)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        *granted += bytes;
+        Reservation { budget, bytes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_wait_for_the_host_memory_budget() {
+        let engine = Engine::new(EngineConfig {
+            host_memory_bytes: Some(100),
+            pooling: false,
+            epoch_interruption: false,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let first = engine.reserve_memory(60);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _second = engine.reserve_memory(60);
+                tx.send(()).unwrap();
+            });
+            // 60 + 60 > 100: the second cannot start while the first runs, however long we wait.
+            assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+            drop(first);
+            rx.recv().unwrap();
+        });
+        // More than the whole budget: capped, so it runs alone instead of never.
+        drop(engine.reserve_memory(1 << 40));
     }
 }

@@ -69,6 +69,29 @@ pub enum EngineError {
         /// The trap or error.
         reason: String,
     },
+    /// Compiling the component would exceed a bound (checked before compiling, or enforced on
+    /// the child process that compiles).
+    #[error(
+        "{origin} is refused: {detail}, over the compile limit `{limit}` of {value}. Compile limits keep a component from costing the host unbounded time or memory before it runs (see the limits in docs/policy.md)"
+    )]
+    TooComplex {
+        /// Where the bytes came from.
+        origin: String,
+        /// The limit's name.
+        limit: &'static str,
+        /// Its value.
+        value: u64,
+        /// What the component does.
+        detail: String,
+    },
+    /// The compiler process failed for another reason.
+    #[error("compiling {origin} failed: {reason}")]
+    Compile {
+        /// Where the bytes came from.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
     /// Wasmtime could not be configured.
     #[error("cannot configure wasmtime: {0}")]
     Config(String),

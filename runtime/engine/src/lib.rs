@@ -23,18 +23,23 @@
 
 mod bindings;
 mod cache;
+mod compile;
 mod component;
 mod engine;
 mod error;
 mod host;
 mod logs;
+mod precheck;
 mod sandbox;
 mod spec;
 mod task;
 
+pub use cache::default_cache_key;
+pub use compile::{Compiler, compile_main};
 pub use component::{FLOW_EXPORT, FlowComponent};
 pub use engine::{DEFAULT_MEMORY_MB, EPOCH_TICK_MS, Engine, EngineConfig};
 pub use error::{EngineError, Result};
 pub use logs::LogSink;
+pub use precheck::CompileLimits;
 pub use sandbox::{LimitExceeded, Sandbox};
 pub use task::{InputArtifacts, TaskFailure, TaskInput, TaskOutcome, Value, inherited};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 use wflow_core::ParamValue;
 use wflow_store::{ArtifactRef, Cas};
 
@@ -146,8 +146,10 @@ impl FlowComponent {
     /// Runs one attempt of a task. Never panics on guest misbehaviour: every failure is a
     /// [`TaskFailure`]. Blocking: call from a thread that may block.
     pub fn run_task(&self, input: TaskInput, cas: Arc<Cas>) -> TaskOutcome {
-        let started = Instant::now();
         let sb = input.sandbox.clone();
+        // Held until the attempt ends: tasks queue here rather than oversubscribe the host.
+        let _memory = self.engine.reserve_memory(sb.memory_bytes);
+        let started = Instant::now();
         let live = |stream: &str| {
             input
                 .live_logs
@@ -173,21 +175,15 @@ impl FlowComponent {
         let state = TaskState {
             wasi,
             table: Default::default(),
-            limiter: TaskLimiter {
-                limits: StoreLimitsBuilder::new()
-                    .memory_size(sb.memory_bytes as usize)
-                    .instances(64)
-                    .tables(64)
-                    .memories(16)
-                    .build(),
-                refused: false,
-            },
+            limiter: TaskLimiter::new(sb.memory_bytes),
             task: Some(TaskIo {
                 input,
                 cas,
                 view,
                 foreach_items: None,
                 put_bytes: 0,
+                artifacts: 0,
+                open_handles: 0,
             }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
@@ -215,7 +211,7 @@ impl FlowComponent {
                 Err(TaskFailure::NoForeachItems)
             }
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(TaskFailure::StepError(e.message)),
+            Ok(Err(e)) => Err(TaskFailure::StepError(bounded(e.message))),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
         };
         TaskOutcome {
@@ -227,6 +223,23 @@ impl FlowComponent {
             duration: started.elapsed(),
         }
     }
+}
+
+/// Longest step error message kept, in bytes: the host records and prints it.
+const MAX_ERROR_MESSAGE: usize = 64 << 10;
+
+/// A guest's error message cut to [`MAX_ERROR_MESSAGE`] bytes (at a character boundary).
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_ERROR_MESSAGE {
+        let total = message.len();
+        let mut cut = MAX_ERROR_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str(&format!("… [wflow: {total} bytes, cut to {cut}]"));
+    }
+    message
 }
 
 /// Epoch ticks before a task with this timeout is interrupted: the timeout rounded up to whole
@@ -335,6 +348,19 @@ mod tests {
             1 << 40
         );
         assert_eq!(epoch_ticks(Some(Duration::from_secs(u64::MAX))), 1 << 40);
+    }
+
+    #[test]
+    fn long_error_messages_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "é".repeat(MAX_ERROR_MESSAGE);
+        let cut = bounded(long);
+        assert!(cut.len() < MAX_ERROR_MESSAGE + 64, "{}", cut.len());
+        assert!(cut.ends_with(&format!(
+            "[wflow: {} bytes, cut to {}]",
+            2 * MAX_ERROR_MESSAGE,
+            MAX_ERROR_MESSAGE
+        )));
     }
 
     #[test]

@@ -52,6 +52,28 @@ pub fn valid_name(name: &str) -> bool {
             .any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
+/// Longest codec the host accepts, in bytes (`docs/contract.md`).
+const MAX_CODEC: usize = 64;
+/// What each manifest entry costs against `max_artifact_bytes` besides its name, codec and value
+/// (`docs/policy.md`).
+const ENTRY_BYTES: u64 = 64;
+
+/// The contract's rule for codecs, from the documentation: 1 to 64 bytes, a lowercase ASCII letter
+/// first, then lowercase letters, digits and `.`, `_`, `+`, `-`, `/`.
+pub fn valid_codec(codec: &str) -> bool {
+    let b = codec.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_CODEC
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._+-/".contains(c))
+}
+
+/// What the host keeps for one artifact entry besides its value.
+fn entry_cost(name: &str, codec: &str) -> u64 {
+    (name.len() + codec.len()) as u64 + ENTRY_BYTES
+}
+
 /// Path of the guest component, building it if needed (`cargo build --release --target
 /// wasm32-wasip2 -p test-program-fuzz-guest` into `target/test-guests`, where the end-to-end
 /// tests build theirs). `WFLOW_FUZZ_GUEST` names a prebuilt component instead.
@@ -469,11 +491,12 @@ impl Model<'_> {
         use Step::{Line, Stop};
         match op {
             Op::Put { name, value } => {
-                if !valid_name(name) {
+                if !valid_name(name) || !valid_codec(&value.codec) {
                     return Line(err_invalid("put"));
                 }
                 let bytes = value.bytes.materialize();
-                if let Some(end) = self.charge(bytes.len() as u64) {
+                let cost = entry_cost(name, &value.codec) + bytes.len() as u64;
+                if let Some(end) = self.charge(cost) {
                     return Stop(end);
                 }
                 self.keep(name, &value.codec, bytes);
@@ -519,8 +542,11 @@ impl Model<'_> {
                 chunks,
                 end,
             } => {
-                if !valid_name(name) {
+                if !valid_name(name) || !valid_codec(codec) {
                     return Line(err_invalid("write"));
+                }
+                if let Some(end) = self.charge(entry_cost(name, codec)) {
+                    return Stop(end);
                 }
                 let mut all = Vec::new();
                 for chunk in chunks {
@@ -555,12 +581,21 @@ impl Model<'_> {
                         self.setup.max_items.to_string(),
                     ));
                 }
-                self.items = Some(
-                    items
-                        .iter()
-                        .map(|v| (v.codec.clone(), v.bytes.materialize()))
-                        .collect(),
-                );
+                if !items.iter().all(|v| valid_codec(&v.codec)) {
+                    return Line(err_invalid("declare"));
+                }
+                let items: Vec<(String, Vec<u8>)> = items
+                    .iter()
+                    .map(|v| (v.codec.clone(), v.bytes.materialize()))
+                    .collect();
+                let kept = items
+                    .iter()
+                    .map(|(c, b)| (c.len() + b.len()) as u64 + ENTRY_BYTES)
+                    .sum();
+                if let Some(end) = self.charge(kept) {
+                    return Stop(end);
+                }
+                self.items = Some(items);
                 Line("declare ok ".into())
             }
             Op::Param { name } => Line(format!(

@@ -84,8 +84,13 @@ pub struct Limits {
     pub max_foreach_items: u32,
     /// Bytes of stdout and of stderr kept per attempt (the rest is dropped with a marker).
     pub max_log_bytes: usize,
-    /// Total bytes of artifacts one task may keep.
+    /// Total bytes one task may make the host keep: artifact values, names, codecs, manifest
+    /// entries and foreach items.
     pub max_artifact_bytes: u64,
+    /// Most artifacts one task may put.
+    pub max_artifacts: u64,
+    /// Most artifact readers and writers one task may hold open at once.
+    pub max_open_artifacts: u32,
     /// Fuel per attempt (a CPU budget, roughly wasm instructions); turning it on meters every step.
     pub fuel: Option<u64>,
     /// Most bytes of wasm stack a task may use.
@@ -95,6 +100,15 @@ pub struct Limits {
     /// Most seconds all attempts of one task may take together, `(retries + 1) × timeout`; when
     /// set, a step's timeout defaults to it divided among the attempts.
     pub max_task_secs: Option<u64>,
+    /// Largest component file that may be compiled, in bytes.
+    pub max_component_bytes: u64,
+    /// CPU seconds compiling one component may take.
+    pub max_compile_secs: u64,
+    /// Memory (address space) compiling one component may use, MiB.
+    pub max_compile_memory_mb: u64,
+    /// Guest memory all tasks of one wflow process may be granted at once, MiB (tasks queue
+    /// beyond it); none: three quarters of the machine's RAM.
+    pub max_host_memory_mb: Option<u64>,
 }
 
 impl Default for Limits {
@@ -106,10 +120,16 @@ impl Default for Limits {
             max_foreach_items: 100_000,
             max_log_bytes: 16 << 20,
             max_artifact_bytes: 64 << 30,
+            max_artifacts: wflow_core::DEFAULT_MAX_ARTIFACTS,
+            max_open_artifacts: wflow_core::DEFAULT_MAX_OPEN_ARTIFACTS,
             fuel: None,
             max_wasm_stack: 1 << 20,
             max_retries: 10,
             max_task_secs: None,
+            max_component_bytes: 128 << 20,
+            max_compile_secs: 120,
+            max_compile_memory_mb: 2048,
+            max_host_memory_mb: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wflow_core::{DirGrant, FlowSpec, Sandbox, StepSpec};
 
-use crate::file::{Grants, Policy};
+use crate::file::{Grants, Limits, Policy};
 use crate::target::{Target, overlap};
 
 /// One thing a step asks for that the policy does not allow.
@@ -159,6 +159,14 @@ impl Policy {
     /// Whether the engine must meter fuel (this policy or one narrowing it sets `fuel`).
     pub fn needs_fuel(&self) -> bool {
         self.limits.fuel.is_some() || self.narrowing.iter().any(Policy::needs_fuel)
+    }
+
+    /// A limit of this policy and those narrowing it: the smallest.
+    pub fn narrowest<T: Ord + Copy>(&self, limit: impl Fn(&Limits) -> T + Copy) -> T {
+        self.narrowing
+            .iter()
+            .map(|p| p.narrowest(limit))
+            .fold(limit(&self.limits), T::min)
     }
 
     /// The wasm stack limit: the smallest of this policy's and those narrowing it.
@@ -316,6 +324,8 @@ impl Policy {
             max_log_bytes: l.max_log_bytes,
             max_artifact_bytes: l.max_artifact_bytes,
             max_foreach_items: l.max_foreach_items,
+            max_artifacts: l.max_artifacts,
+            max_open_artifacts: l.max_open_artifacts,
             env,
             dirs,
             network: caps.network.clone(),
@@ -340,6 +350,8 @@ fn narrow(a: &mut Sandbox, b: &Sandbox) {
     a.max_log_bytes = a.max_log_bytes.min(b.max_log_bytes);
     a.max_artifact_bytes = a.max_artifact_bytes.min(b.max_artifact_bytes);
     a.max_foreach_items = a.max_foreach_items.min(b.max_foreach_items);
+    a.max_artifacts = a.max_artifacts.min(b.max_artifacts);
+    a.max_open_artifacts = a.max_open_artifacts.min(b.max_open_artifacts);
 }
 
 fn list(items: &[String]) -> String {

@@ -97,9 +97,11 @@ impl LocalDisk {
         self
     }
 
-    /// Removes temporary files older than `older_than` from `root/tmp/` (left there by crashed
-    /// processes), and returns how many were removed. Files younger than that may belong to a write
-    /// in progress; one hour is a safe age.
+    /// Removes temporary files left in `root/tmp/` by dead writers (a crash, kill -9), and returns
+    /// how many were removed. A file is removed when it was last changed at least `older_than`
+    /// ago and no live process holds it: each writer keeps its file locked while it writes, and
+    /// the lock dies with the process. Where the filesystem cannot lock, only files older than an
+    /// hour are removed. `wflow run` and `resume` call this with one minute.
     pub fn clean_scratch(&self, older_than: Duration) -> Result<usize> {
         let io_err = |e| StoreError::io(self.scratch.display(), e);
         let now = SystemTime::now();
@@ -112,7 +114,12 @@ impl LocalDisk {
                 .ok()
                 .and_then(|m| now.duration_since(m).ok());
             let ours = entry.file_name().to_string_lossy().ends_with(temp::SUFFIX);
-            if meta.is_file() && ours && age.is_some_and(|a| a >= older_than) {
+            let old = |min: Duration| age.is_some_and(|a| a >= min);
+            let abandoned = || match temp::is_abandoned(&entry.path()) {
+                Some(abandoned) => abandoned,
+                None => old(Duration::from_secs(3600)),
+            };
+            if meta.is_file() && ours && old(older_than) && abandoned() {
                 temp::remove_if_present(&entry.path()).map_err(io_err)?;
                 removed += 1;
             }

@@ -22,12 +22,19 @@ pub(crate) struct TempPath {
 }
 
 impl TempPath {
-    /// Creates a new empty file in `dir`, open for writing.
+    /// Creates a new empty file in `dir`, open for writing and locked (`flock`) for as long as
+    /// the returned `File` is open, so [`is_abandoned`] can tell a live writer's file from one a
+    /// dead process left.
     pub(crate) fn create(dir: &Path, tag: &str) -> io::Result<(File, TempPath)> {
         loop {
             let path = dir.join(unique_name(tag));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok((file, TempPath { path })),
+                Ok(file) => {
+                    // A filesystem without locks only loses the early clean-up of dead writers'
+                    // files; they are still removed by age.
+                    let _ = file.try_lock();
+                    return Ok((file, TempPath { path }));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -60,6 +67,17 @@ pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    }
+}
+
+/// Whether no live process holds the scratch file at `path`: its writer locked it when creating
+/// it, and a lock dies with its process (even by kill -9). `None` if the filesystem cannot say.
+pub(crate) fn is_abandoned(path: &Path) -> Option<bool> {
+    let file = File::open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(true),
+        Err(fs::TryLockError::WouldBlock) => Some(false),
+        Err(fs::TryLockError::Error(_)) => None,
     }
 }
 

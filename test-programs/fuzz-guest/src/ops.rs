@@ -263,7 +263,22 @@ pub const NAMES: &[&str] = &[
 ];
 
 /// Codec names the decoder picks from.
-pub const CODECS: &[&str] = &["cbor", "raw", "", "json", "CBOR", "raw\n", "x/y", "\0"];
+pub const CODECS: &[&str] = &[
+    "cbor",
+    "raw",
+    "",
+    "json",
+    "CBOR",
+    "raw\n",
+    "x/y",
+    "\0",
+    "text/csv+gzip",
+    "9p",
+    "é",
+    // 64 bytes (the longest codec allowed) and 65.
+    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+];
 
 /// Decodes a program: a sequence of at most [`MAX_OPS`] ops.
 pub fn decode(data: &[u8]) -> Vec<Op> {

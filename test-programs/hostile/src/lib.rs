@@ -35,8 +35,28 @@ impl Hostile {
             4
         };
         self.items.set((0..n).collect());
-        if mode == "trap-in-host-call" {
-            self.big.set(vec![7u8; 32 << 20]);
+        match mode.as_str() {
+            "trap-in-host-call" => self.big.set(vec![7u8; 32 << 20]),
+            // A blob (not an inline value), so each reader holds a file.
+            "hold-handles" => self.big.set(vec![7u8; 64 << 10]),
+            // 100 MiB, streamed: more than the 64 MiB `work` may hold.
+            "huge-get" => {
+                let mut w = wflow::ArtifactWriter::open("big", "raw")?;
+                for _ in 0..100 {
+                    std::io::Write::write_all(&mut w, &[3u8; 1 << 20])?;
+                }
+                w.finish()?;
+            }
+            // 50 items of 2 MiB: far more than a 1 MiB `max_artifact_bytes`.
+            "fat-items" => {
+                use wflow::wit::wflow::flow::{foreach, types};
+                let item = types::Value {
+                    codec: "raw".into(),
+                    bytes: vec![5u8; 2 << 20],
+                };
+                foreach::declare_items(&vec![item; 50]).map_err(|e| format!("{e:?}"))?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -109,6 +129,14 @@ impl Hostile {
                     self.big = RawArtifact::new("big");
                 }
             }
+            "hold-handles" => hold_handles(),
+            "many-artifacts" => many_artifacts(),
+            "bad-codecs" => return Err(bad_codecs().into()),
+            "huge-get" => {
+                use wflow::wit::wflow::flow::artifacts;
+                let v = artifacts::get("big").map_err(|e| format!("{e:?}"))?;
+                self.out.set(format!("read {} bytes", v.bytes.len()));
+            }
             other => wflow::bail!("unknown mode `{other}`"),
         }
         Ok(())
@@ -155,6 +183,50 @@ fn bad_names() -> String {
         };
         match artifacts::put(name, &v) {
             Ok(()) => said.push(format!("ACCEPTED {name:?}")),
+            Err(types::Error::Invalid(m)) => said.push(format!("refused: {m}")),
+            Err(e) => said.push(format!("other error: {e:?}")),
+        }
+    }
+    said.join("\n")
+}
+
+/// Opens 10,000 readers and writers and holds them all.
+fn hold_handles() {
+    use wflow::wit::wflow::flow::artifacts;
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for i in 0..5_000 {
+        readers.push(artifacts::open_reader("big", None).expect("opening a reader"));
+        writers.push(artifacts::open_writer(&format!("w{i}"), "raw").expect("opening a writer"));
+    }
+    black_box((&readers, &writers));
+}
+
+/// Puts a million empty artifacts with 250-byte names.
+fn many_artifacts() {
+    use wflow::wit::wflow::flow::{artifacts, types};
+    let empty = types::Value {
+        codec: "raw".into(),
+        bytes: Vec::new(),
+    };
+    for i in 0..1_000_000u32 {
+        artifacts::put(&format!("{i:0>250}"), &empty).expect("putting an artifact");
+    }
+}
+
+/// Tries to put a value under codecs the host must refuse; returns what the host said of each.
+fn bad_codecs() -> String {
+    use wflow::wit::wflow::flow::{artifacts, types};
+    let long = "c".repeat(1 << 20);
+    let codecs = ["", "CBOR", "raw\n", "x\0y", "é", "9lives", long.as_str()];
+    let mut said = Vec::new();
+    for codec in codecs {
+        let v = types::Value {
+            codec: codec.into(),
+            bytes: vec![1],
+        };
+        match artifacts::put("x", &v) {
+            Ok(()) => said.push(format!("ACCEPTED {:?}", &codec[..codec.len().min(16)])),
             Err(types::Error::Invalid(m)) => said.push(format!("refused: {m}")),
             Err(e) => said.push(format!("other error: {e:?}")),
         }

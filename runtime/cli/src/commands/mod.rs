@@ -69,6 +69,44 @@ pub struct LoadedFlow {
     pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
 }
 
+/// The hidden first argument that makes `wflow` a bounded compiler child
+/// ([`wflow_engine::compile_main`]).
+pub const COMPILE_SUBCOMMAND: &str = "__compile-component";
+
+/// Components are compiled by this same binary in a child process with capped time and memory.
+pub fn compiler() -> Result<wflow_engine::Compiler> {
+    let program = std::env::current_exe().context("finding the wflow binary to compile with")?;
+    Ok(wflow_engine::Compiler::Subprocess {
+        program,
+        args: vec![COMPILE_SUBCOMMAND.to_string()],
+    })
+}
+
+/// The compile limits of a policy (the smallest of its layers): its three keys over the
+/// built-in structural bounds.
+pub fn compile_limits(policy: &wflow_policy::Policy) -> wflow_engine::CompileLimits {
+    wflow_engine::CompileLimits {
+        max_component_bytes: policy.narrowest(|l| l.max_component_bytes),
+        max_cpu_secs: policy.narrowest(|l| l.max_compile_secs),
+        max_memory_mb: policy.narrowest(|l| l.max_compile_memory_mb),
+        ..wflow_engine::CompileLimits::default()
+    }
+}
+
+/// The guest memory budget of this process: the policy's `max_host_memory_mb` (the smallest of
+/// its layers), or the engine's default from the machine's RAM.
+pub fn host_memory(policy: &wflow_policy::Policy) -> Option<u64> {
+    let mb = policy.narrowest(|l| l.max_host_memory_mb.unwrap_or(u64::MAX));
+    (mb != u64::MAX).then(|| mb.saturating_mul(1 << 20))
+}
+
+/// Prints what loading a component warned about.
+pub fn warn(printer: &Printer, component: &wflow_engine::FlowComponent) {
+    for w in component.warnings() {
+        printer.warning(w);
+    }
+}
+
 /// Builds (a crate, a Python or JavaScript flow, a manifest's components), loads and validates a
 /// flow: every component against the contract, then the (merged) graph, then the policy.
 pub fn load_flow(
@@ -85,11 +123,15 @@ pub fn load_flow(
         pooling: true,
         fuel: policy.needs_fuel(),
         max_wasm_stack: policy.max_wasm_stack(),
+        compiler: compiler()?,
+        compile_limits: compile_limits(&policy),
+        host_memory_bytes: host_memory(&policy),
         ..EngineConfig::default()
     })?;
     let (components, spec, owner, code_record) = match built {
         crate::source::Built::Single(wasm) => {
             let component = engine.load_file(&wasm)?;
+            warn(printer, &component);
             let spec = component.spec().clone();
             let owner = spec
                 .steps
@@ -109,6 +151,7 @@ pub fn load_flow(
                 let component = engine.load_file(&wasm).with_context(|| {
                     format!("component `{}` of {}", c.key, manifest.path.display())
                 })?;
+                warn(printer, &component);
                 components.push((c.key.clone(), wasm, component));
             }
             let specs: Vec<&wflow_core::FlowSpec> =

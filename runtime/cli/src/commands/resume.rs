@@ -131,6 +131,9 @@ pub(crate) fn component_for(
         pooling: true,
         fuel: policy.needs_fuel(),
         max_wasm_stack: policy.max_wasm_stack(),
+        compiler: super::compiler()?,
+        compile_limits: super::compile_limits(&policy),
+        host_memory_bytes: super::host_memory(&policy),
         ..EngineConfig::default()
     })?;
     let origin = format!(
@@ -138,6 +141,7 @@ pub(crate) fn component_for(
         run.component.short()
     );
     let component = engine.load(&bytes, &origin)?;
+    super::warn(printer, &component);
     let plan = wflow_graph::validate(component.spec()).with_context(|| {
         format!(
             "the graph of flow `{}` ({origin}) is invalid",

@@ -125,12 +125,16 @@ pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Resu
                 pooling: false,
                 fuel: input.sandbox.fuel.is_some(),
                 max_wasm_stack: policy.max_wasm_stack(),
+                compiler: super::compiler().map_err(|e| format!("{e:#}"))?,
+                compile_limits: super::compile_limits(&policy),
                 ..EngineConfig::default()
             })
             .map_err(|e| e.to_string())?;
-            engine
+            let component = engine
                 .load(&bytes, &format!("component {}", description.component))
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            super::warn(printer, &component);
+            Ok(component)
         });
     let component = match loaded {
         Ok(c) => c,

@@ -88,7 +88,7 @@ impl TaskIo {
     }
 
     /// Counts `n` more bytes against the task's artifact cap; exceeding it fails the attempt.
-    fn charge(&mut self, n: u64) -> wasmtime::Result<()> {
+    pub(crate) fn charge(&mut self, n: u64) -> wasmtime::Result<()> {
         let max = self.input.sandbox.max_artifact_bytes;
         self.put_bytes = self.put_bytes.saturating_add(n);
         if self.put_bytes > max {
@@ -96,12 +96,87 @@ impl TaskIo {
                 limit: "max_artifact_bytes".into(),
                 value: format!("{max} bytes"),
                 detail: format!(
-                    ": the task tried to keep {} bytes of artifacts",
+                    ": the task tried to keep {} bytes of artifacts (values, names, codecs and \
+                     foreach items all count)",
                     self.put_bytes
                 ),
             }));
         }
         Ok(())
+    }
+
+    /// Counts one more artifact (a `put` or an `open-writer`) and what the host keeps for its
+    /// manifest entry: the name, the codec and the entry itself. Past `max_artifacts` or
+    /// `max_artifact_bytes` the attempt fails.
+    fn charge_entry(&mut self, name: &str, codec: &str) -> wasmtime::Result<()> {
+        let max = self.input.sandbox.max_artifacts;
+        self.artifacts = self.artifacts.saturating_add(1);
+        if self.artifacts > max {
+            return Err(wasmtime::Error::new(LimitExceeded {
+                limit: "max_artifacts".into(),
+                value: max.to_string(),
+                detail: format!(
+                    ": the task tried to put more than {max} artifacts (the last was `{}`)",
+                    shown(name)
+                ),
+            }));
+        }
+        self.charge((name.len() + codec.len()) as u64 + ENTRY_BYTES)
+    }
+
+    /// Fails the attempt when a value of `size` bytes cannot fit in what is left of the guest's
+    /// memory budget: checked before the host reads the value, so a small step asking for a huge
+    /// artifact costs the host nothing.
+    fn check_fits(&self, name: &str, size: u64, room: u64) -> wasmtime::Result<()> {
+        if size > room {
+            let limit = self.input.sandbox.memory_bytes;
+            return Err(wasmtime::Error::new(LimitExceeded {
+                limit: "memory".into(),
+                value: format!("{} MiB", limit >> 20),
+                detail: format!(
+                    ": out of memory for artifact `{}` ({size} bytes, {room} bytes left of the \
+                     step's memory); read it in pieces with `open-reader` or raise the step's \
+                     `memory`",
+                    shown(name)
+                ),
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// What the host keeps per manifest entry besides its name and codec (digest, size, bookkeeping),
+/// charged against `max_artifact_bytes`.
+pub(crate) const ENTRY_BYTES: u64 = 64;
+
+/// Longest codec name, in bytes.
+pub(crate) const MAX_CODEC: usize = 64;
+
+/// A name as shown in an error: at most 64 characters, escaped.
+fn shown(name: &str) -> String {
+    let head: String = name.chars().take(64).collect();
+    let more = if head.len() < name.len() { "…" } else { "" };
+    format!("{}{more}", head.escape_debug())
+}
+
+/// A codec is 1 to [`MAX_CODEC`] bytes: a lowercase ASCII letter, then lowercase letters, digits
+/// and `.`, `_`, `+`, `-`, `/` (`cbor`, `raw`, `json`, `text/csv`, …).
+pub(crate) fn check_codec(codec: &str) -> Result<(), WitError> {
+    let ok = !codec.is_empty()
+        && codec.len() <= MAX_CODEC
+        && codec.starts_with(|c: char| c.is_ascii_lowercase())
+        && codec
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._+-/".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(WitError::Invalid(format!(
+            "`{}` is not a valid codec: it must be 1 to {MAX_CODEC} bytes, start with a lowercase \
+             letter and hold only lowercase letters, digits and `.`, `_`, `+`, `-`, `/` \
+             (`cbor` and `raw` are the standard ones)",
+            shown(codec)
+        )))
     }
 }
 
@@ -111,7 +186,11 @@ impl Host for TaskState {
     }
 
     fn get(&mut self, name: String) -> WitResult<WitValue> {
+        let room = self.limiter.room();
         let io = self.io()?;
+        if let Ok(r) = io.lookup(&name, None) {
+            io.check_fits(&name, r.size, room)?;
+        }
         Ok(io.lookup(&name, None).and_then(|r| {
             let bytes = io
                 .cas
@@ -126,9 +205,13 @@ impl Host for TaskState {
 
     fn put(&mut self, name: String, value: WitValue) -> WitResult<()> {
         let io = self.io()?;
-        if let Err(e) = io.check_name(&name) {
+        if let Err(e) = io
+            .check_name(&name)
+            .and_then(|()| check_codec(&value.codec))
+        {
             return Ok(Err(e));
         }
+        io.charge_entry(&name, &value.codec)?;
         io.charge(value.bytes.len() as u64)?;
         match io.cas.put_artifact(&value.bytes, &value.codec) {
             Ok(r) => {
@@ -158,7 +241,11 @@ impl Host for TaskState {
     }
 
     fn get_input(&mut self, index: u32, name: String) -> WitResult<WitValue> {
+        let room = self.limiter.room();
         let io = self.io()?;
+        if let Ok(r) = io.lookup(&name, Some(index)) {
+            io.check_fits(&name, r.size, room)?;
+        }
         Ok(io.lookup(&name, Some(index)).and_then(|r| {
             let step = &io.input.inputs[index as usize].step;
             let bytes = io
@@ -193,23 +280,31 @@ impl Host for TaskState {
             })
         });
         match opened {
-            Ok(r) => Ok(Ok(self.table.push(r)?)),
+            Ok(r) => {
+                self.open_handle(&name, "reader")?;
+                Ok(Ok(self.table.push(r)?))
+            }
             Err(e) => Ok(Err(e)),
         }
     }
 
     fn open_writer(&mut self, name: String, codec: String) -> WitResult<Resource<ArtifactWriter>> {
         let io = self.io()?;
-        if let Err(e) = io.check_name(&name) {
+        if let Err(e) = io.check_name(&name).and_then(|()| check_codec(&codec)) {
             return Ok(Err(e));
         }
-        match io.cas.writer() {
+        io.charge_entry(&name, &codec)?;
+        self.open_handle(&name, "writer")?;
+        match self.io()?.cas.writer() {
             Ok(w) => Ok(Ok(self.table.push(ArtifactWriter {
                 name,
                 codec,
                 writer: Some(w),
             })?)),
-            Err(e) => Ok(Err(store_err(e))),
+            Err(e) => {
+                self.io()?.open_handles -= 1;
+                Ok(Err(store_err(e)))
+            }
         }
     }
 }
@@ -247,6 +342,7 @@ impl HostReader for TaskState {
 
     fn drop(&mut self, r: Resource<ArtifactReader>) -> wasmtime::Result<()> {
         self.table.delete(r)?;
+        self.closed_handle();
         Ok(())
     }
 }
@@ -285,7 +381,38 @@ impl HostWriter for TaskState {
 
     fn drop(&mut self, w: Resource<ArtifactWriter>) -> wasmtime::Result<()> {
         self.table.delete(w)?;
+        self.closed_handle();
         Ok(())
+    }
+}
+
+impl TaskState {
+    /// Counts one more open reader or writer; past `max_open_artifacts` the attempt fails (the
+    /// task holding them, not its neighbours, which would otherwise run out of file handles).
+    fn open_handle(&mut self, name: &str, kind: &str) -> wasmtime::Result<()> {
+        let io = self.io()?;
+        let max = io.input.sandbox.max_open_artifacts;
+        if io.open_handles >= max {
+            return Err(wasmtime::Error::new(LimitExceeded {
+                limit: "max_open_artifacts".into(),
+                value: max.to_string(),
+                detail: format!(
+                    ": the task already holds {max} open artifact readers and writers and opened \
+                     a {kind} of `{}`; drop the ones it no longer needs",
+                    shown(name)
+                ),
+            }));
+        }
+        io.open_handles += 1;
+        Ok(())
+    }
+}
+
+impl TaskState {
+    fn closed_handle(&mut self) {
+        if let Some(io) = self.task.as_mut() {
+            io.open_handles = io.open_handles.saturating_sub(1);
+        }
     }
 }
 

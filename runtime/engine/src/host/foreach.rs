@@ -3,6 +3,7 @@
 use crate::bindings::types::{Error as WitError, Value as WitValue};
 use crate::bindings::wflow::flow::foreach::Host;
 use crate::host::TaskState;
+use crate::host::artifacts::{ENTRY_BYTES, check_codec};
 
 impl Host for TaskState {
     fn declare_items(&mut self, items: Vec<WitValue>) -> wasmtime::Result<Result<(), WitError>> {
@@ -21,6 +22,15 @@ impl Host for TaskState {
                 detail: format!(": step `{}` declared {} items", io.input.step, items.len()),
             }));
         }
+        if let Some(e) = items.iter().find_map(|v| check_codec(&v.codec).err()) {
+            return Ok(Err(e));
+        }
+        // The items are kept by the host (and the scheduler, one task per item): they count
+        // against the task's artifact bytes like values do.
+        let kept = items.iter().fold(0u64, |n, v| {
+            n.saturating_add((v.bytes.len() + v.codec.len()) as u64 + ENTRY_BYTES)
+        });
+        io.charge(kept)?;
         io.foreach_items = Some(
             items
                 .into_iter()

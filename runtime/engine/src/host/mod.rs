@@ -9,8 +9,8 @@ pub(crate) mod lookup;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wflow_store::{ArtifactRef, Cas};
 
@@ -32,8 +32,13 @@ pub struct TaskIo {
     /// The task's view: inherited artifacts, overlaid with its puts.
     pub(crate) view: BTreeMap<String, ArtifactRef>,
     pub(crate) foreach_items: Option<Vec<crate::Value>>,
-    /// Bytes of artifacts put so far (checked against the sandbox's cap).
+    /// Bytes the host keeps for the task so far: values, names, codecs, manifest entries and
+    /// foreach items (checked against `max_artifact_bytes`).
     pub(crate) put_bytes: u64,
+    /// Artifacts put or opened for writing so far (checked against `max_artifacts`).
+    pub(crate) artifacts: u64,
+    /// Readers and writers open now (checked against `max_open_artifacts`).
+    pub(crate) open_handles: u32,
 }
 
 impl WasiView for TaskState {
@@ -54,11 +59,54 @@ impl TaskState {
     }
 }
 
-/// Memory limiter that remembers whether a request was refused, so an out-of-memory abort can be
-/// told apart from any other trap.
+/// The task's resource limiter: **all** linear memories and tables of the task's instance (a
+/// component may hold several core instances, each with its own memory) are counted together
+/// against one budget, so extra memories cannot multiply the step's `memory` limit. A table
+/// element counts [`TABLE_ELEMENT_BYTES`]. It remembers whether a request was refused, so an
+/// out-of-memory abort can be told apart from any other trap.
 pub struct TaskLimiter {
-    pub(crate) limits: StoreLimits,
+    /// Bytes of memories and tables the task may hold together.
+    pub(crate) max_bytes: u64,
+    /// Bytes granted so far (memories and tables are never freed while the task runs).
+    pub(crate) used: u64,
     pub(crate) refused: bool,
+}
+
+/// What one table element counts against the task's memory budget.
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// Most instances, memories and tables one task's store may create.
+const MAX_INSTANCES: usize = 64;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
+
+impl TaskLimiter {
+    /// A limiter with a budget of `max_bytes`.
+    pub(crate) fn new(max_bytes: u64) -> TaskLimiter {
+        TaskLimiter {
+            max_bytes,
+            used: 0,
+            refused: false,
+        }
+    }
+
+    /// Bytes the task may still add to its memories and tables.
+    pub(crate) fn room(&self) -> u64 {
+        self.max_bytes.saturating_sub(self.used)
+    }
+
+    fn grow(&mut self, extra: u64) -> bool {
+        match self.used.checked_add(extra) {
+            Some(total) if total <= self.max_bytes => {
+                self.used = total;
+                true
+            }
+            _ => {
+                self.refused = true;
+                false
+            }
+        }
+    }
 }
 
 impl ResourceLimiter for TaskLimiter {
@@ -68,11 +116,10 @@ impl ResourceLimiter for TaskLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = self.limits.memory_growing(current, desired, maximum)?;
-        if !ok {
-            self.refused = true;
+        if maximum.is_some_and(|m| desired > m) {
+            return Ok(false);
         }
-        Ok(ok)
+        Ok(self.grow(desired.saturating_sub(current) as u64))
     }
 
     fn table_growing(
@@ -81,6 +128,22 @@ impl ResourceLimiter for TaskLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        if maximum.is_some_and(|m| desired > m) {
+            return Ok(false);
+        }
+        let elements = desired.saturating_sub(current) as u64;
+        Ok(self.grow(elements.saturating_mul(TABLE_ELEMENT_BYTES)))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }

@@ -347,3 +347,21 @@ fn clean_scratch_removes_old_temporary_files() {
     assert_eq!(disk.clean_scratch(Duration::ZERO).unwrap(), 1);
     assert!(!leftover.exists() && other.exists());
 }
+
+#[test]
+fn clean_scratch_keeps_the_files_of_live_writers() {
+    let (_dir, disk) = store();
+    // A writer in progress: its scratch file is locked while it is open.
+    let (mut live, live_path) = disk.temp("write").unwrap();
+    live.write_all(b"in progress").unwrap();
+    // A dead writer's file: nobody holds it.
+    let dead = disk.scratch_dir().join("put-0000000000000000-999999-0.tmp");
+    fs::write(&dead, b"left by kill -9").unwrap();
+    assert_eq!(disk.clean_scratch(Duration::ZERO).unwrap(), 1);
+    assert!(!dead.exists());
+    assert!(live_path.path().exists(), "the live writer's file is kept");
+    drop(live);
+    // Once its writer is gone (as after kill -9), it goes too.
+    assert_eq!(disk.clean_scratch(Duration::ZERO).unwrap(), 1);
+    assert!(!live_path.path().exists());
+}
