@@ -405,3 +405,30 @@ fn a_swapped_or_crafted_compiled_cache_entry_is_not_run() {
         0o600
     );
 }
+
+/// Issue 20: after a kill -9 during a large streamed write, the writer's scratch file stayed in
+/// the store's `tmp/` forever. The next run removes scratch files no live process holds (a writer
+/// keeps its file locked) once they are a minute old; a live writer's file is kept.
+#[test]
+fn scratch_files_of_dead_writers_are_removed_by_the_next_run() {
+    let env = Env::new();
+    let hello = guest("example-hello");
+    env.run_ok(&hello, &[]);
+    let tmp = env.store().join("tmp");
+    let dead = tmp.join("write-0123456789abcdef-999999-0.tmp");
+    std::fs::write(&dead, vec![0u8; 1 << 20]).unwrap();
+    // A writer still alive (this test process) holds its file locked.
+    let live = tmp.join("write-0123456789abcdef-999998-0.tmp");
+    let held = std::fs::File::create(&live).unwrap();
+    held.lock().unwrap();
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "2 minutes ago"])
+        .args([&dead, &live])
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    env.run_ok(&hello, &[]);
+    assert!(!dead.exists(), "the dead writer's file is removed");
+    assert!(live.exists(), "the live writer's file is kept");
+    assert_store_is_sound(&env);
+}
