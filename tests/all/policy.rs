@@ -547,3 +547,31 @@ fn spec_runs_with_the_deterministic_clock_and_random_numbers() {
     assert!(first.contains("Spec read at 0 s"), "the clock starts at the epoch: {first}");
     assert_eq!(first, doc(), "the same random numbers on every read");
 }
+
+#[test]
+fn no_policy_lets_a_step_mount_the_compiled_code_key() {
+    // Issue 20, item 3: the key that authenticates the compiled-code cache must stay out of
+    // every step's reach, or a step could forge cache entries. Here it lies inside `data`.
+    // (The configuration file, protected too, is elsewhere.)
+    let env = project();
+    let p = policy_file(&env, "policy.toml", GRANTS_ALL);
+    let config = policy_file(&env, "config.toml", "");
+    let g = guest("test-program-capable");
+    let out = env
+        .command(&["--policy", &p, "run", g.to_str().unwrap()])
+        .env("WFLOW_TEST_SECRET", "s3cret")
+        .env("WFLOW_CONFIG", &config)
+        .env("XDG_CONFIG_HOME", env.dir.path().join("data/config"))
+        // Its own cache: entries tagged with this key would be foreign to the other tests'.
+        .env("WFLOW_CACHE_DIR", env.dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("step `start`: directory `data`")
+            && err.contains("the key that authenticates compiled code"),
+        "{err}"
+    );
+    assert!(env.store_files().is_empty(), "nothing ran");
+}

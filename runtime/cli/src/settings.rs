@@ -74,13 +74,17 @@ impl Settings {
     /// What a flow runs against besides its spec: the project directory (the current one), and
     /// the paths no step may reach whatever the policy — the store (artifacts, records, live
     /// logs, scratch files), the cache (compiled code, builds, an S3 store's local files), the
-    /// configuration file, the policy files and a Cargo target directory.
+    /// compiled-code cache's key, the configuration file, the policy files and a Cargo target
+    /// directory.
     pub fn target(&self) -> anyhow::Result<wflow_policy::Target> {
         let mut t = wflow_policy::Target::new(&std::env::current_dir()?)
             .protect(&self.store, "the store (artifacts, records and logs)")
             .protect(&self.cache_dir, "wflow's cache (compiled code and builds)");
         if let Some(config) = crate::backends::config_file() {
             t = t.protect(&config, "wflow's configuration file");
+        }
+        if let Some(key) = wflow_engine::default_cache_key() {
+            t = t.protect(&key, "the key that authenticates compiled code");
         }
         let (org, user) = self.policy_files();
         for f in org.iter().chain(&user) {

@@ -186,7 +186,11 @@ impl Policy {
                 u64::from(sandbox.max_foreach_items),
                 u64::from(allowed.max_foreach_items),
             ),
-            ("max_artifacts", sandbox.max_artifacts, allowed.max_artifacts),
+            (
+                "max_artifacts",
+                sandbox.max_artifacts,
+                allowed.max_artifacts,
+            ),
             (
                 "max_open_artifacts",
                 u64::from(sandbox.max_open_artifacts),
