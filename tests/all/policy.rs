@@ -361,7 +361,11 @@ fn a_flow_taking_a_privileged_flows_name_gets_only_the_global_grants() {
     // does not get them.
     let hello = guest("example-hello");
     let hello_digest = digest_of(&hello);
-    let named = policy_file(&env, "hello.toml", "[flows.Hello]\ndigests = [\"00\"]\n");
+    let named = policy_file(
+        &env,
+        "hello.toml",
+        &format!("[flows.Hello]\ndigests = [\"{}\"]\n", "0".repeat(64)),
+    );
     let out = env.wflow(&["--policy", &named, "check", hello.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -544,7 +548,10 @@ fn spec_runs_with_the_deterministic_clock_and_random_numbers() {
         v["spec"]["doc"].as_str().unwrap().to_string()
     };
     let first = doc();
-    assert!(first.contains("Spec read at 0 s"), "the clock starts at the epoch: {first}");
+    assert!(
+        first.contains("Spec read at 0 s"),
+        "the clock starts at the epoch: {first}"
+    );
     assert_eq!(first, doc(), "the same random numbers on every read");
 }
 

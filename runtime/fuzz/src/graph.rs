@@ -305,12 +305,12 @@ fn check_policy_binding(spec: &FlowSpec, dir: &std::path::Path) {
     let flow_table = format!("{:?}", spec.name); // a TOML basic string is close enough to Rust's
     let pinned = Policy::parse(
         &format!(
-            "[flows.{flow_table}]\ndigests = [\"aa\"]\n[flows.{flow_table}.grants]\n{everything}"
+            "[flows.{flow_table}]\ndigests = [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]\n[flows.{flow_table}.grants]\n{everything}"
         ),
         "pinned",
     );
     let Ok(pinned) = pinned else { return }; // a name TOML cannot hold as a key
-    let impostor = Target::new(dir).with_component(spec, "bb");
+    let impostor = Target::new(dir).with_component(spec, &"b".repeat(64));
     let unpinned = Target::new(dir);
     let as_impostor = pinned.resolve_for(spec, &impostor).map_err(|v| v.list);
     let as_nobody = Policy::default()
@@ -323,7 +323,7 @@ fn check_policy_binding(spec: &FlowSpec, dir: &std::path::Path) {
 
     let narrowed = pinned.clone().narrowed_by(Policy::builtin(dir));
     let owner = Target::new(dir)
-        .with_component(spec, "aa")
+        .with_component(spec, &"a".repeat(64))
         .protect(&dir.join("wflow-fuzz-store"), "the store");
     match narrowed.resolve_for(spec, &owner) {
         Ok(sandboxes) => {
@@ -341,7 +341,7 @@ fn check_policy_binding(spec: &FlowSpec, dir: &std::path::Path) {
                     );
                 }
                 narrowed
-                    .admits(&spec.name, step, "aa", sb, &owner)
+                    .admits(&spec.name, step, &"a".repeat(64), sb, &owner)
                     .unwrap_or_else(|v| panic!("{step}: its own sandbox is refused: {v}"));
             }
         }

@@ -136,7 +136,8 @@ pub fn seeds() -> Vec<Vec<u8>> {
          max_wasm_stack = 1048576\n\n[grants]\nenv = [\"LANG\", \"AWS_*\"]\n\
          dirs = [{ path = \"/data/shared\" }, { path = \"tmp\", writable = true }]\n\
          network = [\"*.example.com:443\", \"10.0.0.5:5432\", \"db.internal:*\"]\n\
-         clock = true\nrandom = true\n\n[flows.Training.grants]\nnetwork = [\"gpu-broker.internal:8443\"]\n",
+         clock = true\nrandom = true\n\n[flows.Training]\ndigests = [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]\n\
+         [flows.Training.grants]\nnetwork = [\"gpu-broker.internal:8443\"]\n",
         "[grants]\nenv = [\"*\"]\ndirs = [{ path = \"/\", writable = true }]\nnetwork = [\"*:*\"]\nclock = true\nrandom = true\n[limits]\nmax_memory_mb = 9000\nmax_cpu = 8\n",
         "[defaults]\nmemory_mb = 18446744073709551615\n[limits]\nmax_memory_mb = 18446744073709551615\n",
         "[limits]\nmax_timeout_secs = 18446744073709551615\n",
@@ -165,7 +166,7 @@ pub const DICT: &[&[u8]] = &[
     b"max_wasm_stack = ",
     b"max_retries = ",
     b"max_task_secs = ",
-    b"digests = [\"aa\"]\n",
+    b"digests = [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]\n",
     b"[flows.Training]\n",
     b"env = ",
     b"dirs = ",

@@ -222,6 +222,30 @@ impl Policy {
             reason: e.to_string(),
         })?;
         p.origin = origin.to_string();
+        for (flow, rules) in &p.flows {
+            let invalid = |reason: String| PolicyError::Invalid {
+                origin: origin.into(),
+                reason,
+            };
+            if let Some(bad) = rules
+                .digests
+                .iter()
+                .find(|d| d.parse::<wflow_core::Digest>().is_err())
+            {
+                return Err(invalid(format!(
+                    "[flows.{flow}] digests: `{}` is not a component digest (64 hex digits, as \
+                     `wflow check` prints it)",
+                    wflow_core::names::shown(bad)
+                )));
+            }
+            if rules.digests.is_empty() && rules.grants != Grants::default() {
+                return Err(invalid(format!(
+                    "[flows.{flow}] has grants but pins no component: a flow's grants apply only \
+                     to the components listed in its `digests` (`wflow check` prints a \
+                     component's digest)"
+                )));
+            }
+        }
         Ok(p)
     }
 

@@ -464,7 +464,7 @@ mod tests {
             env = ["AWS_*"]
             network = ["*.example.com:443"]
             [flows.F]
-            digests = ["aa11"]
+            digests = ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]
             [flows.F.grants]
             network = ["db.internal:*"]
             clock = true
@@ -479,7 +479,7 @@ mod tests {
             ..Default::default()
         };
         let f = flow(vec![step_with(caps.clone())]);
-        let pinned = Target::new(Path::new("/")).with_component(&f, "AA11");
+        let pinned = Target::new(Path::new("/")).with_component(&f, &"A".repeat(64));
         let sb = p.resolve_for(&f, &pinned).unwrap();
         assert!(sb["fetch"].clock);
         let mut other = flow(vec![step_with(caps)]);
@@ -492,7 +492,10 @@ mod tests {
     fn a_flow_taking_another_flows_name_gets_only_the_global_grants() {
         // Issue 20, item 1: grants were looked up by the name the guest's spec() returns.
         let p = Policy::parse(
-            "[flows.F]\ndigests = [\"aa11\"]\n[flows.F.grants]\nenv = [\"SECRET\"]\n",
+            &format!(
+                "[flows.F]\ndigests = [\"{}\"]\n[flows.F.grants]\nenv = [\"SECRET\"]\n",
+                "a".repeat(64)
+            ),
             "test",
         )
         .unwrap();
@@ -503,7 +506,7 @@ mod tests {
         let impostor = flow(vec![step_with(caps)]);
         for target in [
             Target::new(Path::new("/")),
-            Target::new(Path::new("/")).with_component(&impostor, "bb22"),
+            Target::new(Path::new("/")).with_component(&impostor, &"b".repeat(64)),
         ] {
             let err = p.resolve_for(&impostor, &target).unwrap_err();
             let text = err.to_string();
@@ -516,10 +519,10 @@ mod tests {
                 "{text}"
             );
         }
-        let target = Target::new(Path::new("/")).with_component(&impostor, "bb22");
+        let target = Target::new(Path::new("/")).with_component(&impostor, &"b".repeat(64));
         let text = p.resolve_for(&impostor, &target).unwrap_err().to_string();
         assert!(
-            text.contains("add \"bb22\" to that list"),
+            text.contains(&format!("add \"{}\" to that list", "b".repeat(64))),
             "names the digest to pin: {text}"
         );
         // Per step: in a polyglot flow only the steps of the pinned component get the grants.
@@ -528,8 +531,8 @@ mod tests {
             name: "other".into(),
             ..two.steps[0].clone()
         });
-        let mut target = Target::new(Path::new("/")).with_component(&two, "aa11");
-        target.components.insert("other".into(), "cc33".into());
+        let mut target = Target::new(Path::new("/")).with_component(&two, &"a".repeat(64));
+        target.components.insert("other".into(), "c".repeat(64));
         let err = p.resolve_for(&two, &target).unwrap_err();
         assert_eq!(err.list.len(), 1, "{err}");
         assert_eq!(err.list[0].step, "other");
@@ -812,6 +815,23 @@ mod tests {
                 .resolve(&flow(vec![step_with(bad)]), root.path())
                 .unwrap_err();
             assert!(err.to_string().contains(needle), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn flow_grants_must_pin_well_formed_digests() {
+        for (text, needle) in [
+            (
+                "[flows.F]\ndigests = [\"zz\"]\n",
+                "`zz` is not a component digest",
+            ),
+            (
+                "[flows.F.grants]\nclock = true\n",
+                "[flows.F] has grants but pins no component",
+            ),
+        ] {
+            let err = Policy::parse(text, "policy.toml").unwrap_err().to_string();
+            assert!(err.contains("policy.toml") && err.contains(needle), "{err}");
         }
     }
 
