@@ -319,6 +319,7 @@ fn run_any(
         user: "bench".into(),
         run_id: RunId::generate(),
         sandboxes: Default::default(),
+        max_tasks: u64::MAX,
         compute: Default::default(),
         live_logs: None,
     };

@@ -282,6 +282,7 @@ pub fn run_flow(
             user: "bench".into(),
             run_id: run_id(),
             sandboxes: BTreeMap::new(),
+            max_tasks: u64::MAX,
             live_logs: None,
             compute: Default::default(),
         }))

@@ -104,3 +104,64 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+/// A 1,000 × 1,000 nested foreach (4 million cells' tasks) under the default
+/// `max_tasks_per_run` of 1,000,000: the outer task whose items would pass it fails with the
+/// limit's name, before any of their tasks exist; nothing of the inner level runs.
+#[test]
+fn nested_foreach_past_the_run_task_limit_fails_its_declaring_task() {
+    let env = Env::new();
+    let g = guest("test-program-nested");
+    let out = env.wflow(&["run", "--json", g.to_str().unwrap(), "-p", "width=1000"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failure = &s["failure"];
+    assert_eq!(
+        failure["pathspec"].as_str().unwrap().split('/').nth(2),
+        Some("outer"),
+        "{s}"
+    );
+    let message = failure["message"].as_str().unwrap();
+    assert!(
+        message.contains("limit `max_tasks_per_run` of 1000000 exceeded")
+            && message.contains("step `outer` declared 1000 items"),
+        "{message}"
+    );
+    // 3 tasks outside every foreach and 2 per outer item are charged first (2,003), then 4,000
+    // per outer declaration: 249 fit, none after them. Only start and outer tasks ran.
+    let tasks = s["tasks"].as_array().unwrap();
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["step"] == "start" || t["step"] == "outer"),
+        "{s}"
+    );
+    let ok = tasks
+        .iter()
+        .filter(|t| t["step"] == "outer" && t["ok"] == true)
+        .count();
+    assert_eq!(ok, 249, "outer tasks whose items were charged");
+
+    // The policy sets the limit.
+    let policy = env.dir.path().join("policy.toml");
+    std::fs::write(&policy, "[limits]\nmax_tasks_per_run = 20\n").unwrap();
+    let out = env.wflow(&[
+        "--policy",
+        policy.to_str().unwrap(),
+        "run",
+        "--json",
+        g.to_str().unwrap(),
+        "-p",
+        "width=3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        s["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`max_tasks_per_run` of 20 exceeded"),
+        "{s}"
+    );
+}

@@ -82,6 +82,9 @@ pub struct Limits {
     pub max_cpu: u32,
     /// Most items a foreach may declare.
     pub max_foreach_items: u32,
+    /// Most tasks one run may make, all foreach items at every nesting level together; a
+    /// foreach whose items would pass it fails its task.
+    pub max_tasks_per_run: u64,
     /// Bytes of stdout and of stderr kept per attempt (the rest is dropped with a marker).
     pub max_log_bytes: usize,
     /// Total bytes one task may make the host keep: artifact values, names, codecs, manifest
@@ -118,6 +121,7 @@ impl Default for Limits {
             max_timeout_secs: None,
             max_cpu: 64,
             max_foreach_items: 100_000,
+            max_tasks_per_run: 1_000_000,
             max_log_bytes: 16 << 20,
             max_artifact_bytes: 64 << 30,
             max_artifacts: wflow_core::DEFAULT_MAX_ARTIFACTS,

@@ -10,6 +10,7 @@ use wflow_engine::{TaskFailure, Value};
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::{ArtifactRef, Cas};
 
+use crate::budget::TaskBudget;
 use crate::compute::{Attempt, AttemptFuture, AttemptReport, Compute, write_manifest};
 
 /// Wait before the first retry; doubled for each further one.
@@ -51,6 +52,8 @@ pub(crate) struct Job {
     /// The first attempt's result, as its backend launched it.
     pub first: AttemptFuture,
     pub notify: Arc<dyn Fn(crate::RunEvent) + Send + Sync>,
+    /// The run's task budget, charged when a foreach declares its items.
+    pub budget: Arc<TaskBudget>,
 }
 
 /// Infrastructure failures (a host reclaimed, a container lost) retried per task, apart from the
@@ -67,6 +70,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
         attempt: mut next,
         first,
         notify,
+        budget,
     } = job;
     let step = next.step.clone();
     let (run_id, task_id) = (next.input.run_id.clone(), next.input.task_id);
@@ -74,7 +78,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
     let (mut step_failures, mut infra_failures) = (0u32, 0u32);
     loop {
         let attempt = next.input.attempt;
-        let report = match pending.take() {
+        let mut report = match pending.take() {
             Some(f) => f.await,
             None => {
                 recorder.send(Event::AttemptStarted {
@@ -90,6 +94,16 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                 }
             }
         };
+        // Declared items are charged to the run's budget before any of their tasks exist; past
+        // it, the declaring attempt fails (and is not retried: it would declare them again).
+        let mut over_budget = false;
+        if let Ok(out) = &report.result
+            && let Some(items) = &out.items
+            && let Err(message) = budget.declare(&step.name, items.len())
+        {
+            report.result = Err(TaskFailure::Limit(message));
+            over_budget = true;
+        }
         recorder.send(Event::AttemptFinished {
             run_id: run_id.clone(),
             task_id,
@@ -124,7 +138,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
             Err(f) => f,
         };
         let infrastructure = report.infrastructure && infra_failures < INFRASTRUCTURE_RETRIES;
-        let will_retry = infrastructure || step_failures < step.retries;
+        let will_retry = !over_budget && (infrastructure || step_failures < step.retries);
         notify(crate::RunEvent::AttemptFailed {
             step: &step.name,
             task_id,

@@ -10,6 +10,7 @@
 //! (manifests, logs) and in the metadata records.
 #![deny(missing_docs)]
 
+mod budget;
 mod compute;
 mod execute;
 mod frames;

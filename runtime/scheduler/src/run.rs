@@ -10,6 +10,7 @@ use wflow_graph::Plan;
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
 
+use crate::budget::TaskBudget;
 use crate::compute::{Attempt, Computes};
 use crate::execute::{Done, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
@@ -99,6 +100,9 @@ pub struct RunOptions {
     pub run_id: RunId,
     /// Each step's sandbox, as the policy resolved it.
     pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
+    /// Most tasks the run may make (the policy's `max_tasks_per_run`): a foreach whose items
+    /// would pass it fails its task.
+    pub max_tasks: u64,
     /// Folder where tasks' stdout and stderr are mirrored while they run (`None`: not mirrored).
     /// Removed when the run ends and its final logs are recorded; a killed run keeps it.
     pub live_logs: Option<PathBuf>,
@@ -289,6 +293,9 @@ pub(crate) async fn run_loop(
         user: opts.user.clone(),
     });
     let params = Arc::new(opts.params);
+    let budget = Arc::new(TaskBudget::new(&opts.plan, opts.max_tasks));
+    // Tasks reused from a resumed run's origin: their items are charged when they arrive.
+    let mut reused_ids = std::collections::HashSet::new();
     let mut st = State {
         flow: flow.clone(),
         run_id: run_id.clone(),
@@ -375,6 +382,7 @@ pub(crate) async fn run_loop(
                 st.running.insert(p.task_id, (p.step.clone(), p.stack));
                 match reuse {
                     Some(reused) => {
+                        reused_ids.insert(p.task_id);
                         workers.spawn(deliver(reused, recorder.clone(), run_id.clone(), p.task_id));
                     }
                     None => {
@@ -404,6 +412,7 @@ pub(crate) async fn run_loop(
                     attempt,
                     first,
                     notify: opts.observer.clone(),
+                    budget: budget.clone(),
                 }));
             }
         }
@@ -440,7 +449,15 @@ pub(crate) async fn run_loop(
                     done.items.as_deref(),
                 );
                 let items = done.items.as_ref().map(Vec::len);
-                if let Err(message) = st.advance(&opts.plan, task_id, &step, stack, done) {
+                let charged = match items {
+                    Some(n) if reused_ids.remove(&task_id) => budget
+                        .declare(&step, n)
+                        .map_err(|e| format!("{e} (reused from the origin run)")),
+                    _ => Ok(()),
+                };
+                if let Err(message) =
+                    charged.and_then(|()| st.advance(&opts.plan, task_id, &step, stack, done))
+                {
                     st.failure.get_or_insert(RunFailure {
                         pathspec,
                         message,

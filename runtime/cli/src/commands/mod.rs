@@ -67,6 +67,8 @@ pub struct LoadedFlow {
     pub origin: String,
     pub plan: Plan,
     pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
+    /// The policy's `max_tasks_per_run`.
+    pub max_tasks: u64,
 }
 
 /// The hidden first argument that makes `wflow` a bounded compiler child
@@ -226,5 +228,6 @@ pub fn load_flow(
         origin,
         plan,
         sandboxes,
+        max_tasks: policy.limits.max_tasks_per_run,
     })
 }

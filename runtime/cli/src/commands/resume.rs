@@ -59,6 +59,8 @@ pub(crate) struct Component {
     pub plan: Plan,
     /// Each step's sandbox under the policy.
     pub sandboxes: BTreeMap<String, Arc<Sandbox>>,
+    /// The policy's `max_tasks_per_run`.
+    pub max_tasks: u64,
     /// How to name it for people.
     pub origin: String,
 }
@@ -82,6 +84,7 @@ impl Component {
             origin: flow.origin,
             plan: flow.plan,
             sandboxes: flow.sandboxes,
+            max_tasks: flow.max_tasks,
         })
     }
 }
@@ -171,6 +174,7 @@ pub(crate) fn component_for(
         code_digest: component.digest(),
         plan,
         sandboxes,
+        max_tasks: policy.limits.max_tasks_per_run,
         origin,
     })
 }
@@ -226,6 +230,7 @@ pub(crate) fn run_resumed(
         live_logs: Some(wflow_client::live_log_dir(store, &run_id.0)),
         run_id,
         sandboxes: component.sandboxes,
+        max_tasks: component.max_tasks,
         compute,
     };
     Ok(runtime.block_on(resume_flow(opts, resume))?)

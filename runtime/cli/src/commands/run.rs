@@ -89,6 +89,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         live_logs: Some(settings.store.join("live").join(&run_id.0)),
         run_id,
         sandboxes: flow.sandboxes,
+        max_tasks: flow.max_tasks,
         compute: connected.computes.clone(),
     }))?;
     progress.finish();
