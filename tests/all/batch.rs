@@ -887,3 +887,14 @@ fn measure_a_1000_item_foreach() {
         local_s = local_secs,
     );
 }
+
+/// The origin run runs locally on the S3 store (200 local tasks are cheap); the resume decides
+/// on the 201 reused tasks and runs `sum` and `end` as Batch jobs.
+#[test]
+fn resume_of_a_200_item_foreach_on_batch() {
+    let m = BatchEnv::new("batch-resume200");
+    crate::resume::resume_a_200_item_foreach_from_its_join(
+        &|args| m.command(args),
+        &["--compute", "batch"],
+    );
+}

@@ -898,3 +898,26 @@ pub fn read_every_artifact(env: &Env) -> usize {
     }
     read
 }
+
+#[test]
+fn a_run_started_without_user_variables_records_the_account_name() {
+    let env = Env::new();
+    let hello = guest("example-hello");
+    let out = env
+        .command(&["run", hello.to_str().unwrap()])
+        .env_remove("USER")
+        .env_remove("WFLOW_USER")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.wflow(&["runs", "--json"]);
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!account.is_empty());
+    assert_eq!(runs[0]["user"], account.as_str(), "{runs}");
+}

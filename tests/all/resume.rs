@@ -492,3 +492,59 @@ pub(crate) fn step_run_of_one_foreach_item_and_of_a_join() {
         (Some(42_925), Some("same"))
     );
 }
+
+/// Resumes a 200-item foreach from its join: `start` and the 200 `square` tasks are reused (each
+/// read back from the store), `sum` and `end` run. Shared by every store, records and compute
+/// backend (local here; S3, the metadata service and Batch in their files): it once hung at 100 %
+/// CPU on S3 (the store's synchronous reads, called from the scheduler's async thread, spun once
+/// tokio's cooperative budget of that thread was spent). `command` makes a `wflow` command of
+/// the backend under test; `extra` goes to the resume (say `--compute batch`).
+pub(crate) fn resume_a_200_item_foreach_from_its_join(
+    command: &dyn Fn(&[&str]) -> std::process::Command,
+    extra: &[&str],
+) {
+    use crate::util::output_within;
+    use std::time::Duration;
+    let limit = Duration::from_secs(600);
+    let g = guest("example-foreach");
+    let out = output_within(
+        command(&["run", "--json", g.to_str().unwrap(), "-p", "n=200"]),
+        limit,
+        "the run of 200 items",
+    );
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let origin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vec!["resume", "--json"];
+    let run = run_path(&origin);
+    args.extend_from_slice(&[&run, "--from", "sum"]);
+    args.extend_from_slice(extra);
+    let out = output_within(command(&args), limit, "the resume of 200 items");
+    assert!(out.status.success(), "resume: {}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["status"], "succeeded", "{s}");
+    assert_eq!(s["resume"]["origin_run"], origin["run_id"]);
+    assert_eq!(
+        s["resume"]["reused"].as_array().unwrap().len(),
+        201,
+        "start and every square reused: {s}"
+    );
+    let out = output_within(
+        command(&[
+            "artifact",
+            "get",
+            "--json",
+            &format!("{}/total", task_of(&s, "sum")),
+        ]),
+        limit,
+        "artifact get",
+    );
+    assert!(out.status.success(), "artifact get: {}", stderr(&out));
+    let total: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(total, json!((1..=200).map(|i: i64| i * i).sum::<i64>()));
+}
+
+#[test]
+pub(crate) fn resume_a_200_item_foreach_on_the_local_store() {
+    let env = Env::new();
+    resume_a_200_item_foreach_from_its_join(&|args| env.command(args), &[]);
+}

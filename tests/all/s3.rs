@@ -478,3 +478,84 @@ fn the_config_file_selects_the_s3_store_and_bad_settings_are_named() {
         stderr(&out)
     );
 }
+
+#[test]
+fn resume_of_a_200_item_foreach_on_s3() {
+    each_server("resume200", |server, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "wflow");
+        crate::resume::resume_a_200_item_foreach_from_its_join(&|args| m.command(args), &[]);
+    });
+}
+
+/// docs/s3.md's own example: `--s3-path-style` is a plain flag that does not take the next word
+/// (it once swallowed `runs` as its value); `--s3-path-style=BOOL` still works.
+#[test]
+fn the_path_style_flag_does_not_swallow_the_command() {
+    let server = TestServer::get(Kind::Moto);
+    let bucket = server.new_bucket("flag");
+    let m = S3Env::new(&server.endpoint, &bucket, "wflow");
+    let hello = guest("example-hello");
+    for args in [
+        vec!["--s3-path-style", "run", hello.to_str().unwrap()],
+        vec!["--s3-path-style", "runs", "--json"],
+        vec!["--s3-path-style=true", "runs", "--json"],
+    ] {
+        let out = m
+            .command(&args)
+            .env_remove("WFLOW_S3_PATH_STYLE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "wflow {args:?}: {}", stderr(&out));
+    }
+    let out = m
+        .command(&["--s3-path-style", "runs", "--json"])
+        .env_remove("WFLOW_S3_PATH_STYLE")
+        .output()
+        .unwrap();
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.len(), 1, "the run went to the bucket");
+}
+
+/// A server that says 200 to uploads it stores wrongly (s3rver's way with `aws-chunked`, played by
+/// a proxy in front of moto): the run's uploads are caught, stored again plainly, and every blob
+/// in the bucket verifies; a blob an older wflow left corrupt is replaced by the next run that
+/// makes it, not deduplicated against.
+#[test]
+fn uploads_a_server_stored_wrongly_are_caught_and_a_rerun_heals_the_bucket() {
+    let server = TestServer::get(Kind::Moto);
+    let proxy = testing::FramingProxy::start(&server.endpoint);
+    let bucket = server.new_bucket("framing");
+    let through_proxy = S3Env::new(&proxy.endpoint, &bucket, "wflow");
+    let bigdata = guest("example-bigdata");
+    // 20 MiB: a multipart upload streamed from the step's temporary file.
+    let args = ["run", "--json", bigdata.to_str().unwrap(), "-p", "mb=20"];
+    let out = through_proxy.wflow(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(proxy.mangled() > 0, "the proxy stored framing");
+    assert!(
+        stderr(&out).contains("stored an upload wrongly"),
+        "the user is told: {}",
+        stderr(&out)
+    );
+    let direct = Arc::new(server.store(&server.config(&bucket, "wflow")).unwrap());
+    assert_blobs_verify(&direct);
+
+    // The big blob as s3rver left it with an older wflow: framing around the bytes.
+    let cas = Cas::new(direct.clone());
+    let (key, bytes) = cas
+        .list_blobs()
+        .unwrap()
+        .into_iter()
+        .map(|d| (Cas::blob_key(&d), cas.get(&d).unwrap()))
+        .max_by_key(|(_, b)| b.len())
+        .unwrap();
+    assert_eq!(bytes.len(), 20 << 20);
+    let mut framed = b"10000;chunk-signature=0\r\n".to_vec();
+    framed.extend_from_slice(&bytes);
+    testing::overwrite(&direct, &key, framed);
+    // A rerun on a server that stores uploads correctly heals it.
+    let fixed = S3Env::new(&server.endpoint, &bucket, "wflow");
+    fixed.run_ok(&bigdata, &["-p", "mb=20"]);
+    assert_eq!(direct.get(&key).unwrap().unwrap(), bytes, "healed");
+    assert_blobs_verify(&direct);
+}

@@ -15,8 +15,9 @@ use crate::util::{Env, guest, stderr, task_of, with_metadata};
 struct Service {
     url: String,
     database: String,
+    heartbeat_timeout: String,
     child: Child,
-    _log_dir: tempfile::TempDir,
+    log_dir: tempfile::TempDir,
 }
 
 impl Service {
@@ -28,13 +29,17 @@ impl Service {
     }
 
     fn on(database: &str, heartbeat_timeout: &str) -> Service {
+        Self::listening(database, heartbeat_timeout, "127.0.0.1:0")
+    }
+
+    fn listening(database: &str, heartbeat_timeout: &str, listen: &str) -> Service {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("server.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_wflow"))
             .args([
                 "server",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--heartbeat-timeout",
                 heartbeat_timeout,
                 // Check every request's token, so a revoked token fails at once.
@@ -66,9 +71,24 @@ impl Service {
         Service {
             url,
             database: database.to_string(),
+            heartbeat_timeout: heartbeat_timeout.to_string(),
             child,
-            _log_dir: log_dir,
+            log_dir,
         }
+    }
+
+    /// Kills the service (SIGKILL), waits `down`, and starts it again on the same address.
+    fn restart_after(&mut self, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        let listen = self.url.trim_start_matches("http://").to_string();
+        *self = Service::listening(&self.database, &self.heartbeat_timeout, &listen);
+    }
+
+    /// What the service printed on stderr.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// `wflow server token create USER [--admin]`.
@@ -212,12 +232,12 @@ fn two_machines_share_runs_and_namespaces_hide_other_users() {
     assert_eq!(listed[0]["user"], "bob");
     // --all: refused for bob (403), every run for an administrator.
     let out = bob.wflow(&["runs", "--all"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "a refusal is bad input");
     assert!(stderr(&out).contains("administrator"), "{}", stderr(&out));
     assert_eq!(root.run_ids(&["--all"]).len(), 2);
     // bob cannot tag ada's run; ada can; the admin can.
     let out = bob.wflow(&["tag", "add", &format!("Foreach/{run_id}"), "bobs"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "a refusal is bad input");
     assert!(
         stderr(&out).contains("belongs to user `ada`"),
         "{}",
@@ -319,6 +339,9 @@ fn a_wrong_or_missing_token_is_refused_and_nothing_is_written() {
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(err.contains("token"), "{err}");
+        // Refused before anything started or was stored.
+        assert!(!err.contains("Running"), "{err}");
+        assert!(m.env.store_files().is_empty(), "{:?}", m.env.store_files());
         let out = m.wflow(&["runs"]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains("token"), "{}", stderr(&out));
@@ -334,6 +357,12 @@ fn a_wrong_or_missing_token_is_refused_and_nothing_is_written() {
 #[test]
 fn a_killed_driver_run_turns_failed_after_the_timeout() {
     let svc = Service::start("reap", "2");
+    // Shorter than three default heartbeats: the service says so (clients here beat every 0.5 s).
+    assert!(
+        svc.log().contains("warning: --heartbeat-timeout 2 s"),
+        "{}",
+        svc.log()
+    );
     let ada = Machine::new(&svc, svc.token("ada", false));
     let token = ada.token.clone();
     with_metadata(&svc.url, &token, || {
@@ -505,6 +534,7 @@ fn resume_suite_against_the_service() {
         "r5",
         resume_without_a_run_takes_the_newest_and_a_crate_directory_works,
     );
+    against_service("r6", resume_a_200_item_foreach_on_the_local_store);
     // Not `resume_a_foreach_from_its_join_reuses_the_thousand_items`: it asserts a wall-time
     // budget (< 1 s to the join) that the service meets alone but not reliably under the
     // parallel load of the whole suite on two cores.
@@ -528,4 +558,56 @@ fn fuzzing_the_api_against_its_openapi_spec_finds_no_server_error() {
     assert!(out.status.success(), "schemathesis found failures:\n{text}");
     // The service is still fine afterwards.
     assert!(!ada.run_ids(&[]).is_empty(), "{text}");
+}
+
+/// The service killed 1 s into a 500-item foreach and back 3 s later: the run goes on, its events
+/// wait on the client and are sent again in order, and the records end up exactly what ran — the
+/// client's summary and the service's records agree. (It once exited 3 while the service showed
+/// the run succeeded with tasks missing and others stuck running.)
+#[test]
+fn a_service_restarted_mid_run_ends_with_records_of_everything_that_ran() {
+    let mut svc = Service::start("outage", "60");
+    let token = svc.token("ada", false);
+    let ada = Machine::new(&svc, token.clone());
+    let g = guest("example-foreach");
+    let child = ada
+        .command(&["run", "--json", g.to_str().unwrap(), "-p", "n=500"])
+        .env("WFLOW_HEARTBEAT_SECS", "0.5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the run is recorded, take the service away.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while ada.run_ids(&[]).is_empty() {
+        assert!(Instant::now() < deadline, "the run was never recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    svc.restart_after(Duration::from_secs(3));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "succeeded");
+    let ran = summary["tasks"].as_array().unwrap().len();
+    assert_eq!(ran, 503);
+
+    let records = wflow_server::HttpMetadata::new(&svc.url, Some(token));
+    use wflow_metadata::MetadataStore;
+    let run_id = summary["run_id"].as_str().unwrap();
+    let run = records.run(run_id).unwrap().unwrap();
+    assert_eq!(run.status, wflow_metadata::Status::Succeeded);
+    let tasks = records.tasks(run_id).unwrap();
+    assert_eq!(tasks.len(), ran, "every task that ran is recorded");
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.status == wflow_metadata::Status::Succeeded),
+        "{:?}",
+        tasks
+            .iter()
+            .filter(|t| t.status != wflow_metadata::Status::Succeeded)
+            .map(|t| (t.task_id, t.status))
+            .collect::<Vec<_>>()
+    );
 }

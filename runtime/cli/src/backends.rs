@@ -5,8 +5,9 @@
 //! order of precedence:
 //!
 //! 1. `--store DIR` or `--store s3://BUCKET/PREFIX` (or `$WFLOW_STORE`), and for S3 the
-//!    `--s3-endpoint`, `--s3-region`, `--s3-path-style`, `--s3-profile` flags (or
-//!    `$WFLOW_S3_ENDPOINT`, `$WFLOW_S3_REGION`, `$WFLOW_S3_PATH_STYLE`, `$WFLOW_S3_PROFILE`);
+//!    `--s3-endpoint`, `--s3-region`, `--s3-path-style`, `--s3-profile`, `--s3-checksums` flags
+//!    (or `$WFLOW_S3_ENDPOINT`, `$WFLOW_S3_REGION`, `$WFLOW_S3_PATH_STYLE`, `$WFLOW_S3_PROFILE`,
+//!    `$WFLOW_S3_CHECKSUMS`);
 //! 2. the `[store]` table of the config file: `$WFLOW_CONFIG`, else
 //!    `$XDG_CONFIG_HOME/wflow/config.toml` (`~/.config/wflow/config.toml`);
 //! 3. the default: `{ type = "local", path = ".wflow" }`.
@@ -159,7 +160,17 @@ pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
     };
     let records: Option<Arc<dyn MetadataStore>> =
         match settings.metadata.clone().map_err(BadInput)? {
-            Some(m) => Some(Arc::new(wflow_server::HttpMetadata::new(&m.url, m.token))),
+            Some(m) => {
+                let service = wflow_server::HttpMetadata::new(&m.url, m.token);
+                // Before anything is written or started: the service answers, speaks this
+                // protocol and takes the token.
+                if !existing {
+                    service.whoami().with_context(|| {
+                        format!("cannot record runs on the metadata service {}", m.url)
+                    })?;
+                }
+                Some(Arc::new(service))
+            }
             None => None,
         };
     let ctx = Ctx {
@@ -220,6 +231,7 @@ pub fn resolve(global: &GlobalArgs) -> Result<Map<String, Value>, String> {
         set("region", global.s3_region.clone().map(Value::from));
         set("path_style", global.s3_path_style.map(Value::from));
         set("profile", global.s3_profile.clone().map(Value::from));
+        set("checksums", global.s3_checksums.clone().map(Value::from));
     }
     Ok(table)
 }

@@ -34,9 +34,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "WFLOW_S3_REGION", value_name = "REGION")]
     pub s3_region: Option<String>,
     /// Path-style S3 addressing (`endpoint/bucket/key`), which most S3-compatible servers need.
+    /// A plain flag; `--s3-path-style=false` turns off what the environment or config file set.
     #[arg(long, global = true, env = "WFLOW_S3_PATH_STYLE", value_name = "BOOL",
-          num_args = 0..=1, default_missing_value = "true")]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub s3_path_style: Option<bool>,
+    /// Upload checksums: `when_supported` (a CRC32 with every upload, checked by the server and
+    /// by wflow) or `when_required` (plain uploads, each read back to verify it).
+    #[arg(long, global = true, env = "WFLOW_S3_CHECKSUMS", value_name = "MODE",
+          value_parser = ["when_supported", "when_required"])]
+    pub s3_checksums: Option<String>,
     /// AWS profile for S3 credentials and region (default: `AWS_PROFILE`, else `default`).
     #[arg(long, global = true, env = "WFLOW_S3_PROFILE", value_name = "NAME")]
     pub s3_profile: Option<String>,

@@ -332,6 +332,7 @@ pub fn worker_env(settings: &Settings) -> Result<Vec<(String, String)>, BadInput
         ("endpoint", "WFLOW_S3_ENDPOINT"),
         ("region", "WFLOW_S3_REGION"),
         ("path_style", "WFLOW_S3_PATH_STYLE"),
+        ("checksums", "WFLOW_S3_CHECKSUMS"),
     ] {
         match table.get(key) {
             Some(Value::String(s)) => env.push((var.to_string(), s.clone())),

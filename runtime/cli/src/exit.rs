@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | the flow ran and a task failed |
-//! | 2 | bad input: arguments, component, graph, parameters, pathspec |
+//! | 2 | bad input: arguments, component, graph, parameters, pathspec, a request the metadata service refuses (403) |
 //! | 3 | environment: store, metadata, build toolchain |
 
 use std::process::ExitCode;
@@ -24,6 +24,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.downcast_ref::<FlowFailed>().is_some() {
         return ExitCode::from(1);
     }
+    let refused = |m: &wflow_metadata::MetadataError| {
+        matches!(m, wflow_metadata::MetadataError::Denied { status: 403, .. })
+    };
     let bad_input = err.chain().any(|e| {
         e.is::<BadInput>()
             || e.is::<wflow_engine::EngineError>()
@@ -34,6 +37,12 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<wflow_policy::PolicyError>()
             || e.downcast_ref::<wflow_client::ClientError>()
                 .is_some_and(|c| c.is_bad_input())
+            // The service refused what this user asked (another user's run, `--all`): the
+            // request is the problem, not the environment. (A refused token, 401, is not.)
+            || e.downcast_ref::<wflow_metadata::MetadataError>().is_some_and(refused)
+            || e.downcast_ref::<wflow_client::ClientError>().is_some_and(
+                |c| matches!(c, wflow_client::ClientError::Metadata(m) if refused(m)),
+            )
     });
     ExitCode::from(if bad_input { 2 } else { 3 })
 }

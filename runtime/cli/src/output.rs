@@ -76,11 +76,14 @@ impl Printer {
         }
     }
 
-    /// Prints an error and its causes on stderr (also in json mode: errors are for people).
+    /// Prints an error and its causes on stderr (also in json mode: errors are for people), each
+    /// cut to [`wflow_core::MAX_MESSAGE_CHARS`] (a cause may quote a whole server response).
     pub fn error(&self, err: &anyhow::Error) {
-        let mut msg = format!("{} {err}", self.red("error:"));
+        let bound =
+            |text: String| wflow_core::bounded(&text, wflow_core::MAX_MESSAGE_CHARS).into_owned();
+        let mut msg = format!("{} {}", self.red("error:"), bound(err.to_string()));
         for cause in err.chain().skip(1) {
-            let text = cause.to_string();
+            let text = bound(cause.to_string());
             if !msg.contains(&text) {
                 msg.push_str(&format!("\n  caused by: {text}"));
             }

@@ -125,9 +125,48 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".wflow-cache"))
 }
 
-/// The user name recorded with runs.
+/// The user name recorded with runs: `$WFLOW_USER`, `$USER` or `$LOGNAME`, else the name of the
+/// account the process runs as (from `/etc/passwd`; `uid-N` if it has none there), so runs
+/// started from cron, containers or `env -i` are not all recorded as one `unknown` user.
 pub fn user() -> String {
-    std::env::var("WFLOW_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_string())
+    ["WFLOW_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(account_name)
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The account name of this process's user: the owner of `/proc/self` (the effective uid) looked
+/// up in `/etc/passwd`.
+fn account_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(passwd_name(&passwd, uid).unwrap_or_else(|| format!("uid-{uid}")))
+}
+
+/// The name of `uid` in the text of a passwd file.
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok() == Some(uid) && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_name_comes_from_the_passwd_line_of_the_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      ada:x:1000:1000:Ada,,,:/home/ada:/bin/sh\n\
+                      broken\n";
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("ada"));
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 4242), None);
+    }
 }

@@ -19,6 +19,7 @@ pub mod names;
 mod params;
 mod sandbox;
 mod spec;
+mod text;
 
 pub use digest::{Digest, DigestError};
 pub use ids::{Pathspec, PathspecError, RunId, now_millis};
@@ -27,3 +28,4 @@ pub use sandbox::{DEFAULT_MAX_ARTIFACTS, DEFAULT_MAX_OPEN_ARTIFACTS, DEFAULT_MEM
 pub use spec::{
     Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, ParamValue, StepSpec, Transition,
 };
+pub use text::{MAX_MESSAGE_CHARS, bounded};

@@ -141,6 +141,18 @@ pub enum MetadataError {
         /// What went wrong.
         message: String,
     },
+    /// The metadata service could not be reached, or said it cannot work now (its database is
+    /// down: 503), even after a few tries. Nothing of the request was recorded, so the same
+    /// request may be sent again later (the [`Recorder`](crate::Recorder) does, in order).
+    #[error("metadata service {path}: {action}: {message}", path = .path.display())]
+    Unavailable {
+        /// The service's URL.
+        path: PathBuf,
+        /// What was being done, e.g. "recording events".
+        action: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The metadata service refused the request: no or a wrong token (401), or an action the
     /// token's user may not take (403). Nothing was recorded.
     #[error("metadata service {path}: {message}", path = .path.display())]
@@ -174,6 +186,12 @@ pub enum MetadataError {
 }
 
 impl MetadataError {
+    /// Whether the records could not be reached for now ([`MetadataError::Unavailable`]):
+    /// nothing was recorded, and the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, MetadataError::Unavailable { .. })
+    }
+
     /// The database file the error is about.
     pub fn path(&self) -> &Path {
         match self {
@@ -189,6 +207,7 @@ impl MetadataError {
             | MetadataError::WriterStopped { path }
             | MetadataError::Store { path, .. }
             | MetadataError::Service { path, .. }
+            | MetadataError::Unavailable { path, .. }
             | MetadataError::Denied { path, .. }
             | MetadataError::Protocol { path, .. }
             | MetadataError::Sqlite { path, .. } => path,

@@ -120,7 +120,7 @@ pub use model::{
     AttemptRecord, Event, RunFilter, RunRecord, Status, StatusError, StepStats, TaskRecord,
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
-pub use recorder::Recorder;
+pub use recorder::{OUTAGE_LIMIT, Recorder};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};
 pub use tags::{MAX_TAG_LEN, validate_tag};

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::{Event, MetadataError, MetadataStore, Result};
 
@@ -180,9 +180,31 @@ impl Drop for StopGuard<'_> {
     }
 }
 
+/// How long the writer keeps a batch the records cannot take now ([`MetadataError::Unavailable`]:
+/// the metadata service unreachable or its database down) and tries it again, before giving up on
+/// the run's records (override: `WFLOW_METADATA_OUTAGE_SECS`).
+pub const OUTAGE_LIMIT: Duration = Duration::from_secs(600);
+
+fn outage_limit() -> Duration {
+    std::env::var("WFLOW_METADATA_OUTAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(OUTAGE_LIMIT, Duration::from_secs_f64)
+}
+
+/// Writes batches as events arrive. A batch the records cannot take now is kept, in order, and
+/// tried again with back-off until [`OUTAGE_LIMIT`]: the run goes on and its records catch up
+/// once the service is back. Nothing is ever written after a batch that was given up on, so the
+/// records never show a run's end without the tasks before it (the run then stays `running`,
+/// and the service marks it failed after its heartbeat timeout).
 fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
     let _guard = StopGuard(shared);
     let window = meta.batch_window();
+    let limit = outage_limit();
+    let mut outage: Option<Instant> = None;
+    let mut pause = Duration::from_millis(200);
+    let mut gave_up: Option<String> = None;
     loop {
         let batch = {
             let mut state = shared.lock();
@@ -207,7 +229,40 @@ fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
             }
             std::mem::take(&mut state.queue)
         };
-        let result = meta.record_skipping_failures(&batch);
+        let result = match &gave_up {
+            Some(why) => Err(MetadataError::Unavailable {
+                path: meta.path().to_path_buf(),
+                action: "recording events".into(),
+                message: format!(
+                    "not recorded, since earlier events of this process were not: {why}"
+                ),
+            }),
+            None => meta.record_skipping_failures(&batch),
+        };
+        let result = match result {
+            Err(e) if e.is_unavailable() && gave_up.is_none() => {
+                let since = *outage.get_or_insert_with(Instant::now);
+                if since.elapsed() < limit {
+                    // Back in front of what came since, to be tried again in order.
+                    let mut state = shared.lock();
+                    let later = std::mem::take(&mut state.queue);
+                    state.queue = batch;
+                    state.queue.extend(later);
+                    drop(state);
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                gave_up = Some(format!("{e} (for {} s)", since.elapsed().as_secs()));
+                Err(e)
+            }
+            other => {
+                if gave_up.is_none() {
+                    (outage, pause) = (None, Duration::from_millis(200));
+                }
+                other
+            }
+        };
         let mut state = shared.lock();
         state.written += batch.len() as u64;
         state.batches += 1;

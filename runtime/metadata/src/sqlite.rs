@@ -62,18 +62,27 @@ impl Metadata {
         Self::setup(conn, path)
     }
 
+    /// Configures a new connection: the busy timeout first, then the journal mode, pragmas and
+    /// schema, each idempotent. Several processes may open a new file at the same moment: the
+    /// switch to WAL needs the file's exclusive lock, and SQLite answers `SQLITE_BUSY` at once,
+    /// without waiting in the busy handler, to a connection that would otherwise deadlock with
+    /// another (both holding a shared lock, both wanting the exclusive one). So the whole set-up
+    /// is retried on a busy or locked database, for up to [`BUSY_TIMEOUT`].
     fn setup(mut conn: Connection, path: &Path) -> Result<Metadata> {
         let err = |e| MetadataError::sqlite(path, "configuring the connection", e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // The first statement that reads the file: a file that is not SQLite fails here.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(err)?;
-        schema::migrate(&mut conn, path)?;
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match configure(&mut conn, path) {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+                Ok(()) => break,
+            }
+        }
         Ok(Metadata {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -171,6 +180,33 @@ fn is_missing_parent_row(e: &rusqlite::Error) -> bool {
 }
 
 /// Applies one event.
+/// The connection's pragmas and schema; safe to run again after any failure.
+fn configure(conn: &mut Connection, path: &Path) -> Result<()> {
+    let err = |e| MetadataError::sqlite(path, "configuring the connection", e);
+    // The first statement that reads the file: a file that is not SQLite fails here. Only a
+    // file not yet in WAL mode (a new one) is switched, which takes its exclusive lock.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(err)?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    schema::migrate(conn, path)
+}
+
+/// Whether `e` is another connection holding a lock (worth trying again).
+fn is_busy(e: &MetadataError) -> bool {
+    matches!(e, MetadataError::Sqlite { source, .. }
+        if matches!(source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)))
+}
+
 fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
     let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
     let sql_err =

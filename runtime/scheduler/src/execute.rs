@@ -114,7 +114,11 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                 Status::Failed
             },
             finished_ms: now_millis(),
-            error: report.result.as_ref().err().map(|f| f.to_string()),
+            error: report
+                .result
+                .as_ref()
+                .err()
+                .map(|f| wflow_core::bounded(&f.to_string(), wflow_core::MAX_MESSAGE_CHARS).into()),
             stdout: report.stdout,
             stderr: report.stderr,
         });
@@ -169,24 +173,28 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
             // `catch`: the flow goes on with the error kept as an artifact.
             let mut artifacts = wflow_engine::inherited(&next.input.inputs, next.input.join);
             let record = caught_error(&failed);
-            if let Ok(r) = cas.put_artifact(&record, "cbor") {
-                artifacts.insert(name.clone(), r);
-                if let Ok((manifest, artifacts)) = write_manifest(&cas, artifacts) {
-                    recorder.send(Event::TaskFinished {
-                        run_id,
-                        task_id,
-                        status: Status::Succeeded,
-                        finished_ms: now_millis(),
-                        manifest: Some(manifest),
-                    });
-                    return TaskResult {
-                        task_id,
-                        outcome: Ok(Done {
-                            artifacts: Arc::new(artifacts),
-                            items: None,
-                        }),
-                    };
-                }
+            let (cas, name) = (cas.clone(), name.clone());
+            let written = crate::run::blocking(move || {
+                let r = cas.put_artifact(&record, "cbor").ok()?;
+                artifacts.insert(name, r);
+                write_manifest(&cas, artifacts).ok()
+            })
+            .await;
+            if let Some((manifest, artifacts)) = written {
+                recorder.send(Event::TaskFinished {
+                    run_id,
+                    task_id,
+                    status: Status::Succeeded,
+                    finished_ms: now_millis(),
+                    manifest: Some(manifest),
+                });
+                return TaskResult {
+                    task_id,
+                    outcome: Ok(Done {
+                        artifacts: Arc::new(artifacts),
+                        items: None,
+                    }),
+                };
             }
         }
         recorder.send(Event::TaskFinished {

@@ -36,7 +36,7 @@ use wflow_metadata::{Event, Recorder, RunRecord, Status, TaskRecord};
 use wflow_store::{ArtifactRef, Cas};
 
 use crate::execute::{Done, TaskResult};
-use crate::run::{RunOptions, RunSummary, SchedulerError, parameter_artifacts, run_loop};
+use crate::run::{RunOptions, RunSummary, SchedulerError, blocking, parameter_artifacts, run_loop};
 
 /// Why a resume (or step-run) cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -386,9 +386,9 @@ impl Resume {
     }
 
     /// Decides about one ready task of the new run.
-    pub(crate) fn decide(
+    pub(crate) async fn decide(
         &mut self,
-        cas: &Cas,
+        cas: &Arc<Cas>,
         task_id: u64,
         step: &str,
         path: &[u32],
@@ -415,7 +415,7 @@ impl Resume {
         };
         if may_reuse
             && self.reuse_allowed
-            && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs)
+            && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs).await
         {
             return Decision::Reuse(reused);
         }
@@ -423,9 +423,10 @@ impl Resume {
         Decision::Run
     }
 
-    fn try_reuse(
+    /// Reads the origin task's items and manifest on a blocking thread (see [`blocking`]).
+    async fn try_reuse(
         &mut self,
-        cas: &Cas,
+        cas: &Arc<Cas>,
         task_id: u64,
         step: &str,
         path: &[u32],
@@ -454,7 +455,8 @@ impl Resume {
                 ));
                 return None;
             };
-            match read_items(cas, &digest) {
+            let cas = cas.clone();
+            match blocking(move || read_items(&cas, &digest)).await {
                 Ok(items) => Some(items),
                 Err(e) => {
                     self.report.notes.push(format!(
@@ -466,8 +468,12 @@ impl Resume {
         } else {
             None
         };
-        let manifest = origin.manifest?;
-        let artifacts = match cas.get_manifest(&manifest) {
+        let (manifest, origin_task) = (origin.manifest?, origin.task_id);
+        let read = {
+            let cas = cas.clone();
+            blocking(move || cas.get_manifest(&manifest)).await
+        };
+        let artifacts = match read {
             Ok(m) => m.artifacts,
             Err(e) => {
                 self.report.notes.push(format!(
@@ -476,7 +482,6 @@ impl Resume {
                 return None;
             }
         };
-        let origin_task = origin.task_id;
         self.origin_of.insert(task_id, origin_task);
         self.report.reused.push(ReusedTask {
             task_id,
@@ -605,8 +610,17 @@ pub async fn resume_flow(
             Some((p.name.clone(), v))
         })
         .collect();
-    let old = parameter_artifacts(&opts.cas, &origin_params).map_err(SchedulerError::Store)?;
-    let new = parameter_artifacts(&opts.cas, &opts.params).map_err(SchedulerError::Store)?;
+    let (old, new) = blocking({
+        let (cas, params) = (opts.cas.clone(), opts.params.clone());
+        move || {
+            Ok((
+                parameter_artifacts(&cas, &origin_params)?,
+                parameter_artifacts(&cas, &params)?,
+            ))
+        }
+    })
+    .await
+    .map_err(SchedulerError::Store)?;
     for (name, r) in new.artifacts.iter() {
         match old.artifacts.get(name) {
             Some(o) if o.digest == r.digest => {}

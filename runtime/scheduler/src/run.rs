@@ -308,7 +308,12 @@ pub(crate) async fn run_loop(
     };
     // Like Metaflow, parameters are artifacts too: `start` inherits them from a pseudo-input
     // (step `_parameters`, task 0), and every later step inherits them by reference.
-    let seed = parameter_artifacts(&opts.cas, &params).map_err(SchedulerError::Store)?;
+    let seed = blocking({
+        let (cas, params) = (opts.cas.clone(), params.clone());
+        move || parameter_artifacts(&cas, &params)
+    })
+    .await
+    .map_err(SchedulerError::Store)?;
     st.new_task(opts.plan.start(), vec![(0, seed)], vec![]);
     let mut workers = tokio::task::JoinSet::new();
     let max_workers = opts.max_workers.max(1);
@@ -333,15 +338,20 @@ pub(crate) async fn run_loop(
             }
             let mut fresh: Vec<Attempt> = Vec::new();
             for mut p in group {
-                let reuse = match resume.as_mut().map(|r| {
-                    r.decide(
-                        &opts.cas,
-                        p.task_id,
-                        &p.step,
-                        &foreach_path(&p.stack),
-                        &mut p.inputs,
-                    )
-                }) {
+                let decision = match resume.as_mut() {
+                    Some(r) => Some(
+                        r.decide(
+                            &opts.cas,
+                            p.task_id,
+                            &p.step,
+                            &foreach_path(&p.stack),
+                            &mut p.inputs,
+                        )
+                        .await,
+                    ),
+                    None => None,
+                };
+                let reuse = match decision {
                     Some(Decision::Skip) => continue,
                     Some(Decision::Reuse(reused)) => Some(reused),
                     _ => None,
@@ -440,14 +450,18 @@ pub(crate) async fn run_loop(
             ok,
         });
         match outcome {
-            Ok(done) => {
-                record_items(
-                    &opts.cas,
-                    &recorder,
-                    &run_id,
-                    task_id,
-                    done.items.as_deref(),
-                );
+            Ok(mut done) => {
+                if let Some(items) = done.items.take() {
+                    let (cas, recorder, run_id) =
+                        (opts.cas.clone(), recorder.clone(), run_id.clone());
+                    done.items = Some(
+                        blocking(move || {
+                            record_items(&cas, &recorder, &run_id, task_id, Some(&items));
+                            items
+                        })
+                        .await,
+                    );
+                }
                 let items = done.items.as_ref().map(Vec::len);
                 let charged = match items {
                     Some(n) if reused_ids.remove(&task_id) => budget
@@ -487,12 +501,16 @@ pub(crate) async fn run_loop(
         run_id: run_id.clone(),
         status,
         finished_ms: finished,
-        error: st
-            .failure
-            .as_ref()
-            .map(|f| format!("{}: {}", f.pathspec, f.message)),
+        error: st.failure.as_ref().map(|f| {
+            let message = wflow_core::bounded(&f.message, wflow_core::MAX_MESSAGE_CHARS);
+            format!("{}: {message}", f.pathspec)
+        }),
     });
-    recorder.flush()?;
+    blocking({
+        let recorder = recorder.clone();
+        move || recorder.flush()
+    })
+    .await?;
     if let Some(dir) = &opts.live_logs {
         // Every attempt's final logs are recorded: the live copies are no longer needed.
         let _ = std::fs::remove_dir_all(dir);
@@ -506,6 +524,17 @@ pub(crate) async fn run_loop(
         failure: st.failure,
         duration_ms: finished - started,
     })
+}
+
+/// Runs synchronous store or records I/O on a blocking thread, never on the run loop's async
+/// worker: a synchronous backend (S3, the metadata service) must not block the scheduler, and
+/// the S3 store waits on its own runtime, which an async worker's cooperative budget must not
+/// starve.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// Whether `b` may be launched together with `a`: tasks of the same step opened by the same

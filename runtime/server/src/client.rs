@@ -150,6 +150,7 @@ impl HttpMetadata {
                     Ok(()) => {}
                     Err(
                         e @ (MetadataError::Service { .. }
+                        | MetadataError::Unavailable { .. }
                         | MetadataError::Denied { .. }
                         | MetadataError::Protocol { .. }),
                     ) => {
@@ -261,6 +262,14 @@ impl Inner {
         }
     }
 
+    fn unavailable(&self, action: &str, message: String) -> MetadataError {
+        MetadataError::Unavailable {
+            path: self.label.clone(),
+            action: action.to_string(),
+            message,
+        }
+    }
+
     /// One request, retried while the service or its database cannot be reached (connection
     /// refused, 503): nothing was done then, so sending it again is safe.
     fn request<T: DeserializeOwned>(
@@ -300,10 +309,12 @@ impl Inner {
                 continue;
             }
             let mut resp = result.map_err(|e| {
-                self.service_error(
-                    action,
-                    format!("cannot reach the metadata service at {}: {e}", self.base),
-                )
+                let message = format!("cannot reach the metadata service at {}: {e}", self.base);
+                if retry {
+                    self.unavailable(action, message)
+                } else {
+                    self.service_error(action, message)
+                }
             })?;
             let status = resp.status().as_u16();
             let server_version = resp
@@ -348,9 +359,16 @@ impl Inner {
                     self.service_error(action, format!("unexpected answer ({e}): {text:.200}"))
                 });
             }
-            return Err(match serde_json::from_str::<ErrorEnvelope>(&text) {
+            let error = match serde_json::from_str::<ErrorEnvelope>(&text) {
                 Ok(env) => env.error.into_error(&self.label, action, status),
                 Err(_) => self.service_error(action, format!("HTTP {status}: {text:.200}")),
+            };
+            return Err(match error {
+                // The service is up but cannot work now (its database is down).
+                MetadataError::Service { message, .. } if status == 503 => {
+                    self.unavailable(action, message)
+                }
+                other => other,
             });
         }
     }

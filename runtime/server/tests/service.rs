@@ -488,7 +488,7 @@ fn a_database_that_is_down_gives_a_clear_error_and_writes_nothing() {
     // SAFETY-free: retries are read from the environment per client; keep them few here.
     let err = ada.record(&[run_started("D2", "F", 2)]).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, MetadataError::Service { .. }), "{msg}");
+    assert!(matches!(err, MetadataError::Unavailable { .. }), "{msg}");
     assert!(
         msg.contains("database") && msg.contains("unreachable"),
         "{msg}"

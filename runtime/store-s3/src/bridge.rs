@@ -9,6 +9,15 @@
 //! on any thread — a plain one, a `spawn_blocking` one or an async worker of another runtime (which
 //! it then blocks, as any synchronous call would).
 //!
+//! The future is polled *unconstrained* by tokio's cooperative budget. On an async worker of
+//! another runtime, the thread-local budget is that runtime's current task's: once a task had made
+//! ~128 tokio calls through the bridge without returning to its runtime, every tokio resource
+//! (locks, channels, sockets, join handles) answered `Pending` and woke the waker at once, and the
+//! thread spun at 100 % CPU forever, since only returning to the runtime refills the budget (the
+//! hang of `wflow resume` on S3 with a foreach of 40 items or more). Async callers should still
+//! not call the synchronous store from an async worker, since it blocks that worker (the scheduler
+//! moves such calls to blocking threads), but when one does, it is slow, never stuck.
+//!
 //! Work that must go on while the caller is not polling (the parts of a transfer, read-ahead) is
 //! spawned onto the runtime; the caller then waits on its `JoinHandle` the same way.
 
@@ -81,7 +90,8 @@ impl Wake for Unpark {
 pub(crate) fn park_on<F: Future>(fut: F) -> F::Output {
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
+    // Not the caller's cooperative budget: see the module's documentation.
+    let mut fut = pin!(tokio::task::coop::unconstrained(fut));
     loop {
         if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
             return out;
@@ -119,5 +129,40 @@ mod tests {
 
         // The last reference dropped inside async code does not panic either.
         other.block_on(async move { drop(bridge) });
+    }
+
+    /// The hang of `wflow resume` on S3: hundreds of synchronous store calls from one async task
+    /// of another runtime used up that task's cooperative budget, after which every tokio
+    /// resource polled through the bridge said `Pending` forever.
+    #[test]
+    fn many_calls_from_one_async_task_of_another_runtime_all_complete() {
+        let bridge = Arc::new(Bridge::new(1).unwrap());
+        let lock = Arc::new(tokio::sync::RwLock::new(0u32));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let other = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let total = other.block_on(async move {
+                let mut total = 0;
+                for _ in 0..1000 {
+                    let lock = lock.clone();
+                    // What the SDK's caches do on every request: take a tokio lock; and a
+                    // spawned part awaited through its join handle, as transfers do.
+                    total += bridge.block_on(async move { *lock.read().await + 1 });
+                    let part = bridge.handle().spawn(async { 1 });
+                    total += bridge.block_on(part).unwrap();
+                }
+                total
+            });
+            let _ = done.send(total);
+        });
+        // Generous: 2,000 calls take milliseconds; before the fix they never finished.
+        let total = finished
+            .recv_timeout(Duration::from_secs(120))
+            .expect("every call through the bridge completes");
+        assert_eq!(total, 2000);
     }
 }

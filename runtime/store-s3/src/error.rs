@@ -10,6 +10,9 @@ use std::io;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use wflow_store::StoreError;
 
+/// The most characters of the SDK's own description kept in a message.
+const MAX_DETAIL_CHARS: usize = 600;
+
 /// What an error is about, for its message.
 #[derive(Clone, Debug)]
 pub(crate) struct Target<'a> {
@@ -65,7 +68,10 @@ fn describe<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(err).to_string();
+    // The SDK's context may quote a whole response body (an unexpected XML answer is a
+    // kilobytes-long line): keep what identifies the error.
+    let detail =
+        wflow_core::bounded(&DisplayErrorContext(err).to_string(), MAX_DETAIL_CHARS).into_owned();
     let endpoint = t.endpoint;
     match err {
         SdkError::DispatchFailure(d) if d.is_timeout() => (

@@ -35,7 +35,10 @@
 //!   shares one bound, `max_concurrency`. Retries with exponential backoff on throttling, 5xx and
 //!   network errors are the SDK's standard retry mode.
 //! - **Checked**: a CRC32 checksum goes with every upload and part (the server rejects a body
-//!   that does not match); the `Cas` verifies the BLAKE3 digest of everything read.
+//!   that does not match); an upload counts as stored only once verified (the server's checksum
+//!   of what it received, or a read-back), and deduplication skips an upload only for an object
+//!   of the right size and checksum (see `verify.rs`); the `Cas` verifies the BLAKE3 digest of
+//!   everything read.
 //! - **Callable from anywhere**: the store owns a small tokio runtime and waits for it without
 //!   `block_on`, so it works from plain threads, `spawn_blocking` threads and async tasks of
 //!   another runtime alike.
@@ -64,6 +67,7 @@ mod error;
 mod reader;
 mod store;
 mod transfer;
+mod verify;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -18,7 +18,8 @@ use crate::bridge::Bridge;
 use crate::config::{Checksums, S3Config, S3Url};
 use crate::error::{other, to_store_error};
 use crate::reader::S3Reader;
-use crate::transfer::{Inner, PutBody, Source};
+use crate::transfer::{Inner, Source};
+use crate::verify::Expected;
 
 /// Worker threads of the store's runtime: they only drive sockets and timers.
 const RUNTIME_THREADS: usize = 2;
@@ -108,7 +109,13 @@ impl S3Store {
         if let Some(credentials) = credentials {
             builder = builder.credentials_provider(credentials);
         }
-        if config.checksums == Checksums::WhenRequired {
+        let plain = builder
+            .clone()
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        let safe = config.checksums == Checksums::WhenRequired;
+        if safe {
             builder = builder
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -130,13 +137,14 @@ impl S3Store {
         Ok(S3Store {
             inner: Arc::new(Inner {
                 client: aws_sdk_s3::Client::from_conf(builder.build()),
+                plain: aws_sdk_s3::Client::from_conf(plain),
                 bucket: url.bucket,
                 prefix: url.prefix,
                 endpoint,
                 part_size: config.part_size_mib << 20,
                 max_concurrency,
                 permits: Semaphore::new(max_concurrency),
-                checksums: config.checksums == Checksums::WhenSupported,
+                safe: AtomicBool::new(safe),
                 conditional: AtomicBool::new(true),
             }),
             bridge,
@@ -186,23 +194,15 @@ impl S3Store {
 }
 
 impl BlobStore for S3Store {
+    /// Deduplicates against an object that checks out, replaces one that does not, and counts
+    /// an upload as stored once it is verified (see `crate::verify`).
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         validate_key(key)?;
         let inner = &self.inner;
         let full = inner.full(key);
-        let len = bytes.len() as u64;
-        self.bridge.block_on(async {
-            // Deduplication: skip the upload when present (see `needs_head`).
-            if inner.needs_head(len) && inner.head_before_put(&full).await?.is_some() {
-                return Ok(false);
-            }
-            if len <= inner.part_size {
-                let body = bytes::Bytes::copy_from_slice(bytes);
-                inner.put_whole(&full, PutBody::Bytes(&body), len).await
-            } else {
-                inner.put_multipart(&full, Source::Slice(bytes), len).await
-            }
-        })
+        let want = Expected::of_slice(bytes, inner.part_size_for(bytes.len() as u64));
+        self.bridge
+            .block_on(inner.put_verified(&full, Source::Slice(bytes), &want))
     }
 
     fn put_file_if_absent(&self, key: &str, file: &Path) -> Result<bool> {
@@ -212,16 +212,11 @@ impl BlobStore for S3Store {
         let len = std::fs::metadata(file)
             .map_err(|e| StoreError::io(file.display(), e))?
             .len();
-        let wrote = self.bridge.block_on(async {
-            if inner.needs_head(len) && inner.head_before_put(&full).await?.is_some() {
-                return Ok(false);
-            }
-            if len <= inner.part_size {
-                inner.put_whole(&full, PutBody::File(file), len).await
-            } else {
-                inner.put_multipart(&full, Source::File(file), len).await
-            }
-        })?;
+        let want = Expected::of_file(file, inner.part_size_for(len))
+            .map_err(|e| StoreError::io(file.display(), e))?;
+        let wrote = self
+            .bridge
+            .block_on(inner.put_verified(&full, Source::File(file), &want))?;
         match std::fs::remove_file(file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::io(file.display(), e)),
             _ => Ok(wrote),

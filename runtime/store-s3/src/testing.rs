@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 
 use crate::{S3Config, S3Store};
 
+mod framing;
+pub use framing::FramingProxy;
+
 /// The access key the test servers accept (moto accepts any; s3s-fs is started with this one).
 pub const ACCESS_KEY: &str = "wflow-test";
 /// The matching secret key.

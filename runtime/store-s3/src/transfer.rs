@@ -35,8 +35,11 @@ pub(crate) struct Inner {
     pub(crate) part_size: u64,
     pub(crate) max_concurrency: usize,
     pub(crate) permits: Semaphore,
-    /// Send CRC32 checksums with uploads.
-    pub(crate) checksums: bool,
+    /// The client with checksums on uploads only where required (see [`Inner::client`]).
+    pub(crate) plain: Client,
+    /// Safe mode: plain uploads (no streaming checksums), each read back to verify it. Set by
+    /// `checksums = "when_required"`, or when an upload did not verify (see `crate::verify`).
+    pub(crate) safe: AtomicBool,
     /// Send `If-None-Match: *` (cleared if the server rejects the header outright).
     pub(crate) conditional: AtomicBool,
 }
@@ -80,7 +83,27 @@ impl Inner {
         }
     }
 
-    async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+    /// The client for uploads: the configured one, or in safe mode the one that sends plain
+    /// bodies (some servers store the `aws-chunked` framing of streamed uploads as the object).
+    pub(crate) fn client(&self) -> &Client {
+        if self.safe.load(Ordering::Relaxed) {
+            &self.plain
+        } else {
+            &self.client
+        }
+    }
+
+    /// Whether uploads carry a CRC32 checksum (not in safe mode).
+    fn checksums(&self) -> bool {
+        !self.safe.load(Ordering::Relaxed)
+    }
+
+    /// The part size of a multipart upload of `len` bytes.
+    pub(crate) fn part_size_for(&self, len: u64) -> u64 {
+        self.part_size.max(len.div_ceil(MAX_PARTS))
+    }
+
+    pub(crate) async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
         self.permits
             .acquire()
             .await
@@ -127,8 +150,14 @@ impl Inner {
         }
     }
 
-    /// One PUT of a whole object unless it exists; true if this call wrote it.
-    pub(crate) async fn put_whole(&self, full: &str, body: PutBody<'_>, len: u64) -> Result<bool> {
+    /// One PUT of a whole object unless it exists (with `overwrite`, whether or not it does).
+    pub(crate) async fn put_whole(
+        &self,
+        full: &str,
+        body: PutBody<'_>,
+        len: u64,
+        overwrite: bool,
+    ) -> Result<Put> {
         let mut conflicts = 0;
         loop {
             let stream = match body {
@@ -146,9 +175,9 @@ impl Inner {
                         )
                     })?,
             };
-            let conditional = self.conditional.load(Ordering::Relaxed);
+            let conditional = !overwrite && self.conditional.load(Ordering::Relaxed);
             let mut req = self
-                .client
+                .client()
                 .put_object()
                 .bucket(&self.bucket)
                 .key(full)
@@ -157,7 +186,7 @@ impl Inner {
             if conditional {
                 req = req.if_none_match("*");
             }
-            if self.checksums {
+            if self.checksums() {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }
             let result = {
@@ -165,17 +194,24 @@ impl Inner {
                 req.send().await
             };
             match result {
-                Ok(_) => return Ok(true),
-                // Someone else wrote it first: the object is complete and, under a
-                // content-addressed or unique key, the same.
-                Err(e) if status(&e) == Some(412) => return Ok(false),
+                Ok(out) => {
+                    return Ok(Put::Wrote {
+                        crc32: out
+                            .checksum_crc32()
+                            .map(str::to_string)
+                            .into_iter()
+                            .collect(),
+                    });
+                }
+                // Someone else wrote it first (the caller checks what is there).
+                Err(e) if status(&e) == Some(412) => return Ok(Put::Exists),
                 // A concurrent conditional write of the same key is in progress (AWS): wait and
                 // look again.
                 Err(e) if status(&e) == Some(409) && conflicts < 5 => {
                     conflicts += 1;
                     tokio::time::sleep(Duration::from_millis(100 << conflicts)).await;
                     if self.head_before_put(full).await?.is_some() {
-                        return Ok(false);
+                        return Ok(Put::Exists);
                     }
                 }
                 Err(e) if conditional && status(&e) == Some(501) => {
@@ -189,21 +225,21 @@ impl Inner {
     }
 
     /// A multipart upload of `len` bytes from `src`, parts in parallel; the object appears only
-    /// when the upload completes, so an interrupted one leaves nothing visible. True if this call
-    /// wrote the object.
+    /// when the upload completes, so an interrupted one leaves nothing visible.
     pub(crate) async fn put_multipart(
         self: &Arc<Self>,
         full: &str,
         src: Source<'_>,
         len: u64,
-    ) -> Result<bool> {
-        let part_size = self.part_size.max(len.div_ceil(MAX_PARTS));
+        overwrite: bool,
+    ) -> Result<Put> {
+        let part_size = self.part_size_for(len);
         let mut create = self
-            .client
+            .client()
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(full);
-        if self.checksums {
+        if self.checksums() {
             create = create.checksum_algorithm(ChecksumAlgorithm::Crc32);
         }
         let created = {
@@ -223,9 +259,9 @@ impl Inner {
             .to_string();
 
         let result = self
-            .upload_parts_and_complete(full, src, len, part_size, &upload_id)
+            .upload_parts_and_complete(full, src, len, part_size, &upload_id, overwrite)
             .await;
-        if !matches!(result, Ok(true)) {
+        if !matches!(result, Ok(Put::Wrote { .. })) {
             // Failed, or lost the race: drop the parts (best effort; a lifecycle rule that
             // aborts incomplete multipart uploads catches what a crash leaves).
             let _p = self.permit().await;
@@ -248,7 +284,8 @@ impl Inner {
         len: u64,
         part_size: u64,
         upload_id: &str,
-    ) -> Result<bool> {
+        overwrite: bool,
+    ) -> Result<Put> {
         let count = len.div_ceil(part_size);
         let handle = tokio::runtime::Handle::current();
         let mut parts: Vec<CompletedPart> = futures_util::stream::iter(0..count)
@@ -290,10 +327,20 @@ impl Inner {
             .await?;
         parts.sort_by_key(|p| p.part_number());
 
+        let crc32 = parts
+            .iter()
+            .filter_map(|p| p.checksum_crc32().map(str::to_string))
+            .collect::<Vec<_>>();
+        // Proof only if every part came back with its checksum.
+        let crc32 = if crc32.len() == parts.len() {
+            crc32
+        } else {
+            Vec::new()
+        };
         loop {
-            let conditional = self.conditional.load(Ordering::Relaxed);
+            let conditional = !overwrite && self.conditional.load(Ordering::Relaxed);
             let mut req = self
-                .client
+                .client()
                 .complete_multipart_upload()
                 .bucket(&self.bucket)
                 .key(full)
@@ -311,8 +358,10 @@ impl Inner {
                 req.send().await
             };
             return match result {
-                Ok(_) => Ok(true),
-                Err(e) if status(&e) == Some(412) => Ok(false),
+                Ok(_) => Ok(Put::Wrote {
+                    crc32: crc32.clone(),
+                }),
+                Err(e) if status(&e) == Some(412) => Ok(Put::Exists),
                 Err(e) if conditional && status(&e) == Some(501) => {
                     self.conditional.store(false, Ordering::Relaxed);
                     continue;
@@ -443,6 +492,17 @@ impl Inner {
     }
 }
 
+/// What an upload did.
+#[derive(Debug)]
+pub(crate) enum Put {
+    /// This call stored the object; `crc32` holds the CRC32 checksums the server computed over
+    /// what it received and returned (one for a single PUT, one per part for a multipart upload,
+    /// in part order; empty when it returned none), to check against the bytes sent.
+    Wrote { crc32: Vec<String> },
+    /// The object was already there (a conditional write refused): its content is unchecked.
+    Exists,
+}
+
 /// The body of a whole-object PUT.
 #[derive(Clone, Copy)]
 pub(crate) enum PutBody<'a> {
@@ -476,7 +536,7 @@ async fn upload_part(
             })?,
     };
     let mut req = inner
-        .client
+        .client()
         .upload_part()
         .bucket(&inner.bucket)
         .key(&full)
@@ -484,7 +544,7 @@ async fn upload_part(
         .part_number(number)
         .content_length(size as i64)
         .body(stream);
-    if inner.checksums {
+    if inner.checksums() {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
     let out = {

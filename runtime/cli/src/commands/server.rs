@@ -174,6 +174,18 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
                 )
                 .into());
             }
+            let beat = wflow_server::HEARTBEAT_INTERVAL.as_secs_f64();
+            if args.heartbeat_timeout < 3.0 * beat {
+                // A shorter timeout reaps runs that are alive, between two heartbeats.
+                eprintln!(
+                    "warning: --heartbeat-timeout {} s is less than three heartbeats of a client \
+                     ({beat} s apart unless WFLOW_HEARTBEAT_SECS says otherwise): runs of clients \
+                     that keep the default will be marked failed while they run; set \
+                     WFLOW_HEARTBEAT_SECS to at most a third of the timeout on every client, or \
+                     raise the timeout",
+                    args.heartbeat_timeout
+                );
+            }
             let config = ServerConfig {
                 listen: args.listen,
                 database: database.clone(),
