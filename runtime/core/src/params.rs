@@ -189,7 +189,12 @@ mod tests {
         assert!(err.contains("expected value at line 1 column"), "{err}");
         assert!(err.contains("2,, 3]"), "the excerpt shows the place: {err}");
         let long = "x".repeat(100_000);
-        let err = resolve_params(&[], &[(long, "1".into())]).unwrap_err().to_string();
-        assert!(err.len() < 300, "an unknown name is not echoed whole: {err}");
+        let err = resolve_params(&[], &[(long, "1".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.len() < 300,
+            "an unknown name is not echoed whole: {err}"
+        );
     }
 }

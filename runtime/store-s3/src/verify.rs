@@ -100,6 +100,13 @@ pub(crate) fn crc32_header(crc: u32) -> String {
     out
 }
 
+/// A stored object's checksum, if it can be compared with `want`'s whole CRC32: only for an
+/// object uploaded whole (one in parts has a checksum of its parts' checksums, in a form that
+/// depends on the server and on the part size of whoever uploaded it).
+fn whole_only<'a>(crc32: Option<&'a str>, want: &Expected) -> Option<&'a str> {
+    crc32.filter(|_| want.parts.len() == 1)
+}
+
 /// Why what is stored under a key is not what should be there; `None` when it is.
 fn mismatch(size: u64, crc32: Option<&str>, want: &Expected) -> Option<String> {
     if size != want.len {
@@ -108,7 +115,7 @@ fn mismatch(size: u64, crc32: Option<&str>, want: &Expected) -> Option<String> {
             want.len
         ));
     }
-    // A multipart object's checksum is a checksum of its parts' (`…-N`): not comparable here.
+    // `…-N`: a checksum of parts' checksums, not comparable here.
     match crc32 {
         Some(crc) if !crc.contains('-') && crc != crc32_header(want.crc32) => Some(format!(
             "its CRC32 is {crc} where the bytes sent have {}",
@@ -135,6 +142,8 @@ impl Inner {
                 o.content_length().unwrap_or(0).max(0) as u64,
                 o.checksum_crc32().map(str::to_string),
             ))),
+            // (The checksum of an object uploaded in parts is one of its parts' checksums,
+            // whatever its form: callers compare it only for objects uploaded whole.)
             Err(e) if status(&e) == Some(404) => Ok(None),
             // Without s3:ListBucket a missing object reads as 403: take it as absent, and the
             // PUT that follows says clearly whether writing is allowed.
@@ -205,7 +214,7 @@ impl Inner {
         if self.needs_head(len)
             && let Some((size, crc)) = self.stored(full).await?
         {
-            match mismatch(size, crc.as_deref(), want) {
+            match mismatch(size, whole_only(crc.as_deref(), want), want) {
                 None => return Ok(false),
                 Some(why) => {
                     overwrite = true;
@@ -230,10 +239,12 @@ impl Inner {
             let why = match put {
                 // Already there (a conditional write refused): dedupe only if it checks out.
                 Put::Exists => match self.stored(full).await? {
-                    Some((size, crc)) => match mismatch(size, crc.as_deref(), want) {
-                        None => return Ok(false),
-                        Some(why) => why,
-                    },
+                    Some((size, crc)) => {
+                        match mismatch(size, whole_only(crc.as_deref(), want), want) {
+                            None => return Ok(false),
+                            Some(why) => why,
+                        }
+                    }
                     None => "the object vanished after a conditional write found it".into(),
                 },
                 Put::Wrote { crc32 } if self.proven(&crc32, want) => return Ok(true),
