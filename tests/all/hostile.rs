@@ -252,3 +252,29 @@ fn getting_a_wide_value_prints_a_bounded_preview() {
         );
     }
 }
+
+/// A record whose flow name holds terminal escape sequences (written by anyone who can write
+/// the records) is printed by `wflow runs` escaped: it cannot clear the screen or set a title.
+#[test]
+fn escape_sequences_in_records_are_printed_escaped() {
+    let env = Env::new();
+    env.run_ok(&guest("example-hello"), &[]);
+    let conn = rusqlite::Connection::open(env.store().join("metadata.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE runs SET flow = 'Hello\u{1b}]0;owned\u{7}\u{1b}[2J', origin_run = 'x\u{1b}[2J'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let out = env.wflow(&["runs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("Hello\\u{1b}]0;owned\\u{7}\\u{1b}[2J/") && text.contains("x\\u{1b}[2J"),
+        "{text}"
+    );
+}

@@ -1,6 +1,24 @@
 //! All output goes through one [`Printer`], which knows `--json` and `NO_COLOR`.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+
+/// Text read from records (names, ids, tags, errors), safe to print to a terminal: control
+/// characters escaped (`\u{1b}`), so a record cannot clear a screen or set a window title.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Writes results to stdout and messages to stderr.
 pub struct Printer {

@@ -224,6 +224,7 @@ pub async fn record(
     if events.is_empty() {
         return Ok((0, None));
     }
+    check_names(events)?;
     let mut client = pool.get().await?;
     let now = now_millis();
     // Ownership is checked inside each transaction, and again by every write's `WHERE` (a run
@@ -276,6 +277,34 @@ pub async fn record(
     touch(&tx, caller, events, now).await?;
     tx.commit().await.map_err(err)?;
     Ok((recorded, first))
+}
+
+/// 400 naming the first event with a run id, flow or step name the shared rule refuses
+/// (`wflow_core::names`, as every other backend): nothing of the batch is recorded.
+fn check_names(events: &[Event]) -> ApiResult<()> {
+    use wflow_core::names::{NameKind, validate};
+    for (i, event) in events.iter().enumerate() {
+        let mut names = vec![(NameKind::Run, event.run_id())];
+        match event {
+            Event::RunStarted {
+                flow, origin_run, ..
+            } => {
+                names.push((NameKind::Flow, flow));
+                names.extend(origin_run.as_deref().map(|o| (NameKind::Run, o)));
+            }
+            Event::TaskStarted { step, .. } => names.push((NameKind::Step, step)),
+            Event::TaskReused { origin_run, .. } => names.push((NameKind::Run, origin_run)),
+            _ => {}
+        }
+        for (kind, name) in names {
+            validate(kind, name).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "event {i} of the batch: {e} (nothing was recorded)"
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// 403 when an event is about a run of another user (unless the caller is an administrator).

@@ -529,10 +529,10 @@ fn a_run_id_raced_by_two_users_keeps_only_its_owners_records() {
         svc.client("root", true),
     );
     let batch = |user: &str, run: &str| -> Vec<Event> {
-        let mut events = vec![run_started(run, &format!("{user}-flow"), 1)];
+        let mut events = vec![run_started(run, &format!("{user}_flow"), 1)];
         let mut t = task(run, 1, 2);
         if let Event::TaskStarted { step, .. } = &mut t[0] {
-            *step = format!("{user}-step");
+            *step = format!("{user}_step");
         }
         events.extend(t);
         events.push(Event::RunFinished {
@@ -566,7 +566,7 @@ fn a_run_id_raced_by_two_users_keeps_only_its_owners_records() {
         wins[usize::from(owner == "bob")] += 1;
         assert_eq!(
             (r.flow.clone(), r.error.clone()),
-            (format!("{owner}-flow"), Some(format!("{owner}'s own end"))),
+            (format!("{owner}_flow"), Some(format!("{owner}'s own end"))),
             "round {round}: {r:?}"
         );
         assert_eq!(
@@ -580,8 +580,39 @@ fn a_run_id_raced_by_two_users_keeps_only_its_owners_records() {
         );
         let tasks = root.tasks(&run).unwrap();
         assert_eq!(tasks.len(), 1, "round {round}: {tasks:?}");
-        assert_eq!(tasks[0].step, format!("{owner}-step"), "round {round}");
+        assert_eq!(tasks[0].step, format!("{owner}_step"), "round {round}");
         assert_eq!(tasks[0].attempts, 1, "round {round}: {tasks:?}");
     }
     eprintln!("wins (ada, bob): {wins:?}");
+}
+
+/// Run ids and flow names are checked with the rule every backend uses: an empty id, a path, an
+/// escape sequence or 5,000 characters are refused (400), and nothing of the batch is recorded.
+#[test]
+fn run_ids_and_flow_names_follow_the_shared_rule() {
+    let svc = Service::start(Duration::from_secs(60));
+    let ada = svc.client("ada", false);
+    let long = "x".repeat(5000);
+    for (run, flow) in [
+        ("", "F"),
+        ("../../etc", "F"),
+        (long.as_str(), "F"),
+        ("R1", "\u{1b}]0;owned\u{7}"),
+        ("R1", "../x"),
+    ] {
+        let err = ada
+            .record(&[run_started(run, flow, 1), task("R1", 1, 1).remove(0)])
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("is invalid") && msg.contains("event 0"),
+            "{run:?} {flow:?}: {msg}"
+        );
+        assert!(
+            !msg.contains('\u{1b}'),
+            "the error escapes what it shows: {msg}"
+        );
+    }
+    assert!(ada.run("R1").unwrap().is_none(), "nothing recorded");
+    ada.record(&[run_started("R1", "F", 1)]).unwrap();
 }

@@ -69,7 +69,12 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let width = runs.iter().map(|r| r.pathspec().len()).max().unwrap_or(0);
+    let shown = crate::output::shown;
+    let width = runs
+        .iter()
+        .map(|r| shown(&r.pathspec()).chars().count())
+        .max()
+        .unwrap_or(0);
     for r in &runs {
         let took = match r.duration_ms() {
             Some(ms) => duration(ms),
@@ -77,19 +82,19 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         };
         let mut line = format!(
             "{:<width$}  {}  {}  {:>10}",
-            r.pathspec(),
+            shown(&r.pathspec()),
             status_cell(printer, r.status(), 9),
             time(r.record().started_ms),
             took
         );
         if !r.tags().is_empty() {
-            line.push_str(&format!("  [{}]", r.tags().join(", ")));
+            line.push_str(&format!("  [{}]", shown(&r.tags().join(", "))));
         }
         if let Some(note) = super::inspect::gone_note(r) {
             line.push_str(&format!("  ({note})"));
         }
         if let Some(origin) = r.origin_run() {
-            line.push_str(&format!("  (resumes {origin})"));
+            line.push_str(&format!("  (resumes {})", shown(origin)));
         }
         printer.line(line);
     }
