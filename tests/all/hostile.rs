@@ -277,4 +277,17 @@ fn escape_sequences_in_records_are_printed_escaped() {
         text.contains("Hello\\u{1b}]0;owned\\u{7}\\u{1b}[2J/") && text.contains("x\\u{1b}[2J"),
         "{text}"
     );
+    let run = text.split_whitespace().next().unwrap().to_string();
+    let flow = "Hello\u{1b}]0;owned\u{7}\u{1b}[2J";
+    let id = run.rsplit('/').next().unwrap();
+    // Such a name cannot be given back as a pathspec; the refusal shows it escaped too.
+    let out = env.wflow(&["show", &format!("{flow}/{id}")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains('\u{1b}') && err.contains("\\u{1b}[2J"),
+        "{err:?}"
+    );
+    let out = env.wflow(&["show", &format!("Hello/{id}")]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
 }

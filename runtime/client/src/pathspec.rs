@@ -6,8 +6,15 @@ use crate::{ClientError, Part, Result};
 
 /// Parses `Flow[/run[/step[/task[/artifact]]]]`.
 pub fn parse_pathspec(text: &str) -> Result<Pathspec> {
+    // Shown with control characters escaped: the error goes to a terminal.
     let bad = |reason: String| ClientError::BadPathspec {
-        text: text.to_string(),
+        text: text
+            .chars()
+            .map(|c| match c.is_control() {
+                true => c.escape_default().to_string(),
+                false => c.to_string(),
+            })
+            .collect(),
         reason,
     };
     if text.trim().is_empty() {

@@ -308,9 +308,10 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
         printer.value(&v);
         return Ok(());
     }
+    let shown = crate::output::shown;
     printer.line(format!(
         "{}  {}",
-        printer.bold(&run.pathspec()),
+        printer.bold(&shown(&run.pathspec())),
         status(printer, run.status())
     ));
     let took = match (run.duration_ms(), super::inspect::gone_note(run)) {
@@ -321,14 +322,17 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
     printer.line(format!(
         "  started  {} UTC by {}, {took}",
         time(r.started_ms),
-        r.user
+        shown(&r.user)
     ));
     printer.line(format!("  params   {}", params_text(&r.params)));
     if !run.tags().is_empty() {
-        printer.line(format!("  tags     {}", run.tags().join(", ")));
+        printer.line(format!("  tags     {}", shown(&run.tags().join(", "))));
     }
     if let Some(origin) = &r.origin_run {
-        printer.line(format!("  resumes  {}/{origin}", r.flow));
+        printer.line(format!(
+            "  resumes  {}",
+            shown(&format!("{}/{origin}", r.flow))
+        ));
     }
     printer.line(format!("  code     component {}", r.component.short()));
     // A multi-line error (a trap's wasm backtrace) would break the layout: its first line here,
@@ -337,7 +341,7 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
     if let Some(e) = &r.error {
         let (first, more) = first_line(e);
         let more = if more { " (in full below)" } else { "" };
-        printer.line(format!("  error    {}{more}", printer.red(first)));
+        printer.line(format!("  error    {}{more}", printer.red(&shown(first))));
     }
     printer.line("");
     let rows: Vec<[String; 5]> = view
