@@ -132,3 +132,35 @@ fn concurrent_runs_on_one_store_do_not_disturb_each_other() {
     }
     assert!(assert_blobs_verify(&env) > 0);
 }
+
+/// Two `wflow run` started at the same moment in a new directory: both create the store and the
+/// records file at once, both succeed, and both runs are recorded. (The set-up of a new SQLite
+/// file once failed one of them with "database is locked".) Several rounds, each in a new
+/// directory, since the race is a matter of timing.
+#[test]
+fn two_runs_started_together_in_a_new_directory_both_succeed() {
+    let hello = guest("example-hello");
+    for round in 0..5 {
+        let env = Env::new();
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                env.command(&["run", hello.to_str().unwrap()])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = env.wflow(&["runs", "--json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(runs.as_array().unwrap().len(), 2, "round {round}: {runs}");
+    }
+}
