@@ -559,3 +559,86 @@ fn uploads_a_server_stored_wrongly_are_caught_and_a_rerun_heals_the_bucket() {
     assert_eq!(direct.get(&key).unwrap().unwrap(), bytes, "healed");
     assert_blobs_verify(&direct);
 }
+
+/// A finished run of example-hello on `bucket`: the machine, the store, the run id, the run's
+/// pathspec and its `hello` task's.
+type HelloRun = (S3Env, S3Store, String, String, String);
+
+fn hello_run(server: &TestServer, bucket: &str) -> HelloRun {
+    let m = S3Env::new(&server.endpoint, bucket, "p");
+    let s = m.run_ok(&guest("example-hello"), &["-p", "name=x"]);
+    let run_id = s["run_id"].as_str().unwrap().to_string();
+    let run = format!("{}/{run_id}", s["flow"].as_str().unwrap());
+    let store = server.store(&server.config(bucket, "p")).unwrap();
+    let task = task_of(&s, "hello");
+    (m, store, run_id, run, task)
+}
+
+/// Issue 22: someone who may write to the records prefix plants a second end for a run, one
+/// that says it failed far in the future. `runs` and `show` keep the run's true end and warn
+/// naming the planted object.
+#[test]
+fn a_planted_second_end_of_a_run_is_skipped_with_a_warning() {
+    each_server("planted-end", |server, bucket| {
+        let (m, store, run_id, run, _) = hello_run(server, bucket);
+        let ends = store.list(&format!("records-v1/ends/{run_id}/")).unwrap();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        let end = format!("records-v1/ends/{run_id}/9999999999999-planted-00000001");
+        let planted = serde_json::json!({
+            "v": 1, "status": "failed", "finished_ms": 9_999_999_999_999i64, "error": "planted",
+        });
+        testing::overwrite(&store, &end, planted.to_string().into_bytes());
+
+        let out = m.wflow(&["runs", "--json"]);
+        assert!(out.status.success(), "runs: {}", stderr(&out));
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
+        let err = stderr(&out);
+        assert!(err.contains("warning:") && err.contains(&end), "{err}");
+
+        let out = m.wflow(&["show", "--json", &run]);
+        assert!(out.status.success(), "show: {}", stderr(&out));
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["status"], "succeeded", "{shown}");
+        assert_eq!(shown["error"], serde_json::Value::Null, "{shown}");
+        let err = stderr(&out);
+        assert!(err.contains("warning:") && err.contains(&end), "{err}");
+    });
+}
+
+/// Issue 22: a batch of task records that is not JSON, planted beside the real ones, no longer
+/// makes `show` fail for everyone: it is skipped with a warning naming it.
+#[test]
+fn a_corrupt_task_batch_is_skipped_with_a_warning() {
+    each_server("planted-batch", |server, bucket| {
+        let (m, store, run_id, run, task) = hello_run(server, bucket);
+        let batch = format!("records-v1/tasks/{run_id}/9999999999999-planted-00000001");
+        testing::overwrite(&store, &batch, b"not json".to_vec());
+
+        for args in [vec!["show", "--json", &run], vec!["show", &run]] {
+            let out = m.wflow(&args);
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains("warning:") && err.contains(&batch), "{err}");
+        }
+        let out = m.wflow(&["show", "--json", &run]);
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["status"], "succeeded", "{shown}");
+        // A run start that is not JSON does not hide the other runs from `runs`.
+        let start = "records-v1/runs/20991231T000000-zzzzz";
+        testing::overwrite(&store, start, b"{".to_vec());
+        let out = m.wflow(&["runs", "--json"]);
+        assert!(out.status.success(), "runs: {}", stderr(&out));
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0]["run_id"], run_id.as_str(), "{runs:?}");
+        let err = stderr(&out);
+        assert!(err.contains("warning:") && err.contains(start), "{err}");
+        // The real task records are still read.
+        let out = m.wflow(&["show", "--json", &task]);
+        assert!(out.status.success(), "show task: {}", stderr(&out));
+        let task: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(task["status"], "succeeded", "{task}");
+    });
+}

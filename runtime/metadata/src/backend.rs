@@ -50,6 +50,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// it the same way.
     fn path(&self) -> &Path;
 
+    /// Record objects skipped since the last call (corrupt, or planted beside the real ones),
+    /// one line each naming the object; a caller shows them as warnings. Backends that refuse
+    /// such records when written have none.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// How long a [`Recorder`](crate::Recorder) may hold events back to write more of them at
     /// once: zero for a local file, a fraction of a second where each write is a request.
     fn batch_window(&self) -> Duration {

@@ -30,7 +30,7 @@
 //! the end of an attempt never started is refused with the same errors. A writer knows the runs
 //! it started; for any other run it reads the run's records first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,6 +65,8 @@ pub struct ObjectMetadata {
     written: Mutex<Writer>,
     /// Folds of finished runs read by this handle.
     cache: Mutex<HashMap<String, Arc<RunState>>>,
+    /// Record objects skipped while reading (corrupt, or a run's extra end), one line each.
+    warnings: Mutex<BTreeSet<String>>,
 }
 
 #[derive(Default)]
@@ -105,6 +107,7 @@ impl ObjectMetadata {
             writer: format!("{:016x}", u64::from_le_bytes(salt)),
             written: Mutex::new(Writer::default()),
             cache: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -118,6 +121,49 @@ impl ObjectMetadata {
 
     fn corrupt(&self, key: &str, reason: impl ToString) -> MetadataError {
         MetadataError::corrupt(&self.location, format!("record object `{key}`"), reason)
+    }
+
+    /// Notes a record object skipped while reading, for [`MetadataStore::take_warnings`].
+    fn warn(&self, key: &str, reason: impl std::fmt::Display) {
+        let line = format!(
+            "{}: skipped record object `{key}`: {reason}",
+            self.location.display()
+        );
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(line);
+    }
+
+    /// The run's end out of its end objects (`keys` in key order) read as `bytes`: the first
+    /// that parses and does not end before the run started; every other one is warned about.
+    fn pick_end<'a>(
+        &self,
+        started_ms: i64,
+        ends: impl Iterator<Item = (&'a String, Option<&'a [u8]>)>,
+    ) -> Option<StoredEnd> {
+        let mut chosen: Option<(&String, StoredEnd)> = None;
+        for (key, bytes) in ends {
+            let Some(bytes) = bytes else { continue };
+            let end: StoredEnd = match serde_json::from_slice(bytes) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.warn(key, format_args!("not a run end ({e})"));
+                    continue;
+                }
+            };
+            if end.finished_ms < started_ms {
+                self.warn(key, "a run end before the run started");
+            } else if let Some((first, _)) = &chosen {
+                self.warn(
+                    key,
+                    format_args!("a second end of the run; the first, `{first}`, is kept"),
+                );
+            } else {
+                chosen = Some((key, end));
+            }
+        }
+        chosen.map(|(_, e)| e)
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
@@ -209,27 +255,33 @@ impl ObjectMetadata {
         let batches = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
         for (key, bytes) in batches.iter().zip(self.get_many(&batches)?) {
             let Some(bytes) = bytes else { continue };
-            let events: Vec<StoredEvent> =
-                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(key, e))?;
+            let events: Vec<StoredEvent> = match serde_json::from_slice(&bytes) {
+                Ok(events) => events,
+                Err(e) => {
+                    self.warn(key, format_args!("not a batch of task records ({e})"));
+                    continue;
+                }
+            };
             for ev in events {
                 // Checked when written; what does not apply now came from a writer that raced
                 // another, and is skipped as SQLite would have refused it.
                 let _ = state.apply(&self.location, &ev.into_event(run_id));
             }
         }
-        if let Some(end) = self.end(run_id)? {
+        if let Some(end) = self.end(run_id, state.run.started_ms)? {
             end.apply_to(&mut state.run);
         }
         Ok(Some(state))
     }
 
-    /// The latest end of a run.
-    fn end(&self, run_id: &str) -> Result<Option<StoredEnd>> {
+    /// The end of a run (see [`ObjectMetadata::pick_end`]).
+    fn end(&self, run_id: &str, started_ms: i64) -> Result<Option<StoredEnd>> {
         let ends = self.list(&format!("{RECORDS_PREFIX}ends/{run_id}/"))?;
-        match ends.last() {
-            Some(key) => self.get_json(key),
-            None => Ok(None),
-        }
+        let bytes = self.get_many(&ends)?;
+        Ok(self.pick_end(
+            started_ms,
+            ends.iter().zip(bytes.iter().map(|b| b.as_deref())),
+        ))
     }
 
     /// The folded records of a run, from the cache when it is finished.
@@ -477,8 +529,13 @@ impl ObjectMetadata {
             let (Some(run_id), Some(bytes)) = (tag_key_run(key), bytes) else {
                 continue;
             };
-            let change: StoredTags =
-                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(key, e))?;
+            let change: StoredTags = match serde_json::from_slice(&bytes) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.warn(key, format_args!("not a tag change ({e})"));
+                    continue;
+                }
+            };
             if change.v != 1 {
                 return Err(self.corrupt(
                     key,
@@ -708,12 +765,12 @@ impl MetadataStore for ObjectMetadata {
     fn runs(&self, flow: Option<&str>) -> Result<Vec<RunRecord>> {
         let started = self.list(&format!("{RECORDS_PREFIX}runs/"))?;
         let ends = self.list(&format!("{RECORDS_PREFIX}ends/"))?;
-        // The last end of each run.
-        let mut last_end: HashMap<&str, &String> = HashMap::new();
+        // The end objects of each run, in key order.
+        let mut ends_of: HashMap<&str, Vec<&String>> = HashMap::new();
         for key in &ends {
             let rest = &key[RECORDS_PREFIX.len() + "ends/".len()..];
             if let Some((run_id, _)) = rest.split_once('/') {
-                last_end.insert(run_id, key);
+                ends_of.entry(run_id).or_default().push(key);
             }
         }
         let ids: Vec<&str> = started
@@ -727,34 +784,45 @@ impl MetadataStore for ObjectMetadata {
             .collect();
         let end_keys: Vec<String> = ids
             .iter()
-            .filter_map(|id| last_end.get(id).map(|k| (*k).clone()))
+            .flat_map(|id| ends_of.get(id).into_iter().flatten().map(|k| (*k).clone()))
             .collect();
         keys.extend(end_keys.iter().cloned());
         let mut got = self.get_many(&keys)?.into_iter();
         let mut runs = Vec::new();
         let starts: Vec<Option<Vec<u8>>> = got.by_ref().take(ids.len()).collect();
-        let mut end_bytes: HashMap<&str, Vec<u8>> = HashMap::new();
+        let mut end_bytes: HashMap<&str, EndObjects> = HashMap::new();
         for (k, bytes) in end_keys.iter().zip(got) {
             let run_id = k[RECORDS_PREFIX.len() + "ends/".len()..]
                 .split_once('/')
                 .map_or("", |(r, _)| r);
-            if let Some(b) = bytes {
-                end_bytes.insert(run_id, b);
-            }
+            end_bytes.entry(run_id).or_default().push((k, bytes));
         }
         for (id, bytes) in ids.iter().zip(starts) {
             let Some(bytes) = bytes else { continue };
             let key = format!("{RECORDS_PREFIX}runs/{id}");
-            let stored: StoredRun =
-                serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, e))?;
+            // One unreadable run does not hide the others.
+            let stored: StoredRun = match serde_json::from_slice(&bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.warn(&key, format_args!("not a run start ({e})"));
+                    continue;
+                }
+            };
             if flow.is_some_and(|f| f != stored.flow) {
                 continue;
             }
-            let mut run = stored.into_record(id).map_err(|e| self.corrupt(&key, e))?;
-            if let Some(b) = end_bytes.get(id) {
-                let end: StoredEnd =
-                    serde_json::from_slice(b).map_err(|e| self.corrupt(&key, e))?;
-                end.apply_to(&mut run);
+            let mut run = match stored.into_record(id) {
+                Ok(run) => run,
+                Err(e) => {
+                    self.warn(&key, e);
+                    continue;
+                }
+            };
+            if let Some(found) = end_bytes.get(id) {
+                let found = found.iter().map(|(k, b)| (*k, b.as_deref()));
+                if let Some(end) = self.pick_end(run.started_ms, found) {
+                    end.apply_to(&mut run);
+                }
             }
             runs.push(run);
         }
@@ -769,7 +837,7 @@ impl MetadataStore for ObjectMetadata {
         let Some(mut run) = self.started(run_id)? else {
             return Ok(None);
         };
-        if let Some(end) = self.end(run_id)? {
+        if let Some(end) = self.end(run_id, run.started_ms)? {
             end.apply_to(&mut run);
         }
         Ok(Some(run))
@@ -840,6 +908,12 @@ impl MetadataStore for ObjectMetadata {
         Ok(counts.into_iter().collect())
     }
 
+    fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect()
+    }
+
     fn path(&self) -> &Path {
         &self.location
     }
@@ -898,6 +972,9 @@ impl StoredRun {
         })
     }
 }
+
+/// A run's end objects, in key order: each key and its bytes (`None` when gone).
+type EndObjects<'a> = Vec<(&'a String, Option<Vec<u8>>)>;
 
 /// `ends/<run_id>/<key>`.
 #[derive(Serialize, Deserialize)]

@@ -28,6 +28,13 @@ pub fn open_existing(settings: &Settings) -> Result<Option<Client>> {
 }
 
 /// The client over the store of `settings` (local directory or S3).
+/// Warns about record objects the store skipped while reading (corrupt or planted ones).
+pub fn warn_skipped(client: &Client, printer: &Printer) {
+    for w in client.metadata().take_warnings() {
+        printer.warning(crate::output::shown(&w));
+    }
+}
+
 pub fn open_client(settings: &Settings) -> Result<Client> {
     open_existing(settings)?.ok_or_else(|| {
         wflow_client::ClientError::NoStore {

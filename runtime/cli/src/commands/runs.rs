@@ -55,6 +55,7 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         skip_spec: true,
     };
     let runs = client.runs(&filter)?;
+    super::inspect::warn_skipped(&client, printer);
     if printer.json() {
         printer.value(&runs.iter().map(run_json).collect::<Vec<_>>());
         return Ok(ExitCode::SUCCESS);

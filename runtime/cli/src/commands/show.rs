@@ -55,6 +55,7 @@ pub fn execute(args: ShowArgs, settings: &Settings, printer: &Printer) -> Result
             Object::Artifact(a) => client.run(&run_of(a.task_pathspec()))?,
         };
         let view = RunView::of(&run)?;
+        super::inspect::warn_skipped(&client, printer);
         let page = super::show_html::page(&run, &view);
         std::fs::write(file, page).with_context(|| format!("cannot write {}", file.display()))?;
         printer.note(format!(
@@ -74,6 +75,7 @@ pub fn execute(args: ShowArgs, settings: &Settings, printer: &Printer) -> Result
         Object::Task(t) => show_task(&t, printer),
         Object::Artifact(a) => show_artifact(&a, printer),
     }?;
+    super::inspect::warn_skipped(&client, printer);
     Ok(ExitCode::SUCCESS)
 }
 
