@@ -291,3 +291,35 @@ fn escape_sequences_in_records_are_printed_escaped() {
     let out = env.wflow(&["show", &format!("Hello/{id}")]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
 }
+
+/// A guest's error text is the guest's to choose: printed by `run`, `show` and the task view, its
+/// control characters are escaped (a failing step cannot clear the terminal or set its title).
+#[test]
+fn escape_sequences_in_a_guests_error_are_printed_escaped() {
+    let env = Env::new();
+    let mode = "x\u{1b}]0;owned\u{7}\u{1b}[2J";
+    let err = hostile_fails(&env, mode, &[], &["unknown mode"]);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}') && err.contains("\\u{1b}[2J"),
+        "{err:?}"
+    );
+    let out = env.wflow(&["show", "Hostile/latest"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    // The run's error names the failed task: `task Hostile/<run>/work/<id>: …`.
+    let task = err
+        .split_whitespace()
+        .find(|w| w.starts_with("Hostile/") && w.ends_with(':'))
+        .map(|w| w.trim_end_matches(':').to_string())
+        .expect("the run's error names the failed task");
+    let out = env.wflow(&["show", &task]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unknown mode"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+}

@@ -20,6 +20,15 @@ pub fn shown(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`shown`] line by line: control characters escaped, line breaks kept (for multi-line
+/// messages, such as errors that quote a guest's error text).
+pub fn shown_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.split('\n').map(shown).collect::<Vec<_>>().join("\n"))
+}
+
 /// Writes results to stdout and messages to stderr.
 pub struct Printer {
     json: bool,
@@ -63,8 +72,9 @@ impl Printer {
     }
 
     /// A warning on stderr, shown in json mode too (it does not mix with the JSON on stdout).
+    /// Control characters other than line breaks are escaped: warnings quote records.
     pub fn warning(&self, text: impl AsRef<str>) {
-        eprintln!("warning: {}", text.as_ref());
+        eprintln!("warning: {}", shown_lines(text.as_ref()));
     }
 
     /// Text in bold (when colours are on).
@@ -97,8 +107,9 @@ impl Printer {
     /// Prints an error and its causes on stderr (also in json mode: errors are for people), each
     /// cut to [`wflow_core::MAX_MESSAGE_CHARS`] (a cause may quote a whole server response).
     pub fn error(&self, err: &anyhow::Error) {
-        let bound =
-            |text: String| wflow_core::bounded(&text, wflow_core::MAX_MESSAGE_CHARS).into_owned();
+        let bound = |text: String| {
+            shown_lines(&wflow_core::bounded(&text, wflow_core::MAX_MESSAGE_CHARS)).into_owned()
+        };
         let mut msg = format!("{} {}", self.red("error:"), bound(err.to_string()));
         for cause in err.chain().skip(1) {
             let text = bound(cause.to_string());

@@ -216,6 +216,9 @@ impl Inner {
         {
             match mismatch(size, whole_only(crc.as_deref(), want), want) {
                 None => return Ok(false),
+                // Another writer's object under a key that does not name its content (a task
+                // description, a record): never replaced; the caller compares and refuses.
+                Some(_) if !self.names_its_content(full) => return Ok(false),
                 Some(why) => {
                     overwrite = true;
                     last = why;
@@ -242,6 +245,7 @@ impl Inner {
                     Some((size, crc)) => {
                         match mismatch(size, whole_only(crc.as_deref(), want), want) {
                             None => return Ok(false),
+                            Some(_) if !self.names_its_content(full) => return Ok(false),
                             Some(why) => why,
                         }
                     }
@@ -278,6 +282,14 @@ impl Inner {
                 self.endpoint
             ),
         ))
+    }
+
+    /// Whether the key names its content (a blob): only then is an existing object that does
+    /// not check out replaced, since the right bytes for the key are the same for every writer.
+    /// Other keys are written once and never replaced (`BlobStore::put_if_absent`).
+    fn names_its_content(&self, full: &str) -> bool {
+        full.strip_prefix(self.prefix.as_str())
+            .is_some_and(|key| key.starts_with(wflow_store::BLOBS_PREFIX))
     }
 
     /// After an upload that did not verify: plain uploads from now on (said once).

@@ -68,7 +68,7 @@ fn a_corrupt_object_is_replaced_never_deduplicated_against() {
         let bucket = server.new_bucket("heal");
         let store = server.store(&server.config(&bucket, "p")).unwrap();
         // Small (conditional PUT, then 412) and big (HEAD first) objects.
-        for (key, len) in [("blobs/small", 10_000), ("blobs/big", 600_000)] {
+        for (key, len) in [("blobs-v1/ab/small", 10_000), ("blobs-v1/ab/big", 600_000)] {
             let bytes = pattern(len, 1);
             testing::overwrite(&store, key, framed(&bytes));
             assert!(
@@ -78,6 +78,14 @@ fn a_corrupt_object_is_replaced_never_deduplicated_against() {
             assert_eq!(store.get(key).unwrap().unwrap(), bytes, "{kind:?} {key}");
             // Now it checks out: deduplicated.
             assert!(!store.put_if_absent(key, &bytes).unwrap(), "{kind:?} {key}");
+        }
+        // A key that does not name its content (a task description, a record) is written once:
+        // another writer's object there is never replaced; the caller sees it as taken.
+        for (key, len) in [("tasks-v1/r/1-0", 10_000), ("records-v1/big", 600_000)] {
+            let theirs = pattern(len, 2);
+            testing::overwrite(&store, key, theirs.clone());
+            assert!(!store.put_if_absent(key, &pattern(len, 1)).unwrap(), "{kind:?} {key}");
+            assert_eq!(store.get(key).unwrap().unwrap(), theirs, "{kind:?} {key}");
         }
     }
 }

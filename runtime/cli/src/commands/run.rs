@@ -257,9 +257,11 @@ impl Progress {
                     failure,
                     will_retry: true,
                 } => {
-                    let line = format!(
+                    // The failure quotes the guest's error text: escaped for the terminal.
+                    let line = crate::output::shown_lines(&format!(
                         "  {step}/{task_id} attempt {attempt} failed ({failure}); retrying"
-                    );
+                    ))
+                    .into_owned();
                     match &bar {
                         Some(b) => b.println(line),
                         None => eprintln!("{line}"),

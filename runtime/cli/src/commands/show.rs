@@ -409,7 +409,7 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
     if let Some(e) = long_error {
         printer.line("");
         printer.line("  error in full:");
-        printer.line(indented(e, 4));
+        printer.line(indented(&crate::output::shown_lines(e), 4));
     }
     Ok(())
 }
@@ -602,7 +602,7 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
                     log(&a.stderr),
                     a.error
                         .as_deref()
-                        .map(|e| clip(first_line(e).0, 100))
+                        .map(|e| clip(&crate::output::shown(first_line(e).0), 100))
                         .unwrap_or_default()
                 )
                 .trim_end(),
@@ -628,7 +628,7 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
             let label = if ns.len() == 1 { "attempt" } else { "attempts" };
             printer.line("");
             printer.line(format!("  error of {label} {which} in full:"));
-            printer.line(indented(e, 4));
+            printer.line(indented(&crate::output::shown_lines(e), 4));
         }
     }
     printer.line("");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::inspect::open_client;
-use crate::output::Printer;
+use crate::output::{Printer, shown};
 use crate::settings::Settings;
 
 #[derive(clap::Args, Debug)]
@@ -72,7 +72,7 @@ pub fn execute(args: TagArgs, settings: &Settings, printer: &Printer) -> Result<
                 printer.value(&run.tags());
             } else {
                 for t in run.tags() {
-                    printer.line(t);
+                    printer.line(shown(t));
                 }
             }
         }
@@ -87,12 +87,12 @@ pub fn execute(args: TagArgs, settings: &Settings, printer: &Printer) -> Result<
             } else {
                 let width = tags
                     .iter()
-                    .map(|(t, _)| t.chars().count())
+                    .map(|(t, _)| shown(t).chars().count())
                     .max()
                     .unwrap_or(0);
                 for (tag, runs) in tags {
                     let s = if runs == 1 { "" } else { "s" };
-                    printer.line(format!("{tag:<width$}  {runs} run{s}"));
+                    printer.line(format!("{:<width$}  {runs} run{s}", shown(&tag)));
                 }
             }
         }
@@ -109,6 +109,10 @@ fn report(printer: &Printer, run: &str, tags: &[String], changed: usize, verb: &
         } else {
             tags.join(", ")
         };
-        printer.line(format!("{run}: {now} ({changed} {verb})"));
+        printer.line(format!(
+            "{}: {} ({changed} {verb})",
+            shown(run),
+            shown(&now)
+        ));
     }
 }
