@@ -369,9 +369,8 @@ fn a_flow_taking_a_privileged_flows_name_gets_only_the_global_grants() {
     let out = env.wflow(&["--policy", &named, "check", hello.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!(
-            "note: the policy's grants for flow `Hello` apply only"
-        )) && stderr(&out).contains(&hello_digest),
+        stderr(&out).contains("note: the policy's grants for flow `Hello` apply only")
+            && stderr(&out).contains(&hello_digest),
         "{}",
         stderr(&out)
     );

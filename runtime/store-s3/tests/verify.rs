@@ -84,7 +84,10 @@ fn a_corrupt_object_is_replaced_never_deduplicated_against() {
         for (key, len) in [("tasks-v1/r/1-0", 10_000), ("records-v1/big", 600_000)] {
             let theirs = pattern(len, 2);
             testing::overwrite(&store, key, theirs.clone());
-            assert!(!store.put_if_absent(key, &pattern(len, 1)).unwrap(), "{kind:?} {key}");
+            assert!(
+                !store.put_if_absent(key, &pattern(len, 1)).unwrap(),
+                "{kind:?} {key}"
+            );
             assert_eq!(store.get(key).unwrap().unwrap(), theirs, "{kind:?} {key}");
         }
     }
