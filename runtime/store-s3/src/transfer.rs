@@ -434,8 +434,13 @@ impl Inner {
         Ok(Some(Ranged { bytes, total, etag }))
     }
 
-    async fn get_whole(&self, full: &str) -> Result<Option<Ranged>> {
-        let out = match self
+    /// The whole object `full` as one GET (`None` when there is none); its body is the
+    /// caller's to read.
+    pub(crate) async fn get_object(
+        &self,
+        full: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
+        match self
             .client
             .get_object()
             .bucket(&self.bucket)
@@ -443,9 +448,15 @@ impl Inner {
             .send()
             .await
         {
-            Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(to_store_error(e, &self.target(full, "s3:GetObject"))),
+            Ok(out) => Ok(Some(out)),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(to_store_error(e, &self.target(full, "s3:GetObject"))),
+        }
+    }
+
+    async fn get_whole(&self, full: &str) -> Result<Option<Ranged>> {
+        let Some(out) = self.get_object(full).await? else {
+            return Ok(None);
         };
         let etag = out.e_tag().map(str::to_string);
         let bytes = out

@@ -155,19 +155,8 @@ impl Inner {
     /// Reads the object back and checks its size and CRC32; `None` when it is `want`.
     async fn read_back(&self, full: &str, want: &Expected) -> Result<Option<String>> {
         let _p = self.permit().await;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(full)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => {
-                return Ok(Some("the object is not there after its upload".into()));
-            }
-            Err(e) => return Err(to_store_error(e, &self.target(full, "s3:GetObject"))),
+        let Some(out) = self.get_object(full).await? else {
+            return Ok(Some("the object is not there after its upload".into()));
         };
         let mut body = out.body;
         let (mut crc, mut size) = (crc32fast::Hasher::new(), 0u64);
