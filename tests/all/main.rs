@@ -12,6 +12,8 @@ mod batch;
 mod build_time;
 /// `wflow check` and `wflow build`.
 mod check;
+/// The compatibility fixtures of released versions: their stores read, inspect and resume.
+mod compat;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
 /// The examples run and their artifacts read back.

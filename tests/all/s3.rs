@@ -14,14 +14,14 @@ use wflow_store_s3::testing::{self, Kind, PrivateServer, TestServer};
 use crate::util::{Env, guest, stderr, task_of};
 
 /// A working directory of its own (one "machine") using an S3 store.
-struct S3Env {
+pub(crate) struct S3Env {
     env: Env,
     url: String,
     endpoint: String,
 }
 
 impl S3Env {
-    fn new(endpoint: &str, bucket: &str, prefix: &str) -> S3Env {
+    pub(crate) fn new(endpoint: &str, bucket: &str, prefix: &str) -> S3Env {
         S3Env {
             env: Env::new(),
             url: format!("s3://{bucket}/{prefix}"),
@@ -45,7 +45,7 @@ impl S3Env {
         cmd
     }
 
-    fn wflow(&self, args: &[&str]) -> Output {
+    pub(crate) fn wflow(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("wflow runs")
     }
 
