@@ -89,4 +89,7 @@ pub enum Command {
     Worker(crate::commands::worker::WorkerArgs),
     /// Run the team metadata service over PostgreSQL, or manage its tokens (docs/server.md).
     Server(crate::commands::server::ServerArgs),
+    /// Serve a web UI of the runs on 127.0.0.1 (read only): runs, graphs, timelines, tasks,
+    /// logs and artifacts.
+    Ui(crate::commands::ui::UiArgs),
 }

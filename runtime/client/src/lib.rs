@@ -89,6 +89,6 @@ pub use logs::{
     live_log_dir, live_log_path,
 };
 pub use pathspec::parse_pathspec;
-pub use preview::{Preview, preview_cbor};
+pub use preview::{Preview, PreviewPage, preview_cbor, preview_cbor_page};
 pub use value::{cbor_to_json, decode_cbor};
 pub use wflow_metadata::{RunFilter, Status, StepStats};

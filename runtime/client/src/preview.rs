@@ -43,6 +43,90 @@ pub fn preview_cbor(bytes: &[u8], budget: usize) -> Result<Preview, String> {
     })
 }
 
+/// One page of a value's top-level array or map (see [`preview_cbor_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewPage {
+    /// The items shown (an array; for a map, an object of the entries shown), each cut to the
+    /// budget like a [`Preview`].
+    pub value: J,
+    /// How many items (entries of a map) the container has in all.
+    pub total: u64,
+    /// How many items were shown: fewer than asked for when the budget ran out.
+    pub shown: u64,
+    /// Whether anything of the items shown was left out.
+    pub truncated: bool,
+}
+
+/// Items `skip..skip + take` of a value's top-level array or map, as JSON cut to about `budget`
+/// bytes: what to show of a large collection one page at a time. The items before are skipped
+/// and those after counted, never decoded. `None` when the value is not an array or a map (show
+/// it with [`preview_cbor`]).
+pub fn preview_cbor_page(
+    bytes: &[u8],
+    skip: u64,
+    take: u64,
+    budget: usize,
+) -> Result<Option<PreviewPage>, String> {
+    let mut w = Walker {
+        bytes,
+        at: 0,
+        budget,
+        truncated: false,
+    };
+    let mut head = w.head()?;
+    while let Head::Tag = head {
+        head = w.head()?;
+    }
+    let (len, map) = match head {
+        Head::Array(len) => (len, false),
+        Head::Map(len) => (len, true),
+        _ => return Ok(None),
+    };
+    let (mut index, mut shown) = (0u64, 0u64);
+    let mut items = Vec::new();
+    let mut entries = serde_json::Map::new();
+    w.items(len, |w| {
+        let i = index;
+        index += 1;
+        let wanted = i >= skip && i - skip < take && (w.budget > 0 || shown == 0);
+        if !wanted {
+            for _ in 0..if map { 2 } else { 1 } {
+                let h = w.head()?;
+                w.skip_rest(h)?;
+            }
+            return Ok(());
+        }
+        shown += 1;
+        if map {
+            let key = match w.value(1)? {
+                J::String(s) => s,
+                other => other.to_string(),
+            };
+            let value = w.value(1)?;
+            entries.insert(key, value);
+        } else {
+            items.push(w.value(1)?);
+        }
+        Ok(())
+    })?;
+    if w.at != bytes.len() {
+        return Err(format!(
+            "{} stray bytes follow the CBOR value",
+            bytes.len() - w.at
+        ));
+    }
+    Ok(Some(PreviewPage {
+        value: if map {
+            J::Object(entries)
+        } else {
+            J::Array(items)
+        },
+        total: index,
+        shown,
+        truncated: w.truncated,
+    }))
+}
+
 #[derive(Clone)]
 enum Head {
     Uint(u64),
@@ -373,6 +457,33 @@ mod tests {
             "{last}"
         );
         assert!(serde_json::to_string_pretty(&p.value).unwrap().len() < 256 << 10);
+    }
+
+    #[test]
+    fn a_page_of_a_large_array_or_map_skips_the_rest() {
+        let v: Vec<u32> = (0..10_000).collect();
+        let p = preview_cbor_page(&cbor(&v), 9_990, 100, 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.total, p.shown), (10_000, 10));
+        assert_eq!(
+            p.value,
+            serde_json::json!((9_990..10_000).collect::<Vec<_>>())
+        );
+        let m: std::collections::BTreeMap<String, u8> =
+            (0..50).map(|i| (format!("k{i:02}"), i)).collect();
+        let p = preview_cbor_page(&cbor(&m), 10, 2, 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.value, serde_json::json!({"k10": 10, "k11": 11}));
+        assert_eq!(p.total, 50);
+        // A small budget still shows one item; a scalar has no pages.
+        let p = preview_cbor_page(&cbor(&vec!["x".repeat(1000); 5]), 0, 5, 10)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.shown, 1);
+        assert!(p.truncated);
+        assert_eq!(preview_cbor_page(&cbor(&5), 0, 5, 10).unwrap(), None);
     }
 
     #[test]

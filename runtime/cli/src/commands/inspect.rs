@@ -7,7 +7,9 @@ use anyhow::Result;
 use wflow_client::{Artifact, Client, Run, Status};
 
 use crate::output::Printer;
+
 use crate::settings::Settings;
+pub use wflow_ui::text::{clip, duration, size, time};
 
 /// This machine's directory for the store of `settings`: the store itself when it is local, a
 /// working directory (live logs, run locks) for an S3 store.
@@ -45,28 +47,6 @@ pub fn open_client(settings: &Settings) -> Result<Client> {
     })
 }
 
-/// `2026-11-28 18:25:50` (UTC) for milliseconds since the epoch.
-pub fn time(ms: i64) -> String {
-    match jiff::Timestamp::from_millisecond(ms) {
-        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => format!("{ms} ms"),
-    }
-}
-
-/// A duration for people: `850 ms`, `2.31 s`, `3 min 12 s`, `1 h 02 min`.
-pub fn duration(ms: i64) -> String {
-    let ms = ms.max(0);
-    if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.2} s", ms as f64 / 1000.0)
-    } else if ms < 3_600_000 {
-        format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
-    } else {
-        format!("{} h {:02} min", ms / 3_600_000, (ms / 60_000) % 60)
-    }
-}
-
 /// A status, coloured when colours are on.
 pub fn status(printer: &Printer, status: Status) -> String {
     match status {
@@ -82,21 +62,6 @@ pub fn status_cell(printer: &Printer, s: Status, width: usize) -> String {
     format!("{}{}", status(printer, s), " ".repeat(pad))
 }
 
-/// A size in bytes for people: `512 B`, `4.0 KiB`, `24.0 MiB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut v = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
 /// Values of CBOR artifacts up to this size are shown by `show` and `step-run`.
 pub const PREVIEW_MAX_BYTES: u64 = 4096;
 
@@ -106,16 +71,6 @@ pub fn preview(artifact: &Artifact) -> Option<serde_json::Value> {
     (artifact.codec() == "cbor" && artifact.size() <= PREVIEW_MAX_BYTES)
         .then(|| artifact.value().ok())
         .flatten()
-}
-
-/// `text` cut to `max` characters with an ellipsis.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
 }
 
 /// The first line of `text` (for a table cell), and whether there is more to it (more lines).

@@ -13,6 +13,7 @@ pub mod show;
 mod show_html;
 pub mod step_run;
 pub mod tag;
+pub mod ui;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
         Command::Worker(args) => worker::execute(args, &settings, printer),
         Command::Server(args) => server::execute(args, printer),
+        Command::Ui(args) => ui::execute(args, &settings, printer),
     }
 }
 

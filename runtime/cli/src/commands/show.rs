@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use wflow_client::{Artifact, Client, Flow, Object, Run, Status, Step, Task};
-use wflow_core::Transition;
+use wflow_ui::graph::RunView;
 
 use super::inspect::{
     clip, duration, first_line, indented, open_client, preview, run_json, size, status,
@@ -140,129 +140,6 @@ fn show_flow(flow: &Flow, printer: &Printer) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// One step of a run as shown: where it sits in the graph and what its tasks add up to.
-pub struct StepView {
-    pub name: String,
-    /// Splits open around it (indentation).
-    pub depth: usize,
-    /// Longest path from `start` (row of the drawing).
-    pub layer: usize,
-    pub kind: String,
-    pub targets: Vec<String>,
-    pub foreach: bool,
-    pub join: bool,
-    pub status: Option<Status>,
-    pub stats: wflow_client::StepStats,
-}
-
-impl StepView {
-    /// Wall time from the first task's start to the last one's end.
-    pub fn wall_ms(&self) -> Option<i64> {
-        Some(self.stats.last_finished_ms? - self.stats.first_started_ms?)
-    }
-
-    /// `1000 tasks (998 ok, 2 failed, 1000 reused)`, or `not run`.
-    pub fn tasks_text(&self) -> String {
-        let s = &self.stats;
-        if s.tasks == 0 {
-            return "not run".into();
-        }
-        let mut parts = Vec::new();
-        if s.failed > 0 {
-            parts.push(format!("{} failed", s.failed));
-        }
-        if s.running > 0 {
-            parts.push(format!("{} running", s.running));
-        }
-        if s.reused > 0 {
-            parts.push(if s.reused == s.tasks && s.tasks == 1 {
-                "reused".to_string()
-            } else {
-                format!("{} reused", s.reused)
-            });
-        }
-        if s.attempts > s.tasks - s.reused {
-            parts.push(format!("{} attempts", s.attempts));
-        }
-        let n = if s.tasks == 1 {
-            "1 task".to_string()
-        } else {
-            format!("{} tasks", s.tasks)
-        };
-        if parts.is_empty() {
-            n
-        } else {
-            format!("{n} ({})", parts.join(", "))
-        }
-    }
-}
-
-/// A run's steps in graph order, with their place in the graph.
-pub struct RunView {
-    pub steps: Vec<StepView>,
-}
-
-impl RunView {
-    pub fn of(run: &Run) -> Result<RunView> {
-        let steps = run.steps()?;
-        let plan = run.plan().ok();
-        let mut views: Vec<StepView> = Vec::with_capacity(steps.len());
-        for step in &steps {
-            let name = step.name().to_string();
-            let (depth, kind, targets, foreach, join, layer) = match &plan {
-                Some(plan) if plan.spec().step(&name).is_some() => {
-                    let spec = plan.step(&name);
-                    let layer = plan
-                        .predecessors(&name)
-                        .iter()
-                        .filter_map(|p| views.iter().find(|v| &v.name == p).map(|v| v.layer + 1))
-                        .max()
-                        .unwrap_or(0);
-                    (
-                        plan.depth(&name),
-                        kind_of(&spec.transition, spec.join),
-                        spec.transition
-                            .targets()
-                            .iter()
-                            .map(|t| t.to_string())
-                            .collect(),
-                        matches!(spec.transition, Transition::Foreach(_)),
-                        spec.join,
-                        layer,
-                    )
-                }
-                _ => (0, "?".to_string(), Vec::new(), false, false, views.len()),
-            };
-            views.push(StepView {
-                name,
-                depth,
-                layer,
-                kind,
-                targets,
-                foreach,
-                join,
-                status: step.status(),
-                stats: step.stats().clone(),
-            });
-        }
-        Ok(RunView { steps: views })
-    }
-}
-
-fn kind_of(t: &Transition, join: bool) -> String {
-    let base = match t {
-        Transition::End => "end",
-        Transition::Next(v) if v.len() >= 2 => "branch",
-        Transition::Next(_) => "linear",
-        Transition::Foreach(_) => "foreach",
-    };
-    match (join, base) {
-        (false, _) => base.to_string(),
-        (true, "linear") => "join".to_string(),
-        (true, _) => format!("join+{base}"),
-    }
 }
 
 fn params_text(params: &serde_json::Value) -> String {

@@ -1,0 +1,203 @@
+//! The web UI of wflow: server-rendered pages over [`wflow_client`], served by `wflow ui` on
+//! 127.0.0.1 and under `/ui` of `wflow server`.
+//!
+//! Every page has a stable URL built from the pathspec of what it shows:
+//!
+//! | URL                                  | page                                                 |
+//! |--------------------------------------|------------------------------------------------------|
+//! | `/`                                  | runs, newest first (`?flow=&status=&tag=&user=&page=`) |
+//! | `/Flow`                              | the flow's runs                                      |
+//! | `/Flow/run`                          | graph, timeline, parameters, tags, failed tasks      |
+//! | `/Flow/run/step`                     | its tasks as a table, sortable and paged             |
+//! | `/Flow/run/step/task`                | attempts, errors, logs, artifacts                    |
+//! | `/Flow/run/step/task/artifact`       | its value as JSON, paged                             |
+//! | `/-/raw/Flow/run/step/task/artifact` | its bytes, as a download                             |
+//! | `/-/log/Flow/run/step/task?attempt=N&stream=stdout` | a log as plain text           |
+//!
+//! The UI only reads: nothing it does writes to the store or the records. Every value from the
+//! store is escaped; pages carry a Content-Security-Policy that allows only the UI's own script
+//! (`/-/ui.js`, embedded in the binary), which refreshes a page in place while what it shows
+//! is running.
+#![deny(missing_docs)]
+// Pages return wflow-client's own error (it is what a failed page shows); boxing it gains nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod graph;
+mod pages;
+mod shell;
+mod task;
+pub mod text;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use wflow_client::Client;
+
+/// What a handler renders.
+pub(crate) enum Reply {
+    /// An HTML page.
+    Html(StatusCode, String),
+    /// Bytes to download or show as plain text.
+    Bytes {
+        content_type: &'static str,
+        /// `Some(name)`: sent as an attachment named so.
+        download: Option<String>,
+        bytes: Vec<u8>,
+    },
+}
+
+/// The pages' shared state: the client and where the pages are mounted.
+pub(crate) struct Ui {
+    pub client: Arc<Client>,
+    /// The URL path the UI is mounted at: empty for `wflow ui`, `/ui` under `wflow server`.
+    pub base: String,
+}
+
+/// Query parameters of a request.
+pub(crate) type Params = HashMap<String, String>;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+                   frame-ancestors 'none'";
+
+/// The UI's routes over `client`, for mounting at `base` (`""` at the root, or `"/ui"` when
+/// nested with [`Router::nest`]).
+pub fn router(client: Arc<Client>, base: &str) -> Router {
+    let ui = Arc::new(Ui {
+        client,
+        base: base.trim_end_matches('/').to_string(),
+    });
+    Router::new()
+        .route("/", get(runs))
+        .route("/-/ui.js", get(script))
+        .route("/-/ui.css", get(style))
+        .route("/-/raw/{*path}", get(raw))
+        .route("/-/log/{*path}", get(log))
+        .route("/{*path}", get(object))
+        .with_state(ui)
+}
+
+/// Serves the UI over `client` on `addr` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    client: Arc<Client>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(client, ""))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr` (a port of 127.0.0.1 for `wflow ui`).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+async fn blocking(ui: Arc<Ui>, render: impl FnOnce(&Ui) -> Reply + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(move || render(&ui)).await {
+        Ok(reply) => respond(reply),
+        Err(e) => respond(Reply::Html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the page failed: {}", text::esc(&e.to_string())),
+        )),
+    }
+}
+
+fn respond(reply: Reply) -> Response {
+    let mut response = match reply {
+        Reply::Html(status, body) => {
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Reply::Bytes {
+            content_type,
+            download,
+            bytes,
+        } => {
+            let mut r = bytes.into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Some(name) = download {
+                let safe: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+                    h.insert(header::CONTENT_DISPOSITION, v);
+                }
+            }
+            r
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn runs(State(ui): State<Arc<Ui>>, Query(q): Query<Params>) -> Response {
+    blocking(ui, move |ui| pages::runs(ui, None, &q)).await
+}
+
+async fn object(
+    State(ui): State<Arc<Ui>>,
+    Path(path): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    blocking(ui, move |ui| pages::object(ui, &path, &q)).await
+}
+
+async fn raw(State(ui): State<Arc<Ui>>, Path(path): Path<String>) -> Response {
+    blocking(ui, move |ui| task::raw(ui, &path)).await
+}
+
+async fn log(
+    State(ui): State<Arc<Ui>>,
+    Path(path): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    blocking(ui, move |ui| task::raw_log(ui, &path, &q)).await
+}
+
+async fn script() -> Response {
+    respond(Reply::Bytes {
+        content_type: "text/javascript; charset=utf-8",
+        download: None,
+        bytes: include_bytes!("../assets/ui.js").to_vec(),
+    })
+}
+
+async fn style() -> Response {
+    respond(Reply::Bytes {
+        content_type: "text/css; charset=utf-8",
+        download: None,
+        bytes: include_bytes!("../assets/ui.css").to_vec(),
+    })
+}

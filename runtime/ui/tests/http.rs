@@ -1,0 +1,471 @@
+//! The UI over HTTP, without a browser: a store written the way `wflow run` writes it (SQLite
+//! records, content-addressed blobs), served on 127.0.0.1, read with a real HTTP client.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wflow_client::Client;
+use wflow_core::{Digest, FlowSpec, StepSpec, Transition};
+use wflow_metadata::{Event, Metadata, Status};
+use wflow_store::{Cas, LocalDisk, Manifest};
+
+const RUN: &str = "20261128T182550-k3f9a";
+const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
+
+fn cbor(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(v, &mut out).unwrap();
+    out
+}
+
+/// A run of flow `Fan`: start → foreach over 250 items of `work` (item 7 failed) → join → end
+/// (not reached). `start` has hostile artifacts and logs; one artifact blob is corrupted.
+fn store(dir: &Path) {
+    let cas = Cas::new(Arc::new(LocalDisk::open(dir).unwrap()));
+    let meta = Metadata::open(&dir.join("metadata.sqlite")).unwrap();
+    let mut start = StepSpec::new("start", Transition::Foreach("work".into()));
+    start.catch = Some("oops".into());
+    let mut join = StepSpec::new("join", Transition::Next(vec!["end".into()]));
+    join.join = true;
+    let spec = FlowSpec {
+        name: "Fan".into(),
+        doc: String::new(),
+        parameters: vec![],
+        steps: vec![
+            start,
+            StepSpec::new("work", Transition::Next(vec!["join".into()])),
+            join,
+            StepSpec::new("end", Transition::End),
+        ],
+    };
+    let mut m = Manifest::new();
+    m.artifacts.insert(
+        "hostile".into(),
+        cas.put_artifact(&cbor(&HOSTILE), "cbor").unwrap(),
+    );
+    let big: Vec<u32> = (0..1000).collect();
+    m.artifacts
+        .insert("big".into(), cas.put_artifact(&cbor(&big), "cbor").unwrap());
+    m.artifacts.insert(
+        "oops".into(),
+        cas.put_artifact(&cbor(&"caught"), "cbor").unwrap(),
+    );
+    let text = format!("plain {HOSTILE}").into_bytes();
+    let rotten = cas.put_artifact(&vec![7u8; 300_000], "raw").unwrap();
+    m.artifacts
+        .insert("text".into(), cas.put_artifact(&text, "raw").unwrap());
+    m.artifacts.insert("rotten".into(), rotten.clone());
+    let manifest = cas.put_manifest(&m).unwrap();
+    let log = cas
+        .put(format!("line one\n{HOSTILE}\n").as_bytes())
+        .unwrap();
+    let run = RUN.to_string();
+    let mut events = vec![
+        Event::RunStarted {
+            run_id: run.clone(),
+            flow: "Fan".into(),
+            component: Digest::of(b"wasm"),
+            params: serde_json::json!({ "label": HOSTILE }),
+            spec: serde_json::to_value(&spec).unwrap(),
+            started_ms: 1_000,
+            origin_run: None,
+            user: "ada".into(),
+        },
+        Event::TaskStarted {
+            run_id: run.clone(),
+            task_id: 1,
+            step: "start".into(),
+            foreach_path: vec![],
+            inputs: vec![],
+            started_ms: 1_000,
+        },
+        Event::AttemptStarted {
+            run_id: run.clone(),
+            task_id: 1,
+            attempt: 0,
+            started_ms: 1_000,
+        },
+        Event::AttemptFinished {
+            run_id: run.clone(),
+            task_id: 1,
+            attempt: 0,
+            status: Status::Succeeded,
+            finished_ms: 1_050,
+            error: None,
+            stdout: Some(log),
+            stderr: None,
+        },
+        Event::TaskFinished {
+            run_id: run.clone(),
+            task_id: 1,
+            status: Status::Succeeded,
+            finished_ms: 1_050,
+            manifest: Some(manifest),
+        },
+    ];
+    for i in 0..250u32 {
+        let id = 2 + u64::from(i);
+        let failed = i == 7;
+        let status = if failed {
+            Status::Failed
+        } else {
+            Status::Succeeded
+        };
+        events.push(Event::TaskStarted {
+            run_id: run.clone(),
+            task_id: id,
+            step: "work".into(),
+            foreach_path: vec![i],
+            inputs: vec![1],
+            started_ms: 1_100 + i64::from(i % 4) * 10,
+        });
+        events.push(Event::AttemptStarted {
+            run_id: run.clone(),
+            task_id: id,
+            attempt: 0,
+            started_ms: 1_100,
+        });
+        events.push(Event::AttemptFinished {
+            run_id: run.clone(),
+            task_id: id,
+            attempt: 0,
+            status,
+            finished_ms: 1_200 + i64::from(i),
+            error: failed.then(|| format!("trapped: {HOSTILE}")),
+            stdout: None,
+            stderr: None,
+        });
+        events.push(Event::TaskFinished {
+            run_id: run.clone(),
+            task_id: id,
+            status,
+            finished_ms: 1_200 + i64::from(i),
+            manifest: None,
+        });
+    }
+    events.push(Event::RunFinished {
+        run_id: run,
+        status: Status::Failed,
+        finished_ms: 2_000,
+        error: Some(format!("step work failed: {HOSTILE}")),
+    });
+    meta.record(&events).unwrap();
+    // Rot one blob on disk: its artifact shows an error, the others stay readable.
+    let key = Cas::blob_key(&rotten.digest);
+    let path = walk(dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(&key) || p.ends_with(&key))
+        .expect("the blob's file");
+    std::fs::write(path, b"rotten").unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+struct Served {
+    base: String,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn serve() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    store(dir.path());
+    let client = Arc::new(Client::open(dir.path()).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(wflow_ui::bind("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(wflow_ui::serve(listener, client, std::future::pending()));
+    Served {
+        base,
+        _dir: dir,
+        _runtime: runtime,
+    }
+}
+
+struct Got {
+    status: u16,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn get(s: &Served, path: &str) -> Got {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.get(&format!("{}{path}", s.base)).call().unwrap();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    Got {
+        status: r.status().as_u16(),
+        content_type: r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default(),
+        headers,
+        body: r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap(),
+    }
+}
+
+/// Hostile text from the store shows as text, never as markup.
+fn assert_escaped(html: &str) {
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains("<img src=x"), "{html}");
+}
+
+#[test]
+fn pages_answer_with_html_escaped_and_locked_down() {
+    let s = serve();
+    for path in [
+        "/",
+        "/Fan",
+        &format!("/Fan/{RUN}"),
+        &format!("/Fan/{RUN}/work"),
+        &format!("/Fan/{RUN}/start/1"),
+        &format!("/Fan/{RUN}/work/9"),
+        &format!("/Fan/{RUN}/start/1/hostile"),
+        &format!("/Fan/{RUN}/start/1/text"),
+    ] {
+        let got = get(&s, path);
+        assert_eq!(got.status, 200, "{path}: {}", got.text());
+        assert_eq!(got.content_type, "text/html; charset=utf-8", "{path}");
+        let csp = got.header("content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+        let html = got.text();
+        assert_escaped(&html);
+        assert!(html.contains("/-/ui.js"), "{path}");
+    }
+    // The hostile values are there, as text.
+    let run = get(&s, &format!("/Fan/{RUN}")).text();
+    assert!(
+        run.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{run}"
+    );
+    let log = get(&s, &format!("/Fan/{RUN}/start/1")).text();
+    assert!(log.contains("line one\n&lt;script&gt;alert(1)"), "{log}");
+    let value = get(&s, &format!("/Fan/{RUN}/start/1/hostile")).text();
+    assert!(
+        value.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{value}"
+    );
+}
+
+#[test]
+fn a_run_page_shows_the_graph_the_failed_task_first_and_a_timeline() {
+    let s = serve();
+    let html = get(&s, &format!("/Fan/{RUN}")).text();
+    let failed = html.find("Failed tasks (1)").expect("failed tasks listed");
+    let graph = html.find("<svg").expect("the graph");
+    assert!(failed < graph);
+    assert!(
+        html.contains(&format!(r#"href="/Fan/{RUN}/work/9""#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-step="work" data-status="failed""#));
+    assert!(html.contains(r#"data-step="end" data-status="not run""#));
+    assert!(html.contains("251 tasks on"), "timeline");
+    assert!(html.contains(r#"data-live="0""#));
+}
+
+#[test]
+fn a_foreach_step_is_a_sorted_paged_table() {
+    let s = serve();
+    let page1 = get(&s, &format!("/Fan/{RUN}/work")).text();
+    assert_eq!(page1.matches("<tr data-task=").count(), 100);
+    assert!(page1.contains("page 1 of 3"));
+    let page3 = get(&s, &format!("/Fan/{RUN}/work?page=3")).text();
+    assert_eq!(page3.matches("<tr data-task=").count(), 50);
+    // Longest first: item 248 (task 250) took 348 ms.
+    let by_duration = get(&s, &format!("/Fan/{RUN}/work?sort=duration&desc=1")).text();
+    let first = by_duration.find("<tr data-task=").unwrap();
+    assert!(by_duration[first..].starts_with(r#"<tr data-task="250""#));
+    let failed = get(&s, &format!("/Fan/{RUN}/work?status=failed")).text();
+    assert_eq!(failed.matches("<tr data-task=").count(), 1);
+    assert!(failed.contains(r#"<tr data-task="9""#));
+}
+
+#[test]
+fn a_task_shows_attempts_logs_artifacts_and_the_caught_error() {
+    let s = serve();
+    let html = get(&s, &format!("/Fan/{RUN}/start/1")).text();
+    for name in ["hostile", "big", "text", "rotten", "oops"] {
+        assert!(
+            html.contains(&format!(r#"data-artifact="{name}""#)),
+            "{name}"
+        );
+    }
+    assert!(html.contains("caught error"));
+    let failed = get(&s, &format!("/Fan/{RUN}/work/9")).text();
+    assert!(failed.contains("trapped: &lt;script&gt;"), "{failed}");
+    // The raw log is plain text, byte for byte.
+    let log = get(
+        &s,
+        &format!("/-/log/Fan/{RUN}/start/1?attempt=0&stream=stdout"),
+    );
+    assert_eq!(log.content_type, "text/plain; charset=utf-8");
+    assert_eq!(log.text(), format!("line one\n{HOSTILE}\n"));
+    assert_eq!(
+        get(&s, &format!("/-/log/Fan/{RUN}/start/1?stream=x")).status,
+        400
+    );
+}
+
+#[test]
+fn values_are_paged_raw_bytes_download_and_a_corrupt_blob_spoils_only_itself() {
+    let s = serve();
+    let p1 = get(&s, &format!("/Fan/{RUN}/start/1/big")).text();
+    assert!(p1.contains("items 1 to 100 of 1000"), "{p1}");
+    let p10 = get(&s, &format!("/Fan/{RUN}/start/1/big?page=10")).text();
+    assert!(p10.contains("items 901 to 1000 of 1000"));
+    assert!(p10.contains("999"));
+    let raw = get(&s, &format!("/-/raw/Fan/{RUN}/start/1/text"));
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.content_type, "application/octet-stream");
+    assert_eq!(
+        raw.header("content-disposition"),
+        Some("attachment; filename=\"text\"")
+    );
+    assert_eq!(raw.body, format!("plain {HOSTILE}").into_bytes());
+    let rotten = get(&s, &format!("/Fan/{RUN}/start/1/rotten"));
+    assert_eq!(rotten.status, 200);
+    assert!(
+        rotten.text().contains(r#"<p class="error">"#),
+        "{}",
+        rotten.text()
+    );
+    assert_eq!(
+        get(&s, &format!("/-/raw/Fan/{RUN}/start/1/rotten")).status,
+        500
+    );
+    // The task page still lists it with the others.
+    let task = get(&s, &format!("/Fan/{RUN}/start/1")).text();
+    assert!(task.contains(r#"data-artifact="rotten""#));
+}
+
+#[test]
+fn unknown_names_are_404_pages_linking_the_nearest() {
+    let s = serve();
+    let flow = get(&s, "/Fna");
+    assert_eq!(flow.status, 404);
+    assert_eq!(flow.content_type, "text/html; charset=utf-8");
+    assert!(
+        flow.text().contains(r#"<a href="/Fan">Fan</a>"#),
+        "{}",
+        flow.text()
+    );
+    let step = get(&s, &format!("/Fan/{RUN}/wrok"));
+    assert_eq!(step.status, 404);
+    assert!(step.text().contains(&format!(r#"href="/Fan/{RUN}/work""#)));
+    let artifact = get(&s, &format!("/Fan/{RUN}/start/1/hostil"));
+    assert_eq!(artifact.status, 404);
+    assert!(
+        artifact
+            .text()
+            .contains(&format!(r#"href="/Fan/{RUN}/start/1/hostile""#))
+    );
+    // A hostile name in the URL is escaped in the 404 page.
+    let hostile = get(&s, "/%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    assert!(
+        hostile.status == 404 || hostile.status == 400,
+        "{}",
+        hostile.status
+    );
+    assert_escaped(&hostile.text());
+    assert_eq!(get(&s, "/?status=bogus").status, 400);
+    assert_eq!(get(&s, &format!("/-/raw/Fan/{RUN}/start/1")).status, 404);
+}
+
+#[test]
+fn the_runs_list_filters_and_assets_are_served() {
+    let s = serve();
+    let all = get(&s, "/").text();
+    assert!(all.contains(&format!(r#"data-run="{RUN}""#)));
+    assert!(get(&s, "/?status=failed").text().contains(RUN));
+    assert!(
+        !get(&s, "/?status=running")
+            .text()
+            .contains(&format!("data-run=\"{RUN}\""))
+    );
+    assert!(
+        !get(&s, "/?user=bob")
+            .text()
+            .contains(&format!("data-run=\"{RUN}\""))
+    );
+    assert!(
+        get(&s, "/?user=ada&flow=Fan")
+            .text()
+            .contains(&format!("data-run=\"{RUN}\""))
+    );
+    let js = get(&s, "/-/ui.js");
+    assert_eq!(js.content_type, "text/javascript; charset=utf-8");
+    assert!(js.text().contains("data-live"));
+    assert_eq!(get(&s, "/-/ui.css").content_type, "text/css; charset=utf-8");
+}
+
+#[test]
+fn the_ui_writes_nothing_to_the_store() {
+    let s = serve();
+    let before = snapshot(s._dir.path());
+    for path in [
+        "/",
+        &format!("/Fan/{RUN}"),
+        &format!("/Fan/{RUN}/work"),
+        &format!("/Fan/{RUN}/start/1/big"),
+    ] {
+        assert_eq!(get(&s, path).status, 200);
+    }
+    assert_eq!(snapshot(s._dir.path()), before);
+}
+
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = walk(dir)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains("metadata.sqlite-"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
