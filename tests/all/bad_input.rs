@@ -207,3 +207,45 @@ fn store_directory_that_does_not_exist_is_created() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(deep.join("metadata.sqlite").exists());
 }
+
+/// `bytes` with every `wflow:flow/…@0.1.0` name (imports, exports, the embedded types) turned
+/// into `@0.9.0`: the component as an SDK of a future contract would build it. Names are
+/// length-prefixed and keep their length, so the component stays well-formed.
+fn of_a_future_contract(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let (pkg, old) = (b"wflow:flow/", b"@0.1.0");
+    let mut changed = 0;
+    let mut i = 0;
+    while let Some(at) = out[i..].windows(pkg.len()).position(|w| w == pkg) {
+        let mut j = i + at + pkg.len();
+        while j < out.len() && (out[j].is_ascii_lowercase() || out[j] == b'-') {
+            j += 1;
+        }
+        if out[j..].starts_with(old) {
+            out[j + 3] = b'9';
+            changed += 1;
+        }
+        i = j;
+    }
+    assert!(changed > 0, "no wflow:flow name found");
+    out
+}
+
+#[test]
+fn component_of_an_unknown_future_contract_version() {
+    let env = Env::new();
+    let bytes = std::fs::read(guest("example-hello")).unwrap();
+    let f = file(&env, "future.wasm", &of_a_future_contract(&bytes));
+    for cmd in ["run", "check"] {
+        refused(
+            &env,
+            &[cmd, &f],
+            2,
+            &[
+                "future.wasm",
+                "was built for the contract `wflow:flow@0.9.0`",
+                "this host runs flows built for `wflow:flow@0.1.0`",
+            ],
+        );
+    }
+}

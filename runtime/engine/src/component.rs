@@ -17,6 +17,29 @@ use crate::spec::from_wit;
 /// The export every flow component has.
 pub const FLOW_EXPORT: &str = "wflow:flow/flow@0.1.0";
 
+/// The versions of the `wflow:flow` contract this host runs components of.
+pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0"];
+
+/// The contract versions this host runs, for messages: `` `wflow:flow@0.1.0` ``.
+pub fn supported_contracts() -> String {
+    CONTRACT_VERSIONS
+        .iter()
+        .map(|v| format!("`wflow:flow@{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first import or export name of the `wflow:flow` package whose version this host does not
+/// run (`wflow:flow/context@0.9.0`, or a name without a version), if any.
+pub(crate) fn unknown_contract<'a>(names: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+    names.into_iter().map(String::as_str).find(|n| {
+        n.starts_with("wflow:flow/")
+            && !n
+                .split_once('@')
+                .is_some_and(|(_, v)| CONTRACT_VERSIONS.contains(&v))
+    })
+}
+
 /// A loaded, compiled and checked flow component, ready to run tasks. Cheap to clone.
 #[derive(Clone)]
 pub struct FlowComponent {
@@ -116,18 +139,20 @@ fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<(
     if names.iter().any(|n| n == FLOW_EXPORT) {
         return Ok(());
     }
-    let older = names.iter().find(|n| n.starts_with("wflow:flow/flow@"));
-    let reason = match older {
-        Some(n) => format!("it exports `{n}`, a contract version this host does not know"),
-        None if names.is_empty() => "it exports nothing".to_string(),
-        None => format!(
+    if let Some(name) = unknown_contract(&names) {
+        return Err(EngineError::unknown_contract(origin, name));
+    }
+    let reason = if names.is_empty() {
+        "it exports nothing".to_string()
+    } else {
+        format!(
             "it exports {} instead",
             names
                 .iter()
                 .map(|n| format!("`{n}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
+        )
     };
     Err(EngineError::WrongWorld {
         origin: origin.into(),

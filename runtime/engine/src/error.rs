@@ -41,9 +41,24 @@ pub enum EngineError {
         /// Wasmtime's explanation.
         reason: String,
     },
+    /// The component was built for a version of the `wflow:flow` contract this host does not run
+    /// (a newer SDK's).
+    #[error(
+        "{origin} was built for the contract `{contract}` (it uses `{name}`), which this host does not run: this host runs flows built for {}. Run it with a wflow that supports `{contract}`, or build it with an SDK for a supported version",
+        crate::component::supported_contracts()
+    )]
+    UnknownContract {
+        /// Where the bytes came from.
+        origin: String,
+        /// The contract the component asks for: `wflow:flow@0.9.0`.
+        contract: String,
+        /// The import or export naming it: `wflow:flow/context@0.9.0`.
+        name: String,
+    },
     /// The component does not target the `wflow:flow/step` world.
     #[error(
-        "{origin} is not a wflow flow: {reason}. A flow component exports `wflow:flow/flow@0.1.0` (world `wflow:flow/step`); write it with the `wflow` crate"
+        "{origin} is not a wflow flow: {reason}. A flow component exports the interface `flow` of a contract this host runs ({}; world `step`); write it with the `wflow` crate",
+        crate::component::supported_contracts()
     )]
     WrongWorld {
         /// Where the bytes came from.
@@ -53,7 +68,8 @@ pub enum EngineError {
     },
     /// The component imports something the host does not provide.
     #[error(
-        "{origin} imports something this host does not provide: {reason}. A flow may import only `wflow:flow@0.1.0` and WASI 0.2 interfaces"
+        "{origin} imports something this host does not provide: {reason}. A flow may import only {} and WASI 0.2 interfaces",
+        crate::component::supported_contracts()
     )]
     MissingImport {
         /// Where the bytes came from.
@@ -95,6 +111,31 @@ pub enum EngineError {
     /// Wasmtime could not be configured.
     #[error("cannot configure wasmtime: {0}")]
     Config(String),
+}
+
+impl EngineError {
+    /// A component that uses `name`, of a `wflow:flow` version this host does not run.
+    pub(crate) fn unknown_contract(origin: &str, name: &str) -> EngineError {
+        let contract = match name.split_once('@') {
+            Some((_, version)) => format!("wflow:flow@{version}"),
+            None => "wflow:flow (no version)".to_string(),
+        };
+        EngineError::UnknownContract {
+            origin: origin.into(),
+            contract: contract
+                .chars()
+                .take(64)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
+            name: name
+                .chars()
+                .take(128)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
+        }
+    }
 }
 
 /// Result with [`EngineError`].

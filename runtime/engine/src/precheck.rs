@@ -7,7 +7,7 @@
 
 use wasmparser::{Encoding, Operator, Parser, Payload};
 
-use crate::component::FLOW_EXPORT;
+use crate::component::{CONTRACT_VERSIONS, FLOW_EXPORT, unknown_contract};
 use crate::error::{EngineError, Result};
 
 /// Bounds on what a component may ask of the compiler.
@@ -173,14 +173,18 @@ fn function_shape(body: &wasmparser::FunctionBody<'_>) -> wasmparser::Result<Sha
     Ok(shape)
 }
 
-/// A flow exports `wflow:flow/flow@0.1.0` and imports only the wflow contract and WASI 0.2.
+/// A flow exports `wflow:flow/flow@0.1.0` and imports only the wflow contract and WASI 0.2. A
+/// component of a contract version this host does not run is told so first, whatever else is
+/// wrong with it.
 fn check_contract(exports: &[String], imports: &[String], origin: &str) -> Result<()> {
+    if let Some(name) = unknown_contract(exports.iter().chain(imports)) {
+        return Err(EngineError::unknown_contract(origin, name));
+    }
     if !exports.iter().any(|n| n == FLOW_EXPORT) {
-        let older = exports.iter().find(|n| n.starts_with("wflow:flow/flow@"));
-        let reason = match older {
-            Some(n) => format!("it exports `{n}`, a contract version this host does not know"),
-            None if exports.is_empty() => "it exports nothing".to_string(),
-            None => format!(
+        let reason = if exports.is_empty() {
+            "it exports nothing".to_string()
+        } else {
+            format!(
                 "it exports {} instead",
                 exports
                     .iter()
@@ -188,7 +192,7 @@ fn check_contract(exports: &[String], imports: &[String], origin: &str) -> Resul
                     .map(|n| format!("`{}`", n.escape_debug()))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            )
         };
         return Err(EngineError::WrongWorld {
             origin: origin.into(),
@@ -197,7 +201,7 @@ fn check_contract(exports: &[String], imports: &[String], origin: &str) -> Resul
     }
     let known = |name: &str| {
         let (interface, version) = name.split_once('@').unwrap_or((name, ""));
-        (interface.starts_with("wflow:flow/") && version == "0.1.0")
+        (interface.starts_with("wflow:flow/") && CONTRACT_VERSIONS.contains(&version))
             || (interface.starts_with("wasi:") && version.starts_with("0.2."))
     };
     if let Some(bad) = imports.iter().find(|n| !known(n)) {
@@ -223,11 +227,26 @@ mod tests {
         let ok = names(&[FLOW_EXPORT]);
         let wasi = names(&["wasi:io/streams@0.2.6", "wflow:flow/artifacts@0.1.0"]);
         assert!(check_contract(&ok, &wasi, "f").is_ok());
+        // A contract version this host does not run: named, with the versions it does run, in
+        // an export, an import (even beside a known export), or a name without a version.
+        for (exports, imports) in [
+            (
+                names(&["wflow:flow/flow@0.9.0"]),
+                names(&["wflow:flow/context@0.9.0"]),
+            ),
+            (ok.clone(), names(&["wflow:flow/context@0.9.0"])),
+            (names(&["wflow:flow/flow"]), vec![]),
+        ] {
+            let e = check_contract(&exports, &imports, "f.wasm").unwrap_err();
+            assert!(matches!(e, EngineError::UnknownContract { .. }), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("f.wasm") && text.contains("`wflow:flow@0.1.0`"),
+                "{text}"
+            );
+        }
         let e = check_contract(&names(&["wflow:flow/flow@0.9.0"]), &[], "f").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("a contract version this host does not know")
-        );
+        assert!(e.to_string().contains("`wflow:flow@0.9.0`"), "{e}");
         let e = check_contract(&[], &[], "f").unwrap_err();
         assert!(e.to_string().contains("exports nothing"), "{e}");
         let e = check_contract(&ok, &names(&["test:missing/secrets@1.0.0"]), "f").unwrap_err();
