@@ -5,8 +5,9 @@
 //!
 //! While an attempt runs, the engine appends what the task writes to
 //! `<store>/live/<run_id>/<task_id>-<attempt>.stdout` and `.stderr` ([`live_log_path`]). A file
-//! exists only once the task has written to that stream, and is removed once the attempt's final
-//! log is in the store and recorded. So:
+//! exists only once the task has written to that stream and the attempt has run for
+//! `wflow_engine::LIVE_AFTER` (0.2 s: a shorter attempt, like most of a big foreach, never has
+//! one), and the run's live folder is removed once the run ends and its final logs are recorded. So:
 //!
 //! - an attempt whose record has a log digest: the log is in the store (the live file is gone or
 //!   about to go);

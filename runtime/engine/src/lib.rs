@@ -39,7 +39,7 @@ pub use compile::{Compiler, compile_main};
 pub use component::{FLOW_EXPORT, FlowComponent};
 pub use engine::{DEFAULT_MEMORY_MB, EPOCH_TICK_MS, Engine, EngineConfig};
 pub use error::{EngineError, Result};
-pub use logs::LogSink;
+pub use logs::{LIVE_AFTER, LogSink};
 pub use precheck::CompileLimits;
 pub use sandbox::{LimitExceeded, Sandbox};
 pub use task::{InputArtifacts, TaskFailure, TaskInput, TaskOutcome, Value, inherited};

@@ -1,18 +1,27 @@
 //! Capture of a task's stdout and stderr: kept in memory up to a cap (the excess is dropped and a
-//! marker says so — never an error), and, when a live file is given, appended to it as the guest
-//! writes, so `wflow logs --follow` sees lines while the task runs and a killed run keeps them.
+//! marker says so — never an error), and, when a live file is given, mirrored to it so
+//! `wflow logs --follow` sees lines while the task runs and a killed run keeps them.
+//!
+//! Mirroring starts once the attempt has run for [`LIVE_AFTER`]: an attempt that ends sooner
+//! (a trivial task, most of a big foreach) creates no file at all, and its logs reach the store
+//! and the records when it ends. From then on every write is appended to the file as it comes; a
+//! background thread catches up an attempt that wrote early and then went quiet.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
+
+/// How long an attempt runs before its output is mirrored to its live file.
+pub const LIVE_AFTER: Duration = Duration::from_millis(200);
 
 /// One captured stream. Cheap to clone; clones share the buffer.
 #[derive(Clone)]
@@ -31,15 +40,24 @@ struct Live {
     path: PathBuf,
     file: Option<File>,
     failed: bool,
+    /// When the sink was made (the attempt's start).
+    since: Instant,
+    /// Bytes of `buf` already in the file.
+    mirrored: usize,
+    /// Handed to the catch-up thread (once).
+    watched: bool,
 }
 
 impl LogSink {
-    /// A sink keeping at most `cap` bytes, mirrored to `live` if given.
+    /// A sink keeping at most `cap` bytes, mirrored to `live` if given (see [`LIVE_AFTER`]).
     pub fn new(cap: usize, live: Option<PathBuf>) -> LogSink {
         let live = live.map(|path| Live {
             path,
             file: None,
             failed: false,
+            since: Instant::now(),
+            mirrored: 0,
+            watched: false,
         });
         LogSink {
             inner: Arc::new(Mutex::new(Inner {
@@ -63,17 +81,24 @@ impl LogSink {
         } else {
             (bytes, false)
         };
-        let mut chunk = kept.to_vec();
+        g.buf.extend_from_slice(kept);
         if cut {
             g.truncated = true;
-            chunk.extend_from_slice(
-                format!("\n[wflow: output truncated: this attempt's log limit of {} bytes was reached]\n", g.cap)
-                    .as_bytes(),
+            let marker = format!(
+                "\n[wflow: output truncated: this attempt's log limit of {} bytes was reached]\n",
+                g.cap
             );
+            g.buf.extend_from_slice(marker.as_bytes());
         }
-        g.buf.extend_from_slice(&chunk);
-        if let Some(live) = g.live.as_mut() {
-            live.append(&chunk);
+        let Inner { buf, live, .. } = &mut *g;
+        let Some(live) = live.as_mut() else {
+            return;
+        };
+        if live.since.elapsed() >= LIVE_AFTER {
+            live.mirror(buf);
+        } else if !live.watched && !buf.is_empty() {
+            live.watched = true;
+            watch(Arc::downgrade(&self.inner));
         }
     }
 
@@ -85,8 +110,9 @@ impl LogSink {
 }
 
 impl Live {
-    fn append(&mut self, bytes: &[u8]) {
-        if self.failed || bytes.is_empty() {
+    /// Appends to the file what `buf` holds beyond what it already has.
+    fn mirror(&mut self, buf: &[u8]) {
+        if self.failed || self.mirrored >= buf.len() {
             return;
         }
         if self.file.is_none() {
@@ -104,12 +130,53 @@ impl Live {
                 }
             }
         }
-        if let Some(f) = self.file.as_mut()
-            && f.write_all(bytes).is_err()
-        {
-            self.failed = true;
+        if let Some(f) = self.file.as_mut() {
+            if f.write_all(&buf[self.mirrored..]).is_err() {
+                self.failed = true;
+            }
+            self.mirrored = buf.len();
         }
     }
+}
+
+/// Sinks that wrote before [`LIVE_AFTER`]: the catch-up thread mirrors each one that is still
+/// alive once its time comes, even if it writes nothing more.
+fn watch(sink: Weak<Mutex<Inner>>) {
+    static WATCHED: OnceLock<Mutex<Vec<Weak<Mutex<Inner>>>>> = OnceLock::new();
+    let list = WATCHED.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("wflow-live-logs".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(LIVE_AFTER / 4);
+                    let Some(list) = WATCHED.get() else { continue };
+                    let due: Vec<Weak<Mutex<Inner>>> = {
+                        let mut l = list.lock().unwrap_or_else(|p| p.into_inner());
+                        std::mem::take(&mut *l)
+                    };
+                    let mut later = Vec::new();
+                    for weak in due {
+                        let Some(inner) = weak.upgrade() else {
+                            continue;
+                        };
+                        let mut g = inner.lock().unwrap_or_else(|p| p.into_inner());
+                        let Inner { buf, live, .. } = &mut *g;
+                        match live.as_mut() {
+                            Some(l) if l.since.elapsed() >= LIVE_AFTER => l.mirror(buf),
+                            Some(_) => later.push(weak.clone()),
+                            None => {}
+                        }
+                    }
+                    if !later.is_empty() {
+                        list.lock().unwrap_or_else(|p| p.into_inner()).extend(later);
+                    }
+                }
+            });
+        // Without the thread, an early writer's lines reach its live file with its next write.
+        drop(spawned);
+        Mutex::new(Vec::new())
+    });
+    list.lock().unwrap_or_else(|p| p.into_inner()).push(sink);
 }
 
 impl std::fmt::Debug for LogSink {
@@ -183,6 +250,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("wflow-logs-{}", std::process::id()));
         let live = dir.join("run/1-0.stdout");
         let sink = LogSink::new(10, Some(live.clone()));
+        std::thread::sleep(LIVE_AFTER);
         sink.append(b"12345");
         sink.append(b"67890abc");
         sink.append(b"more");
@@ -204,5 +272,30 @@ mod tests {
         let sink = LogSink::new(100, Some(live.clone()));
         sink.append(b"");
         assert!(!live.exists());
+    }
+
+    #[test]
+    fn a_short_attempt_creates_no_file_and_a_quiet_one_is_caught_up() {
+        let dir = std::env::temp_dir().join(format!("wflow-live-{}", std::process::id()));
+        let short = dir.join("run/1-0.stdout");
+        let made = std::time::Instant::now();
+        let sink = LogSink::new(100, Some(short.clone()));
+        sink.append(b"quick\n");
+        drop(sink);
+        // (Unless this thread was held up past LIVE_AFTER in between.)
+        let quick = made.elapsed() < LIVE_AFTER;
+        // A long attempt that wrote early and then went quiet: its line still reaches the file.
+        let quiet = dir.join("run/2-0.stdout");
+        let sink = LogSink::new(100, Some(quiet.clone()));
+        sink.append(b"early\n");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&quiet).unwrap_or_default() != "early\n" {
+            assert!(std::time::Instant::now() < deadline, "never mirrored");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sink.append(b"late\n");
+        assert_eq!(std::fs::read_to_string(&quiet).unwrap(), "early\nlate\n");
+        assert!(!quick || !short.exists(), "the short attempt left no file");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
