@@ -7,8 +7,8 @@ memory of the whole process tree sampled from /proc), and writes a table of medi
 wflow/Metaflow ratios to benches/RESULTS.md (and every single measurement to
 target/compare/results.json). Standard library only.
 
-Settings come from the environment (see run.sh): ROUNDS, QUICK, WORKLOADS, FOREACH_NS, RESUME_N,
-BIG_MB, WORKERS, CRITERION_BENCHES, TIMEOUT.
+Settings come from the environment (see run.sh): ROUNDS, QUICK, WORKLOADS, FOREACH_NS, SCALE_NS,
+RESUME_N, BIG_MB, WORKERS, CRITERION_BENCHES, TIMEOUT.
 """
 
 import datetime
@@ -47,8 +47,10 @@ def env_list(name, default):
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 SETTINGS = {
     "rounds": int(os.environ.get("ROUNDS") or (1 if QUICK else 3)),
-    "workloads": env_list("WORKLOADS", "linear,foreach,bigdata,branch,resume"),
+    "workloads": env_list("WORKLOADS", "linear,foreach,bigdata,branch,resume,scale"),
     "foreach_ns": [int(n) for n in env_list("FOREACH_NS", "10,100" if QUICK else "10,100,1000")],
+    # wflow alone (Metaflow would take hours): the largest is run once per round like the others.
+    "scale_ns": [int(n) for n in env_list("SCALE_NS", "10000" if QUICK else "10000,100000,1000000")],
     "resume_n": int(os.environ.get("RESUME_N") or (100 if QUICK else 1000)),
     "big_mb": int(os.environ.get("BIG_MB") or 100),
     "workers": int(os.environ.get("WORKERS") or os.cpu_count() or 2),
@@ -288,6 +290,33 @@ def wflow_task_spans(db, run_id):
         return {}
 
 
+def run_scale(case, d):
+    """wflow alone on a big foreach, in text mode (`--json` would print every task): the run loop's
+    own time from its closing line, the rest of the process around it, and what the store holds."""
+    component, params = case["wflow"]
+    cmd = [c for c in wflow_cmd(component, params) if c != "--json"]
+    m = measure(cmd, d, wflow_env(), "wflow " + case["name"])
+    found = re.search(r"succeeded in ([0-9.]+) s \((\d+) tasks\)", m["stderr_tail"])
+    m["ok"] = m["rc"] == 0 and found is not None
+    if found:
+        m["loop_s"] = float(found.group(1))
+        m["outside_s"] = max(0.0, m["wall_s"] - m["loop_s"])
+        m["tasks"] = int(found.group(2))
+    files = size = 0
+    for top, _, names in os.walk(os.path.join(d, ".wflow")):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            files += 1
+            size += st.st_blocks * 512
+    m["store_files"], m["store_bytes"] = files, size
+    # Removed at once: a 1,000,000-task store is large, and only the scale runs follow it.
+    shutil.rmtree(d, ignore_errors=True)
+    return m
+
+
 def run_mf(case, d):
     flow, params = case["mf"]
     m = measure(mf_cmd(flow, params, splits=case.get("splits")), d, mf_env(d), "metaflow " + case["name"])
@@ -322,8 +351,12 @@ def cases():
         elif w == "resume":
             n = s["resume_n"]
             out.append({"name": "resume join, N=%d" % n, "key": "resume", "n": n, "splits": n, "tasks": 2})
+        elif w == "scale":
+            for n in s["scale_ns"]:
+                out.append({"name": "scale N={:,}".format(n), "key": "scale", "n": n,
+                            "wflow": ("compare_fanout.wasm", [("n", n)]), "mf": None, "tasks": n + 3})
         else:
-            sys.exit("unknown workload %r (known: linear, foreach, bigdata, branch, resume)" % w)
+            sys.exit("unknown workload %r (known: linear, foreach, bigdata, branch, resume, scale)" % w)
     return out
 
 
@@ -394,20 +427,21 @@ class Resume:
         return m
 
 
-def warm_up():
+def warm_up(metaflow=True):
     """One untimed run of each flow in each system: wflow fills its compiled-component cache (what
     any second run of an unchanged flow finds), Python its bytecode caches, both the page cache."""
     log("warm-up (not measured)")
     first = {}
-    for component, params in [("compare_linear.wasm", []), ("compare_fanout.wasm", [("n", 2)]),
-                              ("example_bigdata.wasm", [("mb", 1)]), ("example_branch.wasm", [])]:
+    flows = [("compare_linear.wasm", []), ("compare_fanout.wasm", [("n", 2)]),
+             ("example_bigdata.wasm", [("mb", 1)]), ("example_branch.wasm", [])]
+    for component, params in flows if metaflow else flows[1:2]:
         d = workdir("warmup")
         m = measure(wflow_cmd(component, params), d, wflow_env(), "wflow warm-up " + component)
         first[component] = m["wall_s"]
         if m["rc"] != 0:
             sys.exit("wflow failed on %s:\n%s" % (component, m["stderr_tail"]))
         shutil.rmtree(d, ignore_errors=True)
-    for flow, params, splits in [("linear_flow.py", [], None), ("foreach_flow.py", [("n", 2)], 2),
+    for flow, params, splits in [] if not metaflow else [("linear_flow.py", [], None), ("foreach_flow.py", [("n", 2)], 2),
                                  ("bigdata_flow.py", [("mb", 1)], None), ("branch_flow.py", [], None)]:
         d = workdir("warmup")
         m = measure(mf_cmd(flow, params, splits=splits), d, mf_env(d), "metaflow warm-up " + flow)
@@ -630,6 +664,8 @@ def report(raw):
     w("| Workload | wflow wall | Metaflow wall | wall ratio | wflow CPU | Metaflow CPU | CPU ratio | wflow peak mem | Metaflow peak mem | mem ratio |")
     w("|---|---:|---:|---|---:|---:|---|---:|---:|---|")
     for name, r in results.items():
+        if cases_[name]["key"] == "scale":
+            continue
         a, b = r["wflow"], r["metaflow"]
         row = [name]
         for key, f in [("wall_s", fmt_s), ("cpu_s", fmt_s), ("peak_mem_kb", fmt_mb)]:
@@ -690,6 +726,33 @@ def report(raw):
               "verifying and hashing them again in the next step." % (fmt_s(sm), mib / sm))
         w("")
 
+    # Scale: wflow alone.
+    sc = [(c, r) for c, r in ((cases_[n], results[n]) for n in results) if c["key"] == "scale"]
+    if sc:
+        w("## Scale of one machine (wflow alone, foreach of N trivial tasks)")
+        w("")
+        w("`wflow run` of the fan-out flow at `--max-workers %d`, text output. **Run loop**: the time the "
+          "run itself reports (`succeeded in`), from recording its start to recording its end; **outside**: "
+          "the rest of the process (loading the component, opening the store, writing the last records, "
+          "cleaning up, exiting). **Files** and **bytes** (allocated) are the whole store's after the run "
+          "(records, blobs, component), per task. Medians over the rounds." % s["workers"])
+        w("")
+        w("| N | run loop | whole process | outside | outside / whole | wall per task | CPU per task | peak mem | files / task | bytes / task |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c, r in sc:
+            n = c["n"]
+            loop, wall, out_s = med(r["wflow"], "loop_s"), med(r["wflow"], "wall_s"), med(r["wflow"], "outside_s")
+            cpu, mem = med(r["wflow"], "cpu_s"), med(r["wflow"], "peak_mem_kb")
+            files, size = med(r["wflow"], "store_files"), med(r["wflow"], "store_bytes")
+            figures["scale_%d" % n] = {"loop": loop, "wall": wall, "outside": out_s, "mem": mem, "bytes": size}
+            w("| {:,} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                n, fmt_s(loop), fmt_s(wall), fmt_s(out_s),
+                "%.0f %%" % (100 * out_s / wall) if out_s is not None and wall else "—",
+                fmt_s(wall / n) if wall else "—", fmt_s(cpu / n) if cpu else "—", fmt_mb(mem),
+                "%.2f" % (files / n) if files is not None else "—",
+                "{:,.0f}".format(size / n) if size is not None else "—"))
+        w("")
+
     # Resume.
     if resume:
         w("## Resume after a failed join (N=%d)" % resume["n"])
@@ -743,6 +806,25 @@ def report(raw):
         if c["key"] == "resume" and c["n"] == 1000:
             a = med(r["wflow"], "wall_s")
             tgt.append(("(issue 3) resume of a 1,000-task foreach < 1 s", fmt_s(a), verdict(None if a is None else a < 1)))
+    for key, fig in sorted((k, v) for k, v in figures.items() if k.startswith("scale_")):
+        n = int(key.split("_")[1])
+        if fig["wall"] is None:
+            continue
+        if n == 10000:
+            per = fig["wall"] / n
+            tgt.append(("(issue 19) ≤ 60 µs of wall per trivial task at 10,000 items", fmt_s(per), verdict(per <= 60e-6)))
+        if n == 100000:
+            tgt.append(("(issue 19) 100,000-item foreach < 10 s", fmt_s(fig["wall"]), verdict(fig["wall"] < 10)))
+            if fig["loop"]:
+                ratio = fig["wall"] / fig["loop"] - 1
+                tgt.append(("(issue 19) whole process within 5 % of the run loop at 100,000", "+%.1f %%" % (100 * ratio),
+                            verdict(ratio <= 0.05)))
+        if n == 1000000:
+            tgt.append(("(issue 19) 1,000,000-item foreach: peak memory < 1 GiB", fmt_mb(fig["mem"]),
+                        verdict(None if fig["mem"] is None else fig["mem"] < 1 << 20)))
+            if fig["bytes"] is not None:
+                tgt.append(("(issue 19) 1,000,000 items: < 200 bytes of store per trivial task (records included)",
+                            "{:,.0f}".format(fig["bytes"] / n), verdict(fig["bytes"] / n < 200)))
     w("| Target | Measured | |")
     w("|---|---|---|")
     for t in tgt:
@@ -800,12 +882,13 @@ def main():
     command = os.environ.get("COMPARE_COMMAND", " ".join(sys.argv))
     crit_since = float(os.environ["CRITERION_SINCE"]) if os.environ.get("CRITERION_SINCE") else None
     SETTINGS["criterion"] = env_list("CRITERION_BENCHES", "") if crit_since else []
-    for path in (WFLOW, PYTHON):
+    needs_mf = any(w != "scale" for w in SETTINGS["workloads"])
+    for path in (WFLOW, PYTHON) if needs_mf else (WFLOW,):
         if not os.path.exists(path):
             sys.exit("missing %s: run benches/compare/run.sh" % path)
     log("settings: %s" % json.dumps({k: v for k, v in SETTINGS.items()}))
     info = machine()
-    first_runs = warm_up()
+    first_runs = warm_up(needs_mf)
     if "bigdata" in SETTINGS["workloads"]:
         BASELINE["disk"] = disk_baseline(SETTINGS["big_mb"])
         log("disk baseline: %s" % BASELINE["disk"])
@@ -828,6 +911,8 @@ def main():
             for side in order:
                 if c["key"] == "resume":
                     m = resume.run_wflow() if side == "wflow" else resume.run_mf()
+                elif c["key"] == "scale":
+                    m = run_scale(c, workdir("wflow-scale")) if side == "wflow" else None
                 else:
                     d = workdir(side + "-" + c["key"])
                     m = run_wflow(c, d) if side == "wflow" else run_mf(c, d)

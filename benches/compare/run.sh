@@ -6,8 +6,11 @@
 #
 # Settings (environment variables):
 #   ROUNDS=3              rounds of A/B runs (QUICK: 1); the table shows medians over them
-#   WORKLOADS=linear,foreach,bigdata,branch,resume   which workloads, (a)–(e)
+#   WORKLOADS=linear,foreach,bigdata,branch,resume,scale   which workloads, (a)–(f)
 #   FOREACH_NS=10,100,1000                           foreach sizes (QUICK: 10,100)
+#   SCALE_NS=10000,100000,1000000   (f) wflow alone at scale: foreach sizes (QUICK: 10000); the run
+#                         loop, the time outside it, files and bytes per task, peak memory.
+#                         WORKLOADS=scale alone needs no Metaflow (not installed then)
 #   RESUME_N=1000         foreach size of the resume workload (QUICK: 100)
 #   BIG_MB=100            size of the big artifact, MiB
 #   WORKERS=$(nproc)      --max-workers of both systems
@@ -35,7 +38,7 @@ GUEST_TARGET="$TARGET_DIR/bench-guests"
 
 # The command as given, with the settings that were set, for the report.
 settings=""
-for v in QUICK ROUNDS WORKLOADS FOREACH_NS RESUME_N BIG_MB WORKERS CRITERION TIMEOUT SKIP_BUILD; do
+for v in QUICK ROUNDS WORKLOADS FOREACH_NS SCALE_NS RESUME_N BIG_MB WORKERS CRITERION TIMEOUT SKIP_BUILD; do
     if [[ -n "${!v+x}" ]]; then settings+="$v=${!v} "; fi
 done
 export COMPARE_COMMAND="${settings}benches/compare/run.sh${*:+ $*}"
@@ -48,8 +51,9 @@ fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "Metaflow $METAFLOW_VERSION in $VENV"
-if ! "$VENV/bin/python" -c "import metaflow, sys; sys.exit(metaflow.__version__ != '$METAFLOW_VERSION')" 2>/dev/null; then
+if [[ "${WORKLOADS:-}" == "scale" ]]; then
+    say "WORKLOADS=scale: wflow alone, Metaflow not needed"
+elif say "Metaflow $METAFLOW_VERSION in $VENV"; ! "$VENV/bin/python" -c "import metaflow, sys; sys.exit(metaflow.__version__ != '$METAFLOW_VERSION')" 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "metaflow==$METAFLOW_VERSION"
 fi
