@@ -43,3 +43,7 @@ mod s3;
 mod server;
 /// Nested foreach, branch inside foreach, required parameters, the compile cache.
 mod shapes;
+/// `wflow ui` in a real browser (headless chromium through chromedriver).
+mod ui;
+/// A minimal WebDriver client for the browser tests.
+mod webdriver;

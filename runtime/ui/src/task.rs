@@ -181,6 +181,10 @@ pub fn task_page(ui: &Ui, t: &Task, q: &Params) -> wflow_client::Result<Reply> {
             }
             body.push_str("</tbody></table>");
         }
+        // A failed task has none; its error is in the attempts above.
+        Err(_) if rec.status == Status::Failed => {
+            body.push_str(r#"<p class="note">none: the task failed</p>"#);
+        }
         Err(e) => {
             let _ = write!(body, r#"<p class="note">{}</p>"#, esc(&e.to_string()));
         }
