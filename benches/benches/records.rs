@@ -107,6 +107,7 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
                 task_id,
                 attempt: 0,
                 status,
+                started_ms: None,
                 finished_ms: end,
                 error: (!ok).then(|| {
                     "the step trapped: wasm trap: wasm `unreachable` instruction executed\n\

@@ -136,6 +136,7 @@ fn main() {
             task_id: i,
             attempt: 0,
             status: Status::Succeeded,
+            started_ms: None,
             finished_ms: 2,
             error: None,
             stdout: manifest,

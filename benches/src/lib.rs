@@ -218,6 +218,7 @@ pub fn run_and_persist(
         task_id,
         attempt: 0,
         status: Status::Succeeded,
+        started_ms: None,
         finished_ms: now_millis(),
         error: None,
         stdout: log(&out.stdout),

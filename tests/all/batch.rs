@@ -713,6 +713,39 @@ fn a_foreach_of_50_is_one_array_job() {
     // start, the 50 squares as one array job, sum, end.
     assert_eq!(calls["SubmitJob"], 4, "{calls:?}");
     assert!(calls["max_describes_per_round"] <= 1, "{calls:?}");
+
+    // Each child is recorded with its own start and end, from the worker (issue 21): the shim
+    // runs SHIM_SLOTS children at a time, so the 50 run in waves and none of them lasts as long
+    // as the array job (before, every child showed the array job's submission-to-poll time).
+    let step = r[0].rsplit_once('/').unwrap().0;
+    let out = m.wflow(&["show", "--json", "--all", step]);
+    assert!(out.status.success(), "show {step}: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = &v["stats"];
+    let wall =
+        stats["last_finished_ms"].as_i64().unwrap() - stats["first_started_ms"].as_i64().unwrap();
+    let longest = stats["max_task_ms"].as_i64().unwrap();
+    assert!(
+        longest * 2 < wall,
+        "longest child {longest} ms of a {wall} ms array job: {stats}"
+    );
+    let starts: std::collections::BTreeSet<i64> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["started_ms"].as_i64().unwrap())
+        .collect();
+    assert!(
+        starts.len() > SHIM_SLOTS,
+        "children share their starts: {starts:?}"
+    );
+    // Attempts carry the same times as their tasks.
+    let one = m.wflow(&["show", "--json", r[17]]);
+    let t: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(
+        t["attempt_records"][0]["started_ms"], t["started_ms"],
+        "{t}"
+    );
 }
 
 #[test]

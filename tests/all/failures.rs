@@ -60,6 +60,33 @@ fn step_error_is_reported() {
 }
 
 #[test]
+fn a_long_error_is_cut_in_the_records_and_kept_whole_in_the_logs() {
+    let env = Env::new();
+    let (s, err) = run_faulty(&env, "long-error");
+    assert!(err.contains("a long error"), "{err}");
+    assert!(!err.contains("THE-END"), "the printed error is cut: {err}");
+    let task = failed_task(&s);
+    let show = env.wflow(&["show", "--json", &task]);
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let recorded = shown["attempt_records"][0]["error"].as_str().unwrap();
+    assert!(
+        recorded.contains("more characters") && !recorded.contains("THE-END"),
+        "{recorded}"
+    );
+    assert!(
+        recorded.chars().count() < 2_100,
+        "{} characters",
+        recorded.len()
+    );
+    let logs = env.wflow(&["logs", "--stderr", &task]);
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        text.contains("whole error") && text.contains("THE-END"),
+        "{text}"
+    );
+}
+
+#[test]
 fn out_of_memory_is_named() {
     let env = Env::new();
     let (_, err) = run_faulty(&env, "oom");

@@ -95,6 +95,7 @@ pub fn generate(dir: &Path, runs: usize, tasks: u64) -> Vec<String> {
                 task_id: id,
                 attempt: 0,
                 status,
+                started_ms: None,
                 finished_ms: t + 3,
                 error: (!ok).then(|| "the step returned an error: synthetic".into()),
                 stdout: Some(stdout),

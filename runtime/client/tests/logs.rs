@@ -93,6 +93,7 @@ impl Store {
                 task_id: 1,
                 attempt,
                 status,
+                started_ms: None,
                 finished_ms: 2,
                 error: (status == Status::Failed).then(|| "it broke".into()),
                 stdout: Some(digest),

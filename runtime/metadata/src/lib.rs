@@ -74,6 +74,7 @@
 //!     task_id: 1,
 //!     attempt: 0,
 //!     status: Status::Succeeded,
+//!     started_ms: None,
 //!     finished_ms: t + 5,
 //!     error: None,
 //!     stdout: Some(Digest::of(b"hello\n")),

@@ -127,6 +127,11 @@ pub enum Event {
         attempt: u32,
         /// How it ended.
         status: Status,
+        /// When it really began, by the clock of the machine that ran it (a Batch worker starts
+        /// long after the scheduler sent `AttemptStarted`): replaces the attempt's start and,
+        /// for the first attempt, the task's. `None` (from hosts before 0.1.1): keep both.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_ms: Option<i64>,
         /// When it ended.
         finished_ms: i64,
         /// The error, when it failed.
@@ -377,6 +382,7 @@ mod tests {
             task_id: 3,
             attempt: 1,
             status: Status::Failed,
+            started_ms: None,
             finished_ms: 9,
             error: Some("boom".into()),
             stdout: Some(digest),
@@ -392,6 +398,21 @@ mod tests {
             })
         );
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), finished);
+        // A worker's own start is one more field, only when known.
+        let timed = Event::AttemptFinished {
+            run_id: "r1".into(),
+            task_id: 3,
+            attempt: 0,
+            status: Status::Succeeded,
+            started_ms: Some(4),
+            finished_ms: 9,
+            error: None,
+            stdout: None,
+            stderr: None,
+        };
+        let json = serde_json::to_value(&timed).unwrap();
+        assert_eq!(json["started_ms"], 4);
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), timed);
 
         // Optional fields may be left out.
         let started: Event = serde_json::from_str(

@@ -675,12 +675,19 @@ impl RunState {
                 task_id,
                 attempt,
                 status,
+                started_ms,
                 finished_ms,
                 error,
                 stdout,
                 stderr,
                 ..
             } => {
+                if let Some(started) = started_ms
+                    && *attempt == 0
+                    && let Some(t) = self.tasks.get_mut(task_id)
+                {
+                    t.started_ms = *started;
+                }
                 let a = self
                     .attempts
                     .get_mut(&(*task_id, *attempt))
@@ -691,6 +698,9 @@ impl RunState {
                         attempt: *attempt,
                     })?;
                 a.status = *status;
+                if let Some(started) = started_ms {
+                    a.started_ms = *started;
+                }
                 a.finished_ms = Some(*finished_ms);
                 a.error = error.clone();
                 a.stdout = *stdout;
@@ -1013,6 +1023,8 @@ enum StoredEvent {
         task_id: u64,
         attempt: u32,
         status: Status,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_ms: Option<i64>,
         finished_ms: i64,
         error: Option<String>,
         stdout: Option<Digest>,
@@ -1069,6 +1081,7 @@ impl StoredEvent {
                 task_id,
                 attempt,
                 status,
+                started_ms,
                 finished_ms,
                 error,
                 stdout,
@@ -1078,6 +1091,7 @@ impl StoredEvent {
                 task_id,
                 attempt,
                 status,
+                started_ms,
                 finished_ms,
                 error,
                 stdout,
@@ -1149,6 +1163,7 @@ impl StoredEvent {
                 task_id,
                 attempt,
                 status,
+                started_ms,
                 finished_ms,
                 error,
                 stdout,
@@ -1158,6 +1173,7 @@ impl StoredEvent {
                 task_id,
                 attempt,
                 status,
+                started_ms,
                 finished_ms,
                 error,
                 stdout,

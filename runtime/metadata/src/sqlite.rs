@@ -324,6 +324,7 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
             task_id,
             attempt,
             status,
+            started_ms,
             finished_ms,
             error,
             stdout,
@@ -348,7 +349,7 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                         hex(stderr)
                     ])
                 })
-                .map_err(sql_err(what))?;
+                .map_err(sql_err(what.clone()))?;
             if changed == 0 {
                 return Err(MetadataError::UnknownAttempt {
                     path: path.to_path_buf(),
@@ -356,6 +357,21 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                     task_id: *task_id,
                     attempt: *attempt,
                 });
+            }
+            if let Some(started) = started_ms {
+                conn.prepare_cached(
+                    "UPDATE attempts SET started_ms = ?4
+                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                )
+                .and_then(|mut st| st.execute(params![run_id, task_id, attempt, started]))
+                .map_err(sql_err(what.clone()))?;
+                if *attempt == 0 {
+                    conn.prepare_cached(
+                        "UPDATE tasks SET started_ms = ?3 WHERE run_id = ?1 AND task_id = ?2",
+                    )
+                    .and_then(|mut st| st.execute(params![run_id, task_id, started]))
+                    .map_err(sql_err(what))?;
+                }
             }
         }
         Event::TaskFinished {

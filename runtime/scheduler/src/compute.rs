@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use wflow_core::{Digest, StepSpec};
+use wflow_core::{Digest, StepSpec, now_millis};
 use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
 use wflow_store::{ArtifactRef, Cas, Manifest};
 
@@ -42,6 +42,14 @@ pub struct AttemptReport {
     /// attempt is retried without counting against the step's `retries`.
     #[serde(default)]
     pub infrastructure: bool,
+    /// When the attempt began and ended where it ran, in milliseconds since the epoch (a Batch
+    /// child starts long after its array job was submitted, and the scheduler learns of its end
+    /// only when it next polls). `None`: the backend does not know (the scheduler's clock is used).
+    #[serde(default)]
+    pub started_ms: Option<i64>,
+    /// See `started_ms`.
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
 }
 
 impl AttemptReport {
@@ -53,6 +61,8 @@ impl AttemptReport {
             stderr: None,
             stderr_tail: String::new(),
             infrastructure,
+            started_ms: None,
+            finished_ms: None,
         }
     }
 }
@@ -162,8 +172,8 @@ impl Computes {
 /// in the store, on success its manifest written. Blocking. Records nothing: the scheduler
 /// records the attempt from the report.
 pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) -> AttemptReport {
+    let started_ms = now_millis();
     let out = component.run_task(input, cas.clone());
-    let (stdout, stderr) = (put_log(cas, &out.stdout), put_log(cas, &out.stderr));
     let stderr_tail = tail(&out.stderr, 20);
     let result = match out.result {
         Ok(()) => write_manifest(cas, out.artifacts).map(|(manifest, artifacts)| AttemptOutput {
@@ -173,13 +183,34 @@ pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) 
         }),
         Err(f) => Err(f),
     };
+    let mut stderr = out.stderr;
+    if let Err(f) = &result {
+        keep_whole_error(&mut stderr, &f.to_string());
+    }
     AttemptReport {
         result,
-        stdout,
-        stderr,
+        stdout: put_log(cas, &out.stdout),
+        stderr: put_log(cas, &stderr),
         stderr_tail,
         infrastructure: false,
+        started_ms: Some(started_ms),
+        finished_ms: Some(now_millis()),
     }
+}
+
+/// The records keep an error cut to [`wflow_core::MAX_MESSAGE_CHARS`] characters (an S3 SDK
+/// error can quote a whole response body): a longer one is kept whole at the end of the
+/// attempt's stderr log, where `wflow logs` shows it.
+fn keep_whole_error(stderr: &mut Vec<u8>, error: &str) {
+    if error.chars().count() <= wflow_core::MAX_MESSAGE_CHARS {
+        return;
+    }
+    if !stderr.is_empty() && !stderr.ends_with(b"\n") {
+        stderr.push(b'\n');
+    }
+    stderr.extend_from_slice(b"[wflow] the attempt's whole error (the records keep it cut):\n");
+    stderr.extend_from_slice(error.as_bytes());
+    stderr.push(b'\n');
 }
 
 /// Writes a task's manifest.

@@ -104,6 +104,9 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
             report.result = Err(TaskFailure::Limit(message));
             over_budget = true;
         }
+        // Where the attempt ran knows best when it began and ended (a Batch child's start is
+        // not its array job's submission, nor its end the moment the scheduler polled).
+        let finished_ms = report.finished_ms.unwrap_or_else(now_millis);
         recorder.send(Event::AttemptFinished {
             run_id: run_id.clone(),
             task_id,
@@ -113,7 +116,8 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
             } else {
                 Status::Failed
             },
-            finished_ms: now_millis(),
+            started_ms: report.started_ms.map(|s| s.min(finished_ms)),
+            finished_ms,
             error: report
                 .result
                 .as_ref()
@@ -128,7 +132,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                     run_id,
                     task_id,
                     status: Status::Succeeded,
-                    finished_ms: now_millis(),
+                    finished_ms,
                     manifest: Some(out.manifest),
                 });
                 return TaskResult {

@@ -542,6 +542,7 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                         error,
                         stdout,
                         stderr,
+                        ..
                     } = e
                     {
                         r.push(run_id.as_str());
@@ -575,6 +576,18 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     .map_err(db)?;
                 if n as usize != group.len() {
                     return Ok(false);
+                }
+                for e in group {
+                    if let Event::AttemptFinished {
+                        run_id,
+                        task_id,
+                        attempt,
+                        started_ms: Some(started),
+                        ..
+                    } = e
+                    {
+                        worker_start(tx, run_id, *task_id, *attempt, *started).await?;
+                    }
                 }
             }
             4 => {
@@ -623,6 +636,35 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
         }
     }
     Ok(true)
+}
+
+/// Records when an attempt really began where it ran (its end, just written, proved the caller
+/// owns the run): the attempt's start and, for a first attempt, the task's.
+async fn worker_start(
+    tx: &impl GenericClient,
+    run_id: &str,
+    task_id: u64,
+    attempt: u32,
+    started: i64,
+) -> ApiResult<()> {
+    let what = format!("the start of attempt {attempt} of task {task_id} of run `{run_id}`");
+    let fail = |e: tokio_postgres::Error| ApiError::db(&format!("recording {what}"), &e);
+    let t = task_key(task_id)?;
+    tx.execute(
+        "UPDATE attempts SET started_ms = $4 WHERE run_id = $1 AND task_id = $2 AND attempt = $3",
+        &[&run_id, &t, &attempt_key(attempt)?, &started],
+    )
+    .await
+    .map_err(fail)?;
+    if attempt == 0 {
+        tx.execute(
+            "UPDATE tasks SET started_ms = $3 WHERE run_id = $1 AND task_id = $2",
+            &[&run_id, &t, &started],
+        )
+        .await
+        .map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// Maps an insert's failure: a duplicate key is `AlreadyRecorded`, a missing parent row the
@@ -772,6 +814,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             task_id,
             attempt,
             status,
+            started_ms,
             finished_ms,
             error,
             stdout,
@@ -807,6 +850,9 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             if n == 0 {
                 let missing = ApiError::unknown_attempt(run_id, *task_id, *attempt);
                 return Err(refusal(tx, caller, run_id, missing).await);
+            }
+            if let Some(started) = started_ms {
+                worker_start(tx, run_id, *task_id, *attempt, *started).await?;
             }
         }
         Event::TaskFinished {

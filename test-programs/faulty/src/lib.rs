@@ -30,6 +30,7 @@ impl Faulty {
             "trap" => trap(),
             "panic" => panic!("faulty step panicked on purpose"),
             "error" => wflow::bail!("faulty step failed on purpose"),
+            "long-error" => wflow::bail!("a long error: {} THE-END", "word ".repeat(1_000)),
             "oom" => oom(),
             "loop" => spin(),
             "stdout" => {

@@ -69,6 +69,7 @@ pub fn attempt_finished(run_id: &str, task_id: u64, attempt: u32, status: Status
         task_id,
         attempt,
         status,
+        started_ms: None,
         finished_ms: 1_500 + task_id as i64 + attempt as i64,
         error: (status == Status::Failed).then(|| format!("attempt {attempt} trapped")),
         stdout: Some(stdout(task_id, attempt)),
