@@ -7,8 +7,9 @@ use anyhow::Result;
 use wflow_client::{Artifact, Client, Run, Status};
 
 use crate::output::Printer;
-
 use crate::settings::Settings;
+
+/// Text for people, shared with the web UI.
 pub use wflow_ui::text::{clip, duration, size, time};
 
 /// This machine's directory for the store of `settings`: the store itself when it is local, a
