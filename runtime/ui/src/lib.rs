@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use wflow_client::Client;
@@ -52,11 +52,68 @@ pub(crate) enum Reply {
     },
 }
 
-/// The pages' shared state: the client and where the pages are mounted.
+/// What a page is rendered with: the client (of the caller, under `wflow server`) and where the
+/// pages are mounted.
 pub(crate) struct Ui {
     pub client: Arc<Client>,
     /// The URL path the UI is mounted at: empty for `wflow ui`, `/ui` under `wflow server`.
     pub base: String,
+}
+
+/// Where the pages' client comes from.
+enum Source {
+    /// One client for every request (`wflow ui`).
+    Fixed(Arc<Client>),
+    /// A client per caller, from the caller's token (`/ui` of `wflow server`).
+    PerCaller(ClientFor),
+}
+
+type ClientFor = Arc<dyn Fn(&str) -> Client + Send + Sync>;
+
+struct Shared {
+    source: Source,
+    base: String,
+}
+
+/// The cookie that carries a caller's token (set by `/-/login`).
+const TOKEN_COOKIE: &str = "wflow_token";
+
+impl Shared {
+    /// The page context of a request; a login page when a token is needed and none was sent.
+    fn ui(&self, headers: &HeaderMap) -> Result<Ui, Reply> {
+        let client = match &self.source {
+            Source::Fixed(c) => c.clone(),
+            Source::PerCaller(client_for) => match token(headers) {
+                Some(t) => Arc::new(client_for(&t)),
+                None => return Err(shell::login(&self.base, StatusCode::UNAUTHORIZED)),
+            },
+        };
+        Ok(Ui {
+            client,
+            base: self.base.clone(),
+        })
+    }
+}
+
+/// The caller's token: `Authorization: Bearer TOKEN`, else the `wflow_token` cookie.
+fn token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookie = || {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('='))
+    };
+    bearer
+        .or_else(cookie)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// Query parameters of a request.
@@ -69,18 +126,34 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsa
 /// The UI's routes over `client`, for mounting at `base` (`""` at the root, or `"/ui"` when
 /// nested with [`Router::nest`]).
 pub fn router(client: Arc<Client>, base: &str) -> Router {
-    let ui = Arc::new(Ui {
-        client,
+    routes(Source::Fixed(client), base)
+}
+
+/// The UI's routes for the users of a metadata service: each request reads through
+/// `client_for(token)` with the caller's own token — `Authorization: Bearer TOKEN`, or the
+/// `wflow_token` cookie that the form at `/-/login` sets — so a user sees what their token may
+/// see. A request without a token gets the login form (401).
+pub fn router_per_caller(
+    client_for: impl Fn(&str) -> Client + Send + Sync + 'static,
+    base: &str,
+) -> Router {
+    routes(Source::PerCaller(Arc::new(client_for)), base)
+}
+
+fn routes(source: Source, base: &str) -> Router {
+    let shared = Arc::new(Shared {
+        source,
         base: base.trim_end_matches('/').to_string(),
     });
     Router::new()
         .route("/", get(runs))
         .route("/-/ui.js", get(script))
         .route("/-/ui.css", get(style))
+        .route("/-/login", get(login_form).post(login))
         .route("/-/raw/{*path}", get(raw))
         .route("/-/log/{*path}", get(log))
         .route("/{*path}", get(object))
-        .with_state(ui)
+        .with_state(shared)
 }
 
 /// Serves the UI over `client` on `addr` until `shutdown` resolves.
@@ -99,8 +172,16 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
-async fn blocking(ui: Arc<Ui>, render: impl FnOnce(&Ui) -> Reply + Send + 'static) -> Response {
-    match tokio::task::spawn_blocking(move || render(&ui)).await {
+async fn blocking(
+    shared: Arc<Shared>,
+    headers: HeaderMap,
+    render: impl FnOnce(&Ui) -> Reply + Send + 'static,
+) -> Response {
+    let page = tokio::task::spawn_blocking(move || match shared.ui(&headers) {
+        Ok(ui) => render(&ui),
+        Err(reply) => reply,
+    });
+    match page.await {
         Ok(reply) => respond(reply),
         Err(e) => respond(Reply::Html(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,28 +243,59 @@ fn respond(reply: Reply) -> Response {
     response
 }
 
-async fn runs(State(ui): State<Arc<Ui>>, Query(q): Query<Params>) -> Response {
-    blocking(ui, move |ui| pages::runs(ui, None, &q)).await
+async fn runs(State(s): State<Arc<Shared>>, h: HeaderMap, Query(q): Query<Params>) -> Response {
+    blocking(s, h, move |ui| pages::runs(ui, None, &q)).await
 }
 
 async fn object(
-    State(ui): State<Arc<Ui>>,
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
     Path(path): Path<String>,
     Query(q): Query<Params>,
 ) -> Response {
-    blocking(ui, move |ui| pages::object(ui, &path, &q)).await
+    blocking(s, h, move |ui| pages::object(ui, &path, &q)).await
 }
 
-async fn raw(State(ui): State<Arc<Ui>>, Path(path): Path<String>) -> Response {
-    blocking(ui, move |ui| task::raw(ui, &path)).await
+async fn raw(State(s): State<Arc<Shared>>, h: HeaderMap, Path(path): Path<String>) -> Response {
+    blocking(s, h, move |ui| task::raw(ui, &path)).await
 }
 
 async fn log(
-    State(ui): State<Arc<Ui>>,
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
     Path(path): Path<String>,
     Query(q): Query<Params>,
 ) -> Response {
-    blocking(ui, move |ui| task::raw_log(ui, &path, &q)).await
+    blocking(s, h, move |ui| task::raw_log(ui, &path, &q)).await
+}
+
+async fn login_form(State(s): State<Arc<Shared>>) -> Response {
+    respond(shell::login(&s.base, StatusCode::OK))
+}
+
+/// `POST /-/login` with `token=…`: keeps the token in an HttpOnly cookie for the UI's paths.
+async fn login(State(s): State<Arc<Shared>>, Form(form): Form<Params>) -> Response {
+    let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
+    if token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+    {
+        return respond(shell::login(&s.base, StatusCode::BAD_REQUEST));
+    }
+    let path = if s.base.is_empty() { "/" } else { &s.base };
+    let mut r = respond(Reply::Html(StatusCode::SEE_OTHER, String::new()));
+    let h = r.headers_mut();
+    if let (Ok(cookie), Ok(home)) = (
+        HeaderValue::from_str(&format!(
+            "{TOKEN_COOKIE}={token}; Path={path}; HttpOnly; SameSite=Strict"
+        )),
+        HeaderValue::from_str(path),
+    ) {
+        h.insert(header::SET_COOKIE, cookie);
+        h.insert(header::LOCATION, home);
+    }
+    r
 }
 
 async fn script() -> Response {

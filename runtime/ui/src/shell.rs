@@ -10,7 +10,11 @@ use crate::{Params, Reply, Ui};
 /// The URL of the page of what `parts` (flow, run, step, task, artifact) name, escaped for an
 /// attribute.
 pub fn href(ui: &Ui, parts: &[&str]) -> String {
-    let mut url = ui.base.clone();
+    href_at(&ui.base, parts)
+}
+
+fn href_at(base: &str, parts: &[&str]) -> String {
+    let mut url = base.to_string();
     for p in parts {
         url.push('/');
         url.push_str(&seg(p));
@@ -23,7 +27,11 @@ pub fn href(ui: &Ui, parts: &[&str]) -> String {
 
 /// A URL under the UI's reserved `/-/` prefix, escaped for an attribute.
 pub fn asset(ui: &Ui, rest: &str) -> String {
-    esc(&format!("{}/-/{rest}", ui.base))
+    asset_at(&ui.base, rest)
+}
+
+fn asset_at(base: &str, rest: &str) -> String {
+    esc(&format!("{base}/-/{rest}"))
 }
 
 /// `<a href=…>label</a>` to what `parts` name.
@@ -50,10 +58,18 @@ pub fn badge(status: Option<Status>) -> String {
 /// A whole page: `crumbs` are the pathspec parts shown as links above the title; `live` makes
 /// the script refresh the page's `<main>` in place until it is no longer live.
 pub fn page(ui: &Ui, title: &str, crumbs: &[&str], live: bool, body: &str) -> String {
-    let mut nav = format!(r#"<a href="{}">runs</a>"#, href(ui, &[]));
+    page_at(&ui.base, title, crumbs, live, body)
+}
+
+fn page_at(base: &str, title: &str, crumbs: &[&str], live: bool, body: &str) -> String {
+    let mut nav = format!(r#"<a href="{}">runs</a>"#, href_at(base, &[]));
     for i in 0..crumbs.len() {
         nav.push_str(" / ");
-        nav.push_str(&link(ui, &crumbs[..=i], crumbs[i]));
+        nav.push_str(&format!(
+            r#"<a href="{}">{}</a>"#,
+            href_at(base, &crumbs[..=i]),
+            esc(crumbs[i])
+        ));
     }
     format!(
         r#"<!DOCTYPE html>
@@ -75,9 +91,9 @@ pub fn page(ui: &Ui, title: &str, crumbs: &[&str], live: bool, body: &str) -> St
 </html>
 "#,
         title = esc(title),
-        css = asset(ui, "ui.css"),
-        js = asset(ui, "ui.js"),
-        home = href(ui, &[]),
+        css = asset_at(base, "ui.css"),
+        js = asset_at(base, "ui.js"),
+        home = href_at(base, &[]),
         live = if live { "1" } else { "0" },
     )
 }
@@ -123,6 +139,15 @@ pub fn error(ui: &Ui, path: &str, err: &ClientError) -> Reply {
         _ => "Could not read the store",
     };
     Reply::Html(status, page(ui, title, &[], false, &body))
+}
+
+/// The form that asks for a token (under `wflow server`), with `status`.
+pub fn login(base: &str, status: StatusCode) -> Reply {
+    let body = format!(
+        r#"<p>This UI shows the runs your token may see: give the token `wflow server token create` made for you (it is kept in a cookie for this site).</p><form class="login" method="post" action="{}"><label>token <input name="token" type="password" size="40" autocomplete="off"></label> <button type="submit">sign in</button></form>"#,
+        esc(&format!("{base}/-/login"))
+    );
+    Reply::Html(status, page_at(base, "Sign in", &[], false, &body))
 }
 
 /// A plain error page with `status` and `message`.

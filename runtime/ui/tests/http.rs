@@ -90,6 +90,7 @@ fn store(dir: &Path) {
             task_id: 1,
             attempt: 0,
             status: Status::Succeeded,
+            started_ms: None,
             finished_ms: 1_050,
             error: None,
             stdout: Some(log),
@@ -130,6 +131,7 @@ fn store(dir: &Path) {
             task_id: id,
             attempt: 0,
             status,
+            started_ms: None,
             finished_ms: 1_200 + i64::from(i),
             error: failed.then(|| format!("trapped: {HOSTILE}")),
             stdout: None,
@@ -468,4 +470,86 @@ fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         .collect();
     files.sort();
     files
+}
+
+#[test]
+fn under_a_prefix_each_caller_reads_with_their_own_token() {
+    let dir = tempfile::tempdir().unwrap();
+    store(dir.path());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let root = dir.path().to_path_buf();
+    let tokens = seen.clone();
+    let ui = wflow_ui::router_per_caller(
+        move |token| {
+            tokens.lock().unwrap().push(token.to_string());
+            Client::open(&root).unwrap()
+        },
+        "/ui",
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(wflow_ui::bind("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().nest("/ui", ui);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let s = Served {
+        base,
+        _dir: dir,
+        _runtime: runtime,
+    };
+    // No token: the sign-in form, 401; nothing read.
+    let anonymous = get(&s, "/ui");
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous.text().contains(r#"action="/ui/-/login""#));
+    assert!(seen.lock().unwrap().is_empty());
+    // A bearer token: the pages, with links under /ui.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut r = agent
+        .get(&format!("{}/ui/Fan/{RUN}", s.base))
+        .header("Authorization", "Bearer wf_alice")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains(&format!(r#"href="/ui/Fan/{RUN}/work""#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"src="/ui/-/ui.js""#));
+    assert_eq!(seen.lock().unwrap().as_slice(), ["wf_alice"]);
+    // Signing in sets an HttpOnly cookie for /ui that the pages then read the token from.
+    let r = agent
+        .post(&format!("{}/ui/-/login", s.base))
+        .content_type("application/x-www-form-urlencoded")
+        .send("token=wf_bob")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert_eq!(
+        cookie,
+        "wflow_token=wf_bob; Path=/ui; HttpOnly; SameSite=Strict"
+    );
+    let r = agent
+        .get(&format!("{}/ui", s.base))
+        .header("Cookie", "other=1; wflow_token=wf_bob")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(seen.lock().unwrap().last().unwrap(), "wf_bob");
+    // A token that could break the cookie header is refused.
+    let r = agent
+        .post(&format!("{}/ui/-/login", s.base))
+        .content_type("application/x-www-form-urlencoded")
+        .send("token=a%3B%20Path%3D%2F")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
 }
