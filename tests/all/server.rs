@@ -33,6 +33,10 @@ impl Service {
     }
 
     fn listening(database: &str, heartbeat_timeout: &str, listen: &str) -> Service {
+        Self::with_args(database, heartbeat_timeout, listen, &[])
+    }
+
+    fn with_args(database: &str, heartbeat_timeout: &str, listen: &str, extra: &[&str]) -> Service {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("server.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_wflow"))
@@ -47,6 +51,7 @@ impl Service {
                 "0",
             ])
             .args(["--pool-size", "4"])
+            .args(extra)
             .env("WFLOW_DATABASE_URL", database)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -609,5 +614,73 @@ fn a_service_restarted_mid_run_ends_with_records_of_everything_that_ran() {
             .filter(|t| t.status != wflow_metadata::Status::Succeeded)
             .map(|t| (t.task_id, t.status))
             .collect::<Vec<_>>()
+    );
+}
+
+/// `GET url` with an optional bearer token: status and body.
+fn http_get(url: &str, token: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut r = req.call().unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap_or_default())
+}
+
+#[test]
+fn the_web_ui_under_ui_shows_each_user_what_their_token_may_see() {
+    let store = tempfile::tempdir().unwrap();
+    let store_arg = store.path().to_str().unwrap();
+    let database = TestPostgres::shared().new_database("ui");
+    let svc = Service::with_args(
+        &database,
+        "60",
+        "127.0.0.1:0",
+        &["--ui", "--store", store_arg],
+    );
+    let mut ada = Machine::new(&svc, svc.token("ada", false));
+    let mut bob = Machine::new(&svc, svc.token("bob", false));
+    ada.store = Some(store.path().to_path_buf());
+    bob.store = Some(store.path().to_path_buf());
+    let s = ada.run_ok("example-foreach", &["-p", "n=3"]);
+    let run_id = s["run_id"].as_str().unwrap().to_string();
+    let ui = format!("{}/ui", svc.url);
+    // Without a token: the sign-in form.
+    let (status, page) = http_get(&ui, None);
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("/ui/-/login"), "{page}");
+    // Ada sees her run, its graph, and a value read from the store.
+    let (status, page) = http_get(&ui, Some(&ada.token));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!(r#"data-run="{run_id}""#)), "{page}");
+    let (status, page) = http_get(&format!("{ui}/Foreach/{run_id}"), Some(&ada.token));
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(r#"data-step="square" data-status="succeeded""#),
+        "{page}"
+    );
+    let total = format!("{ui}/{}/total", task_of(&s, "sum"));
+    let (status, page) = http_get(&total, Some(&ada.token));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(r#"<pre class="value">14</pre>"#), "{page}");
+    // Bob, another user, does not have it in his list, but reads it by its pathspec (the
+    // service's rule for every client: docs/server.md, namespaces).
+    let (status, page) = http_get(&ui, Some(&bob.token));
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains(&run_id), "{page}");
+    let (status, page) = http_get(&format!("{ui}/Foreach/{run_id}"), Some(&bob.token));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("by ada"), "{page}");
+    // A token the service does not know reads nothing: the sign-in form again.
+    let (status, page) = http_get(&format!("{ui}/Foreach/{run_id}"), Some("wf_nobody"));
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains("/ui/-/login") && !page.contains("data-step="),
+        "{page}"
     );
 }

@@ -153,11 +153,6 @@ impl MakeBackend for S3 {
 /// Opens the store the settings name. With `existing`, a store without records yet gives `None`
 /// and nothing is created.
 pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
-    let mut table = settings.backend.clone().map_err(BadInput)?;
-    let ty = match table.remove("type") {
-        Some(Value::String(t)) => t,
-        _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
-    };
     let records: Option<Arc<dyn MetadataStore>> =
         match settings.metadata.clone().map_err(BadInput)? {
             Some(m) => {
@@ -173,6 +168,29 @@ pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
             }
             None => None,
         };
+    open_with(settings, existing, records)
+}
+
+/// The blobs of the store the settings name, whatever holds the records (`wflow server --ui`
+/// reads records through its own API with each caller's token).
+pub fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>> {
+    let elsewhere: Arc<dyn MetadataStore> =
+        Arc::new(wflow_server::HttpMetadata::new("http://127.0.0.1:0", None));
+    let backend = open_with(settings, true, Some(elsewhere))?
+        .with_context(|| format!("no store at {}", settings.store_label()))?;
+    Ok(backend.blobs)
+}
+
+fn open_with(
+    settings: &Settings,
+    existing: bool,
+    records: Option<Arc<dyn MetadataStore>>,
+) -> Result<Option<Backend>> {
+    let mut table = settings.backend.clone().map_err(BadInput)?;
+    let ty = match table.remove("type") {
+        Some(Value::String(t)) => t,
+        _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
+    };
     let ctx = Ctx {
         local_dir: &settings.store,
         existing,

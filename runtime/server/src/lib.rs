@@ -195,6 +195,17 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr, i32),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    serve_with(config, None, ready, shutdown).await
+}
+
+/// [`serve`], with more routes nested under a path prefix beside the API (`wflow server --ui`
+/// mounts the web UI at `/ui`). They do their own authentication.
+pub async fn serve_with(
+    config: ServerConfig,
+    nested: Option<(&str, axum::Router)>,
+    ready: impl FnOnce(SocketAddr, i32),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let (pool, found) = open_database(&config.database, config.pool_size).await?;
     let state = Arc::new(api::AppState::new(pool).with_token_cache(config.token_cache));
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -211,7 +222,10 @@ pub async fn serve(
         })?;
     ready(addr, found);
     let reaper = tokio::spawn(reap_loop(state.clone(), config.heartbeat_timeout));
-    let app = api::router(state);
+    let mut app = api::router(state);
+    if let Some((prefix, routes)) = nested {
+        app = app.nest(prefix, routes);
+    }
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use wflow_client::{ClientError, Part, Status, parse_pathspec};
+use wflow_metadata::MetadataError;
 
 use crate::text::{esc, seg};
 use crate::{Params, Reply, Ui};
@@ -103,6 +104,10 @@ fn page_at(base: &str, title: &str, crumbs: &[&str], live: bool, body: &str) -> 
 pub fn error(ui: &Ui, path: &str, err: &ClientError) -> Reply {
     let status = match err {
         ClientError::NotFound { .. } | ClientError::NoStore { .. } => StatusCode::NOT_FOUND,
+        // The metadata service refused the caller's token: ask for another one.
+        ClientError::Metadata(MetadataError::Denied { status: 401, .. }) => {
+            return login(&ui.base, StatusCode::UNAUTHORIZED);
+        }
         e if e.is_bad_input() => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

@@ -44,7 +44,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Resume(args) => resume::execute(args, &settings, printer),
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
         Command::Worker(args) => worker::execute(args, &settings, printer),
-        Command::Server(args) => server::execute(args, printer),
+        Command::Server(args) => server::execute(args, &settings, printer),
         Command::Ui(args) => ui::execute(args, &settings, printer),
     }
 }

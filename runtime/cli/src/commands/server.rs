@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -10,6 +11,7 @@ use wflow_server::ServerConfig;
 
 use crate::exit::BadInput;
 use crate::output::Printer;
+use crate::settings::Settings;
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
@@ -31,6 +33,11 @@ pub struct ServerArgs {
     /// time; 0 checks every request against the database).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub token_cache: f64,
+    /// Serve the web UI under /ui too, for every user with a token (the pages read records
+    /// through this service with the caller's token, and artifacts and logs from the store that
+    /// --store or the config file names).
+    #[arg(long)]
+    pub ui: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -72,7 +79,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the tokio runtime")
 }
 
-pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
+pub fn execute(args: ServerArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let database = args.database.clone().ok_or_else(|| {
         BadInput("no database: give --database postgres://… or set WFLOW_DATABASE_URL".into())
     })?;
@@ -208,9 +215,40 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
                 let _ = tokio::signal::ctrl_c().await;
             };
             let url = wflow_server::redact(&database);
-            runtime()?.block_on(wflow_server::serve(
+            // The UI reads records through this very service, with each caller's token.
+            let own_url = Arc::new(OnceLock::<String>::new());
+            let ui = if args.ui {
+                let blobs = crate::backends::open_blobs(settings)?;
+                let own = own_url.clone();
+                let client_for = move |token: &str| {
+                    let records = wflow_server::HttpMetadata::new(
+                        own.get().map_or("http://127.0.0.1:0", String::as_str),
+                        Some(token.to_string()),
+                    );
+                    wflow_client::Client::from_parts(
+                        Arc::new(records),
+                        wflow_store::Cas::new(blobs.clone()),
+                        None,
+                    )
+                };
+                Some(("/ui", wflow_ui::router_per_caller(client_for, "/ui")))
+            } else {
+                None
+            };
+            runtime()?.block_on(wflow_server::serve_with(
                 config,
+                ui,
                 |addr, found| {
+                    let loopback = match addr {
+                        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                            SocketAddr::from(([127, 0, 0, 1], a.port()))
+                        }
+                        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], a.port()))
+                        }
+                        a => a,
+                    };
+                    let _ = own_url.set(format!("http://{loopback}"));
                     use std::io::Write;
                     let migrated = if found == wflow_server::schema::SCHEMA_VERSION {
                         String::new()
@@ -218,6 +256,12 @@ pub fn execute(args: ServerArgs, printer: &Printer) -> Result<ExitCode> {
                         format!(", migrated from schema version {found}")
                     };
                     println!("wflow server listening on http://{addr}");
+                    if args.ui {
+                        eprintln!(
+                            "web UI at http://{addr}/ui (artifacts and logs from {})",
+                            settings.store_label()
+                        );
+                    }
                     let _ = std::io::stdout().flush();
                     eprintln!(
                         "database {url}: schema version {}{migrated}; heartbeat timeout {} s",
