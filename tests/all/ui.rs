@@ -34,14 +34,19 @@ struct UiServer {
 
 impl UiServer {
     fn start(env: &Env) -> UiServer {
-        let mut child = env
+        let child = env
             .command(&["ui", "--port", "0", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("wflow ui starts");
+        // Owned from here: a failed start below still stops the process.
+        let mut server = UiServer {
+            child,
+            url: String::new(),
+        };
         // `--json` prints one JSON object (pretty, over several lines), then serves.
-        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut out = BufReader::new(server.child.stdout.take().unwrap());
         let mut text = String::new();
         let v: serde_json::Value = loop {
             let n = out.read_line(&mut text).unwrap();
@@ -50,9 +55,13 @@ impl UiServer {
                 break v;
             }
         };
-        let url = v["url"].as_str().unwrap().trim_end_matches('/').to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        UiServer { child, url }
+        server.url = v["url"].as_str().unwrap().trim_end_matches('/').to_string();
+        assert!(
+            server.url.starts_with("http://127.0.0.1:"),
+            "{}",
+            server.url
+        );
+        server
     }
 }
 
@@ -60,6 +69,16 @@ impl Drop for UiServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process killed when dropped (even while stopped), so a failed test leaves none.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -176,12 +195,13 @@ fn browser_page_follows_a_live_run_without_reloading() {
     let b = Browser::start();
     // A run that prints for a while; held still (SIGSTOP) while the page is opened, so the page
     // sees it running however fast or slow the machine is.
-    let mut run = env
-        .command(&["run", faulty, "-p", "mode=drip"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Killed(
+        env.command(&["run", faulty, "-p", "mode=drip"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let live_id = b.wait_for("the live run to be recorded", || {
         runs_json(&env)
             .into_iter()
@@ -190,7 +210,7 @@ fn browser_page_follows_a_live_run_without_reloading() {
     });
     let signal = |sig: &str| {
         let ok = Command::new("kill")
-            .args([sig, &run.id().to_string()])
+            .args([sig, &run.0.id().to_string()])
             .status()
             .unwrap()
             .success();
@@ -214,5 +234,5 @@ fn browser_page_follows_a_live_run_without_reloading() {
     assert_eq!(b.attr(&main, "data-live").as_deref(), Some("0"));
     let end = b.find(r#"g.step[data-step="end"]"#);
     assert_eq!(b.attr(&end, "data-status").as_deref(), Some("succeeded"));
-    assert!(run.wait().unwrap().success());
+    assert!(run.0.wait().unwrap().success());
 }
