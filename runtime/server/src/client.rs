@@ -294,10 +294,19 @@ impl Inner {
                 .body(body.clone().unwrap_or_default())
                 .map_err(|e| self.service_error(action, format!("bad request: {e}")))?;
             let result = self.agent.run(req);
+            // A service that went away (refused, or gone mid-request: reset, closed before it
+            // answered) is retried, then reported unavailable, so the recorder waits for it. A
+            // request cut mid-way was one transaction that did not commit unless the service died
+            // between its commit and its answer.
             let retry = match &result {
                 Err(ureq::Error::Io(e)) => matches!(
                     e.kind(),
-                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::UnexpectedEof
                 ),
                 Err(ureq::Error::ConnectionFailed | ureq::Error::HostNotFound) => true,
                 Ok(resp) => resp.status().as_u16() == 503,
