@@ -129,7 +129,7 @@ pub enum Event {
         status: Status,
         /// When it really began, by the clock of the machine that ran it (a Batch worker starts
         /// long after the scheduler sent `AttemptStarted`): replaces the attempt's start and,
-        /// for the first attempt, the task's. `None` (from hosts before 0.1.1): keep both.
+        /// for the first attempt, the task's. `None` (older hosts, or not known): keep both.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         started_ms: Option<i64>,
         /// When it ended.
