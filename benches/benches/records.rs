@@ -69,6 +69,7 @@ fn big_store(foreach: &FlowComponent) -> PathBuf {
             started_ms: t0,
             origin_run: None,
             user: "bench".into(),
+            kind: Default::default(),
         });
         let items = if failed {
             TASKS_PER_RUN - 2

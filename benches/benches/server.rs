@@ -113,6 +113,7 @@ fn main() {
         started_ms: 0,
         origin_run: None,
         user: "bench".into(),
+        kind: Default::default(),
     });
     let manifest = Some(Digest::of(b"m"));
     for i in 0..write_tasks {

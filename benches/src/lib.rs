@@ -122,6 +122,7 @@ impl Env {
             started_ms: now_millis(),
             origin_run: None,
             user: "bench".into(),
+            kind: Default::default(),
         });
     }
 }

@@ -493,6 +493,53 @@ pub(crate) fn step_run_of_one_foreach_item_and_of_a_join() {
     );
 }
 
+/// `step-run --persist` keeps a partial run (one task run again and the tasks it read from):
+/// it must never count as a run of the flow. It once became the flow's latest successful run,
+/// so `latest_successful_run()` returned a run without most of its tasks.
+#[test]
+pub(crate) fn a_persisted_step_run_is_never_the_latest_run() {
+    let env = Env::new();
+    let s = env.run_ok(&guest("example-foreach"), &["-p", "n=5"]);
+    let out = env.wflow(&["step-run", "--json", "--persist", &task_of(&s, "sum")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kept = v["run"].as_str().unwrap().to_string();
+    let client = env.client();
+    let step_run = client.run(&kept).unwrap();
+    assert_eq!(step_run.status(), wflow_client::Status::Succeeded);
+    assert_eq!(step_run.record().kind, wflow_metadata::RunKind::StepRun);
+
+    let flow = client.flow("Foreach").unwrap();
+    let origin = s["run_id"].as_str().unwrap();
+    assert_eq!(flow.latest_successful_run().unwrap().unwrap().id(), origin);
+    assert_eq!(flow.latest_run().unwrap().unwrap().id(), origin);
+    assert_eq!(client.run("Foreach/latest").unwrap().id(), origin);
+
+    // Listed, and marked, not hidden.
+    let out = env.wflow(&["runs", "--json", "Foreach"]);
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["step_run", "run"], "{runs}");
+    let text = String::from_utf8_lossy(&env.wflow(&["runs", "Foreach"]).stdout).to_string();
+    assert!(text.contains(&format!("(step-run of {origin})")), "{text}");
+    let text = String::from_utf8_lossy(&env.wflow(&["show", &kept]).stdout).to_string();
+    assert!(text.contains("step-run of"), "{text}");
+    // `resume` of the flow picks its latest run, not the step-run.
+    let out = env.wflow(&["resume", "Foreach"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains(origin)
+            && stderr(&out).contains("succeeded"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Resumes a 200-item foreach from its join: `start` and the 200 `square` tasks are reused (each
 /// read back from the store), `sum` and `end` run. Shared by every store, records and compute
 /// backend (local here; S3, the metadata service and Batch in their files): it once hung at 100 %

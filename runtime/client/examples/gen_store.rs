@@ -68,6 +68,7 @@ pub fn generate(dir: &Path, runs: usize, tasks: u64) -> Vec<String> {
             started_ms: t0,
             origin_run: None,
             user: "bench".into(),
+            kind: Default::default(),
         });
         let task = |id: u64, step: &str, path: Vec<u32>, inputs: Vec<u64>, ok: bool| {
             let t = t0 + id as i64;

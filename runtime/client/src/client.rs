@@ -271,8 +271,9 @@ impl Client {
             }
         };
         if run_id == "latest" {
-            return match ids.first() {
-                Some(id) => by_id(id),
+            // The newest run of the flow, never a step-run.
+            return match self.meta.latest_run(flow, None)? {
+                Some(record) => self.with_tags(record),
                 None => Err(not_found(Vec::new())),
             };
         }

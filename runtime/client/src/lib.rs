@@ -45,7 +45,7 @@
 //!     Event::RunStarted {
 //!         run_id: run.clone(), flow: "Hello".into(), component: Digest::of(b"wasm"),
 //!         params: serde_json::json!({}), spec: serde_json::json!({}), started_ms: 0,
-//!         origin_run: None, user: "ada".into(),
+//!         origin_run: None, user: "ada".into(), kind: Default::default(),
 //!     },
 //!     Event::TaskStarted {
 //!         run_id: run.clone(), task_id: 1, step: "start".into(), foreach_path: vec![],

@@ -38,6 +38,7 @@ impl Store {
                 started_ms: 0,
                 origin_run: None,
                 user: "ada".into(),
+                kind: Default::default(),
             },
             Event::TaskStarted {
                 run_id: RUN.into(),

@@ -42,6 +42,7 @@ fn run(meta: &Metadata, cas: &Cas, flow: &str, run_id: &str, at: i64) {
         started_ms: at,
         origin_run: None,
         user: "ada".into(),
+        kind: Default::default(),
     }];
     for (id, step) in [(1, "start"), (2, "square")] {
         events.push(Event::TaskStarted {

@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::{
-    AttemptRecord, Event, Metadata, Result, RunFilter, RunRecord, Status, StepStats, TaskRecord,
+    AttemptRecord, Event, Metadata, Result, RunFilter, RunKind, RunRecord, Status, StepStats,
+    TaskRecord,
 };
 
 /// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
@@ -92,6 +93,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         if let Some(status) = filter.status {
             runs.retain(|r| r.status == status);
         }
+        if let Some(kind) = filter.kind {
+            runs.retain(|r| r.kind == kind);
+        }
         if let Some(user) = &filter.user {
             runs.retain(|r| &r.user == user);
         }
@@ -129,15 +133,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         Ok(self.find_runs(&all)?.len() as u64)
     }
 
-    /// The newest run of `flow`, optionally only among runs with status `status`.
+    /// The newest run of `flow`, optionally only among runs with status `status`. Step-runs
+    /// ([`RunKind::StepRun`]) are not runs of the flow and are left out: ask for them with
+    /// [`find_runs`](MetadataStore::find_runs) and [`RunFilter::kind`].
     fn latest_run(&self, flow: &str, status: Option<Status>) -> Result<Option<RunRecord>> {
-        let filter = RunFilter {
-            flow: Some(flow.to_string()),
-            status,
-            limit: Some(1),
-            ..RunFilter::default()
-        };
-        Ok(self.find_runs(&filter)?.into_iter().next())
+        Ok(self
+            .find_runs(&latest_filter(flow, status))?
+            .into_iter()
+            .next())
     }
 
     /// The ids of every run of `flow`, newest first.
@@ -178,6 +181,17 @@ pub trait MetadataStore: Send + Sync + 'static {
             }
         }
         Ok(counts.into_iter().collect())
+    }
+}
+
+/// What [`MetadataStore::latest_run`] asks for: one run of the flow, newest first.
+pub(crate) fn latest_filter(flow: &str, status: Option<Status>) -> RunFilter {
+    RunFilter {
+        flow: Some(flow.to_string()),
+        status,
+        kind: Some(RunKind::Run),
+        limit: Some(1),
+        ..RunFilter::default()
     }
 }
 

@@ -25,13 +25,14 @@
 //!
 //! | table      | key                           | columns                                                        |
 //! |------------|-------------------------------|----------------------------------------------------------------|
-//! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user |
+//! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user, kind |
 //! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items |
 //! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
 //! | `tags`     | `run_id, tag`                 | the run's tags ([`Metadata::add_tags`], [`RunFilter::tags`])   |
 //!
 //! Digests are hex TEXT; params, spec, foreach_path and inputs are JSON TEXT; times are INTEGER
-//! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`. Tasks
+//! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`; a run's kind is
+//! `run`, or `step_run` for a task re-run by `wflow step-run --persist` ([`RunKind`]). Tasks
 //! reference their run and attempts their task (foreign keys), so an event about something never
 //! started is refused with an error naming it. A task reused by a resumed run records the
 //! origin run and task it took its outputs from (and has no attempt); a foreach split records the
@@ -44,7 +45,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use wflow_core::{Digest, now_millis};
-//! use wflow_metadata::{Event, Metadata, Recorder, Status};
+//! use wflow_metadata::{Event, Metadata, Recorder, RunKind, Status};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let meta = Arc::new(Metadata::open(&dir.path().join("metadata.db"))?);
@@ -59,6 +60,7 @@
 //!     started_ms: t,
 //!     origin_run: None,
 //!     user: "ada".into(),
+//!     kind: RunKind::Run,
 //! });
 //! recorder.send(Event::TaskStarted {
 //!     run_id: run_id.clone(),
@@ -118,7 +120,8 @@ mod tags;
 pub use backend::MetadataStore;
 pub use error::{MetadataError, Result};
 pub use model::{
-    AttemptRecord, Event, RunFilter, RunRecord, Status, StatusError, StepStats, TaskRecord,
+    AttemptRecord, Event, RunFilter, RunKind, RunKindError, RunRecord, Status, StatusError,
+    StepStats, TaskRecord,
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
 pub use recorder::{OUTAGE_LIMIT, Recorder};

@@ -56,6 +56,60 @@ impl FromStr for Status {
     }
 }
 
+/// What a run is: a run of the flow, or one task run again by `wflow step-run --persist` (a
+/// partial run holding that task and the reused tasks it read from).
+///
+/// A step-run never counts as a run of the flow: [`latest_run`](crate::MetadataStore::latest_run)
+/// and `Flow/latest` leave it out; [`RunFilter::kind`] asks for it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// A run of the flow (`wflow run`, `wflow resume`).
+    #[default]
+    Run,
+    /// One task run again on the inputs it had (`wflow step-run --persist`).
+    StepRun,
+}
+
+impl RunKind {
+    /// The name stored in the records and printed: `run` or `step_run`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunKind::Run => "run",
+            RunKind::StepRun => "step_run",
+        }
+    }
+
+    /// True for a run of the flow (the default, left out of serialised events).
+    pub fn is_run(&self) -> bool {
+        *self == RunKind::Run
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not a [`RunKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a run kind (expected run or step_run)")]
+pub struct RunKindError(pub String);
+
+impl FromStr for RunKind {
+    type Err = RunKindError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "run" => Ok(RunKind::Run),
+            "step_run" => Ok(RunKind::StepRun),
+            _ => Err(RunKindError(s.to_string())),
+        }
+    }
+}
+
 /// One thing that happened to a run, as the runtime reports it.
 ///
 /// Events are applied in the order given: a task's events come after its run's `RunStarted`, an
@@ -88,6 +142,9 @@ pub enum Event {
         /// Who started it (the metadata service ignores it and records its caller's user).
         #[serde(default)]
         user: String,
+        /// What the run is; left out for a run of the flow.
+        #[serde(default, skip_serializing_if = "RunKind::is_run")]
+        kind: RunKind,
     },
     /// A task of a run began (before its first attempt).
     TaskStarted {
@@ -240,6 +297,9 @@ pub struct RunRecord {
     pub origin_run: Option<String>,
     /// Who started it.
     pub user: String,
+    /// A run of the flow, or a step-run (records written before 0.1.1 are runs).
+    #[serde(default)]
+    pub kind: RunKind,
 }
 
 /// A task as recorded.
@@ -290,6 +350,8 @@ pub struct RunFilter {
     pub tags: Vec<String>,
     /// Only runs with this status.
     pub status: Option<Status>,
+    /// Only runs of this kind (`None`: runs and step-runs alike).
+    pub kind: Option<RunKind>,
     /// At most this many (the newest).
     pub limit: Option<usize>,
     /// Skip this many of the newest first (for paging).

@@ -8,12 +8,12 @@ use rusqlite::{Params, Row, params};
 use wflow_core::Digest;
 
 use crate::{
-    AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunRecord, Status, StepStats,
-    TaskRecord,
+    AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunKind, RunRecord, Status,
+    StepStats, TaskRecord,
 };
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
-                           finished_ms, error, origin_run, user";
+                           finished_ms, error, origin_run, user, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
                             foreach_items";
@@ -122,14 +122,10 @@ impl Metadata {
         Ok(rows.first().copied().unwrap_or(0) as u64)
     }
 
-    /// The newest run of `flow`, optionally only among runs with status `status`.
+    /// The newest run of `flow`, optionally only among runs with status `status`; step-runs
+    /// are left out (see [`MetadataStore::latest_run`](crate::MetadataStore::latest_run)).
     pub fn latest_run(&self, flow: &str, status: Option<Status>) -> Result<Option<RunRecord>> {
-        let filter = RunFilter {
-            flow: Some(flow.to_string()),
-            status,
-            limit: Some(1),
-            ..RunFilter::default()
-        };
+        let filter = crate::backend::latest_filter(flow, status);
         Ok(self.find_runs(&filter)?.into_iter().next())
     }
 
@@ -231,6 +227,10 @@ fn run_filter_sql(filter: &RunFilter) -> (String, Vec<String>) {
         args.push(status.as_str().to_string());
         conds.push(format!("status = ?{}", args.len()));
     }
+    if let Some(kind) = filter.kind {
+        args.push(kind.as_str().to_string());
+        conds.push(format!("kind = ?{}", args.len()));
+    }
     if let Some(user) = &filter.user {
         args.push(user.clone());
         conds.push(format!("user = ?{}", args.len()));
@@ -258,6 +258,9 @@ fn describe(filter: &RunFilter) -> String {
     }
     if let Some(status) = filter.status {
         out.push_str(&format!(" with status {status}"));
+    }
+    if let Some(kind) = filter.kind {
+        out.push_str(&format!(" of kind {kind}"));
     }
     if let Some(user) = &filter.user {
         out.push_str(&format!(" of user `{user}`"));
@@ -321,6 +324,7 @@ fn read_run(path: &Path, row: &Row) -> Result<RunRecord> {
         error: col(path, row, 8, "error")?,
         origin_run: col(path, row, 9, "origin_run")?,
         user: col(path, row, 10, "user")?,
+        kind: parsed::<RunKind>(path, row, 11, "kind", &owner)?,
         run_id,
     })
 }

@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -89,6 +89,12 @@ ALTER TABLE tasks ADD COLUMN origin_task INTEGER;
 ALTER TABLE tasks ADD COLUMN foreach_items TEXT;
 CREATE INDEX IF NOT EXISTS tags_by_tag ON tags (tag, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_flow_status ON runs (flow, status, started_ms);
+";
+
+/// Version 3: `runs.kind`, `run` for a run of the flow or `step_run` for one task run again by
+/// `wflow step-run --persist` (never the flow's latest run). Runs recorded before are runs.
+const V3: &str = "
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'step_run'));
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

@@ -234,13 +234,14 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
             started_ms,
             origin_run,
             user,
+            kind,
         } => {
             let what = format!("run `{run_id}`");
             let mut st = conn
                 .prepare_cached(
                     "INSERT INTO runs (run_id, flow, component, params, spec, status, started_ms,
-                                       origin_run, user)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+                                       origin_run, user, kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9)",
                 )
                 .map_err(sql_err(what.clone()))?;
             let row = params![
@@ -251,7 +252,8 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 spec.to_string(),
                 started_ms,
                 origin_run,
-                user
+                user,
+                kind.as_str()
             ];
             st.execute(row).map_err(|e| {
                 if is_duplicate(&e) {

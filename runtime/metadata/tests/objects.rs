@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::*;
 use wflow_metadata::{
     Event, Metadata, MetadataError, MetadataStore, ObjectMetadata, RECORDS_PREFIX, Recorder,
-    RunFilter, Status,
+    RunFilter, RunKind, Status,
 };
 use wflow_store::{BlobStore, LocalDisk};
 
@@ -247,5 +247,74 @@ fn a_recorder_batches_events_into_few_objects() {
         tasks
             .iter()
             .all(|t| t.status == Status::Succeeded && t.attempts == 1)
+    );
+}
+
+/// A persisted step-run (one task run again, a partial run that succeeded) is never the flow's
+/// latest run, successful or not; it is listed, and asked for by kind. The same in both homes.
+#[test]
+fn a_step_run_is_never_the_latest_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Metadata::open_in_memory().unwrap();
+    let (_, objects) = objects(dir.path());
+    let mut step_run = run_started("S", "Hello", 900);
+    if let Event::RunStarted {
+        origin_run, kind, ..
+    } = &mut step_run
+    {
+        *origin_run = Some("R1".into());
+        *kind = RunKind::StepRun;
+    }
+    let mut events = scenario();
+    events.push(step_run);
+    events.extend(simple_task("S", 1, "end"));
+    events.push(run_finished("S", Status::Succeeded, 950));
+    for m in [&sqlite as &dyn MetadataStore, &objects] {
+        m.record(&events).unwrap();
+        let newest = |status| m.latest_run("Hello", status).unwrap().unwrap().run_id;
+        assert_eq!(newest(None), "R3", "{}", m.path().display());
+        assert_eq!(newest(Some(Status::Succeeded)), "R1");
+        let all = m.runs(Some("Hello")).unwrap();
+        assert_eq!(
+            (all[0].run_id.as_str(), all[0].kind),
+            ("S", RunKind::StepRun)
+        );
+        assert_eq!(all[1].kind, RunKind::Run);
+        let asked = RunFilter {
+            kind: Some(RunKind::StepRun),
+            ..RunFilter::default()
+        };
+        let found: Vec<String> = m
+            .find_runs(&asked)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(found, ["S"]);
+        assert_eq!(m.count_runs(&asked).unwrap(), 1);
+        assert_eq!(m.run("S").unwrap().unwrap().kind, RunKind::StepRun);
+    }
+}
+
+/// A run start written before run kinds existed (no `kind` field) still reads, as a run.
+#[test]
+fn a_run_start_without_a_kind_reads_as_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, objects) = objects(dir.path());
+    let old = serde_json::json!({
+        "v": 1, "flow": "Hello", "component": wflow_core::Digest::of(b"c"), "params": {},
+        "spec": {}, "started_ms": 5, "origin_run": null, "user": "ada",
+    });
+    store
+        .put_if_absent(
+            &format!("{RECORDS_PREFIX}runs/OLD"),
+            &serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+    let run = objects.run("OLD").unwrap().unwrap();
+    assert_eq!((run.flow.as_str(), run.kind), ("Hello", RunKind::Run));
+    assert_eq!(
+        objects.latest_run("Hello", None).unwrap().unwrap().run_id,
+        "OLD"
     );
 }

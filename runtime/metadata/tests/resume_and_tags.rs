@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use wflow_core::Digest;
-use wflow_metadata::{Event, Metadata, MetadataError, RunFilter, SCHEMA_VERSION, Status};
+use wflow_metadata::{Event, Metadata, MetadataError, RunFilter, RunKind, SCHEMA_VERSION, Status};
 
 fn finished_run(meta: &Metadata, run: &str, flow: &str, at: i64, status: Status) {
     meta.record(&[run_started(run, flow, at)]).unwrap();
@@ -26,6 +26,7 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
         started_ms: 50,
         origin_run: Some("R0".into()),
         user: "ada".into(),
+        kind: Default::default(),
     }];
     resumed.push(task_started("R1", 1, "start", &[], &[]));
     resumed.push(Event::TaskReused {
@@ -318,6 +319,9 @@ fn a_version_1_file_is_upgraded_in_place() {
         ("start", None, None)
     );
     meta.add_tags("R", &["kept".to_string()]).unwrap();
+    // Runs recorded before run kinds existed are runs of the flow.
+    assert_eq!(meta.run("R").unwrap().unwrap().kind, RunKind::Run);
+    assert_eq!(meta.latest_run("F", None).unwrap().unwrap().run_id, "R");
     drop(meta);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use wflow_core::{Digest, FlowSpec, ParamError, ParamType, ParamValue, now_millis, parse_param};
 use wflow_engine::{InputArtifacts, Value};
 use wflow_graph::Plan;
-use wflow_metadata::{Event, Recorder, RunRecord, Status, TaskRecord};
+use wflow_metadata::{Event, Recorder, RunKind, RunRecord, Status, TaskRecord};
 use wflow_store::{ArtifactRef, Cas};
 
 use crate::execute::{Done, TaskResult};
@@ -378,6 +378,15 @@ impl Resume {
     /// The run resumed.
     pub fn origin(&self) -> &RunRecord {
         &self.origin
+    }
+
+    /// What the new run is recorded as: a run of the flow, or a step-run (never the flow's
+    /// latest run).
+    pub fn kind(&self) -> RunKind {
+        match self.mode {
+            Mode::Resume => RunKind::Run,
+            Mode::StepRun { .. } => RunKind::StepRun,
+        }
     }
 
     /// What was reused and re-run so far (complete once the run has ended).
@@ -765,6 +774,7 @@ mod tests {
             error: None,
             origin_run: None,
             user: "ada".into(),
+            kind: Default::default(),
         }
     }
 

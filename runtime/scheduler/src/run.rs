@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wflow_core::{ParamValue, Pathspec, RunId, Sandbox, Transition, now_millis};
 use wflow_engine::{FlowComponent, InputArtifacts, TaskFailure, TaskInput};
 use wflow_graph::Plan;
-use wflow_metadata::{Event, Recorder, Status};
+use wflow_metadata::{Event, Recorder, RunKind, Status};
 use wflow_store::Cas;
 
 use crate::budget::TaskBudget;
@@ -291,6 +291,7 @@ pub(crate) async fn run_loop(
         started_ms: started,
         origin_run: resume.as_ref().map(|r| r.origin().run_id.clone()),
         user: opts.user.clone(),
+        kind: resume.as_ref().map_or(RunKind::Run, |r| r.kind()),
     });
     let params = Arc::new(opts.params);
     let budget = Arc::new(TaskBudget::new(&opts.plan, opts.max_tasks));

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use deadpool_postgres::Pool;
 use serde_json::json;
-use wflow_metadata::Status;
+use wflow_metadata::{RunKind, Status};
 
 use crate::db::{self, Caller, RunQuery};
 use crate::error::ApiError;
@@ -296,6 +296,12 @@ fn run_query(caller: &Caller, raw: Option<String>) -> ApiResult<RunQuery> {
             "status" => {
                 q.status = Some(
                     v.parse::<Status>()
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                )
+            }
+            "kind" => {
+                q.kind = Some(
+                    v.parse::<RunKind>()
                         .map_err(|e| ApiError::bad_request(e.to_string()))?,
                 )
             }

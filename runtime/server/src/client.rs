@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use wflow_metadata::{
-    AttemptRecord, Event, MetadataError, MetadataStore, Result, RunFilter, RunRecord, TaskRecord,
+    AttemptRecord, Event, MetadataError, MetadataStore, Result, RunFilter, RunKind, RunRecord,
+    TaskRecord,
 };
 
 use crate::wire::{
@@ -391,6 +392,9 @@ impl Inner {
         if let Some(s) = filter.status {
             q.push(format!("status={s}"));
         }
+        if let Some(k) = filter.kind {
+            q.push(format!("kind={k}"));
+        }
         for t in &filter.tags {
             q.push(format!("tag={}", enc(t)));
         }
@@ -511,23 +515,20 @@ impl MetadataStore for HttpMetadata {
     }
 
     fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let query = self.inner.runs_query(filter, false);
-        let mut out = Vec::new();
-        let mut offset = filter.offset as u64;
-        let want = filter.limit.unwrap_or(usize::MAX);
-        while out.len() < want {
-            let page = (want - out.len()).min(crate::api::MAX_PAGE as usize);
-            let page: Page<RunRecord> = self.inner.get(
-                &format!("/api/v1/runs?{query}&limit={page}&offset={offset}"),
-                "listing runs",
-            )?;
-            out.extend(page.items);
-            match page.next_offset {
-                Some(next) => offset = next,
-                None => break,
+        match self.find_runs_paged(filter) {
+            // A service before 0.1.1 knows no kinds and records no step-runs: every run it
+            // lists is a run of the flow.
+            Err(MetadataError::Service { message, .. })
+                if filter.kind == Some(RunKind::Run)
+                    && message.contains("unknown query parameter `kind`") =>
+            {
+                self.find_runs_paged(&RunFilter {
+                    kind: None,
+                    ..filter.clone()
+                })
             }
+            other => other,
         }
-        Ok(out)
     }
 
     fn count_runs(&self, filter: &RunFilter) -> Result<u64> {
@@ -591,5 +592,28 @@ impl HttpMetadata {
                 None => return Ok(out),
             }
         }
+    }
+}
+
+impl HttpMetadata {
+    /// Every page of a listing of runs.
+    fn find_runs_paged(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let query = self.inner.runs_query(filter, false);
+        let mut out = Vec::new();
+        let mut offset = filter.offset as u64;
+        let want = filter.limit.unwrap_or(usize::MAX);
+        while out.len() < want {
+            let page = (want - out.len()).min(crate::api::MAX_PAGE as usize);
+            let page: Page<RunRecord> = self.inner.get(
+                &format!("/api/v1/runs?{query}&limit={page}&offset={offset}"),
+                "listing runs",
+            )?;
+            out.extend(page.items);
+            match page.next_offset {
+                Some(next) => offset = next,
+                None => break,
+            }
+        }
+        Ok(out)
     }
 }

@@ -5,7 +5,7 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use wflow_core::{Digest, now_millis};
-use wflow_metadata::{AttemptRecord, Event, RunRecord, Status, TaskRecord};
+use wflow_metadata::{AttemptRecord, Event, RunKind, RunRecord, Status, TaskRecord};
 
 use crate::error::ApiError;
 use crate::wire::ErrorBody;
@@ -22,7 +22,7 @@ pub struct Caller {
 type ApiResult<T> = Result<T, ApiError>;
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, finished_ms, \
-                           error, origin_run, user_name";
+                           error, origin_run, user_name, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, foreach_items";
 const ATTEMPT_COLUMNS: &str =
@@ -73,6 +73,10 @@ pub fn read_run(row: &Row) -> ApiResult<RunRecord> {
         error: row.get(8),
         origin_run: row.get(9),
         user: row.get(10),
+        kind: row
+            .get::<_, String>(11)
+            .parse()
+            .map_err(|e| corrupt(format!("{e}")))?,
     })
 }
 
@@ -697,6 +701,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             spec,
             started_ms,
             origin_run,
+            kind,
             ..
         } => {
             let what = format!("run `{run_id}`");
@@ -704,8 +709,8 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             let st = tx
                 .prepare_cached(
                     "INSERT INTO runs (run_id, flow, component, params, spec, status, started_ms,
-                                       origin_run, user_name, heartbeat_ms)
-                     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9)
+                                       origin_run, user_name, heartbeat_ms, kind)
+                     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10)
                      ON CONFLICT (run_id) DO NOTHING",
                 )
                 .await
@@ -723,6 +728,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
                         origin_run,
                         user,
                         &now_millis(),
+                        &kind.as_str(),
                     ],
                 )
                 .await
@@ -991,6 +997,8 @@ pub struct RunQuery {
     pub flow: Option<String>,
     /// Only this status.
     pub status: Option<Status>,
+    /// Only this kind of run.
+    pub kind: Option<RunKind>,
     /// Only runs with every one of these tags.
     pub tags: Vec<String>,
     /// Only this user's runs (`None`: every user's).
@@ -1020,6 +1028,10 @@ fn run_where(
     if let Some(status) = q.status {
         args.push(Box::new(status.as_str().to_string()));
         conds.push(format!("status = ${}", args.len()));
+    }
+    if let Some(kind) = q.kind {
+        args.push(Box::new(kind.as_str().to_string()));
+        conds.push(format!("kind = ${}", args.len()));
     }
     if let Some(user) = &q.user {
         args.push(Box::new(user.clone()));

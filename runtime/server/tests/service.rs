@@ -77,6 +77,7 @@ fn run_started(run_id: &str, flow: &str, t: i64) -> Event {
         started_ms: t,
         origin_run: None,
         user: "whoever".into(),
+        kind: Default::default(),
     }
 }
 

@@ -108,6 +108,7 @@ pub fn run_json(run: &Run) -> serde_json::Value {
         "params": r.params,
         "tags": run.tags(),
         "origin_run": r.origin_run,
+        "kind": r.kind,
         "error": r.error,
         "component": r.component,
         "process": (r.status == Status::Running).then(|| run.liveness()),

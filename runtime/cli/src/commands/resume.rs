@@ -415,6 +415,7 @@ fn find_origin(client: &Client, run: Option<&str>, flow: Option<&str>) -> Result
         None => {
             let filter = RunFilter {
                 flow: flow.map(str::to_string),
+                kind: Some(wflow_metadata::RunKind::Run),
                 limit: Some(1),
                 ..RunFilter::default()
             };

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use wflow_client::{RunFilter, Status};
+use wflow_metadata::RunKind;
 
 use super::inspect::{duration, open_existing, run_json, status_cell, time};
 use crate::output::Printer;
@@ -48,6 +49,7 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         flow: args.flow.clone(),
         tags: args.tags.clone(),
         status: args.status,
+        kind: None,
         limit: (!args.all).then_some(args.limit),
         offset: 0,
         user: None,
@@ -94,8 +96,14 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         if let Some(note) = super::inspect::gone_note(r) {
             line.push_str(&format!("  ({note})"));
         }
-        if let Some(origin) = r.origin_run() {
-            line.push_str(&format!("  (resumes {})", shown(origin)));
+        match (r.origin_run(), r.record().kind) {
+            (Some(origin), RunKind::StepRun) => {
+                line.push_str(&format!("  (step-run of {})", shown(origin)))
+            }
+            (Some(origin), RunKind::Run) => {
+                line.push_str(&format!("  (resumes {})", shown(origin)))
+            }
+            (None, _) => {}
         }
         printer.line(line);
     }

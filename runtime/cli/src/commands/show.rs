@@ -208,10 +208,14 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
         printer.line(format!("  tags     {}", shown(&run.tags().join(", "))));
     }
     if let Some(origin) = &r.origin_run {
-        printer.line(format!(
-            "  resumes  {}",
-            shown(&format!("{}/{origin}", r.flow))
-        ));
+        let origin = format!("{}/{origin}", r.flow);
+        let origin = shown(&origin);
+        printer.line(match r.kind {
+            wflow_metadata::RunKind::StepRun => format!(
+                "  kind     step-run of {origin} (one task run again; not a run of the flow)"
+            ),
+            wflow_metadata::RunKind::Run => format!("  resumes  {origin}"),
+        });
     }
     printer.line(format!("  code     component {}", r.component.short()));
     // A multi-line error (a trap's wasm backtrace) would break the layout: its first line here,

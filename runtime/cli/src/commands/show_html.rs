@@ -37,7 +37,11 @@ pub fn page(run: &Run, view: &RunView) -> String {
         meta.push(("tags", esc(&run.tags().join(", "))));
     }
     if let Some(o) = &r.origin_run {
-        meta.push(("resumes", esc(&format!("{}/{o}", r.flow))));
+        let label = match r.kind {
+            wflow_metadata::RunKind::StepRun => "step-run of",
+            wflow_metadata::RunKind::Run => "resumes",
+        };
+        meta.push((label, esc(&format!("{}/{o}", r.flow))));
     }
     if let Some(e) = &r.error {
         meta.push(("error", format!(r#"<span class="err">{}</span>"#, esc(e))));

@@ -14,6 +14,7 @@ pub fn run_started(run_id: &str, flow: &str, started_ms: i64) -> Event {
         started_ms,
         origin_run: None,
         user: "ada".into(),
+        kind: Default::default(),
     }
 }
 

@@ -6,7 +6,8 @@
 //! ```text
 //! records-v1/
 //! ├── runs/<run_id>                          the run as it started (JSON): flow, component,
-//! │                                          params, spec, start, origin run, user
+//! │                                          params, spec, start, origin run, user, kind
+//! │                                          (absent for a run of the flow; `step_run`)
 //! ├── tasks/<run_id>/<ms>-<writer>-<seq>     a batch of task and attempt events of that run
 //! │                                          (JSON array), in the order they happened
 //! ├── ends/<run_id>/<ms>-<writer>-<seq>      how the run ended (JSON): status, end, error
@@ -36,9 +37,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use wflow_core::Digest;
 use wflow_store::BlobStore;
+
+mod fold;
+mod stored;
+
+use fold::RunState;
+use stored::{EndObjects, StoredEnd, StoredEvent, StoredRun, StoredTags};
 
 use crate::{
     AttemptRecord, Event, MetadataError, MetadataStore, Result, RunRecord, Status, TaskRecord,
@@ -74,14 +79,6 @@ struct Writer {
     runs: HashMap<String, RunState>,
     seq: u64,
     last_ms: i64,
-}
-
-/// A run's records, folded.
-#[derive(Clone, Debug)]
-struct RunState {
-    run: RunRecord,
-    tasks: BTreeMap<u64, TaskRecord>,
-    attempts: BTreeMap<(u64, u32), AttemptRecord>,
 }
 
 impl std::fmt::Debug for ObjectMetadata {
@@ -412,6 +409,7 @@ impl ObjectMetadata {
             started_ms,
             origin_run,
             user,
+            kind,
         } = event
         {
             if !valid_id(run_id) {
@@ -442,6 +440,7 @@ impl ObjectMetadata {
                 error: None,
                 origin_run: origin_run.clone(),
                 user: user.clone(),
+                kind: *kind,
             };
             runs.insert(
                 run_id.clone(),
@@ -562,16 +561,6 @@ fn tag_key_run(key: &str) -> Option<&str> {
         .map(|(run, _)| run)
 }
 
-/// `tags/<run_id>/<key>`: one change to a run's tags.
-#[derive(Serialize, Deserialize)]
-struct StoredTags {
-    v: u32,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    remove: Vec<String>,
-}
-
 /// `<ms>-<writer>-<seq>`: unique to this writer, sorting in time order across writers.
 fn next_key(w: &mut Writer, writer: &str) -> String {
     w.seq += 1;
@@ -588,177 +577,6 @@ fn valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
-impl RunState {
-    /// Applies a task or attempt event (or a run's end), with SQLite's checks.
-    fn apply(&mut self, path: &Path, event: &Event) -> Result<()> {
-        let run_id = &self.run.run_id;
-        let task_missing = |task_id: u64| MetadataError::UnknownTask {
-            path: path.to_path_buf(),
-            run_id: run_id.clone(),
-            task_id,
-        };
-        match event {
-            Event::RunStarted { .. } => {
-                return Err(MetadataError::AlreadyRecorded {
-                    path: path.to_path_buf(),
-                    what: format!("run `{run_id}`"),
-                });
-            }
-            Event::TaskStarted {
-                task_id,
-                step,
-                foreach_path,
-                inputs,
-                started_ms,
-                ..
-            } => {
-                if self.tasks.contains_key(task_id) {
-                    return Err(MetadataError::AlreadyRecorded {
-                        path: path.to_path_buf(),
-                        what: format!("task {task_id} of run `{run_id}`"),
-                    });
-                }
-                self.tasks.insert(
-                    *task_id,
-                    TaskRecord {
-                        run_id: run_id.clone(),
-                        task_id: *task_id,
-                        step: step.clone(),
-                        foreach_path: foreach_path.clone(),
-                        inputs: inputs.clone(),
-                        status: Status::Running,
-                        started_ms: *started_ms,
-                        finished_ms: None,
-                        manifest: None,
-                        attempts: 0,
-                        origin_run: None,
-                        origin_task: None,
-                        foreach_items: None,
-                    },
-                );
-            }
-            Event::AttemptStarted {
-                task_id,
-                attempt,
-                started_ms,
-                ..
-            } => {
-                let task = self
-                    .tasks
-                    .get_mut(task_id)
-                    .ok_or_else(|| task_missing(*task_id))?;
-                if self.attempts.contains_key(&(*task_id, *attempt)) {
-                    return Err(MetadataError::AlreadyRecorded {
-                        path: path.to_path_buf(),
-                        what: format!("attempt {attempt} of task {task_id} of run `{run_id}`"),
-                    });
-                }
-                task.attempts += 1;
-                self.attempts.insert(
-                    (*task_id, *attempt),
-                    AttemptRecord {
-                        run_id: run_id.clone(),
-                        task_id: *task_id,
-                        attempt: *attempt,
-                        status: Status::Running,
-                        started_ms: *started_ms,
-                        finished_ms: None,
-                        error: None,
-                        stdout: None,
-                        stderr: None,
-                    },
-                );
-            }
-            Event::AttemptFinished {
-                task_id,
-                attempt,
-                status,
-                started_ms,
-                finished_ms,
-                error,
-                stdout,
-                stderr,
-                ..
-            } => {
-                if let Some(started) = started_ms
-                    && *attempt == 0
-                    && let Some(t) = self.tasks.get_mut(task_id)
-                {
-                    t.started_ms = *started;
-                }
-                let a = self
-                    .attempts
-                    .get_mut(&(*task_id, *attempt))
-                    .ok_or_else(|| MetadataError::UnknownAttempt {
-                        path: path.to_path_buf(),
-                        run_id: run_id.clone(),
-                        task_id: *task_id,
-                        attempt: *attempt,
-                    })?;
-                a.status = *status;
-                if let Some(started) = started_ms {
-                    a.started_ms = *started;
-                }
-                a.finished_ms = Some(*finished_ms);
-                a.error = error.clone();
-                a.stdout = *stdout;
-                a.stderr = *stderr;
-            }
-            Event::TaskFinished {
-                task_id,
-                status,
-                finished_ms,
-                manifest,
-                ..
-            } => {
-                let t = self
-                    .tasks
-                    .get_mut(task_id)
-                    .ok_or_else(|| task_missing(*task_id))?;
-                t.status = *status;
-                t.finished_ms = Some(*finished_ms);
-                t.manifest = *manifest;
-            }
-            Event::TaskReused {
-                task_id,
-                origin_run,
-                origin_task,
-                manifest,
-                finished_ms,
-                ..
-            } => {
-                let t = self
-                    .tasks
-                    .get_mut(task_id)
-                    .ok_or_else(|| task_missing(*task_id))?;
-                t.status = Status::Succeeded;
-                t.finished_ms = Some(*finished_ms);
-                t.manifest = Some(*manifest);
-                t.origin_run = Some(origin_run.clone());
-                t.origin_task = Some(*origin_task);
-            }
-            Event::ForeachItems { task_id, items, .. } => {
-                let t = self
-                    .tasks
-                    .get_mut(task_id)
-                    .ok_or_else(|| task_missing(*task_id))?;
-                t.foreach_items = Some(*items);
-            }
-            Event::RunFinished {
-                status,
-                finished_ms,
-                error,
-                ..
-            } => {
-                self.run.status = *status;
-                self.run.finished_ms = Some(*finished_ms);
-                self.run.error = error.clone();
-            }
-        }
-        Ok(())
-    }
 }
 
 impl MetadataStore for ObjectMetadata {
@@ -930,286 +748,5 @@ impl MetadataStore for ObjectMetadata {
 
     fn batch_window(&self) -> Duration {
         BATCH_WINDOW
-    }
-}
-
-/// `runs/<run_id>`.
-#[derive(Serialize, Deserialize)]
-struct StoredRun {
-    v: u32,
-    flow: String,
-    component: Digest,
-    params: serde_json::Value,
-    spec: serde_json::Value,
-    started_ms: i64,
-    origin_run: Option<String>,
-    user: String,
-}
-
-impl StoredRun {
-    fn from_record(r: &RunRecord) -> StoredRun {
-        StoredRun {
-            v: 1,
-            flow: r.flow.clone(),
-            component: r.component,
-            params: r.params.clone(),
-            spec: r.spec.clone(),
-            started_ms: r.started_ms,
-            origin_run: r.origin_run.clone(),
-            user: r.user.clone(),
-        }
-    }
-
-    fn into_record(self, run_id: &str) -> Result<RunRecord, String> {
-        if self.v != 1 {
-            return Err(format!(
-                "version {} is newer than this wflow reads (1)",
-                self.v
-            ));
-        }
-        Ok(RunRecord {
-            run_id: run_id.to_string(),
-            flow: self.flow,
-            component: self.component,
-            params: self.params,
-            spec: self.spec,
-            status: Status::Running,
-            started_ms: self.started_ms,
-            finished_ms: None,
-            error: None,
-            origin_run: self.origin_run,
-            user: self.user,
-        })
-    }
-}
-
-/// A run's end objects, in key order: each key and its bytes (`None` when gone).
-type EndObjects<'a> = Vec<(&'a String, Option<Vec<u8>>)>;
-
-/// `ends/<run_id>/<key>`.
-#[derive(Serialize, Deserialize)]
-struct StoredEnd {
-    v: u32,
-    status: Status,
-    finished_ms: i64,
-    error: Option<String>,
-}
-
-impl StoredEnd {
-    fn apply_to(&self, run: &mut RunRecord) {
-        run.status = self.status;
-        run.finished_ms = Some(self.finished_ms);
-        run.error = self.error.clone();
-    }
-}
-
-/// One task or attempt event in a batch (the run is in the key).
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum StoredEvent {
-    TaskStarted {
-        task_id: u64,
-        step: String,
-        foreach_path: Vec<u32>,
-        inputs: Vec<u64>,
-        started_ms: i64,
-    },
-    AttemptStarted {
-        task_id: u64,
-        attempt: u32,
-        started_ms: i64,
-    },
-    AttemptFinished {
-        task_id: u64,
-        attempt: u32,
-        status: Status,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        started_ms: Option<i64>,
-        finished_ms: i64,
-        error: Option<String>,
-        stdout: Option<Digest>,
-        stderr: Option<Digest>,
-    },
-    TaskFinished {
-        task_id: u64,
-        status: Status,
-        finished_ms: i64,
-        manifest: Option<Digest>,
-    },
-    TaskReused {
-        task_id: u64,
-        origin_run: String,
-        origin_task: u64,
-        manifest: Digest,
-        finished_ms: i64,
-    },
-    ForeachItems {
-        task_id: u64,
-        items: Digest,
-    },
-}
-
-impl StoredEvent {
-    /// A task or attempt event (run events are stored apart).
-    fn from_event(e: &Event) -> StoredEvent {
-        match e.clone() {
-            Event::TaskStarted {
-                task_id,
-                step,
-                foreach_path,
-                inputs,
-                started_ms,
-                ..
-            } => StoredEvent::TaskStarted {
-                task_id,
-                step,
-                foreach_path,
-                inputs,
-                started_ms,
-            },
-            Event::AttemptStarted {
-                task_id,
-                attempt,
-                started_ms,
-                ..
-            } => StoredEvent::AttemptStarted {
-                task_id,
-                attempt,
-                started_ms,
-            },
-            Event::AttemptFinished {
-                task_id,
-                attempt,
-                status,
-                started_ms,
-                finished_ms,
-                error,
-                stdout,
-                stderr,
-                ..
-            } => StoredEvent::AttemptFinished {
-                task_id,
-                attempt,
-                status,
-                started_ms,
-                finished_ms,
-                error,
-                stdout,
-                stderr,
-            },
-            Event::TaskFinished {
-                task_id,
-                status,
-                finished_ms,
-                manifest,
-                ..
-            } => StoredEvent::TaskFinished {
-                task_id,
-                status,
-                finished_ms,
-                manifest,
-            },
-            Event::TaskReused {
-                task_id,
-                origin_run,
-                origin_task,
-                manifest,
-                finished_ms,
-                ..
-            } => StoredEvent::TaskReused {
-                task_id,
-                origin_run,
-                origin_task,
-                manifest,
-                finished_ms,
-            },
-            Event::ForeachItems { task_id, items, .. } => {
-                StoredEvent::ForeachItems { task_id, items }
-            }
-            Event::RunStarted { .. } | Event::RunFinished { .. } => {
-                unreachable!("run events are stored as objects of their own")
-            }
-        }
-    }
-
-    fn into_event(self, run_id: &str) -> Event {
-        let run_id = run_id.to_string();
-        match self {
-            StoredEvent::TaskStarted {
-                task_id,
-                step,
-                foreach_path,
-                inputs,
-                started_ms,
-            } => Event::TaskStarted {
-                run_id,
-                task_id,
-                step,
-                foreach_path,
-                inputs,
-                started_ms,
-            },
-            StoredEvent::AttemptStarted {
-                task_id,
-                attempt,
-                started_ms,
-            } => Event::AttemptStarted {
-                run_id,
-                task_id,
-                attempt,
-                started_ms,
-            },
-            StoredEvent::AttemptFinished {
-                task_id,
-                attempt,
-                status,
-                started_ms,
-                finished_ms,
-                error,
-                stdout,
-                stderr,
-            } => Event::AttemptFinished {
-                run_id,
-                task_id,
-                attempt,
-                status,
-                started_ms,
-                finished_ms,
-                error,
-                stdout,
-                stderr,
-            },
-            StoredEvent::TaskFinished {
-                task_id,
-                status,
-                finished_ms,
-                manifest,
-            } => Event::TaskFinished {
-                run_id,
-                task_id,
-                status,
-                finished_ms,
-                manifest,
-            },
-            StoredEvent::TaskReused {
-                task_id,
-                origin_run,
-                origin_task,
-                manifest,
-                finished_ms,
-            } => Event::TaskReused {
-                run_id,
-                task_id,
-                origin_run,
-                origin_task,
-                manifest,
-                finished_ms,
-            },
-            StoredEvent::ForeachItems { task_id, items } => Event::ForeachItems {
-                run_id,
-                task_id,
-                items,
-            },
-        }
     }
 }

@@ -1,0 +1,185 @@
+//! A run's records folded from its objects: the same checks as the SQLite file's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::{AttemptRecord, Event, MetadataError, Result, RunRecord, Status, TaskRecord};
+
+/// A run's records, folded.
+#[derive(Clone, Debug)]
+pub(super) struct RunState {
+    pub(super) run: RunRecord,
+    pub(super) tasks: BTreeMap<u64, TaskRecord>,
+    pub(super) attempts: BTreeMap<(u64, u32), AttemptRecord>,
+}
+
+impl RunState {
+    /// Applies a task or attempt event (or a run's end), with SQLite's checks.
+    pub(super) fn apply(&mut self, path: &Path, event: &Event) -> Result<()> {
+        let run_id = &self.run.run_id;
+        let task_missing = |task_id: u64| MetadataError::UnknownTask {
+            path: path.to_path_buf(),
+            run_id: run_id.clone(),
+            task_id,
+        };
+        match event {
+            Event::RunStarted { .. } => {
+                return Err(MetadataError::AlreadyRecorded {
+                    path: path.to_path_buf(),
+                    what: format!("run `{run_id}`"),
+                });
+            }
+            Event::TaskStarted {
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+                ..
+            } => {
+                if self.tasks.contains_key(task_id) {
+                    return Err(MetadataError::AlreadyRecorded {
+                        path: path.to_path_buf(),
+                        what: format!("task {task_id} of run `{run_id}`"),
+                    });
+                }
+                self.tasks.insert(
+                    *task_id,
+                    TaskRecord {
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        step: step.clone(),
+                        foreach_path: foreach_path.clone(),
+                        inputs: inputs.clone(),
+                        status: Status::Running,
+                        started_ms: *started_ms,
+                        finished_ms: None,
+                        manifest: None,
+                        attempts: 0,
+                        origin_run: None,
+                        origin_task: None,
+                        foreach_items: None,
+                    },
+                );
+            }
+            Event::AttemptStarted {
+                task_id,
+                attempt,
+                started_ms,
+                ..
+            } => {
+                let task = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                if self.attempts.contains_key(&(*task_id, *attempt)) {
+                    return Err(MetadataError::AlreadyRecorded {
+                        path: path.to_path_buf(),
+                        what: format!("attempt {attempt} of task {task_id} of run `{run_id}`"),
+                    });
+                }
+                task.attempts += 1;
+                self.attempts.insert(
+                    (*task_id, *attempt),
+                    AttemptRecord {
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        attempt: *attempt,
+                        status: Status::Running,
+                        started_ms: *started_ms,
+                        finished_ms: None,
+                        error: None,
+                        stdout: None,
+                        stderr: None,
+                    },
+                );
+            }
+            Event::AttemptFinished {
+                task_id,
+                attempt,
+                status,
+                started_ms,
+                finished_ms,
+                error,
+                stdout,
+                stderr,
+                ..
+            } => {
+                if let Some(started) = started_ms
+                    && *attempt == 0
+                    && let Some(t) = self.tasks.get_mut(task_id)
+                {
+                    t.started_ms = *started;
+                }
+                let a = self
+                    .attempts
+                    .get_mut(&(*task_id, *attempt))
+                    .ok_or_else(|| MetadataError::UnknownAttempt {
+                        path: path.to_path_buf(),
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        attempt: *attempt,
+                    })?;
+                a.status = *status;
+                if let Some(started) = started_ms {
+                    a.started_ms = *started;
+                }
+                a.finished_ms = Some(*finished_ms);
+                a.error = error.clone();
+                a.stdout = *stdout;
+                a.stderr = *stderr;
+            }
+            Event::TaskFinished {
+                task_id,
+                status,
+                finished_ms,
+                manifest,
+                ..
+            } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.status = *status;
+                t.finished_ms = Some(*finished_ms);
+                t.manifest = *manifest;
+            }
+            Event::TaskReused {
+                task_id,
+                origin_run,
+                origin_task,
+                manifest,
+                finished_ms,
+                ..
+            } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.status = Status::Succeeded;
+                t.finished_ms = Some(*finished_ms);
+                t.manifest = Some(*manifest);
+                t.origin_run = Some(origin_run.clone());
+                t.origin_task = Some(*origin_task);
+            }
+            Event::ForeachItems { task_id, items, .. } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.foreach_items = Some(*items);
+            }
+            Event::RunFinished {
+                status,
+                finished_ms,
+                error,
+                ..
+            } => {
+                self.run.status = *status;
+                self.run.finished_ms = Some(*finished_ms);
+                self.run.error = error.clone();
+            }
+        }
+        Ok(())
+    }
+}
