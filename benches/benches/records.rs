@@ -23,7 +23,9 @@ use wflow_client::{Client, RunFilter};
 use wflow_core::{Digest, RunId, now_millis};
 use wflow_engine::FlowComponent;
 use wflow_metadata::{Event, Metadata, SCHEMA_VERSION, Status};
-use wflow_scheduler::{Resume, RunEvent, RunOptions, RunSummary, resume_flow, resume_params};
+use wflow_scheduler::{
+    Code, Resume, ResumeHow, RunEvent, RunOptions, RunSummary, resume_flow, resume_params,
+};
 use wflow_store::LocalDisk;
 
 const RUNS: u64 = 1_000;
@@ -364,8 +366,10 @@ fn resume(c: &mut Criterion) {
                 let record = meta.run(&origin.run_id).unwrap().unwrap();
                 let tasks = meta.tasks(&origin.run_id).unwrap();
                 let plan = wflow_graph::validate(fanout.spec()).unwrap();
+                let code = Code::single(fanout.digest(), plan.steps_in_order());
+                let how = ResumeHow::default();
                 let mut resume =
-                    Resume::plan(record, tasks, plan, fanout.digest(), None, false).unwrap();
+                    Resume::plan(record, tasks, plan, &code, code.clone(), &how).unwrap();
                 let join_at: Arc<Mutex<Option<Instant>>> = Arc::default();
                 let seen = join_at.clone();
                 let observer = Arc::new(move |e: RunEvent| {

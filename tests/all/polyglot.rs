@@ -525,3 +525,75 @@ fn instantiate_times_per_language() {
         );
     }
 }
+
+/// Resume after a fix in a polyglot flow: only the Rust component changed, so the Python and
+/// JavaScript tasks are reused with it, each recorded with the component that computed it, and
+/// the plan names the steps whose code changed (Rust's), not every step.
+#[test]
+fn resume_after_a_fix_to_the_rust_component_reuses_the_python_tasks() {
+    let ex = prepared("examples/polyglot");
+    guest("example-polyglot");
+    let env = Env::new();
+    for f in ["wflow.toml", "square.py", "sum.js"] {
+        std::fs::copy(ex.join(f), env.dir.path().join(f)).unwrap();
+    }
+    let good = std::fs::read_to_string(ex.join("rust/src/lib.rs")).unwrap();
+    let broken = good.replace(
+        "    fn end(&mut self) -> Result<()> {",
+        "    fn end(&mut self) -> Result<()> {\n        wflow::ensure!(self.n.get()? < 0, \"end is broken\");",
+    );
+    assert_ne!(good, broken);
+    let rust = env.dir.path().join("rust");
+    crate::resume::own_crate(&rust, "edited-polyglot", &broken);
+    let flow = env.dir.path().join("wflow.toml");
+    let (origin, err) = run_fails(&env, &flow, &["-p", "n=4"]);
+    assert!(err.contains("end is broken"), "{err}");
+
+    crate::resume::own_crate(&rust, "edited-polyglot", &good);
+    let pathspec = format!("Polyglot/{}", origin["run_id"].as_str().unwrap());
+    let out = env.wflow(&["resume", &pathspec, flow.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let notes = stderr(&out);
+    assert!(
+        notes.contains("reusing 6 tasks of steps start, square, sum, computed by components")
+            && notes.contains("(the code of start has changed since)"),
+        "{notes}"
+    );
+    let out = env.wflow(&["resume", "--json", &pathspec, flow.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rep = &s["resume"];
+    assert_eq!(
+        rep["changed_steps"],
+        serde_json::json!(["start", "end"]),
+        "{rep}"
+    );
+    assert_eq!(
+        rep["reused"].as_array().unwrap().len(),
+        6,
+        "start, 4 squares, sum: {rep}"
+    );
+    let client = env.client();
+    let run = client
+        .run(&format!("Polyglot/{}", s["run_id"].as_str().unwrap()))
+        .unwrap();
+    let component = |step: &str| {
+        let tasks = run.step(step).unwrap().tasks().unwrap();
+        assert!(
+            tasks.iter().all(|t| t.record().attempts == 0),
+            "{step} reused"
+        );
+        tasks[0].record().component.expect("recorded")
+    };
+    let (start, square, sum) = (component("start"), component("square"), component("sum"));
+    assert!(
+        start != square && square != sum && start != sum,
+        "one per language"
+    );
+    let end = run.step("end").unwrap().task().unwrap();
+    assert_eq!(
+        (end.record().attempts, end.record().component),
+        (1, None),
+        "end ran"
+    );
+}

@@ -335,19 +335,45 @@ fn rebuilt(env: &Env) -> String {
 }
 
 #[test]
-pub(crate) fn a_changed_component_reuses_nothing_and_says_why() {
+pub(crate) fn a_changed_component_is_reused_before_the_failed_step_unless_strict() {
     let env = Env::new();
     let failed = failed_faulty(&env, "error");
     let rebuilt = rebuilt(&env);
+    let old_code = env
+        .client()
+        .run(&run_path(&failed))
+        .unwrap()
+        .record()
+        .component;
+    // By default, the tasks before the failed step are reused whatever the code, and `work`,
+    // whose code changed, runs whole.
     let err = resume_notes(&env, &[&run_path(&failed), &rebuilt, "-p", "mode=ok"]);
-    assert!(err.contains("the component differs"), "{err}");
     assert!(
-        err.contains("every step runs again: start, work, end"),
+        err.contains(&format!(
+            "reusing 1 task of step start, computed by component {}… (the code has changed \
+             since); running again: every task of work, end",
+            old_code.short()
+        )),
         "{err}"
     );
     let (s, _) = resume_ok(&env, &[&run_path(&failed), &rebuilt, "-p", "mode=ok"]);
-    assert_eq!(s["resume"]["reused"], json!([]));
+    assert_eq!(s["resume"]["reused"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["resume"]["reused"][0]["component"], json!(old_code));
     assert!(s["resume"]["code_changed"].is_array());
+    // --strict: nothing computed by other code.
+    let err = resume_notes(
+        &env,
+        &["--strict", &run_path(&failed), &rebuilt, "-p", "mode=ok"],
+    );
+    assert!(
+        err.contains("--strict: the code of start, work, end differs"),
+        "{err}"
+    );
+    let (s, _) = resume_ok(
+        &env,
+        &["--strict", &run_path(&failed), &rebuilt, "-p", "mode=ok"],
+    );
+    assert_eq!(s["resume"]["reused"], json!([]));
     let client = env.client();
     let run = client.run(&run_path(&s)).unwrap();
     assert!(
@@ -594,4 +620,108 @@ pub(crate) fn resume_a_200_item_foreach_from_its_join(
 pub(crate) fn resume_a_200_item_foreach_on_the_local_store() {
     let env = Env::new();
     resume_a_200_item_foreach_from_its_join(&|args| env.command(args), &[]);
+}
+
+/// A guest crate of its own in `dir`: `lib_rs` is its code. It lives outside the workspace but
+/// builds with the workspace's lock file and release profile into the test guests' target
+/// directory (`Env` sets it), so only the crate itself compiles.
+pub(crate) fn own_crate(dir: &std::path::Path, name: &str, lib_rs: &str) -> String {
+    let root = crate::util::root();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n\n\
+         [dependencies]\nwflow = {{ path = {sdk:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\n\
+         [profile.release]\ndebug = false\ncodegen-units = 16\n\n[workspace]\n",
+        sdk = root.join("guest-sdk/rust/wflow").to_str().unwrap()
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), lib_rs).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+/// `text` with `from` replaced by `to`, which must be there.
+fn edited(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in the source");
+    text.replace(from, to)
+}
+
+/// The loop a user lives in: a 200-item foreach whose join fails; the join is fixed; `resume`
+/// with the fixed code reuses `start` and the 200 `square` tasks (computed by the old component)
+/// and runs the join and `end`. `--strict` reuses nothing of the changed code.
+#[test]
+pub(crate) fn resume_after_a_code_fix_reuses_the_tasks_before_the_fixed_step() {
+    let env = Env::new();
+    let good =
+        std::fs::read_to_string(crate::util::root().join("examples/foreach/src/lib.rs")).unwrap();
+    let broken = edited(
+        &good,
+        "        self.total.set(total);",
+        "        wflow::bail!(\"the join is broken (total {total})\");",
+    );
+    let dir = env.dir.path().join("edited-foreach");
+    let flow = own_crate(&dir, "edited-foreach", &broken);
+    let out = env.wflow(&["run", "--json", &flow, "-p", "n=200"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let origin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        stderr(&out).contains("the join is broken"),
+        "{}",
+        stderr(&out)
+    );
+    let client = env.client();
+    let old_code = client.run(&run_path(&origin)).unwrap().record().component;
+
+    // The fix.
+    own_crate(&dir, "edited-foreach", &good);
+    let (s, _) = resume_ok(&env, &[&run_path(&origin), &flow]);
+    assert_eq!(s["status"], "succeeded", "{s}");
+    let rep = &s["resume"];
+    assert_eq!(rep["reused"].as_array().unwrap().len(), 201, "{rep}");
+    assert_eq!(rep["reusing_steps"], json!(["start", "square"]));
+    assert_eq!(rep["rerun_steps"], json!(["sum", "end"]));
+    assert_eq!(rep["reusing_code"], json!([old_code]));
+    let run = client.run(&run_path(&s)).unwrap();
+    assert_ne!(run.record().component, old_code, "the fixed code ran");
+    let total = run.step("sum").unwrap().task().unwrap();
+    assert_eq!(
+        total.artifact("total").unwrap().value().unwrap(),
+        json!((1..=200i64).map(|x| x * x).sum::<i64>())
+    );
+    // Each reused task says which code computed it, and `show` tells.
+    let squares = run.step("square").unwrap().tasks().unwrap();
+    assert_eq!(squares.len(), 200);
+    for t in &squares {
+        assert_eq!(
+            (t.record().attempts, t.record().component),
+            (0, Some(old_code))
+        );
+    }
+    let text =
+        String::from_utf8_lossy(&env.wflow(&["show", &squares[7].pathspec()]).stdout).into_owned();
+    assert!(
+        text.contains(&format!("computed by component {}", old_code.short())),
+        "{text}"
+    );
+
+    // In words, one line.
+    let err = resume_notes(&env, &[&run_path(&origin), &flow]);
+    let line = format!(
+        "reusing 201 tasks of steps start, square, computed by component {}… (the code has \
+         changed since); running again: every task of sum, end",
+        old_code.short()
+    );
+    assert!(err.contains(&line), "{err}");
+
+    // --strict keeps the old refusal: nothing computed by other code is reused.
+    let (s, _) = resume_ok(&env, &["--strict", &run_path(&origin), &flow]);
+    assert_eq!(s["status"], "succeeded");
+    assert_eq!(s["resume"]["reused"], json!([]));
+    assert_eq!(s["resume"]["strict"], true);
+    let err = resume_notes(&env, &["--strict", &run_path(&origin), &flow]);
+    assert!(
+        err.contains("--strict: the code of start, square, sum, end differs"),
+        "{err}"
+    );
 }

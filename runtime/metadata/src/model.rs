@@ -231,6 +231,10 @@ pub enum Event {
         manifest: Digest,
         /// When it was reused.
         finished_ms: i64,
+        /// The digest of the component that computed the outputs (the code may have changed
+        /// since); left out when unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<Digest>,
     },
     /// A foreach split task declared its items; `items` is the digest of their encoding in the
     /// store (kept so a resumed run can fan out again without re-running the split).
@@ -331,6 +335,10 @@ pub struct TaskRecord {
     pub origin_task: Option<u64>,
     /// For a foreach split task: the digest of its declared items in the store.
     pub foreach_items: Option<Digest>,
+    /// For a reused task: the digest of the component that computed its outputs, when recorded
+    /// (it may differ from its run's code: resume after a code fix).
+    #[serde(default)]
+    pub component: Option<Digest>,
 }
 
 impl TaskRecord {

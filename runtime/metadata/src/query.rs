@@ -16,7 +16,7 @@ const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, starte
                            finished_ms, error, origin_run, user, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
-                            foreach_items";
+                            foreach_items, component";
 const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
                                stdout, stderr";
 
@@ -346,6 +346,7 @@ fn read_task(path: &Path, row: &Row) -> Result<TaskRecord> {
         origin_run: col(path, row, 10, "origin_run")?,
         origin_task: col(path, row, 11, "origin_task")?,
         foreach_items: digest(path, row, 12, "foreach_items", &owner)?,
+        component: digest(path, row, 13, "component", &owner)?,
         run_id,
     })
 }

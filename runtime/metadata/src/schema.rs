@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -95,6 +95,12 @@ CREATE INDEX IF NOT EXISTS runs_by_flow_status ON runs (flow, status, started_ms
 /// `wflow step-run --persist` (never the flow's latest run). Runs recorded before are runs.
 const V3: &str = "
 ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'step_run'));
+";
+
+/// Version 4: `tasks.component`, for a task a resumed run reused, the digest of the component
+/// that computed its outputs (a resume after a code fix reuses tasks of the old code).
+const V4: &str = "
+ALTER TABLE tasks ADD COLUMN component TEXT;
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

@@ -410,12 +410,13 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
             origin_task,
             manifest,
             finished_ms,
+            component,
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let changed = conn
                 .prepare_cached(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = ?3, manifest = ?4,
-                                      origin_run = ?5, origin_task = ?6
+                                      origin_run = ?5, origin_task = ?6, component = ?7
                      WHERE run_id = ?1 AND task_id = ?2",
                 )
                 .and_then(|mut st| {
@@ -425,7 +426,8 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                         finished_ms,
                         manifest.to_hex(),
                         origin_run,
-                        origin_task
+                        origin_task,
+                        hex(component)
                     ])
                 })
                 .map_err(sql_err(what))?;

@@ -47,6 +47,7 @@ fn scenario() -> Vec<Event> {
         origin_task: 1,
         manifest: manifest(1),
         finished_ms: 401,
+        component: Some(manifest(77)),
     });
     ev.push(Event::ForeachItems {
         run_id: "R3".into(),
@@ -135,6 +136,7 @@ fn same_events_same_records_as_sqlite() {
     assert_eq!(snapshot(&sqlite), snap);
     assert_eq!(snap["nightly"].as_array().unwrap().len(), 2, "{snap:#}");
     assert_eq!(snap["R3"]["tasks"][0]["origin_task"], 1);
+    assert_eq!(snap["R3"]["tasks"][0]["component"], manifest(77).to_hex());
     assert_eq!(snap["stats"][1]["reused"], 1, "{snap:#}");
     assert_eq!(objects.runs(None).unwrap()[0].run_id, "R3", "newest first");
     assert!(objects.run("nope").unwrap().is_none());

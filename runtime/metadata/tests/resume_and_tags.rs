@@ -36,6 +36,7 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
         origin_task: 1,
         manifest: manifest(1),
         finished_ms: 51,
+        component: Some(manifest(50)),
     });
     resumed.extend(simple_task("R1", 2, "work"));
     meta.record(&resumed).unwrap();
@@ -49,6 +50,11 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
     assert_eq!(
         (reused.origin_run.as_deref(), reused.origin_task),
         (Some("R0"), Some(1))
+    );
+    assert_eq!(
+        reused.component,
+        Some(manifest(50)),
+        "the code that computed it"
     );
     assert!(meta.attempts("R1", 1).unwrap().is_empty());
     let ran = meta.task("R1", 2).unwrap().unwrap();
@@ -76,6 +82,7 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
             origin_task: 1,
             manifest: manifest(1),
             finished_ms: 52,
+            component: None,
         }])
         .unwrap_err();
     assert!(
@@ -315,8 +322,13 @@ fn a_version_1_file_is_upgraded_in_place() {
     let meta = Metadata::open(&path).unwrap();
     let task = meta.task("R", 1).unwrap().unwrap();
     assert_eq!(
-        (task.step.as_str(), task.origin_task, task.foreach_items),
-        ("start", None, None)
+        (
+            task.step.as_str(),
+            task.origin_task,
+            task.foreach_items,
+            task.component
+        ),
+        ("start", None, None, None)
     );
     meta.add_tags("R", &["kept".to_string()]).unwrap();
     // Runs recorded before run kinds existed are runs of the flow.

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+mod code;
 mod compute;
 mod execute;
 mod frames;
@@ -18,11 +19,14 @@ pub mod remote;
 mod resume;
 mod run;
 
+pub use code::Code;
 pub use compute::{
     Attempt, AttemptFuture, AttemptOutput, AttemptReport, Compute, Computes, Local, run_attempt,
 };
 pub use execute::{ATTEMPT_BACKOFF, INFRASTRUCTURE_RETRIES, TaskResult};
-pub use resume::{Resume, ResumeError, ResumeReport, ReusedTask, resume_flow, resume_params};
+pub use resume::{
+    Resume, ResumeError, ResumeHow, ResumeReport, ReusedTask, resume_flow, resume_params,
+};
 pub use run::{
     Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary, run_flow,
 };

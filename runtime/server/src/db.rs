@@ -24,7 +24,8 @@ type ApiResult<T> = Result<T, ApiError>;
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, finished_ms, \
                            error, origin_run, user_name, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
-                            finished_ms, manifest, attempts, origin_run, origin_task, foreach_items";
+                            finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, \
+                            component";
 const ATTEMPT_COLUMNS: &str =
     "run_id, task_id, attempt, status, started_ms, finished_ms, error, stdout, stderr";
 
@@ -95,6 +96,7 @@ fn read_task(row: &Row) -> ApiResult<TaskRecord> {
         origin_run: row.get(10),
         origin_task: row.get::<_, Option<i64>>(11).map(|t| t as u64),
         foreach_items: digest(row, 12, "foreach_items")?,
+        component: digest(row, 13, "component")?,
     })
 }
 
@@ -904,12 +906,13 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             origin_task,
             manifest,
             finished_ms,
+            component,
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(&format!(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = $3, manifest = $4,
-                                      origin_run = $5, origin_task = $6
+                                      origin_run = $5, origin_task = $6, component = $9
                      WHERE run_id = $1 AND task_id = $2 AND {}",
                     owned("$1", 7, 8)
                 ))
@@ -927,6 +930,7 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
                         &task_key(*origin_task)?,
                         user,
                         admin,
+                        &hex(component),
                     ],
                 )
                 .await

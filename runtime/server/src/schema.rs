@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -87,6 +87,12 @@ CREATE INDEX tags_by_tag ON tags (tag, run_id);
 /// never a flow's latest run); runs recorded before are runs.
 const V2: &str = "
 ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'step_run'));
+";
+
+/// Version 3: `tasks.component`, for a reused task the digest of the component that computed
+/// its outputs.
+const V3: &str = "
+ALTER TABLE tasks ADD COLUMN component TEXT;
 ";
 
 /// The schema could not be brought up to date.

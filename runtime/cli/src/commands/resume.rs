@@ -13,7 +13,8 @@ use wflow_engine::{Engine, EngineConfig, FlowComponent, Sandbox};
 use wflow_graph::Plan;
 use wflow_metadata::{Recorder, RunRecord};
 use wflow_scheduler::{
-    Computes, Observer, Resume, ResumeReport, RunOptions, RunSummary, resume_flow, resume_params,
+    Code, Computes, Observer, Resume, ResumeHow, ResumeReport, RunOptions, RunSummary, resume_flow,
+    resume_params,
 };
 use wflow_store::Cas;
 
@@ -28,8 +29,9 @@ pub struct ResumeArgs {
     /// The run to resume: `Flow/run`, `Flow/latest`, a run id, or `Flow` for its newest run. Default: the
     /// newest run of the component's flow when one is given, else the newest run in the store.
     pub run: Option<String>,
-    /// The component (`.wasm`) or guest crate directory to run with. Default: the run's own
-    /// component, kept in the store. (Tasks are reused only when it is the same component.)
+    /// The component (`.wasm`) or guest crate directory to run with (say, with a fix). Default:
+    /// the run's own component, kept in the store. The tasks before the first step to run again
+    /// are reused even when the code changed (see --strict).
     pub flow: Option<PathBuf>,
     /// Run again from this step on (the step and every step after it), even in a run that
     /// succeeded.
@@ -46,6 +48,10 @@ pub struct ResumeArgs {
     /// run again.
     #[arg(long)]
     pub force: bool,
+    /// Reuse no task of a step whose component changed since the run (nor of any step after
+    /// it): with a new single component, every step runs again.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub compute: crate::compute::ComputeArgs,
 }
@@ -66,6 +72,18 @@ pub(crate) struct Component {
 }
 
 impl Component {
+    /// What the run records as its code, and each step's component.
+    pub fn code(&self) -> Code {
+        Code {
+            digest: self.code_digest,
+            steps: self
+                .by_step
+                .iter()
+                .map(|(step, c)| (step.clone(), c.digest()))
+                .collect(),
+        }
+    }
+
     /// A flow loaded from a file or crate directory, its code kept in the store (as `wflow run`
     /// does, so a later resume finds it by digest). The one place that knows `LoadedFlow`.
     fn stored(flow: super::LoadedFlow, cas: &Cas) -> Result<Component> {
@@ -255,17 +273,22 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         args.run.as_deref(),
         loaded.as_ref().map(|f| f.plan.spec().name.as_str()),
     )?;
-    let force = killed(&client, &origin, printer)? || args.force;
+    let how = ResumeHow {
+        from: args.from.clone(),
+        force: killed(&client, &origin, printer)? || args.force,
+        strict: args.strict,
+    };
     let component = match loaded {
         Some(flow) => {
             // Checked before anything is written.
+            let none = Code::single(Digest::of(b""), flow.plan.steps_in_order());
             Resume::plan(
                 origin.clone(),
                 Vec::new(),
                 flow.plan.clone(),
-                Digest::of(b""),
-                args.from.as_deref(),
-                force,
+                &none,
+                none.clone(),
+                &how,
             )
             .map_err(|e| BadInput(e.to_string()))?;
             Component::stored(flow, &cas)?
@@ -279,15 +302,16 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         args.max_workers,
         local_workers,
     )?;
-    let digest: Digest = component.code_digest;
+    let code = component.code();
+    let origin_code = Code::of_run(&cas, &origin, component.plan.steps_in_order(), &code);
     let tasks = client.metadata().tasks(&origin.run_id)?;
     let mut resume = Resume::plan(
         origin.clone(),
         tasks,
         component.plan.clone(),
-        digest,
-        args.from.as_deref(),
-        force,
+        &code,
+        origin_code,
+        &how,
     )
     .map_err(|e| BadInput(e.to_string()))?;
     let params = resume_params(component.plan.spec(), &origin.params, &given)
@@ -434,33 +458,94 @@ fn find_origin(client: &Client, run: Option<&str>, flow: Option<&str>) -> Result
 }
 
 fn note_plan(printer: &Printer, rep: &ResumeReport, origin: &str) {
-    if let Some((old, new)) = &rep.code_changed {
-        printer.note(format!(
-            "  the component differs from the one {origin} ran ({} → {}): one component holds the \
-             code of every step, so no task is reused and every step runs again: {}",
-            old.short(),
-            new.short(),
-            rep.rerun_steps.join(", ")
-        ));
-    } else {
-        let mut again = Vec::new();
-        if !rep.failed_steps.is_empty() {
-            again.push(format!(
-                "the failed or unfinished tasks of {}",
-                rep.failed_steps.join(", ")
-            ));
-        }
-        if !rep.rerun_steps.is_empty() {
-            again.push(format!("every task of {}", rep.rerun_steps.join(", ")));
-        }
-        if again.is_empty() {
-            again.push("the tasks that never ran".into());
-        }
-        printer.note(format!(
-            "  reusing its successful tasks; running again: {}",
-            again.join("; ")
+    let mut again = Vec::new();
+    // A failed step that runs whole (its code changed) is in `rerun_steps`.
+    let failed: Vec<&str> = rep
+        .failed_steps
+        .iter()
+        .filter(|s| !rep.rerun_steps.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !failed.is_empty() {
+        again.push(format!(
+            "the failed or unfinished tasks of {}",
+            failed.join(", ")
         ));
     }
+    if !rep.rerun_steps.is_empty() {
+        again.push(format!("every task of {}", rep.rerun_steps.join(", ")));
+    }
+    if again.is_empty() {
+        again.push("the tasks that never ran".into());
+    }
+    let again = again.join("; ");
+    if rep.changed_steps.is_empty() {
+        printer.note(format!(
+            "  reusing its successful tasks; running again: {again}"
+        ));
+        return;
+    }
+    let changed = rep.changed_steps.join(", ");
+    if rep.strict {
+        printer.note(format!(
+            "  --strict: the code of {changed} differs from what {origin} ran, so nothing of it              or after it is reused; running again: {again}"
+        ));
+        return;
+    }
+    if rep.reusing_tasks == 0 {
+        printer.note(format!(
+            "  the code of {changed} has changed since {origin}; running again: {again}"
+        ));
+        return;
+    }
+    // One line: what is reused, computed by which code, and whether that code changed.
+    let by = rep
+        .reusing_code
+        .iter()
+        .map(|d| format!("{}…", d.short()))
+        .collect::<Vec<_>>();
+    let by = match by.as_slice() {
+        [one] => format!("component {one}"),
+        many => format!("components {}", many.join(", ")),
+    };
+    let stale: Vec<&str> = rep
+        .reusing_steps
+        .iter()
+        .filter(|s| rep.changed_steps.contains(s))
+        .map(String::as_str)
+        .collect();
+    let since = if stale.len() == rep.reusing_steps.len() {
+        "the code has changed since".to_string()
+    } else if stale.is_empty() {
+        format!("unchanged; the code of {changed} has changed")
+    } else {
+        format!("the code of {} has changed since", stale.join(", "))
+    };
+    let n = rep.reusing_tasks;
+    printer.note(format!(
+        "  reusing {} task{} of step{} {}, computed by {by} ({since}); running again: {again}",
+        thousands(n as u64),
+        if n == 1 { "" } else { "s" },
+        if rep.reusing_steps.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        rep.reusing_steps.join(", "),
+    ));
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn note_outcome(printer: &Printer, rep: &ResumeReport, summary: &RunSummary, origin: &str) {

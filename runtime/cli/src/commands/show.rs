@@ -399,6 +399,7 @@ fn task_json(t: &Task) -> serde_json::Value {
         "duration_ms": t.duration_ms(),
         "manifest": r.manifest,
         "origin": t.origin(),
+        "component": r.component,
     })
 }
 
@@ -454,6 +455,12 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
         printer.line(format!(
             "  reused    from {origin} (its outputs, not run again)"
         ));
+        if let Some(c) = r.component {
+            printer.line(format!(
+                "  code      computed by component {} (the run's code may have changed since)",
+                c.short()
+            ));
+        }
     }
     if let Some(m) = r.manifest {
         printer.line(format!("  manifest  {}", m.short()));

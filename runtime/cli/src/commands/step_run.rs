@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use wflow_client::{Client, LogSource, Object, Stream};
 use wflow_metadata::{Metadata, Recorder, Status};
-use wflow_scheduler::Resume;
+use wflow_scheduler::{Code, Resume};
 
 use super::inspect::{clip, open_client, preview, size, store_dir};
 use super::resume::{component_for, run_resumed, workers};
@@ -55,11 +55,14 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
     let cas = client.cas().clone();
     let component = component_for(args.flow.as_deref(), &origin, &cas, settings, 1, printer)?;
     let tasks = client.metadata().tasks(&origin.run_id)?;
+    let code = component.code();
+    let origin_code = Code::of_run(&cas, &origin, component.plan.steps_in_order(), &code);
     let mut resume = Resume::plan_step_run(
         origin.clone(),
         tasks,
         component.plan.clone(),
-        component.code_digest,
+        &code,
+        origin_code,
         target.record(),
     )
     .map_err(|e| BadInput(e.to_string()))?;

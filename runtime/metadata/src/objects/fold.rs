@@ -59,6 +59,7 @@ impl RunState {
                         origin_run: None,
                         origin_task: None,
                         foreach_items: None,
+                        component: None,
                     },
                 );
             }
@@ -150,12 +151,14 @@ impl RunState {
                 origin_task,
                 manifest,
                 finished_ms,
+                component,
                 ..
             } => {
                 let t = self
                     .tasks
                     .get_mut(task_id)
                     .ok_or_else(|| task_missing(*task_id))?;
+                t.component = *component;
                 t.status = Status::Succeeded;
                 t.finished_ms = Some(*finished_ms);
                 t.manifest = Some(*manifest);

@@ -130,6 +130,9 @@ pub(super) enum StoredEvent {
         origin_task: u64,
         manifest: Digest,
         finished_ms: i64,
+        /// Absent when unknown (and in every batch written before 0.1.1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<Digest>,
     },
     ForeachItems {
         task_id: u64,
@@ -203,6 +206,7 @@ impl StoredEvent {
                 origin_task,
                 manifest,
                 finished_ms,
+                component,
                 ..
             } => StoredEvent::TaskReused {
                 task_id,
@@ -210,6 +214,7 @@ impl StoredEvent {
                 origin_task,
                 manifest,
                 finished_ms,
+                component,
             },
             Event::ForeachItems { task_id, items, .. } => {
                 StoredEvent::ForeachItems { task_id, items }
@@ -285,6 +290,7 @@ impl StoredEvent {
                 origin_task,
                 manifest,
                 finished_ms,
+                component,
             } => Event::TaskReused {
                 run_id,
                 task_id,
@@ -292,6 +298,7 @@ impl StoredEvent {
                 origin_task,
                 manifest,
                 finished_ms,
+                component,
             },
             StoredEvent::ForeachItems { task_id, items } => Event::ForeachItems {
                 run_id,

@@ -8,17 +8,21 @@
 //! new run takes the outputs of the origin's task with the same pair — by pointing at that task's
 //! manifest, no data copied — when all of these hold:
 //!
-//! - the new run has the same component (same digest) as the origin: one component holds every
-//!   step's code, so a different component may compute anything differently;
 //! - its step is not re-run: with `--from STEP`, that step and every step after it are re-run;
 //!   without, every step after a step that failed (the failed tasks themselves have no successful
-//!   origin task, so they run; their successful siblings in a foreach are reused);
+//!   origin task, so they run; their successful siblings in a foreach are reused, unless the
+//!   step's component changed: then the whole step runs again);
+//! - with `--strict` only: its step's component (and that of every step before it) is the one
+//!   the origin ran; without, the steps before the first step to re-run are reused whatever the
+//!   code, as Metaflow does (a resume after a code fix reuses the work before the fix). Each step
+//!   counts its own component: in a polyglot flow, a change to one language's component is a
+//!   change to its steps only (see [`Code`]);
 //! - the origin task succeeded, and its inputs were the origin tasks whose outputs the new task's
 //!   inputs reused (so it would see exactly what it saw then);
 //! - for a foreach split, its items were recorded (so the new run can fan out without it).
 //!
 //! Anything else runs. A task that is reused is recorded with [`Event::TaskReused`] (its origin
-//! run and task, no attempt).
+//! run and task, no attempt, and the digest of the component that computed its outputs).
 //!
 //! # Parameters
 //!
@@ -35,6 +39,7 @@ use wflow_graph::Plan;
 use wflow_metadata::{Event, Recorder, RunKind, RunRecord, Status, TaskRecord};
 use wflow_store::{ArtifactRef, Cas};
 
+use crate::code::Code;
 use crate::execute::{Done, TaskResult};
 use crate::run::{RunOptions, RunSummary, SchedulerError, blocking, parameter_artifacts, run_loop};
 
@@ -105,6 +110,8 @@ pub struct ReusedTask {
     pub step: String,
     /// The origin task it took its outputs from.
     pub origin_task: u64,
+    /// The component that computed those outputs, when known.
+    pub component: Option<Digest>,
 }
 
 /// What a resume did, besides the run itself.
@@ -121,9 +128,19 @@ pub struct ResumeReport {
     pub rerun_steps: Vec<String>,
     /// Tasks reused, in the order they were.
     pub reused: Vec<ReusedTask>,
-    /// When the component differs from the origin's: `(origin's, new)`. Then no task is reused
-    /// by a resume: one component holds every step's code.
+    /// When the code differs from the origin's: `(origin's, new)` as the runs record it.
     pub code_changed: Option<(Digest, Digest)>,
+    /// Steps whose component differs from the one that ran them in the origin, in graph order.
+    pub changed_steps: Vec<String>,
+    /// `--strict`: tasks of a step whose code (or an earlier step's) changed are not reused.
+    pub strict: bool,
+    /// The steps whose origin tasks are to be reused (those not run again), in graph order, and
+    /// how many successful tasks they have in the origin.
+    pub reusing_steps: Vec<String>,
+    /// How many successful origin tasks `reusing_steps` have.
+    pub reusing_tasks: usize,
+    /// The components that computed the tasks of `reusing_steps` in the origin, each once.
+    pub reusing_code: Vec<Digest>,
     /// Parameters whose value differs from the origin's.
     pub params_changed: Vec<String>,
     /// Tasks that could have been reused but were run, and why.
@@ -144,7 +161,8 @@ pub struct Resume {
     rerun: BTreeSet<String>,
     /// For step-run: the steps the target depends on.
     ancestors: BTreeSet<String>,
-    reuse_allowed: bool,
+    /// The component that ran each step in the origin.
+    origin_code: Code,
     /// Successful origin tasks with a manifest, by (step, foreach path).
     by_key: HashMap<(String, Vec<u32>), TaskRecord>,
     /// New task id → the origin task it reused.
@@ -173,6 +191,7 @@ pub(crate) enum Decision {
 pub(crate) struct Reused {
     origin_run: String,
     origin_task: u64,
+    component: Option<Digest>,
     manifest: Digest,
     artifacts: Arc<BTreeMap<String, ArtifactRef>>,
     items: Option<Vec<Value>>,
@@ -212,20 +231,29 @@ fn upstream(plan: &Plan, to: &str) -> BTreeSet<String> {
     seen
 }
 
+/// How to resume (the options of `wflow resume`).
+#[derive(Clone, Debug, Default)]
+pub struct ResumeHow {
+    /// The first step to run again (with every step after it); without it, the steps after the
+    /// origin's failed steps run again, and its failed tasks.
+    pub from: Option<String>,
+    /// Resume a run still recorded as running (its process died); its running tasks count as
+    /// failed.
+    pub force: bool,
+    /// Reuse no task whose step's code, or an earlier step's, changed since the origin.
+    pub strict: bool,
+}
+
 impl Resume {
-    /// Plans resuming `origin` (whose tasks are `origin_tasks`) with a component of digest
-    /// `component` whose validated graph is `plan`.
-    ///
-    /// `from`: the first step to run again (with every step after it); without it, the steps
-    /// after the origin's failed steps run again, and its failed tasks. `force`: resume a run
-    /// still recorded as running (its process died); its running tasks count as failed.
+    /// Plans resuming `origin` (whose tasks are `origin_tasks`, run with `origin_code`) with
+    /// `code`, whose validated graph is `plan`.
     pub fn plan(
         origin: RunRecord,
         origin_tasks: Vec<TaskRecord>,
         plan: Plan,
-        component: Digest,
-        from: Option<&str>,
-        force: bool,
+        code: &Code,
+        origin_code: Code,
+        how: &ResumeHow,
     ) -> Result<Resume, ResumeError> {
         let run = pathspec(&origin);
         if plan.spec().name != origin.flow {
@@ -235,17 +263,23 @@ impl Resume {
                 component_flow: plan.spec().name.clone(),
             });
         }
-        if origin.status == Status::Running && !force {
+        if origin.status == Status::Running && !how.force {
             return Err(ResumeError::StillRunning { run });
         }
         let mut rerun = BTreeSet::new();
-        let failed: BTreeSet<&str> = origin_tasks
+        let failed: BTreeSet<String> = origin_tasks
             .iter()
             .filter(|t| t.status != Status::Succeeded)
-            .map(|t| t.step.as_str())
+            .map(|t| t.step.clone())
             .filter(|s| plan.spec().step(s).is_some())
             .collect();
-        match from {
+        let changed: BTreeSet<&str> = plan
+            .steps_in_order()
+            .iter()
+            .filter(|s| origin_code.of_step(s) != code.of_step(s))
+            .map(String::as_str)
+            .collect();
+        match how.from.as_deref() {
             Some(step) => {
                 if plan.spec().step(step).is_none() {
                     return Err(ResumeError::UnknownStep {
@@ -264,39 +298,64 @@ impl Resume {
                     });
                 }
                 for step in &failed {
-                    rerun.extend(downstream(&plan, step).into_iter().filter(|s| s != step));
+                    // A failed step whose code changed runs whole: its successful tasks were
+                    // computed by the code that was fixed.
+                    let keep_self = !changed.contains(step.as_str());
+                    rerun.extend(
+                        downstream(&plan, step)
+                            .into_iter()
+                            .filter(|s| !keep_self || s != step),
+                    );
                 }
             }
         }
-        let same = origin.component == component;
-        let mut report = ResumeReport {
+        if how.strict {
+            for step in &changed {
+                rerun.extend(downstream(&plan, step));
+            }
+        }
+        let in_order = |set: &dyn Fn(&str) -> bool| -> Vec<String> {
+            plan.steps_in_order()
+                .iter()
+                .filter(|s| set(s))
+                .cloned()
+                .collect()
+        };
+        let reusing_steps = in_order(&|s| !rerun.contains(s));
+        let reusable = index(origin_tasks);
+        let reusing_tasks = reusable
+            .keys()
+            .filter(|(step, _)| reusing_steps.contains(step))
+            .count();
+        let mut reusing_code = Vec::new();
+        for step in &reusing_steps {
+            if let Some(d) = origin_code.of_step(step)
+                && !reusing_code.contains(&d)
+            {
+                reusing_code.push(d);
+            }
+        }
+        let report = ResumeReport {
             origin_run: origin.run_id.clone(),
-            rerun_steps: plan
-                .steps_in_order()
-                .iter()
-                .filter(|s| rerun.contains(*s))
-                .cloned()
-                .collect(),
-            failed_steps: plan
-                .steps_in_order()
-                .iter()
-                .filter(|s| failed.contains(s.as_str()))
-                .cloned()
-                .collect(),
-            code_changed: (!same).then_some((origin.component, component)),
+            rerun_steps: in_order(&|s| rerun.contains(s)),
+            failed_steps: in_order(&|s| failed.contains(s)),
+            code_changed: (origin.component != code.digest)
+                .then_some((origin.component, code.digest)),
+            changed_steps: in_order(&|s| changed.contains(s)),
+            strict: how.strict,
+            reusing_steps,
+            reusing_tasks,
+            reusing_code,
             ..ResumeReport::default()
         };
-        if !same {
-            report.rerun_steps = plan.steps_in_order().to_vec();
-        }
         Ok(Resume {
             mode: Mode::Resume,
-            by_key: index(origin_tasks),
+            by_key: reusable,
             origin,
             plan,
             rerun,
             ancestors: BTreeSet::new(),
-            reuse_allowed: same,
+            origin_code,
             origin_of: HashMap::new(),
             overlay: Vec::new(),
             report,
@@ -310,7 +369,8 @@ impl Resume {
         origin: RunRecord,
         origin_tasks: Vec<TaskRecord>,
         plan: Plan,
-        component: Digest,
+        code: &Code,
+        origin_code: Code,
         target: &TaskRecord,
     ) -> Result<Resume, ResumeError> {
         let run = pathspec(&origin);
@@ -355,7 +415,8 @@ impl Resume {
         let report = ResumeReport {
             origin_run: origin.run_id.clone(),
             rerun_steps: vec![step.clone()],
-            code_changed: (origin.component != component).then_some((origin.component, component)),
+            code_changed: (origin.component != code.digest)
+                .then_some((origin.component, code.digest)),
             ..ResumeReport::default()
         };
         Ok(Resume {
@@ -368,7 +429,7 @@ impl Resume {
             plan,
             rerun: BTreeSet::new(),
             ancestors,
-            reuse_allowed: true,
+            origin_code,
             origin_of: HashMap::new(),
             overlay: Vec::new(),
             report,
@@ -422,10 +483,7 @@ impl Resume {
                 }
             }
         };
-        if may_reuse
-            && self.reuse_allowed
-            && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs).await
-        {
+        if may_reuse && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs).await {
             return Decision::Reuse(reused);
         }
         self.apply_overlay(inputs);
@@ -491,15 +549,24 @@ impl Resume {
                 return None;
             }
         };
+        // What computed the outputs: the origin's component for the step, or, for a task the
+        // origin itself reused, what its record says.
+        let component = if origin.is_reused() {
+            origin.component
+        } else {
+            self.origin_code.of_step(step)
+        };
         self.origin_of.insert(task_id, origin_task);
         self.report.reused.push(ReusedTask {
             task_id,
             step: step.to_string(),
             origin_task,
+            component,
         });
         Some(Reused {
             origin_run: self.origin.run_id.clone(),
             origin_task,
+            component,
             manifest,
             artifacts: Arc::new(artifacts),
             items,
@@ -657,6 +724,7 @@ pub(crate) async fn deliver(
         origin_task: reused.origin_task,
         manifest: reused.manifest,
         finished_ms: now_millis(),
+        component: reused.component,
     });
     TaskResult {
         task_id,
@@ -725,219 +793,4 @@ fn read_items(cas: &Cas, digest: &Digest) -> Result<Vec<Value>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use wflow_core::{ParamSpec, StepSpec, Transition};
-
-    fn plan() -> Plan {
-        let next = |to: &[&str]| Transition::Next(to.iter().map(|s| s.to_string()).collect());
-        let mut join = StepSpec::new("join", next(&["end"]));
-        join.join = true;
-        let spec = FlowSpec {
-            name: "F".into(),
-            doc: String::new(),
-            parameters: vec![
-                ParamSpec {
-                    name: "n".into(),
-                    ty: ParamType::Int,
-                    default: Some("3".into()),
-                    help: String::new(),
-                },
-                ParamSpec {
-                    name: "j".into(),
-                    ty: ParamType::Json,
-                    default: None,
-                    help: String::new(),
-                },
-            ],
-            steps: vec![
-                StepSpec::new("start", next(&["a", "b"])),
-                StepSpec::new("a", next(&["join"])),
-                StepSpec::new("b", next(&["join"])),
-                join,
-                StepSpec::new("end", Transition::End),
-            ],
-        };
-        wflow_graph::validate(&spec).unwrap()
-    }
-
-    fn run(status: Status) -> RunRecord {
-        RunRecord {
-            run_id: "R".into(),
-            flow: "F".into(),
-            component: Digest::of(b"c"),
-            params: serde_json::json!({ "n": 5, "j": { "k": [1] } }),
-            spec: serde_json::json!({}),
-            status,
-            started_ms: 0,
-            finished_ms: None,
-            error: None,
-            origin_run: None,
-            user: "ada".into(),
-            kind: Default::default(),
-        }
-    }
-
-    fn task(id: u64, step: &str, status: Status) -> TaskRecord {
-        TaskRecord {
-            run_id: "R".into(),
-            task_id: id,
-            step: step.into(),
-            foreach_path: vec![],
-            inputs: vec![],
-            status,
-            started_ms: 0,
-            finished_ms: None,
-            manifest: (status == Status::Succeeded).then(|| Digest::of(step.as_bytes())),
-            attempts: 1,
-            origin_run: None,
-            origin_task: None,
-            foreach_items: None,
-        }
-    }
-
-    #[test]
-    fn what_runs_again() {
-        let c = Digest::of(b"c");
-        let tasks = vec![
-            task(1, "start", Status::Succeeded),
-            task(2, "a", Status::Failed),
-            task(3, "b", Status::Succeeded),
-        ];
-        let r = Resume::plan(run(Status::Failed), tasks.clone(), plan(), c, None, false).unwrap();
-        assert_eq!(r.report().failed_steps, ["a"]);
-        assert_eq!(r.report().rerun_steps, ["join", "end"]);
-        assert!(r.report().code_changed.is_none());
-        let r = Resume::plan(
-            run(Status::Succeeded),
-            tasks.clone(),
-            plan(),
-            c,
-            Some("b"),
-            false,
-        )
-        .unwrap();
-        assert_eq!(r.report().rerun_steps, ["b", "join", "end"]);
-        let other = Digest::of(b"other");
-        let r = Resume::plan(
-            run(Status::Failed),
-            tasks.clone(),
-            plan(),
-            other,
-            None,
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            r.report().rerun_steps,
-            ["start", "a", "b", "join", "end"],
-            "a new component runs everything"
-        );
-        assert_eq!(r.report().code_changed, Some((c, other)));
-    }
-
-    #[test]
-    fn bad_requests() {
-        let c = Digest::of(b"c");
-        let err = |r: Result<Resume, ResumeError>| r.unwrap_err().to_string();
-        let e = err(Resume::plan(
-            run(Status::Succeeded),
-            vec![],
-            plan(),
-            c,
-            None,
-            false,
-        ));
-        assert!(e.contains("succeeded") && e.contains("--from"), "{e}");
-        let e = err(Resume::plan(
-            run(Status::Running),
-            vec![],
-            plan(),
-            c,
-            None,
-            false,
-        ));
-        assert!(e.contains("still running") && e.contains("--force"), "{e}");
-        assert!(Resume::plan(run(Status::Running), vec![], plan(), c, None, true).is_ok());
-        let e = err(Resume::plan(
-            run(Status::Failed),
-            vec![],
-            plan(),
-            c,
-            Some("jion"),
-            false,
-        ));
-        assert!(
-            e.contains("no step `jion`") && e.contains("start, a, b, join, end"),
-            "{e}"
-        );
-        let mut other = run(Status::Failed);
-        other.flow = "G".into();
-        let e = err(Resume::plan(other, vec![], plan(), c, None, false));
-        assert!(e.contains("flow `F`") && e.contains("flow `G`"), "{e}");
-    }
-
-    #[test]
-    fn parameters_are_the_origins_unless_given() {
-        let spec = plan().spec().clone();
-        let origin = run(Status::Failed).params;
-        let p = resume_params(&spec, &origin, &[]).unwrap();
-        assert_eq!(p["n"], ParamValue::Int(5));
-        assert_eq!(
-            p["j"],
-            ParamValue::Json(serde_json::json!({ "k": [1] })),
-            "typed by the spec"
-        );
-        let p = resume_params(&spec, &origin, &[("n".into(), "7".into())]).unwrap();
-        assert_eq!(p["n"], ParamValue::Int(7));
-        let e = resume_params(&spec, &origin, &[("m".into(), "7".into())]).unwrap_err();
-        assert!(matches!(e, ParamError::Unknown { .. }), "{e}");
-        // A parameter the origin did not have takes its default; a required one must be given.
-        let p = resume_params(&spec, &serde_json::json!({ "j": 1 }), &[]).unwrap();
-        assert_eq!(p["n"], ParamValue::Int(3));
-        let e = resume_params(&spec, &serde_json::json!({}), &[]).unwrap_err();
-        assert!(matches!(e, ParamError::Missing { .. }), "{e}");
-    }
-
-    #[test]
-    fn foreach_items_round_trip_through_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let cas = Cas::new(Arc::new(wflow_store::LocalDisk::open(dir.path()).unwrap()));
-        let meta = Arc::new(wflow_metadata::Metadata::open_in_memory().unwrap());
-        let recorder = Recorder::new(meta);
-        let items = vec![
-            Value {
-                codec: "cbor".into(),
-                bytes: vec![1, 2],
-            },
-            Value {
-                codec: "raw".into(),
-                bytes: vec![],
-            },
-        ];
-        record_items(&cas, &recorder, "R", 1, Some(&items));
-        let bytes = {
-            let list = ciborium::Value::Array(
-                items
-                    .iter()
-                    .map(|v| {
-                        ciborium::Value::Array(vec![
-                            v.codec.as_str().into(),
-                            ciborium::Value::Bytes(v.bytes.clone()),
-                        ])
-                    })
-                    .collect(),
-            );
-            let mut out = Vec::new();
-            ciborium::into_writer(&list, &mut out).unwrap();
-            out
-        };
-        assert_eq!(read_items(&cas, &Digest::of(&bytes)).unwrap(), items);
-        let junk = cas.put(b"\x01").unwrap();
-        assert!(
-            read_items(&cas, &junk)
-                .unwrap_err()
-                .contains("not a list of foreach items")
-        );
-    }
-}
+mod tests;

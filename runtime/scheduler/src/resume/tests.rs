@@ -1,0 +1,284 @@
+//! Planning resumes: what runs again, per step, with and without --strict.
+
+use super::*;
+use wflow_core::{ParamSpec, StepSpec, Transition};
+
+fn plan() -> Plan {
+    let next = |to: &[&str]| Transition::Next(to.iter().map(|s| s.to_string()).collect());
+    let mut join = StepSpec::new("join", next(&["end"]));
+    join.join = true;
+    let spec = FlowSpec {
+        name: "F".into(),
+        doc: String::new(),
+        parameters: vec![
+            ParamSpec {
+                name: "n".into(),
+                ty: ParamType::Int,
+                default: Some("3".into()),
+                help: String::new(),
+            },
+            ParamSpec {
+                name: "j".into(),
+                ty: ParamType::Json,
+                default: None,
+                help: String::new(),
+            },
+        ],
+        steps: vec![
+            StepSpec::new("start", next(&["a", "b"])),
+            StepSpec::new("a", next(&["join"])),
+            StepSpec::new("b", next(&["join"])),
+            join,
+            StepSpec::new("end", Transition::End),
+        ],
+    };
+    wflow_graph::validate(&spec).unwrap()
+}
+
+fn run(status: Status) -> RunRecord {
+    RunRecord {
+        run_id: "R".into(),
+        flow: "F".into(),
+        component: Digest::of(b"c"),
+        params: serde_json::json!({ "n": 5, "j": { "k": [1] } }),
+        spec: serde_json::json!({}),
+        status,
+        started_ms: 0,
+        finished_ms: None,
+        error: None,
+        origin_run: None,
+        user: "ada".into(),
+        kind: Default::default(),
+    }
+}
+
+fn task(id: u64, step: &str, status: Status) -> TaskRecord {
+    TaskRecord {
+        run_id: "R".into(),
+        task_id: id,
+        step: step.into(),
+        foreach_path: vec![],
+        inputs: vec![],
+        status,
+        started_ms: 0,
+        finished_ms: None,
+        manifest: (status == Status::Succeeded).then(|| Digest::of(step.as_bytes())),
+        attempts: 1,
+        origin_run: None,
+        origin_task: None,
+        foreach_items: None,
+        component: None,
+    }
+}
+
+fn steps() -> Vec<String> {
+    plan().steps_in_order().to_vec()
+}
+
+fn how(from: Option<&str>, force: bool, strict: bool) -> ResumeHow {
+    ResumeHow {
+        from: from.map(str::to_string),
+        force,
+        strict,
+    }
+}
+
+/// Plans a resume of `origin` (ran with component `c`) with `code`.
+fn resume(
+    origin: RunRecord,
+    tasks: Vec<TaskRecord>,
+    code: &Code,
+    how: &ResumeHow,
+) -> Result<Resume, ResumeError> {
+    let c = Code::single(Digest::of(b"c"), &steps());
+    Resume::plan(origin, tasks, plan(), code, c, how)
+}
+
+#[test]
+fn what_runs_again() {
+    let c = Code::single(Digest::of(b"c"), &steps());
+    let tasks = vec![
+        task(1, "start", Status::Succeeded),
+        task(2, "a", Status::Failed),
+        task(3, "b", Status::Succeeded),
+    ];
+    let r = resume(
+        run(Status::Failed),
+        tasks.clone(),
+        &c,
+        &how(None, false, false),
+    )
+    .unwrap();
+    assert_eq!(r.report().failed_steps, ["a"]);
+    assert_eq!(r.report().rerun_steps, ["join", "end"]);
+    assert!(r.report().code_changed.is_none() && r.report().changed_steps.is_empty());
+    assert_eq!(
+        (
+            r.report().reusing_steps.as_slice(),
+            r.report().reusing_tasks
+        ),
+        (["start", "a", "b"].map(String::from).as_slice(), 2)
+    );
+    let from_b = how(Some("b"), false, false);
+    let r = resume(run(Status::Succeeded), tasks.clone(), &c, &from_b).unwrap();
+    assert_eq!(r.report().rerun_steps, ["b", "join", "end"]);
+
+    // A code fix: the steps before the failed one are reused whatever the code; the failed
+    // step runs whole (its code changed), and everything after it.
+    let other = Code::single(Digest::of(b"other"), &steps());
+    let r = resume(
+        run(Status::Failed),
+        tasks.clone(),
+        &other,
+        &how(None, false, false),
+    )
+    .unwrap();
+    assert_eq!(r.report().rerun_steps, ["a", "join", "end"]);
+    assert_eq!(r.report().changed_steps, steps());
+    assert_eq!(r.report().code_changed, Some((c.digest, other.digest)));
+    assert_eq!(r.report().reusing_steps, ["start", "b"]);
+    assert_eq!(r.report().reusing_code, [c.digest]);
+    // --strict: nothing of the changed code is reused.
+    let r = resume(
+        run(Status::Failed),
+        tasks.clone(),
+        &other,
+        &how(None, false, true),
+    )
+    .unwrap();
+    assert_eq!(
+        r.report().rerun_steps,
+        steps(),
+        "a new component runs everything"
+    );
+    assert!(r.report().reusing_steps.is_empty() && r.report().strict);
+}
+
+#[test]
+fn each_step_counts_its_own_component() {
+    let c = Code::single(Digest::of(b"c"), &steps());
+    // Only `b`'s component changed (a polyglot flow whose one language was edited).
+    let mut edited = c.clone();
+    edited.digest = Digest::of(b"record");
+    edited.steps.insert("b".into(), Digest::of(b"python"));
+    let tasks = vec![
+        task(1, "start", Status::Succeeded),
+        task(2, "a", Status::Succeeded),
+        task(3, "b", Status::Succeeded),
+        task(4, "join", Status::Failed),
+    ];
+    let r = resume(
+        run(Status::Failed),
+        tasks.clone(),
+        &edited,
+        &how(None, false, true),
+    )
+    .unwrap();
+    assert_eq!(r.report().changed_steps, ["b"]);
+    assert_eq!(
+        r.report().rerun_steps,
+        ["b", "join", "end"],
+        "strict: the changed step and what follows it; `start` and `a` are reused"
+    );
+    assert_eq!(r.report().reusing_steps, ["start", "a"]);
+    let r = resume(
+        run(Status::Failed),
+        tasks,
+        &edited,
+        &how(None, false, false),
+    )
+    .unwrap();
+    // Without --strict: the failed join's tasks run again (its code did not change), then `end`.
+    assert_eq!(r.report().rerun_steps, ["end"]);
+    assert_eq!(r.report().failed_steps, ["join"]);
+}
+
+#[test]
+fn bad_requests() {
+    let c = Code::single(Digest::of(b"c"), &steps());
+    let err = |r: Result<Resume, ResumeError>| r.unwrap_err().to_string();
+    let plain = how(None, false, false);
+    let e = err(resume(run(Status::Succeeded), vec![], &c, &plain));
+    assert!(e.contains("succeeded") && e.contains("--from"), "{e}");
+    let e = err(resume(run(Status::Running), vec![], &c, &plain));
+    assert!(e.contains("still running") && e.contains("--force"), "{e}");
+    assert!(resume(run(Status::Running), vec![], &c, &how(None, true, false)).is_ok());
+    let e = err(resume(
+        run(Status::Failed),
+        vec![],
+        &c,
+        &how(Some("jion"), false, false),
+    ));
+    assert!(
+        e.contains("no step `jion`") && e.contains("start, a, b, join, end"),
+        "{e}"
+    );
+    let mut other = run(Status::Failed);
+    other.flow = "G".into();
+    let e = err(resume(other, vec![], &c, &plain));
+    assert!(e.contains("flow `F`") && e.contains("flow `G`"), "{e}");
+}
+
+#[test]
+fn parameters_are_the_origins_unless_given() {
+    let spec = plan().spec().clone();
+    let origin = run(Status::Failed).params;
+    let p = resume_params(&spec, &origin, &[]).unwrap();
+    assert_eq!(p["n"], ParamValue::Int(5));
+    assert_eq!(
+        p["j"],
+        ParamValue::Json(serde_json::json!({ "k": [1] })),
+        "typed by the spec"
+    );
+    let p = resume_params(&spec, &origin, &[("n".into(), "7".into())]).unwrap();
+    assert_eq!(p["n"], ParamValue::Int(7));
+    let e = resume_params(&spec, &origin, &[("m".into(), "7".into())]).unwrap_err();
+    assert!(matches!(e, ParamError::Unknown { .. }), "{e}");
+    // A parameter the origin did not have takes its default; a required one must be given.
+    let p = resume_params(&spec, &serde_json::json!({ "j": 1 }), &[]).unwrap();
+    assert_eq!(p["n"], ParamValue::Int(3));
+    let e = resume_params(&spec, &serde_json::json!({}), &[]).unwrap_err();
+    assert!(matches!(e, ParamError::Missing { .. }), "{e}");
+}
+
+#[test]
+fn foreach_items_round_trip_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cas = Cas::new(Arc::new(wflow_store::LocalDisk::open(dir.path()).unwrap()));
+    let meta = Arc::new(wflow_metadata::Metadata::open_in_memory().unwrap());
+    let recorder = Recorder::new(meta);
+    let items = vec![
+        Value {
+            codec: "cbor".into(),
+            bytes: vec![1, 2],
+        },
+        Value {
+            codec: "raw".into(),
+            bytes: vec![],
+        },
+    ];
+    record_items(&cas, &recorder, "R", 1, Some(&items));
+    let bytes = {
+        let list = ciborium::Value::Array(
+            items
+                .iter()
+                .map(|v| {
+                    ciborium::Value::Array(vec![
+                        v.codec.as_str().into(),
+                        ciborium::Value::Bytes(v.bytes.clone()),
+                    ])
+                })
+                .collect(),
+        );
+        let mut out = Vec::new();
+        ciborium::into_writer(&list, &mut out).unwrap();
+        out
+    };
+    assert_eq!(read_items(&cas, &Digest::of(&bytes)).unwrap(), items);
+    let junk = cas.put(b"\x01").unwrap();
+    assert!(
+        read_items(&cas, &junk)
+            .unwrap_err()
+            .contains("not a list of foreach items")
+    );
+}
