@@ -307,6 +307,7 @@ fn run_any(
     }
     .expect("valid parameters");
     let opts = RunOptions {
+        tags: Vec::new(),
         components: plan
             .spec()
             .steps

@@ -268,6 +268,7 @@ pub fn run_flow(
         wflow_core::resolve_params(&plan.spec().parameters, &given).expect("valid parameters");
     let summary = rt
         .block_on(wflow_scheduler::run_flow(RunOptions {
+            tags: Vec::new(),
             components: plan
                 .spec()
                 .steps

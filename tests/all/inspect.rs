@@ -636,9 +636,10 @@ pub(crate) fn bad_pathspecs_name_the_part_and_the_nearest_choices() {
         2,
         &["names a task, but an artifact is needed"],
     );
+    // `logs` of a step prints every task's (tests/all/habits.rs); following needs one task.
     fails(
         &env,
-        &["logs", &format!("{run}/square")],
+        &["logs", "--follow", &format!("{run}/square")],
         2,
         &["names a step", "3 tasks"],
     );

@@ -20,6 +20,8 @@ mod crash;
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.
 mod failures;
+/// Habits Metaflow users bring: `--tag` at launch, a step's logs, `step[7]`.
+mod habits;
 /// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.
 mod hostile;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.

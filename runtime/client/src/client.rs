@@ -688,7 +688,52 @@ impl<'c> Step<'c> {
     }
 
     /// Its task `id` (text, as in a pathspec).
+    /// The task of foreach item `path` (`[7]`, or `[2, 7]` in a nested foreach): the newest
+    /// attempt at it, as `Flow/run/step[7]` names it.
+    pub fn task_of_item(&self, path: &[u32]) -> Result<Task<'c>> {
+        let tasks = self.client.meta.tasks_of_step(&self.run_id, &self.name)?;
+        let name = format!(
+            "[{}]",
+            path.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join("][")
+        );
+        match tasks.iter().rev().find(|t| t.foreach_path == path) {
+            Some(record) => Ok(Task {
+                client: self.client,
+                flow: self.flow.clone(),
+                record: record.clone(),
+            }),
+            None => {
+                let items: Vec<String> = tasks
+                    .iter()
+                    .map(|t| {
+                        let p: Vec<String> = t.foreach_path.iter().map(u32::to_string).collect();
+                        format!("[{}]", p.join("]["))
+                    })
+                    .collect();
+                let note = match (items.first(), items.last()) {
+                    (Some(first), Some(last)) => format!(" (its tasks are items {first} … {last})"),
+                    _ => " (it has no tasks)".to_string(),
+                };
+                let choices = nearest(&name, items.iter().map(String::as_str), CHOICES);
+                Err(ClientError::NotFound {
+                    part: Part::Task,
+                    name,
+                    parent: self.pathspec(),
+                    note,
+                    choices,
+                    total: items.len(),
+                })
+            }
+        }
+    }
+
     fn task_by_id(&self, id: &str) -> Result<Task<'c>> {
+        if let Some(path) = crate::pathspec::foreach_index(id) {
+            return self.task_of_item(&path);
+        }
         let parsed: Option<u64> = id.parse().ok();
         let record = match parsed {
             Some(n) => self.client.meta.task(&self.run_id, n)?,

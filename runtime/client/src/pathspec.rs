@@ -4,7 +4,9 @@ use wflow_core::Pathspec;
 
 use crate::{ClientError, Part, Result};
 
-/// Parses `Flow[/run[/step[/task[/artifact]]]]`.
+/// Parses `Flow[/run[/step[/task[/artifact]]]]`. The task may also be named by its foreach
+/// index on the step, `Flow/run/step[7]` (`step[2][7]` in a nested foreach); it is then kept as
+/// the task part `[7]` (see [`foreach_index`]).
 pub fn parse_pathspec(text: &str) -> Result<Pathspec> {
     // Shown with control characters escaped: the error goes to a terminal.
     let bad = |reason: String| ClientError::BadPathspec {
@@ -31,7 +33,25 @@ pub fn parse_pathspec(text: &str) -> Result<Pathspec> {
     if text.ends_with('/') {
         return Err(bad("it ends with `/`".into()));
     }
-    let parts: Vec<&str> = text.split('/').collect();
+    let mut parts: Vec<&str> = text.split('/').collect();
+    // `step[7]`: the task of foreach item 7, in place of a task id.
+    if let Some(step) = parts.get(2).copied()
+        && let Some(open) = step.find('[')
+    {
+        if parts.len() > 4 {
+            return Err(bad(format!(
+                "it has {} parts after `{step}`, which names a task: at most an artifact",
+                parts.len() - 3
+            )));
+        }
+        if foreach_index(&step[open..]).is_none() || open == 0 {
+            return Err(bad(format!(
+                "`{step}` is not a step and foreach index: write `step[7]` (or `step[2][7]` in a \
+                 nested foreach), indices being numbers"
+            )));
+        }
+        parts.splice(2..3, [&step[..open], &step[open..]]);
+    }
     if parts.len() > 5 {
         return Err(bad(format!("it has {} parts, at most 5", parts.len())));
     }
@@ -53,6 +73,7 @@ pub fn parse_pathspec(text: &str) -> Result<Pathspec> {
     }
     if let Some(task) = parts.get(3)
         && task.parse::<u64>().is_err()
+        && foreach_index(task).is_none()
     {
         return Err(bad(format!(
             "`{task}` is not a task id: task ids are numbers, as in {}/{}/{}/3",
@@ -67,6 +88,19 @@ pub fn parse_pathspec(text: &str) -> Result<Pathspec> {
         task: get(3),
         artifact: get(4),
     })
+}
+
+/// The foreach path in a task part `[7]` or `[2][7]` (`None` if it is not one).
+pub fn foreach_index(task: &str) -> Option<Vec<u32>> {
+    let inner = task.strip_prefix('[')?.strip_suffix(']')?;
+    inner
+        .split("][")
+        .map(|i| {
+            (!i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| i.parse().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// The kind of thing a pathspec names: its last part.
@@ -108,6 +142,23 @@ mod tests {
         assert!(reason("a/b/c/4/e/f").contains("6 parts"));
         assert!(reason("F/r/s/three").contains("`three` is not a task id"));
         assert!(reason("F/ r").contains("whitespace"));
+        // A task by its foreach index.
+        let p = parse_pathspec("F/r/sq[7]").unwrap();
+        assert_eq!(kind(&p), Part::Task);
+        assert_eq!(
+            (p.step.as_deref(), p.task.as_deref()),
+            (Some("sq"), Some("[7]"))
+        );
+        let p = parse_pathspec("F/r/sq[2][7]/total").unwrap();
+        assert_eq!(
+            (kind(&p), p.artifact.as_deref()),
+            (Part::Artifact, Some("total"))
+        );
+        assert_eq!(foreach_index(p.task.as_deref().unwrap()), Some(vec![2, 7]));
+        assert!(reason("F/r/sq[x]").contains("not a step and foreach index"));
+        assert!(reason("F/r/sq[]").contains("not a step and foreach index"));
+        assert!(reason("F/r/[3]").contains("not a step and foreach index"));
+        assert!(reason("F/r/sq[1]/a/b").contains("at most an artifact"));
         let msg = parse_pathspec("F/r/s/x").unwrap_err().to_string();
         assert!(msg.contains("`F/r/s/x` is not a valid pathspec"), "{msg}");
         assert!(msg.contains("Flow[/run"), "{msg}");

@@ -76,6 +76,8 @@ pub type Observer = Arc<dyn Fn(RunEvent) + Send + Sync>;
 
 /// Everything a run needs.
 pub struct RunOptions {
+    /// Tags the run carries from its start (valid tags: see `wflow_metadata::validate_tag`).
+    pub tags: Vec<String>,
     /// The component that runs each step: the same one for every step of a single-component
     /// flow, or one per step for a polyglot flow.
     pub components: BTreeMap<String, FlowComponent>,
@@ -293,6 +295,11 @@ pub(crate) async fn run_loop(
         user: opts.user.clone(),
         kind: resume.as_ref().map_or(RunKind::Run, |r| r.kind()),
     });
+    if !opts.tags.is_empty() {
+        // Tagged at launch: the run is recorded first, so `wflow runs --tag` lists it at once.
+        recorder.flush()?;
+        recorder.metadata().add_tags(&run_id, &opts.tags)?;
+    }
     let params = Arc::new(opts.params);
     let budget = Arc::new(TaskBudget::new(&opts.plan, opts.max_tasks));
     // Tasks reused from a resumed run's origin: their items are charged when they arrive.

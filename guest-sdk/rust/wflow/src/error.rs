@@ -5,6 +5,48 @@ use std::fmt;
 /// `Result` with [`Error`] as the default error type; what steps return.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The error a `catch = "name"` step keeps as artifact `name` when it still fails after its
+/// retries (the flow goes on): read it in a later step as `Artifact<wflow::Caught>`.
+///
+/// ```
+/// let bytes = wflow::encode(&wflow::Caught {
+///     kind: "error".into(),
+///     message: "step error: the fit did not converge".into(),
+///     attempts: 3,
+/// })?;
+/// let caught: wflow::Caught = wflow::decode(&bytes)?;
+/// assert!(caught.is("error") && caught.attempts == 3);
+/// # Ok::<(), wflow::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Caught {
+    /// How the step failed: `error` (it returned `Err`), `panic`, `trap`, `out-of-memory`,
+    /// `timeout`, `limit`, `host` or `compute`.
+    pub kind: String,
+    /// The failure, as the run's records show it.
+    pub message: String,
+    /// How many attempts were made.
+    pub attempts: u64,
+}
+
+impl Caught {
+    /// True when the step failed this way (`"error"`, `"panic"`, `"timeout"`, …).
+    pub fn is(&self, kind: &str) -> bool {
+        self.kind == kind
+    }
+}
+
+impl fmt::Display for Caught {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.attempts == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} after {} attempt{s}: {}",
+            self.kind, self.attempts, self.message
+        )
+    }
+}
+
 /// What went wrong, broadly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

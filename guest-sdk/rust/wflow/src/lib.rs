@@ -94,7 +94,7 @@
 //! | `join` | joins a branch or foreach: takes `inputs: wflow::Inputs<Self>` |
 //! | *(none of the above)* | ends the flow: only `end` |
 //! | `retries = 2`, `timeout = 60`, `memory = 256`, `cpu = 1` | extra attempts, seconds, MiB, CPUs |
-//! | `catch = "name"` | on final failure, store the error as artifact `name` and go on |
+//! | `catch = "name"` | on final failure, store the error as artifact `name` ([`Caught`]) and go on |
 //! | `compute = "name"`, `env = ["VAR"]`, `network = ["host:443"]`, `clock`, `random` | placement and capabilities |
 //!
 //! # Artifacts
@@ -165,7 +165,7 @@ pub use artifact::{
     Artifact, ArtifactInfo, ArtifactReader, ArtifactWriter, CHUNK_SIZE, Field, RawArtifact, Source,
 };
 pub use codec::{Bytes, Value, decode, encode};
-pub use error::{Context, Error, ErrorKind, Result};
+pub use error::{Caught, Context, Error, ErrorKind, Result};
 pub use flow::{
     Flow, FlowFields, ForeachItems, Inputs, IntoStepResult, declare_values, foreach_items,
 };

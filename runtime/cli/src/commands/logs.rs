@@ -18,7 +18,8 @@ use crate::settings::Settings;
 
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
-    /// The task: `Flow/run/step/task` (or `Flow/run/step` for a step with one task).
+    /// The task: `Flow/run/step/task`, `Flow/run/step[7]` (the task of foreach item 7), or
+    /// `Flow/run/step` for every task of the step, each headed by its task and foreach index.
     pub pathspec: String,
     /// Only stdout.
     #[arg(long, conflicts_with = "stderr")]
@@ -36,12 +37,18 @@ pub struct LogsArgs {
 
 pub fn execute(args: LogsArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let client = open_client(settings)?;
-    let task = find_task(&client, &args.pathspec, args.follow)?;
     let streams: Vec<Stream> = match (args.stdout, args.stderr) {
         (true, _) => vec![Stream::Stdout],
         (_, true) => vec![Stream::Stderr],
         _ => Stream::BOTH.to_vec(),
     };
+    if !args.follow
+        && let Object::Step(step) = client.get(&args.pathspec)?
+        && step.stats().tasks > 1
+    {
+        return step_logs(&step.tasks()?, args.attempt, &streams, printer);
+    }
+    let task = find_task(&client, &args.pathspec, args.follow)?;
     if args.follow {
         return follow(&task, args.attempt, streams, printer);
     }
@@ -81,6 +88,73 @@ pub fn execute(args: LogsArgs, settings: &Settings, printer: &Printer) -> Result
         super::inspect::write_stdout(&logs.get(s).bytes)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The logs of every task of a step, in task order, each headed by its pathspec, foreach index
+/// and status (`--json`: a list of what `logs` prints for one task).
+fn step_logs(
+    tasks: &[Task],
+    attempt: Option<u32>,
+    streams: &[Stream],
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let mut all = Vec::new();
+    for task in tasks {
+        let r = task.record();
+        // A reused task has no attempt of its own: its logs are its origin's.
+        let logs = match task.logs(attempt) {
+            Ok(l) => l,
+            Err(wflow_client::ClientError::NoSuchAttempt { .. }) => {
+                let why = match (task.origin(), attempt) {
+                    (Some(o), _) => format!("reused from {o}: no attempt of its own"),
+                    (None, Some(n)) => format!("no attempt {n}"),
+                    (None, None) => "no attempt yet".into(),
+                };
+                if !printer.json() {
+                    printer.line(heading(task, &why));
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if printer.json() {
+            all.push(serde_json::json!({
+                "pathspec": task.pathspec(),
+                "foreach_path": r.foreach_path,
+                "attempt": logs.attempt.attempt,
+                "status": logs.attempt.status,
+                "stdout": String::from_utf8_lossy(&logs.stdout.bytes),
+                "stderr": String::from_utf8_lossy(&logs.stderr.bytes),
+            }));
+            continue;
+        }
+        printer.line(heading(
+            task,
+            &format!("attempt {}, {}", logs.attempt.attempt, logs.attempt.status),
+        ));
+        for s in streams {
+            super::inspect::write_stdout(&logs.get(*s).bytes)?;
+        }
+    }
+    if printer.json() {
+        printer.value(&serde_json::Value::Array(all));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `=== Flow/run/step/12 [7] (attempt 0, succeeded) ===`.
+fn heading(task: &Task, what: &str) -> String {
+    let index = match task.record().foreach_path.as_slice() {
+        [] => String::new(),
+        path => format!(
+            " [{}]",
+            path.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join("][")
+        ),
+    };
+    format!("=== {}{index} ({what}) ===", task.pathspec())
 }
 
 /// The task a pathspec names; a step with one task stands for it. With `wait`, a step of a live

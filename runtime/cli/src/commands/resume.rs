@@ -52,6 +52,9 @@ pub struct ResumeArgs {
     /// it): with a new single component, every step runs again.
     #[arg(long)]
     pub strict: bool,
+    /// Tag the new run from its start (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
     #[command(flatten)]
     pub compute: crate::compute::ComputeArgs,
 }
@@ -228,6 +231,7 @@ pub(crate) fn run_resumed(
     hold_lock: bool,
     runtime: &tokio::runtime::Runtime,
     compute: Computes,
+    tags: Vec<String>,
 ) -> Result<RunSummary> {
     let run_id = RunId::generate();
     let _alive = if hold_lock {
@@ -236,6 +240,7 @@ pub(crate) fn run_resumed(
         None
     };
     let opts = RunOptions {
+        tags,
         components: component.by_step,
         code_digest: component.code_digest,
         plan: component.plan,
@@ -260,6 +265,7 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         args.flow = args.run.take().map(PathBuf::from);
     }
     let given = parse_assignments(&args.params)?;
+    super::run::check_tags(&args.tags)?;
     let client = open_client(settings)?;
     let cas = client.cas().clone();
 
@@ -342,6 +348,7 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         true,
         &runtime,
         connected.computes.clone(),
+        args.tags.clone(),
     )?;
     progress.finish();
     let compute_json = connected.report(printer);

@@ -30,13 +30,26 @@ pub struct RunArgs {
     /// as the queue takes.
     #[arg(long, env = "WFLOW_MAX_WORKERS")]
     pub max_workers: Option<usize>,
+    /// Tag the run from its start (repeatable), as `wflow tag add` would.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
     #[command(flatten)]
     pub compute: crate::compute::ComputeArgs,
+}
+
+/// Refuses an invalid `--tag` before anything is run or recorded.
+pub(crate) fn check_tags(tags: &[String]) -> Result<()> {
+    for t in tags {
+        wflow_metadata::validate_tag(t)
+            .map_err(|reason| BadInput(format!("--tag {t:?} is not a tag: {reason}")))?;
+    }
+    Ok(())
 }
 
 pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let local_workers = super::resume::workers(args.max_workers);
     let given = parse_assignments(&args.params)?;
+    check_tags(&args.tags)?;
     let flow = super::load_flow(&args.flow, settings, local_workers, printer)?;
     let spec = flow.plan.spec().clone();
     let params = resolve_params(&spec.parameters, &given)
@@ -77,6 +90,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
     let runtime = tokio_runtime(local_workers)?;
     let connected = compute.connect(&runtime, &progress, &flow.plan, printer)?;
     let summary = runtime.block_on(wflow_scheduler::run_flow(RunOptions {
+        tags: args.tags,
         components: flow.by_step,
         code_digest: flow.code_digest,
         plan: flow.plan,

@@ -98,6 +98,7 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
         args.persist,
         &super::run::tokio_runtime(workers(None))?,
         Default::default(),
+        Vec::new(),
     )?;
     if let Ok(r) = Arc::try_unwrap(recorder) {
         r.close()?;
