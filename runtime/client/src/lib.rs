@@ -91,4 +91,4 @@ pub use logs::{
 pub use pathspec::parse_pathspec;
 pub use preview::{Preview, PreviewPage, preview_cbor, preview_cbor_page};
 pub use value::{cbor_to_json, decode_cbor};
-pub use wflow_metadata::{RunFilter, Status, StepStats};
+pub use wflow_metadata::{RunFilter, RunKind, Status, StepStats};

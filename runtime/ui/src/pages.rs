@@ -163,10 +163,11 @@ fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {
         row("tags", esc(&run.tags().join(", ")));
     }
     if let Some(o) = &r.origin_run {
-        row(
-            "resumes",
-            link(ui, &[&r.flow, o], &format!("{}/{o}", r.flow)),
-        );
+        let label = match r.kind {
+            wflow_client::RunKind::StepRun => "step-run of",
+            wflow_client::RunKind::Run => "resumes",
+        };
+        row(label, link(ui, &[&r.flow, o], &format!("{}/{o}", r.flow)));
     }
     row("component", format!("<code>{}</code>", r.component));
     if let Some(e) = &r.error {

@@ -70,6 +70,7 @@ fn store(dir: &Path) {
             started_ms: 1_000,
             origin_run: None,
             user: "ada".into(),
+            kind: Default::default(),
         },
         Event::TaskStarted {
             run_id: run.clone(),
