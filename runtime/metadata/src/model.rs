@@ -301,7 +301,7 @@ pub struct RunRecord {
     pub origin_run: Option<String>,
     /// Who started it.
     pub user: String,
-    /// A run of the flow, or a step-run (records written before 0.1.1 are runs).
+    /// A run of the flow, or a step-run (runs recorded by an older wflow are runs).
     #[serde(default)]
     pub kind: RunKind,
 }

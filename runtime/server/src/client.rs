@@ -516,7 +516,7 @@ impl MetadataStore for HttpMetadata {
 
     fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         match self.find_runs_paged(filter) {
-            // A service before 0.1.1 knows no kinds and records no step-runs: every run it
+            // An older service knows no kinds and records no step-runs: every run it
             // lists is a run of the flow.
             Err(MetadataError::Service { message, .. })
                 if filter.kind == Some(RunKind::Run)

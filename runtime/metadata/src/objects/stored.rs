@@ -27,7 +27,7 @@ pub(super) struct StoredRun {
     pub(super) started_ms: i64,
     pub(super) origin_run: Option<String>,
     pub(super) user: String,
-    /// Absent for a run of the flow (and in every run written before 0.1.1).
+    /// Absent for a run of the flow (and in every run written by an older wflow).
     #[serde(default, skip_serializing_if = "RunKind::is_run")]
     pub(super) kind: RunKind,
 }
@@ -130,7 +130,7 @@ pub(super) enum StoredEvent {
         origin_task: u64,
         manifest: Digest,
         finished_ms: i64,
-        /// Absent when unknown (and in every batch written before 0.1.1).
+        /// Absent when unknown (and in every batch written by an older wflow).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         component: Option<Digest>,
     },
