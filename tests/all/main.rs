@@ -14,6 +14,9 @@ mod build_time;
 mod check;
 /// The compatibility fixtures of released versions: their stores read, inspect and resume.
 mod compat;
+/// The component corpus of released versions: every example and test program as the release's
+/// SDKs built it runs as it ran then.
+mod compat_components;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
 /// The examples run and their artifacts read back.
