@@ -29,6 +29,8 @@ mod habits;
 mod hostile;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
 mod inspect;
+/// Store layout 2: small manifests and logs in the records; kill -9 and resume of a big foreach.
+mod layout;
 /// Per-task limits under attack: all memories of a task together, open readers and writers,
 /// everything the host keeps for a task; compile bombs; the compiled-code cache.
 mod limits;

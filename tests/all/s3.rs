@@ -155,6 +155,51 @@ fn examples_run_and_read_back_on_s3() {
     });
 }
 
+/// Store layout 2 on S3: a trivial task writes no object of its own — its manifest and log
+/// travel in the records' batch objects — and `show`, `logs` and `artifact get` read it back.
+#[test]
+fn trivial_tasks_write_no_object_of_their_own_on_s3() {
+    each_server("layout2", |server, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "l2");
+        let s = m.run_ok(&guest("example-foreach"), &["-p", "n=40"]);
+        let store = server.store(&server.config(bucket, "l2")).unwrap();
+        let blobs = assert_blobs_verify(&store);
+        assert!(blobs < 8, "{blobs} blobs for 43 tasks");
+        let square = s["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["step"] == "square" && t["task_id"] == 12)
+            .unwrap()["pathspec"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let shown = m.wflow(&["show", "--json", &square]);
+        assert!(shown.status.success(), "{}", stderr(&shown));
+        let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+        let i = shown["foreach_path"][0]
+            .as_i64()
+            .or_else(|| shown["task"]["foreach_path"][0].as_i64())
+            .unwrap_or_else(|| panic!("a foreach index in {shown}"));
+        let x = i + 1;
+        assert_eq!(
+            m.artifact(&format!("{square}/square")),
+            serde_json::json!(x * x)
+        );
+        let logs = m.wflow(&["logs", &square]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        assert_eq!(
+            String::from_utf8_lossy(&logs.stdout),
+            format!("item {i}: {x}^2 = {}\n", x * x)
+        );
+        let total = m.artifact(&format!("{}/total", task_of(&s, "sum")));
+        assert_eq!(
+            total,
+            serde_json::json!((1..=40i64).map(|i| i * i).sum::<i64>())
+        );
+    });
+}
+
 #[test]
 fn two_machines_on_one_bucket_see_each_others_runs() {
     each_server("shared", |server, bucket| {

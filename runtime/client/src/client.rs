@@ -845,20 +845,20 @@ impl<'c> Task<'c> {
 
     /// Its manifest: where each of its artifacts is stored.
     pub fn manifest(&self) -> Result<Manifest> {
-        let Some(digest) = self.record.manifest else {
+        let (Some(digest), Some(read)) = (
+            self.record.manifest,
+            self.record.read_manifest(&self.client.cas),
+        ) else {
             return Err(ClientError::NoArtifacts {
                 task: self.pathspec(),
                 reason: self.why_no_artifacts(),
             });
         };
-        self.client
-            .cas
-            .get_manifest(&digest)
-            .map_err(|source| ClientError::Manifest {
-                task: self.pathspec(),
-                digest,
-                source,
-            })
+        read.map_err(|source| ClientError::Manifest {
+            task: self.pathspec(),
+            digest,
+            source,
+        })
     }
 
     fn why_no_artifacts(&self) -> String {

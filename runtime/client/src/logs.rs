@@ -19,7 +19,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wflow_core::Digest;
 use wflow_metadata::{AttemptRecord, Status};
 
 use crate::{Client, ClientError, Result, Task};
@@ -211,10 +210,10 @@ impl Task<'_> {
                 Stream::Stdout => record.stdout,
                 Stream::Stderr => record.stderr,
             };
-            if let Some(d) = digest {
+            if digest.is_some() {
                 return Ok(Log {
                     stream,
-                    bytes: self.stored_log(d, record.attempt, stream)?,
+                    bytes: self.stored_log(&record, stream)?,
                     source: LogSource::Stored,
                 });
             }
@@ -285,9 +284,9 @@ impl Task<'_> {
                         Stream::Stderr => record.stderr,
                     };
                     let fresh = match digest {
-                        Some(d) => {
+                        Some(_) => {
                             done[i] = true;
-                            let all = self.stored_log(d, attempt, stream)?;
+                            let all = self.stored_log(record, stream)?;
                             all.get(offsets[i]..)
                                 .map(<[u8]>::to_vec)
                                 .unwrap_or_default()
@@ -350,16 +349,19 @@ impl Task<'_> {
         }
     }
 
-    fn stored_log(&self, digest: Digest, attempt: u32, stream: Stream) -> Result<Vec<u8>> {
-        self.client()
-            .cas()
-            .get(&digest)
-            .map_err(|e| ClientError::Log {
-                task: self.pathspec(),
-                attempt,
-                stream: stream.as_str(),
-                reason: e.to_string(),
-            })
+    /// A log the attempt's record names: from the records or the store (see
+    /// [`AttemptRecord::read_log`]).
+    fn stored_log(&self, record: &AttemptRecord, stream: Stream) -> Result<Vec<u8>> {
+        let err = |reason: String| ClientError::Log {
+            task: self.pathspec(),
+            attempt: record.attempt,
+            stream: stream.as_str(),
+            reason,
+        };
+        record
+            .read_log(self.client().cas(), stream == Stream::Stderr)
+            .ok_or_else(|| err("no log is recorded".into()))?
+            .map_err(|e| err(e.to_string()))
     }
 
     /// The live file's bytes from `offset`, or `None` if there is no live file.

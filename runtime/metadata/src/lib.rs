@@ -109,6 +109,7 @@
 
 mod backend;
 mod error;
+mod inline;
 mod model;
 mod objects;
 mod query;
@@ -119,6 +120,7 @@ mod tags;
 
 pub use backend::MetadataStore;
 pub use error::{MetadataError, Result};
+pub use inline::RECORD_INLINE_MAX;
 pub use model::{
     AttemptRecord, Event, RunFilter, RunKind, RunKindError, RunRecord, Status, StatusError,
     StepStats, TaskRecord,

@@ -201,6 +201,35 @@ pub enum Event {
         #[serde(default)]
         stderr: Option<Digest>,
     },
+    /// The bytes of a task's manifest, kept in the records instead of as a blob (store layout
+    /// 2: manifests of at most [`RECORD_INLINE_MAX`](crate::RECORD_INLINE_MAX) bytes). Sent just
+    /// before the `TaskFinished` or `TaskReused` that names it by digest.
+    TaskManifest {
+        /// The run.
+        run_id: String,
+        /// The task.
+        task_id: u64,
+        /// The manifest's CBOR encoding (base64 in JSON).
+        #[serde(with = "crate::inline::base64_bytes")]
+        manifest: Vec<u8>,
+    },
+    /// An attempt's logs kept in the records instead of as blobs (store layout 2: logs of at
+    /// most [`RECORD_INLINE_MAX`](crate::RECORD_INLINE_MAX) bytes). Sent just before the
+    /// attempt's `AttemptFinished`, which names them by digest.
+    AttemptLogs {
+        /// The run.
+        run_id: String,
+        /// The task.
+        task_id: u64,
+        /// The attempt's number.
+        attempt: u32,
+        /// Its standard output (base64 in JSON), if kept here.
+        #[serde(default, with = "crate::inline::base64_bytes::opt")]
+        stdout: Option<Vec<u8>>,
+        /// Its standard error, if kept here.
+        #[serde(default, with = "crate::inline::base64_bytes::opt")]
+        stderr: Option<Vec<u8>>,
+    },
     /// A task ended (after its last attempt).
     TaskFinished {
         /// The run.
@@ -268,6 +297,8 @@ impl Event {
             | Event::TaskStarted { run_id, .. }
             | Event::AttemptStarted { run_id, .. }
             | Event::AttemptFinished { run_id, .. }
+            | Event::TaskManifest { run_id, .. }
+            | Event::AttemptLogs { run_id, .. }
             | Event::TaskFinished { run_id, .. }
             | Event::TaskReused { run_id, .. }
             | Event::ForeachItems { run_id, .. }
@@ -327,6 +358,14 @@ pub struct TaskRecord {
     pub finished_ms: Option<i64>,
     /// The digest of its artifact manifest.
     pub manifest: Option<Digest>,
+    /// The manifest's bytes, when the records keep them (store layout 2; see
+    /// [`TaskRecord::read_manifest`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::inline::base64_bytes::opt"
+    )]
+    pub manifest_bytes: Option<Vec<u8>>,
     /// How many attempts have started (0 for a reused task).
     pub attempts: u32,
     /// For a task reused by a resumed run: the run whose task's outputs it took.
@@ -424,6 +463,21 @@ pub struct AttemptRecord {
     pub stdout: Option<Digest>,
     /// The digest of its standard error.
     pub stderr: Option<Digest>,
+    /// Its standard output, when the records keep it (store layout 2; see
+    /// [`AttemptRecord::read_log`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::inline::base64_bytes::opt"
+    )]
+    pub stdout_bytes: Option<Vec<u8>>,
+    /// Its standard error, likewise.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::inline::base64_bytes::opt"
+    )]
+    pub stderr_bytes: Option<Vec<u8>>,
 }
 
 #[cfg(test)]

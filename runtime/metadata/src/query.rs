@@ -16,9 +16,9 @@ const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, starte
                            finished_ms, error, origin_run, user, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
-                            foreach_items, component";
+                            foreach_items, component, manifest_bytes";
 const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
-                               stdout, stderr";
+                               stdout, stderr, stdout_bytes, stderr_bytes";
 
 impl Metadata {
     /// Runs newest first, optionally of one flow.
@@ -347,6 +347,7 @@ fn read_task(path: &Path, row: &Row) -> Result<TaskRecord> {
         origin_task: col(path, row, 11, "origin_task")?,
         foreach_items: digest(path, row, 12, "foreach_items", &owner)?,
         component: digest(path, row, 13, "component", &owner)?,
+        manifest_bytes: col(path, row, 14, "manifest_bytes")?,
         run_id,
     })
 }
@@ -363,6 +364,8 @@ fn read_attempt(path: &Path, row: &Row) -> Result<AttemptRecord> {
         error: col(path, row, 6, "error")?,
         stdout: digest(path, row, 7, "stdout", &owner)?,
         stderr: digest(path, row, 8, "stderr", &owner)?,
+        stdout_bytes: col(path, row, 9, "stdout_bytes")?,
+        stderr_bytes: col(path, row, 10, "stderr_bytes")?,
         run_id,
         task_id,
         attempt,

@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -101,6 +101,21 @@ ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run' CHECK (kind IN ('ru
 /// that computed its outputs (a resume after a code fix reuses tasks of the old code).
 const V4: &str = "
 ALTER TABLE tasks ADD COLUMN component TEXT;
+";
+
+/// Version 5: store layout 2 — small manifests and logs kept in the records.
+///
+/// - `tasks.manifest_bytes`: the CBOR bytes of the task's manifest when at most
+///   `RECORD_INLINE_MAX` bytes (no blob is written for it); `NULL` for a manifest kept as a blob
+///   (a large one, or any written by an older wflow).
+/// - `attempts.stdout_bytes`, `attempts.stderr_bytes`: likewise for the attempt's logs.
+///
+/// The digest columns stay as they were: they name the bytes wherever they are, and every read
+/// checks them.
+const V5: &str = "
+ALTER TABLE tasks ADD COLUMN manifest_bytes BLOB;
+ALTER TABLE attempts ADD COLUMN stdout_bytes BLOB;
+ALTER TABLE attempts ADD COLUMN stderr_bytes BLOB;
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

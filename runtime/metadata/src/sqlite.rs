@@ -376,6 +376,46 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 }
             }
         }
+        Event::TaskManifest {
+            run_id,
+            task_id,
+            manifest,
+        } => {
+            let what = format!("the manifest of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE tasks SET manifest_bytes = ?3 WHERE run_id = ?1 AND task_id = ?2",
+                )
+                .and_then(|mut st| st.execute(params![run_id, task_id, manifest]))
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(task_missing(run_id, *task_id));
+            }
+        }
+        Event::AttemptLogs {
+            run_id,
+            task_id,
+            attempt,
+            stdout,
+            stderr,
+        } => {
+            let what = format!("the logs of attempt {attempt} of task {task_id} of run `{run_id}`");
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE attempts SET stdout_bytes = ?4, stderr_bytes = ?5
+                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                )
+                .and_then(|mut st| st.execute(params![run_id, task_id, attempt, stdout, stderr]))
+                .map_err(sql_err(what))?;
+            if changed == 0 {
+                return Err(MetadataError::UnknownAttempt {
+                    path: path.to_path_buf(),
+                    run_id: run_id.clone(),
+                    task_id: *task_id,
+                    attempt: *attempt,
+                });
+            }
+        }
         Event::TaskFinished {
             run_id,
             task_id,

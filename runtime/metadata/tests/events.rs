@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use wflow_metadata::{Metadata, MetadataError, Recorder, Status};
+use wflow_metadata::{Event, Metadata, MetadataError, Recorder, Status};
 
 #[test]
 fn record_is_all_or_nothing_and_names_the_missing_run() {
@@ -92,6 +92,39 @@ fn each_kind_of_bad_event_is_named() {
         .unwrap_err();
     assert!(
         matches!(&err, MetadataError::UnknownRun { run_id, .. } if run_id == "Q"),
+        "{err}"
+    );
+
+    // Layout 2's manifest and logs of a task or attempt never recorded.
+    let err = meta
+        .record(&[Event::TaskManifest {
+            run_id: "R".into(),
+            task_id: 7,
+            manifest: vec![1],
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownTask { task_id: 7, .. }),
+        "{err}"
+    );
+    let err = meta
+        .record(&[Event::AttemptLogs {
+            run_id: "R".into(),
+            task_id: 1,
+            attempt: 4,
+            stdout: Some(b"x".to_vec()),
+            stderr: None,
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MetadataError::UnknownAttempt {
+                task_id: 1,
+                attempt: 4,
+                ..
+            }
+        ),
         "{err}"
     );
 

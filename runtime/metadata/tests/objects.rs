@@ -30,7 +30,20 @@ fn scenario() -> Vec<Event> {
     ev.push(attempt_started("R2", 1, 0));
     ev.push(attempt_finished("R2", 1, 0, Status::Failed));
     ev.push(attempt_started("R2", 1, 1));
+    // Layout 2: small logs and the manifest kept in the records.
+    ev.push(Event::AttemptLogs {
+        run_id: "R2".into(),
+        task_id: 1,
+        attempt: 1,
+        stdout: Some(b"out\n".to_vec()),
+        stderr: None,
+    });
     ev.push(attempt_finished("R2", 1, 1, Status::Succeeded));
+    ev.push(Event::TaskManifest {
+        run_id: "R2".into(),
+        task_id: 1,
+        manifest: vec![0xa2, 0, 1],
+    });
     ev.push(task_finished("R2", 1, Status::Succeeded));
     ev.push(task_started("R2", 2, "fan", &[1], &[]));
     // A resume of R1: `start` reused, its foreach items recorded, `end` run again.
@@ -137,6 +150,9 @@ fn same_events_same_records_as_sqlite() {
     assert_eq!(snap["nightly"].as_array().unwrap().len(), 2, "{snap:#}");
     assert_eq!(snap["R3"]["tasks"][0]["origin_task"], 1);
     assert_eq!(snap["R3"]["tasks"][0]["component"], manifest(77).to_hex());
+    assert_eq!(snap["R2"]["tasks"][0]["manifest_bytes"], "ogAB", "{snap:#}");
+    assert_eq!(snap["R2"]["attempts"][0][1]["stdout_bytes"], "b3V0Cg==");
+    assert!(snap["R1"]["tasks"][0].get("manifest_bytes").is_none());
     assert_eq!(snap["stats"][1]["reused"], 1, "{snap:#}");
     assert_eq!(objects.runs(None).unwrap()[0].run_id, "R3", "newest first");
     assert!(objects.run("nope").unwrap().is_none());

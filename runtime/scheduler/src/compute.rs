@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use wflow_core::{Digest, StepSpec, now_millis};
 use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
+use wflow_metadata::RECORD_INLINE_MAX;
 use wflow_store::{ArtifactRef, Cas, Manifest};
 
 /// One attempt of one task, handed to a compute backend.
@@ -36,6 +37,13 @@ pub struct AttemptReport {
     pub stdout: Option<Digest>,
     /// Digest of its stderr in the store.
     pub stderr: Option<Digest>,
+    /// Its stdout's bytes when small enough to be kept in the records instead of as a blob
+    /// (store layout 2): then `stdout` names them but the store does not hold them.
+    #[serde(default)]
+    pub stdout_bytes: Option<Vec<u8>>,
+    /// Its stderr's bytes, likewise.
+    #[serde(default)]
+    pub stderr_bytes: Option<Vec<u8>>,
     /// The last lines of its stderr (for the error message).
     pub stderr_tail: String,
     /// The compute backend, not the step, failed (a host reclaimed, a container lost): the
@@ -59,6 +67,8 @@ impl AttemptReport {
             result: Err(TaskFailure::Compute(message.into())),
             stdout: None,
             stderr: None,
+            stdout_bytes: None,
+            stderr_bytes: None,
             stderr_tail: String::new(),
             infrastructure,
             started_ms: None,
@@ -70,8 +80,12 @@ impl AttemptReport {
 /// What a successful attempt produced.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AttemptOutput {
-    /// The digest of its manifest in the store.
+    /// The digest of its manifest.
     pub manifest: Digest,
+    /// The manifest's bytes when small enough to be kept in the records instead of as a blob
+    /// (store layout 2): then the store does not hold `manifest`.
+    #[serde(default)]
+    pub manifest_bytes: Option<Vec<u8>>,
     /// The manifest's artifacts.
     pub artifacts: BTreeMap<String, ArtifactRef>,
     /// Items declared by a foreach step.
@@ -176,9 +190,10 @@ pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) 
     let out = component.run_task(input, cas.clone());
     let stderr_tail = tail(&out.stderr, 20);
     let result = match out.result {
-        Ok(()) => write_manifest(cas, out.artifacts).map(|(manifest, artifacts)| AttemptOutput {
-            manifest,
-            artifacts,
+        Ok(()) => write_manifest(cas, out.artifacts).map(|written| AttemptOutput {
+            manifest: written.digest,
+            manifest_bytes: written.bytes,
+            artifacts: written.artifacts,
             items: out.foreach_items,
         }),
         Err(f) => Err(f),
@@ -187,10 +202,14 @@ pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) 
     if let Err(f) = &result {
         keep_whole_error(&mut stderr, &f.to_string());
     }
+    let (stdout, stdout_bytes) = put_log(cas, out.stdout);
+    let (stderr, stderr_bytes) = put_log(cas, stderr);
     AttemptReport {
         result,
-        stdout: put_log(cas, &out.stdout),
-        stderr: put_log(cas, &stderr),
+        stdout,
+        stderr,
+        stdout_bytes,
+        stderr_bytes,
         stderr_tail,
         infrastructure: false,
         started_ms: Some(started_ms),
@@ -213,26 +232,48 @@ fn keep_whole_error(stderr: &mut Vec<u8>, error: &str) {
     stderr.push(b'\n');
 }
 
-/// Writes a task's manifest.
+/// A task's manifest, written.
+pub(crate) struct Written {
+    pub digest: Digest,
+    /// Its bytes, to be kept in the records (see [`RECORD_INLINE_MAX`]); `None`: a blob.
+    pub bytes: Option<Vec<u8>>,
+    pub artifacts: BTreeMap<String, ArtifactRef>,
+}
+
+/// Encodes a task's manifest: a small one (nearly all) is kept in the records, sent with the
+/// task's end ([`Event::TaskManifest`](wflow_metadata::Event::TaskManifest)); a larger one is
+/// stored as a blob.
 pub(crate) fn write_manifest(
     cas: &Cas,
     artifacts: BTreeMap<String, ArtifactRef>,
-) -> Result<(Digest, BTreeMap<String, ArtifactRef>), TaskFailure> {
+) -> Result<Written, TaskFailure> {
     let manifest = Manifest {
         version: 1,
         artifacts,
     };
-    let digest = cas
-        .put_manifest(&manifest)
-        .map_err(|e| TaskFailure::Host(format!("writing the task's manifest failed: {e}")))?;
-    Ok((digest, manifest.artifacts))
+    let failed = |e| TaskFailure::Host(format!("writing the task's manifest failed: {e}"));
+    let bytes = manifest.to_cbor().map_err(failed)?;
+    let (digest, bytes) = if bytes.len() <= RECORD_INLINE_MAX {
+        (Digest::of(&bytes), Some(bytes))
+    } else {
+        (cas.put(&bytes).map_err(failed)?, None)
+    };
+    Ok(Written {
+        digest,
+        bytes,
+        artifacts: manifest.artifacts,
+    })
 }
 
-fn put_log(cas: &Cas, bytes: &[u8]) -> Option<Digest> {
+/// A log's digest, and its bytes when they are to be kept in the records (a small log); a
+/// larger one is stored as a blob. Nothing for an empty log.
+fn put_log(cas: &Cas, bytes: Vec<u8>) -> (Option<Digest>, Option<Vec<u8>>) {
     if bytes.is_empty() {
-        None
+        (None, None)
+    } else if bytes.len() <= RECORD_INLINE_MAX {
+        (Some(Digest::of(&bytes)), Some(bytes))
     } else {
-        cas.put(bytes).ok()
+        (cas.put(&bytes).ok(), None)
     }
 }
 

@@ -107,6 +107,16 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
         // Where the attempt ran knows best when it began and ended (a Batch child's start is
         // not its array job's submission, nor its end the moment the scheduler polled).
         let finished_ms = report.finished_ms.unwrap_or_else(now_millis);
+        // Small logs go in the records, just before the end that names them.
+        if report.stdout_bytes.is_some() || report.stderr_bytes.is_some() {
+            recorder.send(Event::AttemptLogs {
+                run_id: run_id.clone(),
+                task_id,
+                attempt,
+                stdout: report.stdout_bytes.take(),
+                stderr: report.stderr_bytes.take(),
+            });
+        }
         recorder.send(Event::AttemptFinished {
             run_id: run_id.clone(),
             task_id,
@@ -128,6 +138,13 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
         });
         let failure = match report.result {
             Ok(out) => {
+                if let Some(manifest) = out.manifest_bytes {
+                    recorder.send(Event::TaskManifest {
+                        run_id: run_id.clone(),
+                        task_id,
+                        manifest,
+                    });
+                }
                 recorder.send(Event::TaskFinished {
                     run_id,
                     task_id,
@@ -184,18 +201,25 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                 write_manifest(&cas, artifacts).ok()
             })
             .await;
-            if let Some((manifest, artifacts)) = written {
+            if let Some(written) = written {
+                if let Some(manifest) = written.bytes {
+                    recorder.send(Event::TaskManifest {
+                        run_id: run_id.clone(),
+                        task_id,
+                        manifest,
+                    });
+                }
                 recorder.send(Event::TaskFinished {
                     run_id,
                     task_id,
                     status: Status::Succeeded,
                     finished_ms: now_millis(),
-                    manifest: Some(manifest),
+                    manifest: Some(written.digest),
                 });
                 return TaskResult {
                     task_id,
                     outcome: Ok(Done {
-                        artifacts: Arc::new(artifacts),
+                        artifacts: Arc::new(written.artifacts),
                         items: None,
                     }),
                 };

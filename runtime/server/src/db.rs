@@ -25,9 +25,9 @@ const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, starte
                            error, origin_run, user_name, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, \
-                            component";
-const ATTEMPT_COLUMNS: &str =
-    "run_id, task_id, attempt, status, started_ms, finished_ms, error, stdout, stderr";
+                            component, manifest_bytes";
+const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, stdout, stderr, \
+     stdout_bytes, stderr_bytes";
 
 fn hex(d: &Option<Digest>) -> Option<String> {
     d.as_ref().map(Digest::to_hex)
@@ -97,6 +97,7 @@ fn read_task(row: &Row) -> ApiResult<TaskRecord> {
         origin_task: row.get::<_, Option<i64>>(11).map(|t| t as u64),
         foreach_items: digest(row, 12, "foreach_items")?,
         component: digest(row, 13, "component")?,
+        manifest_bytes: row.get(14),
     })
 }
 
@@ -111,6 +112,8 @@ fn read_attempt(row: &Row) -> ApiResult<AttemptRecord> {
         error: row.get(6),
         stdout: digest(row, 7, "stdout")?,
         stderr: digest(row, 8, "stderr")?,
+        stdout_bytes: row.get(9),
+        stderr_bytes: row.get(10),
     })
 }
 
@@ -406,11 +409,13 @@ fn phase(e: &Event) -> u8 {
         Event::RunStarted { .. } => 0,
         Event::TaskStarted { .. } => 1,
         Event::AttemptStarted { .. } => 2,
-        Event::AttemptFinished { .. } => 3,
-        Event::TaskFinished { .. } => 4,
-        Event::TaskReused { .. } => 5,
-        Event::ForeachItems { .. } => 6,
-        Event::RunFinished { .. } => 7,
+        Event::AttemptLogs { .. } => 3,
+        Event::AttemptFinished { .. } => 4,
+        Event::TaskManifest { .. } => 5,
+        Event::TaskFinished { .. } => 6,
+        Event::TaskReused { .. } => 7,
+        Event::ForeachItems { .. } => 8,
+        Event::RunFinished { .. } => 9,
     }
 }
 
@@ -528,6 +533,74 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                 }
             }
             3 => {
+                let (mut r, mut t, mut a, mut o, mut x) = (vec![], vec![], vec![], vec![], vec![]);
+                for e in group {
+                    if let Event::AttemptLogs {
+                        run_id,
+                        task_id,
+                        attempt,
+                        stdout,
+                        stderr,
+                    } = e
+                    {
+                        r.push(run_id.as_str());
+                        t.push(task_key(*task_id)?);
+                        a.push(attempt_key(*attempt)?);
+                        o.push(stdout.as_deref());
+                        x.push(stderr.as_deref());
+                    }
+                }
+                let st = tx
+                    .prepare_cached(&format!(
+                        "UPDATE attempts SET stdout_bytes = u.o, stderr_bytes = u.x
+                         FROM unnest($1::text[], $2::int8[], $3::int4[], $4::bytea[], $5::bytea[])
+                              AS u(r, t, a, o, x)
+                         WHERE attempts.run_id = u.r AND attempts.task_id = u.t AND attempts.attempt = u.a
+                           AND {}",
+                        owned("u.r", 6, 7)
+                    ))
+                    .await
+                    .map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &a, &o, &x, &caller.user, &caller.admin])
+                    .await
+                    .map_err(db)?;
+                if n as usize != group.len() {
+                    return Ok(false);
+                }
+            }
+            5 => {
+                let (mut r, mut t, mut m) = (vec![], vec![], vec![]);
+                for e in group {
+                    if let Event::TaskManifest {
+                        run_id,
+                        task_id,
+                        manifest,
+                    } = e
+                    {
+                        r.push(run_id.as_str());
+                        t.push(task_key(*task_id)?);
+                        m.push(manifest.as_slice());
+                    }
+                }
+                let st = tx
+                    .prepare_cached(&format!(
+                        "UPDATE tasks SET manifest_bytes = u.m
+                         FROM unnest($1::text[], $2::int8[], $3::bytea[]) AS u(r, t, m)
+                         WHERE tasks.run_id = u.r AND tasks.task_id = u.t AND {}",
+                        owned("u.r", 4, 5)
+                    ))
+                    .await
+                    .map_err(db)?;
+                let n = tx
+                    .execute(&st, &[&r, &t, &m, &caller.user, &caller.admin])
+                    .await
+                    .map_err(db)?;
+                if n as usize != group.len() {
+                    return Ok(false);
+                }
+            }
+            4 => {
                 let (mut r, mut t, mut a, mut s, mut f, mut er, mut o, mut x) = (
                     vec![],
                     vec![],
@@ -596,7 +669,7 @@ async fn bulk(tx: &Transaction<'_>, caller: &Caller, events: &[Event]) -> Result
                     }
                 }
             }
-            4 => {
+            6 => {
                 let (mut r, mut t, mut s, mut f, mut m) = (vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
                     if let Event::TaskFinished {
@@ -861,6 +934,64 @@ async fn apply(tx: &impl GenericClient, caller: &Caller, event: &Event) -> ApiRe
             }
             if let Some(started) = started_ms {
                 worker_start(tx, run_id, *task_id, *attempt, *started).await?;
+            }
+        }
+        Event::AttemptLogs {
+            run_id,
+            task_id,
+            attempt,
+            stdout,
+            stderr,
+        } => {
+            let what = format!("the logs of attempt {attempt} of task {task_id} of run `{run_id}`");
+            let st = tx
+                .prepare_cached(&format!(
+                    "UPDATE attempts SET stdout_bytes = $4, stderr_bytes = $5
+                     WHERE run_id = $1 AND task_id = $2 AND attempt = $3 AND {}",
+                    owned("$1", 6, 7)
+                ))
+                .await
+                .map_err(changed(what.clone()))?;
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        &attempt_key(*attempt)?,
+                        stdout,
+                        stderr,
+                        user,
+                        admin,
+                    ],
+                )
+                .await
+                .map_err(changed(what))?;
+            if n == 0 {
+                let missing = ApiError::unknown_attempt(run_id, *task_id, *attempt);
+                return Err(refusal(tx, caller, run_id, missing).await);
+            }
+        }
+        Event::TaskManifest {
+            run_id,
+            task_id,
+            manifest,
+        } => {
+            let what = format!("the manifest of task {task_id} of run `{run_id}`");
+            let st = tx
+                .prepare_cached(&format!(
+                    "UPDATE tasks SET manifest_bytes = $3 WHERE run_id = $1 AND task_id = $2 AND {}",
+                    owned("$1", 4, 5)
+                ))
+                .await
+                .map_err(changed(what.clone()))?;
+            let n = tx
+                .execute(&st, &[run_id, &task_key(*task_id)?, manifest, user, admin])
+                .await
+                .map_err(changed(what))?;
+            if n == 0 {
+                let missing = ApiError::unknown_task(run_id, *task_id);
+                return Err(refusal(tx, caller, run_id, missing).await);
             }
         }
         Event::TaskFinished {

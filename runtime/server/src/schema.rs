@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -93,6 +93,14 @@ ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run' CHECK (kind IN ('ru
 /// its outputs.
 const V3: &str = "
 ALTER TABLE tasks ADD COLUMN component TEXT;
+";
+
+/// Version 4: store layout 2 — small manifests and logs kept in the records (`BYTEA`, `NULL`
+/// where the bytes are a blob in the store), as in version 5 of the SQLite records.
+const V4: &str = "
+ALTER TABLE tasks ADD COLUMN manifest_bytes BYTEA;
+ALTER TABLE attempts ADD COLUMN stdout_bytes BYTEA;
+ALTER TABLE attempts ADD COLUMN stderr_bytes BYTEA;
 ";
 
 /// The schema could not be brought up to date.

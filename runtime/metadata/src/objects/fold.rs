@@ -55,6 +55,7 @@ impl RunState {
                         started_ms: *started_ms,
                         finished_ms: None,
                         manifest: None,
+                        manifest_bytes: None,
                         attempts: 0,
                         origin_run: None,
                         origin_task: None,
@@ -92,6 +93,8 @@ impl RunState {
                         error: None,
                         stdout: None,
                         stderr: None,
+                        stdout_bytes: None,
+                        stderr_bytes: None,
                     },
                 );
             }
@@ -129,6 +132,34 @@ impl RunState {
                 a.error = error.clone();
                 a.stdout = *stdout;
                 a.stderr = *stderr;
+            }
+            Event::TaskManifest {
+                task_id, manifest, ..
+            } => {
+                let t = self
+                    .tasks
+                    .get_mut(task_id)
+                    .ok_or_else(|| task_missing(*task_id))?;
+                t.manifest_bytes = Some(manifest.clone());
+            }
+            Event::AttemptLogs {
+                task_id,
+                attempt,
+                stdout,
+                stderr,
+                ..
+            } => {
+                let a = self
+                    .attempts
+                    .get_mut(&(*task_id, *attempt))
+                    .ok_or_else(|| MetadataError::UnknownAttempt {
+                        path: path.to_path_buf(),
+                        run_id: run_id.clone(),
+                        task_id: *task_id,
+                        attempt: *attempt,
+                    })?;
+                a.stdout_bytes = stdout.clone();
+                a.stderr_bytes = stderr.clone();
             }
             Event::TaskFinished {
                 task_id,

@@ -138,6 +138,19 @@ pub(super) enum StoredEvent {
         task_id: u64,
         items: Digest,
     },
+    TaskManifest {
+        task_id: u64,
+        #[serde(with = "crate::inline::base64_bytes")]
+        manifest: Vec<u8>,
+    },
+    AttemptLogs {
+        task_id: u64,
+        attempt: u32,
+        #[serde(default, with = "crate::inline::base64_bytes::opt")]
+        stdout: Option<Vec<u8>>,
+        #[serde(default, with = "crate::inline::base64_bytes::opt")]
+        stderr: Option<Vec<u8>>,
+    },
 }
 
 impl StoredEvent {
@@ -219,6 +232,21 @@ impl StoredEvent {
             Event::ForeachItems { task_id, items, .. } => {
                 StoredEvent::ForeachItems { task_id, items }
             }
+            Event::TaskManifest {
+                task_id, manifest, ..
+            } => StoredEvent::TaskManifest { task_id, manifest },
+            Event::AttemptLogs {
+                task_id,
+                attempt,
+                stdout,
+                stderr,
+                ..
+            } => StoredEvent::AttemptLogs {
+                task_id,
+                attempt,
+                stdout,
+                stderr,
+            },
             Event::RunStarted { .. } | Event::RunFinished { .. } => {
                 unreachable!("run events are stored as objects of their own")
             }
@@ -304,6 +332,23 @@ impl StoredEvent {
                 run_id,
                 task_id,
                 items,
+            },
+            StoredEvent::TaskManifest { task_id, manifest } => Event::TaskManifest {
+                run_id,
+                task_id,
+                manifest,
+            },
+            StoredEvent::AttemptLogs {
+                task_id,
+                attempt,
+                stdout,
+                stderr,
+            } => Event::AttemptLogs {
+                run_id,
+                task_id,
+                attempt,
+                stdout,
+                stderr,
             },
         }
     }

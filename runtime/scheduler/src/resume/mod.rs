@@ -193,6 +193,9 @@ pub(crate) struct Reused {
     origin_task: u64,
     component: Option<Digest>,
     manifest: Digest,
+    /// The manifest's bytes when the origin's records keep them (store layout 2): the new
+    /// run's records keep them too.
+    manifest_bytes: Option<Vec<u8>>,
     artifacts: Arc<BTreeMap<String, ArtifactRef>>,
     items: Option<Vec<Value>>,
 }
@@ -536,9 +539,10 @@ impl Resume {
             None
         };
         let (manifest, origin_task) = (origin.manifest?, origin.task_id);
+        let manifest_bytes = origin.manifest_bytes.clone();
         let read = {
-            let cas = cas.clone();
-            blocking(move || cas.get_manifest(&manifest)).await
+            let (cas, origin) = (cas.clone(), origin.clone());
+            blocking(move || origin.read_manifest(&cas).expect("a manifest is recorded")).await
         };
         let artifacts = match read {
             Ok(m) => m.artifacts,
@@ -568,6 +572,7 @@ impl Resume {
             origin_task,
             component,
             manifest,
+            manifest_bytes,
             artifacts: Arc::new(artifacts),
             items,
         })
@@ -717,6 +722,13 @@ pub(crate) async fn deliver(
     run_id: String,
     task_id: u64,
 ) -> TaskResult {
+    if let Some(manifest) = reused.manifest_bytes {
+        recorder.send(Event::TaskManifest {
+            run_id: run_id.clone(),
+            task_id,
+            manifest,
+        });
+    }
     recorder.send(Event::TaskReused {
         run_id,
         task_id,

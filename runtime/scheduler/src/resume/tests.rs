@@ -63,6 +63,7 @@ fn task(id: u64, step: &str, status: Status) -> TaskRecord {
         started_ms: 0,
         finished_ms: None,
         manifest: (status == Status::Succeeded).then(|| Digest::of(step.as_bytes())),
+        manifest_bytes: None,
         attempts: 1,
         origin_run: None,
         origin_task: None,
