@@ -162,7 +162,7 @@ fn trivial_tasks_write_no_object_of_their_own_on_s3() {
     each_server("layout2", |server, bucket| {
         let m = S3Env::new(&server.endpoint, bucket, "l2");
         let s = m.run_ok(&guest("example-foreach"), &["-p", "n=40"]);
-        let store = server.store(&server.config(bucket, "l2")).unwrap();
+        let store = Arc::new(server.store(&server.config(bucket, "l2")).unwrap());
         let blobs = assert_blobs_verify(&store);
         assert!(blobs < 8, "{blobs} blobs for 43 tasks");
         let square = s["tasks"]
