@@ -218,20 +218,24 @@ fn browser_page_follows_a_live_run_without_reloading() {
     };
     signal("-STOP");
     b.open(&format!("{}/Faulty/{live_id}", ui.url));
-    let main = b.find("main");
-    assert_eq!(b.attr(&main, "data-live").as_deref(), Some("1"));
-    let status = b.find("table.meta .st");
-    assert_eq!(b.text(&status), "running");
+    // The page swaps its content in place while the run is live: read it in one script call
+    // each time (an element found by one WebDriver call can be stale by the next).
+    let live = || b.script("return document.querySelector('main')?.dataset.live ?? null;");
+    let status =
+        || b.script("return document.querySelector('table.meta .st')?.textContent.trim() ?? null;");
+    b.find("main");
+    assert_eq!(live(), "1");
+    assert_eq!(status(), "running");
     // A mark in the page: still there after the status changed means nothing reloaded it.
     b.script("window.wflowMark = 'kept'; return null;");
     signal("-CONT");
     b.wait_for("the page to show the run succeeded", || {
-        let status = b.all("table.meta .st").into_iter().next()?;
-        (b.text(&status) == "succeeded").then_some(())
+        (status() == "succeeded").then_some(())
     });
     assert_eq!(b.script("return window.wflowMark;"), "kept");
-    let main = b.find("main");
-    assert_eq!(b.attr(&main, "data-live").as_deref(), Some("0"));
+    b.wait_for("the page to stop following the run", || {
+        (live() == "0").then_some(())
+    });
     let end = b.find(r#"g.step[data-step="end"]"#);
     assert_eq!(b.attr(&end, "data-status").as_deref(), Some("succeeded"));
     assert!(run.0.wait().unwrap().success());
