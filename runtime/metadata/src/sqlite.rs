@@ -220,6 +220,13 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         run_id: run_id.to_string(),
         task_id,
     };
+    let attempt_missing =
+        |run_id: &str, task_id: u64, attempt: u32| MetadataError::UnknownAttempt {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            task_id,
+            attempt,
+        };
     let duplicate = |what: String| MetadataError::AlreadyRecorded {
         path: path.to_path_buf(),
         what,
@@ -353,12 +360,7 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 })
                 .map_err(sql_err(what.clone()))?;
             if changed == 0 {
-                return Err(MetadataError::UnknownAttempt {
-                    path: path.to_path_buf(),
-                    run_id: run_id.clone(),
-                    task_id: *task_id,
-                    attempt: *attempt,
-                });
+                return Err(attempt_missing(run_id, *task_id, *attempt));
             }
             if let Some(started) = started_ms {
                 conn.prepare_cached(
@@ -408,12 +410,7 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 .and_then(|mut st| st.execute(params![run_id, task_id, attempt, stdout, stderr]))
                 .map_err(sql_err(what))?;
             if changed == 0 {
-                return Err(MetadataError::UnknownAttempt {
-                    path: path.to_path_buf(),
-                    run_id: run_id.clone(),
-                    task_id: *task_id,
-                    attempt: *attempt,
-                });
+                return Err(attempt_missing(run_id, *task_id, *attempt));
             }
         }
         Event::TaskFinished {
