@@ -10,6 +10,8 @@ mod bad_input;
 mod batch;
 /// What a Python or JavaScript flow's top-level code can reach while it is built.
 mod build_time;
+/// Cards a step writes: `wflow card get` end to end (the browser test is in `ui`).
+mod cards;
 /// `wflow check` and `wflow build`.
 mod check;
 /// The compatibility fixtures of released versions: their stores read, inspect and resume.

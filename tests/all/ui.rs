@@ -240,3 +240,61 @@ fn browser_page_follows_a_live_run_without_reloading() {
     assert_eq!(b.attr(&end, "data-status").as_deref(), Some("succeeded"));
     assert!(run.0.wait().unwrap().success());
 }
+
+#[test]
+fn browser_shows_a_tasks_cards_with_a_chart_and_runs_none_of_their_script() {
+    browser_tools();
+    let env = Env::new();
+    let run = env.run_ok(&guest("test-program-cards"), &[]);
+    let run = run["run_id"].as_str().unwrap().to_string();
+    let ui = UiServer::start(&env);
+    let b = Browser::start();
+    let shots = screenshots();
+    b.open(&format!("{}/Cards/{run}/start/1", ui.url));
+    let title = b.script("return document.title;");
+    // Three cards of its own, each in a sandboxed frame, the default one first.
+    let frames = b.all("iframe.card");
+    assert_eq!(frames.len(), 3);
+    for f in &frames {
+        assert_eq!(b.attr(f, "sandbox").as_deref(), Some(""));
+    }
+    b.script("document.querySelector('iframe.card').scrollIntoView(); return null;");
+    b.enter_frame(&frames[0]);
+    // The chart: five bars and its title, drawn as SVG in the card.
+    b.wait_for("the chart's bars", || {
+        (b.all("svg rect.mark").len() == 5).then_some(())
+    });
+    assert_eq!(b.text(&b.find("svg text.title")), "Squares");
+    assert_eq!(b.all("table.card-table tbody tr").len(), 5);
+    assert_eq!(b.all("img[src^='data:image/png']").len(), 1);
+    b.leave_frames();
+    b.screenshot(&shots.join("task-card-chart.png"));
+    // The hostile card: its markup is text, its script never ran (the page's title is intact).
+    b.enter_frame(&frames[2]);
+    let md = b.find("div.md");
+    assert!(
+        b.text(&md).contains("<script>window.parent"),
+        "{}",
+        b.text(&md)
+    );
+    assert!(b.all("script").is_empty());
+    assert!(b.all("img[onerror]").is_empty());
+    b.leave_frames();
+    assert_eq!(b.script("return document.title;"), title);
+    // The broken card names its problem; the card alone is a page of its own.
+    b.enter_frame(&frames[1]);
+    assert!(
+        b.text(&b.find("p.problem"))
+            .contains("mark `pie` is not supported")
+    );
+    b.leave_frames();
+    b.open(&format!(
+        "{}/-/card/Cards/{run}/start/1/card:default",
+        ui.url
+    ));
+    b.wait_for("the chart's bars", || {
+        (b.all("svg rect.mark").len() == 5).then_some(())
+    });
+    b.screenshot(&shots.join("card-chart.png"));
+    eprintln!("screenshots: {}", shots.display());
+}

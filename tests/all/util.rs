@@ -70,6 +70,7 @@ const GUESTS: &[&str] = &[
     "test-program-extra-import",
     "test-program-capable",
     "test-program-nested",
+    "test-program-cards",
     "example-polyglot",
 ];
 

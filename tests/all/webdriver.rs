@@ -148,6 +148,17 @@ impl Browser {
         )
     }
 
+    /// Moves into the `<iframe>` `element` (what `find` and `text` see from then on).
+    pub fn enter_frame(&self, element: &str) {
+        let reference = json!({ "element-6066-11e4-a52e-4f735466cecf": element });
+        self.call("POST", &self.s("/frame"), Some(json!({ "id": reference })));
+    }
+
+    /// Back to the top-level page from a frame.
+    pub fn leave_frames(&self) {
+        self.call("POST", &self.s("/frame"), Some(json!({ "id": null })));
+    }
+
     /// The page's URL.
     pub fn url(&self) -> String {
         self.call("GET", &self.s("/url"), None)

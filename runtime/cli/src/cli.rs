@@ -77,6 +77,9 @@ pub enum Command {
     Show(crate::commands::show::ShowArgs),
     /// Read an artifact of a task: `wflow artifact get Flow/run/step/task/name`.
     Artifact(crate::commands::artifact::ArtifactArgs),
+    /// Write the cards a task wrote (reports: markdown, tables, images, charts) as one
+    /// self-contained HTML file: `wflow card get Flow/run/step/task -o card.html`.
+    Card(crate::commands::card::CardArgs),
     /// Print the stdout and stderr of a task's attempt (`--follow` while it runs).
     Logs(crate::commands::logs::LogsArgs),
     /// Add, remove or list the tags of runs.

@@ -13,6 +13,7 @@
 //! | `/Flow/run/step/task/artifact`       | its value as JSON, paged                             |
 //! | `/-/raw/Flow/run/step/task/artifact` | its bytes, as a download                             |
 //! | `/-/log/Flow/run/step/task?attempt=N&stream=stdout` | a log as plain text           |
+//! | `/-/card/Flow/run/step/task/card:ID` | a card (see [`card`]), sandboxed, for an `<iframe>`  |
 //!
 //! The UI only reads: nothing it does writes to the store or the records. Every value from the
 //! store is escaped; pages carry a Content-Security-Policy that allows only the UI's own script
@@ -22,6 +23,8 @@
 // Pages return wflow-client's own error (it is what a failed page shows); boxing it gains nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod card;
+mod cards;
 pub mod graph;
 mod pages;
 mod shell;
@@ -50,6 +53,9 @@ pub(crate) enum Reply {
         download: Option<String>,
         bytes: Vec<u8>,
     },
+    /// A card's document: served with a Content-Security-Policy that sandboxes it (no script,
+    /// an opaque origin), to be framed by the UI's own pages only.
+    Card(String),
 }
 
 /// What a page is rendered with: the client (of the caller, under `wflow server`) and where the
@@ -121,7 +127,12 @@ pub(crate) type Params = HashMap<String, String>;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
                    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
-                   frame-ancestors 'none'";
+                   frame-src 'self'; frame-ancestors 'none'";
+
+/// The policy of a card's document: sandboxed (no script, no forms, an opaque origin), nothing
+/// loaded but its own inline style and `data:` images, framed only by the UI.
+const CARD_CSP: &str = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; \
+                        base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 /// The UI's routes over `client`, for mounting at `base` (`""` at the root, or `"/ui"` when
 /// nested with [`Router::nest`]).
@@ -152,6 +163,7 @@ fn routes(source: Source, base: &str) -> Router {
         .route("/-/login", get(login_form).post(login))
         .route("/-/raw/{*path}", get(raw))
         .route("/-/log/{*path}", get(log))
+        .route("/-/card/{*path}", get(card_document))
         .route("/{*path}", get(object))
         .with_state(shared)
 }
@@ -191,7 +203,17 @@ async fn blocking(
 }
 
 fn respond(reply: Reply) -> Response {
+    let mut csp = CSP;
     let mut response = match reply {
+        Reply::Card(body) => {
+            csp = CARD_CSP;
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
         Reply::Html(status, body) => {
             let mut r = (status, body).into_response();
             r.headers_mut().insert(
@@ -229,7 +251,7 @@ fn respond(reply: Reply) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -267,6 +289,14 @@ async fn log(
     Query(q): Query<Params>,
 ) -> Response {
     blocking(s, h, move |ui| task::raw_log(ui, &path, &q)).await
+}
+
+async fn card_document(
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
+    Path(path): Path<String>,
+) -> Response {
+    blocking(s, h, move |ui| cards::document(ui, &path)).await
 }
 
 async fn login_form(State(s): State<Arc<Shared>>) -> Response {

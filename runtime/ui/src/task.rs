@@ -154,6 +154,7 @@ pub fn task_page(ui: &Ui, t: &Task, q: &Params) -> wflow_client::Result<Reply> {
         }
     }
 
+    body.push_str(&crate::cards::section(ui, t));
     body.push_str("<h2>Artifacts</h2>");
     match t.artifacts() {
         Ok(artifacts) if artifacts.is_empty() => body.push_str("<p>none</p>"),
@@ -212,11 +213,15 @@ pub fn artifact_page(ui: &Ui, a: &Artifact, q: &Params) -> wflow_client::Result<
         a.digest(),
         raw_url(ui, &p[..4], a.name()),
     );
-    match value_html(a, q) {
-        Ok(html) => body.push_str(&html),
-        // A blob that cannot be read or decoded spoils this artifact only.
-        Err(e) => {
-            let _ = write!(body, r#"<p class="error">{}</p>"#, esc(&e));
+    if crate::card::is_card(a.codec()) {
+        body.push_str(&crate::cards::frame(ui, &spec, a.name()));
+    } else {
+        match value_html(a, q) {
+            Ok(html) => body.push_str(&html),
+            // A blob that cannot be read or decoded spoils this artifact only.
+            Err(e) => {
+                let _ = write!(body, r#"<p class="error">{}</p>"#, esc(&e));
+            }
         }
     }
     Ok(Reply::Html(

@@ -55,6 +55,10 @@ fn store(dir: &Path) {
     m.artifacts
         .insert("text".into(), cas.put_artifact(&text, "raw").unwrap());
     m.artifacts.insert("rotten".into(), rotten.clone());
+    for (name, bytes) in cards() {
+        m.artifacts
+            .insert(name.into(), cas.put_artifact(&bytes, "wflow.card").unwrap());
+    }
     let manifest = cas.put_manifest(&m).unwrap();
     let log = cas
         .put(format!("line one\n{HOSTILE}\n").as_bytes())
@@ -160,6 +164,49 @@ fn store(dir: &Path) {
         .find(|p| p.to_string_lossy().ends_with(&key) || p.ends_with(&key))
         .expect("the blob's file");
     std::fs::write(path, b"rotten").unwrap();
+}
+
+/// Cards of task `start/1`: a hostile one it wrote, one that is not CBOR, one with a chart that
+/// does not validate, and one it inherited from another task.
+fn cards() -> Vec<(&'static str, Vec<u8>)> {
+    use serde_json::json;
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(3)</script></svg>"#;
+    let me = format!("Fan/{RUN}/start/1");
+    let hostile = json!({"version": 1, "id": "default", "task": me, "title": HOSTILE, "parts": [
+        {"markdown": format!("{HOSTILE}\n\n[x](javascript:alert(4))")},
+        {"table": {"columns": [HOSTILE], "rows": [[HOSTILE, 1]]}},
+        {"chart": {"title": HOSTILE, "mark": "bar", "data": {"values": [{"k": HOSTILE, "v": 2}]},
+            "encoding": {"x": {"field": "k", "type": "nominal", "title": HOSTILE},
+                         "y": {"field": "v", "type": "quantitative"}}}},
+    ]});
+    let mut hostile = ciborium::Value::serialized(&hostile).unwrap();
+    // The SVG image, as a CBOR byte string.
+    if let ciborium::Value::Map(m) = &mut hostile
+        && let Some((_, ciborium::Value::Array(parts))) =
+            m.iter_mut().find(|(k, _)| k.as_text() == Some("parts"))
+    {
+        parts.push(ciborium::Value::Map(vec![(
+            ciborium::Value::Text("image".into()),
+            ciborium::Value::Map(vec![(
+                ciborium::Value::Text("bytes".into()),
+                ciborium::Value::Bytes(svg.as_bytes().to_vec()),
+            )]),
+        )]));
+    }
+    let broken = json!({"version": 1, "id": "broken", "task": me, "parts": [
+        {"markdown": "before"},
+        {"chart": {"mark": "bar", "data": {"url": "https://example.com/x.csv"},
+            "encoding": {"x": {"field": "a"}, "y": {"field": "b"}}}},
+        {"markdown": "after"},
+    ]});
+    let inherited = json!({"version": 1, "id": "old", "task": format!("Fan/{RUN}/work/3"),
+        "parts": [{"markdown": "from elsewhere"}]});
+    vec![
+        ("card:default", cbor(&hostile)),
+        ("card:garbage", b"\xff\x00 not cbor".to_vec()),
+        ("card:broken", cbor(&broken)),
+        ("card:old", cbor(&inherited)),
+    ]
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -553,4 +600,83 @@ fn under_a_prefix_each_caller_reads_with_their_own_token() {
         .send("token=a%3B%20Path%3D%2F")
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
+}
+
+#[test]
+fn cards_show_in_sandboxed_frames_with_hostile_content_inert() {
+    let s = serve();
+    let task = get(&s, &format!("/Fan/{RUN}/start/1")).text();
+    assert_escaped(&task);
+    // Its own cards in sandboxed frames (default first), the inherited one as a link.
+    let frames: Vec<&str> = task
+        .match_indices("<iframe")
+        .map(|(i, _)| &task[i..])
+        .collect();
+    assert_eq!(frames.len(), 3, "{task}");
+    for f in &frames {
+        let tag = &f[..f.find('>').unwrap()];
+        assert!(tag.contains(" sandbox "), "{tag}");
+        assert!(!tag.contains("allow-"), "{tag}");
+    }
+    assert!(frames[0].contains("/-/card/Fan/"), "{}", frames[0]);
+    assert!(frames[0].contains("card%3Adefault"), "{}", frames[0]);
+    assert!(task.contains("card old inherited from"), "{task}");
+    assert!(
+        task.contains(&format!(r#"href="/Fan/{RUN}/work/3""#)),
+        "{task}"
+    );
+    let csp = get(&s, &format!("/Fan/{RUN}/start/1"))
+        .header("content-security-policy")
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-src 'self'"), "{csp}");
+
+    // The card's own document: sandboxed by its CSP too, every hostile string escaped.
+    let card = get(&s, &format!("/-/card/Fan/{RUN}/start/1/card:default"));
+    assert_eq!(card.status, 200, "{}", card.text());
+    assert_eq!(card.content_type, "text/html; charset=utf-8");
+    let csp = card.header("content-security-policy").unwrap();
+    assert!(csp.starts_with("sandbox;"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    let html = card.text();
+    assert_escaped(&html);
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.to_lowercase().contains("javascript:"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("data:image/svg+xml;base64,"), "{html}");
+    assert!(html.contains(r#"<rect class="mark""#), "{html}");
+
+    // Bad cards show their problem, never a blank page.
+    let garbage = get(&s, &format!("/-/card/Fan/{RUN}/start/1/card:garbage"));
+    assert_eq!(garbage.status, 200);
+    assert!(
+        garbage.text().contains("is not valid CBOR"),
+        "{}",
+        garbage.text()
+    );
+    let broken = get(&s, &format!("/-/card/Fan/{RUN}/start/1/card:broken")).text();
+    assert!(
+        broken.contains("before") && broken.contains("after"),
+        "{broken}"
+    );
+    assert!(broken.contains("`data.url` is not supported"), "{broken}");
+    assert!(task.contains("card broken: 1 problem(s)"), "{task}");
+    // An artifact that is not a card, and a card that does not exist.
+    let not = get(&s, &format!("/-/card/Fan/{RUN}/start/1/hostile"));
+    assert_eq!(not.status, 404);
+    assert!(not.text().contains("not a card"), "{}", not.text());
+    let missing = get(&s, &format!("/-/card/Fan/{RUN}/start/1/card:defualt"));
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.text().contains("card:default"),
+        "{}",
+        missing.text()
+    );
+    // The card artifact's own page frames it as well.
+    let page = get(&s, &format!("/Fan/{RUN}/start/1/card:default")).text();
+    assert!(page.contains("<iframe class=\"card\" sandbox"), "{page}");
 }

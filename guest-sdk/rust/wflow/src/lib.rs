@@ -151,6 +151,7 @@
 extern crate self as wflow;
 
 mod artifact;
+pub mod card;
 pub mod codec;
 pub mod current;
 mod error;
@@ -255,9 +256,12 @@ pub mod __private {
 
     /// Runs one task of `step` of `F` for the WIT export.
     pub fn run_step<F: Flow>(step: &str) -> std::result::Result<(), exports::StepError> {
-        F::run_step(step).map_err(|e| exports::StepError {
-            message: e.to_string(),
-        })
+        crate::card::clear();
+        F::run_step(step)
+            .and_then(|()| crate::card::save())
+            .map_err(|e| exports::StepError {
+                message: e.to_string(),
+            })
     }
 
     /// Declares the items of a foreach step from the field named by `items = "…"`.

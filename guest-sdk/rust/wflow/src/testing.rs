@@ -199,7 +199,9 @@ impl MockTask {
             }
         }
         let clear = Clear;
-        let result = F::run_step(&step);
+        crate::card::clear();
+        let result = F::run_step(&step).and_then(|()| crate::card::save());
+        crate::card::clear();
         let state = TASK
             .with(|t| t.borrow_mut().take())
             .expect("mock state is set");

@@ -364,3 +364,57 @@ fn json_parameters() {
     }
     MockTask::new("start").run::<P>().unwrap();
 }
+
+#[test]
+fn cards_are_put_after_the_step_and_only_then() {
+    use crate::testing::MockTask;
+    use crate::{Flow, FlowSpec, StepSpec};
+
+    struct Carded;
+    impl Flow for Carded {
+        fn spec() -> FlowSpec {
+            FlowSpec::new("Carded")
+                .step(StepSpec::new("start").next("end"))
+                .step(StepSpec::new("end"))
+        }
+        fn run_step(step: &str) -> crate::Result<()> {
+            crate::card::title("Report");
+            crate::card::markdown("# hi");
+            crate::card::table(["a"], &[[1], [2]])?;
+            crate::card::named("other").image(b"\x89PNG\r\n\x1a\n".to_vec());
+            crate::ensure!(step == "start", "fails on purpose");
+            Ok(())
+        }
+    }
+    let out = MockTask::new("start").run::<Carded>().unwrap();
+    assert_eq!(out.put_names(), ["card:default", "card:other"]);
+    let v = out.value("card:default").unwrap();
+    assert_eq!(v.codec, crate::card::CODEC);
+    let doc: ciborium::Value = ciborium::from_reader(&v.bytes[..]).unwrap();
+    let doc = doc.as_map().unwrap();
+    let get = |k: &str| {
+        doc.iter()
+            .find(|(key, _)| key.as_text() == Some(k))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(get("version"), ciborium::Value::Integer(1.into()));
+    assert_eq!(get("title").as_text(), Some("Report"));
+    assert_eq!(get("parts").as_array().unwrap().len(), 2);
+    assert!(get("task").as_text().unwrap().contains("/start/"));
+    // A failed step keeps no card, and the next task does not see this one's parts.
+    assert!(MockTask::new("end").run::<Carded>().is_err());
+    let out = MockTask::new("start").run::<Carded>().unwrap();
+    let v = out.value("card:default").unwrap();
+    let doc: ciborium::Value = ciborium::from_reader(&v.bytes[..]).unwrap();
+    let parts = doc
+        .as_map()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("parts"))
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(parts.as_array().unwrap().len(), 2);
+}

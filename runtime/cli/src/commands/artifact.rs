@@ -112,12 +112,13 @@ pub fn execute(args: ArtifactArgs, settings: &Settings, printer: &Printer) -> Re
                 printer.value(&list);
             } else {
                 let width = artifacts.iter().map(|a| a.name().len()).max().unwrap_or(0);
+                let codecs = artifacts.iter().map(|a| a.codec().len()).max().unwrap_or(0);
                 for a in &artifacts {
                     let value = preview(a)
                         .map(|v| super::inspect::clip(&v.to_string(), 60))
                         .unwrap_or_default();
                     printer.line(format!(
-                        "{:<width$}  {:<5}  {:>9}  {value}",
+                        "{:<width$}  {:<codecs$}  {:>9}  {value}",
                         a.name(),
                         a.codec(),
                         size(a.size())

@@ -2,6 +2,7 @@
 
 pub mod artifact;
 pub mod build;
+pub mod card;
 pub mod check;
 mod inspect;
 pub mod logs;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Check(args) => check::execute(args, &settings, printer),
         Command::Runs(args) => runs::execute(args, &settings, printer),
         Command::Artifact(args) => artifact::execute(args, &settings, printer),
+        Command::Card(args) => card::execute(args, &settings, printer),
         Command::Logs(args) => logs::execute(args, &settings, printer),
         Command::Show(args) => show::execute(args, &settings, printer),
         Command::Tag(args) => tag::execute(args, &settings, printer),
