@@ -32,9 +32,10 @@
 import * as artifacts from "wflow:flow/artifacts@0.1.0";
 import * as context from "wflow:flow/context@0.1.0";
 import * as foreach from "wflow:flow/foreach@0.1.0";
+import { CARD_CODEC, Chart, Image, Markdown, Table, cards } from "./card.js";
 import { CborError, Float, decode, encode } from "./cbor.js";
 
-export { CborError, Float, decode, encode };
+export { CARD_CODEC, CborError, Chart, Float, Image, Markdown, Table, decode, encode };
 
 const CBOR = "cbor";
 const RAW = "raw";
@@ -166,6 +167,10 @@ export const current = {
   },
   get foreachPath() {
     return Array.from(context.foreachPath());
+  },
+  /** The task's cards (`./card.js`): `current.card.append(Markdown("…"))`, `current.card.get("id")`. */
+  get card() {
+    return cards;
   },
   /** The item of the innermost foreach, decoded (undefined outside a foreach). */
   get input() {
@@ -351,7 +356,14 @@ export function buildSpec(Flow) {
 function runStep(Flow, step) {
   const o = (Flow.steps || {})[step];
   if (!o) throw new WflowError("invalid", `flow ${Flow.flowName || Flow.name} has no step \`${step}\``);
-  const { proxy, save } = bindTask(new Flow(), Flow.params || {});
+  const { proxy, save: saveArtifacts } = bindTask(new Flow(), Flow.params || {});
+  cards.clear();
+  const save = () => {
+    saveArtifacts();
+    cards.save(current.pathspec, (name, codec, bytes) =>
+      call(`putting card \`${name}\``, () => artifacts.put(name, { codec, bytes })),
+    );
+  };
   const result = o.join ? proxy[step](joinInputs()) : proxy[step]();
   if (result && typeof result.then === "function") {
     throw new TypeError(`step \`${step}\` returned a Promise: steps are synchronous functions`);

@@ -2,7 +2,7 @@
 // type, raw and streamed artifacts, a branch and its join, foreach items, and failures on demand
 // (`-p mode=raise|missing|string`).
 
-import { FlowSpec, Raw, current, openReader, openWriter, param } from "wflow";
+import { Chart, FlowSpec, Markdown, Raw, Table, current, openReader, openWriter, param } from "wflow";
 
 export class JsFeatures extends FlowSpec {
   static doc = "The JavaScript SDK's features.";
@@ -64,6 +64,16 @@ export class JsFeatures extends FlowSpec {
     if (this.mode === "raise") throw new RangeError("failed on purpose in end");
     if (this.mode === "missing") console.log(this.nope);
     if (this.mode === "string") throw "a thrown string";
+    current.card.title = "JavaScript card";
+    current.card.append(Markdown(`# Sides\n\n${this.sides.join(", ")}`));
+    current.card.append(Table(this.shouted.map((s) => [s, s.length]), { headers: ["shouted", "length"] }));
+    current.card.get("chart").append(
+      Chart({
+        mark: "bar",
+        data: { values: this.shouted.map((s) => ({ s, n: s.length })) },
+        encoding: { x: { field: "s", type: "nominal" }, y: { field: "n", type: "quantitative" } },
+      }),
+    );
     console.log("js features ok:", JSON.stringify([this.sides, this.steps, this.shouted]));
   }
 }

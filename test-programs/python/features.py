@@ -2,7 +2,7 @@
 raw and streamed artifacts, a branch and its join, foreach items, and failures on demand
 (`-p mode=raise|missing|codec`)."""
 
-from wflow import JSON, FlowSpec, Parameter, Raw, current, open_reader, open_writer, step
+from wflow import JSON, Chart, FlowSpec, Markdown, Parameter, Raw, Table, current, open_reader, open_writer, step
 
 
 class PyFeatures(FlowSpec):
@@ -62,4 +62,12 @@ class PyFeatures(FlowSpec):
             raise ValueError("failed on purpose in end")
         if self.mode == "missing":
             print(self.nope)
+        current.card.title = "Python card"
+        current.card.append(Markdown("# Sides\n\n" + ", ".join(self.sides)))
+        current.card.append(Table([[s, len(s)] for s in self.shouted], headers=["shouted", "length"]))
+        current.card["chart"].append(Chart({
+            "mark": "bar",
+            "data": {"values": [{"s": s, "n": len(s)} for s in self.shouted]},
+            "encoding": {"x": {"field": "s", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+        }))
         print("python features ok:", self.sides, self.steps, self.shouted)

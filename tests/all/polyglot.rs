@@ -108,12 +108,15 @@ fn cbor_vectors_agree_in_rust_python_and_js() {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, v["cbor"].as_str().unwrap(), "vector {}", v["name"]);
     }
-    // Python and JavaScript: their own tests check the same vectors, on the host's interpreters.
-    let py = std::process::Command::new("python3")
-        .arg(root().join("guest-sdk/python/tests/test_cbor.py"))
-        .output()
-        .expect("python3 runs");
-    assert!(py.status.success(), "{}", stderr(&py));
+    // Python and JavaScript: their own tests check the same vectors (and the card documents the
+    // SDKs write), on the host's interpreters.
+    for test in ["test_cbor.py", "test_card.py"] {
+        let py = std::process::Command::new("python3")
+            .arg(root().join("guest-sdk/python/tests").join(test))
+            .output()
+            .expect("python3 runs");
+        assert!(py.status.success(), "{test}: {}", stderr(&py));
+    }
     let js = std::process::Command::new("node")
         .arg("--test")
         .arg(root().join("guest-sdk/js/tests/"))
@@ -240,6 +243,7 @@ fn python_sdk_features_and_errors() {
         env.artifact(&format!("{}/sides", task_of(&s, "join"))),
         serde_json::json!(["left", "right"])
     );
+    card_of_end(&env, &task_of(&s, "end"), "Python card");
 
     // An exception is the step's error; its traceback, with the file and line, is in the logs.
     let (s, err) = run_fails(&env, &path, &["-p", "mode=raise"]);
@@ -266,6 +270,28 @@ fn python_sdk_features_and_errors() {
     );
 }
 
+/// The cards the features flow's `end` writes: a titled default card (markdown and a table) and
+/// a card `chart` of three bars, in the format the Rust SDK writes.
+fn card_of_end(env: &Env, end: &str, title: &str) {
+    let out = env.wflow(&["card", "get", end]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "no problems: {}", stderr(&out));
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.contains(&format!("<h1>{title}</h1>")), "{html}");
+    assert!(
+        html.contains("<h1>Sides</h1>") && html.contains("left, right"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<td class="n">3</td>"#), "{html}");
+    let chart = html.find(r#"data-card="chart""#).expect("the chart card");
+    assert!(html.find(r#"data-card="default""#).unwrap() < chart);
+    assert_eq!(
+        html[chart..].matches(r#"<rect class="mark""#).count(),
+        3,
+        "{html}"
+    );
+}
+
 #[test]
 fn js_sdk_features_and_errors() {
     let path = prepared("test-programs/js/features.js");
@@ -276,6 +302,7 @@ fn js_sdk_features_and_errors() {
         env.artifact(&format!("{}/shouted", task_of(&s, "join"))),
         serde_json::json!(["A", "BB", "CCC"])
     );
+    card_of_end(&env, &task_of(&s, "end"), "JavaScript card");
 
     // A thrown Error is the step's error; its stack is in the logs.
     let (s, err) = run_fails(&env, &path, &["-p", "mode=raise"]);

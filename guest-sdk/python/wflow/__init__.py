@@ -43,6 +43,8 @@ import sys as _sys
 import traceback as _traceback
 
 from . import cbor
+from .card import Chart, Image, Markdown, Table, VegaChart
+from .card import cards as _cards
 from .cbor import CborError, decode, encode
 
 try:
@@ -72,6 +74,11 @@ __all__ = [
     "ArtifactNotFound",
     "open_reader",
     "open_writer",
+    "Markdown",
+    "Table",
+    "Image",
+    "Chart",
+    "VegaChart",
 ]
 
 CBOR = "cbor"
@@ -416,6 +423,12 @@ class _Current:
         return list(_context.foreach_path())
 
     @property
+    def card(self):
+        """The task's cards (:mod:`wflow.card`): ``current.card.append(Markdown("…"))`` adds to the
+        default card, ``current.card["id"]`` is another one."""
+        return _cards
+
+    @property
     def input(self):
         """The item of the innermost foreach, decoded (``None`` outside a foreach)."""
         v = _context.foreach_item()
@@ -423,6 +436,16 @@ class _Current:
 
 
 current = _Current()
+
+
+def _save_cards():
+    def put(name, codec, data):
+        try:
+            _artifacts.put(name, _types.Value(codec=codec, bytes=data))
+        except Exception as e:
+            raise _host_error(e, f"putting card `{name}`") from None
+
+    _cards._save(current.pathspec, put)
 
 
 class _Reader:

@@ -137,6 +137,7 @@ def _run(cls, steps, step_name):
     if s is None:
         raise wflow.WflowError("invalid", f"flow {cls._wflow_name} has no step `{step_name}`")
     flow = cls()
+    wflow._cards._clear()
     if s.opts.get("join"):
         s.fn(flow, Inputs())
     else:
@@ -154,12 +155,14 @@ def _run(cls, steps, step_name):
 
         values = [wflow._encode_value(x, f"item {i} of `{items_name}`") for i, x in enumerate(items)]
         flow._wflow_save()
+        wflow._save_cards()
         try:
             foreach.declare_items(values)
         except Exception as e:
             raise wflow._host_error(e, "declaring the foreach items") from None
     else:
         flow._wflow_save()
+        wflow._save_cards()
 
 
 def export(module):

@@ -48,6 +48,10 @@ const PY_SDK: &[(&str, &str)] = &[
         include_str!("../../../guest-sdk/python/wflow/cbor.py"),
     ),
     (
+        "wflow/card.py",
+        include_str!("../../../guest-sdk/python/wflow/card.py"),
+    ),
+    (
         "wflow/_component.py",
         include_str!("../../../guest-sdk/python/wflow/_component.py"),
     ),
@@ -66,6 +70,10 @@ const JS_SDK: &[(&str, &str)] = &[
     (
         "_wflow/cbor.js",
         include_str!("../../../guest-sdk/js/cbor.js"),
+    ),
+    (
+        "_wflow/card.js",
+        include_str!("../../../guest-sdk/js/card.js"),
     ),
 ];
 
