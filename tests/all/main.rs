@@ -25,6 +25,8 @@ mod crash;
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.
 mod failures;
+/// `wflow gc`: retention, sweeping, safety under concurrent runs and kill -9.
+mod gc;
 /// Habits Metaflow users bring: `--tag` at launch, a step's logs, `step[7]`.
 mod habits;
 /// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.

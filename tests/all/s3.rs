@@ -49,7 +49,7 @@ impl S3Env {
         self.command(args).output().expect("wflow runs")
     }
 
-    fn run_ok(&self, flow: &Path, extra: &[&str]) -> serde_json::Value {
+    pub(crate) fn run_ok(&self, flow: &Path, extra: &[&str]) -> serde_json::Value {
         let mut args = vec!["run", "--json", flow.to_str().unwrap()];
         args.extend_from_slice(extra);
         let out = self.wflow(&args);
@@ -62,7 +62,7 @@ impl S3Env {
         serde_json::from_slice(&out.stdout).expect("run --json prints JSON")
     }
 
-    fn artifact(&self, pathspec: &str) -> serde_json::Value {
+    pub(crate) fn artifact(&self, pathspec: &str) -> serde_json::Value {
         let out = self.wflow(&["artifact", "get", "--json", pathspec]);
         assert!(
             out.status.success(),
@@ -84,7 +84,7 @@ impl S3Env {
 }
 
 /// Runs `check` against each server (moto, s3s-fs), each time on a new bucket.
-fn each_server(tag: &str, check: impl Fn(&TestServer, &str)) {
+pub(crate) fn each_server(tag: &str, check: impl Fn(&TestServer, &str)) {
     for kind in Kind::ALL {
         let server = TestServer::get(kind);
         check(server, &server.new_bucket(tag));

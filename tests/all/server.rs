@@ -684,3 +684,48 @@ fn the_web_ui_under_ui_shows_each_user_what_their_token_may_see() {
         "{page}"
     );
 }
+
+/// `wflow gc` with the records on the service: only an administrator's token may remove runs
+/// (`POST /api/v1/admin/remove-runs`); the rule keeps the right runs, and they read back.
+#[test]
+fn gc_against_the_service_needs_an_administrator_and_keeps_what_the_rule_keeps() {
+    let svc = Service::start("gc", "60");
+    let shared = tempfile::tempdir().unwrap();
+    let mut ada = Machine::new(&svc, svc.token("ada", false));
+    let mut root = Machine::new(&svc, svc.token("root", true));
+    for m in [&mut ada, &mut root] {
+        m.store = Some(shared.path().to_path_buf());
+    }
+    let run = |mb: u32| ada.run_ok("example-bigdata", &["-p", &format!("mb={mb}")]);
+    let r1 = run(1)["run_id"].as_str().unwrap().to_string();
+    let r2 = run(2)["run_id"].as_str().unwrap().to_string();
+    let s3 = run(1);
+    let r3 = s3["run_id"].as_str().unwrap().to_string();
+    let gc = ["gc", "--json", "--keep-last", "1", "--grace", "0s"];
+    let out = ada.wflow(&gc);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("administrator"), "{}", stderr(&out));
+    assert_eq!(ada.run_ids(&[]).len(), 3, "a refused gc removes nothing");
+
+    let report = root.json(&gc);
+    let removed: Vec<&str> = report["runs_removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed, [r2.as_str(), r1.as_str()]);
+    assert!(
+        report["blob_bytes_removed"].as_u64().unwrap() >= 2 << 20,
+        "{report}"
+    );
+    assert_eq!(ada.run_ids(&[]), std::slice::from_ref(&r3));
+    let verified = format!("{}/verified", task_of(&s3, "consume"));
+    assert_eq!(
+        ada.json(&["artifact", "get", "--json", &verified]),
+        serde_json::json!(true)
+    );
+    let again = root.json(&gc);
+    assert_eq!(again["runs_removed"], serde_json::json!([]));
+    assert_eq!(again["blobs_removed"], 0);
+}

@@ -95,4 +95,7 @@ pub enum Command {
     /// Serve a web UI of the runs on 127.0.0.1 (read only): runs, graphs, timelines, tasks,
     /// logs and artifacts.
     Ui(crate::commands::ui::UiArgs),
+    /// Remove old runs by a retention rule, then every blob, log and manifest no kept run
+    /// reaches (`--dry-run` first; docs/store.md).
+    Gc(crate::commands::gc::GcArgs),
 }

@@ -64,6 +64,29 @@ pub trait MetadataStore: Send + Sync + 'static {
         Duration::ZERO
     }
 
+    /// Removes the records of the runs `run_ids` — each run, its tasks, their attempts and the
+    /// run's tags — and returns how many of them were recorded. Only `wflow gc` calls this
+    /// (with runs its retention rule lets go). All at once where the backend can (SQLite: one
+    /// transaction); elsewhere each run disappears at once (its start first) and whatever a
+    /// crash leaves of it is invisible and removed by the next collection. Backends without it
+    /// say [`MetadataError::Unsupported`](crate::MetadataError::Unsupported).
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
+        let _ = run_ids;
+        Err(crate::MetadataError::Unsupported {
+            path: self.path().to_path_buf(),
+            action: "delete runs",
+        })
+    }
+
+    /// Every attempt of every task of a run, by task then attempt number.
+    fn attempts_of_run(&self, run_id: &str) -> Result<Vec<AttemptRecord>> {
+        let mut out = Vec::new();
+        for t in self.tasks(run_id)? {
+            out.extend(self.attempts(run_id, t.task_id)?);
+        }
+        Ok(out)
+    }
+
     /// Task `task_id` of run `run_id`, if recorded.
     fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
         Ok(self
@@ -255,6 +278,12 @@ impl MetadataStore for Metadata {
     }
     fn path(&self) -> &Path {
         Metadata::path(self)
+    }
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
+        Metadata::delete_runs(self, run_ids)
+    }
+    fn attempts_of_run(&self, run_id: &str) -> Result<Vec<AttemptRecord>> {
+        Metadata::attempts_of_run(self, run_id)
     }
     fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
         Metadata::task(self, run_id, task_id)

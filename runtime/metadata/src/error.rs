@@ -172,6 +172,14 @@ pub enum MetadataError {
         /// Which versions, and which side to upgrade.
         message: String,
     },
+    /// These records cannot do what was asked (a backend without deletion).
+    #[error("records in {path} cannot {action}", path = .path.display())]
+    Unsupported {
+        /// Where the records are.
+        path: PathBuf,
+        /// What they were asked to do.
+        action: &'static str,
+    },
     /// Any other SQLite failure (I/O error, disk full, lock held longer than the busy timeout...).
     #[error("metadata database {path}: {action}: {source}", path = .path.display())]
     Sqlite {
@@ -210,6 +218,7 @@ impl MetadataError {
             | MetadataError::Unavailable { path, .. }
             | MetadataError::Denied { path, .. }
             | MetadataError::Protocol { path, .. }
+            | MetadataError::Unsupported { path, .. }
             | MetadataError::Sqlite { path, .. } => path,
         }
     }

@@ -108,6 +108,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod delete;
 mod error;
 mod inline;
 mod model;

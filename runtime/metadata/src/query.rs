@@ -17,7 +17,7 @@ const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, starte
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
                             foreach_items, component, manifest_bytes";
-const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
+pub(crate) const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
                                stdout, stderr, stdout_bytes, stderr_bytes";
 
 impl Metadata {
@@ -352,7 +352,7 @@ fn read_task(path: &Path, row: &Row) -> Result<TaskRecord> {
     })
 }
 
-fn read_attempt(path: &Path, row: &Row) -> Result<AttemptRecord> {
+pub(crate) fn read_attempt(path: &Path, row: &Row) -> Result<AttemptRecord> {
     let run_id: String = col(path, row, 0, "run_id")?;
     let task_id: u64 = col(path, row, 1, "task_id")?;
     let attempt: u32 = col(path, row, 2, "attempt")?;

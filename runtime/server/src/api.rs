@@ -19,8 +19,8 @@ use wflow_metadata::{RunKind, Status};
 use crate::db::{self, Caller, RunQuery};
 use crate::error::ApiError;
 use crate::wire::{
-    BatchOutcome, EventBatch, Heartbeat, PROTOCOL_HEADER, PROTOCOL_VERSION, Page, TagChange,
-    TagChanged, WhoAmI,
+    BatchOutcome, EventBatch, Heartbeat, PROTOCOL_HEADER, PROTOCOL_VERSION, Page, RemoveRuns,
+    RunsRemoved, TagChange, TagChanged, WhoAmI,
 };
 
 /// The OpenAPI 3 description of this API, served as is at `/openapi.json`.
@@ -114,6 +114,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tags", get(list_tags))
         .route("/heartbeats", post(post_heartbeat))
         .route("/whoami", get(whoami))
+        .route("/admin/remove-runs", post(remove_runs))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route_layer(middleware::from_fn(check_protocol));
     Router::new()
@@ -461,6 +462,29 @@ async fn change_tags(
     let (added, removed) =
         db::change_tags(&state.pool, &caller, &run_id, &change.add, &change.remove).await?;
     Ok(Json(TagChanged { added, removed }))
+}
+
+/// `POST /admin/remove-runs`: an administrator (`wflow gc`) removes finished runs' records.
+async fn remove_runs(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<RunsRemoved>> {
+    if !caller.admin {
+        return Err(ApiError::forbidden(format!(
+            "`{}` may not remove runs: `wflow gc` needs an administrator's token",
+            caller.user
+        )));
+    }
+    let req: RemoveRuns = parse_body(&body)?;
+    if req.runs.len() > MAX_PAGE as usize {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_PAGE} runs per request, not {}",
+            req.runs.len()
+        )));
+    }
+    let removed = db::remove_runs(&state.pool, &req.runs).await?;
+    Ok(Json(RunsRemoved { removed }))
 }
 
 async fn list_flows(State(state): State<Arc<AppState>>) -> ApiResult<Json<Vec<String>>> {

@@ -452,6 +452,22 @@ impl MetadataStore for HttpMetadata {
         }
     }
 
+    /// `POST /api/v1/admin/remove-runs`, 1,000 runs per request (an administrator's token).
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
+        let mut removed = 0;
+        for chunk in run_ids.chunks(1000) {
+            let r: crate::wire::RunsRemoved = self.inner.post(
+                "/api/v1/admin/remove-runs",
+                &crate::wire::RemoveRuns {
+                    runs: chunk.to_vec(),
+                },
+                "removing runs",
+            )?;
+            removed += r.removed;
+        }
+        Ok(removed)
+    }
+
     fn add_tags(&self, run_id: &str, tags: &[String]) -> Result<usize> {
         let c: TagChanged = self.inner.post(
             &format!("/api/v1/runs/{}/tags", enc(run_id)),

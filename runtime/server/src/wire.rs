@@ -155,6 +155,21 @@ pub struct Heartbeat {
     pub runs: Vec<String>,
 }
 
+/// Runs whose records to remove (`POST /api/v1/admin/remove-runs`, for `wflow gc`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveRuns {
+    /// The runs' ids (at most 1,000).
+    pub runs: Vec<String>,
+}
+
+/// What `POST /api/v1/admin/remove-runs` did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunsRemoved {
+    /// Runs removed; ids that were not recorded, or not finished, are not counted.
+    pub removed: usize,
+}
+
 /// Who the token belongs to (`GET /api/v1/whoami`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WhoAmI {

@@ -64,6 +64,7 @@
 mod bridge;
 mod config;
 mod error;
+mod gc;
 mod reader;
 mod store;
 mod transfer;
@@ -76,4 +77,5 @@ pub use config::{
     Checksums, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CONCURRENCY, DEFAULT_PART_SIZE_MIB, S3Config,
     S3Url,
 };
+pub use gc::REFRESH_AFTER;
 pub use store::S3Store;

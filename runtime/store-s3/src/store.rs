@@ -12,7 +12,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_smithy_http_client::tls;
 use tokio::sync::Semaphore;
-use wflow_store::{BlobStore, Result, StoreError, validate_key, validate_prefix};
+use wflow_store::{BlobStore, ObjectInfo, Result, StoreError, validate_key, validate_prefix};
 
 use crate::bridge::Bridge;
 use crate::config::{Checksums, S3Config, S3Url};
@@ -319,6 +319,41 @@ impl BlobStore for S3Store {
             .collect();
         keys.sort_unstable();
         Ok(keys)
+    }
+
+    /// `LastModified` from `ListObjectsV2`.
+    fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        validate_prefix(prefix)?;
+        let inner = &self.inner;
+        let full = inner.full(prefix);
+        let mut out: Vec<ObjectInfo> = self
+            .bridge
+            .block_on(inner.list_info(&full))?
+            .into_iter()
+            .filter_map(|mut o| {
+                o.key = o.key.strip_prefix(&inner.prefix)?.to_string();
+                validate_key(&o.key).is_ok().then_some(o)
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Batched `DeleteObjects` (needs `s3:DeleteObject`: only `wflow gc` asks for it).
+    fn delete(&self, keys: &[String]) -> Result<()> {
+        for k in keys {
+            validate_key(k)?;
+        }
+        let full: Vec<String> = keys.iter().map(|k| self.inner.full(k)).collect();
+        self.bridge.block_on(self.inner.delete_keys(&full))
+    }
+
+    /// A `HEAD`, and a copy of the object onto itself when it was last written more than
+    /// [`REFRESH_AFTER`](crate::REFRESH_AFTER) ago.
+    fn refresh(&self, key: &str) -> Result<bool> {
+        validate_key(key)?;
+        let full = self.inner.full(key);
+        self.bridge.block_on(self.inner.refresh(&full))
     }
 
     fn scratch_dir(&self) -> &Path {

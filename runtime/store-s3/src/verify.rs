@@ -127,7 +127,7 @@ fn mismatch(size: u64, crc32: Option<&str>, want: &Expected) -> Option<String> {
 
 impl Inner {
     /// An object's size and (if the server keeps one) its CRC32, or `None` if absent.
-    async fn stored(&self, full: &str) -> Result<Option<(u64, Option<String>)>> {
+    async fn stored(&self, full: &str) -> Result<Option<(u64, Option<String>, Option<i64>)>> {
         let _p = self.permit().await;
         let out = self
             .client
@@ -141,6 +141,7 @@ impl Inner {
             Ok(o) => Ok(Some((
                 o.content_length().unwrap_or(0).max(0) as u64,
                 o.checksum_crc32().map(str::to_string),
+                o.last_modified().and_then(|t| t.to_millis().ok()),
             ))),
             // (The checksum of an object uploaded in parts is one of its parts' checksums,
             // whatever its form: callers compare it only for objects uploaded whole.)
@@ -201,10 +202,14 @@ impl Inner {
         let mut overwrite = false;
         let mut last = String::new();
         if self.needs_head(len)
-            && let Some((size, crc)) = self.stored(full).await?
+            && let Some((size, crc, modified)) = self.stored(full).await?
         {
             match mismatch(size, whole_only(crc.as_deref(), want), want) {
-                None => return Ok(false),
+                // Deduplicated: a blob this writer now relies on (see `crate::gc`).
+                None => {
+                    self.refresh_if_old(full, modified).await;
+                    return Ok(false);
+                }
                 // Another writer's object under a key that does not name its content (a task
                 // description, a record): never replaced; the caller compares and refuses.
                 Some(_) if !self.names_its_content(full) => return Ok(false),
@@ -231,9 +236,12 @@ impl Inner {
             let why = match put {
                 // Already there (a conditional write refused): dedupe only if it checks out.
                 Put::Exists => match self.stored(full).await? {
-                    Some((size, crc)) => {
+                    Some((size, crc, modified)) => {
                         match mismatch(size, whole_only(crc.as_deref(), want), want) {
-                            None => return Ok(false),
+                            None => {
+                                self.refresh_if_old(full, modified).await;
+                                return Ok(false);
+                            }
                             Some(_) if !self.names_its_content(full) => return Ok(false),
                             Some(why) => why,
                         }

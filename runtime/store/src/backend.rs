@@ -9,6 +9,18 @@ use std::path::Path;
 
 use crate::{Result, StoreError};
 
+/// An object as [`BlobStore::list_info`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written or refreshed ([`BlobStore::refresh`]), in milliseconds since the
+    /// Unix epoch.
+    pub modified_ms: i64,
+}
+
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
@@ -62,6 +74,38 @@ pub trait BlobStore: Send + Sync + 'static {
     /// One line for humans, e.g. "local directory /home/x/proj/.wflow".
     fn summary(&self) -> String;
 
+    /// Whether an object is stored under `key`, and if so marks it as just used, so that a
+    /// garbage collection that began before now does not remove it (the writer that
+    /// deduplicates against it, or reuses it, is about to record a reference to it). Where the
+    /// backend cannot mark it, the default only checks that it exists.
+    fn refresh(&self, key: &str) -> Result<bool> {
+        self.exists(key)
+    }
+
+    /// Like [`list`](Self::list), with each object's size and time of last write or refresh.
+    /// Backends that cannot tell say [`StoreError::Unsupported`].
+    fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let _ = prefix;
+        Err(unsupported(self, "list objects with their times"))
+    }
+
+    /// Removes the objects under `keys` (absent ones are not an error). Only garbage collection
+    /// deletes anything; backends that cannot say [`StoreError::Unsupported`].
+    fn delete(&self, keys: &[String]) -> Result<()> {
+        let _ = keys;
+        Err(unsupported(self, "delete objects"))
+    }
+
+    /// Removes the objects under `keys` that were last written or refreshed before
+    /// `before_ms`, and returns the keys removed. An object refreshed or written again after it
+    /// was listed stays where the backend can tell (a local directory checks each file's time
+    /// after moving it aside); the default deletes every key given.
+    fn delete_stale(&self, keys: &[String], before_ms: i64) -> Result<Vec<String>> {
+        let _ = before_ms;
+        self.delete(keys)?;
+        Ok(keys.to_vec())
+    }
+
     /// Moves the object under `key` out of the way after its bytes failed verification, so the
     /// next writer of the same content stores it afresh instead of deduplicating against the
     /// damaged copy. Returns where it went, or `None` where the backend cannot (the default:
@@ -69,6 +113,14 @@ pub trait BlobStore: Send + Sync + 'static {
     fn quarantine(&self, key: &str) -> Result<Option<String>> {
         let _ = key;
         Ok(None)
+    }
+}
+
+/// [`StoreError::Unsupported`] naming `store`.
+fn unsupported<S: BlobStore + ?Sized>(store: &S, action: &'static str) -> StoreError {
+    StoreError::Unsupported {
+        backend: store.summary(),
+        action,
     }
 }
 

@@ -93,6 +93,13 @@ impl Cas {
         self.backend.exists(&Self::blob_key(digest))
     }
 
+    /// Whether the blob is stored; if so, marks it as just used (see
+    /// [`BlobStore::refresh`]): what a writer that reuses a blob without writing it (a resumed
+    /// run taking an earlier task's outputs) does before recording a reference to it.
+    pub fn refresh(&self, digest: &Digest) -> Result<bool> {
+        self.backend.refresh(&Self::blob_key(digest))
+    }
+
     /// Digests of every blob in the store, sorted.
     pub fn list_blobs(&self) -> Result<Vec<Digest>> {
         let keys = self.backend.list(BLOBS_PREFIX)?;

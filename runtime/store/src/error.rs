@@ -104,6 +104,16 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// The backend cannot do what was asked (for example delete objects, which only garbage
+    /// collection does).
+    #[error("{backend} cannot {action}")]
+    Unsupported {
+        /// The backend, as [`BlobStore::summary`](crate::BlobStore::summary) names it.
+        backend: String,
+        /// What it was asked to do.
+        action: &'static str,
+    },
+
     /// A store key (or list prefix) is not a relative `/`-separated path.
     #[error("invalid store key `{key}`: {reason}")]
     InvalidKey {

@@ -92,7 +92,7 @@ mod manifest;
 mod stream;
 mod temp;
 
-pub use backend::{BlobStore, MAX_KEY_LEN, validate_key, validate_prefix};
+pub use backend::{BlobStore, MAX_KEY_LEN, ObjectInfo, validate_key, validate_prefix};
 pub use cas::{BLOBS_PREFIX, Cas};
 pub use error::{Result, StoreError};
 pub use local::{LocalDisk, QUARANTINE_DIR, SCRATCH_DIR};

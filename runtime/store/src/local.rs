@@ -26,7 +26,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::backend::{BlobStore, validate_key, validate_prefix};
+use crate::backend::{BlobStore, ObjectInfo, validate_key, validate_prefix};
 use crate::temp::{self, TempPath};
 use crate::{Result, StoreError};
 
@@ -101,7 +101,8 @@ impl LocalDisk {
     /// how many were removed. A file is removed when it was last changed at least `older_than`
     /// ago and no live process holds it: each writer keeps its file locked while it writes, and
     /// the lock dies with the process. Where the filesystem cannot lock, only files older than an
-    /// hour are removed. `wflow run` and `resume` call this with one minute.
+    /// hour are removed. Blobs a garbage collection moved aside (see `gc`) and left there when
+    /// it was killed are removed too. `wflow run` and `resume` call this with one minute.
     pub fn clean_scratch(&self, older_than: Duration) -> Result<usize> {
         let io_err = |e| StoreError::io(self.scratch.display(), e);
         let now = SystemTime::now();
@@ -113,13 +114,17 @@ impl LocalDisk {
                 .modified()
                 .ok()
                 .and_then(|m| now.duration_since(m).ok());
-            let ours = entry.file_name().to_string_lossy().ends_with(temp::SUFFIX);
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let ours = name.ends_with(temp::SUFFIX);
+            // A blob a garbage collection moved aside and was killed before removing.
+            let trash = name.ends_with(gc::TRASH_SUFFIX);
             let old = |min: Duration| age.is_some_and(|a| a >= min);
             let abandoned = || match temp::is_abandoned(&entry.path()) {
                 Some(abandoned) => abandoned,
                 None => old(Duration::from_secs(3600)),
             };
-            if meta.is_file() && ours && old(older_than) && abandoned() {
+            if meta.is_file() && old(older_than) && (trash || ours && abandoned()) {
                 temp::remove_if_present(&entry.path()).map_err(io_err)?;
                 removed += 1;
             }
@@ -183,6 +188,34 @@ impl LocalDisk {
             }
         }
         Ok(true)
+    }
+
+    /// Walks the files whose keys start with `prefix` (see [`walk`]).
+    fn walk_prefix(
+        &self,
+        prefix: &str,
+        found: &mut dyn FnMut(String, &fs::DirEntry) -> Result<()>,
+    ) -> Result<()> {
+        validate_prefix(prefix)?;
+        // Start in the deepest directory the prefix names in full.
+        let dir_key = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
+        walk(&self.root.join(dir_key), dir_key, prefix, found)
+    }
+
+    /// After `key`'s file was removed, removes the directories it leaves empty below the
+    /// top-level one (`live/<run>/`, `tasks-v1/<run>/`), but never a blob fan-out directory,
+    /// where a writer may be about to link a new blob.
+    fn remove_empty_parents(&self, key: &str) {
+        if key.starts_with(crate::BLOBS_PREFIX) {
+            return;
+        }
+        let mut dir = Path::new(key).parent();
+        while let Some(d) = dir.filter(|d| d.components().count() >= 2) {
+            if fs::remove_dir(self.root.join(d)).is_err() {
+                break; // not empty, or gone
+            }
+            dir = d.parent();
+        }
     }
 
     /// A new temporary file in the scratch directory.
@@ -251,7 +284,7 @@ impl BlobStore for LocalDisk {
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         let target = self.path_of(key)?;
-        if is_file(&target)? {
+        if gc::touch(&target)? {
             return Ok(false); // the common case for deduplicated blobs: skip the write
         }
         let (mut file, temp) = self.temp("put")?;
@@ -268,7 +301,7 @@ impl BlobStore for LocalDisk {
     fn put_file_if_absent(&self, key: &str, file: &Path) -> Result<bool> {
         let target = self.path_of(key)?;
         let file_err = |e| StoreError::io(file.display(), e);
-        let wrote = if is_file(&target)? {
+        let wrote = if gc::touch(&target)? {
             false
         } else {
             fs::metadata(file).map_err(file_err)?; // name the source if it is missing
@@ -338,13 +371,61 @@ impl BlobStore for LocalDisk {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        validate_prefix(prefix)?;
-        // Start in the deepest directory the prefix names in full.
-        let dir_key = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
         let mut keys = Vec::new();
-        walk(&self.root.join(dir_key), dir_key, prefix, &mut keys)?;
+        self.walk_prefix(prefix, &mut |key, _| {
+            keys.push(key);
+            Ok(())
+        })?;
         keys.sort_unstable();
         Ok(keys)
+    }
+
+    /// Sizes and modification times from each file's metadata.
+    fn list_info(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let mut out = Vec::new();
+        self.walk_prefix(prefix, &mut |key, entry| {
+            // A file removed since the directory was read is not listed.
+            if let Ok(meta) = entry.metadata() {
+                out.push(ObjectInfo {
+                    key,
+                    size: meta.len(),
+                    modified_ms: gc::modified_ms(&meta),
+                });
+            }
+            Ok(())
+        })?;
+        out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Sets the file's modification time to now (see [`gc`]).
+    fn refresh(&self, key: &str) -> Result<bool> {
+        gc::touch(&self.path_of(key)?)
+    }
+
+    fn delete(&self, keys: &[String]) -> Result<()> {
+        for key in keys {
+            let path = self.path_of(key)?;
+            match fs::remove_file(&path) {
+                Ok(()) => self.remove_empty_parents(key),
+                Err(e) if absent(&e) => {}
+                Err(e) => return Err(StoreError::io(path.display(), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves each file aside, then removes it only if its time is still before `before_ms`
+    /// (else puts it back): see [`gc`].
+    fn delete_stale(&self, keys: &[String], before_ms: i64) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for key in keys {
+            if gc::remove_if_stale(self, &self.path_of(key)?, before_ms)? {
+                self.remove_empty_parents(key);
+                removed.push(key.clone());
+            }
+        }
+        Ok(removed)
     }
 
     fn scratch_dir(&self) -> &Path {
@@ -356,9 +437,14 @@ impl BlobStore for LocalDisk {
     }
 }
 
-/// Adds to `out` the keys of the files under `dir` (whose keys start with `dir_key`) that start with
-/// `prefix`.
-fn walk(dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+/// Passes to `found` the key and directory entry of each file under `dir` (whose keys start with
+/// `dir_key`) whose key starts with `prefix`.
+fn walk(
+    dir: &Path,
+    dir_key: &str,
+    prefix: &str,
+    found: &mut dyn FnMut(String, &fs::DirEntry) -> Result<()>,
+) -> Result<()> {
     let io_err = |e| StoreError::io(dir.display(), e);
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -378,15 +464,16 @@ fn walk(dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<String>) -> Resul
         if kind.is_dir() {
             let sub = format!("{key}/");
             if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                walk(&entry.path(), &sub, prefix, out)?;
+                walk(&entry.path(), &sub, prefix, found)?;
             }
         } else if kind.is_file() && key.starts_with(prefix) {
-            out.push(key);
+            found(key, &entry)?;
         }
     }
     Ok(())
 }
 
+mod gc;
 mod read;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@ pub mod artifact;
 pub mod build;
 pub mod card;
 pub mod check;
+pub mod gc;
 mod inspect;
 pub mod logs;
 pub mod resume;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Worker(args) => worker::execute(args, &settings, printer),
         Command::Server(args) => server::execute(args, &settings, printer),
         Command::Ui(args) => ui::execute(args, &settings, printer),
+        Command::Gc(args) => gc::execute(args, &settings, printer),
     }
 }
 

@@ -736,6 +736,38 @@ impl MetadataStore for ObjectMetadata {
         Ok(counts.into_iter().collect())
     }
 
+    /// Per run: its start object first (the run disappears at once), then its task batches,
+    /// ends and tag changes. A crash in between leaves objects of a run that has no start:
+    /// invisible to readers, removed by the next `wflow gc`.
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
+        let mut removed = 0;
+        for run_id in run_ids.iter().filter(|id| valid_id(id)) {
+            let start = format!("{RECORDS_PREFIX}runs/{run_id}");
+            let err = |e| self.store_err(format!("removing the records of run `{run_id}`"), e);
+            let recorded = self.store.exists(&start).map_err(err)?;
+            self.store
+                .delete(std::slice::from_ref(&start))
+                .map_err(err)?;
+            let mut rest = Vec::new();
+            for kind in ["tasks", "ends", "tags"] {
+                rest.extend(self.list(&format!("{RECORDS_PREFIX}{kind}/{run_id}/"))?);
+            }
+            self.store.delete(&rest).map_err(err)?;
+            self.lock_cache().remove(run_id);
+            let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            w.runs.remove(run_id);
+            removed += usize::from(recorded);
+        }
+        Ok(removed)
+    }
+
+    fn attempts_of_run(&self, run_id: &str) -> Result<Vec<AttemptRecord>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| s.attempts.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
     fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()

@@ -542,7 +542,14 @@ impl Resume {
         let manifest_bytes = origin.manifest_bytes.clone();
         let read = {
             let (cas, origin) = (cas.clone(), origin.clone());
-            blocking(move || origin.read_manifest(&cas).expect("a manifest is recorded")).await
+            blocking(move || {
+                let m = origin
+                    .read_manifest(&cas)
+                    .expect("a manifest is recorded")?;
+                refresh_reused(&cas, &origin, &m);
+                Ok::<_, wflow_store::StoreError>(m)
+            })
+            .await
         };
         let artifacts = match read {
             Ok(m) => m.artifacts,
@@ -713,6 +720,22 @@ pub async fn resume_flow(
         }
     }
     run_loop(opts, Some(resume)).await
+}
+
+/// Marks the blobs a reused task's outputs live in as just used, so a `wflow gc` running now
+/// does not remove them before this run records its reference (see docs/store.md, "Garbage
+/// collection"). Best effort: a blob that cannot be refreshed is read, and reported, later.
+fn refresh_reused(cas: &Cas, origin: &TaskRecord, manifest: &wflow_store::Manifest) {
+    let blobs = manifest
+        .artifacts
+        .values()
+        .filter(|a| a.inline.is_none())
+        .map(|a| a.digest)
+        .chain(origin.manifest.filter(|_| origin.manifest_bytes.is_none()))
+        .chain(origin.foreach_items);
+    for digest in blobs {
+        let _ = cas.refresh(&digest);
+    }
 }
 
 /// Hands a reused task's outputs to the run loop, recording the reuse.

@@ -224,6 +224,21 @@ pub async fn revoke_tokens(
         .await
 }
 
+/// Removes the records of the finished runs among `run_ids` (tasks, attempts and tags go with
+/// them: `ON DELETE CASCADE`) in one transaction; a running run is never removed. Returns how
+/// many were removed.
+pub async fn remove_runs(pool: &Pool, run_ids: &[String]) -> ApiResult<usize> {
+    let client = pool.get().await?;
+    let removed = client
+        .execute(
+            "DELETE FROM runs WHERE run_id = ANY($1) AND status <> 'running'",
+            &[&run_ids],
+        )
+        .await
+        .map_err(|e| ApiError::db("removing runs", &e))?;
+    Ok(removed as usize)
+}
+
 /// Applies a batch of events for `caller`: all in one transaction.
 ///
 /// Strict (`skip_failures` false): all or nothing; the first failing event's error is returned
