@@ -8,7 +8,14 @@
 //! costs one copy per quarter of an hour at most, and the collector, which removes only blobs
 //! older than its grace period (a day by default, at least an hour), sees every blob a writer
 //! came to rely on as recent.
+//!
+//! Between listing the store and removing a blob, a writer may refresh it. So the collector
+//! lists the range of keys of each batch again just before its `DeleteObjects`
+//! ([`Inner::delete_stale_keys`]: one `ListObjectsV2` per 1,000 keys of the range, not a
+//! `HEAD` per blob) and spares what was written since; and a writer whose copy finds the blob
+//! gone (removed after its `HEAD`) writes it again.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aws_sdk_s3::types::{Delete, MetadataDirective, ObjectIdentifier};
@@ -124,26 +131,26 @@ impl Inner {
             Err(e) if status(&e) == Some(404) => return Ok(false),
             Err(e) => return Err(to_store_error(e, &self.target(full, "s3:GetObject"))),
         };
-        self.refresh_if_old(full, head.last_modified().and_then(|t| t.to_millis().ok()))
-            .await;
-        Ok(true)
+        Ok(self
+            .refresh_if_old(full, head.last_modified().and_then(|t| t.to_millis().ok()))
+            .await)
     }
 
     /// Copies the object onto itself if `modified` (its `LastModified`) is older than
-    /// [`REFRESH_AFTER`] or unknown.
-    pub(crate) async fn refresh_if_old(&self, full: &str, modified: Option<i64>) {
+    /// [`REFRESH_AFTER`] or unknown. False when the copy found the object gone (a collection
+    /// removed it after it was found): the caller writes it again.
+    pub(crate) async fn refresh_if_old(&self, full: &str, modified: Option<i64>) -> bool {
         let old = modified
             .is_none_or(|m| wflow_core::now_millis() - m > REFRESH_AFTER.as_millis() as i64);
-        if old {
-            self.copy_onto_itself(full).await;
-        }
+        !old || self.copy_onto_itself(full).await
     }
 
-    /// Rewrites an object's metadata in place, which gives it a new `LastModified`.
-    pub(crate) async fn copy_onto_itself(&self, full: &str) {
+    /// Rewrites an object's metadata in place, which gives it a new `LastModified`. False only
+    /// when the object is gone (404); other failures leave it as it was (best effort).
+    pub(crate) async fn copy_onto_itself(&self, full: &str) -> bool {
         let _p = self.permit().await;
         let source = format!("{}/{}", self.bucket, urlencode(full));
-        let _ = self
+        let copied = self
             .client
             .copy_object()
             .bucket(&self.bucket)
@@ -153,6 +160,81 @@ impl Inner {
             .metadata("wflow-refreshed", wflow_core::now_millis().to_string())
             .send()
             .await;
+        !matches!(&copied, Err(e) if status(e) == Some(404))
+    }
+
+    /// Deletes those of `full` (keys as stored) last written before `before_ms`, a batch at a
+    /// time, each batch's times read again by listing the range of keys it spans just before
+    /// its `DeleteObjects`; returns the keys deleted. A key no longer listed is gone already.
+    pub(crate) async fn delete_stale_keys(
+        &self,
+        full: &[String],
+        before_ms: i64,
+    ) -> Result<Vec<String>> {
+        let mut sorted = full.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut deleted = Vec::new();
+        for chunk in sorted.chunks(DELETE_BATCH) {
+            let times = self.times_of(chunk).await?;
+            let stale: Vec<String> = chunk
+                .iter()
+                .filter(|k| times.get(k.as_str()).is_some_and(|&m| m < before_ms))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                self.delete_keys(&stale).await?;
+            }
+            deleted.extend(stale);
+        }
+        Ok(deleted)
+    }
+
+    /// The `LastModified` of each of `sorted` (non-empty, ascending) that exists now, from a
+    /// listing of the range of keys from the first to the last.
+    async fn times_of(&self, sorted: &[String]) -> Result<HashMap<String, i64>> {
+        let (first, last) = (&sorted[0], &sorted[sorted.len() - 1]);
+        let common = first
+            .char_indices()
+            .zip(last.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(first.len().min(last.len()), |((i, _), _)| i);
+        let prefix = &first[..common];
+        // Just before `first` (listing starts after this key): `first` without its last char.
+        let start_after = &first[..first.char_indices().last().map_or(0, |(i, _)| i)];
+        let wanted: HashSet<&str> = sorted.iter().map(String::as_str).collect();
+        let mut times = HashMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = {
+                let _p = self.permit().await;
+                self.client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .start_after(start_after)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| to_store_error(e, &self.target(prefix, "s3:ListBucket")))?
+            };
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                if key > last.as_str() {
+                    return Ok(times);
+                }
+                if let (true, Some(m)) = (
+                    wanted.contains(key),
+                    o.last_modified().and_then(|t| t.to_millis().ok()),
+                ) {
+                    times.insert(key.to_string(), m);
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => return Ok(times),
+            }
+        }
     }
 }
 

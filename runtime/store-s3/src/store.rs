@@ -356,6 +356,22 @@ impl BlobStore for S3Store {
         self.bridge.block_on(self.inner.refresh(&full))
     }
 
+    /// Lists the range of keys of each batch of 1,000 again just before its `DeleteObjects`,
+    /// sparing what was written or refreshed since `before_ms`.
+    fn delete_stale(&self, keys: &[String], before_ms: i64) -> Result<Vec<String>> {
+        for k in keys {
+            validate_key(k)?;
+        }
+        let full: Vec<String> = keys.iter().map(|k| self.inner.full(k)).collect();
+        let deleted = self
+            .bridge
+            .block_on(self.inner.delete_stale_keys(&full, before_ms))?;
+        Ok(deleted
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&self.inner.prefix).map(str::to_string))
+            .collect())
+    }
+
     fn scratch_dir(&self) -> &Path {
         &self.scratch
     }

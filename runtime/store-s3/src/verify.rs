@@ -205,11 +205,10 @@ impl Inner {
             && let Some((size, crc, modified)) = self.stored(full).await?
         {
             match mismatch(size, whole_only(crc.as_deref(), want), want) {
-                // Deduplicated: a blob this writer now relies on (see `crate::gc`).
-                None => {
-                    self.refresh_if_old(full, modified).await;
-                    return Ok(false);
-                }
+                // Deduplicated: a blob this writer now relies on (see `crate::gc`); written
+                // again below if a collection removed it meanwhile.
+                None if self.refresh_if_old(full, modified).await => return Ok(false),
+                None => last = "a collection removed the object as it was found".into(),
                 // Another writer's object under a key that does not name its content (a task
                 // description, a record): never replaced; the caller compares and refuses.
                 Some(_) if !self.names_its_content(full) => return Ok(false),
@@ -238,10 +237,10 @@ impl Inner {
                 Put::Exists => match self.stored(full).await? {
                     Some((size, crc, modified)) => {
                         match mismatch(size, whole_only(crc.as_deref(), want), want) {
-                            None => {
-                                self.refresh_if_old(full, modified).await;
+                            None if self.refresh_if_old(full, modified).await => {
                                 return Ok(false);
                             }
+                            None => "a collection removed the object as it was found".into(),
                             Some(_) if !self.names_its_content(full) => return Ok(false),
                             Some(why) => why,
                         }

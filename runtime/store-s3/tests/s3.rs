@@ -314,3 +314,40 @@ fn missing_bucket_and_refused_credentials() {
 fn testing_store(c: &wflow_store_s3::S3Config) -> Result<S3Store, StoreError> {
     wflow_store_s3::testing::store_with_credentials(c, testing::ACCESS_KEY, testing::SECRET_KEY)
 }
+
+/// gc's removal of stale objects lists each batch's range of keys again just before deleting:
+/// an object written after gc listed it stays, one already gone is not reported, and a range
+/// longer than one listing page (1,000 keys) is read to its end.
+#[test]
+fn delete_stale_spares_what_was_written_after_the_listing() {
+    each_server("stale", |server, bucket| {
+        let store = server.store(&server.config(bucket, "gc")).unwrap();
+        let key = |i: usize| format!("o/{i:05}");
+        let n = 1_100;
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let store = &store;
+                s.spawn(move || {
+                    for i in (t..n).step_by(8) {
+                        store.put_if_absent(&key(i), b"x").unwrap();
+                    }
+                });
+            }
+        });
+        let listed = store.list_info("o/").unwrap();
+        assert_eq!(listed.len(), n);
+        // Every object so far is older than the cutoff; one is written again after it.
+        let cutoff = wflow_core::now_millis();
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        testing::overwrite(&store, &key(1_050), b"y".to_vec());
+        testing::delete(&store, &key(500));
+        let candidates = [key(0), key(500), key(1_050), key(1_099)];
+        let deleted = store.delete_stale(&candidates, cutoff).unwrap();
+        assert_eq!(deleted, [key(0), key(1_099)]);
+        let left = store.list("o/").unwrap();
+        assert_eq!(left.len(), n - 3);
+        assert_eq!(store.get(&key(1_050)).unwrap().unwrap(), b"y");
+        assert!(!store.exists(&key(0)).unwrap());
+        assert!(store.exists(&key(1)).unwrap());
+    });
+}
