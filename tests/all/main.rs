@@ -45,6 +45,9 @@ mod planted;
 mod policy;
 /// Python and JavaScript steps, polyglot flows, cross-language artifacts.
 mod polyglot;
+/// The Python package: built with maturin, its pytest suite on a local store, S3 and a metadata
+/// service, and the notebook of docs/ executed headless.
+mod python_client;
 /// `resume` and `step-run`.
 mod resume;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.

@@ -12,8 +12,8 @@ use wflow_server::testing::TestPostgres;
 use crate::util::{Env, guest, stderr, task_of, with_metadata};
 
 /// A `wflow server` process on its own database; killed when dropped.
-struct Service {
-    url: String,
+pub(crate) struct Service {
+    pub(crate) url: String,
     database: String,
     heartbeat_timeout: String,
     child: Child,
@@ -21,7 +21,7 @@ struct Service {
 }
 
 impl Service {
-    fn start(hint: &str, heartbeat_timeout: &str) -> Service {
+    pub(crate) fn start(hint: &str, heartbeat_timeout: &str) -> Service {
         Self::on(
             &TestPostgres::shared().new_database(hint),
             heartbeat_timeout,
@@ -97,7 +97,7 @@ impl Service {
     }
 
     /// `wflow server token create USER [--admin]`.
-    fn token(&self, user: &str, admin: bool) -> String {
+    pub(crate) fn token(&self, user: &str, admin: bool) -> String {
         let mut args = vec!["create", user, "--json"];
         if admin {
             args.push("--admin");

@@ -1,377 +1,49 @@
-//! Where artifacts and records go: the one place that maps a store `type` (`local`, `s3`) to its
-//! constructor.
-//!
-//! A store is chosen by a table with a `type` tag and that type's serde config, resolved from, in
-//! order of precedence:
-//!
-//! 1. `--store DIR` or `--store s3://BUCKET/PREFIX` (or `$WFLOW_STORE`), and for S3 the
-//!    `--s3-endpoint`, `--s3-region`, `--s3-path-style`, `--s3-profile`, `--s3-checksums` flags
-//!    (or `$WFLOW_S3_ENDPOINT`, `$WFLOW_S3_REGION`, `$WFLOW_S3_PATH_STYLE`, `$WFLOW_S3_PROFILE`,
-//!    `$WFLOW_S3_CHECKSUMS`);
-//! 2. the `[store]` table of the config file: `$WFLOW_CONFIG`, else
-//!    `$XDG_CONFIG_HOME/wflow/config.toml` (`~/.config/wflow/config.toml`);
-//! 3. the default: `{ type = "local", path = ".wflow" }`.
-//!
-//! ```toml
-//! [store]
-//! type = "s3"                        # or "local", with `path = "DIR"`
-//! url = "s3://team-data/wflow"
-//! endpoint = "http://127.0.0.1:9000" # an S3-compatible server; AWS when absent
-//! region = "us-east-1"
-//! path_style = true
-//! profile = "team"                   # credentials: the standard AWS chain, never this file
-//! ```
-//!
-//! The records follow the store: an SQLite file inside a local store, objects under
-//! `records-v1/` in an S3 store (see `wflow_metadata::ObjectMetadata`) — unless a team metadata
-//! service is named (`--metadata URL`, `$WFLOW_METADATA`, or `url` in the config file's
-//! `[metadata]` table, with the token from `$WFLOW_TOKEN` or `token` there): then every record
-//! goes to that `wflow server` and only artifacts, logs and components go to the store.
-//!
-//! ```toml
-//! [metadata]
-//! url = "http://wflow.internal:8742"
-//! token = "wf_…"                      # or WFLOW_TOKEN
-//! ```
-//!
-//! Compiled components are cached locally either way.
+//! Where artifacts and records go: the store and records that the global flags, `WFLOW_*`
+//! variables and the config file name, resolved and opened by `wflow-config` (shared with the
+//! Python package; its docs tell the precedence and the config file's tables).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
-use wflow_metadata::{Metadata, MetadataStore};
-use wflow_store::{BlobStore, LocalDisk};
+use wflow_store::BlobStore;
 
 use crate::cli::GlobalArgs;
 use crate::exit::BadInput;
 use crate::settings::Settings;
 
-/// An open store: its blobs, its records and this machine's working directory for it.
-pub struct Backend {
-    /// Artifact values, manifests, logs and components.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Runs, tasks and attempts.
-    pub records: Arc<dyn MetadataStore>,
-}
+pub use wflow_config::{Backend, config_file, config_file_table};
 
-impl Backend {
-    /// One line saying where data goes.
-    pub fn summary(&self) -> String {
-        self.blobs.summary()
+/// The explicit part of the settings: the global flags (clap has read their variables).
+pub fn args(global: &GlobalArgs) -> wflow_config::StoreArgs {
+    wflow_config::StoreArgs {
+        store: global.store.clone(),
+        s3_endpoint: global.s3_endpoint.clone(),
+        s3_region: global.s3_region.clone(),
+        s3_path_style: global.s3_path_style,
+        s3_checksums: global.s3_checksums.clone(),
+        s3_profile: global.s3_profile.clone(),
+        metadata: global.metadata.clone(),
     }
 }
 
-/// What a constructor gets besides its config.
-pub struct Ctx<'a> {
-    /// This machine's directory for the store (see [`Settings::store`]).
-    pub local_dir: &'a Path,
-    /// Only open a store that has records already (`None` otherwise); create nothing.
-    pub existing: bool,
-    /// The records, when they are kept elsewhere (a metadata service) rather than in the store.
-    pub records: Option<Arc<dyn MetadataStore>>,
-}
-
-/// A kind of store: a `type` tag, a serde config, a constructor.
-pub trait MakeBackend {
-    /// The `type` of the `[store]` table.
-    const TYPE: &'static str;
-    /// The rest of the table.
-    type Config: DeserializeOwned;
-    /// Opens the store (`None`: `ctx.existing` and there is nothing there yet).
-    fn make(config: Self::Config, ctx: &Ctx<'_>) -> Result<Option<Backend>>;
-}
-
-/// The local directory store with its SQLite records.
-pub struct Local;
-
-/// Config of [`Local`].
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalConfig {
-    /// The store directory.
-    pub path: PathBuf,
-}
-
-impl MakeBackend for Local {
-    const TYPE: &'static str = "local";
-    type Config = LocalConfig;
-
-    fn make(config: LocalConfig, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
-        let meta = config.path.join("metadata.sqlite");
-        if ctx.existing && ctx.records.is_none() && !meta.exists() {
-            return Ok(None);
-        }
-        let disk = LocalDisk::open(&config.path)
-            .with_context(|| format!("cannot use {} as the store", config.path.display()))?;
-        if !ctx.existing {
-            // Scratch files of writers that died (kill -9 during a large write) would stay
-            // forever; a file untouched for a minute that no live process holds is removed.
-            let _ = disk.clean_scratch(std::time::Duration::from_secs(60));
-        }
-        let records = match &ctx.records {
-            Some(records) => records.clone(),
-            None => Arc::new(Metadata::open(&meta)?),
-        };
-        Ok(Some(Backend {
-            blobs: Arc::new(disk),
-            records,
-        }))
-    }
-}
-
-/// A bucket on S3 or an S3-compatible server, with the records as objects in it.
-#[cfg(feature = "s3")]
-pub struct S3;
-
-#[cfg(feature = "s3")]
-impl MakeBackend for S3 {
-    const TYPE: &'static str = "s3";
-    type Config = wflow_store_s3::S3Config;
-
-    fn make(mut config: Self::Config, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
-        config
-            .scratch_dir
-            .get_or_insert_with(|| ctx.local_dir.join("tmp"));
-        let store = wflow_store_s3::S3Store::open(&config)
-            .with_context(|| format!("cannot use {} as the store", config.url))?;
-        let location = store.url_of(wflow_metadata::RECORDS_PREFIX);
-        let store: Arc<dyn BlobStore> = Arc::new(store);
-        let records: Arc<dyn MetadataStore> = match &ctx.records {
-            Some(records) => records.clone(),
-            None => Arc::new(wflow_metadata::ObjectMetadata::new(store.clone(), location)),
-        };
-        Ok(Some(Backend {
-            blobs: store,
-            records,
-        }))
+/// Settings mistakes are bad input (exit code 2); the rest keeps its chain of causes.
+fn cli_error(e: wflow_config::ConfigError) -> anyhow::Error {
+    match e {
+        wflow_config::ConfigError::Settings(m) => BadInput(m).into(),
+        other => other.into(),
     }
 }
 
 /// Opens the store the settings name. With `existing`, a store without records yet gives `None`
 /// and nothing is created.
 pub fn open(settings: &Settings, existing: bool) -> Result<Option<Backend>> {
-    let records: Option<Arc<dyn MetadataStore>> =
-        match settings.metadata.clone().map_err(BadInput)? {
-            Some(m) => {
-                let service = wflow_server::HttpMetadata::new(&m.url, m.token);
-                // Before anything is written or started: the service answers, speaks this
-                // protocol and takes the token.
-                if !existing {
-                    service.whoami().with_context(|| {
-                        format!("cannot record runs on the metadata service {}", m.url)
-                    })?;
-                }
-                Some(Arc::new(service))
-            }
-            None => None,
-        };
-    open_with(settings, existing, records)
+    wflow_config::open(&settings.location, existing).map_err(cli_error)
 }
 
 /// The blobs of the store the settings name, whatever holds the records (`wflow server --ui`
 /// reads records through its own API with each caller's token).
 pub fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>> {
-    let elsewhere: Arc<dyn MetadataStore> =
-        Arc::new(wflow_server::HttpMetadata::new("http://127.0.0.1:0", None));
-    let backend = open_with(settings, true, Some(elsewhere))?
-        .with_context(|| format!("no store at {}", settings.store_label()))?;
-    Ok(backend.blobs)
-}
-
-fn open_with(
-    settings: &Settings,
-    existing: bool,
-    records: Option<Arc<dyn MetadataStore>>,
-) -> Result<Option<Backend>> {
-    let mut table = settings.backend.clone().map_err(BadInput)?;
-    let ty = match table.remove("type") {
-        Some(Value::String(t)) => t,
-        _ => return Err(BadInput("the [store] table needs a `type` (local or s3)".into()).into()),
-    };
-    let ctx = Ctx {
-        local_dir: &settings.store,
-        existing,
-        records,
-    };
-    match ty.as_str() {
-        Local::TYPE => make::<Local>(table, &ctx),
-        #[cfg(feature = "s3")]
-        S3::TYPE => make::<S3>(table, &ctx),
-        #[cfg(not(feature = "s3"))]
-        "s3" => {
-            Err(BadInput("this wflow was built without S3 support (feature `s3`)".into()).into())
-        }
-        other => Err(BadInput(format!(
-            "unknown store type `{other}`: expected local or s3"
-        ))
-        .into()),
-    }
-}
-
-fn make<M: MakeBackend>(table: Map<String, Value>, ctx: &Ctx<'_>) -> Result<Option<Backend>> {
-    let config: M::Config = serde_json::from_value(Value::Object(table))
-        .map_err(|e| BadInput(format!("the `{}` store's settings: {e}", M::TYPE)))?;
-    M::make(config, ctx)
-}
-
-/// The `[store]` table from flags, the config file and the defaults (see the module docs).
-pub fn resolve(global: &GlobalArgs) -> Result<Map<String, Value>, String> {
-    let mut table = config_file_store()?.unwrap_or_default();
-    match global.store.as_deref() {
-        Some(url) if url.starts_with("s3://") => {
-            if table.get("type").and_then(Value::as_str) != Some("s3") {
-                table = Map::new();
-            }
-            table.insert("type".into(), "s3".into());
-            table.insert("url".into(), url.into());
-        }
-        Some(dir) => {
-            table = Map::new();
-            table.insert("type".into(), "local".into());
-            table.insert("path".into(), dir.into());
-        }
-        None if table.is_empty() => {
-            table.insert("type".into(), "local".into());
-            table.insert("path".into(), ".wflow".into());
-        }
-        None => {}
-    }
-    if table.get("type").and_then(Value::as_str) == Some("s3") {
-        let mut set = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                table.insert(k.into(), v);
-            }
-        };
-        set("endpoint", global.s3_endpoint.clone().map(Value::from));
-        set("region", global.s3_region.clone().map(Value::from));
-        set("path_style", global.s3_path_style.map(Value::from));
-        set("profile", global.s3_profile.clone().map(Value::from));
-        set("checksums", global.s3_checksums.clone().map(Value::from));
-    }
-    Ok(table)
-}
-
-/// This machine's directory for a store: the store itself when local; for S3, a folder under the
-/// cache directory named after the bucket and prefix (live logs, files waiting for upload).
-pub fn local_dir(table: &Map<String, Value>, cache_dir: &Path) -> PathBuf {
-    let text = |k: &str| table.get(k).and_then(Value::as_str).unwrap_or("");
-    match text("type") {
-        "s3" => {
-            let place: String = text("url")
-                .trim_start_matches("s3://")
-                .trim_end_matches('/')
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            cache_dir.join("s3").join(place)
-        }
-        _ if !text("path").is_empty() => PathBuf::from(text("path")),
-        _ => PathBuf::from(".wflow"),
-    }
-}
-
-/// `$WFLOW_CONFIG`, else `$XDG_CONFIG_HOME/wflow/config.toml`, else `~/.config/wflow/config.toml`.
-pub fn config_file() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("WFLOW_CONFIG").or_else(|| {
-        let dir = env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|h| h.join(".config")))?;
-        Some(dir.join("wflow").join("config.toml"))
-    })
-}
-
-/// The `[store]` table of the config file, if the file exists and has one.
-fn config_file_store() -> Result<Option<Map<String, Value>>, String> {
-    config_file_table("store")
-}
-
-/// Where the records go when not in the store: a metadata service and its token.
-#[derive(Clone, Debug)]
-pub struct MetadataSettings {
-    /// `http://host:port`.
-    pub url: String,
-    /// The bearer token, if any.
-    pub token: Option<String>,
-}
-
-/// The metadata service from `--metadata`/`$WFLOW_METADATA`, else the config file's
-/// `[metadata] url`; its token from `$WFLOW_TOKEN`, else `[metadata] token`. `None`: the records
-/// stay with the store.
-pub fn resolve_metadata(global: &GlobalArgs) -> Result<Option<MetadataSettings>, String> {
-    let table = config_file_table("metadata")?.unwrap_or_default();
-    let text = |k: &str| -> Result<Option<String>, String> {
-        match table.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!(
-                "the config file's [metadata] `{k}` must be a string"
-            )),
-        }
-    };
-    for key in table.keys() {
-        if !["url", "token"].contains(&key.as_str()) {
-            return Err(format!(
-                "the config file's [metadata] table has an unknown key `{key}` (expected url, token)"
-            ));
-        }
-    }
-    let url = match global.metadata.clone().filter(|u| !u.is_empty()) {
-        Some(u) => Some(u),
-        None => text("url")?,
-    };
-    let Some(url) = url else {
-        return Ok(None);
-    };
-    if !url.starts_with("http://") && !url.starts_with("https://") {
-        return Err(format!(
-            "`{url}` is not a metadata service URL: expected http://HOST:PORT (wflow server)"
-        ));
-    }
-    let token = match std::env::var("WFLOW_TOKEN").ok().filter(|t| !t.is_empty()) {
-        Some(t) => Some(t),
-        None => text("token")?,
-    };
-    Ok(Some(MetadataSettings { url, token }))
-}
-
-/// A table of the config file (`store`, `batch`), if the file exists and has it.
-pub fn config_file_table(name: &str) -> Result<Option<Map<String, Value>>, String> {
-    let Some(path) = config_file() else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if std::env::var_os("WFLOW_CONFIG").is_some_and(|v| !v.is_empty()) {
-                return Err(format!(
-                    "config file {} (from $WFLOW_CONFIG) does not exist",
-                    path.display()
-                ));
-            }
-            return Ok(None);
-        }
-        Err(e) => return Err(format!("cannot read config file {}: {e}", path.display())),
-    };
-    let file: Value = toml::from_str(&text)
-        .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
-    match file.get(name) {
-        None => Ok(None),
-        Some(Value::Object(t)) => Ok(Some(t.clone())),
-        Some(_) => Err(format!(
-            "config file {}: `{name}` must be a table",
-            path.display()
-        )),
-    }
+    wflow_config::open_blobs(&settings.location)
+        .map_err(cli_error)?
+        .with_context(|| format!("no store at {}", settings.store_label()))
 }

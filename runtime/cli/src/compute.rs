@@ -319,7 +319,11 @@ pub fn batch_config(args: &ComputeArgs) -> Result<wflow_batch::BatchConfig, BadI
 /// What a worker needs to find the store: its `WFLOW_STORE` and `WFLOW_S3_*` variables. Only an
 /// S3 store is reachable from Batch jobs.
 pub fn worker_env(settings: &Settings) -> Result<Vec<(String, String)>, BadInput> {
-    let table: &Map<String, Value> = settings.backend.as_ref().map_err(|e| BadInput(e.clone()))?;
+    let table: &Map<String, Value> = settings
+        .location
+        .backend
+        .as_ref()
+        .map_err(|e| BadInput(e.clone()))?;
     if table.get("type").and_then(Value::as_str) != Some("s3") {
         return Err(BadInput(format!(
             "tasks on AWS Batch need a store their workers can reach: an S3 store (--store s3://BUCKET/PREFIX), not {}",

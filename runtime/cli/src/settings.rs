@@ -9,31 +9,21 @@ pub struct Settings {
     /// This machine's directory for the store: the store itself when it is local; with an S3
     /// store, a working directory for live logs and files waiting for upload.
     pub store: PathBuf,
-    /// The store's `[store]` table, `type` included (opened by [`crate::backends::open`]), or
-    /// why it could not be resolved.
-    pub backend: Result<serde_json::Map<String, serde_json::Value>, String>,
-    /// The metadata service the records go to instead of the store, or why it could not be
-    /// resolved.
-    pub metadata: Result<Option<crate::backends::MetadataSettings>, String>,
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
+    /// The store and records resolved (opened by [`crate::backends::open`]).
+    pub location: wflow_config::StoreSettings,
     /// The policy file given, if any.
     pub policy_file: Option<PathBuf>,
 }
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs) -> Settings {
-        let cache_dir = cache_dir();
-        let backend = crate::backends::resolve(global);
-        let store = match &backend {
-            Ok(table) => crate::backends::local_dir(table, &cache_dir),
-            Err(_) => PathBuf::from(".wflow"),
-        };
+        let location = wflow_config::StoreSettings::resolve(&crate::backends::args(global));
         Settings {
-            store,
-            backend,
-            metadata: crate::backends::resolve_metadata(global),
-            cache_dir,
+            store: location.store.clone(),
+            cache_dir: location.cache_dir.clone(),
+            location,
             policy_file: global.policy.clone(),
         }
     }
@@ -98,32 +88,12 @@ impl Settings {
 
     /// Where the store is, for messages: its URL, or its directory.
     pub fn store_label(&self) -> String {
-        match &self.backend {
-            Ok(t) if t.get("type").and_then(|v| v.as_str()) == Some("s3") => t
-                .get("url")
-                .and_then(|v| v.as_str())
-                .unwrap_or("S3")
-                .to_string(),
-            _ => self.store.display().to_string(),
-        }
+        self.location.label()
     }
 }
 
 /// The organisation's policy file on every machine.
 const SYSTEM_POLICY: &str = "/etc/wflow/policy.toml";
-
-/// `$WFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/wflow`, else `~/.cache/wflow`, else `.wflow-cache`.
-fn cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("WFLOW_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("wflow")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache").join("wflow")))
-        .unwrap_or_else(|| PathBuf::from(".wflow-cache"))
-}
 
 /// The user name recorded with runs: `$WFLOW_USER`, `$USER` or `$LOGNAME`, else the name of the
 /// account the process runs as (from `/etc/passwd`; `uid-N` if it has none there), so runs

@@ -27,6 +27,7 @@ pub mod card;
 mod cards;
 pub mod graph;
 mod pages;
+pub mod report;
 mod shell;
 mod task;
 pub mod text;

@@ -101,8 +101,8 @@ pub fn execute(args: GcArgs, settings: &Settings, printer: &Printer) -> Result<E
     let (retention, grace) = rule(&args)?;
     let backend = crate::backends::open(settings, true)?
         .with_context(|| format!("no store at {}", settings.store_label()))?;
-    let records_in_store = matches!(settings.metadata, Ok(None))
-        && matches!(&settings.backend, Ok(t) if t.get("type").and_then(|v| v.as_str()) == Some("s3"));
+    let records_in_store = matches!(settings.location.metadata, Ok(None))
+        && matches!(&settings.location.backend, Ok(t) if t.get("type").and_then(|v| v.as_str()) == Some("s3"));
     let cas = Cas::new(backend.blobs);
     let options = Options {
         retention,

@@ -12,7 +12,6 @@ pub mod run;
 pub mod runs;
 pub mod server;
 pub mod show;
-mod show_html;
 pub mod step_run;
 pub mod tag;
 pub mod ui;

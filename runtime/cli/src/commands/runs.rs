@@ -64,7 +64,7 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
     }
     if runs.is_empty() {
         let unfiltered = filter.flow.is_none() && filter.tags.is_empty() && filter.status.is_none();
-        match &settings.metadata {
+        match &settings.location.metadata {
             Ok(Some(m)) if unfiltered => {
                 printer.line(format!("no runs yet in your namespace on {}", m.url))
             }

@@ -56,7 +56,7 @@ pub fn execute(args: ShowArgs, settings: &Settings, printer: &Printer) -> Result
         };
         let view = RunView::of(&run)?;
         super::inspect::warn_skipped(&client, printer);
-        let page = super::show_html::page(&run, &view);
+        let page = wflow_ui::report::page(&run, &view);
         std::fs::write(file, page).with_context(|| format!("cannot write {}", file.display()))?;
         printer.note(format!(
             "wrote the graph of {} to {}",

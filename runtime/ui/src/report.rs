@@ -1,15 +1,41 @@
-//! `wflow show RUN --html FILE`: a self-contained HTML page (no script, no external resource)
-//! with an SVG drawing of the run's graph — one box per step, laid out by topological depth,
-//! coloured by status, with task counts and durations — and a table of the same.
+//! A run as self-contained HTML (no script, no external resource): an SVG drawing of its graph —
+//! one box per step, laid out by topological depth, coloured by status, with task counts and
+//! durations — and a table of the same. `wflow show RUN --html FILE` writes the [`page`]; the
+//! Python package shows the [`fragment`] in notebooks.
 
 use std::fmt::Write;
 
 use wflow_client::Run;
-use wflow_ui::graph::{RunView, colours, svg};
-use wflow_ui::text::{duration, esc, params, time};
+
+use crate::graph::{RunView, colours, svg};
+use crate::text::{duration, esc, params, time};
 
 /// The whole page.
 pub fn page(run: &Run, view: &RunView) -> String {
+    format!(
+        r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ margin: 2rem; }}
+</style>
+</head>
+<body>
+{body}<p style="color:#6b7280;font-size:.8rem">Written by wflow {version}.</p>
+</body>
+</html>
+"##,
+        title = esc(&run.pathspec()),
+        body = fragment(run, view),
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// The run's summary, graph and steps table in one `<div class="wflow-run">` whose styles apply
+/// to it alone (it sits in a notebook's output as well as in [`page`]).
+pub fn fragment(run: &Run, view: &RunView) -> String {
     let r = run.record();
     let (_, stroke, label) = colours(Some(r.status));
     let mut rows = String::new();
@@ -73,27 +99,21 @@ pub fn page(run: &Run, view: &RunView) -> String {
         );
     }
     format!(
-        r##"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
+        r##"<div class="wflow-run">
 <style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #111827; }}
-h1 {{ font-size: 1.4rem; margin-bottom: .3rem; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ text-align: left; padding: .25rem .8rem .25rem 0; vertical-align: top; }}
-table.steps th {{ border-bottom: 1px solid #d1d5db; }}
-table.steps td {{ border-bottom: 1px solid #f3f4f6; }}
-td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.err {{ color: #b91c1c; white-space: pre-wrap; }}
-.graph {{ overflow-x: auto; border: 1px solid #e5e7eb; border-radius: 8px; padding: .5rem; background: #fcfcfd; }}
-.legend span {{ display: inline-block; margin-right: 1rem; font-size: .85rem; }}
-.legend i {{ display: inline-block; width: .8rem; height: .8rem; border-radius: 3px; margin-right: .3rem; vertical-align: -1px; }}
-svg text {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }}
+.wflow-run {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #111827; }}
+.wflow-run h1 {{ font-size: 1.4rem; margin-bottom: .3rem; }}
+.wflow-run table {{ border-collapse: collapse; margin: 1rem 0; }}
+.wflow-run th, .wflow-run td {{ text-align: left; padding: .25rem .8rem .25rem 0; vertical-align: top; }}
+.wflow-run table.steps th {{ border-bottom: 1px solid #d1d5db; }}
+.wflow-run table.steps td {{ border-bottom: 1px solid #f3f4f6; }}
+.wflow-run td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.wflow-run .err {{ color: #b91c1c; white-space: pre-wrap; }}
+.wflow-run .graph {{ overflow-x: auto; border: 1px solid #e5e7eb; border-radius: 8px; padding: .5rem; background: #fcfcfd; }}
+.wflow-run .legend span {{ display: inline-block; margin-right: 1rem; font-size: .85rem; }}
+.wflow-run .legend i {{ display: inline-block; width: .8rem; height: .8rem; border-radius: 3px; margin-right: .3rem; vertical-align: -1px; }}
+.wflow-run svg text {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }}
 </style>
-</head>
-<body>
 <h1>{title}</h1>
 <table class="meta">
 {rows}</table>
@@ -103,12 +123,9 @@ svg text {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }}
 <table class="steps">
 <tr><th>step</th><th>kind</th><th>status</th><th>tasks</th><th>succeeded</th><th>failed</th><th>reused</th><th>attempts</th><th>wall time</th><th>task time</th></tr>
 {steps}</table>
-<p style="color:#6b7280;font-size:.8rem">Written by wflow {version}.</p>
-</body>
-</html>
+</div>
 "##,
         title = esc(&run.pathspec()),
         svg = svg(view, None),
-        version = env!("CARGO_PKG_VERSION"),
     )
 }
