@@ -152,3 +152,25 @@ print(n, (after - before) // 1024)
     assert grown_mib < 40, f"reading 100 MiB grew the peak by {grown_mib} MiB"
     assert run["consume"].task.data.verified is True
     assert isinstance(blob.open(), io.BufferedReader)
+
+
+def test_the_stubs_name_what_the_extension_has():
+    import ast
+    import pathlib
+
+    import wflow._native as native
+
+    stub = ast.parse((pathlib.Path(wflow.__file__).parent / "_native.pyi").read_text())
+    declared = {
+        n.name if not isinstance(n, ast.AnnAssign) else n.target.id
+        for n in stub.body
+        if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AnnAssign))
+    }
+    public = {n for n in dir(native) if not n.startswith("_")} | {"__version__"}
+    assert declared == public
+    for cls in ("Store", "Reader"):
+        (node,) = [n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == cls]
+        methods = {f.name for f in node.body if isinstance(f, ast.FunctionDef)} - {"__init__"}
+        have = {m for m in dir(getattr(native, cls)) if not m.startswith("_")}
+        assert methods == have, f"{cls}: stubs {sorted(methods ^ have)} differ"
+    assert (pathlib.Path(wflow.__file__).parent / "py.typed").exists()

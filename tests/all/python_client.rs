@@ -118,6 +118,8 @@ fn pytest(env: &Env, backend: &str, vars: &[(&str, &str)]) {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("pytest runs");
+    // pytest's summary (`N passed, M skipped`) in the test's output, shown with --nocapture.
+    println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),
         "pytest on the {backend} store failed:\n{}\n{}",
