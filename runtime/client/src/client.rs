@@ -663,6 +663,23 @@ impl<'c> Step<'c> {
             .collect())
     }
 
+    /// A page of its tasks: those with `query.status`, in `query.sort` order, `query.limit` of
+    /// them from `query.offset` — what a table of a 100,000-task foreach shows, without reading
+    /// every record where the records are indexed.
+    pub fn tasks_page(&self, query: &wflow_metadata::TaskQuery) -> Result<Vec<Task<'c>>> {
+        Ok(self
+            .client
+            .meta
+            .step_tasks(&self.run_id, &self.name, query)?
+            .into_iter()
+            .map(|record| Task {
+                client: self.client,
+                flow: self.flow.clone(),
+                record,
+            })
+            .collect())
+    }
+
     /// Its one task (for a step outside any foreach or branch); an error listing them if it has
     /// several or none.
     pub fn task(&self) -> Result<Task<'c>> {

@@ -196,6 +196,17 @@ pub enum ClientError {
         reason: String,
     },
 
+    /// The foreach items a split task declared cannot be read from the store.
+    #[error("cannot read the foreach items (blob {digest}) of task {task}: {reason}")]
+    Items {
+        /// The split task's pathspec.
+        task: String,
+        /// The items' blob.
+        digest: Digest,
+        /// Why (the store's error, naming the blob, or what is wrong with its bytes).
+        reason: String,
+    },
+
     /// A run's recorded flow spec does not decode or validate.
     #[error("the recorded flow spec of run {run} cannot be used: {reason}")]
     Spec {

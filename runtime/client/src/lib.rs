@@ -74,6 +74,7 @@
 
 mod client;
 mod error;
+mod items;
 mod liveness;
 mod logs;
 mod nearest;
@@ -83,6 +84,7 @@ mod value;
 
 pub use client::{Artifact, ArtifactInfo, Client, Flow, METADATA_FILE, Object, Run, Step, Task};
 pub use error::{ClientError, Part, Result};
+pub use items::{Item, items_of};
 pub use liveness::{Liveness, RunLock, liveness, run_lock_path};
 pub use logs::{
     AttemptLogs, FollowEnd, FollowEvent, FollowOptions, LIVE_DIR, Log, LogSource, Stream,
@@ -91,4 +93,4 @@ pub use logs::{
 pub use pathspec::parse_pathspec;
 pub use preview::{Preview, PreviewPage, preview_cbor, preview_cbor_page};
 pub use value::{cbor_to_json, decode_cbor};
-pub use wflow_metadata::{RunFilter, RunKind, Status, StepStats};
+pub use wflow_metadata::{RunFilter, RunKind, Status, StepStats, TaskQuery, TaskSort};

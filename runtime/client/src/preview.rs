@@ -127,6 +127,36 @@ pub fn preview_cbor_page(
     }))
 }
 
+/// The encoded bytes of the items of a top-level array that `wanted` picks (by index), in
+/// order; the others are skipped, never decoded. An error if `bytes` is not one array.
+pub(crate) fn array_items(
+    bytes: &[u8],
+    wanted: impl Fn(u64) -> bool,
+) -> Result<Vec<(u64, &[u8])>, String> {
+    let mut w = Walker {
+        bytes,
+        at: 0,
+        budget: 0,
+        truncated: false,
+    };
+    let Head::Array(len) = w.head()? else {
+        return Err("not a CBOR array".into());
+    };
+    let mut index = 0u64;
+    let mut out = Vec::new();
+    w.items(len, |w| {
+        let start = w.at;
+        let h = w.head()?;
+        w.skip_rest(h)?;
+        if wanted(index) {
+            out.push((index, &bytes[start..w.at]));
+        }
+        index += 1;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 #[derive(Clone)]
 enum Head {
     Uint(u64),

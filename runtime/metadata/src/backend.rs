@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::{
     AttemptRecord, Event, Metadata, Result, RunFilter, RunKind, RunRecord, Status, StepStats,
-    TaskRecord,
+    TaskQuery, TaskRecord,
 };
 
 /// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
@@ -100,6 +100,11 @@ pub trait MetadataStore: Send + Sync + 'static {
         let mut tasks = self.tasks(run_id)?;
         tasks.retain(|t| t.step == step);
         Ok(tasks)
+    }
+
+    /// A page of the tasks of one step of a run: filtered, sorted and cut as `query` says.
+    fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
+        Ok(query.apply(self.tasks_of_step(run_id, step)?))
     }
 
     /// The names of the flows that have runs, sorted.
@@ -290,6 +295,9 @@ impl MetadataStore for Metadata {
     }
     fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
         Metadata::tasks_of_step(self, run_id, step)
+    }
+    fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
+        Metadata::step_tasks(self, run_id, step, query)
     }
     fn flows(&self) -> Result<Vec<String>> {
         Metadata::flows(self)

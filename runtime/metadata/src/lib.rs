@@ -113,6 +113,7 @@ mod error;
 mod inline;
 mod model;
 mod objects;
+mod paging;
 mod query;
 mod recorder;
 mod schema;
@@ -127,6 +128,7 @@ pub use model::{
     StepStats, TaskRecord,
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
+pub use paging::{ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError};
 pub use recorder::{OUTAGE_LIMIT, Recorder};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};

@@ -9,7 +9,7 @@ use wflow_core::Digest;
 
 use crate::{
     AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunKind, RunRecord, Status,
-    StepStats, TaskRecord,
+    StepStats, TaskQuery, TaskRecord,
 };
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
@@ -147,6 +147,28 @@ impl Metadata {
         self.select(
             &sql,
             params![run_id, step],
+            || format!("listing the tasks of step `{step}` of run `{run_id}`"),
+            read_task,
+        )
+    }
+
+    /// A page of the tasks of one step of a run (see [`TaskQuery`]): SQLite filters and sorts
+    /// within the `(run_id, step)` index and decodes only the rows of the page.
+    pub fn step_tasks(
+        &self,
+        run_id: &str,
+        step: &str,
+        query: &TaskQuery,
+    ) -> Result<Vec<TaskRecord>> {
+        let status = query.status.map(|s| s.as_str()).unwrap_or("");
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 \
+             AND (?3 = '' OR status = ?3) {}",
+            query.order_by()
+        );
+        self.select(
+            &sql,
+            params![run_id, step, status],
             || format!("listing the tasks of step `{step}` of run `{run_id}`"),
             read_task,
         )

@@ -1,11 +1,11 @@
 //! The pages of runs, a run and a step.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::Write;
 
 use axum::http::StatusCode;
-use wflow_client::{Object, Run, RunFilter, Status, Step, Task};
+use wflow_client::{Item, Object, Run, RunFilter, Status, Step, Task, TaskQuery, TaskSort};
 
 use crate::graph::{RunView, svg};
 use crate::shell::{self, badge, href, link, number, page, pager, with};
@@ -16,6 +16,9 @@ use crate::{Params, Reply, Ui};
 const RUNS_PER_PAGE: usize = 50;
 /// Tasks listed per page of a step.
 const TASKS_PER_PAGE: usize = 100;
+/// Bytes of JSON previewed of a foreach item, and characters of it shown in the step table.
+const ITEM_BUDGET: usize = 400;
+const ITEM_CHARS: usize = 60;
 /// Tasks drawn on a run's timeline at most (the earliest ones).
 const TIMELINE_MAX: usize = 2_000;
 /// Failed tasks listed at the top of a run's page at most.
@@ -321,46 +324,74 @@ fn timeline(ui: &Ui, tasks: &[Task]) -> String {
     out
 }
 
-/// The item column of a task: its foreach indices (`3`, or `1.3` when nested).
-fn item(t: &Task) -> String {
-    t.record()
+/// The item column of a task: its foreach indices (`3`, or `1.3` when nested) and, when its
+/// split recorded the items, the start of its value.
+fn item(t: &Task, items: &BTreeMap<u64, Item>) -> String {
+    let path = t
+        .record()
         .foreach_path
         .iter()
         .map(u32::to_string)
         .collect::<Vec<_>>()
-        .join(".")
+        .join(".");
+    let Some(item) = items.get(&t.id()) else {
+        return path;
+    };
+    let value = match item.codec.as_str() {
+        "cbor" => match wflow_client::preview_cbor(&item.bytes, ITEM_BUDGET) {
+            Ok(p) => clip(&p.value.to_string(), ITEM_CHARS),
+            Err(e) => format!("(not CBOR: {})", clip(&e, 60)),
+        },
+        codec => format!("({codec}, {})", crate::text::size(item.bytes.len() as u64)),
+    };
+    format!(r#"{path} <code class="item">{}</code>"#, esc(&value))
 }
 
 fn step_page(ui: &Ui, step: &Step, q: &Params) -> wflow_client::Result<Reply> {
-    let mut tasks = step.tasks()?;
-    let total_all = tasks.len();
-    if let Some(s) = q.get("status").and_then(|s| s.parse::<Status>().ok()) {
-        tasks.retain(|t| t.status() == s);
-    }
-    let sort = q.get("sort").map(String::as_str).unwrap_or("task");
+    let bad = |text: String| {
+        Ok(shell::message(
+            ui,
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            &text,
+        ))
+    };
+    let filled = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let status = match filled("status").map(str::parse::<Status>) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return bad(e.to_string()),
+        None => None,
+    };
+    let sort = match filled("sort").map(str::parse::<TaskSort>) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return bad(e.to_string()),
+        None => TaskSort::Task,
+    };
     let desc = q.get("desc").is_some_and(|d| d == "1");
-    match sort {
-        "item" => tasks.sort_by(|a, b| a.record().foreach_path.cmp(&b.record().foreach_path)),
-        "status" => tasks.sort_by_key(|t| (t.status().as_str(), t.id())),
-        "duration" => tasks.sort_by_key(|t| (t.duration_ms().unwrap_or(i64::MAX), t.id())),
-        "started" => tasks.sort_by_key(|t| (t.record().started_ms, t.id())),
-        "attempts" => tasks.sort_by_key(|t| (t.record().attempts, t.id())),
-        _ => tasks.sort_by_key(|t| t.id()),
-    }
-    if desc {
-        tasks.reverse();
-    }
-    let pages = tasks.len().div_ceil(TASKS_PER_PAGE).max(1);
-    let page_no = number(q, "page", 1).clamp(1, pages);
-    let shown = tasks
-        .iter()
-        .skip((page_no - 1) * TASKS_PER_PAGE)
-        .take(TASKS_PER_PAGE);
     let st = step.stats();
+    let total = match status {
+        None => st.tasks,
+        Some(Status::Succeeded) => st.succeeded,
+        Some(Status::Failed) => st.failed,
+        Some(Status::Running) => st.running,
+    } as usize;
+    let pages = total.div_ceil(TASKS_PER_PAGE).max(1);
+    let page_no = number(q, "page", 1).clamp(1, pages);
+    let shown = step.tasks_page(&TaskQuery {
+        status,
+        sort,
+        desc,
+        limit: Some(TASKS_PER_PAGE),
+        offset: (page_no - 1) * TASKS_PER_PAGE,
+    })?;
+    let (items, items_error) = match wflow_client::items_of(&shown) {
+        Ok(items) => (items, None),
+        Err(e) => (BTreeMap::new(), Some(e)),
+    };
     let mut body = format!(
         r#"<p>{} · {} tasks: {} succeeded, {} failed, {} running, {} reused</p>"#,
         badge(step.status()),
-        total_all,
+        st.tasks,
         st.succeeded,
         st.failed,
         st.running,
@@ -380,16 +411,23 @@ fn step_page(ui: &Ui, step: &Step, q: &Params) -> wflow_client::Result<Reply> {
         );
     }
     body.push_str("</p>");
-    let head = |key: &str, label: &str| {
-        let next_desc = if sort == key && !desc { "1" } else { "" };
+    if let Some(e) = items_error {
+        let _ = write!(
+            body,
+            r#"<p class="error">The items cannot be shown: {}</p>"#,
+            esc(&e.to_string())
+        );
+    }
+    let head = |key: TaskSort, label: &str| {
+        let key = key.as_str();
         let q2 = without_page(q);
         let mut url = with(&q2, "sort", key);
-        if !next_desc.is_empty() {
+        if sort.as_str() == key && !desc {
             let mut q3 = q2.clone();
             q3.insert("sort".into(), key.into());
             url = with(&q3, "desc", "1");
         }
-        let mark = if sort == key {
+        let mark = if sort.as_str() == key {
             if desc { " ▼" } else { " ▲" }
         } else {
             ""
@@ -398,23 +436,23 @@ fn step_page(ui: &Ui, step: &Step, q: &Params) -> wflow_client::Result<Reply> {
     };
     body.push_str(r#"<table class="tasks"><thead><tr>"#);
     for (k, l) in [
-        ("task", "task"),
-        ("item", "item"),
-        ("status", "status"),
-        ("started", "started (UTC)"),
-        ("duration", "duration"),
-        ("attempts", "attempts"),
+        (TaskSort::Task, "task"),
+        (TaskSort::Item, "item"),
+        (TaskSort::Status, "status"),
+        (TaskSort::Started, "started (UTC)"),
+        (TaskSort::Duration, "duration"),
+        (TaskSort::Attempts, "attempts"),
     ] {
         body.push_str(&head(k, l));
     }
     body.push_str("</tr></thead><tbody>");
-    for t in shown {
+    for t in &shown {
         let id = t.id().to_string();
         let _ = write!(
             body,
             r#"<tr data-task="{id}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             link(ui, &[t.flow(), step.run_id(), step.name(), &id], &id),
-            item(t),
+            item(t, &items),
             badge(Some(t.status())),
             time(t.record().started_ms),
             t.duration_ms().map(duration).unwrap_or_default(),

@@ -63,6 +63,22 @@ fn store(dir: &Path) {
     let log = cas
         .put(format!("line one\n{HOSTILE}\n").as_bytes())
         .unwrap();
+    // The foreach items `start` declared: a CBOR list of [codec, bytes]; item 3 is hostile,
+    // item 4 raw bytes.
+    let items: Vec<ciborium::Value> = (0..250u32)
+        .map(|i| {
+            let (codec, bytes) = match i {
+                3 => ("cbor", cbor(&HOSTILE)),
+                4 => ("raw", vec![1, 2, 3]),
+                _ => (
+                    "cbor",
+                    cbor(&serde_json::json!({ "n": i, "name": format!("item-{i}") })),
+                ),
+            };
+            ciborium::Value::Array(vec![codec.into(), ciborium::Value::Bytes(bytes)])
+        })
+        .collect();
+    let items = cas.put(&cbor(&items)).unwrap();
     let run = RUN.to_string();
     let mut events = vec![
         Event::RunStarted {
@@ -100,6 +116,11 @@ fn store(dir: &Path) {
             error: None,
             stdout: Some(log),
             stderr: None,
+        },
+        Event::ForeachItems {
+            run_id: run.clone(),
+            task_id: 1,
+            items,
         },
         Event::TaskFinished {
             run_id: run.clone(),
@@ -372,6 +393,50 @@ fn a_foreach_step_is_a_sorted_paged_table() {
     let failed = get(&s, &format!("/Fan/{RUN}/work?status=failed")).text();
     assert_eq!(failed.matches("<tr data-task=").count(), 1);
     assert!(failed.contains(r#"<tr data-task="9""#));
+    assert!(failed.contains("page 1 of 1"), "{failed}");
+    // Each task's item value, read from the list its split declared, escaped.
+    let row = |html: &str, task: u32| {
+        let at = html.find(&format!(r#"<tr data-task="{task}""#)).unwrap();
+        html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(
+        row(&page1, 7).contains(
+            r#"5 <code class="item">{&quot;n&quot;:5,&quot;name&quot;:&quot;item-5&quot;}</code>"#
+        ),
+        "{}",
+        row(&page1, 7)
+    );
+    let hostile = row(&page1, 5);
+    assert!(hostile.contains("&lt;script&gt;alert(1)"), "{hostile}");
+    assert!(!page1.contains("<script>alert"));
+    assert!(
+        row(&page1, 6).contains(r#"<code class="item">(raw, 3 B)</code>"#),
+        "{}",
+        row(&page1, 6)
+    );
+    assert!(
+        row(&page3, 251).contains("item-249"),
+        "{}",
+        row(&page3, 251)
+    );
+    // By item, last first: item 249 heads page 1, item 149 page 2.
+    let by_item = get(&s, &format!("/Fan/{RUN}/work?sort=item&desc=1&page=2")).text();
+    let first = by_item.find("<tr data-task=").unwrap();
+    assert!(
+        by_item[first..].starts_with(r#"<tr data-task="151""#),
+        "{by_item}"
+    );
+    // A sort or status that does not exist is refused, naming it.
+    let bad = get(&s, &format!("/Fan/{RUN}/work?sort=speed"));
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("`speed` is not a task order"),
+        "{}",
+        bad.text()
+    );
+    let bad = get(&s, &format!("/Fan/{RUN}/work?status=done"));
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("`done` is not a status"));
 }
 
 #[test]

@@ -1,0 +1,157 @@
+//! A page of the tasks of one step — filtered by status, sorted, cut with limit and offset — so a
+//! step of a 100,000-task foreach is shown 100 tasks at a time without reading every record.
+//!
+//! The order is defined once here: [`TaskQuery::apply`] sorts records in memory (any backend),
+//! and [`TaskQuery::order_by`] says the same in SQL (SQLite sorts inside its index scan and
+//! decodes only the page).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Status, TaskRecord};
+
+/// Foreach levels an item sort compares (deeper nesting than this ties, then goes by task id).
+pub const ITEM_SORT_DEPTH: usize = 8;
+
+/// What the tasks of a step are sorted by (every order ends with the task id, so it is total).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TaskSort {
+    /// Task id (the order tasks were created in).
+    #[default]
+    Task,
+    /// Foreach item (its path, outermost index first).
+    Item,
+    /// Status by name: failed, running, succeeded.
+    Status,
+    /// Start time.
+    Started,
+    /// Duration; running tasks last.
+    Duration,
+    /// Attempts started.
+    Attempts,
+}
+
+impl TaskSort {
+    /// Every sort, in the order the UI lists them.
+    pub const ALL: [TaskSort; 6] = [
+        TaskSort::Task,
+        TaskSort::Item,
+        TaskSort::Status,
+        TaskSort::Started,
+        TaskSort::Duration,
+        TaskSort::Attempts,
+    ];
+
+    /// Its name in a URL: `task`, `item`, `status`, `started`, `duration`, `attempts`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskSort::Task => "task",
+            TaskSort::Item => "item",
+            TaskSort::Status => "status",
+            TaskSort::Started => "started",
+            TaskSort::Duration => "duration",
+            TaskSort::Attempts => "attempts",
+        }
+    }
+}
+
+impl fmt::Display for TaskSort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not a [`TaskSort`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a task order (expected task, item, status, started, duration or attempts)")]
+pub struct TaskSortError(pub String);
+
+impl FromStr for TaskSort {
+    type Err = TaskSortError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskSort::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| TaskSortError(s.to_string()))
+    }
+}
+
+/// Which tasks of a step, in which order, which page (see
+/// [`MetadataStore::step_tasks`](crate::MetadataStore::step_tasks)). The default is every task
+/// by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Only tasks with this status.
+    pub status: Option<Status>,
+    /// The order.
+    pub sort: TaskSort,
+    /// Reversed (the whole order, task id included).
+    pub desc: bool,
+    /// At most this many.
+    pub limit: Option<usize>,
+    /// Skip this many first.
+    pub offset: usize,
+}
+
+/// Where a running task's duration sorts: after every finished one.
+const RUNNING: i64 = i64::MAX;
+
+impl TaskQuery {
+    /// Filters, sorts and cuts `tasks` (the tasks of one step) in memory, exactly as
+    /// [`order_by`](Self::order_by) has SQL do it.
+    pub fn apply(&self, mut tasks: Vec<TaskRecord>) -> Vec<TaskRecord> {
+        if let Some(s) = self.status {
+            tasks.retain(|t| t.status == s);
+        }
+        let key = |t: &TaskRecord| -> (i64, &'static str) {
+            match self.sort {
+                TaskSort::Status => (0, t.status.as_str()),
+                TaskSort::Started => (t.started_ms, ""),
+                TaskSort::Duration => (t.finished_ms.map_or(RUNNING, |f| f - t.started_ms), ""),
+                TaskSort::Attempts => (i64::from(t.attempts), ""),
+                TaskSort::Task | TaskSort::Item => (0, ""),
+            }
+        };
+        fn item(t: &TaskRecord) -> &[u32] {
+            &t.foreach_path[..t.foreach_path.len().min(ITEM_SORT_DEPTH)]
+        }
+        tasks.sort_by(|a, b| {
+            let first = if self.sort == TaskSort::Item {
+                item(a).cmp(item(b))
+            } else {
+                key(a).cmp(&key(b))
+            };
+            let o = first.then(a.task_id.cmp(&b.task_id));
+            if self.desc { o.reverse() } else { o }
+        });
+        tasks
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect()
+    }
+
+    /// The SQL `ORDER BY … LIMIT … OFFSET …` of the query, over the columns of the `tasks` table
+    /// (`foreach_path` is a JSON array). The status filter is the caller's `WHERE`.
+    pub fn order_by(&self) -> String {
+        let dir = if self.desc { " DESC" } else { "" };
+        let mut terms: Vec<String> = match self.sort {
+            TaskSort::Task => vec![],
+            TaskSort::Item => (0..ITEM_SORT_DEPTH)
+                .map(|i| format!("json_extract(foreach_path, '$[{i}]')"))
+                .collect(),
+            TaskSort::Status => vec!["status".into()],
+            TaskSort::Started => vec!["started_ms".into()],
+            TaskSort::Duration => vec![format!("COALESCE(finished_ms - started_ms, {RUNNING})")],
+            TaskSort::Attempts => vec!["attempts".into()],
+        };
+        terms.push("task_id".into());
+        let terms: Vec<String> = terms.into_iter().map(|t| format!("{t}{dir}")).collect();
+        let limit = self.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+        format!(
+            "ORDER BY {} LIMIT {limit} OFFSET {}",
+            terms.join(", "),
+            self.offset
+        )
+    }
+}

@@ -1,0 +1,142 @@
+//! Pages of a step's tasks (`MetadataStore::step_tasks`): SQLite's query and the in-memory order
+//! every other backend uses give the same tasks in the same order, for every sort, direction,
+//! status filter and page.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use wflow_metadata::{
+    Event, Metadata, MetadataStore, ObjectMetadata, RECORDS_PREFIX, Status, TaskQuery, TaskSort,
+};
+use wflow_store::{BlobStore, LocalDisk};
+
+/// Run `R`: 60 tasks of step `work` in a nested foreach (paths repeat, so ties go by task id),
+/// with varied start times, durations, attempts and statuses (some still running), and tasks of
+/// other steps and another run that no page of `work` may show.
+fn events() -> Vec<Event> {
+    let mut ev = vec![run_started("R", "Fan", 100), run_started("S", "Fan", 100)];
+    ev.extend(simple_task("R", 1, "start"));
+    ev.extend(simple_task("S", 1, "work"));
+    for i in 0..60u64 {
+        let id = 2 + i;
+        let path = [(i * 7 % 5) as u32, (i * 13 % 11) as u32];
+        ev.push(Event::TaskStarted {
+            run_id: "R".into(),
+            task_id: id,
+            step: "work".into(),
+            foreach_path: path.to_vec(),
+            inputs: vec![1],
+            started_ms: 5_000 + (i * 37 % 17) as i64,
+        });
+        for a in 0..(i % 3) as u32 {
+            ev.push(attempt_started("R", id, a));
+        }
+        let status = match i % 6 {
+            0 => continue, // running
+            1 => Status::Failed,
+            _ => Status::Succeeded,
+        };
+        ev.push(Event::TaskFinished {
+            run_id: "R".into(),
+            task_id: id,
+            status,
+            finished_ms: 6_000 + (i * 11 % 23) as i64,
+            manifest: None,
+        });
+    }
+    ev.extend(simple_task("R", 100, "end"));
+    ev
+}
+
+fn ids(tasks: &[wflow_metadata::TaskRecord]) -> Vec<u64> {
+    tasks.iter().map(|t| t.task_id).collect()
+}
+
+#[test]
+fn sqlite_and_in_memory_pages_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Metadata::open(&dir.path().join("m.sqlite")).unwrap();
+    let store: Arc<dyn BlobStore> = Arc::new(LocalDisk::open(&dir.path().join("s")).unwrap());
+    let objects = ObjectMetadata::new(store, dir.path().join("s").join(RECORDS_PREFIX));
+    sqlite.record(&events()).unwrap();
+    objects.record(&events()).unwrap();
+    let all = sqlite.tasks_of_step("R", "work").unwrap();
+    assert_eq!(all.len(), 60);
+    let mut checked = 0;
+    for sort in TaskSort::ALL {
+        for desc in [false, true] {
+            for status in [
+                None,
+                Some(Status::Running),
+                Some(Status::Failed),
+                Some(Status::Succeeded),
+            ] {
+                for (limit, offset) in [(None, 0), (Some(7), 0), (Some(7), 5), (Some(100), 58)] {
+                    let q = TaskQuery {
+                        status,
+                        sort,
+                        desc,
+                        limit,
+                        offset,
+                    };
+                    let expected = ids(&q.apply(all.clone()));
+                    let got = ids(&MetadataStore::step_tasks(&sqlite, "R", "work", &q).unwrap());
+                    assert_eq!(got, expected, "SQLite, {q:?}");
+                    let got = ids(&objects.step_tasks("R", "work", &q).unwrap());
+                    assert_eq!(got, expected, "objects, {q:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 2 * 4 * 4);
+}
+
+#[test]
+fn orders_are_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Metadata::open(&dir.path().join("m.sqlite")).unwrap();
+    m.record(&events()).unwrap();
+    let page = |sort, desc, status| {
+        let q = TaskQuery {
+            status,
+            sort,
+            desc,
+            ..TaskQuery::default()
+        };
+        m.step_tasks("R", "work", &q).unwrap()
+    };
+    // By duration: shortest first, running tasks last; reversed, they come first.
+    let d = page(TaskSort::Duration, false, None);
+    let took: Vec<Option<i64>> = d
+        .iter()
+        .map(|t| t.finished_ms.map(|f| f - t.started_ms))
+        .collect();
+    let finished: Vec<i64> = took.iter().flatten().copied().collect();
+    assert!(finished.windows(2).all(|w| w[0] <= w[1]), "{took:?}");
+    assert_eq!(took.iter().position(Option::is_none), Some(finished.len()));
+    assert_eq!(took.len() - finished.len(), 10);
+    let r = page(TaskSort::Duration, true, None);
+    assert!(r[..10].iter().all(|t| t.status == Status::Running));
+    assert_eq!(ids(&r), ids(&d).into_iter().rev().collect::<Vec<_>>());
+    // By item: paths in order, ties by task id.
+    let items = page(TaskSort::Item, false, None);
+    for w in items.windows(2) {
+        assert!((&w[0].foreach_path, w[0].task_id) < (&w[1].foreach_path, w[1].task_id));
+    }
+    // A status filter: only those, by id.
+    let failed = page(TaskSort::Task, false, Some(Status::Failed));
+    assert_eq!(ids(&failed), vec![3, 9, 15, 21, 27, 33, 39, 45, 51, 57]);
+    // The default: every task of the step and run, by id.
+    assert_eq!(
+        ids(&page(TaskSort::Task, false, None)),
+        (2..62).collect::<Vec<_>>()
+    );
+    assert_eq!("duration".parse::<TaskSort>(), Ok(TaskSort::Duration));
+    assert_eq!(
+        "speed".parse::<TaskSort>().unwrap_err().to_string(),
+        "`speed` is not a task order (expected task, item, status, started, duration or attempts)"
+    );
+}
