@@ -127,6 +127,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         if let Some(user) = &filter.user {
             runs.retain(|r| &r.user == user);
         }
+        if let Some(since) = filter.since_ms {
+            runs.retain(|r| r.started_ms >= since);
+        }
+        if let Some(until) = filter.until_ms {
+            runs.retain(|r| r.started_ms < until);
+        }
         if !filter.tags.is_empty() {
             let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
             let tags = self.tags_of_runs(&ids)?;

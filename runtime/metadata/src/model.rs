@@ -403,6 +403,10 @@ pub struct RunFilter {
     pub limit: Option<usize>,
     /// Skip this many of the newest first (for paging).
     pub offset: usize,
+    /// Only runs started at or after this time (ms since the Unix epoch).
+    pub since_ms: Option<i64>,
+    /// Only runs started before this time (ms since the Unix epoch).
+    pub until_ms: Option<i64>,
     /// Only runs started by this user. `None`: the store's default namespace — every run in a
     /// local or S3 store; the caller's own runs on a metadata service.
     pub user: Option<String>,

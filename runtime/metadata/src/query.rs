@@ -257,6 +257,15 @@ fn run_filter_sql(filter: &RunFilter) -> (String, Vec<String>) {
         args.push(user.clone());
         conds.push(format!("user = ?{}", args.len()));
     }
+    // Text arguments compare as integers with the INTEGER column (numeric affinity).
+    if let Some(since) = filter.since_ms {
+        args.push(since.to_string());
+        conds.push(format!("started_ms >= ?{}", args.len()));
+    }
+    if let Some(until) = filter.until_ms {
+        args.push(until.to_string());
+        conds.push(format!("started_ms < ?{}", args.len()));
+    }
     for tag in &filter.tags {
         args.push(tag.clone());
         conds.push(format!(
@@ -286,6 +295,12 @@ fn describe(filter: &RunFilter) -> String {
     }
     if let Some(user) = &filter.user {
         out.push_str(&format!(" of user `{user}`"));
+    }
+    if let Some(since) = filter.since_ms {
+        out.push_str(&format!(" started since {since} ms"));
+    }
+    if let Some(until) = filter.until_ms {
+        out.push_str(&format!(" started before {until} ms"));
     }
     for tag in &filter.tags {
         out.push_str(&format!(" tagged `{tag}`"));

@@ -130,6 +130,14 @@ fn snapshot(m: &dyn MetadataStore) -> serde_json::Value {
         ..RunFilter::default()
     };
     out["page"] = serde_json::json!(m.find_runs(&page).unwrap());
+    // Started at or after 300, before 400: R2 only (R1 at 100, R3 at 400).
+    let window = RunFilter {
+        since_ms: Some(300),
+        until_ms: Some(400),
+        ..RunFilter::default()
+    };
+    out["window"] = serde_json::json!(m.find_runs(&window).unwrap());
+    out["window_count"] = serde_json::json!(m.count_runs(&window).unwrap());
     out["latest_ok"] = serde_json::json!(m.latest_run("Hello", Some(Status::Succeeded)).unwrap());
     out
 }
@@ -148,6 +156,9 @@ fn same_events_same_records_as_sqlite() {
     let snap = snapshot(&objects);
     assert_eq!(snapshot(&sqlite), snap);
     assert_eq!(snap["nightly"].as_array().unwrap().len(), 2, "{snap:#}");
+    assert_eq!(snap["window"].as_array().unwrap().len(), 1, "{snap:#}");
+    assert_eq!(snap["window"][0]["run_id"], "R2");
+    assert_eq!(snap["window_count"], 1);
     assert_eq!(snap["R3"]["tasks"][0]["origin_task"], 1);
     assert_eq!(snap["R3"]["tasks"][0]["component"], manifest(77).to_hex());
     assert_eq!(snap["R2"]["tasks"][0]["manifest_bytes"], "ogAB", "{snap:#}");

@@ -310,6 +310,7 @@ fn run_query(caller: &Caller, raw: Option<String>) -> ApiResult<RunQuery> {
             "user" => user = Some(v),
             "all" => all = bool_param(&k, &v)?,
             "since" => q.since = Some(int(&k, &v, i64::MIN, i64::MAX)?),
+            "until" => q.until = Some(int(&k, &v, i64::MIN, i64::MAX)?),
             "limit" => q.limit = int(&k, &v, 1, MAX_PAGE)?,
             "offset" => q.offset = int(&k, &v, 0, i64::MAX)?,
             "skip_spec" => q.skip_spec = bool_param(&k, &v)?,

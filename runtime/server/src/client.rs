@@ -403,6 +403,12 @@ impl Inner {
         } else if filter.all_users {
             q.push("all=true".into());
         }
+        if let Some(since) = filter.since_ms {
+            q.push(format!("since={since}"));
+        }
+        if let Some(until) = filter.until_ms {
+            q.push(format!("until={until}"));
+        }
         if filter.skip_spec && !count {
             q.push("skip_spec=true".into());
         }

@@ -277,6 +277,17 @@ fn namespaces_tokens_and_admins() {
         ..RunFilter::default()
     };
     assert_eq!(ids(&root, all.clone()), ["B1", "A1"]);
+    // Started at or after 2; before 2.
+    let since = RunFilter {
+        since_ms: Some(2),
+        ..all.clone()
+    };
+    assert_eq!(ids(&root, since), ["B1"]);
+    let until = RunFilter {
+        until_ms: Some(2),
+        ..all.clone()
+    };
+    assert_eq!(ids(&root, until), ["A1"]);
     let err = ada.find_runs(&all).unwrap_err();
     assert!(
         matches!(err, MetadataError::Denied { status: 403, .. }),

@@ -38,7 +38,8 @@ pub fn object(ui: &Ui, path: &str, q: &Params) -> Reply {
     result.unwrap_or_else(|e| shell::error(ui, path, &e))
 }
 
-/// The runs, newest first, filtered by the query (`flow`, `status`, `tag`, `user`) and paged.
+/// The runs, newest first, filtered by the query (`flow`, `status`, `tag`, `user`, and the start
+/// time: `within`, `from`, `to`) and paged.
 pub fn runs(ui: &Ui, flow: Option<&str>, q: &Params) -> Reply {
     let filled = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let status = match filled("status").map(str::parse::<Status>) {
@@ -53,6 +54,10 @@ pub fn runs(ui: &Ui, flow: Option<&str>, q: &Params) -> Reply {
         }
         None => None,
     };
+    let (since_ms, until_ms) = match time_range(q) {
+        Ok(r) => r,
+        Err(text) => return shell::message(ui, StatusCode::BAD_REQUEST, "Bad request", &text),
+    };
     let flow = flow.or(filled("flow"));
     let page_no = number(q, "page", 1).max(1);
     let filter = RunFilter {
@@ -64,6 +69,8 @@ pub fn runs(ui: &Ui, flow: Option<&str>, q: &Params) -> Reply {
         limit: Some(RUNS_PER_PAGE + 1),
         offset: (page_no - 1) * RUNS_PER_PAGE,
         user: filled("user").map(str::to_string),
+        since_ms,
+        until_ms,
         skip_spec: true,
         ..RunFilter::default()
     };
@@ -108,7 +115,26 @@ pub fn runs(ui: &Ui, flow: Option<&str>, q: &Params) -> Reply {
             esc(filled(key).unwrap_or(""))
         );
     }
-    body.push_str(r#"</label> <button type="submit">filter</button></form>"#);
+    body.push_str(
+        r#"</label> <label>started <select name="within"><option value="">any time</option>"#,
+    );
+    for (value, label) in WITHIN {
+        let sel = if filled("within") == Some(value) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(body, r#"<option value="{value}"{sel}>{label}</option>"#);
+    }
+    body.push_str("</select></label>");
+    for key in ["from", "to"] {
+        let _ = write!(
+            body,
+            r#" <label>{key} <input name="{key}" type="date" value="{}"></label>"#,
+            esc(filled(key).unwrap_or(""))
+        );
+    }
+    body.push_str(r#" <button type="submit">filter</button></form>"#);
     if runs.is_empty() {
         body.push_str(r#"<p class="empty">No runs match.</p>"#);
     } else {
@@ -140,6 +166,66 @@ pub fn runs(ui: &Ui, flow: Option<&str>, q: &Params) -> Reply {
     };
     let crumbs: Vec<&str> = flow.into_iter().collect();
     Reply::Html(StatusCode::OK, page(ui, &title, &crumbs, live, &body))
+}
+
+/// The runs page's quick time ranges: `within=` value and label.
+const WITHIN: [(&str, &str); 4] = [
+    ("1h", "in the last hour"),
+    ("24h", "in the last 24 hours"),
+    ("7d", "in the last 7 days"),
+    ("30d", "in the last 30 days"),
+];
+
+/// The start-time range the runs query asks for: `within` (`1h`, `24h`, `7d`, `30d`: up to
+/// now), `from` and `to` (a UTC date, `to` taking in the whole day, or an RFC 3339 time). An
+/// error names the parameter and what it must be.
+fn time_range(q: &Params) -> Result<(Option<i64>, Option<i64>), String> {
+    const HOUR: i64 = 3_600_000;
+    let filled = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut since = match filled("within") {
+        None => None,
+        Some(w) => {
+            let span = match w {
+                "1h" => HOUR,
+                "24h" => 24 * HOUR,
+                "7d" => 7 * 24 * HOUR,
+                "30d" => 30 * 24 * HOUR,
+                other => {
+                    return Err(format!(
+                        "`within` must be 1h, 24h, 7d or 30d, not `{}`",
+                        clip(other, 40)
+                    ));
+                }
+            };
+            Some(jiff::Timestamp::now().as_millisecond() - span)
+        }
+    };
+    let at = |key: &str, end_of_day: bool| -> Result<Option<i64>, String> {
+        let Some(text) = filled(key) else {
+            return Ok(None);
+        };
+        if let Ok(t) = text.parse::<jiff::Timestamp>() {
+            return Ok(Some(t.as_millisecond()));
+        }
+        let day = text
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok());
+        match day {
+            Some(d) => Ok(Some(
+                d.timestamp().as_millisecond() + if end_of_day { 24 * HOUR } else { 0 },
+            )),
+            None => Err(format!(
+                "`{key}` must be a date (2026-11-28, UTC) or a time (2026-11-28T18:25:50Z), not \
+                 `{}`",
+                clip(text, 40)
+            )),
+        }
+    };
+    if let Some(from) = at("from", false)? {
+        since = Some(since.map_or(from, |s| s.max(from)));
+    }
+    Ok((since, at("to", true)?))
 }
 
 fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {

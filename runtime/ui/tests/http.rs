@@ -551,6 +551,34 @@ fn the_runs_list_filters_and_assets_are_served() {
             .text()
             .contains(&format!("data-run=\"{RUN}\""))
     );
+    // By start time (the run started 1 s into 1970-01-01, UTC): a day range, a time, `within`.
+    let listed = |q: &str| {
+        get(&s, &format!("/?{q}"))
+            .text()
+            .contains(&format!("data-run=\"{RUN}\""))
+    };
+    assert!(listed("from=1970-01-01&to=1970-01-01"));
+    assert!(listed("from=1970-01-01T00:00:01Z"));
+    assert!(!listed("from=1970-01-01T00:00:01.001Z"));
+    assert!(!listed("from=1970-01-02"));
+    assert!(!listed("to=1969-12-31"));
+    assert!(!listed("within=30d"));
+    let form = get(&s, "/?within=7d&from=1970-01-01").text();
+    assert!(form.contains(r#"<option value="7d" selected>"#), "{form}");
+    assert!(form.contains(r#"name="from" type="date" value="1970-01-01""#));
+    for (q, says) in [
+        (
+            "from=yesterday",
+            "`from` must be a date (2026-11-28, UTC) or a time",
+        ),
+        ("to=%3Cb%3E", "`to` must be a date"),
+        ("within=2w", "`within` must be 1h, 24h, 7d or 30d, not `2w`"),
+    ] {
+        let bad = get(&s, &format!("/?{q}"));
+        assert_eq!(bad.status, 400, "{q}");
+        assert!(bad.text().contains(says), "{q}: {}", bad.text());
+        assert!(!bad.text().contains("<b>"), "escaped");
+    }
     let js = get(&s, "/-/ui.js");
     assert_eq!(js.content_type, "text/javascript; charset=utf-8");
     assert!(js.text().contains("data-live"));

@@ -18,6 +18,8 @@ pub struct RunQuery {
     pub user: Option<String>,
     /// Only runs started at or after this time (ms since the epoch).
     pub since: Option<i64>,
+    /// Only runs started before this time (ms since the epoch).
+    pub until: Option<i64>,
     /// Page size.
     pub limit: i64,
     /// Page start.
@@ -53,6 +55,10 @@ fn run_where(
     if let Some(since) = q.since {
         args.push(Box::new(since));
         conds.push(format!("started_ms >= ${}", args.len()));
+    }
+    if let Some(until) = q.until {
+        args.push(Box::new(until));
+        conds.push(format!("started_ms < ${}", args.len()));
     }
     for tag in &q.tags {
         args.push(Box::new(tag.clone()));
