@@ -152,6 +152,11 @@ fn browser_shows_runs_a_100_item_foreach_and_a_failed_tasks_logs() {
     });
     assert_eq!(b.all("tr[data-task]").len(), 100);
     assert!(b.text(&b.find("p.pager")).contains("page 1 of 1"));
+    // Each task's item: its index and its value (the numbers 1..=100).
+    let items = b.all("tr[data-task] code.item");
+    assert_eq!(items.len(), 100);
+    assert_eq!(b.text(&items[0]), "1");
+    assert_eq!(b.text(&items[99]), "100");
     b.click(&b.find(r#"thead a[href*="sort=duration"]"#));
     b.wait_for("the table sorted by duration", || {
         b.url().contains("sort=duration").then_some(())

@@ -53,6 +53,8 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
         limit: (!args.all).then_some(args.limit),
         offset: 0,
         user: None,
+        since_ms: None,
+        until_ms: None,
         all_users: args.all,
         skip_spec: true,
     };
