@@ -668,6 +668,17 @@ fn the_web_ui_under_ui_shows_each_user_what_their_token_may_see() {
     let (status, page) = http_get(&total, Some(&ada.token));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(r#"<pre class="value">14</pre>"#), "{page}");
+    // The foreach step's table, ordered by the service: item 2 (the number 3) first.
+    let square = format!("{ui}/Foreach/{run_id}/square?sort=item&desc=1");
+    let (status, page) = http_get(&square, Some(&ada.token));
+    assert_eq!(status, 200, "{page}");
+    let first = page.find("<tr data-task=").expect("a task row");
+    assert!(
+        page[first..].contains(r#"<td>2 <code class="item">3</code></td>"#)
+            && page[first..].find("<code class=\"item\">3<")
+                < page[first..].find("<code class=\"item\">1<"),
+        "{page}"
+    );
     // Bob, another user, does not have it in his list, but reads it by its pathspec (the
     // service's rule for every client: docs/server.md, namespaces).
     let (status, page) = http_get(&ui, Some(&bob.token));

@@ -2,8 +2,8 @@
 //! step of a 100,000-task foreach is shown 100 tasks at a time without reading every record.
 //!
 //! The order is defined once here: [`TaskQuery::apply`] sorts records in memory (any backend),
-//! and [`TaskQuery::order_by`] says the same in SQL (SQLite sorts inside its index scan and
-//! decodes only the page).
+//! and [`TaskQuery::order_by`] says the same in SQL, for SQLite (which sorts within its
+//! `(run_id, step)` index and decodes only the page) and the metadata service's PostgreSQL.
 
 use std::fmt;
 use std::str::FromStr;
@@ -131,27 +131,31 @@ impl TaskQuery {
             .collect()
     }
 
-    /// The SQL `ORDER BY … LIMIT … OFFSET …` of the query, over the columns of the `tasks` table
-    /// (`foreach_path` is a JSON array). The status filter is the caller's `WHERE`.
-    pub fn order_by(&self) -> String {
+    /// The SQL `ORDER BY …` of the query, over the columns of the `tasks` table; `item(i)` is
+    /// the SQL of index `i` of the JSON array in `foreach_path` (NULL past its end), which each
+    /// database spells its own way. The same SQL for SQLite and PostgreSQL otherwise; the status
+    /// filter is the caller's `WHERE`, the limit and offset its own.
+    pub fn order_by(&self, item: impl Fn(usize) -> String) -> String {
         let dir = if self.desc { " DESC" } else { "" };
+        // A shorter path first, as in memory: NULLs first ascending, last descending.
+        let nulls = if self.desc {
+            " NULLS LAST"
+        } else {
+            " NULLS FIRST"
+        };
         let mut terms: Vec<String> = match self.sort {
             TaskSort::Task => vec![],
             TaskSort::Item => (0..ITEM_SORT_DEPTH)
-                .map(|i| format!("json_extract(foreach_path, '$[{i}]')"))
+                .map(|i| format!("{}{dir}{nulls}", item(i)))
                 .collect(),
-            TaskSort::Status => vec!["status".into()],
-            TaskSort::Started => vec!["started_ms".into()],
-            TaskSort::Duration => vec![format!("COALESCE(finished_ms - started_ms, {RUNNING})")],
-            TaskSort::Attempts => vec!["attempts".into()],
+            TaskSort::Status => vec![format!("status{dir}")],
+            TaskSort::Started => vec![format!("started_ms{dir}")],
+            TaskSort::Duration => vec![format!(
+                "COALESCE(finished_ms - started_ms, {RUNNING}){dir}"
+            )],
+            TaskSort::Attempts => vec![format!("attempts{dir}")],
         };
-        terms.push("task_id".into());
-        let terms: Vec<String> = terms.into_iter().map(|t| format!("{t}{dir}")).collect();
-        let limit = self.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
-        format!(
-            "ORDER BY {} LIMIT {limit} OFFSET {}",
-            terms.join(", "),
-            self.offset
-        )
+        terms.push(format!("task_id{dir}"));
+        format!("ORDER BY {}", terms.join(", "))
     }
 }

@@ -161,10 +161,12 @@ impl Metadata {
         query: &TaskQuery,
     ) -> Result<Vec<TaskRecord>> {
         let status = query.status.map(|s| s.as_str()).unwrap_or("");
+        let limit = query.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 \
-             AND (?3 = '' OR status = ?3) {}",
-            query.order_by()
+             AND (?3 = '' OR status = ?3) {} LIMIT {limit} OFFSET {}",
+            query.order_by(|i| format!("json_extract(foreach_path, '$[{i}]')")),
+            query.offset
         );
         self.select(
             &sql,

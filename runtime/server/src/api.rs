@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use deadpool_postgres::Pool;
 use serde_json::json;
-use wflow_metadata::{RunKind, Status};
+use wflow_metadata::{RunKind, Status, TaskQuery, TaskSort};
 
 use crate::db::{self, Caller, RunQuery};
 use crate::error::ApiError;
@@ -391,17 +391,52 @@ async fn list_tasks(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Page<wflow_metadata::TaskRecord>>> {
     let (mut after, mut limit, mut step) = (-1i64, MAX_PAGE, None);
+    // A page of one step in another order (`sort`, `desc`, `status`, `offset`): what the UI's
+    // step table asks for.
+    let mut query: Option<TaskQuery> = None;
     for (k, v) in pairs(raw)? {
         match k.as_str() {
             "after" => after = int(&k, &v, -1, i64::MAX)?,
             "limit" => limit = int(&k, &v, 1, MAX_PAGE)?,
             "step" => step = Some(v),
+            "sort" => {
+                query.get_or_insert_default().sort = v
+                    .parse::<TaskSort>()
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+            }
+            "desc" => query.get_or_insert_default().desc = bool_param(&k, &v)?,
+            "status" => {
+                query.get_or_insert_default().status = Some(
+                    v.parse::<Status>()
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                )
+            }
+            "offset" => query.get_or_insert_default().offset = int(&k, &v, 0, i64::MAX)? as usize,
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter `{k}`"
                 )));
             }
         }
+    }
+    if let Some(mut q) = query {
+        let Some(step) = step else {
+            return Err(ApiError::bad_request(
+                "`sort`, `desc`, `status` and `offset` page the tasks of one `step`",
+            ));
+        };
+        if after != -1 {
+            return Err(ApiError::bad_request(
+                "give `after` (tasks by id) or `offset` (a page in any order), not both",
+            ));
+        }
+        q.limit = Some(limit as usize);
+        let items = db::step_tasks(&state.pool, &run_id, &step, &q).await?;
+        if items.is_empty() && db::run(&state.pool, &run_id).await?.is_none() {
+            return Err(ApiError::unknown_run(&run_id));
+        }
+        let next_offset = (items.len() as i64 == limit).then_some((q.offset as i64 + limit) as u64);
+        return Ok(Json(Page { items, next_offset }));
     }
     let items = db::tasks(&state.pool, &run_id, step.as_deref(), after, limit).await?;
     if items.is_empty() && db::run(&state.pool, &run_id).await?.is_none() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use wflow_metadata::{
     AttemptRecord, Event, MetadataError, MetadataStore, Result, RunFilter, RunKind, RunRecord,
-    TaskRecord,
+    TaskQuery, TaskRecord,
 };
 
 use crate::wire::{
@@ -536,6 +536,18 @@ impl MetadataStore for HttpMetadata {
         self.inner.get("/api/v1/flows", "listing flows")
     }
 
+    fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
+        match self.step_tasks_paged(run_id, step, query) {
+            // An older service pages tasks by id only: read the step's and order them here.
+            Err(MetadataError::Service { message, .. })
+                if message.contains("unknown query parameter") =>
+            {
+                Ok(query.apply(self.tasks_of_step(run_id, step)?))
+            }
+            other => other,
+        }
+    }
+
     fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         match self.find_runs_paged(filter) {
             // An older service knows no kinds and records no step-runs: every run it
@@ -618,6 +630,42 @@ impl HttpMetadata {
 }
 
 impl HttpMetadata {
+    /// A page of a step's tasks, in as many requests as its limit needs.
+    fn step_tasks_paged(
+        &self,
+        run_id: &str,
+        step: &str,
+        query: &TaskQuery,
+    ) -> Result<Vec<TaskRecord>> {
+        let mut q = format!("step={}&sort={}&desc={}", enc(step), query.sort, query.desc);
+        if let Some(s) = query.status {
+            q.push_str(&format!("&status={s}"));
+        }
+        let mut out = Vec::new();
+        let mut offset = query.offset as u64;
+        let want = query.limit.unwrap_or(usize::MAX);
+        while out.len() < want {
+            let page = (want - out.len()).min(crate::api::MAX_PAGE as usize);
+            let page: Page<TaskRecord> = match self.inner.get(
+                &format!(
+                    "/api/v1/runs/{}/tasks?{q}&limit={page}&offset={offset}",
+                    enc(run_id)
+                ),
+                &format!("listing the tasks of step `{step}` of run `{run_id}`"),
+            ) {
+                Ok(p) => p,
+                Err(MetadataError::UnknownRun { .. }) => return Ok(out),
+                Err(e) => return Err(e),
+            };
+            out.extend(page.items);
+            match page.next_offset {
+                Some(next) => offset = next,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// Every page of a listing of runs.
     fn find_runs_paged(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         let query = self.inner.runs_query(filter, false);

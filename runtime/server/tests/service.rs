@@ -630,3 +630,93 @@ fn run_ids_and_flow_names_follow_the_shared_rule() {
     assert!(ada.run("R1").unwrap().is_none(), "nothing recorded");
     ada.record(&[run_started("R1", "F", 1)]).unwrap();
 }
+
+#[test]
+fn a_steps_tasks_page_in_any_order_as_sqlite_gives_it() {
+    use wflow_metadata::{Metadata, TaskQuery, TaskSort};
+    let svc = Service::start(Duration::from_secs(60));
+    let ada = svc.client("ada", false);
+    // 40 tasks of `work` in a nested foreach (paths repeat: ties go by id) with varied starts,
+    // durations, attempts and statuses (some running), and one task of another step.
+    let mut events = vec![run_started("R1", "Fan", 1000)];
+    events.extend(task("R1", 1, 1000));
+    for i in 0..40u64 {
+        let id = 2 + i;
+        events.push(Event::TaskStarted {
+            run_id: "R1".into(),
+            task_id: id,
+            step: "work".into(),
+            foreach_path: vec![(i * 7 % 5) as u32, (i * 13 % 11) as u32],
+            inputs: vec![1],
+            started_ms: 5_000 + (i * 37 % 17) as i64,
+        });
+        for a in 0..(i % 3) as u32 {
+            events.push(Event::AttemptStarted {
+                run_id: "R1".into(),
+                task_id: id,
+                attempt: a,
+                started_ms: 5_000,
+            });
+        }
+        let status = match i % 6 {
+            0 => continue,
+            1 => Status::Failed,
+            _ => Status::Succeeded,
+        };
+        events.push(Event::TaskFinished {
+            run_id: "R1".into(),
+            task_id: id,
+            status,
+            finished_ms: 6_000 + (i * 11 % 23) as i64,
+            manifest: None,
+        });
+    }
+    ada.record(&events).unwrap();
+    let sqlite = Metadata::open_in_memory().unwrap();
+    sqlite.record(&events).unwrap();
+    let ids =
+        |t: Vec<wflow_metadata::TaskRecord>| t.into_iter().map(|t| t.task_id).collect::<Vec<_>>();
+    for sort in TaskSort::ALL {
+        for desc in [false, true] {
+            for status in [None, Some(Status::Running), Some(Status::Succeeded)] {
+                for (limit, offset) in [(None, 0), (Some(7), 5), (Some(100), 38)] {
+                    let q = TaskQuery {
+                        status,
+                        sort,
+                        desc,
+                        limit,
+                        offset,
+                    };
+                    let want = ids(MetadataStore::step_tasks(&sqlite, "R1", "work", &q).unwrap());
+                    assert_eq!(
+                        ids(ada.step_tasks("R1", "work", &q).unwrap()),
+                        want,
+                        "{q:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Bad paging requests are refused, naming the problem.
+    let base = format!("{}/api/v1/runs/R1/tasks", svc.url);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let token = svc.token("ada", false);
+    for (q, says) in [
+        ("step=work&sort=speed", "`speed` is not a task order"),
+        ("sort=item", "page the tasks of one `step`"),
+        ("step=work&offset=3&after=2", "not both"),
+    ] {
+        let mut r = agent
+            .get(&format!("{base}?{q}"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{q}");
+        let body = r.body_mut().read_to_string().unwrap();
+        assert!(body.contains(says), "{q}: {body}");
+    }
+}

@@ -173,6 +173,35 @@ pub async fn tasks(
     rows.iter().map(read_task).collect()
 }
 
+/// A page of the tasks of one step, filtered and sorted as `q` says (the order
+/// [`TaskQuery::order_by`] defines, the same as SQLite's and the in-memory one).
+pub async fn step_tasks(
+    pool: &Pool,
+    run_id: &str,
+    step: &str,
+    q: &wflow_metadata::TaskQuery,
+) -> ApiResult<Vec<TaskRecord>> {
+    let client = pool.get().await?;
+    let err = |e: tokio_postgres::Error| ApiError::db("listing tasks", &e);
+    let status = q.status.map(|s| s.as_str()).unwrap_or("");
+    let limit = q
+        .limit
+        .map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
+             AND ($3 = '' OR status = $3) {} LIMIT $4 OFFSET $5",
+            q.order_by(|i| format!("(foreach_path::jsonb ->> {i})::bigint"))
+        ))
+        .await
+        .map_err(err)?;
+    let rows = client
+        .query(&st, &[&run_id, &step, &status, &limit, &(q.offset as i64)])
+        .await
+        .map_err(err)?;
+    rows.iter().map(read_task).collect()
+}
+
 /// One task.
 pub async fn task(pool: &Pool, run_id: &str, task_id: i64) -> ApiResult<Option<TaskRecord>> {
     let client = pool.get().await?;
