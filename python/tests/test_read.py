@@ -174,3 +174,35 @@ def test_the_stubs_name_what_the_extension_has():
         have = {m for m in dir(getattr(native, cls)) if not m.startswith("_")}
         assert methods == have, f"{cls}: stubs {sorted(methods ^ have)} differ"
     assert (pathlib.Path(wflow.__file__).parent / "py.typed").exists()
+
+
+TABLE_FLOW = '''
+from wflow import FlowSpec, step
+
+
+class Table(FlowSpec):
+    @step(next="end")
+    def start(self):
+        self.rows = [{"item": i, "square": i * i} for i in range(4)]
+        self.columns = {"item": [0, 1, 2], "name": ["a", "b", "c"]}
+        self.scalar = 7
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+@pytest.mark.skipif(BACKEND != "local", reason="one Python flow build, on the local store")
+def test_tables_convert_to_pandas(tmp_path):
+    pd = pytest.importorskip("pandas")
+    flow = tmp_path / "table.py"
+    flow.write_text(TABLE_FLOW)
+    task = wflow.run(flow)["start"].task
+    rows = task["rows"].to_pandas()
+    assert isinstance(rows, pd.DataFrame)
+    assert list(rows.columns) == ["item", "square"] and rows["square"].tolist() == [0, 1, 4, 9]
+    columns = task["columns"].to_pandas()
+    assert columns.shape == (3, 2) and columns["name"].tolist() == ["a", "b", "c"]
+    with pytest.raises(TypeError, match=r"artifact .*/scalar is not a table: its value is a int"):
+        task["scalar"].to_pandas()

@@ -261,8 +261,8 @@ class Run(_Object):
     @property
     def end_task(self) -> Optional["Task"]:
         """The task of ``end``, once the run reached it."""
-        tasks = self._store.tasks(f"{self.pathspec}/end")
-        return Task._of(self._store, tasks[0]) if tasks else None
+        end = next(self._store.tasks(f"{self.pathspec}/end"), None)
+        return None if end is None else Task._of(self._store, end)
 
     @property
     def data(self) -> Optional["_Data"]:
@@ -322,7 +322,7 @@ class Step(_Object):
         return _time(self._record["finished_ms"])
 
     def tasks(self) -> Iterator["Task"]:
-        """Its tasks, by id."""
+        """Its tasks, by id, each made when the iteration reaches it."""
         for t in self._store.tasks(self.pathspec):
             yield Task._of(self._store, t)
 
