@@ -142,6 +142,7 @@ fn keep_last(n: u64) -> Options {
         },
         grace: Duration::ZERO,
         records_in_store: false,
+        policy: vec![],
     }
 }
 

@@ -237,6 +237,50 @@ fn bad_rules_are_clear_errors_and_the_config_rule_applies_without_flags() {
 }
 
 #[test]
+fn the_administrators_policy_keeps_its_runs_whatever_gc_is_told() {
+    let env = Env::new();
+    let r1 = bigdata(&env, 0, &[]);
+    let _r2 = bigdata(&env, 0, &[]);
+    let _r3 = bigdata(&env, 0, &[]);
+    let policy = env.dir.path().join("policy.toml");
+    let gc = |args: &[&str]| {
+        let mut all = vec!["gc"];
+        all.extend_from_slice(args);
+        env.command(&all)
+            .env("WFLOW_POLICY", &policy)
+            .output()
+            .unwrap()
+    };
+    for (text, needles) in [
+        (
+            "[retention]\nolder-than = \"soon\"\n",
+            ["[retention] `older-than`", "soon"],
+        ),
+        ("[retention]\nkeep-lats = 1\n", ["keep-lats", "policy.toml"]),
+    ] {
+        std::fs::write(&policy, text).unwrap();
+        let out = gc(&["--dry-run"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        for n in needles {
+            assert!(stderr(&out).contains(n), "{n:?}: {}", stderr(&out));
+        }
+    }
+    std::fs::write(&policy, "[retention]\nkeep-last = 2\n").unwrap();
+    // A floor under the rule given: `--keep-last 0` keeps the policy's two newest.
+    let out = gc(&["--json", "--dry-run", "--keep-last", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(removed(&report), std::slice::from_ref(&r1));
+    assert_eq!(report["policy"][0]["keep_last"], 2);
+    // The rule when gc is given none.
+    let out = gc(&["--json", "--grace", "0s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(removed(&report), [r1]);
+    assert_eq!(every_run_reads_back(&env), 2);
+}
+
+#[test]
 fn runs_started_while_gc_runs_succeed_and_stay_readable() {
     let env = Env::new();
     // Old runs whose blobs the new runs produce again: the collections remove the old runs,

@@ -69,6 +69,10 @@ pub enum GcError {
 pub struct Options {
     /// Which runs to keep.
     pub retention: Retention,
+    /// The rules of the administrator's policy (`[retention]` in the policy files): a floor — a
+    /// run any of them keeps is kept whatever `retention` says — and, when `retention` has
+    /// neither `keep_last` nor `older_than`, the rule itself (within `retention.flow`).
+    pub policy: Vec<Retention>,
     /// Objects written or refreshed less than this long before the collection began are never
     /// removed (see the crate docs).
     pub grace: Duration,
@@ -128,6 +132,9 @@ pub struct Report {
     pub dry_run: bool,
     /// The rule applied.
     pub retention: Retention,
+    /// The administrator's policy's rules applied with it (see [`Options::policy`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<Retention>,
     /// Objects written or refreshed at or after this time were left alone (ms since the epoch).
     pub cutoff_ms: i64,
     /// The runs whose records were removed.
@@ -180,13 +187,20 @@ pub fn prepare<'a>(
 ) -> Result<Prepared<'a>, GcError> {
     let started_ms = wflow_core::now_millis();
     let runs = all_runs(records)?;
-    let tags = if options.retention.keep_tagged.is_empty() {
+    let rules = std::iter::once(&options.retention).chain(&options.policy);
+    let tags = if rules.clone().all(|r| r.keep_tagged.is_empty()) {
         BTreeMap::new()
     } else {
         let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
         records.tags_of_runs(&ids).map_err(GcError::Records)?
     };
-    let mut keep = options.retention.apply(&runs, &tags, started_ms);
+    let mut keep = rule::keep(
+        &options.retention,
+        &options.policy,
+        &runs,
+        &tags,
+        started_ms,
+    );
     let by_id: HashMap<&str, &RunRecord> = runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
     let mut queue: Vec<&RunRecord> = runs
         .iter()
@@ -278,6 +292,7 @@ impl Prepared<'_> {
         let mut report = Report {
             dry_run,
             retention: self.options.retention.clone(),
+            policy: self.options.policy.clone(),
             cutoff_ms: self
                 .started_ms
                 .saturating_sub(self.options.grace.as_millis().min(i64::MAX as u128) as i64),

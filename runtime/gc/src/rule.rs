@@ -60,6 +60,28 @@ impl Retention {
         tags: &BTreeMap<String, Vec<String>>,
         now_ms: i64,
     ) -> BTreeMap<String, Keep> {
+        self.keeps(runs, tags, now_ms, false)
+    }
+
+    /// The runs this rule's own clauses keep, as a floor under another rule (the
+    /// administrator's policy): unlike [`apply`](Self::apply), a rule with neither `keep_last`
+    /// nor `older_than` keeps only what its other clauses keep, and `flow` is ignored.
+    pub fn protects(
+        &self,
+        runs: &[RunRecord],
+        tags: &BTreeMap<String, Vec<String>>,
+        now_ms: i64,
+    ) -> BTreeMap<String, Keep> {
+        self.keeps(runs, tags, now_ms, true)
+    }
+
+    fn keeps(
+        &self,
+        runs: &[RunRecord],
+        tags: &BTreeMap<String, Vec<String>>,
+        now_ms: i64,
+        floor: bool,
+    ) -> BTreeMap<String, Keep> {
         let young_after = self
             .older_than
             .map(|d| now_ms.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64));
@@ -70,26 +92,53 @@ impl Retention {
             let rank = seen.entry(run.flow.as_str()).or_default();
             let position = *rank;
             *rank += 1;
-            let why =
-                if !self.removes_anything() || self.flow.as_ref().is_some_and(|f| f != &run.flow) {
-                    Some(Keep::NotCovered)
-                } else if !run.status.is_finished() {
-                    Some(Keep::Running)
-                } else if self.keep_last.is_some_and(|n| position < n) {
-                    Some(Keep::Newest)
-                } else if young_after.is_some_and(|t| run.started_ms >= t) {
-                    Some(Keep::Young)
-                } else {
-                    tags.get(&run.run_id)
-                        .and_then(|have| have.iter().find(|t| kept_tags.contains(t)))
-                        .map(|t| Keep::Tagged(t.clone()))
-                };
+            let why = if !floor
+                && (!self.removes_anything() || self.flow.as_ref().is_some_and(|f| f != &run.flow))
+            {
+                Some(Keep::NotCovered)
+            } else if !run.status.is_finished() {
+                Some(Keep::Running)
+            } else if self.keep_last.is_some_and(|n| position < n) {
+                Some(Keep::Newest)
+            } else if young_after.is_some_and(|t| run.started_ms >= t) {
+                Some(Keep::Young)
+            } else {
+                tags.get(&run.run_id)
+                    .and_then(|have| have.iter().find(|t| kept_tags.contains(t)))
+                    .map(|t| Keep::Tagged(t.clone()))
+            };
             if let Some(why) = why {
                 keep.insert(run.run_id.clone(), why);
             }
         }
         keep
     }
+}
+
+/// Why each run is kept under `rule` with the administrator's `policy` rules (see
+/// [`Options::policy`](crate::Options::policy)).
+pub(crate) fn keep(
+    rule: &Retention,
+    policy: &[Retention],
+    runs: &[RunRecord],
+    tags: &BTreeMap<String, Vec<String>>,
+    now_ms: i64,
+) -> BTreeMap<String, Keep> {
+    let mut keep = if rule.removes_anything() || !policy.iter().any(Retention::removes_anything) {
+        rule.apply(runs, tags, now_ms)
+    } else {
+        // No rule given: the policy's decide, within the rule's flow.
+        runs.iter()
+            .filter(|r| rule.flow.as_ref().is_some_and(|f| f != &r.flow))
+            .map(|r| (r.run_id.clone(), Keep::NotCovered))
+            .collect()
+    };
+    for p in policy {
+        for (id, why) in p.protects(runs, tags, now_ms) {
+            keep.entry(id).or_insert(why);
+        }
+    }
+    keep
 }
 
 /// A duration as written in flags and the config file: a whole number and a unit — `s`, `m`,
@@ -222,5 +271,33 @@ mod tests {
         let k = only_a.apply(&runs, &tags, now);
         assert_eq!(ids(&k), ["a4", "a5", "b1", "b2"]);
         assert_eq!(k["b1"], Keep::NotCovered);
+
+        // The administrator's policy: a floor under the rule given, the rule when none is.
+        let policy = [Retention {
+            keep_last: Some(2),
+            keep_tagged: vec!["gold".into()],
+            ..Default::default()
+        }];
+        let k = keep(&last, &policy, &runs, &tags, now);
+        assert_eq!(ids(&k), ["a1", "a4", "a5", "b1", "b2"]);
+        assert_eq!(k["a1"], Keep::Tagged("gold".into()));
+        let k = keep(&Retention::default(), &policy, &runs, &tags, now);
+        assert_eq!(ids(&k), ["a1", "a4", "a5", "b1", "b2"]);
+        let flow_a = Retention {
+            flow: Some("A".into()),
+            ..Default::default()
+        };
+        let k = keep(&flow_a, &policy[..], &runs, &tags, now);
+        assert_eq!(k["b1"], Keep::NotCovered);
+        assert!(!k.contains_key("a3"));
+        // A policy that only protects removes nothing by itself.
+        let tagged_only = [Retention {
+            keep_tagged: vec!["gold".into()],
+            ..Default::default()
+        }];
+        let k = keep(&Retention::default(), &tagged_only, &runs, &tags, now);
+        assert_eq!(k.len(), runs.len());
+        let k = keep(&last, &tagged_only, &runs, &tags, now);
+        assert_eq!(ids(&k), ["a1", "a4", "a5", "b2"]);
     }
 }

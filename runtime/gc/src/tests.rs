@@ -136,6 +136,7 @@ impl Store {
             retention,
             grace: DEFAULT_GRACE,
             records_in_store: false,
+            policy: vec![],
         };
         prepare(&self.meta, &self.cas, options, &mut |_| {})
             .unwrap()
@@ -273,6 +274,7 @@ fn without_a_rule_only_garbage_goes_and_a_rule_can_remove_every_run() {
         retention: all.clone(),
         grace: DEFAULT_GRACE,
         records_in_store: false,
+        policy: vec![],
     };
     let prepared = prepare(&s.meta, &s.cas, options.clone(), &mut |_| {}).unwrap();
     assert!(prepared.removes_every_run());
@@ -307,6 +309,7 @@ fn a_damaged_manifest_of_a_kept_run_stops_the_collection_before_anything_goes() 
         retention: Retention::default(),
         grace: DEFAULT_GRACE,
         records_in_store: false,
+        policy: vec![],
     };
     let err = match prepare(&s.meta, &s.cas, options, &mut |_| {}) {
         Err(e) => e,

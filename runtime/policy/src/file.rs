@@ -22,6 +22,10 @@ pub struct Policy {
     /// the rules pin (a guest chooses its flow's name, not its digest).
     #[serde(default)]
     pub flows: BTreeMap<String, FlowRules>,
+    /// Which runs `wflow gc` must keep: a floor under whatever rule gc is given, and the rule
+    /// when it is given none.
+    #[serde(default)]
+    pub retention: Option<RetentionRules>,
     /// Where the policy came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -29,6 +33,20 @@ pub struct Policy {
     /// each of them too, and gets the smallest of their limits. See [`Policy::narrowed_by`].
     #[serde(skip)]
     pub narrowing: Vec<Policy>,
+}
+
+/// The `[retention]` table: which runs `wflow gc` keeps (the same keys as the config file's
+/// `[retention]`). Durations are kept as written; `wflow gc` reads them.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetentionRules {
+    /// Keep the newest N runs of each flow.
+    pub keep_last: Option<usize>,
+    /// Keep runs younger than this (`30d`, `12h`, …).
+    pub older_than: Option<String>,
+    /// Keep runs carrying any of these tags.
+    #[serde(default)]
+    pub keep_tagged: Vec<String>,
 }
 
 /// Rules for one flow.

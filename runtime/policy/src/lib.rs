@@ -24,7 +24,9 @@ mod file;
 mod resolve;
 mod target;
 
-pub use file::{DirRule, FlowRules, Grants, Limits, Policy, PolicyError, StepDefaults};
+pub use file::{
+    DirRule, FlowRules, Grants, Limits, Policy, PolicyError, RetentionRules, StepDefaults,
+};
 pub use resolve::{Violation, Violations};
 pub use target::Target;
 pub use wflow_core::Sandbox;

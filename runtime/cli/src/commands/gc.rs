@@ -55,6 +55,35 @@ struct RetentionTable {
     grace: Option<String>,
 }
 
+/// The `[retention]` rules of the policy files in effect (the administrator's, and a user's
+/// own), each a floor under the rule gc applies.
+fn policy_rules(settings: &Settings) -> Result<Vec<Retention>> {
+    let policy = settings.policy()?;
+    std::iter::once(&policy)
+        .chain(&policy.narrowing)
+        .filter_map(|p| p.retention.as_ref().map(|r| (p, r)))
+        .map(|(p, r)| {
+            let older_than = r
+                .older_than
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| {
+                    BadInput(format!(
+                        "the policy {}, [retention] `older-than`: {e}",
+                        p.origin
+                    ))
+                })?;
+            Ok(Retention {
+                keep_last: r.keep_last,
+                older_than,
+                keep_tagged: r.keep_tagged.clone(),
+                flow: None,
+            })
+        })
+        .collect()
+}
+
 /// The rule and grace period: the flags, else the config file's `[retention]` table.
 fn rule(args: &GcArgs) -> Result<(Retention, Duration)> {
     let table: RetentionTable =
@@ -108,6 +137,7 @@ pub fn execute(args: GcArgs, settings: &Settings, printer: &Printer) -> Result<E
         retention,
         grace,
         records_in_store,
+        policy: policy_rules(settings)?,
     };
     let mut shown_phase = String::new();
     let mut progress = |p: Progress| {
@@ -202,6 +232,9 @@ fn print(printer: &Printer, r: &Report, grace: Duration) {
         ));
     }
     printer.line(summary);
+    if !r.policy.is_empty() {
+        printer.note("the policy's [retention] rule applied too: no run it keeps was removed");
+    }
     for (prefix, n) in &r.left_alone {
         printer.note(format!(
             "left alone: {n} object{} under `{}` (not this wflow's layout)",
