@@ -29,7 +29,7 @@ impl S3Env {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = self.env.command(args);
         cmd.env("WFLOW_STORE", &self.url)
             .env("WFLOW_S3_ENDPOINT", &self.endpoint)
