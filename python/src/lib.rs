@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use wflow_client::{Client, ClientError, Object, RunFilter, Status, Stream};
+use wflow_client::{Client, ClientError, Object, RunFilter, Status, Stream, TaskQuery};
 use wflow_metadata::{AttemptRecord, RunRecord, TaskRecord};
 
 mod convert;
@@ -328,23 +328,30 @@ impl Store {
             .collect()
     }
 
-    /// The tasks of a step (`Flow/run/step`), by id: an iterator making each task's dict only
-    /// when it is reached (a million-task step is not turned into a million dicts at once).
-    fn tasks(&self, py: Python<'_>, step: &str) -> PyResult<TaskIter> {
-        let (flow, records) = py
-            .detach(|| {
-                let step = self.client.step(step)?;
-                let tasks = step.tasks()?;
-                let flow = tasks.first().map(|t| t.flow().to_string());
-                let records: Vec<TaskRecord> = tasks.iter().map(|t| t.record().clone()).collect();
-                Ok::<_, ClientError>((flow.unwrap_or_default(), records))
-            })
+    /// A page of a step's (`Flow/run/step`) tasks, by id: those with `status`, at most
+    /// `limit` after skipping `offset` (SQLite and the metadata service read just that page).
+    #[pyo3(signature = (step, status=None, limit=None, offset=0))]
+    fn tasks<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        status: Option<&str>,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let query = TaskQuery {
+            status: status.map(status_of).transpose()?,
+            limit,
+            offset,
+            ..TaskQuery::default()
+        };
+        let tasks = py
+            .detach(|| self.client.step(step)?.tasks_page(&query))
             .map_err(client_err)?;
-        Ok(TaskIter {
-            flow,
-            len: records.len(),
-            records: Mutex::new(records.into_iter()),
-        })
+        tasks
+            .iter()
+            .map(|t| task_dict(py, t.flow(), t.record()))
+            .collect()
     }
 
     /// The task `pathspec` names (`Flow/run/step/12` or `Flow/run/step[7]`).
@@ -474,34 +481,6 @@ impl Store {
     }
 }
 
-/// The tasks of a step, one dict at a time (`len()` tells how many).
-#[pyclass(module = "wflow._native", frozen)]
-struct TaskIter {
-    flow: String,
-    len: usize,
-    records: Mutex<std::vec::IntoIter<TaskRecord>>,
-}
-
-#[pymethods]
-impl TaskIter {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let next = self
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next();
-        next.map(|t| task_dict(py, &self.flow, &t)).transpose()
-    }
-
-    fn __len__(&self) -> usize {
-        self.len
-    }
-}
-
 /// A binary stream over one artifact's bytes; the digest is checked when the end is reached.
 #[pyclass(module = "wflow._native")]
 struct Reader {
@@ -562,7 +541,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Store>()?;
     m.add_class::<Reader>()?;
-    m.add_class::<TaskIter>()?;
     m.add("WflowError", py.get_type::<WflowError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;

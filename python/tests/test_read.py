@@ -63,6 +63,23 @@ def test_runs_are_read_a_page_at_a_time():
     assert [r.created_at for r in every] == sorted((r.created_at for r in every), reverse=True)
 
 
+def test_tasks_are_read_a_page_at_a_time(foreach):
+    square = foreach["square"]
+    every = list(square.tasks())
+    old, wflow.TASK_PAGE = wflow.TASK_PAGE, 3
+    try:
+        paged = list(square.tasks())
+        succeeded = list(square.tasks(status="succeeded"))
+        failed = list(square.tasks(status="failed"))
+    finally:
+        wflow.TASK_PAGE = old
+    assert len(every) == 10 and paged == every == succeeded, "every task once, by id"
+    assert [t.id for t in every] == sorted(t.id for t in every)
+    assert failed == []
+    with pytest.raises(ValueError, match="status `done` is not one of"):
+        list(square.tasks(status="done"))
+
+
 def test_unknown_pathspecs_name_the_part_and_the_nearest_names(foreach):
     with pytest.raises(wflow.NotFoundError, match="flow `Forech` not found.*Foreach"):
         Flow("Forech")

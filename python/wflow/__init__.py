@@ -56,6 +56,8 @@ _default: Optional[Store] = None
 
 #: Runs are read from the store this many at a time.
 PAGE = 100
+#: A step's tasks are read from the store this many at a time.
+TASK_PAGE = 10_000
 
 
 def use(store: Optional[str] = None, **settings: Any) -> Store:
@@ -261,8 +263,8 @@ class Run(_Object):
     @property
     def end_task(self) -> Optional["Task"]:
         """The task of ``end``, once the run reached it."""
-        end = next(self._store.tasks(f"{self.pathspec}/end"), None)
-        return None if end is None else Task._of(self._store, end)
+        end = self._store.tasks(f"{self.pathspec}/end", limit=1)
+        return Task._of(self._store, end[0]) if end else None
 
     @property
     def data(self) -> Optional["_Data"]:
@@ -321,10 +323,17 @@ class Step(_Object):
     def finished_at(self) -> Optional[_dt.datetime]:
         return _time(self._record["finished_ms"])
 
-    def tasks(self) -> Iterator["Task"]:
-        """Its tasks, by id, each made when the iteration reaches it."""
-        for t in self._store.tasks(self.pathspec):
-            yield Task._of(self._store, t)
+    def tasks(self, status: Optional[str] = None) -> Iterator["Task"]:
+        """Its tasks (with ``status``: succeeded, failed, running), by id, read lazily
+        ``TASK_PAGE`` at a time."""
+        offset = 0
+        while True:
+            page = self._store.tasks(self.pathspec, status, TASK_PAGE, offset)
+            for t in page:
+                yield Task._of(self._store, t)
+            if len(page) < TASK_PAGE:
+                return
+            offset += len(page)
 
     def __iter__(self) -> Iterator["Task"]:
         return self.tasks()
