@@ -138,6 +138,33 @@ fn task_dict<'py>(py: Python<'py>, flow: &str, t: &TaskRecord) -> PyResult<Bound
     Ok(d)
 }
 
+fn step_dict<'py>(py: Python<'py>, s: &wflow_client::Step<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let st = s.stats();
+    d.set_item("name", s.name())?;
+    d.set_item("pathspec", s.pathspec())?;
+    d.set_item("status", s.status().map(|s| s.as_str()))?;
+    d.set_item("tasks", st.tasks)?;
+    d.set_item("succeeded", st.succeeded)?;
+    d.set_item("failed", st.failed)?;
+    d.set_item("running", st.running)?;
+    d.set_item("reused", st.reused)?;
+    d.set_item("attempts", st.attempts)?;
+    d.set_item("started_ms", st.first_started_ms)?;
+    d.set_item("finished_ms", st.last_finished_ms)?;
+    Ok(d)
+}
+
+fn info_dict<'py>(py: Python<'py>, i: &wflow_client::ArtifactInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &i.name)?;
+    d.set_item("size", i.size)?;
+    d.set_item("codec", &i.codec)?;
+    d.set_item("digest", i.digest.to_string())?;
+    d.set_item("inline", i.inline)?;
+    Ok(d)
+}
+
 fn attempt_dict<'py>(py: Python<'py>, a: &AttemptRecord) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("attempt", a.attempt)?;
@@ -282,20 +309,37 @@ impl Store {
         run.map(|r| run_dict(py, r.record(), r.tags())).transpose()
     }
 
-    /// What `pathspec` names: `("flow" | "run" | "step" | "task" | "artifact", its pathspec)`,
-    /// the pathspec written out in full (`latest` and run-id prefixes resolved, `step[7]` made
-    /// a task id).
-    fn resolve(&self, py: Python<'_>, pathspec: &str) -> PyResult<(&'static str, String)> {
-        py.detach(|| {
-            Ok(match self.client.get(pathspec)? {
-                Object::Flow(f) => ("flow", f.name().to_string()),
-                Object::Run(r) => ("run", r.pathspec()),
-                Object::Step(s) => ("step", s.pathspec()),
-                Object::Task(t) => ("task", t.pathspec()),
-                Object::Artifact(a) => ("artifact", a.pathspec()),
-            })
+    /// What `pathspec` names, in one look-up: `(kind, pathspec, record)` with kind one of
+    /// `flow`, `run`, `step`, `task`, `artifact`; the pathspec written out in full (`latest` and
+    /// run-id prefixes resolved, `step[7]` made a task id); the record the matching method gives
+    /// (None for a flow; an artifact's has its `task` pathspec too).
+    fn resolve<'py>(
+        &self,
+        py: Python<'py>,
+        pathspec: &str,
+    ) -> PyResult<(&'static str, String, Option<Bound<'py, PyDict>>)> {
+        let object = py
+            .detach(|| self.client.get(pathspec))
+            .map_err(client_err)?;
+        Ok(match object {
+            Object::Flow(f) => ("flow", f.name().to_string(), None),
+            Object::Run(r) => (
+                "run",
+                r.pathspec(),
+                Some(run_dict(py, r.record(), r.tags())?),
+            ),
+            Object::Step(s) => ("step", s.pathspec(), Some(step_dict(py, &s)?)),
+            Object::Task(t) => (
+                "task",
+                t.pathspec(),
+                Some(task_dict(py, t.flow(), t.record())?),
+            ),
+            Object::Artifact(a) => {
+                let d = info_dict(py, &a.info())?;
+                d.set_item("task", a.task_pathspec())?;
+                ("artifact", a.pathspec(), Some(d))
+            }
         })
-        .map_err(client_err)
     }
 
     /// The run `pathspec` names.
@@ -307,25 +351,7 @@ impl Store {
     /// The steps of a run in graph order: name, status, task counts and times.
     fn steps<'py>(&self, py: Python<'py>, run: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let steps = py.detach(|| self.run_of(run)?.steps().map_err(client_err))?;
-        steps
-            .iter()
-            .map(|s| {
-                let d = PyDict::new(py);
-                let st = s.stats();
-                d.set_item("name", s.name())?;
-                d.set_item("pathspec", s.pathspec())?;
-                d.set_item("status", s.status().map(|s| s.as_str()))?;
-                d.set_item("tasks", st.tasks)?;
-                d.set_item("succeeded", st.succeeded)?;
-                d.set_item("failed", st.failed)?;
-                d.set_item("running", st.running)?;
-                d.set_item("reused", st.reused)?;
-                d.set_item("attempts", st.attempts)?;
-                d.set_item("started_ms", st.first_started_ms)?;
-                d.set_item("finished_ms", st.last_finished_ms)?;
-                Ok(d)
-            })
-            .collect()
+        steps.iter().map(|s| step_dict(py, s)).collect()
     }
 
     /// A page of a step's (`Flow/run/step`) tasks, by id: those with `status`, at most
@@ -388,18 +414,7 @@ impl Store {
                     .map(|a| a.iter().map(|a| a.info()).collect())
             })
             .map_err(client_err)?;
-        infos
-            .iter()
-            .map(|i| {
-                let d = PyDict::new(py);
-                d.set_item("name", &i.name)?;
-                d.set_item("size", i.size)?;
-                d.set_item("codec", &i.codec)?;
-                d.set_item("digest", i.digest.to_string())?;
-                d.set_item("inline", i.inline)?;
-                Ok(d)
-            })
-            .collect()
+        infos.iter().map(|i| info_dict(py, i)).collect()
     }
 
     /// The value of a `cbor` artifact as Python objects (byte strings as `bytes`); the bytes of

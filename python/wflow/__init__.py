@@ -87,10 +87,12 @@ def flows(store: Union[None, str, Store] = None) -> List["Flow"]:
 def get(pathspec: str, store: Union[None, str, Store] = None):
     """Whatever a pathspec names: a Flow, Run, Step, Task or DataArtifact."""
     s = _store(store)
-    kind, full = s.resolve(pathspec)
-    return {"flow": Flow, "run": Run, "step": Step, "task": Task, "artifact": DataArtifact}[kind](
-        full, store=s
-    )
+    kind, full, record = s.resolve(pathspec)
+    if kind == "flow":
+        return Flow(full, store=s, _checked=True)
+    if kind == "artifact":
+        return DataArtifact._of(s, record["task"], record)
+    return {"run": Run, "step": Step, "task": Task}[kind]._of(s, record)
 
 
 def _time(ms: Optional[int]) -> Optional[_dt.datetime]:
@@ -281,15 +283,10 @@ class Step(_Object):
 
     def __init__(self, pathspec: str, *, store: Union[None, str, Store] = None):
         self._store = _store(store)
-        kind, full = self._store.resolve(pathspec)
+        kind, _, record = self._store.resolve(pathspec)
         if kind != "step":
             raise NotFoundError(f"`{pathspec}` names a {kind}, not a step")
-        run, name = full.rsplit("/", 1)
-        for s in self._store.steps(run):
-            if s["name"] == name:
-                self._set(s)
-                return
-        raise NotFoundError(f"step `{name}` not found in run {run}")  # not reached
+        self._set(record)
 
     @classmethod
     def _of(cls, store: Store, record: Dict[str, Any]) -> "Step":
@@ -501,7 +498,7 @@ class _Data:
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return self._task[name].data
+            return self._task._store.value(f"{self._task.pathspec}/{name}")
         except NotFoundError as e:
             raise AttributeError(str(e)) from None
 
@@ -520,12 +517,10 @@ class DataArtifact(_Object):
 
     def __init__(self, pathspec: str, *, store: Union[None, str, Store] = None):
         self._store = _store(store)
-        kind, full = self._store.resolve(pathspec)
+        kind, _, record = self._store.resolve(pathspec)
         if kind != "artifact":
             raise NotFoundError(f"`{pathspec}` names a {kind}, not an artifact")
-        task, name = full.rsplit("/", 1)
-        info = next(a for a in self._store.artifacts(task) if a["name"] == name)
-        self._set(task, info)
+        self._set(record["task"], record)
 
     @classmethod
     def _of(cls, store: Store, task: str, info: Dict[str, Any]) -> "DataArtifact":
