@@ -146,12 +146,50 @@ fn keep_last(n: u64) -> Options {
     }
 }
 
-/// One collection: (seconds, report).
-fn collect(meta: &dyn MetadataStore, cas: &Cas, options: Options, dry: bool) -> (f64, Report) {
-    let t = Instant::now();
-    let prepared = wflow_gc::prepare(meta, cas, options, &mut |_| {}).expect("mark");
-    let report = prepared.execute(dry, &mut |_| {}).expect("sweep");
-    (t.elapsed().as_secs_f64(), report)
+/// CPU seconds (user + system) this process has used: on a shared machine, steadier than wall
+/// time.
+fn cpu_secs() -> f64 {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let u = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr());
+        u.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// One collection: (wall seconds, CPU seconds, report); prints the wall time of each phase to
+/// stderr.
+fn collect(meta: &dyn MetadataStore, cas: &Cas, options: Options, dry: bool) -> (f64, f64, Report) {
+    let (t, cpu) = (Instant::now(), cpu_secs());
+    let mut phases: Vec<(&str, f64)> = Vec::new();
+    let mut progress = |p: wflow_gc::Progress| {
+        let name = match p {
+            wflow_gc::Progress::RemovingRecords { .. } => "mark",
+            // No records to remove (a dry run, or nothing to do): marking came just before.
+            wflow_gc::Progress::Listing if phases.is_empty() => "mark",
+            wflow_gc::Progress::Listing => "remove records",
+            _ => return,
+        };
+        phases.push((name, t.elapsed().as_secs_f64()));
+    };
+    let prepared = wflow_gc::prepare(meta, cas, options, &mut progress).expect("mark");
+    let report = prepared.execute(dry, &mut progress).expect("sweep");
+    let wall = t.elapsed().as_secs_f64();
+    phases.push(("list and sweep", wall));
+    let mut last = 0.0;
+    let shown: Vec<String> = phases
+        .iter()
+        .map(|(name, at)| {
+            let took = at - last;
+            last = *at;
+            format!("{name} {took:.2} s")
+        })
+        .collect();
+    let what = if dry { " (dry run)" } else { "" };
+    eprintln!("gc{what}: {}", shown.join(", "));
+    (wall, cpu_secs() - cpu, report)
 }
 
 fn peak_rss_kb() -> u64 {
@@ -168,14 +206,15 @@ fn child(dir: &Path) {
     let keep = env_num("GC_KEEP", 100);
     let cas = Cas::new(Arc::new(LocalDisk::open(dir).unwrap()));
     let meta = Metadata::open(&dir.join("metadata.sqlite")).unwrap();
-    let (dry_s, dry) = collect(&meta, &cas, keep_last(keep), true);
-    let (real_s, real) = collect(&meta, &cas, keep_last(keep), false);
-    let (again_s, again) = collect(&meta, &cas, keep_last(keep), false);
+    let (dry_s, dry_cpu, dry) = collect(&meta, &cas, keep_last(keep), true);
+    let (real_s, real_cpu, real) = collect(&meta, &cas, keep_last(keep), false);
+    let (again_s, again_cpu, again) = collect(&meta, &cas, keep_last(keep), false);
     assert_eq!(dry.runs_removed.len(), real.runs_removed.len());
     assert_eq!(dry.blobs_removed, real.blobs_removed);
     assert!(again.runs_removed.is_empty() && again.blobs_removed == 0);
     let figures = serde_json::json!({
         "dry_s": dry_s, "real_s": real_s, "again_s": again_s,
+        "dry_cpu": dry_cpu, "real_cpu": real_cpu, "again_cpu": again_cpu,
         "runs_removed": real.runs_removed.len(), "runs_kept": real.runs_kept,
         "blobs_removed": real.blobs_removed, "blobs_kept": real.blobs_kept,
         "peak_rss_kb": peak_rss_kb(),
@@ -224,19 +263,23 @@ fn local() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     println!(
-        "gc local, {runs} runs x {tasks} tasks, keep-last {}: dry run {:.2} s; gc {:.2} s \
-         (removed {} runs, {} blobs; kept {} runs, {} blobs); a second gc {:.2} s; \
-         peak RSS {:.0} MB; load {}",
+        "gc local, {runs} runs x {tasks} tasks, keep-last {}: dry run {:.2} s ({:.2} CPU-s); \
+         gc {:.2} s ({:.2} CPU-s; removed {} runs, {} blobs; kept {} runs, {} blobs); \
+         a second gc {:.2} s ({:.2} CPU-s); peak RSS {:.0} MB; load {}",
         env_num("GC_KEEP", 100),
         f["dry_s"].as_f64().unwrap(),
+        f["dry_cpu"].as_f64().unwrap(),
         f["real_s"].as_f64().unwrap(),
+        f["real_cpu"].as_f64().unwrap(),
         f["runs_removed"],
         f["blobs_removed"],
         f["runs_kept"],
         f["blobs_kept"],
         f["again_s"].as_f64().unwrap(),
+        f["again_cpu"].as_f64().unwrap(),
         f["peak_rss_kb"].as_f64().unwrap() / 1024.0,
         load()
     );
@@ -294,7 +337,7 @@ fn s3() {
         .unwrap();
     let mut options = keep_last(keep);
     options.records_in_store = true;
-    let (secs, report) = collect(&meta, &cas, options, false);
+    let (secs, _, report) = collect(&meta, &cas, options, false);
     ureq::post(&format!("{endpoint}/moto-api/recorder/stop-recording"))
         .send_empty()
         .unwrap();
