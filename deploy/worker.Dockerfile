@@ -8,8 +8,9 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-# Only what a worker needs: the S3 store (no AWS Batch client, no guest build tools).
-RUN cargo build --release --locked -p wflow-cli --bin wflow --no-default-features --features s3 \
+# Only what a worker needs: the S3 store and the worker of deployed runs (no AWS Batch or Step
+# Functions client, no guest build tools).
+RUN cargo build --release --locked -p wflow-cli --bin wflow --no-default-features --features s3,deployed \
  && strip target/release/wflow
 
 FROM debian:bookworm-slim

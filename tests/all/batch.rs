@@ -62,7 +62,7 @@ pub struct DockerShim {
 pub type Hook = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl DockerShim {
-    fn start() -> Arc<DockerShim> {
+    pub(crate) fn start() -> Arc<DockerShim> {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let shim = Arc::new(DockerShim {
             port: listener.local_addr().unwrap().port(),
@@ -448,15 +448,22 @@ pub fn cloud() -> &'static Cloud {
     })
 }
 
-fn between<'a>(text: &'a str, a: &str, b: &str) -> Option<&'a str> {
+pub(crate) fn between<'a>(text: &'a str, a: &str, b: &str) -> Option<&'a str> {
     let start = text.find(a)? + a.len();
     let end = text[start..].find(b)? + start;
     Some(&text[start..end])
 }
 
 /// One unsigned request to moto (it reads the service from the credential scope and checks no
-/// signature); panics unless it succeeds.
-fn aws(endpoint: &str, service: &str, method: &str, path: &str, ctype: &str, body: &str) -> String {
+/// signature); panics unless it succeeds (2xx).
+pub(crate) fn aws(
+    endpoint: &str,
+    service: &str,
+    method: &str,
+    path: &str,
+    ctype: &str,
+    body: &str,
+) -> String {
     let addr = endpoint.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
@@ -471,7 +478,7 @@ fn aws(endpoint: &str, service: &str, method: &str, path: &str, ctype: &str, bod
     s.read_to_string(&mut out).unwrap();
     let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
     assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        head.starts_with("HTTP/1.1 20") || head.starts_with("HTTP/1.0 20"),
         "{service} {path}: {out}"
     );
     rest.to_string()

@@ -21,6 +21,8 @@ mod compat;
 mod compat_components;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
+/// `wflow deploy` on moto's Step Functions interpreter driving Batch jobs through the shim.
+mod deploy;
 /// The examples run and their artifacts read back.
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.

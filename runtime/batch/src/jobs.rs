@@ -15,6 +15,7 @@ use aws_sdk_batch::types::{
 };
 use aws_smithy_http_client::tls;
 use tokio::sync::{Notify, oneshot};
+use wflow_core::StepSpec;
 use wflow_scheduler::remote::{TaskDescription, get_report, report_key};
 use wflow_scheduler::{Attempt, AttemptFuture, AttemptReport, Compute};
 use wflow_store::Cas;
@@ -772,9 +773,21 @@ impl BatchCompute {
 
     /// The job definition for a step's resources: found or registered once per process.
     async fn job_definition(&self, attempt: &Attempt) -> Result<String, String> {
+        let (vcpus, memory, timeout) = resources(&self.inner.config, attempt);
+        self.job_definition_for(vcpus, memory, timeout).await
+    }
+
+    /// The job definition (its ARN) for `vcpus`, `memory` MiB and an attempt duration of
+    /// `timeout` seconds, running `wflow worker` in the configured image as the job role: found
+    /// or registered once per process. Named `<prefix>-<hash of all of these>`.
+    pub async fn job_definition_for(
+        &self,
+        vcpus: u32,
+        memory: u32,
+        timeout: Option<i32>,
+    ) -> Result<String, String> {
         let inner = &self.inner;
         let c = &inner.config;
-        let (vcpus, memory, timeout) = resources(c, attempt);
         let fingerprint = format!(
             "{}\n{}\n{vcpus}\n{memory}\n{timeout:?}",
             c.image,
@@ -893,17 +906,24 @@ impl Compute for BatchCompute {
 
 /// vCPUs, memory (MiB) and attempt duration (s) of a step's jobs.
 fn resources(c: &BatchConfig, a: &Attempt) -> (u32, u32, Option<i32>) {
-    let vcpus = a.step.cpu.unwrap_or(1).max(1);
-    let memory = a.step.memory_mb.map_or(c.default_memory_mb, |m| {
+    step_resources(c, &a.step, a.input.sandbox.timeout)
+}
+
+/// vCPUs, memory (MiB) and attempt duration (s) of the jobs of `step`, whose sandbox (as the
+/// policy resolved it) has `timeout`.
+pub fn step_resources(
+    c: &BatchConfig,
+    step: &StepSpec,
+    timeout: Option<Duration>,
+) -> (u32, u32, Option<i32>) {
+    let vcpus = step.cpu.unwrap_or(1).max(1);
+    let memory = step.memory_mb.map_or(c.default_memory_mb, |m| {
         m.saturating_add(WORKER_OVERHEAD_MB)
     });
     // The sandbox enforces the step's own timeout; Batch's is the backstop, with room for the
     // worker to start and to write its outputs. AWS takes at least 60 s.
-    let timeout = a
-        .input
-        .sandbox
-        .timeout
-        .map(|t| (t.as_secs().saturating_add(120)).clamp(60, i32::MAX as u64) as i32);
+    let timeout =
+        timeout.map(|t| (t.as_secs().saturating_add(120)).clamp(60, i32::MAX as u64) as i32);
     (vcpus, memory, timeout)
 }
 

@@ -27,4 +27,5 @@ mod jobs;
 pub use config::{BatchConfig, DEFAULT_MEMORY_MB, WORKER_OVERHEAD_MB};
 pub use jobs::{
     ApiCounters, BatchCompute, JobCounts, MAX_ARRAY_SIZE, explain_failure, job_name, split_sizes,
+    step_resources,
 };

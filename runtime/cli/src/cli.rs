@@ -90,6 +90,10 @@ pub enum Command {
     StepRun(crate::commands::step_run::StepRunArgs),
     /// Run one task described in the store (what each AWS Batch job runs; see docs/batch.md).
     Worker(crate::commands::worker::WorkerArgs),
+    /// Deploy a flow to AWS Step Functions (runs on AWS Batch, by hand, on a schedule or after
+    /// another deployment's runs), and start, list, show or delete deployments (docs/deploy.md).
+    #[cfg(feature = "deploy")]
+    Deploy(crate::commands::deploy::DeployArgs),
     /// Run the team metadata service over PostgreSQL, or manage its tokens (docs/server.md).
     Server(crate::commands::server::ServerArgs),
     /// Serve a web UI of the runs on 127.0.0.1 (read only): runs, graphs, timelines, tasks,

@@ -15,6 +15,7 @@ mod code;
 mod compute;
 mod execute;
 mod frames;
+mod one;
 pub mod remote;
 mod resume;
 mod run;
@@ -24,9 +25,12 @@ pub use compute::{
     Attempt, AttemptFuture, AttemptOutput, AttemptReport, Compute, Computes, Local, run_attempt,
 };
 pub use execute::{ATTEMPT_BACKOFF, INFRASTRUCTURE_RETRIES, TaskResult};
+pub use one::{OneTask, TaskEnd, run_one_task};
 pub use resume::{
-    Resume, ResumeError, ResumeHow, ResumeReport, ReusedTask, resume_flow, resume_params,
+    Resume, ResumeError, ResumeHow, ResumeReport, ReusedTask, read_items, resume_flow,
+    resume_params,
 };
 pub use run::{
-    Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary, run_flow,
+    Observer, RunEvent, RunFailure, RunOptions, RunSummary, SchedulerError, TaskSummary,
+    parameter_artifacts, run_flow,
 };

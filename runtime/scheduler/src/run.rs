@@ -464,7 +464,7 @@ pub(crate) async fn run_loop(
                         (opts.cas.clone(), recorder.clone(), run_id.clone());
                     done.items = Some(
                         blocking(move || {
-                            record_items(&cas, &recorder, &run_id, task_id, Some(&items));
+                            let _ = record_items(&cas, &recorder, &run_id, task_id, Some(&items));
                             items
                         })
                         .await,
@@ -555,8 +555,8 @@ fn siblings(a: &Pending, b: &Pending) -> bool {
         && a.inputs.iter().zip(&b.inputs).all(|(x, y)| x.0 == y.0)
 }
 
-/// The run's parameters as CBOR artifacts.
-pub(crate) fn parameter_artifacts(
+/// The run's parameters as CBOR artifacts: the input of `start` (step `_parameters`, task 0).
+pub fn parameter_artifacts(
     cas: &Cas,
     params: &BTreeMap<String, ParamValue>,
 ) -> Result<InputArtifacts, wflow_store::StoreError> {

@@ -329,6 +329,33 @@ pub fn start_private_moto(env: &[(&str, &str)]) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// [`start_private_moto`] through a launcher script run by the Python of moto's own venv
+/// (`python SCRIPT -H 127.0.0.1 -p PORT`), with `MOTO_PORT` set to the server's port (moto's Step
+/// Functions interpreter calls the other services there). Returns its endpoint.
+pub fn start_private_moto_script(script: &Path, env: &[(&str, &str)]) -> String {
+    let Some(moto) = find_moto() else {
+        not_installed(Kind::Moto)
+    };
+    let python = moto.with_file_name("python");
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut env = env.to_vec();
+    env.push(("MOTO_PORT", &port_text));
+    spawn_watched_with(
+        &python,
+        &[
+            script.display().to_string(),
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ],
+        &env,
+    );
+    wait_for_port(port, Kind::Moto);
+    format!("http://127.0.0.1:{port}")
+}
+
 /// Starts `program args…` under a watchdog shell that stops it when this process exits.
 fn spawn_watched(program: &Path, args: &[String]) {
     spawn_watched_with(program, args, &[]);

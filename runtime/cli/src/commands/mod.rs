@@ -4,6 +4,10 @@ pub mod artifact;
 pub mod build;
 pub mod card;
 pub mod check;
+#[cfg(feature = "deploy")]
+pub mod deploy;
+#[cfg(feature = "deployed")]
+mod deployed;
 pub mod gc;
 mod inspect;
 pub mod logs;
@@ -46,6 +50,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Resume(args) => resume::execute(args, &settings, printer),
         Command::StepRun(args) => step_run::execute(args, &settings, printer),
         Command::Worker(args) => worker::execute(args, &settings, printer),
+        #[cfg(feature = "deploy")]
+        Command::Deploy(args) => deploy::execute(args, &settings, printer),
         Command::Server(args) => server::execute(args, &settings, printer),
         Command::Ui(args) => ui::execute(args, &settings, printer),
         Command::Gc(args) => gc::execute(args, &settings, printer),

@@ -32,20 +32,43 @@ use crate::exit::BadInput;
 use crate::output::Printer;
 use crate::settings::Settings;
 
+/// A job of a run driven by `wflow run --compute batch`: its description.
+struct Described {
+    task: String,
+    task_digest: wflow_core::Digest,
+    index: Option<usize>,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
-    /// The task description's key in the store (`tasks-v1/RUN/TASK-ATTEMPT`).
+    /// The task description's key in the store (`tasks-v1/RUN/TASK-ATTEMPT`). A job of a
+    /// deployed run has none: it names its deployment (`WFLOW_DEPLOYMENT`, docs/deploy.md).
     #[arg(long, env = "WFLOW_TASK", value_name = "KEY")]
-    pub task: String,
+    pub task: Option<String>,
     /// The digest of the description's bytes, as the run that wrote it computed it (hex).
     #[arg(long, env = "WFLOW_TASK_DIGEST", value_name = "HEX")]
-    pub task_digest: wflow_core::Digest,
+    pub task_digest: Option<wflow_core::Digest>,
     /// Which task of an array job's description (default: `AWS_BATCH_JOB_ARRAY_INDEX`, else 0).
     #[arg(long, env = "AWS_BATCH_JOB_ARRAY_INDEX", value_name = "N")]
     pub index: Option<usize>,
 }
 
 pub fn execute(args: WorkerArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
+    #[cfg(feature = "deployed")]
+    if args.task.is_none() && super::deployed::is_deployed() {
+        return super::deployed::execute(settings, printer);
+    }
+    let (Some(task), Some(task_digest)) = (args.task, args.task_digest) else {
+        return Err(BadInput(
+            "wflow worker needs a task description: --task KEY and --task-digest HEX (or $WFLOW_TASK and $WFLOW_TASK_DIGEST), or the $WFLOW_DEPLOYMENT of a deployed run".into(),
+        )
+        .into());
+    };
+    let args = Described {
+        task,
+        task_digest,
+        index: args.index,
+    };
     let backend = crate::backends::open(settings, false)?.expect("created when absent");
     let cas = Arc::new(Cas::new(backend.blobs));
     let description = match TaskDescription::get(&cas, &args.task, &args.task_digest) {

@@ -779,8 +779,8 @@ pub(crate) fn record_items(
     run_id: &str,
     task_id: u64,
     items: Option<&[Value]>,
-) {
-    let Some(items) = items else { return };
+) -> Option<Digest> {
+    let items = items?;
     let list = ciborium::Value::Array(
         items
             .iter()
@@ -794,19 +794,19 @@ pub(crate) fn record_items(
     );
     let mut bytes = Vec::new();
     if ciborium::into_writer(&list, &mut bytes).is_err() {
-        return;
+        return None;
     }
-    if let Ok(digest) = cas.put(&bytes) {
-        recorder.send(Event::ForeachItems {
-            run_id: run_id.to_string(),
-            task_id,
-            items: digest,
-        });
-    }
+    let digest = cas.put(&bytes).ok()?;
+    recorder.send(Event::ForeachItems {
+        run_id: run_id.to_string(),
+        task_id,
+        items: digest,
+    });
+    Some(digest)
 }
 
 /// Reads the items [`record_items`] kept.
-fn read_items(cas: &Cas, digest: &Digest) -> Result<Vec<Value>, String> {
+pub fn read_items(cas: &Cas, digest: &Digest) -> Result<Vec<Value>, String> {
     let bytes = cas.get(digest).map_err(|e| e.to_string())?;
     let value: ciborium::Value =
         ciborium::from_reader(bytes.as_slice()).map_err(|e| e.to_string())?;

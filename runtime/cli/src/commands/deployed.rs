@@ -1,0 +1,507 @@
+//! `wflow worker` in a deployed run (`wflow deploy`, docs/deploy.md): no driver hands it a task
+//! description, so the worker works out its task from the job's environment and the small objects
+//! the run's other workers left in the store (see `wflow_deploy::layout`):
+//!
+//! 1. the deployment (`WFLOW_DEPLOYMENT`, checked against `WFLOW_DEPLOYMENT_DIGEST`): the flow's
+//!    spec, components, sandboxes (checked against this worker's own policy) and defaults;
+//! 2. the task: `WFLOW_STEP`, the run (`WFLOW_RUN`, the execution's name) and the path
+//!    (`WFLOW_PATH`, plus `WFLOW_OFFSET` + `AWS_BATCH_JOB_ARRAY_INDEX` in a foreach body); its
+//!    task id follows from the step and the path;
+//! 3. its inputs: the outputs its predecessors left (`out/<step>/<path>`), all items of a
+//!    foreach for its join; `start` takes the parameters (`WFLOW_PARAMS` over the deployment's);
+//! 4. it runs the task as the run loop would ([`wflow_scheduler::run_one_task`]: retries,
+//!    `catch`, records), leaves its outputs, and for a foreach the fanout the state machine
+//!    reads; `start` records the run's start, the `end` step its success.
+//!
+//! With `WFLOW_END=failed` the job runs no task: it records that the run failed (the state
+//! machine's last state when a step failed), naming the failed task.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use wflow_core::{Digest, Pathspec, StepSpec, Transition, now_millis, resolve_params};
+use wflow_deploy::layout::{self, Fanout, env};
+use wflow_deploy::{DeployError, Deployment};
+use wflow_engine::{Engine, EngineConfig, InputArtifacts, TaskInput, Value};
+use wflow_graph::{Plan, SplitKind};
+use wflow_metadata::{Event, Recorder, RunKind, Status};
+use wflow_scheduler::{Attempt, OneTask, TaskEnd};
+use wflow_store::{ArtifactRef, Cas};
+
+use crate::exit::BadInput;
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// Whether this job belongs to a deployed run.
+pub fn is_deployed() -> bool {
+    std::env::var_os(env::DEPLOYMENT).is_some()
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn need(name: &str) -> Result<String> {
+    var(name).ok_or_else(|| {
+        BadInput(format!(
+            "a deployed job needs ${name}; its state machine sets it (was the job started by hand?)"
+        ))
+        .into()
+    })
+}
+
+/// What a task leaves for the tasks after it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Output {
+    task_id: u64,
+    artifacts: BTreeMap<String, ArtifactRef>,
+    /// A foreach's items (the blob [`wflow_scheduler::read_items`] reads).
+    #[serde(default)]
+    items: Option<Digest>,
+}
+
+/// The parameters of the run as given (`start` writes them; every task resolves them the same).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GivenParams {
+    given: Vec<(String, String)>,
+}
+
+struct Job {
+    cas: Arc<Cas>,
+    deployment: Deployment,
+    plan: Plan,
+    run: String,
+}
+
+impl Job {
+    fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str, what: &str) -> Result<T> {
+        let bytes = self
+            .cas
+            .backend()
+            .get(key)
+            .with_context(|| format!("reading {what}"))?
+            .ok_or_else(|| {
+                anyhow!("{what} is missing from the store (`{key}`): the task that writes it did not succeed")
+            })?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{what} (`{key}`) is not valid"))
+    }
+
+    fn put_json(&self, key: &str, value: &impl serde::Serialize) -> Result<()> {
+        let bytes = serde_json::to_vec(value).expect("encodes");
+        let backend = self.cas.backend();
+        let context = || format!("writing `{key}` to the store");
+        // Written once, like everything in the store; the same bytes again are fine.
+        if backend.put_if_absent(key, &bytes).with_context(context)?
+            || backend.get(key).with_context(context)?.as_deref() == Some(&bytes[..])
+        {
+            return Ok(());
+        }
+        Err(anyhow!(
+            "`{key}` already holds other content: this task ran before with other results, or something else writes to the store's `{}` prefix",
+            layout::DEPLOY_PREFIX
+        ))
+    }
+
+    fn output(&self, step: &str, path: &[u32]) -> Result<Output> {
+        let p = layout::path_text(path);
+        self.get_json(
+            &layout::output_key(&self.run, step, &p),
+            &format!("the output of step `{step}` at {p}"),
+        )
+    }
+
+    fn task_id(&self, step: &str, path: &[u32]) -> Result<u64> {
+        let order = self.plan.steps_in_order();
+        let ordinal = order
+            .iter()
+            .position(|s| s == step)
+            .expect("a step of the plan");
+        layout::task_id(ordinal, order.len(), path).ok_or_else(|| {
+            BadInput(format!(
+                "step `{step}` at {} has no task id: a deployed run holds foreach indices below 1,048,575 and as many levels as fit 64 bits",
+                layout::path_text(path)
+            ))
+            .into()
+        })
+    }
+
+    /// The input artifacts of `step` at `path`, with the tasks they come from.
+    fn inputs(&self, step: &str, path: &[u32]) -> Result<Vec<(u64, InputArtifacts)>> {
+        let preds = self.plan.predecessors(step);
+        let from = |p: &str, at: &[u32]| -> Result<(u64, InputArtifacts)> {
+            let out = self.output(p, at)?;
+            Ok((
+                out.task_id,
+                InputArtifacts {
+                    step: p.to_string(),
+                    artifacts: Arc::new(out.artifacts),
+                },
+            ))
+        };
+        match self.plan.closes(step) {
+            Some((split, SplitKind::Foreach)) => {
+                let fanout: Fanout = self.get_json(
+                    &layout::fanout_key(&self.run, split, &layout::path_text(path)),
+                    &format!("the fanout of `{split}`"),
+                )?;
+                (0..fanout.width)
+                    .map(|i| {
+                        let mut at = path.to_vec();
+                        at.push(i as u32);
+                        from(&preds[0], &at)
+                    })
+                    .collect()
+            }
+            Some((_, SplitKind::Branch)) => preds.iter().map(|p| from(p, path)).collect(),
+            None => {
+                let p = &preds[0];
+                let at = if self.plan.opens(p) == Some(SplitKind::Foreach) {
+                    &path[..path.len().saturating_sub(1)]
+                } else {
+                    path
+                };
+                Ok(vec![from(p, at)?])
+            }
+        }
+    }
+
+    /// The innermost foreach item of `step` at `path`.
+    fn item(&self, step: &str, path: &[u32]) -> Result<Option<Value>> {
+        let Some(frame) = self
+            .plan
+            .stack(step)
+            .iter()
+            .rev()
+            .find(|f| f.kind == SplitKind::Foreach)
+        else {
+            return Ok(None);
+        };
+        let (&index, parent) = path.split_last().expect("a task in a foreach has a path");
+        let out = self.output(&frame.split, parent)?;
+        let digest = out
+            .items
+            .ok_or_else(|| anyhow!("the output of foreach `{}` names no items", frame.split))?;
+        let items = wflow_scheduler::read_items(&self.cas, &digest).map_err(|e| anyhow!(e))?;
+        items
+            .into_iter()
+            .nth(index as usize)
+            .map(Some)
+            .ok_or_else(|| anyhow!("foreach `{}` has no item {index}", frame.split))
+    }
+}
+
+pub fn execute(settings: &Settings, printer: &Printer) -> Result<ExitCode> {
+    let backend = crate::backends::open(settings, false)?.expect("created when absent");
+    let cas = Arc::new(Cas::new(backend.blobs));
+    let key = need(env::DEPLOYMENT)?;
+    let digest: Digest = need(env::DEPLOYMENT_DIGEST)?
+        .parse()
+        .map_err(|e| BadInput(format!("${}: {e}", env::DEPLOYMENT_DIGEST)))?;
+    let deployment = match Deployment::get(&cas, &key, &digest) {
+        Ok(d) => d,
+        Err(DeployError::Store(e)) => {
+            return Err(anyhow::Error::new(e).context("the worker cannot read its deployment"));
+        }
+        Err(e) => return Err(BadInput(e.to_string()).into()),
+    };
+    let plan = wflow_graph::validate(&deployment.spec)
+        .map_err(|e| BadInput(format!("the deployment `{key}` holds an invalid flow: {e}")))?;
+    let run = need(env::RUN)?;
+    wflow_core::names::validate(wflow_core::names::NameKind::Run, &run)
+        .map_err(|e| BadInput(format!("${}: {e}", env::RUN)))?;
+    let recorder = Arc::new(Recorder::new(backend.records.clone()));
+    let job = Job {
+        cas,
+        deployment,
+        plan,
+        run,
+    };
+    if var(env::END).as_deref() == Some("failed") {
+        record_failure(&job, &recorder, printer)?;
+        if let Ok(r) = Arc::try_unwrap(recorder) {
+            r.close()?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = run_task(&job, settings, &recorder, printer)?;
+    if let Ok(r) = Arc::try_unwrap(recorder) {
+        r.close()?;
+    }
+    Ok(code)
+}
+
+fn run_task(
+    job: &Job,
+    settings: &Settings,
+    recorder: &Arc<Recorder>,
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let d = &job.deployment;
+    let flow = d.spec.name.clone();
+    let step = need(env::STEP)?;
+    if d.spec.step(&step).is_none() {
+        return Err(BadInput(format!(
+            "flow `{flow}` has no step `{step}` (${})",
+            env::STEP
+        ))
+        .into());
+    }
+    let path_text = need(env::PATH)?;
+    let mut path = layout::parse_path(&path_text)
+        .ok_or_else(|| BadInput(format!("${} `{path_text}` is not a task path", env::PATH)))?;
+    if let Some(offset) = var(env::OFFSET) {
+        let offset: u32 = offset
+            .parse()
+            .map_err(|_| BadInput(format!("${} `{offset}` is not a number", env::OFFSET)))?;
+        let index: u32 = match var("AWS_BATCH_JOB_ARRAY_INDEX") {
+            Some(i) => i.parse().map_err(|_| {
+                BadInput(format!("AWS_BATCH_JOB_ARRAY_INDEX `{i}` is not a number"))
+            })?,
+            None => 0,
+        };
+        path.push(offset + index);
+    }
+    let task_id = job.task_id(&step, &path)?;
+    let pathspec = Pathspec::task(&flow, &job.run, &step, &task_id.to_string()).to_string();
+    let spec: StepSpec = d.spec.step(&step).expect("checked").clone();
+    let sandbox = d.sandboxes.get(&step).cloned().unwrap_or_default();
+    let component_digest = d.components.get(&step).copied().unwrap_or(d.code);
+
+    // The sandbox was written by whoever could write to the store: this worker's policy decides.
+    let policy = settings.policy()?;
+    if let Err(violations) = policy.admits(
+        &flow,
+        &step,
+        &component_digest.to_hex(),
+        &sandbox,
+        &settings.target()?,
+    ) {
+        return Err(BadInput(format!(
+            "the task's sandbox is refused by this worker's policy; nothing was run\n{violations}"
+        ))
+        .into());
+    }
+
+    let is_start = step == job.plan.start();
+    let given = if is_start {
+        let mut given: BTreeMap<String, String> = d.params.clone();
+        if let Some(raw) = var(env::PARAMS) {
+            let v: serde_json::Value = serde_json::from_str(&raw)
+                .map_err(|e| BadInput(format!("${} is not JSON: {e}", env::PARAMS)))?;
+            let obj = v.as_object().ok_or_else(|| {
+                BadInput(format!(
+                    "${} must be a JSON object of parameters",
+                    env::PARAMS
+                ))
+            })?;
+            for (k, v) in obj {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                given.insert(k.clone(), text);
+            }
+        }
+        let given: Vec<(String, String)> = given.into_iter().collect();
+        job.put_json(
+            &layout::params_key(&job.run),
+            &GivenParams {
+                given: given.clone(),
+            },
+        )?;
+        given
+    } else {
+        job.get_json::<GivenParams>(&layout::params_key(&job.run), "the run's parameters")?
+            .given
+    };
+    let params =
+        resolve_params(&d.spec.parameters, &given).with_context(|| format!("flow `{flow}`"))?;
+    let inputs = if is_start {
+        let seed = wflow_scheduler::parameter_artifacts(&job.cas, &params)
+            .context("storing the run's parameters")?;
+        vec![(0, seed)]
+    } else {
+        job.inputs(&step, &path)?
+    };
+    if is_start {
+        start_run(job, recorder, &params)?;
+    }
+    let foreach_item = job.item(&step, &path)?;
+    printer.note(format!("wflow worker: {pathspec} (deployment {})", d.name));
+
+    let bytes = job
+        .cas
+        .get(&component_digest)
+        .with_context(|| format!("fetching component {component_digest}"))?;
+    let engine = Engine::new(EngineConfig {
+        max_concurrent_tasks: 1,
+        cache_dir: Some(settings.cache_dir.join("compiled")),
+        pooling: false,
+        fuel: sandbox.fuel.is_some(),
+        max_wasm_stack: policy.max_wasm_stack(),
+        compiler: super::compiler()?,
+        compile_limits: super::compile_limits(&policy),
+        ..EngineConfig::default()
+    })?;
+    let component = engine.load(&bytes, &format!("component {component_digest}"))?;
+    let is_foreach = matches!(spec.transition, Transition::Foreach(_));
+    let input = TaskInput {
+        flow: flow.clone(),
+        run_id: job.run.clone(),
+        step: step.clone(),
+        task_id,
+        attempt: 0,
+        params: Arc::new(params),
+        foreach_path: path.clone(),
+        foreach_item,
+        inputs: inputs.iter().map(|(_, i)| i.clone()).collect(),
+        join: spec.join,
+        is_foreach,
+        sandbox: Arc::new(sandbox),
+        live_logs: None,
+    };
+    let one = OneTask {
+        attempt: Attempt {
+            component,
+            input,
+            step: Arc::new(spec.clone()),
+        },
+        input_tasks: inputs
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != 0)
+            .collect(),
+        plan: job.plan.clone(),
+        max_tasks: d.max_tasks,
+    };
+    let runtime = super::run::tokio_runtime(1)?;
+    let end = runtime.block_on(wflow_scheduler::run_one_task(
+        one,
+        job.cas.clone(),
+        recorder.clone(),
+    ));
+    match end {
+        TaskEnd::Succeeded { artifacts, items } => {
+            let digest = items.as_ref().and_then(|(_, d)| *d);
+            job.put_json(
+                &layout::output_key(&job.run, &step, &layout::path_text(&path)),
+                &Output {
+                    task_id,
+                    artifacts,
+                    items: digest,
+                },
+            )?;
+            if is_foreach {
+                let width = items.as_ref().map_or(0, |(v, _)| v.len());
+                if digest.is_none() {
+                    return Err(anyhow!("the items of {pathspec} could not be stored"));
+                }
+                let per_item = nests(&job.plan, &step);
+                if per_item && width > layout::MAX_ITEM_MAP {
+                    return Err(BadInput(format!(
+                        "{pathspec} declared {width} items, but a deployed foreach whose body holds another foreach takes at most {} (one state machine Map iteration each)",
+                        layout::MAX_ITEM_MAP
+                    ))
+                    .into());
+                }
+                job.put_json(
+                    &layout::fanout_key(&job.run, &step, &layout::path_text(&path)),
+                    &Fanout::new(&path, width, per_item),
+                )?;
+            }
+            if matches!(spec.transition, Transition::End) {
+                recorder.send(Event::RunFinished {
+                    run_id: job.run.clone(),
+                    status: Status::Succeeded,
+                    finished_ms: now_millis(),
+                    error: None,
+                });
+            }
+            printer.note(format!("wflow worker: {pathspec} succeeded"));
+            Ok(ExitCode::SUCCESS)
+        }
+        TaskEnd::Failed { message, .. } => {
+            printer.note(format!("wflow worker: {pathspec} failed: {message}"));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Whether the body of foreach `split` holds another foreach (then the state machine maps its
+/// items one by one).
+fn nests(plan: &Plan, split: &str) -> bool {
+    plan.steps_in_order().iter().any(|s| {
+        plan.opens(s) == Some(SplitKind::Foreach) && plan.stack(s).iter().any(|f| f.split == split)
+    })
+}
+
+/// Records the run's start (once: a retried `start` job finds it recorded).
+fn start_run(
+    job: &Job,
+    recorder: &Recorder,
+    params: &BTreeMap<String, wflow_core::ParamValue>,
+) -> Result<()> {
+    if recorder.metadata().run(&job.run)?.is_some() {
+        return Ok(());
+    }
+    let d = &job.deployment;
+    recorder.send(Event::RunStarted {
+        run_id: job.run.clone(),
+        flow: d.spec.name.clone(),
+        component: d.code,
+        params: serde_json::to_value(params).unwrap_or_default(),
+        spec: serde_json::to_value(&d.spec).unwrap_or_default(),
+        started_ms: now_millis(),
+        origin_run: None,
+        user: format!("deploy:{}", d.name),
+        kind: RunKind::Run,
+    });
+    recorder.flush()?;
+    let mut tags = vec![format!("deployment:{}", d.name)];
+    if let Some(trigger) = var(env::TRIGGER) {
+        tags.push(format!("triggered-by:{trigger}"));
+    }
+    if let Some(execution) = var(env::EXECUTION) {
+        tags.push(format!("execution:{execution}"));
+    }
+    tags.retain(|t| wflow_metadata::validate_tag(t).is_ok());
+    recorder.metadata().add_tags(&job.run, &tags)?;
+    Ok(())
+}
+
+/// Records that the run failed, naming its first failed task.
+fn record_failure(job: &Job, recorder: &Recorder, printer: &Printer) -> Result<()> {
+    let meta = recorder.metadata();
+    let Some(run) = meta.run(&job.run)? else {
+        printer.note(format!(
+            "wflow worker: run {} was never recorded (its start failed before it began); nothing to record",
+            job.run
+        ));
+        return Ok(());
+    };
+    if run.status != Status::Running {
+        return Ok(());
+    }
+    let tasks = meta.tasks(&job.run)?;
+    let failed = tasks
+        .iter()
+        .filter(|t| t.status == Status::Failed)
+        .min_by_key(|t| t.finished_ms);
+    let error = match failed {
+        Some(t) => {
+            let pathspec =
+                Pathspec::task(&run.flow, &job.run, &t.step, &t.task_id.to_string()).to_string();
+            let last = meta.attempts(&job.run, t.task_id)?.into_iter().last();
+            let message = last.and_then(|a| a.error).unwrap_or_else(|| "failed".into());
+            format!("{pathspec}: {message}")
+        }
+        None => "the execution failed outside any task (a job that never reported; see the execution's history)".to_string(),
+    };
+    recorder.send(Event::RunFinished {
+        run_id: job.run.clone(),
+        status: Status::Failed,
+        finished_ms: now_millis(),
+        error: Some(wflow_core::bounded(&error, wflow_core::MAX_MESSAGE_CHARS).into()),
+    });
+    printer.note(format!("wflow worker: run {} failed: {error}", job.run));
+    Ok(())
+}

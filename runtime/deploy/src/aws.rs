@@ -1,0 +1,520 @@
+//! The AWS calls of `wflow deploy`: the state machine (Step Functions), its schedule (EventBridge
+//! Scheduler) and its triggers (EventBridge rules on Step Functions execution events).
+//!
+//! Names: the state machine and the schedule of deployment `NAME` are `wflow-NAME`; the rule
+//! starting it when deployment `OTHER` succeeds is `wflow-NAME-after-OTHER`.
+//!
+//! Why EventBridge Scheduler for schedules: it starts a state machine directly with a fixed input
+//! and its own role, takes `cron(…)`, `rate(…)` and `at(…)` with a time zone, and keeps schedules
+//! apart from the account's event rules. Triggers need events, so they are EventBridge rules.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::tls;
+use serde::{Deserialize, Serialize};
+
+use crate::DeployError;
+
+/// Where deployments go and the roles they use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct DeployConfig {
+    /// The IAM role the state machine runs as (ARN): submits and follows Batch jobs, reads the
+    /// store's fanout objects.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The IAM role EventBridge Scheduler and rules start executions as (ARN); needed for
+    /// `--schedule` and `--trigger-on-finish`.
+    #[serde(default)]
+    pub events_role: Option<String>,
+    /// The region (default: the profile's or `AWS_REGION`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The endpoint URL of Step Functions, Scheduler and EventBridge (tests, private endpoints).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// AWS profile for credentials and region.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// The prefix of every resource `wflow deploy` makes.
+pub const NAME_PREFIX: &str = "wflow-";
+
+/// The state machine's (and schedule's) name of a deployment.
+pub fn machine_name(deployment: &str) -> String {
+    format!("{NAME_PREFIX}{deployment}")
+}
+
+/// The rule's name that starts `deployment` when `other` succeeds.
+pub fn rule_name(deployment: &str, other: &str) -> String {
+    format!("{NAME_PREFIX}{deployment}-after-{other}")
+}
+
+/// Clients of the three services.
+pub struct Aws {
+    sfn: aws_sdk_sfn::Client,
+    scheduler: aws_sdk_scheduler::Client,
+    events: aws_sdk_eventbridge::Client,
+    /// API calls made, by operation.
+    pub calls: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+/// A state machine as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// Its deployment's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+}
+
+/// An execution as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Execution {
+    /// Its name (the run id).
+    pub name: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+    pub status: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Start, in ms since the epoch.
+    pub started_ms: Option<i64>,
+    /// Stop, in ms since the epoch.
+    pub stopped_ms: Option<i64>,
+    /// The error it failed with.
+    pub error: Option<String>,
+}
+
+/// A schedule as read back.
+#[derive(Clone, Debug, Serialize)]
+pub struct Schedule {
+    /// `cron(…)`, `rate(…)` or `at(…)`.
+    pub expression: String,
+    /// The input it starts executions with.
+    pub input: Option<String>,
+}
+
+fn sdk_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> DeployError {
+    DeployError::Aws(format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(e)
+    ))
+}
+
+fn millis(d: &aws_smithy_types::DateTime) -> Option<i64> {
+    d.to_millis().ok()
+}
+
+impl Aws {
+    /// Clients for the configured region and endpoint. Checks nothing remote.
+    pub async fn connect(config: &DeployConfig) -> Aws {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(profile) = &config.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &config.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
+        let endpoint = config.endpoint.clone();
+        macro_rules! client {
+            ($krate:ident) => {{
+                let mut b = $krate::config::Builder::from(&sdk).region(Region::new(region.clone()));
+                if let Some(e) = &endpoint {
+                    b = b.endpoint_url(e);
+                }
+                $krate::Client::from_conf(b.build())
+            }};
+        }
+        Aws {
+            sfn: client!(aws_sdk_sfn),
+            scheduler: client!(aws_sdk_scheduler),
+            events: client!(aws_sdk_eventbridge),
+            calls: Default::default(),
+        }
+    }
+
+    fn count(&self, op: &'static str) {
+        *self
+            .calls
+            .lock()
+            .expect("not poisoned")
+            .entry(op)
+            .or_default() += 1;
+    }
+
+    /// Every state machine `wflow deploy` made.
+    pub async fn machines(&self) -> Result<Vec<Machine>, DeployError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            self.count("ListStateMachines");
+            let page = self
+                .sfn
+                .list_state_machines()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_err("listing state machines", e))?;
+            for m in page.state_machines() {
+                if let Some(name) = m.name().strip_prefix(NAME_PREFIX) {
+                    out.push(Machine {
+                        name: name.to_string(),
+                        arn: m.state_machine_arn().to_string(),
+                    });
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The state machine of `deployment`, if there is one.
+    pub async fn machine(&self, deployment: &str) -> Result<Option<Machine>, DeployError> {
+        Ok(self
+            .machines()
+            .await?
+            .into_iter()
+            .find(|m| m.name == deployment))
+    }
+
+    /// A state machine's definition.
+    pub async fn definition(&self, arn: &str) -> Result<String, DeployError> {
+        self.count("DescribeStateMachine");
+        let out = self
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_err("reading the state machine", e))?;
+        Ok(out.definition().to_string())
+    }
+
+    /// Creates the state machine, or updates it when its definition differs. Returns its ARN and
+    /// whether anything changed.
+    pub async fn put_machine(
+        &self,
+        deployment: &str,
+        definition: &str,
+        role: &str,
+    ) -> Result<(String, bool), DeployError> {
+        if let Some(m) = self.machine(deployment).await? {
+            let current = self.definition(&m.arn).await?;
+            let same = serde_json::from_str::<serde_json::Value>(&current).ok()
+                == serde_json::from_str::<serde_json::Value>(definition).ok();
+            if same {
+                return Ok((m.arn, false));
+            }
+            self.count("UpdateStateMachine");
+            self.sfn
+                .update_state_machine()
+                .state_machine_arn(&m.arn)
+                .definition(definition)
+                .role_arn(role)
+                .send()
+                .await
+                .map_err(|e| sdk_err("updating the state machine", e))?;
+            return Ok((m.arn, true));
+        }
+        self.count("CreateStateMachine");
+        let out = self
+            .sfn
+            .create_state_machine()
+            .name(machine_name(deployment))
+            .definition(definition)
+            .role_arn(role)
+            .send()
+            .await
+            .map_err(|e| sdk_err("creating the state machine", e))?;
+        Ok((out.state_machine_arn().to_string(), true))
+    }
+
+    /// Deletes a state machine (its executions' runs stay in the store).
+    pub async fn delete_machine(&self, arn: &str) -> Result<(), DeployError> {
+        self.count("DeleteStateMachine");
+        self.sfn
+            .delete_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_err("deleting the state machine", e))?;
+        Ok(())
+    }
+
+    /// Starts an execution named `run` with `input`; returns its ARN.
+    pub async fn start(&self, arn: &str, run: &str, input: &str) -> Result<String, DeployError> {
+        self.count("StartExecution");
+        let out = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(arn)
+            .name(run)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| sdk_err("starting an execution", e))?;
+        Ok(out.execution_arn().to_string())
+    }
+
+    /// An execution's state.
+    pub async fn execution(&self, arn: &str) -> Result<Execution, DeployError> {
+        self.count("DescribeExecution");
+        let e = self
+            .sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_err("reading the execution", e))?;
+        Ok(Execution {
+            name: e.name().unwrap_or_default().to_string(),
+            status: e.status().as_str().to_string(),
+            arn: e.execution_arn().to_string(),
+            started_ms: millis(e.start_date()),
+            stopped_ms: e.stop_date().and_then(millis),
+            error: e.error().map(str::to_string),
+        })
+    }
+
+    /// The newest executions of a state machine (at most `n`).
+    pub async fn executions(&self, arn: &str, n: i32) -> Result<Vec<Execution>, DeployError> {
+        self.count("ListExecutions");
+        let out = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(arn)
+            .max_results(n)
+            .send()
+            .await
+            .map_err(|e| sdk_err("listing executions", e))?;
+        Ok(out
+            .executions()
+            .iter()
+            .map(|e| Execution {
+                name: e.name().to_string(),
+                status: e.status().as_str().to_string(),
+                arn: e.execution_arn().to_string(),
+                started_ms: millis(e.start_date()),
+                stopped_ms: e.stop_date().and_then(millis),
+                error: None,
+            })
+            .collect())
+    }
+
+    /// The schedule of `deployment`, if it has one.
+    pub async fn schedule(&self, deployment: &str) -> Result<Option<Schedule>, DeployError> {
+        self.count("GetSchedule");
+        match self
+            .scheduler
+            .get_schedule()
+            .name(machine_name(deployment))
+            .send()
+            .await
+        {
+            Ok(s) => Ok(Some(Schedule {
+                expression: s.schedule_expression().unwrap_or_default().to_string(),
+                input: s.target().and_then(|t| t.input()).map(str::to_string),
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_err("reading the schedule", e)),
+        }
+    }
+
+    /// Creates or replaces the schedule of `deployment`.
+    pub async fn put_schedule(
+        &self,
+        deployment: &str,
+        expression: &str,
+        machine_arn: &str,
+        role: &str,
+        input: &str,
+    ) -> Result<(), DeployError> {
+        use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| sdk_err("the schedule's window", e))?;
+        let target = Target::builder()
+            .arn(machine_arn)
+            .role_arn(role)
+            .input(input)
+            .build()
+            .map_err(|e| sdk_err("the schedule's target", e))?;
+        let name = machine_name(deployment);
+        if self.schedule(deployment).await?.is_some() {
+            self.count("UpdateSchedule");
+            self.scheduler
+                .update_schedule()
+                .name(&name)
+                .schedule_expression(expression)
+                .flexible_time_window(window)
+                .target(target)
+                .send()
+                .await
+                .map_err(|e| sdk_err("updating the schedule", e))?;
+        } else {
+            self.count("CreateSchedule");
+            self.scheduler
+                .create_schedule()
+                .name(&name)
+                .schedule_expression(expression)
+                .flexible_time_window(window)
+                .target(target)
+                .send()
+                .await
+                .map_err(|e| sdk_err("creating the schedule", e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the schedule of `deployment` if it has one; whether it had.
+    pub async fn delete_schedule(&self, deployment: &str) -> Result<bool, DeployError> {
+        if self.schedule(deployment).await?.is_none() {
+            return Ok(false);
+        }
+        self.count("DeleteSchedule");
+        self.scheduler
+            .delete_schedule()
+            .name(machine_name(deployment))
+            .send()
+            .await
+            .map_err(|e| sdk_err("deleting the schedule", e))?;
+        Ok(true)
+    }
+
+    /// The deployments whose success starts `deployment` (its rules).
+    pub async fn triggers(&self, deployment: &str) -> Result<Vec<String>, DeployError> {
+        let prefix = format!("{}-after-", machine_name(deployment));
+        self.count("ListRules");
+        let out = self
+            .events
+            .list_rules()
+            .name_prefix(&prefix)
+            .send()
+            .await
+            .map_err(|e| sdk_err("listing event rules", e))?;
+        Ok(out
+            .rules()
+            .iter()
+            .filter_map(|r| r.name()?.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    /// A rule starting `machine_arn` when an execution of `other_arn` succeeds, with the
+    /// triggering run's pathspec (`other_flow/<execution name>`) in its input.
+    pub async fn put_trigger(
+        &self,
+        deployment: &str,
+        other: &str,
+        other_arn: &str,
+        other_flow: &str,
+        machine_arn: &str,
+        role: &str,
+    ) -> Result<(), DeployError> {
+        use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Target};
+        let name = rule_name(deployment, other);
+        let pattern = serde_json::json!({
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [other_arn]},
+        });
+        self.count("PutRule");
+        self.events
+            .put_rule()
+            .name(&name)
+            .event_pattern(pattern.to_string())
+            .state(RuleState::Enabled)
+            .description(format!(
+                "wflow: start {deployment} when a run of {other} succeeds"
+            ))
+            .send()
+            .await
+            .map_err(|e| sdk_err("creating the event rule", e))?;
+        let transformer = InputTransformer::builder()
+            .input_paths_map("run", "$.detail.name")
+            .input_template(format!(
+                "{{\"params\": \"{{}}\", \"trigger\": \"{other_flow}/<run>\"}}"
+            ))
+            .build()
+            .map_err(|e| sdk_err("the rule's input", e))?;
+        let target = Target::builder()
+            .id("wflow")
+            .arn(machine_arn)
+            .role_arn(role)
+            .input_transformer(transformer)
+            .build()
+            .map_err(|e| sdk_err("the rule's target", e))?;
+        self.count("PutTargets");
+        self.events
+            .put_targets()
+            .rule(&name)
+            .targets(target)
+            .send()
+            .await
+            .map_err(|e| sdk_err("setting the event rule's target", e))?;
+        Ok(())
+    }
+
+    /// The input template of a trigger rule, as read back (for checks).
+    pub async fn trigger_target(
+        &self,
+        deployment: &str,
+        other: &str,
+    ) -> Result<Option<(String, String)>, DeployError> {
+        self.count("ListTargetsByRule");
+        let out = self
+            .events
+            .list_targets_by_rule()
+            .rule(rule_name(deployment, other))
+            .send()
+            .await
+            .map_err(|e| sdk_err("reading the event rule's targets", e))?;
+        Ok(out.targets().first().map(|t| {
+            (
+                t.arn().to_string(),
+                t.input_transformer()
+                    .map(|i| i.input_template().to_string())
+                    .unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Deletes the rule starting `deployment` after `other`.
+    pub async fn delete_trigger(&self, deployment: &str, other: &str) -> Result<(), DeployError> {
+        let name = rule_name(deployment, other);
+        self.count("RemoveTargets");
+        self.events
+            .remove_targets()
+            .rule(&name)
+            .ids("wflow")
+            .send()
+            .await
+            .map_err(|e| sdk_err("removing the event rule's target", e))?;
+        self.count("DeleteRule");
+        self.events
+            .delete_rule()
+            .name(&name)
+            .send()
+            .await
+            .map_err(|e| sdk_err("deleting the event rule", e))?;
+        Ok(())
+    }
+}

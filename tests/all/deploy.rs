@@ -1,0 +1,652 @@
+//! `wflow deploy` end to end on 127.0.0.1 (issue 13): a private moto 5.2.5 whose Step Functions
+//! interpreter runs the state machines (switched on before anything is created, `MOTO_PORT` set),
+//! started through `tests/all/moto_sfn.py`, which fills in the interpreter's two stubbed
+//! parameter/response normalisations so that `batch:submitJob.sync` and `aws-sdk:s3:getObject`
+//! tasks reach moto's Batch and S3. The Batch jobs run `wflow worker` through the Docker Engine
+//! API shim of tests/all/batch.rs. Runs are then read with the ordinary commands (`show`,
+//! `logs`, `artifact get`) and compared with local runs of the same flow.
+//!
+//! What moto's interpreter does not do (schedules and rules are stored, never fired; `Retry` on
+//! `.sync`; a failing array child leaves its parent SUBMITTED) is not relied on: schedules and
+//! triggers are checked by reading them back, retries and `catch` run inside the worker.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use wflow_store_s3::testing::{self, TestServer};
+
+use crate::batch::{DockerShim, aws, between};
+use crate::util::{Env, guest, root, stderr};
+
+pub struct DeployCloud {
+    pub endpoint: String,
+    pub shim: Arc<DockerShim>,
+    role: String,
+}
+
+const QUEUE: &str = "wflow-deploy-queue";
+
+/// moto with the interpreter on, Batch set up (service role, compute environment, queue).
+pub fn cloud() -> &'static DeployCloud {
+    static CLOUD: OnceLock<DeployCloud> = OnceLock::new();
+    CLOUD.get_or_init(|| {
+        let shim = DockerShim::start();
+        let docker = format!("tcp://127.0.0.1:{}", shim.port);
+        let script = root().join("tests").join("all").join("moto_sfn.py");
+        let endpoint =
+            testing::start_private_moto_script(&script, &[("DOCKER_HOST", docker.as_str())]);
+        // Before anything is created.
+        aws(
+            &endpoint,
+            "s3",
+            "POST",
+            "/moto-api/config",
+            "application/json",
+            r#"{"stepfunctions": {"execute_state_machine": true}}"#,
+        );
+        let role = aws(
+            &endpoint,
+            "iam",
+            "POST",
+            "/",
+            "application/x-www-form-urlencoded",
+            "Action=CreateRole&Version=2010-05-08&RoleName=wflow-deploy&AssumeRolePolicyDocument=%7B%7D",
+        );
+        let role = between(&role, "<Arn>", "</Arn>")
+            .expect("CreateRole returns the role's ARN")
+            .to_string();
+        let ce = aws(
+            &endpoint,
+            "batch",
+            "POST",
+            "/v1/createcomputeenvironment",
+            "application/json",
+            &serde_json::json!({
+                "computeEnvironmentName": "wflow-deploy-ce",
+                "type": "UNMANAGED",
+                "state": "ENABLED",
+                "serviceRole": role,
+            })
+            .to_string(),
+        );
+        let ce: Value = serde_json::from_str(&ce).expect("JSON");
+        aws(
+            &endpoint,
+            "batch",
+            "POST",
+            "/v1/createjobqueue",
+            "application/json",
+            &serde_json::json!({
+                "jobQueueName": QUEUE,
+                "state": "ENABLED",
+                "priority": 1,
+                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+            })
+            .to_string(),
+        );
+        DeployCloud {
+            endpoint,
+            shim,
+            role,
+        }
+    })
+}
+
+/// A machine using an S3 store on the deploy moto, deploying there.
+pub struct DeployEnv {
+    env: Env,
+    pub url: String,
+    /// A prefix for this test's deployment names (they share one moto).
+    pub tag: String,
+}
+
+impl DeployEnv {
+    pub fn new(tag: &str) -> DeployEnv {
+        let c = cloud();
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let bucket = format!("{tag}-{}-{n}", std::process::id());
+        aws(
+            &c.endpoint,
+            "s3",
+            "PUT",
+            &format!("/{bucket}"),
+            "text/plain",
+            "",
+        );
+        DeployEnv {
+            env: Env::new(),
+            url: format!("s3://{bucket}/wflow"),
+            tag: format!("{tag}{n}"),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let c = cloud();
+        let mut cmd = self.env.command(args);
+        cmd.env("WFLOW_STORE", &self.url)
+            .env("WFLOW_S3_ENDPOINT", &c.endpoint)
+            .env("WFLOW_S3_PATH_STYLE", "true")
+            .env("WFLOW_BATCH_QUEUE", QUEUE)
+            .env("WFLOW_BATCH_IMAGE", "wflow-worker:test")
+            .env("WFLOW_BATCH_ENDPOINT", &c.endpoint)
+            .env("WFLOW_BATCH_REGION", "us-east-1")
+            .env("WFLOW_DEPLOY_ROLE", &c.role)
+            .env("WFLOW_DEPLOY_EVENTS_ROLE", &c.role)
+            .env("WFLOW_DEPLOY_ENDPOINT", &c.endpoint)
+            .env("WFLOW_DEPLOY_REGION", "us-east-1")
+            .env("XDG_CONFIG_HOME", self.env.dir.path())
+            .env_remove("WFLOW_CONFIG")
+            .env_remove("WFLOW_COMPUTE")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        for (k, v) in TestServer::credential_env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn wflow(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("wflow runs")
+    }
+
+    /// `ARGS… --json`, expecting success; its JSON.
+    pub fn json_ok(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.wflow(&all);
+        assert!(
+            out.status.success(),
+            "wflow {}: {}\n{}",
+            args.join(" "),
+            stderr(&out),
+            worker_logs()
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("wflow {}: {e}: {}", args.join(" "), stderr(&out)))
+    }
+
+    /// `deploy create GUEST --name NAME EXTRA…`.
+    pub fn create(&self, package: &str, name: &str, extra: &[&str]) -> Value {
+        let g = guest(package);
+        let mut args = vec!["deploy", "create", g.to_str().unwrap(), "--name", name];
+        args.extend_from_slice(extra);
+        self.json_ok(&args)
+    }
+
+    /// `deploy trigger NAME --wait EXTRA…`; the run's pathspec.
+    pub fn trigger_wait(&self, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["deploy", "trigger", name, "--wait"];
+        args.extend_from_slice(extra);
+        let v = self.json_ok(&args);
+        assert_eq!(v["status"], "SUCCEEDED", "{v}");
+        v["pathspec"].as_str().unwrap().to_string()
+    }
+
+    /// `wflow run --json GUEST` locally in the same store; its summary.
+    pub fn run_local(&self, package: &str, extra: &[&str]) -> Value {
+        let g = guest(package);
+        let mut args = vec!["run", g.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.json_ok(&args)
+    }
+
+    /// Every task of a run: (step, foreach path) → pathspec.
+    pub fn tasks(&self, run: &str) -> BTreeMap<(String, Vec<u64>), String> {
+        let v = self.json_ok(&["show", run]);
+        let mut out = BTreeMap::new();
+        for s in v["steps"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no steps in {v}"))
+        {
+            if s["tasks"] == 0 {
+                continue;
+            }
+            let step = s["step"].as_str().unwrap();
+            let t = self.json_ok(&["show", "--all", &format!("{run}/{step}")]);
+            for task in t["tasks"].as_array().unwrap() {
+                let path: Vec<u64> = task["foreach_path"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default();
+                out.insert(
+                    (step.to_string(), path),
+                    task["pathspec"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        out
+    }
+
+    /// A task's artifacts: name → digest.
+    pub fn artifacts(&self, pathspec: &str) -> BTreeMap<String, String> {
+        let v = self.json_ok(&["show", pathspec]);
+        v["artifacts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no artifacts in {v}"))
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["digest"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The last lines of every worker's stderr (for failure messages).
+pub fn worker_logs() -> String {
+    let mut out = String::new();
+    let Some(c) = CLOUD_LOGS.get() else {
+        return out;
+    };
+    if let Ok(rd) = std::fs::read_dir(c) {
+        for e in rd.flatten() {
+            if e.path().extension().is_some_and(|x| x == "err") {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                out.push_str(&format!(
+                    "--- {}\n{}\n",
+                    e.path().display(),
+                    tail.join("\n")
+                ));
+            }
+        }
+    }
+    out
+}
+
+static CLOUD_LOGS: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+fn same_tasks(m: &DeployEnv, local: &str, deployed: &str, steps: &[&str]) {
+    let (l, d) = (m.tasks(local), m.tasks(deployed));
+    assert_eq!(
+        l.keys().collect::<Vec<_>>(),
+        d.keys().collect::<Vec<_>>(),
+        "the same tasks (step, foreach path)"
+    );
+    for ((step, path), pathspec) in &l {
+        if steps.contains(&step.as_str()) {
+            assert_eq!(
+                m.artifacts(pathspec),
+                m.artifacts(&d[&(step.clone(), path.clone())]),
+                "step {step} at {path:?}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn hello_deployed_triggered_and_inspected_like_a_local_run() {
+    let m = DeployEnv::new("deploy-hello");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-hello", m.tag);
+    let created = m.create("example-hello", &name, &["-p", "name=deploy"]);
+    assert_eq!(created["changed"], true, "{created}");
+    assert!(
+        created["state_machine"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("wflow-{name}"))
+    );
+    // The same component again changes nothing.
+    let again = m.create("example-hello", &name, &["-p", "name=deploy"]);
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["state_machine"], created["state_machine"]);
+
+    let run = m.trigger_wait(&name, &[]);
+    assert!(run.starts_with("Hello/"), "{run}");
+    let local = m.run_local("example-hello", &["-p", "name=deploy"]);
+    let local_run = format!(
+        "{}/{}",
+        local["flow"].as_str().unwrap(),
+        local["run_id"].as_str().unwrap()
+    );
+    same_tasks(&m, &local_run, &run, &["start", "hello", "end"]);
+
+    // The run is recorded as finished, tagged with its deployment and execution.
+    let shown = m.json_ok(&["show", &run]);
+    assert_eq!(shown["status"], "succeeded", "{shown}");
+    let tags = m.json_ok(&["tag", "list", &run]);
+    let tags = tags.to_string();
+    assert!(tags.contains(&format!("deployment:{name}")), "{tags}");
+    assert!(tags.contains("execution:arn:aws:states:"), "{tags}");
+    let runs = m.json_ok(&["runs", "Hello"]);
+    assert!(
+        runs.to_string().contains(run.split('/').nth(1).unwrap()),
+        "{runs}"
+    );
+    // Its logs come from the worker, through the records.
+    let hello = m.tasks(&run)[&("hello".to_string(), vec![])].clone();
+    let logs = m.wflow(&["logs", &hello]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("Hello, deploy!"),
+        "{}",
+        stderr(&logs)
+    );
+
+    // show and list know it; delete removes it, and the run stays.
+    let show = m.json_ok(&["deploy", "show", &name]);
+    assert_eq!(show["flow"], "Hello", "{show}");
+    assert_eq!(show["executions"][0]["pathspec"], run.as_str(), "{show}");
+    assert_eq!(show["executions"][0]["status"], "SUCCEEDED", "{show}");
+    assert_eq!(show["params"]["name"], "deploy");
+    let list = m.json_ok(&["deploy", "list"]);
+    assert!(list.to_string().contains(&name), "{list}");
+    m.json_ok(&["deploy", "delete", &name]);
+    let list = m.json_ok(&["deploy", "list"]);
+    assert!(!list.to_string().contains(&format!("\"{name}\"")), "{list}");
+    let gone = m.wflow(&["deploy", "show", &name]);
+    assert_eq!(gone.status.code(), Some(2), "{}", stderr(&gone));
+    assert!(
+        stderr(&gone).contains(&format!("no deployment named `{name}`")),
+        "{}",
+        stderr(&gone)
+    );
+    assert_eq!(m.json_ok(&["show", &run])["status"], "succeeded");
+}
+
+/// `deploy create` then `trigger --wait` of a fresh deployment; the run's pathspec.
+fn deploy_and_run(m: &DeployEnv, package: &str, short: &str, params: &[&str]) -> String {
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-{short}", m.tag);
+    m.create(package, &name, params);
+    m.trigger_wait(&name, &[])
+}
+
+fn run_path(summary: &Value) -> String {
+    format!(
+        "{}/{}",
+        summary["flow"].as_str().unwrap(),
+        summary["run_id"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn a_branch_runs_as_a_parallel_state_with_the_same_artifacts() {
+    let m = DeployEnv::new("deploy-branch");
+    let run = deploy_and_run(&m, "example-branch", "branch", &[]);
+    let local = run_path(&m.run_local("example-branch", &[]));
+    same_tasks(&m, &local, &run, &["start", "a", "b", "join", "end"]);
+}
+
+#[test]
+fn a_foreach_of_50_is_one_array_job_with_the_same_artifacts() {
+    let m = DeployEnv::new("deploy-foreach");
+    let run = deploy_and_run(&m, "example-foreach", "foreach", &["-p", "n=50"]);
+    let local = run_path(&m.run_local("example-foreach", &["-p", "n=50"]));
+    let tasks = m.tasks(&run);
+    assert_eq!(tasks.keys().filter(|(s, _)| s == "square").count(), 50);
+    same_tasks(&m, &local, &run, &["start", "sum", "end"]);
+    let squares: Vec<&(String, Vec<u64>)> = tasks.keys().filter(|(s, _)| s == "square").collect();
+    for k in [squares[0], squares[17], squares[49]] {
+        assert_eq!(
+            m.artifacts(&m.tasks(&local)[k]),
+            m.artifacts(&tasks[k]),
+            "{k:?}"
+        );
+    }
+    let sum = &tasks[&("sum".to_string(), vec![])];
+    let total = m.json_ok(&["artifact", "get", &format!("{sum}/total")]);
+    assert_eq!(
+        total,
+        serde_json::json!((1..=50).map(|i| i * i).sum::<i64>())
+    );
+    // The 50 squares went to Batch as one array job: the shim started 50 children of one job
+    // besides the single jobs of start, sum and end.
+    let store = &m.url;
+    let started = cloud().shim.started.lock().unwrap().clone();
+    assert!(
+        started
+            .iter()
+            .filter(|s| s.starts_with(store.as_str()))
+            .count()
+            >= 53,
+        "{started:?}"
+    );
+}
+
+#[test]
+fn a_nested_foreach_with_a_branch_inside_matches_the_local_run() {
+    let m = DeployEnv::new("deploy-nested");
+    let run = deploy_and_run(&m, "test-program-nested", "nested", &["-p", "width=3"]);
+    let local = run_path(&m.run_local("test-program-nested", &["-p", "width=3"]));
+    same_tasks(
+        &m,
+        &local,
+        &run,
+        &[
+            "start",
+            "outer",
+            "inner",
+            "double",
+            "square",
+            "combine",
+            "join_inner",
+            "join_outer",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn a_failing_step_under_catch_keeps_its_error_and_the_run_succeeds() {
+    let m = DeployEnv::new("deploy-catch");
+    let run = deploy_and_run(
+        &m,
+        "test-program-hostile",
+        "catch",
+        &["-p", "mode=fail-end"],
+    );
+    let end = m.tasks(&run)[&("end".to_string(), vec![])].clone();
+    let caught = m.json_ok(&["artifact", "get", &format!("{end}/end_error")]);
+    assert!(
+        caught.to_string().contains("end failed on purpose"),
+        "{caught}"
+    );
+    assert_eq!(m.json_ok(&["show", &run])["status"], "succeeded");
+}
+
+#[test]
+fn a_failed_run_is_recorded_as_failed_and_resumed_locally() {
+    let m = DeployEnv::new("deploy-resume");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-faulty", m.tag);
+    m.create("test-program-faulty", &name, &["-p", "mode=error"]);
+    let out = m.wflow(&["deploy", "trigger", &name, "--wait", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = v["pathspec"].as_str().unwrap().to_string();
+    assert_eq!(v["status"], "FAILED", "{v}");
+    assert!(
+        stderr(&out).contains("faulty step failed on purpose") && stderr(&out).contains("/work/"),
+        "the failed task and its error: {}",
+        stderr(&out)
+    );
+    let shown = m.json_ok(&["show", &run]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(
+        shown.to_string().contains("faulty step failed on purpose"),
+        "{shown}"
+    );
+    // Resumed here with the fix: start is reused, work and end run.
+    let resumed = m.json_ok(&["resume", &run, "-p", "mode=ok"]);
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    assert_eq!(
+        resumed["resume"]["reused"].as_array().unwrap().len(),
+        1,
+        "{resumed}"
+    );
+    let work = m.tasks(&run_path(&resumed))[&("work".to_string(), vec![])].clone();
+    assert_eq!(m.json_ok(&["artifact", "get", &format!("{work}/out")]), 42);
+}
+
+#[test]
+fn schedules_and_triggers_are_created_read_back_and_removed() {
+    let m = DeployEnv::new("deploy-sched");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let (first, second) = (format!("{}-up", m.tag), format!("{}-down", m.tag));
+    m.create("example-hello", &first, &["--schedule", "rate(1 hour)"]);
+    let show = m.json_ok(&["deploy", "show", &first]);
+    assert_eq!(show["schedule"], "rate(1 hour)", "{show}");
+    m.create(
+        "example-hello",
+        &first,
+        &["--schedule", "cron(0 6 * * ? *)"],
+    );
+    assert_eq!(
+        m.json_ok(&["deploy", "show", &first])["schedule"],
+        "cron(0 6 * * ? *)"
+    );
+    m.create("example-branch", &second, &["--trigger-on-finish", &first]);
+    let show = m.json_ok(&["deploy", "show", &second]);
+    assert_eq!(
+        show["trigger_on_finish"],
+        serde_json::json!([first.clone()]),
+        "{show}"
+    );
+    // Redeployed without --schedule: the schedule is gone.
+    m.create("example-hello", &first, &[]);
+    assert_eq!(
+        m.json_ok(&["deploy", "show", &first])["schedule"],
+        Value::Null
+    );
+    m.create("example-branch", &second, &[]);
+    assert_eq!(
+        m.json_ok(&["deploy", "show", &second])["trigger_on_finish"],
+        serde_json::json!([])
+    );
+    m.json_ok(&["deploy", "delete", &first]);
+    m.json_ok(&["deploy", "delete", &second]);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_created() {
+    let m = DeployEnv::new("deploy-bad");
+    let name = format!("{}-bad", m.tag);
+    let g = guest("example-hello");
+    let hello = g.to_str().unwrap();
+    let refused = |out: Output, needle: &str| {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    };
+    // A schedule AWS would refuse.
+    refused(
+        m.wflow(&[
+            "deploy",
+            "create",
+            hello,
+            "--name",
+            &name,
+            "--schedule",
+            "every day",
+        ]),
+        "schedule `every day` would be refused by AWS",
+    );
+    refused(
+        m.wflow(&[
+            "deploy",
+            "create",
+            hello,
+            "--name",
+            &name,
+            "--schedule",
+            "cron(0 6 * * *)",
+        ]),
+        "6 fields",
+    );
+    // A flow the policy refuses.
+    let policy = m.env.dir.path().join("policy.toml");
+    std::fs::write(&policy, "[limits]\nmax_memory_mb = 32\n").unwrap();
+    let hostile = guest("test-program-hostile");
+    refused(
+        m.wflow(&[
+            "--policy",
+            policy.to_str().unwrap(),
+            "deploy",
+            "create",
+            hostile.to_str().unwrap(),
+            "--name",
+            &name,
+        ]),
+        "step `work`: memory 64 MiB is above the policy's ceiling of 32 MiB",
+    );
+    // A store the jobs cannot reach.
+    let local = m.env.dir.path().join("local-store");
+    refused(
+        m.command(&["deploy", "create", hello, "--name", &name])
+            .env("WFLOW_STORE", &local)
+            .output()
+            .unwrap(),
+        "a deployment needs a store their workers can reach: an S3 store",
+    );
+    // No queue, no state machine role.
+    refused(
+        m.command(&["deploy", "create", hello, "--name", &name])
+            .env_remove("WFLOW_BATCH_QUEUE")
+            .output()
+            .unwrap(),
+        "needs a queue",
+    );
+    refused(
+        m.command(&["deploy", "create", hello, "--name", &name])
+            .env_remove("WFLOW_DEPLOY_ROLE")
+            .output()
+            .unwrap(),
+        "the IAM role its state machine runs as",
+    );
+    // Unknown deployments, bad names, unknown parameters.
+    for args in [
+        vec!["deploy", "trigger", "no-such-flow"],
+        vec!["deploy", "show", "no-such-flow"],
+        vec!["deploy", "delete", "no-such-flow"],
+    ] {
+        refused(
+            m.wflow(&args),
+            "there is no deployment named `no-such-flow`",
+        );
+    }
+    refused(
+        m.wflow(&["deploy", "create", hello, "--name", "a/b"]),
+        "deployment name `a/b` is not usable",
+    );
+    refused(
+        m.wflow(&[
+            "deploy",
+            "create",
+            hello,
+            "--name",
+            &name,
+            "--trigger-on-finish",
+            "nobody",
+        ]),
+        "there is no deployment named `nobody`",
+    );
+    refused(
+        m.wflow(&["deploy", "create", hello, "--name", &name, "-p", "nope=1"]),
+        "nope",
+    );
+    // Nothing was created: no state machine, nothing in the store.
+    let list = m.json_ok(&["deploy", "list"]);
+    assert!(!list.to_string().contains(&name), "{list}");
+    let bucket = m.url.trim_start_matches("s3://").split('/').next().unwrap();
+    let listed = aws(
+        &cloud().endpoint,
+        "s3",
+        "GET",
+        &format!("/{bucket}?list-type=2&prefix=wflow/"),
+        "text/plain",
+        "",
+    );
+    assert!(
+        !listed.contains("<Key>"),
+        "nothing written to the store: {listed}"
+    );
+}
