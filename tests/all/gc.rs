@@ -13,7 +13,11 @@ use crate::util::{Env, guest, stderr, task_of};
 /// every attempt's logs. Returns how many runs there are.
 pub(crate) fn every_run_reads_back(env: &Env) -> usize {
     let client = env.client();
-    let (meta, cas) = (client.metadata(), client.cas());
+    reads_back(client.metadata().as_ref(), client.cas())
+}
+
+/// [`every_run_reads_back`] for any records and store.
+fn reads_back(meta: &dyn wflow_metadata::MetadataStore, cas: &wflow_store::Cas) -> usize {
     let runs = meta.runs(None).unwrap();
     for run in &runs {
         let id = &run.run_id;
@@ -518,5 +522,62 @@ fn runs_started_while_gc_runs_on_s3_succeed_and_stay_readable() {
             assert!(show.status.success(), "show {id}: {}", stderr(&show));
             assert_eq!(m.artifact(verified), Value::Bool(true));
         }
+    });
+}
+
+/// On S3 (moto and s3s-fs, object records): a collection killed at random points leaves every
+/// run still recorded readable whole (a removed run's start object goes first), and the next
+/// collection finishes the job.
+#[test]
+fn gc_on_s3_killed_at_random_points_leaves_every_kept_run_whole_and_a_rerun_finishes() {
+    use crate::s3::{S3Env, each_server};
+    use std::sync::Arc;
+    use wflow_store_s3::testing::TestServer;
+    each_server("gc-kill", |server: &TestServer, bucket| {
+        let m = S3Env::new(&server.endpoint, bucket, "k");
+        let store: Arc<dyn wflow_store::BlobStore> =
+            Arc::new(server.store(&server.config(bucket, "k")).unwrap());
+        let cas = wflow_store::Cas::new(store.clone());
+        let read_back = || {
+            let meta = wflow_metadata::ObjectMetadata::new(store.clone(), "records");
+            reads_back(&meta, &cas)
+        };
+        let g = guest("example-foreach");
+        for n in [30, 31, 32] {
+            m.run_ok(&g, &["-p", &format!("n={n}"), "--max-workers", "2"]);
+        }
+        // Objects written in the second gc starts in look older than it (S3 keeps seconds).
+        std::thread::sleep(Duration::from_millis(1100));
+        let args = ["gc", "--keep-last", "1", "--grace", "0s"];
+        let took = {
+            let started = std::time::Instant::now();
+            let out = m.wflow(&[&args[..], &["--dry-run"]].concat());
+            assert!(out.status.success(), "{}", stderr(&out));
+            started.elapsed().as_millis() as u64 + 1
+        };
+        let mut seed = std::process::id() as u64 | 1;
+        for _ in 0..6 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut child = m
+                .command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(seed % took));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            assert!(read_back() >= 1);
+        }
+        let out = m.wflow(&[&args[..], &["--json"]].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(read_back(), 1);
+        let again: Value =
+            serde_json::from_slice(&m.wflow(&[&args[..], &["--json"]].concat()).stdout).unwrap();
+        assert_eq!(again["runs_removed"], serde_json::json!([]), "{again}");
+        assert_eq!(again["blobs_removed"], 0, "{again}");
+        assert_eq!(again["other_removed"], 0, "{again}");
     });
 }
