@@ -183,7 +183,18 @@ impl DeployEnv {
         args.extend_from_slice(extra);
         let v = self.json_ok(&args);
         assert_eq!(v["status"], "SUCCEEDED", "{v}");
+        // The execution's history, counted: one Batch job per step (an array job per foreach).
+        let h = &v["history"];
+        assert!(h["state_transitions"].as_u64() > Some(0), "{v}");
+        assert!(h["batch_jobs"].as_u64() > Some(0), "{v}");
         v["pathspec"].as_str().unwrap().to_string()
+    }
+
+    /// `deploy trigger NAME --wait --json`, expecting success; its JSON.
+    pub fn trigger_wait_json(&self, name: &str) -> Value {
+        let v = self.json_ok(&["deploy", "trigger", name, "--wait"]);
+        assert_eq!(v["status"], "SUCCEEDED", "{v}");
+        v
     }
 
     /// `wflow run --json GUEST` locally in the same store; its summary.
@@ -379,7 +390,13 @@ fn a_branch_runs_as_a_parallel_state_with_the_same_artifacts() {
 #[test]
 fn a_foreach_of_50_is_one_array_job_with_the_same_artifacts() {
     let m = DeployEnv::new("deploy-foreach");
-    let run = deploy_and_run(&m, "example-foreach", "foreach", &["-p", "n=50"]);
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-foreach", m.tag);
+    m.create("example-foreach", &name, &["-p", "n=50"]);
+    let v = m.trigger_wait_json(&name);
+    // start, the 50 squares as ONE array job, sum, end.
+    assert_eq!(v["history"]["batch_jobs"], 4, "{v}");
+    let run = v["pathspec"].as_str().unwrap().to_string();
     let local = run_path(&m.run_local("example-foreach", &["-p", "n=50"]));
     let tasks = m.tasks(&run);
     assert_eq!(tasks.keys().filter(|(s, _)| s == "square").count(), 50);
@@ -649,4 +666,45 @@ fn bad_input_is_refused_before_anything_is_created() {
         !listed.contains("<Key>"),
         "nothing written to the store: {listed}"
     );
+}
+
+/// A stopped execution never reaches its last state: `deploy show` records its run as failed.
+/// (moto does not terminate the stopped execution's Batch job: the looping step ends at its own
+/// 3 s timeout, twice, and its job fails on its own.)
+#[test]
+fn a_stopped_execution_is_recorded_as_a_failed_run() {
+    let m = DeployEnv::new("deploy-stop");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-stop", m.tag);
+    m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
+    let v = m.json_ok(&["deploy", "trigger", &name]);
+    let (run, execution) = (
+        v["pathspec"].as_str().unwrap().to_string(),
+        v["execution"].as_str().unwrap().to_string(),
+    );
+    // Once `start` has recorded the run, stop the execution.
+    let mut recorded = false;
+    for _ in 0..600 {
+        let out = m.wflow(&["show", "--json", &run]);
+        if out.status.success() {
+            recorded = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(recorded, "the run was never recorded\n{}", worker_logs());
+    aws(
+        &cloud().endpoint,
+        "states",
+        "POST",
+        "/",
+        "application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.StopExecution",
+        &serde_json::json!({"executionArn": execution}).to_string(),
+    );
+    let show = m.json_ok(&["deploy", "show", &name]);
+    assert_eq!(show["executions"][0]["status"], "ABORTED", "{show}");
+    let shown = m.json_ok(&["show", &run]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(shown.to_string().contains("was stopped"), "{shown}");
+    m.json_ok(&["deploy", "delete", &name]);
 }

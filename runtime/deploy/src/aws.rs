@@ -85,6 +85,18 @@ pub struct Execution {
     pub error: Option<String>,
 }
 
+/// What an execution's history holds (AWS bills state transitions; an execution keeps at most
+/// 25,000 events).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct History {
+    /// Events.
+    pub events: u64,
+    /// States entered.
+    pub state_transitions: u64,
+    /// Batch jobs submitted (an array job counts once).
+    pub batch_jobs: u64,
+}
+
 /// A schedule as read back.
 #[derive(Clone, Debug, Serialize)]
 pub struct Schedule {
@@ -287,6 +299,39 @@ impl Aws {
             stopped_ms: e.stop_date().and_then(millis),
             error: e.error().map(str::to_string),
         })
+    }
+
+    /// Counts the events of an execution's history.
+    pub async fn history(&self, arn: &str) -> Result<History, DeployError> {
+        let mut h = History::default();
+        let mut token = None;
+        loop {
+            self.count("GetExecutionHistory");
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_err("reading the execution's history", e))?;
+            for e in page.events() {
+                h.events += 1;
+                if e.r#type().as_str().ends_with("StateEntered") {
+                    h.state_transitions += 1;
+                }
+                if e.task_scheduled_event_details()
+                    .is_some_and(|t| t.resource_type() == "batch")
+                {
+                    h.batch_jobs += 1;
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(h);
+            }
+        }
     }
 
     /// The newest executions of a state machine (at most `n`).

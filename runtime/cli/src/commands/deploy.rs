@@ -18,10 +18,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use wflow_core::{Digest, RunId, now_millis, resolve_params};
-use wflow_deploy::aws::{Aws, DeployConfig, Machine};
+use wflow_deploy::aws::{Aws, DeployConfig, Execution, Machine};
 use wflow_deploy::layout::env;
 use wflow_deploy::{Deployment, asl, check_name, check_schedule};
-use wflow_metadata::Status;
+use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
 
 use crate::compute::ComputeArgs;
@@ -497,15 +497,18 @@ fn follow(
         std::thread::sleep(Duration::from_millis(500));
     };
     progress.finish();
+    record_ended(&backend, run, &status)?;
     let record = backend.records.run(run).ok().flatten();
     let error = record.as_ref().and_then(|r| r.error.clone());
     if printer.json() {
+        let history = runtime.block_on(aws.history(execution)).map_err(bad)?;
         printer.value(&json!({
             "pathspec": pathspec,
             "execution": execution,
             "status": status.status,
             "tasks": done.len(),
             "error": error,
+            "history": history,
         }));
     }
     if status.status == "SUCCEEDED" {
@@ -525,6 +528,44 @@ fn follow(
         ))
         .into())
     }
+}
+
+/// Records as failed the run of an execution that ended without success while its run is still
+/// `running` in the records: one stopped (`StopExecution`) or timed out ends without its last
+/// state, and so does one whose failure-recording job could not run. Whether it did.
+fn record_ended(backend: &crate::backends::Backend, run: &str, e: &Execution) -> Result<bool> {
+    if matches!(
+        e.status.as_str(),
+        "RUNNING" | "PENDING_REDRIVE" | "SUCCEEDED"
+    ) {
+        return Ok(false);
+    }
+    match backend.records.run(run)? {
+        Some(r) if r.status == Status::Running => {}
+        _ => return Ok(false),
+    }
+    let what = match e.status.as_str() {
+        "ABORTED" => "was stopped".to_string(),
+        "TIMED_OUT" => "timed out".to_string(),
+        other => format!("ended {}", other.to_lowercase()),
+    };
+    let error = format!(
+        "its execution {what}{} ({}); its jobs still running, if any, are not waited for",
+        e.error
+            .as_deref()
+            .map(|x| format!(": {x}"))
+            .unwrap_or_default(),
+        e.arn
+    );
+    let recorder = Recorder::new(backend.records.clone());
+    recorder.send(Event::RunFinished {
+        run_id: run.to_string(),
+        status: Status::Failed,
+        finished_ms: e.stopped_ms.unwrap_or_else(now_millis),
+        error: Some(wflow_core::bounded(&error, wflow_core::MAX_MESSAGE_CHARS).into()),
+    });
+    recorder.close()?;
+    Ok(true)
 }
 
 fn list(
@@ -562,6 +603,11 @@ fn show(
     let executions = runtime
         .block_on(aws.executions(&machine.arn, 10))
         .map_err(bad)?;
+    // Runs of executions that were stopped or timed out are recorded as failed when seen here.
+    let backend = crate::backends::open(settings, false)?.expect("created when absent");
+    for e in &executions {
+        record_ended(&backend, &e.name, e)?;
+    }
     let plan = wflow_graph::validate(&d.spec)
         .map_err(|e| BadInput(format!("the deployed flow is invalid: {e}")))?;
     if printer.json() {
