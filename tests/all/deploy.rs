@@ -528,6 +528,53 @@ fn schedules_and_triggers_are_created_read_back_and_removed() {
         serde_json::json!([first.clone()]),
         "{show}"
     );
+    // The rule matches the first deployment's successful executions and starts the second with
+    // the triggering run's pathspec (moto stores rules, never fires them: read back).
+    let events = |target: &str, body: Value| -> Value {
+        let out = aws(
+            &cloud().endpoint,
+            "events",
+            "POST",
+            "/",
+            &format!("application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.{target}"),
+            &body.to_string(),
+        );
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
+    };
+    let rule = format!("wflow-{second}-after-{first}");
+    let described = events("DescribeRule", serde_json::json!({"Name": rule}));
+    let pattern: Value = serde_json::from_str(described["EventPattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern["detail"]["status"],
+        serde_json::json!(["SUCCEEDED"])
+    );
+    assert!(
+        pattern["detail"]["stateMachineArn"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":wflow-{first}")),
+        "{pattern}"
+    );
+    let targets = events("ListTargetsByRule", serde_json::json!({"Rule": rule}));
+    let t = &targets["Targets"][0];
+    assert!(
+        t["Arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":wflow-{second}")),
+        "{targets}"
+    );
+    assert_eq!(
+        t["InputTransformer"]["InputPathsMap"]["run"], "$.detail.name",
+        "{targets}"
+    );
+    assert!(
+        t["InputTransformer"]["InputTemplate"]
+            .as_str()
+            .unwrap()
+            .contains("\"trigger\": \"Hello/<run>\""),
+        "{targets}"
+    );
     // Redeployed without --schedule: the schedule is gone.
     m.create("example-hello", &first, &[]);
     assert_eq!(
@@ -668,6 +715,34 @@ fn bad_input_is_refused_before_anything_is_created() {
     );
 }
 
+#[test]
+fn a_failed_attempt_is_retried_inside_its_job() {
+    let m = DeployEnv::new("deploy-retry");
+    let run = deploy_and_run(&m, "test-program-hostile", "retry", &["-p", "mode=flaky"]);
+    // `work` is a foreach body (one array job) whose item 0 fails its first attempt: its child
+    // job retried it in place, and both attempts are recorded with their logs.
+    let tasks = m.tasks(&run);
+    let work = &tasks[&("work".to_string(), vec![0])];
+    let shown = m.json_ok(&["show", work]);
+    assert_eq!(shown["attempts"], 2, "{shown}");
+    assert_eq!(shown["status"], "succeeded", "{shown}");
+    assert!(
+        shown.to_string().contains("first attempt fails on purpose"),
+        "{shown}"
+    );
+    for attempt in ["0", "1"] {
+        let logs = m.wflow(&["logs", "--json", "--attempt", attempt, work]);
+        assert!(
+            logs.status.success(),
+            "attempt {attempt}: {}",
+            stderr(&logs)
+        );
+    }
+    let other = m.json_ok(&["show", &tasks[&("work".to_string(), vec![1])]]);
+    assert_eq!(other["attempts"], 1, "{other}");
+    assert_eq!(m.json_ok(&["show", &run])["status"], "succeeded");
+}
+
 /// A stopped execution never reaches its last state: `deploy show` records its run as failed.
 /// (moto does not terminate the stopped execution's Batch job: the looping step ends at its own
 /// 3 s timeout, twice, and its job fails on its own.)
@@ -707,4 +782,36 @@ fn a_stopped_execution_is_recorded_as_a_failed_run() {
     assert_eq!(shown["status"], "failed", "{shown}");
     assert!(shown.to_string().contains("was stopped"), "{shown}");
     m.json_ok(&["deploy", "delete", &name]);
+}
+
+/// The figures of issue 13 (not asserted beyond their shape): for a 1,000-item foreach, the state
+/// machine's definition size, the execution's state transitions and Batch jobs, against the
+/// Batch API calls of the same flow under `--compute batch`.
+/// `cargo test -p wflow-cli --test all deploy::measure -- --ignored --nocapture`
+/// (`WFLOW_MEASURE_ITEMS` changes the width).
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn measure_a_1000_item_foreach() {
+    let n: usize = std::env::var("WFLOW_MEASURE_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let items = format!("n={n}");
+    let m = DeployEnv::new("deploy-measure");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-measure", m.tag);
+    let created = m.create("example-foreach", &name, &["-p", &items]);
+    let t = std::time::Instant::now();
+    let v = m.trigger_wait_json(&name);
+    let deployed_s = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let batch = m.run_local("example-foreach", &["-p", &items, "--compute", "batch"]);
+    let batch_s = t.elapsed().as_secs_f64();
+    println!(
+        "MEASURE items={n} definition_bytes={} deploy_calls={} history={} deployed_s={deployed_s:.1} batch_s={batch_s:.1} batch_api_calls={}",
+        created["definition_bytes"],
+        created["api_calls"],
+        v["history"],
+        batch["compute"]["batch"]["api_calls"],
+    );
 }
