@@ -133,9 +133,12 @@ impl TaskQuery {
 
     /// The SQL `ORDER BY …` of the query, over the columns of the `tasks` table; `item(i)` is
     /// the SQL of index `i` of the JSON array in `foreach_path` (NULL past its end), which each
-    /// database spells its own way. The same SQL for SQLite and PostgreSQL otherwise; the status
-    /// filter is the caller's `WHERE`, the limit and offset its own.
-    pub fn order_by(&self, item: impl Fn(usize) -> String) -> String {
+    /// database spells its own way, and `depth` how many levels an item sort compares (the
+    /// tasks of a step all have the path length of the foreach depth around it: give that, at
+    /// most [`ITEM_SORT_DEPTH`], to spare the database the levels that are not there). The same
+    /// SQL for SQLite and PostgreSQL otherwise; the status filter is the caller's `WHERE`, the
+    /// limit and offset its own.
+    pub fn order_by(&self, item: impl Fn(usize) -> String, depth: usize) -> String {
         let dir = if self.desc { " DESC" } else { "" };
         // A shorter path first, as in memory: NULLs first ascending, last descending.
         let nulls = if self.desc {
@@ -145,7 +148,7 @@ impl TaskQuery {
         };
         let mut terms: Vec<String> = match self.sort {
             TaskSort::Task => vec![],
-            TaskSort::Item => (0..ITEM_SORT_DEPTH)
+            TaskSort::Item => (0..depth.min(ITEM_SORT_DEPTH))
                 .map(|i| format!("{}{dir}{nulls}", item(i)))
                 .collect(),
             TaskSort::Status => vec![format!("status{dir}")],

@@ -9,7 +9,7 @@ use wflow_core::Digest;
 
 use crate::{
     AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunKind, RunRecord, Status,
-    StepStats, TaskQuery, TaskRecord,
+    StepStats, TaskQuery, TaskRecord, TaskSort,
 };
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
@@ -152,28 +152,56 @@ impl Metadata {
         )
     }
 
-    /// A page of the tasks of one step of a run (see [`TaskQuery`]): SQLite filters and sorts
-    /// within the `(run_id, step)` index and decodes only the rows of the page.
+    /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite filters and sorts
+    /// the task ids within the `(run_id, step)` index — for an item sort comparing only the
+    /// levels a step's paths have (all its tasks have the foreach depth around it) — then
+    /// decodes only the rows of the page.
     pub fn step_tasks(
         &self,
         run_id: &str,
         step: &str,
         query: &TaskQuery,
     ) -> Result<Vec<TaskRecord>> {
+        let action = || format!("listing the tasks of step `{step}` of run `{run_id}`");
         let status = query.status.map(|s| s.as_str()).unwrap_or("");
         let limit = query.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+        let depth = if query.sort == TaskSort::Item {
+            self.select(
+                "SELECT json_array_length(foreach_path) FROM tasks \
+                 WHERE run_id = ?1 AND step = ?2 LIMIT 1",
+                params![run_id, step],
+                action,
+                |path, row| col::<i64>(path, row, 0, "depth"),
+            )?
+            .first()
+            .map_or(0, |d| *d as usize)
+        } else {
+            0
+        };
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 \
+            "SELECT task_id FROM tasks WHERE run_id = ?1 AND step = ?2 \
              AND (?3 = '' OR status = ?3) {} LIMIT {limit} OFFSET {}",
-            query.order_by(|i| format!("json_extract(foreach_path, '$[{i}]')")),
+            query.order_by(|i| format!("json_extract(foreach_path, '$[{i}]')"), depth),
             query.offset
         );
-        self.select(
-            &sql,
-            params![run_id, step, status],
-            || format!("listing the tasks of step `{step}` of run `{run_id}`"),
-            read_task,
-        )
+        let ids: Vec<u64> =
+            self.select(&sql, params![run_id, step, status], action, |path, row| {
+                col(path, row, 0, "task_id")
+            })?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(&ids).expect("a list of numbers");
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 \
+             AND task_id IN (SELECT value FROM json_each(?2))"
+        );
+        let mut rows: std::collections::HashMap<u64, TaskRecord> = self
+            .select(&sql, params![run_id, list], action, read_task)?
+            .into_iter()
+            .map(|t| (t.task_id, t))
+            .collect();
+        Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
     }
 
     /// Per step of a run, what its tasks add up to (counts by status, attempts, times), in one

@@ -191,7 +191,10 @@ pub async fn step_tasks(
         .prepare_cached(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
              AND ($3 = '' OR status = $3) {} LIMIT $4 OFFSET $5",
-            q.order_by(|i| format!("(foreach_path::jsonb ->> {i})::bigint"))
+            q.order_by(
+                |i| format!("(foreach_path::jsonb ->> {i})::bigint"),
+                wflow_metadata::ITEM_SORT_DEPTH,
+            )
         ))
         .await
         .map_err(err)?;
