@@ -9,7 +9,8 @@
 //! 2. **Mark** ([`prepare`]): read the records of every kept run and mark every blob they reach
 //!    (the run's code, each task's manifest and the artifact blobs it names, foreach items, logs
 //!    kept as blobs). A run a kept run reuses tasks from (`origin_run` of a resumed run or of
-//!    any task: resume and cached tasks alike) is kept too, and marked.
+//!    any task: resume and cached tasks alike) is kept too, and marked; so is the code of every
+//!    deployment (`wflow deploy`), which no run may record yet.
 //! 3. **Remove records** ([`Prepared::execute`]): the records of the other runs go first, all at
 //!    once where the records can (one SQLite transaction).
 //! 4. **Sweep**: list the store; read the records of runs that started while the collection
@@ -52,6 +53,18 @@ pub enum GcError {
     /// Listing, reading or removing objects of the store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A deployment (`wflow deploy`) cannot be read, so what it runs is unknown and no blob is
+    /// removed.
+    #[error(
+        "the deployment `{key}` cannot be read ({reason}), so no blob was removed: what it runs \
+         is unknown"
+    )]
+    Deployment {
+        /// Its key in the store.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// A kept run's manifest cannot be read (damaged), so what it references is unknown and
     /// nothing is removed.
     #[error("{what} cannot be read, so nothing was removed: {source}")]
@@ -208,6 +221,14 @@ pub fn prepare<'a>(
         .collect();
     queue.reverse(); // newest first off the end
     let mut marks = Marks::default();
+    // What deployments run is kept whether or not a run records it yet.
+    for key in cas
+        .backend()
+        .list(&mark::deployments())
+        .map_err(GcError::Store)?
+    {
+        marks.mark_deployment(cas, &key)?;
+    }
     let mut done = 0;
     while let Some(run) = queue.pop() {
         for origin in marks.mark_run(records, cas, run)? {
@@ -302,6 +323,10 @@ impl Prepared<'_> {
         };
         progress(Progress::Listing);
         let objects = self.cas.backend().list_info("").map_err(GcError::Store)?;
+        let deployments = mark::deployments();
+        for o in objects.iter().filter(|o| o.key.starts_with(&deployments)) {
+            self.marks.mark_deployment(self.cas, &o.key)?;
+        }
         // Runs recorded now: those that started while this collection ran, and those that
         // were running, may reach blobs they did not reach when they were marked.
         let now = all_runs(self.records)?;

@@ -11,6 +11,11 @@ use wflow_store::{Cas, Manifest};
 
 use crate::GcError;
 
+/// Where deployments (`wflow deploy`) are: each names the code its runs will use.
+pub(crate) fn deployments() -> String {
+    format!("{}deployments/", wflow_deploy::layout::DEPLOY_PREFIX)
+}
+
 /// The blobs reached so far.
 #[derive(Default)]
 pub(crate) struct Marks {
@@ -18,9 +23,38 @@ pub(crate) struct Marks {
     pub reached: HashSet<Digest>,
     /// Digests reached that the store does not hold (a kept run already missing them).
     pub missing: BTreeSet<Digest>,
+    /// Deployments marked.
+    deployments: HashSet<String>,
 }
 
 impl Marks {
+    /// Marks the code a deployment's runs use (its record of components and each component),
+    /// which no run may have recorded yet.
+    pub fn mark_deployment(&mut self, cas: &Cas, key: &str) -> Result<(), GcError> {
+        if !self.deployments.insert(key.to_string()) {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize)]
+        struct Deployed {
+            code: Digest,
+            #[serde(default)]
+            components: std::collections::BTreeMap<String, Digest>,
+        }
+        let bad = |reason: String| GcError::Deployment {
+            key: key.to_string(),
+            reason,
+        };
+        let Some(bytes) = cas.backend().get(key).map_err(GcError::Store)? else {
+            return Ok(()); // removed meanwhile
+        };
+        let d: Deployed = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        self.mark_code(cas, d.code)?;
+        for c in d.components.into_values() {
+            self.mark_code(cas, c)?;
+        }
+        Ok(())
+    }
+
     /// Marks `digest`; true when it was not marked yet.
     fn mark(&mut self, digest: Digest) -> bool {
         self.reached.insert(digest)

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use wflow_deploy::layout::DEPLOY_PREFIX;
 use wflow_metadata::RECORDS_PREFIX;
 use wflow_store::{BLOBS_PREFIX, Cas, ObjectInfo};
 
@@ -43,10 +44,17 @@ enum Fate {
 
 impl Sweep<'_> {
     /// The run a per-run object belongs to: `tasks-v1/<run>/…`, `live/<run>/…`,
-    /// `live/<run>.lock`, and with records in the store `records-v1/{tasks,ends,tags}/<run>/…`.
+    /// `live/<run>.lock`, `deploy-v1/runs/<run>/…`, and with records in the store
+    /// `records-v1/{tasks,ends,tags}/<run>/…`.
     fn run_of<'k>(&self, key: &'k str) -> Option<&'k str> {
         if let Some(rest) = key.strip_prefix(TASKS_PREFIX) {
             return rest.split_once('/').map(|(run, _)| run);
+        }
+        if let Some(rest) = key.strip_prefix(DEPLOY_PREFIX) {
+            return rest
+                .strip_prefix("runs/")?
+                .split_once('/')
+                .map(|(run, _)| run);
         }
         if let Some(rest) = key.strip_prefix(LIVE_PREFIX) {
             return match rest.split_once('/') {
@@ -82,13 +90,13 @@ impl Sweep<'_> {
                 Fate::Keep
             };
         }
-        if top == TASKS_PREFIX || top == LIVE_PREFIX || top == RECORDS_PREFIX {
+        if [TASKS_PREFIX, LIVE_PREFIX, RECORDS_PREFIX, DEPLOY_PREFIX].contains(&top.as_str()) {
             return match self.run_of(&o.key) {
                 Some(run) if self.removed.contains(run) => Fate::OfGoneRun,
                 Some(run) if !self.recorded.contains(run) && stale => Fate::Orphan,
                 Some(_) => Fate::Keep,
-                // `records-v1/runs/…` and the like: the records' own business.
-                None if top == RECORDS_PREFIX || top == LIVE_PREFIX => Fate::Keep,
+                // `records-v1/runs/…`, deployments and the like: their owners' business.
+                None if top != TASKS_PREFIX => Fate::Keep,
                 None => Fate::Foreign(top),
             };
         }

@@ -322,3 +322,54 @@ fn a_damaged_manifest_of_a_kept_run_stops_the_collection_before_anything_goes() 
     assert_eq!(s.meta.runs(None).unwrap().len(), 2);
     assert!(s.has(s.artifact(b"a")));
 }
+
+#[test]
+fn what_a_deployment_runs_stays_and_a_removed_runs_deploy_objects_go() {
+    let s = Store::new();
+    s.run("r1", 9, &[b"a"], true, None);
+    s.run("r2", 8, &[b"b"], true, None);
+    let code = s.cas.put(b"\0asm deployed, not run yet").unwrap();
+    let step = s.cas.put(b"\0asm another deployed component").unwrap();
+    let deployment = serde_json::json!({
+        "version": 1, "name": "nightly", "code": code, "components": { "start": step },
+        "spec": {}, "sandboxes": {}, "params": {}, "max_tasks": 10, "user": "", "created_ms": 0,
+    });
+    let backend = s.cas.backend();
+    let key = format!("deploy-v1/deployments/nightly/{}", Digest::of(b"d"));
+    backend
+        .put_if_absent(&key, deployment.to_string().as_bytes())
+        .unwrap();
+    for run in ["r1", "r2"] {
+        let params = format!("deploy-v1/runs/{run}/params");
+        backend.put_if_absent(&params, b"{}").unwrap();
+    }
+    s.age_all(2);
+    let report = s.gc(keep_last(1), false);
+    assert_eq!(report.runs_removed.len(), 1);
+    assert!(s.has(code) && s.has(step));
+    assert!(!s.has(s.artifact(b"a")));
+    assert!(backend.exists(&key).unwrap());
+    assert!(!backend.exists("deploy-v1/runs/r1/params").unwrap());
+    assert!(backend.exists("deploy-v1/runs/r2/params").unwrap());
+    assert!(report.left_alone.is_empty(), "{:?}", report.left_alone);
+
+    // A deployment that cannot be read stops the collection before anything goes.
+    backend
+        .put_if_absent("deploy-v1/deployments/broken/x", b"not json")
+        .unwrap();
+    let options = Options {
+        retention: keep_last(0),
+        grace: DEFAULT_GRACE,
+        records_in_store: false,
+        policy: vec![],
+    };
+    let err = match prepare(&s.meta, &s.cas, options, &mut |_| {}) {
+        Err(e) => e,
+        Ok(_) => panic!("an unreadable deployment must stop the collection"),
+    };
+    assert!(
+        err.to_string().contains("deploy-v1/deployments/broken/x"),
+        "{err}"
+    );
+    assert_eq!(s.meta.runs(None).unwrap().len(), 1);
+}
