@@ -23,6 +23,8 @@ mod compat_components;
 mod crash;
 /// `wflow deploy` on moto's Step Functions interpreter driving Batch jobs through the shim.
 mod deploy;
+/// The moto + shim test bed of the `wflow deploy` tests.
+mod deploy_env;
 /// The examples run and their artifacts read back.
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.

@@ -518,30 +518,6 @@ impl Aws {
         Ok(())
     }
 
-    /// The input template of a trigger rule, as read back (for checks).
-    pub async fn trigger_target(
-        &self,
-        deployment: &str,
-        other: &str,
-    ) -> Result<Option<(String, String)>, DeployError> {
-        self.count("ListTargetsByRule");
-        let out = self
-            .events
-            .list_targets_by_rule()
-            .rule(rule_name(deployment, other))
-            .send()
-            .await
-            .map_err(|e| sdk_err("reading the event rule's targets", e))?;
-        Ok(out.targets().first().map(|t| {
-            (
-                t.arn().to_string(),
-                t.input_transformer()
-                    .map(|i| i.input_template().to_string())
-                    .unwrap_or_default(),
-            )
-        }))
-    }
-
     /// Deletes the rule starting `deployment` after `other`.
     pub async fn delete_trigger(&self, deployment: &str, other: &str) -> Result<(), DeployError> {
         let name = rule_name(deployment, other);
