@@ -312,6 +312,18 @@ fn schedules_and_triggers_are_created_read_back_and_removed() {
         m.json_ok(&["deploy", "show", &second])["trigger_on_finish"],
         serde_json::json!([])
     );
+    // Another component under the same name updates the state machine, and the deployment
+    // `show` reads is the new one (each version stays in the store under its digest).
+    let before = m.json_ok(&["deploy", "show", &first]);
+    let updated = m.create("example-branch", &first, &[]);
+    assert_eq!(updated["changed"], true, "{updated}");
+    assert_eq!(
+        updated["state_machine"], before["state_machine"],
+        "{updated}"
+    );
+    let after = m.json_ok(&["deploy", "show", &first]);
+    assert_ne!(after["code"], before["code"], "{after}");
+    assert_eq!(after["code"], updated["code"], "{after}");
     m.json_ok(&["deploy", "delete", &first]);
     m.json_ok(&["deploy", "delete", &second]);
 }
