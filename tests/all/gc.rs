@@ -279,6 +279,11 @@ fn the_administrators_policy_keeps_its_runs_whatever_gc_is_told() {
     // The rule when gc is given none.
     let out = gc(&["--json", "--grace", "0s"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("only while no flow runs"),
+        "a short grace period is worth a warning: {}",
+        stderr(&out)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(removed(&report), [r1]);
     assert_eq!(every_run_reads_back(&env), 2);

@@ -39,6 +39,10 @@ pub struct GcArgs {
     pub yes: bool,
 }
 
+/// A grace period shorter than this gets a warning: tasks run longer, and on S3 a reused
+/// blob is refreshed at most every 15 minutes.
+const SHORT_GRACE: Duration = Duration::from_secs(3600);
+
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text)
 }
@@ -132,6 +136,15 @@ pub fn execute(args: GcArgs, settings: &Settings, printer: &Printer) -> Result<E
         .with_context(|| format!("no store at {}", settings.store_label()))?;
     let records_in_store = matches!(settings.location.metadata, Ok(None))
         && matches!(&settings.location.backend, Ok(t) if t.get("type").and_then(|v| v.as_str()) == Some("s3"));
+    if grace < SHORT_GRACE && !args.dry_run {
+        printer.warning(format!(
+            "a grace period of {}: blobs that runs in progress wrote or reused and have not \
+             recorded yet may be removed — use one this short only while no flow runs on the \
+             store (on S3 the grace period must also exceed the 15 minutes between refreshes \
+             of a reused blob: docs/store.md)",
+            format_duration(grace)
+        ));
+    }
     let cas = Cas::new(backend.blobs);
     let options = Options {
         retention,
