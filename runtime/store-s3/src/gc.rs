@@ -6,7 +6,7 @@
 //! `CopyObject` of the object onto itself (metadata replaced, bytes unchanged, done inside S3),
 //! but only when its last write is older than [`REFRESH_AFTER`] — so a blob used by many tasks
 //! costs one copy per quarter of an hour at most, and the collector, which removes only blobs
-//! older than its grace period (a day by default, at least an hour), sees every blob a writer
+//! older than its grace period (a day by default; gc warns below an hour), sees every blob a writer
 //! came to rely on as recent.
 //!
 //! Between listing the store and removing a blob, a writer may refresh it. So the collector
