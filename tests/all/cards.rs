@@ -94,3 +94,35 @@ fn card_get_says_where_the_cards_are_when_a_task_has_none_of_its_own() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("card:default"), "{}", stderr(&out));
 }
+
+#[test]
+fn show_html_links_the_cards_it_writes_beside_the_page() {
+    let env = Env::new();
+    let run = run_cards(&env);
+    let page = env.store().with_file_name("my report.html");
+    let out = env.wflow(&[
+        "show",
+        &format!("Cards/{run}"),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    // One link per task that wrote cards, to its cards written beside the page.
+    assert_eq!(html.matches("<li><a href=").count(), 2, "{html}");
+    assert!(
+        html.contains(r#"<li><a href="my%20report.cards/start-1.html">start/1: Squares"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="my%20report.cards/end-3.html""#),
+        "{html}"
+    );
+    let dir = page.with_file_name("my report.cards");
+    let start = std::fs::read_to_string(dir.join("start-1.html")).unwrap();
+    assert!(start.contains(r#"data-card="default""#) && start.contains(r#"data-card="broken""#));
+    assert!(!start.contains("<script"), "{start}");
+    let end = std::fs::read_to_string(dir.join("end-3.html")).unwrap();
+    assert!(end.contains(r#"data-card="summary""#), "{end}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}

@@ -1,6 +1,7 @@
 //! A run as self-contained HTML (no script, no external resource): an SVG drawing of its graph —
 //! one box per step, laid out by topological depth, coloured by status, with task counts and
-//! durations — and a table of the same. `wflow show RUN --html FILE` writes the [`page`]; the
+//! durations — and a table of the same, and links to the cards its tasks wrote. `wflow show RUN
+//! --html FILE` writes the [`page`] (and the cards beside it); the
 //! Python package shows the [`fragment`] in notebooks.
 
 use std::fmt::Write;
@@ -10,8 +11,24 @@ use wflow_client::Run;
 use crate::graph::{RunView, colours, svg};
 use crate::text::{duration, esc, params, time};
 
-/// The whole page.
-pub fn page(run: &Run, view: &RunView) -> String {
+/// The whole page; `cards` are links (text, relative URL) to the cards of the run's tasks,
+/// listed under the steps when there are any.
+pub fn page(run: &Run, view: &RunView, cards: &[(String, String)]) -> String {
+    let mut links = String::new();
+    if !cards.is_empty() {
+        links.push_str(
+            r#"<h2 style="font-family:system-ui,sans-serif;font-size:1.1rem">Cards</h2><ul class="cards">"#,
+        );
+        for (text, url) in cards {
+            let _ = write!(
+                links,
+                r#"<li><a href="{}">{}</a></li>"#,
+                esc(url),
+                esc(text)
+            );
+        }
+        links.push_str("</ul>\n");
+    }
     format!(
         r##"<!DOCTYPE html>
 <html lang="en">
@@ -23,7 +40,7 @@ body {{ margin: 2rem; }}
 </style>
 </head>
 <body>
-{body}<p style="color:#6b7280;font-size:.8rem">Written by wflow {version}.</p>
+{body}{links}<p style="color:#6b7280;font-size:.8rem">Written by wflow {version}.</p>
 </body>
 </html>
 "##,

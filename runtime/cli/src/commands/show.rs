@@ -55,8 +55,9 @@ pub fn execute(args: ShowArgs, settings: &Settings, printer: &Printer) -> Result
             Object::Artifact(a) => client.run(&run_of(a.task_pathspec()))?,
         };
         let view = RunView::of(&run)?;
+        let cards = write_cards(&run, file, printer)?;
         super::inspect::warn_skipped(&client, printer);
-        let page = wflow_ui::report::page(&run, &view);
+        let page = wflow_ui::report::page(&run, &view, &cards);
         std::fs::write(file, page).with_context(|| format!("cannot write {}", file.display()))?;
         printer.note(format!(
             "wrote the graph of {} to {}",
@@ -582,4 +583,69 @@ fn show_artifact(a: &Artifact, printer: &Printer) -> Result<()> {
         )),
     }
     Ok(())
+}
+
+/// Tasks whose cards `show --html` looks for at most (the first, by id).
+const CARD_TASKS: usize = 1_000;
+
+/// Writes the cards the run's tasks wrote beside the page `file` — `NAME.cards/STEP-TASK.html`,
+/// each as `wflow card get` writes it — and returns the page's links to them (text, relative
+/// URL). A task whose artifacts cannot be listed is skipped with a warning.
+fn write_cards(
+    run: &wflow_client::Run,
+    file: &std::path::Path,
+    printer: &Printer,
+) -> Result<Vec<(String, String)>> {
+    use wflow_ui::card;
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let dir_name = format!("{stem}.cards");
+    let dir = file.with_file_name(&dir_name);
+    let mut links = Vec::new();
+    for t in run.tasks()?.iter().take(CARD_TASKS) {
+        let own: Vec<card::Rendered> = match card::of_task(t) {
+            Ok(found) => found
+                .into_iter()
+                .filter(|f| f.own)
+                .map(|f| f.rendered)
+                .collect(),
+            Err(e) => {
+                printer.warning(format!("the cards of {}: {e}", t.pathspec()));
+                continue;
+            }
+        };
+        if own.is_empty() {
+            continue;
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let name = format!("{}-{}.html", t.step(), t.id());
+        let path = dir.join(&name);
+        std::fs::write(&path, card::document(&t.pathspec(), &own))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let titles: Vec<&str> = own
+            .iter()
+            .map(|c| c.title.as_deref().unwrap_or(&c.id))
+            .collect();
+        links.push((
+            format!("{}/{}: {}", t.step(), t.id(), titles.join(", ")),
+            format!("{}/{name}", url_part(&dir_name)),
+        ));
+    }
+    Ok(links)
+}
+
+/// `text` as one part of a relative URL (what is not unreserved is percent-encoded).
+fn url_part(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
