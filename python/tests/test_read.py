@@ -223,3 +223,19 @@ def test_tables_convert_to_pandas(tmp_path):
     assert columns.shape == (3, 2) and columns["name"].tolist() == ["a", "b", "c"]
     with pytest.raises(TypeError, match=r"artifact .*/scalar is not a table: its value is a int"):
         task["scalar"].to_pandas()
+
+
+def test_bad_store_settings_are_named(tmp_path, monkeypatch):
+    for var in ("WFLOW_STORE", "WFLOW_METADATA", "WFLOW_TOKEN", "WFLOW_S3_ENDPOINT", "WFLOW_S3_PATH_STYLE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(wflow.StoreError, match="no runs in store .*empty: nothing has run there"):
+        wflow.Store(str(tmp_path / "empty"))
+    with pytest.raises(wflow.StoreError, match="`` is not a bucket name"):
+        wflow.Store("s3://")
+    down = wflow.Store(str(tmp_path), metadata="http://127.0.0.1:1")
+    with pytest.raises(wflow.StoreError, match="cannot reach the metadata service at http://127.0.0.1:1"):
+        wflow.flows(store=down)
+    monkeypatch.setenv("WFLOW_S3_PATH_STYLE", "maybe")
+    with pytest.raises(wflow.StoreError, match=r"\$WFLOW_S3_PATH_STYLE is `maybe`: expected true or false"):
+        wflow.Store()
+    assert issubclass(wflow.StoreError, wflow.WflowError)
