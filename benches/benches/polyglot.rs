@@ -86,6 +86,8 @@ fn input(flow: &FlowComponent, params: &Arc<BTreeMap<String, ParamValue>>, id: u
         inputs: vec![],
         join: false,
         is_foreach: false,
+        choices: vec![],
+        secrets: Default::default(),
         sandbox: Default::default(),
         live_logs: None,
     }

@@ -158,6 +158,8 @@ pub fn task_input(
         inputs,
         join: false,
         is_foreach: false,
+        choices: vec![],
+        secrets: Default::default(),
         sandbox: Default::default(),
         live_logs: None,
     }

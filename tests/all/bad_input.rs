@@ -208,12 +208,12 @@ fn store_directory_that_does_not_exist_is_created() {
     assert!(deep.join("metadata.sqlite").exists());
 }
 
-/// `bytes` with every `wflow:flow/…@0.1.0` name (imports, exports, the embedded types) turned
-/// into `@0.9.0`: the component as an SDK of a future contract would build it. Names are
+/// `bytes` with every `wflow:flow/…@0.1.0` or `@0.2.0` name (imports, exports, the embedded
+/// types) turned into `@0.9.0`: the component as an SDK of a future contract would build it. Names are
 /// length-prefixed and keep their length, so the component stays well-formed.
 fn of_a_future_contract(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    let (pkg, old) = (b"wflow:flow/", b"@0.1.0");
+    let pkg = b"wflow:flow/";
     let mut changed = 0;
     let mut i = 0;
     while let Some(at) = out[i..].windows(pkg.len()).position(|w| w == pkg) {
@@ -221,7 +221,10 @@ fn of_a_future_contract(bytes: &[u8]) -> Vec<u8> {
         while j < out.len() && (out[j].is_ascii_lowercase() || out[j] == b'-') {
             j += 1;
         }
-        if out[j..].starts_with(old) {
+        if [b"@0.1.0", b"@0.2.0"]
+            .iter()
+            .any(|v| out[j..].starts_with(*v))
+        {
             out[j + 3] = b'9';
             changed += 1;
         }

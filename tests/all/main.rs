@@ -19,6 +19,8 @@ mod compat;
 /// The component corpus of released versions: every example and test program as the release's
 /// SDKs built it runs as it ran then.
 mod compat_components;
+/// Contract 0.2's switches and loops: each way, in a foreach, bounds, resume, bad choices.
+mod control;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
 /// `wflow deploy` on moto's Step Functions interpreter driving Batch jobs through the shim.

@@ -457,6 +457,7 @@ fn a_forged_task_description_is_refused_by_the_workers_policy() {
         params: vec![],
         join: false,
         is_foreach: false,
+        choices: vec![],
         sandbox: forged,
         tasks: vec![DescribedTask {
             task_id: 1,

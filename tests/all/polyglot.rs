@@ -531,6 +531,8 @@ fn instantiate_times_per_language() {
                             inputs: vec![],
                             join: false,
                             is_foreach: false,
+                            choices: vec![],
+                            secrets: Default::default(),
                             sandbox: Default::default(),
                             live_logs: None,
                         },

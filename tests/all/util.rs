@@ -71,6 +71,7 @@ const GUESTS: &[&str] = &[
     "test-program-capable",
     "test-program-nested",
     "test-program-cards",
+    "test-program-control",
     "example-polyglot",
 ];
 

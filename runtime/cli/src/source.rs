@@ -240,12 +240,7 @@ impl Manifest {
         }
         // Every step a transition names must be provided by some component.
         for s in &steps {
-            let targets: Vec<&String> = match &s.transition {
-                wflow_core::Transition::End => vec![],
-                wflow_core::Transition::Next(v) => v.iter().collect(),
-                wflow_core::Transition::Foreach(t) => vec![t],
-            };
-            for t in targets {
+            for t in s.transition.targets() {
                 if !owner.contains_key(t) {
                     errors.push(format!(
                         "step `{t}` (after `{}`, from component `{}`) is provided by no component",

@@ -91,15 +91,34 @@ pub enum Transition {
     Next(Vec<String>),
     /// One task of the named step per declared item.
     Foreach(String),
+    /// A conditional (contract 0.2): the step chooses one of `choices` at run time. A choice
+    /// leading back to a step that can run before this one makes a loop, bounded by
+    /// `max_iterations`.
+    Switch {
+        /// The possible successors.
+        choices: Vec<String>,
+        /// Most iterations of the loop this switch closes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_iterations: Option<u32>,
+    },
 }
 
 impl Transition {
-    /// The steps this transition leads to.
+    /// The steps this transition leads to (for a switch, every possible choice).
     pub fn targets(&self) -> Vec<&str> {
         match self {
             Transition::End => vec![],
             Transition::Next(v) => v.iter().map(String::as_str).collect(),
             Transition::Foreach(s) => vec![s.as_str()],
+            Transition::Switch { choices, .. } => choices.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The choices of a switch; empty for any other transition.
+    pub fn choices(&self) -> &[String] {
+        match self {
+            Transition::Switch { choices, .. } => choices,
+            _ => &[],
         }
     }
 }
@@ -128,6 +147,9 @@ pub struct Capabilities {
     pub clock: bool,
     /// Secure random numbers.
     pub random: bool,
+    /// Secrets, by name (contract 0.2); the policy says where each comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 impl Capabilities {

@@ -62,6 +62,23 @@ pub enum AslError {
     /// A step without a job definition (a bug in the caller).
     #[error("step `{0}` has no job definition")]
     NoDefinition(String),
+    /// A switch or loop (contract 0.2), which a deployment does not run yet.
+    #[error(
+        "step `{0}` is a switch (contract 0.2): a deployment does not run switches or loops yet; run the flow with `wflow run`"
+    )]
+    Switch(String),
+}
+
+/// Whether a deployment can run `plan`: not when it has a switch.
+pub fn check_plan(plan: &Plan) -> Result<(), AslError> {
+    match plan
+        .steps_in_order()
+        .iter()
+        .find(|s| !plan.step(s).transition.choices().is_empty())
+    {
+        Some(s) => Err(AslError::Switch(s.clone())),
+        None => Ok(()),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -137,6 +154,7 @@ struct Compiler<'a> {
 
 /// The state machine's definition for `plan` (see the [module docs](self)).
 pub fn compile(plan: &Plan, target: &Target) -> Result<Value, AslError> {
+    check_plan(plan)?;
     let c = Compiler {
         plan,
         target,
@@ -228,6 +246,7 @@ impl Compiler<'_> {
                     step = join;
                 }
                 (Transition::Next(targets), _, _) => step = targets[0].clone(),
+                (Transition::Switch { .. }, _, _) => return Err(AslError::Switch(step)),
                 // A split without a join cannot pass the graph's rules.
                 (_, _, None) => break,
             }

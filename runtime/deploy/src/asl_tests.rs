@@ -317,3 +317,23 @@ fn every_task_fails_its_scope_with_one_error_the_run_catches() {
     assert_eq!(run["Catch"][0]["ErrorEquals"], json!(["States.ALL"]));
     assert_eq!(run["Catch"][0]["Next"], "Record failure");
 }
+
+#[test]
+fn a_switch_is_refused_naming_the_step() {
+    let p = plan(vec![
+        step(
+            "start",
+            Transition::Switch {
+                choices: vec!["a".into(), "end".into()],
+                max_iterations: None,
+            },
+        ),
+        next("a", &["end"]),
+        end(),
+    ]);
+    let err = compile(&p, &target(&p)).unwrap_err();
+    assert!(
+        err.to_string().contains("step `start` is a switch"),
+        "{err}"
+    );
+}

@@ -7,18 +7,84 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 use wflow_core::{Digest, FlowSpec};
 
-use crate::bindings::StepPre;
+use crate::bindings::{v0_1, v0_2};
 use crate::cache;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::host::{TaskLimiter, TaskState};
-use crate::spec::from_wit;
 
-/// The export every flow component has.
+/// The export of a flow component of contract 0.1.0 (0.2.0's is [`FLOW_EXPORTS`]`[1]`).
 pub const FLOW_EXPORT: &str = "wflow:flow/flow@0.1.0";
 
+/// The `flow` export of each contract version this host runs, in [`CONTRACT_VERSIONS`]' order.
+pub const FLOW_EXPORTS: &[&str] = &["wflow:flow/flow@0.1.0", "wflow:flow/flow@0.2.0"];
+
 /// The versions of the `wflow:flow` contract this host runs components of.
-pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0"];
+pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+
+/// A component's instance-to-be, by the contract version it targets: each runs by its own.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    V0_1(v0_1::StepPre<TaskState>),
+    V0_2(v0_2::StepPre<TaskState>),
+}
+
+impl Pre {
+    fn new(pre: wasmtime::component::InstancePre<TaskState>, v0_2: bool) -> wasmtime::Result<Pre> {
+        Ok(if v0_2 {
+            Pre::V0_2(v0_2::StepPre::new(pre)?)
+        } else {
+            Pre::V0_1(v0_1::StepPre::new(pre)?)
+        })
+    }
+
+    /// The contract version: `0.1.0`, `0.2.0`.
+    pub(crate) fn version(&self) -> &'static str {
+        match self {
+            Pre::V0_1(_) => CONTRACT_VERSIONS[0],
+            Pre::V0_2(_) => CONTRACT_VERSIONS[1],
+        }
+    }
+
+    fn spec(&self, store: &mut Store<TaskState>) -> wasmtime::Result<FlowSpec> {
+        Ok(match self {
+            Pre::V0_1(p) => {
+                let spec = p
+                    .instantiate(&mut *store)?
+                    .wflow_flow_flow()
+                    .call_spec(store)?;
+                crate::spec::from_v0_1(spec)
+            }
+            Pre::V0_2(p) => {
+                let spec = p
+                    .instantiate(&mut *store)?
+                    .wflow_flow_flow()
+                    .call_spec(store)?;
+                crate::spec::from_v0_2(spec)
+            }
+        })
+    }
+
+    /// Instantiates and runs one task of `step`; `Ok(Err(message))` is the step's own error.
+    pub(crate) fn run_step(
+        &self,
+        store: &mut Store<TaskState>,
+        step: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        Ok(match self {
+            Pre::V0_1(p) => p
+                .instantiate(&mut *store)?
+                .wflow_flow_flow()
+                .call_run_step(store, step)?
+                .map_err(|e| e.message),
+            Pre::V0_2(p) => p
+                .instantiate(&mut *store)?
+                .wflow_flow_flow()
+                .call_run_step(store, step)?
+                .map_err(|e| e.message),
+        })
+    }
+}
 
 /// The contract versions this host runs, for messages: `` `wflow:flow@0.1.0` ``.
 pub fn supported_contracts() -> String {
@@ -44,7 +110,7 @@ pub(crate) fn unknown_contract<'a>(names: impl IntoIterator<Item = &'a String>) 
 #[derive(Clone)]
 pub struct FlowComponent {
     pub(crate) engine: Engine,
-    pub(crate) pre: StepPre<TaskState>,
+    pub(crate) pre: Pre,
     digest: Digest,
     spec: FlowSpec,
     warnings: Vec<String>,
@@ -54,6 +120,11 @@ impl FlowComponent {
     /// The component's content digest (BLAKE3 of its bytes).
     pub fn digest(&self) -> Digest {
         self.digest
+    }
+
+    /// The version of the `wflow:flow` contract the component targets: `0.1.0`, `0.2.0`.
+    pub fn contract(&self) -> &'static str {
+        self.pre.version()
     }
 
     /// The flow's spec as the guest declared it (not yet validated).
@@ -87,7 +158,7 @@ impl Engine {
         crate::precheck::check(bytes, origin, &self.config().compile_limits)?;
         let digest = Digest::of(bytes);
         let (component, warning) = cache::compile(self, bytes, &digest, origin)?;
-        check_world(self, &component, origin)?;
+        let v0_2 = check_world(self, &component, origin)?;
         let instance_pre =
             self.linker()
                 .instantiate_pre(&component)
@@ -95,7 +166,7 @@ impl Engine {
                     origin: origin.into(),
                     reason: format!("{e:#}"),
                 })?;
-        let pre = StepPre::new(instance_pre).map_err(|e| EngineError::WrongWorld {
+        let pre = Pre::new(instance_pre, v0_2).map_err(|e| EngineError::WrongWorld {
             origin: origin.into(),
             reason: format!("{e:#}"),
         })?;
@@ -130,14 +201,18 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<()> {
     }
 }
 
-fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<()> {
+/// Which contract the component targets, from its `flow` export: `true` for 0.2.0.
+fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<bool> {
     let ty = component.component_type();
     let names: Vec<String> = ty
         .exports(engine.wasmtime())
         .map(|(n, _)| n.to_string())
         .collect();
-    if names.iter().any(|n| n == FLOW_EXPORT) {
-        return Ok(());
+    if let Some(v) = names
+        .iter()
+        .find_map(|n| FLOW_EXPORTS.iter().position(|e| e == n))
+    {
+        return Ok(v == 1);
     }
     if let Some(name) = unknown_contract(&names) {
         return Err(EngineError::unknown_contract(origin, name));
@@ -160,7 +235,7 @@ fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<(
     })
 }
 
-fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<FlowSpec> {
+fn read_spec(engine: &Engine, pre: &Pre, origin: &str) -> Result<FlowSpec> {
     let state = TaskState {
         wasi: crate::sandbox::spec_ctx(),
         table: Default::default(),
@@ -174,12 +249,8 @@ fn read_spec(engine: &Engine, pre: &StepPre<TaskState>, origin: &str) -> Result<
         let _ = store.set_fuel(u64::MAX);
     }
     store.epoch_deadline_trap();
-    let spec = pre
-        .instantiate(&mut store)
-        .and_then(|i| i.wflow_flow_flow().call_spec(&mut store))
-        .map_err(|e| EngineError::Spec {
-            origin: origin.into(),
-            reason: format!("{e:#}"),
-        })?;
-    Ok(from_wit(spec))
+    pre.spec(&mut store).map_err(|e| EngineError::Spec {
+        origin: origin.into(),
+        reason: format!("{e:#}"),
+    })
 }

@@ -161,7 +161,10 @@ impl Engine {
         >(&mut linker, crate::host::lookup::view)
         .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         linker.allow_shadowing(false);
-        crate::bindings::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        // Both contract versions: each component finds the interfaces of the one it targets.
+        crate::bindings::v0_1::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        crate::bindings::v0_2::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
         let weak = engine.weak();

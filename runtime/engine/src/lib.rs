@@ -42,4 +42,4 @@ pub use error::{EngineError, Result};
 pub use logs::{LIVE_AFTER, LogSink};
 pub use precheck::CompileLimits;
 pub use sandbox::{LimitExceeded, Sandbox};
-pub use task::{InputArtifacts, TaskFailure, TaskInput, TaskOutcome, Value, inherited};
+pub use task::{InputArtifacts, Secrets, TaskFailure, TaskInput, TaskOutcome, Value, inherited};

@@ -7,7 +7,9 @@
 
 use wasmparser::{Encoding, Operator, Parser, Payload};
 
-use crate::component::{CONTRACT_VERSIONS, FLOW_EXPORT, unknown_contract};
+#[cfg(test)]
+use crate::component::FLOW_EXPORT;
+use crate::component::{CONTRACT_VERSIONS, FLOW_EXPORTS, unknown_contract};
 use crate::error::{EngineError, Result};
 
 /// Bounds on what a component may ask of the compiler.
@@ -180,7 +182,7 @@ fn check_contract(exports: &[String], imports: &[String], origin: &str) -> Resul
     if let Some(name) = unknown_contract(exports.iter().chain(imports)) {
         return Err(EngineError::unknown_contract(origin, name));
     }
-    if !exports.iter().any(|n| n == FLOW_EXPORT) {
+    if !exports.iter().any(|n| FLOW_EXPORTS.contains(&n.as_str())) {
         let reason = if exports.is_empty() {
             "it exports nothing".to_string()
         } else {

@@ -58,10 +58,52 @@ pub struct TaskInput {
     pub join: bool,
     /// Whether the step is a foreach split (may declare items).
     pub is_foreach: bool,
+    /// For a switch step, the successors it may choose from (`control.next`); empty otherwise.
+    pub choices: Vec<String>,
+    /// The secrets the step was given, by name.
+    pub secrets: Secrets,
     /// Limits and grants, resolved from the step's settings and the policy.
     pub sandbox: Arc<Sandbox>,
     /// Folder where stdout and stderr are mirrored live (`<task>-<attempt>.stdout|stderr`).
     pub live_logs: Option<PathBuf>,
+}
+
+/// Secret values by name. Its `Debug` shows the names only, so a value never reaches a log
+/// through a task's description.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(pub BTreeMap<String, Vec<u8>>);
+
+impl Secrets {
+    /// The value of secret `name`.
+    pub fn get(&self, name: &str) -> Option<&Vec<u8>> {
+        self.0.get(name)
+    }
+
+    /// The names of the secrets.
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Names as a reader expects them: `` `a` ``, `` `a` or `b` ``, `` `a`, `b` or `c` ``.
+pub(crate) fn listed(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => "nothing".into(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// Why an attempt failed (serialisable: a remote worker reports it through the store).
@@ -96,6 +138,23 @@ pub enum TaskFailure {
     /// A foreach step finished without declaring its items.
     #[error("foreach step finished without declaring its items (call `foreach.declare-items`)")]
     NoForeachItems,
+    /// A switch step finished without choosing its successor (contract 0.2).
+    #[error(
+        "switch step `{step}` finished without choosing its successor: call `wflow::next` (`control.next`) with {}",
+        listed(choices)
+    )]
+    NoChoice {
+        /// The switch step.
+        step: String,
+        /// What it may choose.
+        choices: Vec<String>,
+    },
+    /// A step chose a successor it did not declare, or is not a switch and chose one.
+    #[error("{message}")]
+    BadChoice {
+        /// What was wrong, naming the step and the choice.
+        message: String,
+    },
     /// The host failed (store, instantiation).
     #[error("host error: {0}")]
     Host(String),
@@ -114,6 +173,8 @@ pub struct TaskOutcome {
     pub artifacts: BTreeMap<String, ArtifactRef>,
     /// Items declared by a foreach step.
     pub foreach_items: Option<Vec<Value>>,
+    /// The successor a switch step chose.
+    pub next: Option<String>,
     /// Captured stdout.
     pub stdout: Vec<u8>,
     /// Captured stderr.
@@ -164,6 +225,7 @@ impl FlowComponent {
             result: Err(f),
             artifacts: view,
             foreach_items: None,
+            next: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
             duration: started.elapsed(),
@@ -184,6 +246,7 @@ impl FlowComponent {
                 put_bytes: 0,
                 artifacts: 0,
                 open_handles: 0,
+                next: None,
             }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
@@ -195,10 +258,7 @@ impl FlowComponent {
             let _ = store.set_fuel(sb.fuel.unwrap_or(u64::MAX));
         }
 
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|inst| inst.wflow_flow_flow().call_run_step(&mut store, &step));
+        let result = self.pre.run_step(&mut store, &step);
         let limiter_refused = store.data().limiter.refused;
         let io = store
             .into_data()
@@ -210,18 +270,45 @@ impl FlowComponent {
             Ok(Ok(())) if io.input.is_foreach && io.foreach_items.is_none() => {
                 Err(TaskFailure::NoForeachItems)
             }
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(TaskFailure::StepError(bounded(e.message))),
+            Ok(Ok(())) => check_choice(&io),
+            Ok(Err(e)) => Err(TaskFailure::StepError(bounded(e))),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
         };
         TaskOutcome {
             result,
             artifacts: io.view,
             foreach_items: io.foreach_items,
+            next: io.next.filter(|n| io.input.choices.contains(n)),
             stdout: stdout_bytes,
             stderr: stderr_bytes,
             duration: started.elapsed(),
         }
+    }
+}
+
+/// A switch step must have chosen one of its choices; any other step must not have chosen.
+fn check_choice(io: &TaskIo) -> Result<(), TaskFailure> {
+    let (step, choices) = (&io.input.step, &io.input.choices);
+    match &io.next {
+        None if choices.is_empty() => Ok(()),
+        None => Err(TaskFailure::NoChoice {
+            step: step.clone(),
+            choices: choices.clone(),
+        }),
+        Some(n) if choices.contains(n) => Ok(()),
+        Some(_) if choices.is_empty() => Err(TaskFailure::BadChoice {
+            message: format!(
+                "step `{step}` chose a successor (`control.next`) but is not a switch step; \
+                 declare its choices with `switch = [...]`"
+            ),
+        }),
+        Some(n) => Err(TaskFailure::BadChoice {
+            message: format!(
+                "switch step `{step}` chose `{}`, which is not one of its choices: it may choose {}",
+                bounded(n.escape_debug().to_string()),
+                listed(choices)
+            ),
+        }),
     }
 }
 

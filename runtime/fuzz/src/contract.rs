@@ -193,6 +193,8 @@ impl Target {
             inputs,
             join: setup.join,
             is_foreach: setup.is_foreach,
+            choices: vec![],
+            secrets: Default::default(),
             sandbox: Arc::new(sandbox),
             live_logs: None,
         };

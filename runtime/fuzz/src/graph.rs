@@ -88,6 +88,7 @@ fn settings(r: &mut Reader<'_>, s: &mut StepSpec) {
             network: vec![r.string(&["a.example.com:443", "nohost", ":", "*:*"])],
             clock: r.u8().is_multiple_of(2),
             random: r.u8().is_multiple_of(2),
+            secrets: vec![r.string(&["db_password", "", "*"])],
         };
     }
 }
@@ -99,9 +100,13 @@ fn free(r: &mut Reader<'_>) -> FlowSpec {
     let steps = (0..n)
         .map(|_| {
             let name = r.string(STEP_NAMES);
-            let transition = match r.u8() % 4 {
+            let transition = match r.u8() % 5 {
                 0 => Transition::End,
                 1 => Transition::Foreach(r.string(STEP_NAMES)),
+                4 => Transition::Switch {
+                    choices: (0..r.u8() % 4).map(|_| r.string(STEP_NAMES)).collect(),
+                    max_iterations: [None, Some(0), Some(3)][usize::from(r.u8() % 3)],
+                },
                 k => Transition::Next(
                     (0..(k - 1) * (r.u8() % 3))
                         .map(|_| r.string(STEP_NAMES))

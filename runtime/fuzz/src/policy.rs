@@ -41,6 +41,7 @@ fn flows() -> Vec<FlowSpec> {
         network: vec!["db.example.com:5432".into(), "no-port".into()],
         clock: true,
         random: true,
+        secrets: vec!["db_password".into()],
     };
     let mut modest = StepSpec::new("middle", next("end"));
     modest.memory_mb = Some(1);

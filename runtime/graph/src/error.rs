@@ -146,8 +146,46 @@ pub enum GraphError {
         /// The repeated target.
         target: String,
     },
+    /// Rule 3: a switch names fewer than two steps.
+    #[error(
+        "step `{step}`: its `switch` names {count} step(s); a switch chooses between at least two (use `next` for one)"
+    )]
+    SwitchTooFewChoices {
+        /// The switch step.
+        step: String,
+        /// How many choices it has.
+        count: usize,
+    },
+    /// Rule 4: a switch loops back without a bound.
+    #[error(
+        "step `{step}`: its `switch` loops back to `{target}` but sets no `max_iterations`; a loop needs a bound (e.g. `max_iterations = 100`)"
+    )]
+    LoopWithoutBound {
+        /// The switch step.
+        step: String,
+        /// The earlier step it may go back to.
+        target: String,
+    },
+    /// Rule 4: a loop bound of zero.
+    #[error("step `{step}`: `max_iterations` is 0; a loop runs at least once, so give 1 or more")]
+    ZeroIterations {
+        /// The switch step.
+        step: String,
+    },
+    /// Rule 6: a loop goes back into a join, or across a split's boundary.
+    #[error(
+        "step `{step}`: its `switch` loops back to `{target}`, {reason}; a loop stays inside one split (or outside all) and re-enters at a step that is not a join"
+    )]
+    BadLoop {
+        /// The switch step.
+        step: String,
+        /// The loop's target.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Rule 4: transitions loop. `steps` are in transition order; the last one goes to the first.
-    #[error("steps {} -> `{}` form a cycle; a flow must not loop (use a foreach to repeat work)",
+    #[error("steps {} -> `{}` form a cycle; a flow must not loop, except through a `switch` back to an earlier step with `max_iterations`",
         .steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" -> "),
         .steps.first().map(String::as_str).unwrap_or_default())]
     Cycle {
@@ -285,6 +323,10 @@ impl GraphError {
             GraphError::EmptyNext { .. } => "empty-next",
             GraphError::DuplicateTarget { .. } => "duplicate-target",
             GraphError::Cycle { .. } => "cycle",
+            GraphError::SwitchTooFewChoices { .. } => "switch-too-few-choices",
+            GraphError::LoopWithoutBound { .. } => "loop-without-bound",
+            GraphError::ZeroIterations { .. } => "zero-iterations",
+            GraphError::BadLoop { .. } => "bad-loop",
             GraphError::Unreachable { .. } => "unreachable",
             GraphError::DeadEnd { .. } => "dead-end",
             GraphError::NotAJoin { .. } => "not-a-join",

@@ -37,10 +37,13 @@
 //!    the spec (as do the hints for unknown names, which have a fixed budget).
 //! 2. **Start and end.** There is exactly one step named `start` and one named `end`. `end` has the
 //!    `end` transition and no other step does. `start` is not a join and no transition leads to it.
-//! 3. **Transitions.** Every target of `next` and `foreach` is a declared step (an unknown name
-//!    comes with a suggestion when a declared name is within edit distance 2). A `next` list is
-//!    non-empty and names each step once.
-//! 4. **No cycles.** Each cycle is reported once, naming its steps in order.
+//! 3. **Transitions.** Every target of `next`, `foreach` and `switch` is a declared step (an unknown
+//!    name comes with a suggestion when a declared name is within edit distance 2). A `next` list is
+//!    non-empty and names each step once; a `switch` names at least two steps, each once.
+//! 4. **No cycles, but bounded loops.** A switch choice from which the switch can be reached again
+//!    goes back to an earlier step: a loop. It needs `max_iterations` (at least 1), may not go back
+//!    to `start`, and a switch goes back to one step at most. Leaving those edges out, each cycle
+//!    is reported once, naming its steps in order.
 //! 5. **Reachability.** Every step is reachable from `start`, and every step leads to `end`. A path
 //!    that never reaches `end` either stops at a step whose transition breaks rule 2 or 3 (and is
 //!    reported there) or loops: such a dead end is reported once per cycle with no way out. For
@@ -48,7 +51,10 @@
 //! 6. **Splits and joins**, matched structurally. A `next` with two or more targets opens a branch
 //!    split; a `foreach` opens a foreach split. Walking the graph in topological order, each step
 //!    gets a split stack (the splits open around it, outermost first):
-//!    - a step that is not a join has exactly one incoming transition (`start` has none);
+//!    - a step that is not a join has exactly one incoming transition (`start` has none), or
+//!      several in the same splits: the alternatives of switches rejoining (a switch opens no
+//!      split, since only one of its choices runs);
+//!    - a loop's way back stays in the splits of its switch and leads to a step that is not a join;
 //!    - a join closes the innermost split open on all its inputs: every input carries the same
 //!      innermost split with the same outer splits, otherwise the inputs come from different
 //!      splits; a join with no open split is an error;

@@ -49,6 +49,8 @@ pub struct Plan {
     stacks: Vec<Vec<Frame>>,
     closes: Vec<Option<(usize, SplitKind)>>,
     join_of: Vec<Option<usize>>,
+    /// Loops: switch step → (the step it goes back to, the steps of one iteration).
+    loops: HashMap<String, (String, Vec<String>)>,
 }
 
 impl Plan {
@@ -78,7 +80,13 @@ impl Plan {
                     .collect()
             })
             .collect();
+        let loops = analysis
+            .loops
+            .iter()
+            .map(|(s, t, body)| (name(*s), (name(*t), names(body))))
+            .collect();
         Plan {
+            loops,
             index,
             order,
             preds,
@@ -142,6 +150,26 @@ impl Plan {
             Transition::Foreach(_) => Some(SplitKind::Foreach),
             _ => None,
         }
+    }
+
+    /// For a switch step that closes a loop: the earlier step its loop goes back to, and the
+    /// steps one iteration runs (in declaration order, both ends included). `None` otherwise.
+    pub fn loop_of(&self, switch: &str) -> Option<(&str, &[String])> {
+        self.loops
+            .get(switch)
+            .map(|(t, body)| (t.as_str(), body.as_slice()))
+    }
+
+    /// Every loop: its switch step and the steps of one iteration.
+    pub fn loops(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.loops
+            .iter()
+            .map(|(s, (_, body))| (s.as_str(), body.as_slice()))
+    }
+
+    /// Whether going from `from` to `to` goes back round a loop.
+    pub fn loops_back(&self, from: &str, to: &str) -> bool {
+        self.loops.get(from).is_some_and(|(t, _)| t == to)
     }
 
     /// The splits open around `step`, outermost first. A split step itself is outside its own

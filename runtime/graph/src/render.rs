@@ -6,14 +6,17 @@ use wflow_core::{StepSpec, Transition};
 
 use crate::Plan;
 
-/// The kind of a step: `linear`, `branch`, `foreach` or `end`, prefixed with `join+` for a join
-/// (a plain join that goes on to one step is just `join`).
-fn kind(step: &StepSpec) -> String {
+/// The kind of a step: `linear`, `branch`, `foreach`, `switch`, `loop` (a switch that may go
+/// back) or `end`, prefixed with `join+` for a join (a plain join that goes on to one step is just
+/// `join`).
+fn kind(plan: &Plan, step: &StepSpec) -> String {
     let base = match &step.transition {
         Transition::End => "end",
         Transition::Next(t) if t.len() >= 2 => "branch",
         Transition::Next(_) => "linear",
         Transition::Foreach(_) => "foreach",
+        Transition::Switch { .. } if plan.loop_of(&step.name).is_some() => "loop",
+        Transition::Switch { .. } => "switch",
     };
     match (step.join, base) {
         (false, _) => base.to_string(),
@@ -60,6 +63,9 @@ fn settings(step: &StepSpec) -> Vec<String> {
     if caps.random {
         out.push("random".to_string());
     }
+    if !caps.secrets.is_empty() {
+        out.push(format!("secrets={}", caps.secrets.join(",")));
+    }
     out
 }
 
@@ -84,8 +90,10 @@ impl Plan {
     /// indented two spaces per open split, with its kind (see below), its transition, the split it
     /// closes if it is a join, and the settings that differ from the defaults.
     ///
-    /// Kinds: `linear`, `branch`, `foreach`, `end`; a join is `join`, or `join+branch`,
-    /// `join+foreach`, `join+end` when it does more than go on to one step.
+    /// Kinds: `linear`, `branch`, `foreach`, `switch`, `loop`, `end`; a join is `join`, or
+    /// `join+branch`, `join+foreach`, `join+end` when it does more than go on to one step. A
+    /// switch's transition reads `-> a | b` (one of them runs); a loop's adds
+    /// `(loops back to `a`, at most N iterations)`.
     ///
     /// ```text
     /// start   foreach  -> work
@@ -102,14 +110,23 @@ impl Plan {
                 let label = format!("{}{name}", "  ".repeat(self.depth(name)));
                 let transition = match &step.transition {
                     Transition::End => String::new(),
+                    Transition::Switch { choices, .. } => format!("-> {}", choices.join(" | ")),
                     t => format!("-> {}", t.targets().join(", ")),
                 };
                 let mut notes = Vec::new();
+                if let (Some((target, _)), Transition::Switch { max_iterations, .. }) =
+                    (self.loop_of(name), &step.transition)
+                {
+                    let n = max_iterations.unwrap_or(0);
+                    notes.push(format!(
+                        "(loops back to `{target}`, at most {n} iterations)"
+                    ));
+                }
                 if let Some((split, kind)) = self.closes(name) {
                     notes.push(format!("(joins {kind} at `{split}`)"));
                 }
                 notes.extend(settings(step));
-                [label, kind(step), transition, notes.join("  ")]
+                [label, kind(self, step), transition, notes.join("  ")]
             })
             .collect();
         let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
@@ -129,13 +146,14 @@ impl Plan {
 
     /// The graph in Graphviz DOT. Steps are boxes labelled with their name and (unless linear)
     /// their kind; `start` and `end` are ellipses and joins have a double border. Foreach edges
-    /// are dashed and labelled `foreach`.
+    /// are dashed and labelled `foreach`; a switch's edges are dotted and labelled `switch`, and a
+    /// loop's way back is labelled with its bound.
     pub fn to_dot(&self) -> String {
         let mut out = format!("digraph {} {{\n", dot_quote(&self.spec().name));
         out.push_str("  node [shape=box, style=rounded];\n");
         for name in self.steps_in_order() {
             let step = self.step(name);
-            let kind = kind(step);
+            let kind = kind(self, step);
             let label = match kind.as_str() {
                 "linear" | "end" => name.clone(),
                 _ => format!("{name}\n{kind}"),
@@ -151,12 +169,20 @@ impl Plan {
         }
         for name in self.steps_in_order() {
             let step = self.step(name);
-            let style = match step.transition {
-                Transition::Foreach(_) => " [style=dashed, label=\"foreach\"]",
-                _ => "",
+            let style = match &step.transition {
+                Transition::Foreach(_) => " [style=dashed, label=\"foreach\"]".to_string(),
+                Transition::Switch { .. } => " [style=dotted, label=\"switch\"]".to_string(),
+                _ => String::new(),
             };
             for target in step.transition.targets() {
                 let (from, to) = (dot_quote(name), dot_quote(target));
+                let style = match &step.transition {
+                    Transition::Switch { max_iterations, .. } if self.loops_back(name, target) => {
+                        let n = max_iterations.unwrap_or(0);
+                        format!(" [style=dotted, label=\"loop ≤ {n}\", constraint=false]")
+                    }
+                    _ => style.clone(),
+                };
                 let _ = writeln!(out, "  {from} -> {to}{style};");
             }
         }

@@ -9,6 +9,14 @@
 //! not checked, since its stack is unknown and any further error there would only echo this one.
 //! The one exception is a non-join with several inputs: it is checked as if it were marked as a
 //! join (the fix its error suggests), silently, and poisoned only if that fails too.
+//!
+//! Switches (contract 0.2) open no split: only one of their choices runs, so the paths of a switch
+//! rejoin at any step where they meet with the same stack — a plain step with several inputs, all
+//! in the same splits, receives exactly one of them. (Without a switch, a plain step's inputs in
+//! the same splits cannot happen: one path runs per split context, and it passes each step once.)
+//! For the same reason a join may receive several inputs on one branch of its split, or on the
+//! path of its foreach, when they are alternatives of a switch. A loop (a switch going back to an
+//! earlier step) stays in the splits of its switch and re-enters at a step that is not a join.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -40,6 +48,8 @@ pub(crate) struct Analysis {
     pub(crate) closes: Vec<Option<(usize, SplitKind)>>,
     /// For a split: its join.
     pub(crate) join_of: Vec<Option<usize>>,
+    /// Loops: (switch, the earlier step it goes back to, the steps each iteration runs).
+    pub(crate) loops: Vec<(usize, usize, Vec<usize>)>,
 }
 
 /// Why a set of inputs cannot be joined.
@@ -96,8 +106,10 @@ pub(crate) fn analyse(graph: &Graph, reachable: &[bool], errors: &mut Vec<GraphE
         };
         let step = name(v);
         if !graph.spec.steps[v].join {
-            if let [(_, stack)] = inputs.as_slice() {
-                stacks[v] = Some(stack.clone());
+            let (_, first) = &inputs[0];
+            if inputs.iter().all(|(_, s)| s == first) {
+                // One input, or the alternatives of switches rejoining.
+                stacks[v] = Some(first.clone());
             } else {
                 let from = graph.names(&preds[v]);
                 errors.push(GraphError::NotAJoin { step, from });
@@ -136,6 +148,29 @@ pub(crate) fn analyse(graph: &Graph, reachable: &[bool], errors: &mut Vec<GraphE
         let (split, kind) = (name(frame.split), frame.kind);
         errors.push(GraphError::UnjoinedSplit { split, kind });
     }
+    let mut loops = Vec::new();
+    for &(switch, target) in &graph.loops {
+        if !reachable[switch] {
+            continue;
+        }
+        let (step, target_name) = (name(switch), name(target));
+        let bad = |reason: String| GraphError::BadLoop {
+            step: step.clone(),
+            target: target_name.clone(),
+            reason,
+        };
+        if graph.spec.steps[target].join {
+            errors.push(bad("a join".into()));
+        } else if let (Some(a), Some(b)) = (&stacks[switch], &stacks[target])
+            && a != b
+        {
+            errors.push(bad("which lies in other splits than the switch".into()));
+        }
+        let from_target = walk(target, &graph.succ);
+        let to_switch = walk(switch, &graph.pred);
+        let body = (0..n).filter(|&i| from_target[i] && to_switch[i]).collect();
+        loops.push((switch, target, body));
+    }
     let stacks = stacks.into_iter().map(Option::unwrap_or_default).collect();
     Analysis {
         order,
@@ -143,7 +178,24 @@ pub(crate) fn analyse(graph: &Graph, reachable: &[bool], errors: &mut Vec<GraphE
         stacks,
         closes,
         join_of,
+        loops,
     }
+}
+
+/// The steps reachable from `seed` along `edges` (itself included).
+fn walk(seed: usize, edges: &[Vec<usize>]) -> Vec<bool> {
+    let mut seen = vec![false; edges.len()];
+    seen[seed] = true;
+    let mut todo = vec![seed];
+    while let Some(v) = todo.pop() {
+        for &w in &edges[v] {
+            if !seen[w] {
+                seen[w] = true;
+                todo.push(w);
+            }
+        }
+    }
+    seen
 }
 
 /// Kahn's algorithm over the reachable steps, taking the first declared ready step each time.
@@ -220,19 +272,14 @@ fn join(graph: &Graph, inputs: &[(usize, Vec<RawFrame>)]) -> Result<Joined, Prob
             if !missing.is_empty() {
                 return Err(Problem::Missing(split, missing));
             }
-            if inputs.len() != targets.len() {
-                // Two inputs on one branch: impossible once every other rule holds, since the
-                // path of a branch has one exit; kept as a safeguard.
-                return Err(mixed());
-            }
+            // Several inputs on one branch are alternatives of a switch (see the module doc).
             let position = |p: usize| {
                 let (_, s) = inputs.iter().find(|(q, _)| *q == p).expect("an input");
                 targets.iter().position(|&t| t == s[outer.len()].branch)
             };
             preds.sort_by_key(|&p| position(p));
         }
-        // Likewise, a foreach's path has one exit.
-        SplitKind::Foreach if inputs.len() != 1 => return Err(mixed()),
+        // Likewise, several inputs on a foreach's path are alternatives of a switch.
         SplitKind::Foreach => {}
     }
     Ok(Joined {

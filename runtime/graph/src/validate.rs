@@ -245,6 +245,9 @@ pub(crate) struct Graph<'a> {
     pub(crate) start: Option<usize>,
     /// The step `end`.
     pub(crate) end: Option<usize>,
+    /// Loops: (switch step, the earlier step it may go back to). These edges are left out of
+    /// `succ` and `pred`, so the rest of the graph must be acyclic.
+    pub(crate) loops: Vec<(usize, usize)>,
 }
 
 impl<'a> Graph<'a> {
@@ -310,6 +313,21 @@ impl<'a> Graph<'a> {
                     errors.push(GraphError::EmptyNext { step: step() });
                     broken[i] = true;
                 }
+                Transition::Switch {
+                    choices,
+                    max_iterations,
+                } => {
+                    if choices.len() < 2 {
+                        errors.push(GraphError::SwitchTooFewChoices {
+                            step: step(),
+                            count: choices.len(),
+                        });
+                        broken[i] = true;
+                    }
+                    if *max_iterations == Some(0) {
+                        errors.push(GraphError::ZeroIterations { step: step() });
+                    }
+                }
                 _ => {}
             }
             let mut seen = HashSet::new();
@@ -340,6 +358,7 @@ impl<'a> Graph<'a> {
                 }
             }
         }
+        let loops = loop_backs(spec, &mut succ, start, errors);
         let mut pred = vec![Vec::new(); n];
         for (i, targets) in succ.iter().enumerate() {
             for &t in targets {
@@ -357,6 +376,7 @@ impl<'a> Graph<'a> {
             pred,
             start,
             end,
+            loops,
         };
         if let Some(s) = start.filter(|&s| !graph.pred[s].is_empty()) {
             let from = graph.names(&graph.pred[s]);
@@ -411,6 +431,53 @@ impl<'a> Graph<'a> {
     }
 }
 
+/// Finds the loops (rule 4): a switch choice from which the switch itself can be reached goes
+/// back to an earlier step. Takes those edges out of `succ`, and reports a loop without a bound
+/// or back to `start`.
+fn loop_backs(
+    spec: &FlowSpec,
+    succ: &mut [Vec<usize>],
+    start: Option<usize>,
+    errors: &mut Vec<GraphError>,
+) -> Vec<(usize, usize)> {
+    let n = succ.len();
+    let mut loops = Vec::new();
+    for (i, s) in spec.steps.iter().enumerate() {
+        let Transition::Switch { max_iterations, .. } = &s.transition else {
+            continue;
+        };
+        let back: Vec<usize> = succ[i]
+            .iter()
+            .copied()
+            .filter(|&t| walk(&[t], succ, n)[i])
+            .collect();
+        if back.len() > 1 {
+            errors.push(GraphError::BadLoop {
+                step: s.name.clone(),
+                target: spec.steps[back[1]].name.clone(),
+                reason: format!("as well as to `{}`", spec.steps[back[0]].name),
+            });
+        }
+        for &t in &back {
+            let target = spec.steps[t].name.clone();
+            if max_iterations.is_none() {
+                errors.push(GraphError::LoopWithoutBound {
+                    step: s.name.clone(),
+                    target: target.clone(),
+                });
+            }
+            if Some(t) == start {
+                errors.push(GraphError::StartHasIncoming {
+                    from: vec![s.name.clone()],
+                });
+            }
+            loops.push((i, t));
+        }
+        succ[i].retain(|t| !back.contains(t));
+    }
+    loops
+}
+
 /// Which steps can be reached from `seeds` along `edges`.
 fn walk(seeds: &[usize], edges: &[Vec<usize>], n: usize) -> Vec<bool> {
     let mut seen = vec![false; n];
@@ -433,5 +500,6 @@ fn describe(t: &Transition) -> String {
         Transition::End => "end".to_string(),
         Transition::Next(targets) => format!("next({})", targets.join(", ")),
         Transition::Foreach(target) => format!("foreach({target})"),
+        Transition::Switch { choices, .. } => format!("switch({})", choices.join(", ")),
     }
 }

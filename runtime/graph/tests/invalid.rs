@@ -373,7 +373,7 @@ fn messages_say_what_to_do() {
     );
     assert_eq!(
         msg("start -> a; a -> b; b -> c end; c -> a; end"),
-        "steps `a` -> `b` -> `c` -> `a` form a cycle; a flow must not loop (use a foreach to repeat work)"
+        "steps `a` -> `b` -> `c` -> `a` form a cycle; a flow must not loop, except through a `switch` back to an earlier step with `max_iterations`"
     );
     assert_eq!(
         msg("start => w; w -> end; end"),

@@ -316,6 +316,11 @@ impl Policy {
         if caps.random && !grants.random {
             v("random numbers are not allowed by the policy".into());
         }
+        for name in &caps.secrets {
+            v(format!(
+                "secret `{name}` is not allowed by the policy (it grants no secrets to this step)"
+            ));
+        }
         Sandbox {
             // Saturating: a policy may give any number of MiB, and a shift would wrap.
             memory_bytes: memory_mb.saturating_mul(1 << 20),
@@ -685,15 +690,17 @@ mod tests {
             network: vec!["127.0.0.1:80".into()],
             clock: true,
             random: true,
+            secrets: vec!["db_password".into()],
         };
         let err = p
             .resolve(&flow(vec![step_with(caps)]), root.path())
             .unwrap_err();
         assert_eq!(
             err.list.len(),
-            3,
-            "env, the writable mount and the network: {err}"
+            4,
+            "env, the writable mount, the network and the secret: {err}"
         );
+        assert!(err.to_string().contains("secret `db_password`"), "{err}");
     }
 
     #[test]

@@ -138,6 +138,7 @@ impl Policy {
                 network: sandbox.network.clone(),
                 clock: sandbox.clock,
                 random: sandbox.random,
+                secrets: Vec::new(),
             },
             ..StepSpec::new(step, Transition::End)
         };

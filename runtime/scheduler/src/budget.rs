@@ -42,6 +42,29 @@ impl TaskBudget {
         }
     }
 
+    /// Charges the tasks one more iteration of the loop closed by switch `step` makes (`body`
+    /// steps), or says why not.
+    pub fn charge_loop(&self, step: &str, body: usize) -> Result<(), String> {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(body as u64).filter(|t| *t <= self.limit)
+            })
+            .map(|_| ())
+            .map_err(|used| {
+                format!(
+                    "{}",
+                    LimitExceeded {
+                        limit: "max_tasks_per_run".into(),
+                        value: self.limit.to_string(),
+                        detail: format!(
+                            ": the loop closed by `{step}` would run {body} more tasks, and the \
+                             run already has {used} (the policy's [limits] sets it)"
+                        ),
+                    }
+                )
+            })
+    }
+
     /// Charges the tasks `items` items of foreach `step` will make, or says why not.
     pub fn declare(&self, step: &str, items: usize) -> Result<(), LimitExceeded> {
         let each = self.per_item.get(step).copied().unwrap_or(1);

@@ -90,6 +90,9 @@ pub struct AttemptOutput {
     pub artifacts: BTreeMap<String, ArtifactRef>,
     /// Items declared by a foreach step.
     pub items: Option<Vec<Value>>,
+    /// The successor a switch step chose (contract 0.2; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The pending result of one attempt.
@@ -195,6 +198,7 @@ pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) 
             manifest_bytes: written.bytes,
             artifacts: written.artifacts,
             items: out.foreach_items,
+            next: out.next,
         }),
         Err(f) => Err(f),
     };

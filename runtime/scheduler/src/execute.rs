@@ -30,6 +30,8 @@ pub struct TaskResult {
 pub struct Done {
     pub(crate) artifacts: Arc<BTreeMap<String, ArtifactRef>>,
     pub(crate) items: Option<Vec<Value>>,
+    /// The successor a switch step chose.
+    pub(crate) next: Option<String>,
 }
 
 /// A task whose last attempt failed.
@@ -157,6 +159,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                     outcome: Ok(Done {
                         artifacts: Arc::new(out.artifacts),
                         items: out.items,
+                        next: out.next,
                     }),
                 };
             }
@@ -188,9 +191,13 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
             stderr_tail: report.stderr_tail,
             attempts: attempt + 1,
         };
-        // A foreach step cannot be caught: without items there is nothing to fan out.
-        let is_foreach = matches!(step.transition, wflow_core::Transition::Foreach(_));
-        if let (Some(name), false) = (&step.catch, is_foreach) {
+        // A foreach or switch step cannot be caught: without items there is nothing to fan out,
+        // without a choice nowhere to go.
+        let uncatchable = matches!(
+            step.transition,
+            wflow_core::Transition::Foreach(_) | wflow_core::Transition::Switch { .. }
+        );
+        if let (Some(name), false) = (&step.catch, uncatchable) {
             // `catch`: the flow goes on with the error kept as an artifact.
             let mut artifacts = wflow_engine::inherited(&next.input.inputs, next.input.join);
             let record = caught_error(&failed);
@@ -221,6 +228,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                     outcome: Ok(Done {
                         artifacts: Arc::new(written.artifacts),
                         items: None,
+                        next: None,
                     }),
                 };
             }
@@ -249,6 +257,7 @@ fn caught_error(failed: &Failed) -> Vec<u8> {
         TaskFailure::Trap(_) => "trap",
         TaskFailure::Limit(_) => "limit",
         TaskFailure::NoForeachItems => "no-foreach-items",
+        TaskFailure::NoChoice { .. } | TaskFailure::BadChoice { .. } => "choice",
         TaskFailure::Host(_) => "host",
         TaskFailure::Compute(_) => "compute",
     };

@@ -119,6 +119,9 @@ pub struct TaskDescription {
     pub join: bool,
     /// Whether the step is a foreach split.
     pub is_foreach: bool,
+    /// For a switch step, its choices (contract 0.2; absent before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
     /// The step's sandbox, as the policy resolved it on the submitting machine.
     pub sandbox: Sandbox,
     /// The tasks: one, or one per array index.
@@ -195,6 +198,7 @@ impl TaskDescription {
                 .collect(),
             join: i.join,
             is_foreach: i.is_foreach,
+            choices: i.choices.clone(),
             sandbox: (*i.sandbox).clone(),
             tasks: attempts
                 .iter()
@@ -289,6 +293,9 @@ impl TaskDescription {
                 .collect(),
             join: self.join,
             is_foreach: self.is_foreach,
+            choices: self.choices.clone(),
+            // Fetched by the worker, where the task runs: never through the store.
+            secrets: Default::default(),
             sandbox: Arc::new(self.sandbox.clone()),
             live_logs: None,
         })

@@ -173,6 +173,8 @@ struct State {
     ready: VecDeque<Pending>,
     joins: HashMap<(String, u64), JoinWait>,
     running: HashMap<u64, (String, Vec<Frame>)>,
+    /// Times each loop went back, by switch step and the splits around it.
+    loops: HashMap<(String, Vec<u64>), u32>,
     tasks: Vec<TaskSummary>,
     failure: Option<RunFailure>,
 }
@@ -192,6 +194,7 @@ impl State {
     fn advance(
         &mut self,
         plan: &Plan,
+        budget: &TaskBudget,
         task_id: u64,
         step: &str,
         stack: Vec<Frame>,
@@ -221,6 +224,34 @@ impl State {
                         item: None,
                     });
                     self.new_task(target, vec![(task_id, output.clone())], s);
+                }
+            }
+            Transition::Switch { max_iterations, .. } => {
+                let Some(target) = done.next.as_deref() else {
+                    return Err(format!("switch step `{step}` chose no successor"));
+                };
+                if plan.loops_back(step, target) {
+                    let key = (
+                        step.to_string(),
+                        stack.iter().map(|f| f.split_task).collect(),
+                    );
+                    let looped = self.loops.entry(key).or_insert(0);
+                    *looped += 1;
+                    let bound = max_iterations.unwrap_or(0);
+                    if *looped >= bound {
+                        return Err(format!(
+                            "the loop from `{step}` back to `{target}` went past its bound: \
+                             `{step}` chose `{target}` again after {looped} iteration(s), and \
+                             its `max_iterations` is {bound}"
+                        ));
+                    }
+                    let body = plan.loop_of(step).map_or(1, |(_, b)| b.len());
+                    budget.charge_loop(step, body)?;
+                }
+                if plan.step(target).join {
+                    self.arrive(target, task_id, output, stack);
+                } else {
+                    self.new_task(target, vec![(task_id, output)], stack);
                 }
             }
             Transition::Foreach(target) => {
@@ -311,6 +342,7 @@ pub(crate) async fn run_loop(
         ready: VecDeque::new(),
         joins: HashMap::new(),
         running: HashMap::new(),
+        loops: HashMap::new(),
         tasks: Vec::new(),
         failure: None,
     };
@@ -377,6 +409,8 @@ pub(crate) async fn run_loop(
                     inputs: p.inputs.iter().map(|(_, i)| i.clone()).collect(),
                     join: spec.join,
                     is_foreach: matches!(spec.transition, Transition::Foreach(_)),
+                    choices: spec.transition.choices().to_vec(),
+                    secrets: Default::default(),
                     sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
                     live_logs: opts.live_logs.clone(),
                 };
@@ -477,8 +511,8 @@ pub(crate) async fn run_loop(
                         .map_err(|e| format!("{e} (reused from the origin run)")),
                     _ => Ok(()),
                 };
-                if let Err(message) =
-                    charged.and_then(|()| st.advance(&opts.plan, task_id, &step, stack, done))
+                if let Err(message) = charged
+                    .and_then(|()| st.advance(&opts.plan, &budget, task_id, &step, stack, done))
                 {
                     st.failure.get_or_insert(RunFailure {
                         pathspec,

@@ -139,6 +139,7 @@ fn kind_of(t: &Transition, join: bool) -> String {
         Transition::Next(v) if v.len() >= 2 => "branch",
         Transition::Next(_) => "linear",
         Transition::Foreach(_) => "foreach",
+        Transition::Switch { .. } => "switch",
     };
     match (join, base) {
         (false, _) => base.to_string(),

@@ -17,6 +17,11 @@ pub(crate) enum Next {
     Steps(Vec<LitStr>),
     /// `foreach = "b", items = "field"`.
     Foreach { target: LitStr, items: LitStr },
+    /// `switch = ["b", "c"]`, with `max_iterations = n` for a loop: the step chooses one.
+    Switch {
+        choices: Vec<LitStr>,
+        max_iterations: Option<u32>,
+    },
 }
 
 /// A parsed `#[step(…)]` attribute.
@@ -33,10 +38,11 @@ pub(crate) struct StepArgs {
     pub(crate) network: Vec<LitStr>,
     pub(crate) clock: bool,
     pub(crate) random: bool,
+    pub(crate) secrets: Vec<LitStr>,
 }
 
-const KEYS: &str = "next, foreach, items, join, retries, timeout, memory, cpu, catch, compute, \
-                    env, network, clock, random";
+const KEYS: &str = "next, foreach, items, switch, max_iterations, join, retries, timeout, memory, \
+                    cpu, catch, compute, env, network, clock, random, secrets";
 
 /// One string or a bracketed list of strings.
 fn parse_names(input: ParseStream) -> syn::Result<Vec<LitStr>> {
@@ -66,6 +72,8 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
     let mut next: Option<(Vec<LitStr>, proc_macro2::Span)> = None;
     let mut foreach: Option<LitStr> = None;
     let mut items: Option<LitStr> = None;
+    let mut switch: Option<(Vec<LitStr>, proc_macro2::Span)> = None;
+    let mut max_iterations: Option<(u32, proc_macro2::Span)> = None;
     let mut args = StepArgs {
         next: Next::End,
         join: false,
@@ -79,6 +87,7 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
         network: Vec::new(),
         clock: false,
         random: false,
+        secrets: Vec::new(),
     };
     if let syn::Meta::Path(_) = attr.meta {
         return Ok(args);
@@ -98,6 +107,10 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
             "next" => next = Some((parse_names(meta.value()?)?, meta.path.span())),
             "foreach" => foreach = Some(meta.value()?.parse()?),
             "items" => items = Some(meta.value()?.parse()?),
+            "switch" => switch = Some((parse_names(meta.value()?)?, meta.path.span())),
+            "max_iterations" => {
+                max_iterations = Some((parse_u32(meta.value()?)?, meta.path.span()));
+            }
             "join" => args.join = true,
             "retries" => args.retries = Some(parse_u32(meta.value()?)?),
             "timeout" => args.timeout = Some(parse_u32(meta.value()?)?),
@@ -119,6 +132,7 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
             "network" => args.network = parse_names(meta.value()?)?,
             "clock" => args.clock = true,
             "random" => args.random = true,
+            "secrets" => args.secrets = parse_names(meta.value()?)?,
             _ => {
                 return Err(meta.error(format_args!(
                     "unknown `step` option; expected one of: {KEYS}"
@@ -127,6 +141,31 @@ pub(crate) fn parse_step_attr(attr: &syn::Attribute) -> syn::Result<StepArgs> {
         }
         Ok(())
     })?;
+    if let Some((choices, span)) = switch {
+        if next.is_some() || foreach.is_some() || items.is_some() {
+            return Err(syn::Error::new(
+                span,
+                "a step has one of `next`, `foreach` or `switch`, not several",
+            ));
+        }
+        if choices.len() < 2 {
+            return Err(syn::Error::new(
+                span,
+                "a switch chooses between at least two steps: `switch = [\"a\", \"b\"]`",
+            ));
+        }
+        args.next = Next::Switch {
+            choices,
+            max_iterations: max_iterations.map(|(n, _)| n),
+        };
+        return Ok(args);
+    }
+    if let Some((_, span)) = max_iterations {
+        return Err(syn::Error::new(
+            span,
+            "`max_iterations` bounds a loop, which only a `switch` makes",
+        ));
+    }
     args.next = match (next, foreach, items) {
         (Some((_, span)), Some(_), _) => {
             return Err(syn::Error::new(
@@ -310,6 +349,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             Next::End => Vec::new(),
             Next::Steps(v) => v.iter().collect(),
             Next::Foreach { target, .. } => vec![target],
+            Next::Switch { choices, .. } => choices.iter().collect(),
         };
         for t in targets {
             if !names.contains(&t.value().as_str()) {
@@ -330,10 +370,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                      step named `end` does that (add e.g. `#[step(next = \"end\")]`)"
                 ),
             )),
-            (Next::Steps(_) | Next::Foreach { .. }, "end") => push_err(syn::Error::new_spanned(
-                &step.method,
-                "the `end` step ends the flow: it takes no `next` or `foreach`",
-            )),
+            (Next::Steps(_) | Next::Foreach { .. } | Next::Switch { .. }, "end") => {
+                push_err(syn::Error::new_spanned(
+                    &step.method,
+                    "the `end` step ends the flow: it takes no `next`, `foreach` or `switch`",
+                ))
+            }
             _ => {}
         }
     }
@@ -426,6 +468,15 @@ fn step_spec(step: &Step) -> TokenStream {
         }
         Next::Steps(v) => calls.push(quote! { .branch([#(#v),*]) }),
         Next::Foreach { target, .. } => calls.push(quote! { .foreach(#target) }),
+        Next::Switch {
+            choices,
+            max_iterations,
+        } => {
+            calls.push(quote! { .switch([#(#choices),*]) });
+            if let Some(n) = max_iterations {
+                calls.push(quote! { .max_iterations(#n) });
+            }
+        }
     }
     if a.join {
         calls.push(quote! { .join() });
@@ -459,6 +510,9 @@ fn step_spec(step: &Step) -> TokenStream {
     }
     if a.random {
         calls.push(quote! { .random() });
+    }
+    for n in &a.secrets {
+        calls.push(quote! { .secret(#n) });
     }
     quote! { ::wflow::StepSpec::new(#name).doc(#doc) #(#calls)* }
 }

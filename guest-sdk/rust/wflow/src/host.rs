@@ -17,7 +17,7 @@ pub(crate) use imp::*;
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::HostError;
-    use crate::wit::wflow::flow::{artifacts, context, foreach, types};
+    use crate::wit::wflow::flow::{artifacts, context, control, foreach, secrets, types};
     use crate::{ArtifactInfo, ParamValue, Value};
 
     impl From<types::Error> for HostError {
@@ -118,6 +118,13 @@ mod imp {
             })
             .collect();
         Ok(foreach::declare_items(&items)?)
+    }
+
+    pub(crate) fn next(step: &str) -> Result<(), HostError> {
+        Ok(control::next(step)?)
+    }
+    pub(crate) fn secret(name: &str) -> Result<Vec<u8>, HostError> {
+        Ok(secrets::get(name)?)
     }
 
     /// A host `reader` resource.

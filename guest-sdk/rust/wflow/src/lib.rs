@@ -95,7 +95,10 @@
 //! | *(none of the above)* | ends the flow: only `end` |
 //! | `retries = 2`, `timeout = 60`, `memory = 256`, `cpu = 1` | extra attempts, seconds, MiB, CPUs |
 //! | `catch = "name"` | on final failure, store the error as artifact `name` ([`Caught`]) and go on |
+//! | `switch = ["b", "c"]` | then `b` or `c`, as the step chooses with [`next`] (contract 0.2) |
+//! | `switch = ["body", "end"], max_iterations = 10` | a loop back to the earlier step `body`, at most 10 times |
 //! | `compute = "name"`, `env = ["VAR"]`, `network = ["host:443"]`, `clock`, `random` | placement and capabilities |
+//! | `secrets = ["db_password"]` | secrets the step reads with [`secret`] (the host's policy says where each comes from) |
 //!
 //! # Artifacts
 //!
@@ -153,6 +156,7 @@ extern crate self as wflow;
 mod artifact;
 pub mod card;
 pub mod codec;
+mod control;
 pub mod current;
 mod error;
 mod flow;
@@ -166,6 +170,7 @@ pub use artifact::{
     Artifact, ArtifactInfo, ArtifactReader, ArtifactWriter, CHUNK_SIZE, Field, RawArtifact, Source,
 };
 pub use codec::{Bytes, Value, decode, encode};
+pub use control::{next, secret, secret_bytes};
 pub use error::{Caught, Context, Error, ErrorKind, Result};
 pub use flow::{
     Flow, FlowFields, ForeachItems, Inputs, IntoStepResult, declare_values, foreach_items,
@@ -194,7 +199,7 @@ pub use wflow_macro::flow;
 /// among them. Every other target must still be a step of the `impl` block.
 pub use wflow_macro::steps;
 
-/// The generated WIT bindings (world `step` of `wflow:flow@0.1.0`). Not a stable API.
+/// The generated WIT bindings (world `step` of `wflow:flow@0.2.0`). Not a stable API.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {

@@ -114,6 +114,14 @@ pub enum Transition {
     Next(Vec<String>),
     /// One task of the named step per item the step declares; later joined.
     Foreach(String),
+    /// One of `choices`, chosen by the step at run time with [`next`](crate::next) (contract
+    /// 0.2). A choice leading back to an earlier step makes a loop, bounded by `max_iterations`.
+    Switch {
+        /// The possible successors.
+        choices: Vec<String>,
+        /// Most iterations of the loop (required for a loop).
+        max_iterations: Option<u32>,
+    },
 }
 
 /// A host directory a step asks to see at a guest path.
@@ -141,6 +149,8 @@ pub struct Capabilities {
     pub clock: bool,
     /// Random numbers from the host's secure source.
     pub random: bool,
+    /// Secrets read with [`secret`](crate::secret) (contract 0.2).
+    pub secrets: Vec<String>,
 }
 
 /// One step and its settings. A new step ends the flow until [`next`](StepSpec::next),
@@ -211,6 +221,26 @@ impl StepSpec {
     /// [`foreach_items`](crate::foreach_items)).
     pub fn foreach(mut self, step: impl Into<String>) -> StepSpec {
         self.transition = Transition::Foreach(step.into());
+        self
+    }
+
+    /// Chooses one of `steps` at run time (a switch): the step calls [`next`](crate::next) with
+    /// one of them. A choice that leads back to an earlier step makes a loop, which needs
+    /// [`max_iterations`](StepSpec::max_iterations).
+    pub fn switch<S: Into<String>>(mut self, steps: impl IntoIterator<Item = S>) -> StepSpec {
+        self.transition = Transition::Switch {
+            choices: steps.into_iter().map(Into::into).collect(),
+            max_iterations: None,
+        };
+        self
+    }
+
+    /// Bounds the loop this switch closes: past `n` iterations the run fails, naming the loop.
+    /// Set it after [`switch`](StepSpec::switch); on any other transition it does nothing.
+    pub fn max_iterations(mut self, n: u32) -> StepSpec {
+        if let Transition::Switch { max_iterations, .. } = &mut self.transition {
+            *max_iterations = Some(n);
+        }
         self
     }
 
@@ -300,6 +330,13 @@ impl StepSpec {
         self.capabilities.random = true;
         self
     }
+
+    /// Asks for the secret `name` (read with [`secret`](crate::secret)); the host's policy says
+    /// whether the step may have it and where it comes from.
+    pub fn secret(mut self, name: impl Into<String>) -> StepSpec {
+        self.capabilities.secrets.push(name.into());
+        self
+    }
 }
 
 pub(crate) mod to_wit {
@@ -340,6 +377,13 @@ pub(crate) mod to_wit {
                 Transition::End => w::Transition::End,
                 Transition::Next(v) => w::Transition::Next(v),
                 Transition::Foreach(t) => w::Transition::Foreach(t),
+                Transition::Switch {
+                    choices,
+                    max_iterations,
+                } => w::Transition::Switch(w::SwitchSpec {
+                    choices,
+                    max_iterations,
+                }),
             },
             join: s.join,
             retries: s.retries,
@@ -362,6 +406,7 @@ pub(crate) mod to_wit {
                 network: c.network,
                 clock: c.clock,
                 random: c.random,
+                secrets: c.secrets,
             },
         }
     }

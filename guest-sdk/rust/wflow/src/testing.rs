@@ -71,6 +71,10 @@ struct State {
     reads: Vec<String>,
     read_chunk: usize,
     error: Option<Error>,
+    /// The step's switch choices (from the spec) and the one it made.
+    choices: Vec<String>,
+    next: Option<String>,
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl MockTask {
@@ -145,6 +149,12 @@ impl MockTask {
         self
     }
 
+    /// Gives the step the secret `name` (it must also ask for it in its spec).
+    pub fn secret(mut self, name: &str, value: impl Into<Vec<u8>>) -> MockTask {
+        self.state.secrets.insert(name.into(), value.into());
+        self
+    }
+
     /// Makes readers return at most `bytes` per host read, to exercise chunk boundaries.
     pub fn read_chunk(mut self, bytes: usize) -> MockTask {
         self.state.read_chunk = bytes.max(1);
@@ -191,6 +201,15 @@ impl MockTask {
             }
         }
         let step = state.step_name.clone();
+        if let Some(s) = spec.get_step(&step) {
+            if let crate::Transition::Switch { choices, .. } = &s.transition {
+                state.choices = choices.clone();
+            }
+            // As the host does: a step is given only the secrets it asks for.
+            state
+                .secrets
+                .retain(|name, _| s.capabilities.secrets.contains(name));
+        }
         TASK.with(|t| *t.borrow_mut() = Some(state));
         struct Clear;
         impl Drop for Clear {
@@ -207,11 +226,19 @@ impl MockTask {
             .expect("mock state is set");
         drop(clear);
         result?;
+        if !state.choices.is_empty() && state.next.is_none() {
+            return Err(Error::msg(format_args!(
+                "switch step `{step}` finished without choosing its successor: call \
+                 `wflow::next` with one of {:?}",
+                state.choices
+            )));
+        }
         Ok(MockOutcome {
             puts: state.puts,
             put_order: state.put_order,
             items: state.items,
             reads: state.reads,
+            next: state.next,
         })
     }
 }
@@ -254,6 +281,7 @@ pub struct MockOutcome {
     put_order: Vec<String>,
     items: Option<Vec<Value>>,
     reads: Vec<String>,
+    next: Option<String>,
 }
 
 impl MockOutcome {
@@ -286,6 +314,11 @@ impl MockOutcome {
     /// order: what was loaded, not what was merely bound.
     pub fn reads(&self) -> &[String] {
         &self.reads
+    }
+
+    /// The successor a switch step chose with [`next`](crate::next).
+    pub fn next(&self) -> Option<&str> {
+        self.next.as_deref()
     }
 
     /// The foreach items the step declared, decoded, or `None` if it declared none.
@@ -465,6 +498,43 @@ pub(crate) mod host {
         with(|s| {
             s.items = Some(items);
             Ok(())
+        })
+    }
+
+    pub(crate) fn next(step: &str) -> Result<(), HostError> {
+        with(|s| {
+            let refused = if s.choices.is_empty() {
+                Some(format!(
+                    "step `{}` is not a switch step; only a step whose transition is `switch` \
+                     may choose its successor",
+                    s.step_name
+                ))
+            } else if !s.choices.iter().any(|c| c == step) {
+                Some(format!(
+                    "`{step}` is not a choice of switch step `{}`: it may choose {:?}",
+                    s.step_name, s.choices
+                ))
+            } else {
+                None
+            };
+            match refused {
+                Some(m) => Err(HostError::Invalid(m)),
+                None => {
+                    s.next = Some(step.to_string());
+                    Ok(())
+                }
+            }
+        })
+    }
+    pub(crate) fn secret(name: &str) -> Result<Vec<u8>, HostError> {
+        with(|s| {
+            s.secrets.get(name).cloned().ok_or_else(|| {
+                HostError::NotFound(format!(
+                    "step `{}` was given no secret `{name}`: a step reads only the secrets it \
+                     asks for (`secrets = [\"{name}\"]`)",
+                    s.step_name
+                ))
+            })
         })
     }
 

@@ -6,12 +6,12 @@ use std::path::Path;
 use crate::testing::{MockInput, MockTask};
 use crate::*;
 
-/// The SDK ships a copy of the contract; it must equal the repository's `wit/` (run
-/// `scripts/sync-wit` after changing the contract).
+/// The SDK ships a copy of the contract version it targets; it must equal the repository's
+/// `wit/0.2.0/` (run `scripts/sync-wit` after changing the contract).
 #[test]
 fn wit_copy_matches_the_contract() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let repo = manifest.join("../../../wit");
+    let repo = manifest.join("../../../wit/0.2.0");
     if !repo.join("flow.wit").exists() {
         // Built outside the repository (e.g. from a published crate): nothing to compare with.
         return;
@@ -28,7 +28,7 @@ fn wit_copy_matches_the_contract() {
         let ours = std::fs::read_to_string(manifest.join("wit").join(&name)).unwrap_or_default();
         assert!(
             theirs == ours,
-            "guest-sdk/rust/wflow/wit/{} differs from wit/{}: run scripts/sync-wit",
+            "guest-sdk/rust/wflow/wit/{} differs from wit/0.2.0/{}: run scripts/sync-wit",
             name.to_string_lossy(),
             name.to_string_lossy()
         );

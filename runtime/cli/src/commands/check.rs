@@ -27,7 +27,12 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
             .iter()
             .map(|(key, wasm, c)| {
                 let steps = provided_by(&flow, key);
-                let v = serde_json::json!({ "file": wasm, "digest": c.digest(), "steps": steps });
+                let v = serde_json::json!({
+                    "file": wasm,
+                    "digest": c.digest(),
+                    "contract": c.contract(),
+                    "steps": steps,
+                });
                 (key.clone(), v)
             })
             .collect();
@@ -35,6 +40,7 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
             "component": flow.components[0].1,
             "components": components,
             "digest": flow.code_digest,
+            "contract": flow.components[0].2.contract(),
             "spec": spec,
             "order": flow.plan.steps_in_order(),
         }));
@@ -76,6 +82,10 @@ pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Resul
                 "  digest {} (pin it in a policy's [flows.{}] digests to give it that flow's grants)",
                 flow.components[0].2.digest(),
                 spec.name
+            ));
+            printer.line(format!(
+                "  contract wflow:flow@{}",
+                flow.components[0].2.contract()
             ));
         }
         printer.line("\nGraph:");

@@ -246,6 +246,7 @@ fn create(
         check_schedule(s).map_err(bad)?;
     }
     let flow = super::load_flow(&args.flow, settings, 1, printer)?;
+    asl::check_plan(&flow.plan).map_err(|e| BadInput(e.to_string()))?;
     let spec = flow.plan.spec().clone();
     let name = args.name.clone().unwrap_or_else(|| spec.name.clone());
     check_name(&name).map_err(bad)?;

@@ -356,6 +356,9 @@ fn run_task(
         inputs: inputs.iter().map(|(_, i)| i.clone()).collect(),
         join: spec.join,
         is_foreach,
+        // A deployment runs no switch (`asl::check_plan`) and, for now, no secrets.
+        choices: Vec::new(),
+        secrets: Default::default(),
         sandbox: Arc::new(sandbox),
         live_logs: None,
     };

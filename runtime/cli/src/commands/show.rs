@@ -157,8 +157,80 @@ fn params_text(params: &serde_json::Value) -> String {
     }
 }
 
+/// For each switch step of a run (contract 0.2): how many of its tasks chose each choice, from
+/// the tasks that read its tasks' outputs. Empty when the flow has no switch (nothing is read).
+fn switches_taken(
+    run: &Run,
+    view: &RunView,
+) -> Result<std::collections::BTreeMap<String, Vec<(String, usize)>>> {
+    let spec = run.spec().ok();
+    let switches: Vec<(String, Vec<String>)> = spec
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter(|s| !s.transition.choices().is_empty())
+        .filter(|s| view.steps.iter().any(|v| v.name == s.name))
+        .map(|s| (s.name.clone(), s.transition.choices().to_vec()))
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    if switches.is_empty() {
+        return Ok(out);
+    }
+    let tasks = run.tasks()?;
+    let step_of: std::collections::HashMap<u64, &str> =
+        tasks.iter().map(|t| (t.id(), t.step())).collect();
+    for (switch, choices) in switches {
+        let counts = choices
+            .into_iter()
+            .map(|choice| {
+                let n = tasks
+                    .iter()
+                    .filter(|t| t.step() == choice)
+                    .filter(|t| {
+                        t.record()
+                            .inputs
+                            .iter()
+                            .any(|i| step_of.get(i) == Some(&switch.as_str()))
+                    })
+                    .count();
+                (choice, n)
+            })
+            .collect();
+        out.insert(switch, counts);
+    }
+    Ok(out)
+}
+
+/// `took fan; not taken: train, skip` (`took body ×2, end` for a loop).
+fn taken_text(counts: &[(String, usize)]) -> String {
+    let took: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| {
+            if *n == 1 {
+                c.clone()
+            } else {
+                format!("{c} ×{n}")
+            }
+        })
+        .collect();
+    let not: Vec<&str> = counts
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let mut parts = Vec::new();
+    if !took.is_empty() {
+        parts.push(format!("took {}", took.join(", ")));
+    }
+    if !not.is_empty() {
+        parts.push(format!("not taken: {}", not.join(", ")));
+    }
+    parts.join("; ")
+}
+
 fn show_run(run: &Run, printer: &Printer) -> Result<()> {
     let view = RunView::of(run)?;
+    let taken = switches_taken(run, &view)?;
     let r = run.record();
     if printer.json() {
         let mut v = run_json(run);
@@ -182,6 +254,11 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
                     "wall_ms": s.wall_ms(),
                     "task_ms": s.stats.task_ms,
                     "max_task_ms": s.stats.max_task_ms,
+                    "taken": taken.get(&s.name).map(|c| {
+                        c.iter()
+                            .map(|(k, n)| (k.clone(), serde_json::json!(n)))
+                            .collect::<serde_json::Map<_, _>>()
+                    }),
                 })
             })
             .collect();
@@ -236,6 +313,10 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
                 String::new()
             } else {
                 format!("{} -> {}", s.kind, s.targets.join(", "))
+            };
+            let next = match taken.get(&s.name) {
+                Some(counts) if s.stats.tasks > 0 => format!("{next}  ({})", taken_text(counts)),
+                _ => next,
             };
             [
                 format!("{}{}", "  ".repeat(s.depth), s.name),

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 use wflow_store::{ArtifactRef, BlobReader, BlobWriter};
 
 use crate::bindings::types::{ArtifactInfo, Error as WitError, Value as WitValue};
-use crate::bindings::wflow::flow::artifacts::{Host, HostReader, HostWriter};
+use crate::bindings::v0_1::wflow::flow::artifacts::{Host, HostReader, HostWriter};
 use crate::host::{TaskIo, TaskState};
 use crate::sandbox::LimitExceeded;
 

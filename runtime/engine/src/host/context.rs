@@ -3,7 +3,7 @@
 use wflow_core::ParamValue;
 
 use crate::bindings::types::{ParamValue as WitParam, Value as WitValue};
-use crate::bindings::wflow::flow::context::Host;
+use crate::bindings::v0_1::wflow::flow::context::Host;
 use crate::host::TaskState;
 
 impl Host for TaskState {

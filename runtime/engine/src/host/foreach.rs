@@ -1,7 +1,7 @@
 //! `wflow:flow/foreach`: a foreach step declares its items.
 
 use crate::bindings::types::{Error as WitError, Value as WitValue};
-use crate::bindings::wflow::flow::foreach::Host;
+use crate::bindings::v0_1::wflow::flow::foreach::Host;
 use crate::host::TaskState;
 use crate::host::artifacts::{ENTRY_BYTES, check_codec};
 

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod context;
 pub mod foreach;
 pub(crate) mod lookup;
+mod v0_2;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct TaskIo {
     pub(crate) artifacts: u64,
     /// Readers and writers open now (checked against `max_open_artifacts`).
     pub(crate) open_handles: u32,
+    /// The successor a switch step chose last (`control.next`, contract 0.2), valid or not.
+    pub(crate) next: Option<String>,
 }
 
 impl WasiView for TaskState {

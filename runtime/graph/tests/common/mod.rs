@@ -2,7 +2,8 @@
 //!
 //! Steps are separated by `;`. `a -> b c` goes to `b` and `c` (a branch when there are several),
 //! `a => b` is a foreach over `b`, `a ->` has an empty `next`, and a bare `a` has the `end`
-//! transition. A leading `*` marks a join: `*j -> end`.
+//! transition. A leading `*` marks a join: `*j -> end`. `a ?> b c` is a switch between `b` and
+//! `c`; `a ?5> b c` one with `max_iterations = 5`.
 
 use wflow_core::{FlowSpec, StepSpec, Transition};
 
@@ -14,7 +15,18 @@ pub fn step(src: &str) -> StepSpec {
         None => (false, src),
     };
     let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-    let (name, transition) = if let Some((name, target)) = src.split_once("=>") {
+    let switch = src.split_once('?').and_then(|(name, rest)| {
+        let (bound, targets) = rest.split_once('>')?;
+        Some((name, bound.parse::<u32>().ok(), targets))
+    });
+    let (name, transition) = if let Some((name, max_iterations, targets)) = switch {
+        let choices = words(targets);
+        let t = Transition::Switch {
+            choices,
+            max_iterations,
+        };
+        (name, t)
+    } else if let Some((name, target)) = src.split_once("=>") {
         (name, Transition::Foreach(target.trim().to_string()))
     } else if let Some((name, targets)) = src.split_once("->") {
         (name, Transition::Next(words(targets)))

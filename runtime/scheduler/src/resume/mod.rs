@@ -163,8 +163,11 @@ pub struct Resume {
     ancestors: BTreeSet<String>,
     /// The component that ran each step in the origin.
     origin_code: Code,
-    /// Successful origin tasks with a manifest, by (step, foreach path).
-    by_key: HashMap<(String, Vec<u32>), TaskRecord>,
+    /// Successful origin tasks with a manifest, by (step, foreach path): several for the
+    /// iterations of a loop, told apart by their inputs.
+    by_key: HashMap<(String, Vec<u32>), Vec<TaskRecord>>,
+    /// Origin task → the step that took its output (how a switch's choice is known again).
+    next_of: HashMap<u64, String>,
     /// New task id → the origin task it reused.
     origin_of: HashMap<u64, u64>,
     /// Parameter artifacts to replace in the inputs of tasks that run: name → (origin's
@@ -198,6 +201,8 @@ pub(crate) struct Reused {
     manifest_bytes: Option<Vec<u8>>,
     artifacts: Arc<BTreeMap<String, ArtifactRef>>,
     items: Option<Vec<Value>>,
+    /// A switch's choice.
+    next: Option<String>,
 }
 
 fn pathspec(run: &RunRecord) -> String {
@@ -208,14 +213,16 @@ fn steps_text(plan: &Plan) -> String {
     plan.steps_in_order().join(", ")
 }
 
-/// The steps reachable from `from` (itself included).
+/// The steps reachable from `from` (itself included), not going back round loops.
 fn downstream(plan: &Plan, from: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from([from.to_string()]);
     while let Some(step) = queue.pop_front() {
         if seen.insert(step.clone()) {
             for t in plan.step(&step).transition.targets() {
-                queue.push_back(t.to_string());
+                if !plan.loops_back(&step, t) {
+                    queue.push_back(t.to_string());
+                }
             }
         }
     }
@@ -310,6 +317,14 @@ impl Resume {
                             .filter(|s| !keep_self || s != step),
                     );
                 }
+                // A loop re-enters at its failed iteration: the steps of a loop that failed are
+                // reused task by task while their inputs are the origin's (the iterations before
+                // the failure), and run from the failed task on.
+                for (_, body) in plan.loops() {
+                    if body.iter().any(|s| failed.contains(s)) {
+                        rerun.retain(|s| !body.contains(s) || changed.contains(s.as_str()));
+                    }
+                }
             }
         }
         if how.strict {
@@ -325,11 +340,13 @@ impl Resume {
                 .collect()
         };
         let reusing_steps = in_order(&|s| !rerun.contains(s));
+        let next_of = successors(&origin_tasks);
         let reusable = index(origin_tasks);
         let reusing_tasks = reusable
-            .keys()
-            .filter(|(step, _)| reusing_steps.contains(step))
-            .count();
+            .iter()
+            .filter(|((step, _), _)| reusing_steps.contains(step))
+            .map(|(_, tasks)| tasks.len())
+            .sum();
         let mut reusing_code = Vec::new();
         for step in &reusing_steps {
             if let Some(d) = origin_code.of_step(step)
@@ -354,6 +371,7 @@ impl Resume {
         Ok(Resume {
             mode: Mode::Resume,
             by_key: reusable,
+            next_of,
             origin,
             plan,
             rerun,
@@ -427,6 +445,7 @@ impl Resume {
                 step,
                 path: target.foreach_path.clone(),
             },
+            next_of: successors(&origin_tasks),
             by_key: index(origin_tasks),
             origin,
             plan,
@@ -502,18 +521,27 @@ impl Resume {
         path: &[u32],
         inputs: &[(u64, InputArtifacts)],
     ) -> Option<Reused> {
-        let origin = self.by_key.get(&(step.to_string(), path.to_vec()))?;
         // Its inputs must be the origin tasks that this task's inputs reused.
         let mut mine = Vec::new();
         for (id, _) in inputs.iter().filter(|(id, _)| *id != 0) {
             mine.push(*self.origin_of.get(id)?);
         }
-        let mut theirs = origin.inputs.clone();
         mine.sort_unstable();
-        theirs.sort_unstable();
-        if mine != theirs {
-            return None;
-        }
+        let origin = self
+            .by_key
+            .get(&(step.to_string(), path.to_vec()))?
+            .iter()
+            .find(|o| {
+                let mut theirs = o.inputs.clone();
+                theirs.sort_unstable();
+                mine == theirs
+            })?;
+        // A switch's choice is the step that took its output in the origin: none, no reuse.
+        let next = if self.plan.step(step).transition.choices().is_empty() {
+            None
+        } else {
+            Some(self.next_of.get(&origin.task_id)?.clone())
+        };
         let pathspec = format!(
             "{}/{}/{step}/{}",
             self.origin.flow, self.origin.run_id, origin.task_id
@@ -582,6 +610,7 @@ impl Resume {
             manifest_bytes,
             artifacts: Arc::new(artifacts),
             items,
+            next,
         })
     }
 
@@ -610,11 +639,25 @@ impl Resume {
     }
 }
 
-fn index(tasks: Vec<TaskRecord>) -> HashMap<(String, Vec<u32>), TaskRecord> {
-    tasks
+fn index(tasks: Vec<TaskRecord>) -> HashMap<(String, Vec<u32>), Vec<TaskRecord>> {
+    let mut by_key: HashMap<_, Vec<TaskRecord>> = HashMap::new();
+    for t in tasks
         .into_iter()
         .filter(|t| t.status == Status::Succeeded && t.manifest.is_some())
-        .map(|t| ((t.step.clone(), t.foreach_path.clone()), t))
+    {
+        by_key
+            .entry((t.step.clone(), t.foreach_path.clone()))
+            .or_default()
+            .push(t);
+    }
+    by_key
+}
+
+/// Each origin task's successor step, from the tasks that read it (for a switch, its choice).
+fn successors(tasks: &[TaskRecord]) -> HashMap<u64, String> {
+    tasks
+        .iter()
+        .flat_map(|t| t.inputs.iter().map(|&i| (i, t.step.clone())))
         .collect()
 }
 
@@ -766,6 +809,7 @@ pub(crate) async fn deliver(
         outcome: Ok(Done {
             artifacts: reused.artifacts,
             items: reused.items,
+            next: reused.next,
         }),
     }
 }
