@@ -327,6 +327,7 @@ fn run_any(
         max_tasks: u64::MAX,
         compute: Default::default(),
         live_logs: None,
+        cache: false,
     };
     let summary = match resume {
         Some(r) => rt.block_on(resume_flow(opts, r)),

@@ -290,6 +290,7 @@ pub fn run_flow(
             max_tasks: u64::MAX,
             live_logs: None,
             compute: Default::default(),
+            cache: false,
         }))
         .expect("the run is carried out");
     assert_eq!(

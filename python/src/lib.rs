@@ -135,6 +135,8 @@ fn task_dict<'py>(py: Python<'py>, flow: &str, t: &TaskRecord) -> PyResult<Bound
         _ => None,
     };
     d.set_item("origin", origin)?;
+    d.set_item("cached", t.is_cached())?;
+    d.set_item("caught", t.caught)?;
     Ok(d)
 }
 
@@ -148,7 +150,10 @@ fn step_dict<'py>(py: Python<'py>, s: &wflow_client::Step<'_>) -> PyResult<Bound
     d.set_item("succeeded", st.succeeded)?;
     d.set_item("failed", st.failed)?;
     d.set_item("running", st.running)?;
-    d.set_item("reused", st.reused)?;
+    // By a resume; `cached`: taken from the cache.
+    d.set_item("reused", st.reused - st.cached)?;
+    d.set_item("cached", st.cached)?;
+    d.set_item("caught", st.caught)?;
     d.set_item("attempts", st.attempts)?;
     d.set_item("started_ms", st.first_started_ms)?;
     d.set_item("finished_ms", st.last_finished_ms)?;

@@ -309,7 +309,7 @@ class Step(_Object):
     @property
     def counts(self) -> Dict[str, int]:
         """Its tasks by outcome, and attempts."""
-        keys = ("tasks", "succeeded", "failed", "running", "reused", "attempts")
+        keys = ("tasks", "succeeded", "failed", "running", "reused", "cached", "caught", "attempts")
         return {k: self._record[k] for k in keys}
 
     @property
@@ -412,9 +412,21 @@ class Task(_Object):
 
     @property
     def origin(self) -> Optional["Task"]:
-        """For a task a resumed run reused: the task it took its outputs from."""
+        """For a task a resumed run reused, or a cached one: the task it took its outputs from."""
         o = self._record["origin"]
         return None if o is None else Task(o, store=self._store)
+
+    @property
+    def cached(self) -> bool:
+        """True when the task did not run: a pure step's task whose reads matched an earlier
+        task's, whose outputs it took (``origin``)."""
+        return bool(self._record["cached"])
+
+    @property
+    def caught(self) -> bool:
+        """True when its step failed and ``catch`` kept the error (the task counts as
+        succeeded)."""
+        return bool(self._record["caught"])
 
     @property
     def attempts(self) -> List[Dict[str, Any]]:

@@ -669,7 +669,12 @@ fn tasks_of<'a>(summary: &'a serde_json::Value, step: &str) -> Vec<&'a str> {
 fn hello_on_batch_gives_the_same_artifacts_as_locally() {
     let m = BatchEnv::new("batch-hello");
     let (local, _) = m.run_ok("example-hello", "local", &["-p", "name=batch"]);
-    let (remote, _) = m.run_ok("example-hello", "batch", &["-p", "name=batch"]);
+    // Without `--no-cache` every task would come from the cache of the local run (below).
+    let (remote, _) = m.run_ok(
+        "example-hello",
+        "batch",
+        &["-p", "name=batch", "--no-cache"],
+    );
     let queue = remote["compute"]["batch"]["queue"]
         .as_str()
         .unwrap_or_default();
@@ -695,13 +700,26 @@ fn hello_on_batch_gives_the_same_artifacts_as_locally() {
     let calls = api_calls(&remote);
     assert_eq!(calls["SubmitJob"], 3, "one job per task: {calls:?}");
     assert!(calls["RegisterJobDefinition"] + calls["DescribeJobDefinitions"] >= 1);
+
+    // Issue 15: the same run again takes every (pure) task from the cache and submits no job.
+    let (cached, _) = m.run_ok("example-hello", "batch", &["-p", "name=batch"]);
+    let tasks = cached["tasks"].as_array().unwrap();
+    assert!(tasks.iter().all(|t| t["cached"] == true), "{cached}");
+    assert_eq!(api_calls(&cached)["SubmitJob"], 0, "{cached}");
+    for step in ["start", "hello", "end"] {
+        assert_eq!(
+            m.artifacts(&task_of(&remote, step)),
+            m.artifacts(&task_of(&cached, step)),
+            "step {step}"
+        );
+    }
 }
 
 #[test]
 fn a_foreach_of_50_is_one_array_job() {
     let m = BatchEnv::new("batch-foreach");
     let (local, _) = m.run_ok("example-foreach", "local", &["-p", "n=50"]);
-    let (remote, _) = m.run_ok("example-foreach", "batch", &["-p", "n=50"]);
+    let (remote, _) = m.run_ok("example-foreach", "batch", &["-p", "n=50", "--no-cache"]);
     let total = m.artifact(&format!("{}/total", task_of(&remote, "sum")));
     assert_eq!(
         total,

@@ -63,7 +63,9 @@ fn check_case(env: &Env, comps: &Path, case: &Value) {
         std::fs::write(to, text.as_str().unwrap()).unwrap();
     }
     let flow = comps.join(case["flow"].as_str().unwrap());
-    let mut args = vec!["run", "--json", flow.to_str().unwrap()];
+    // Cases share one store: without `--no-cache`, a task of one case could come from the
+    // cache of another's and not run.
+    let mut args = vec!["run", "--json", "--no-cache", flow.to_str().unwrap()];
     for a in case["args"].as_array().into_iter().flatten() {
         args.push(a.as_str().unwrap());
     }

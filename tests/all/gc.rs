@@ -82,7 +82,9 @@ fn bigdata(env: &Env, mb: u32, extra: &[&str]) -> String {
 /// Runs the bigdata example; returns its run id and its `verified` artifact's pathspec.
 fn bigdata_run(env: &Env, mb: u32, extra: &[&str]) -> (String, String) {
     let g = guest("example-bigdata");
-    let mut args = vec!["-p".to_string(), format!("mb={mb}")];
+    // `--no-cache`: a run of the same size would take the earlier run's tasks from the cache,
+    // and a cached task's origin keeps that run alive (which is what these tests are not about).
+    let mut args = vec!["-p".to_string(), format!("mb={mb}"), "--no-cache".into()];
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let s = env.run_ok(&g, &args);
@@ -169,6 +171,14 @@ fn the_rule_keeps_the_right_runs_and_kept_runs_read_back_and_resume() {
     assert!(removed(&again).is_empty());
     assert_eq!(again["blobs_removed"], 0);
     assert_eq!(every_run_reads_back(&env), 3);
+    // Issue 15: a task taken from the cache names the task it came from as its origin, which
+    // keeps that run too.
+    let cached = env.run_ok(&guest("example-bigdata"), &["-p", "mb=1"]);
+    let tasks = cached["tasks"].as_array().unwrap();
+    assert!(tasks.iter().any(|t| t["cached"] == true), "{cached}");
+    let report = gc_json(&env, &["--keep-last", "1", "--flow", "Bigdata"]);
+    assert!(removed(&report).is_empty(), "{r3} is an origin: {report}");
+    assert_eq!(every_run_reads_back(&env), 4);
 }
 
 #[test]
@@ -389,7 +399,10 @@ fn gc_on_s3_removes_runs_records_and_blobs_and_leaves_other_layouts_alone() {
         let m = S3Env::new(&server.endpoint, bucket, "team/wflow");
         let store = server.store(&server.config(bucket, "team/wflow")).unwrap();
         let run = |mb: u32| {
-            let s = m.run_ok(&guest("example-bigdata"), &["-p", &format!("mb={mb}")]);
+            let s = m.run_ok(
+                &guest("example-bigdata"),
+                &["-p", &format!("mb={mb}"), "--no-cache"],
+            );
             let id = s["run_id"].as_str().unwrap().to_string();
             (id, format!("{}/verified", task_of(&s, "consume")))
         };

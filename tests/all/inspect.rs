@@ -722,7 +722,7 @@ pub(crate) fn a_corrupt_blob_names_itself_and_its_artifact_and_nothing_else_brea
 
     // A step that reads the corrupt value fails, naming the blob and the artifact it read.
     let run = run_path(&s);
-    let out = env.wflow(&["resume", "--json", &run, "--from", "consume"]);
+    let out = env.wflow(&["resume", "--json", "--no-cache", &run, "--from", "consume"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let resumed: Value = serde_json::from_slice(&out.stdout).unwrap();
     let failed = resumed["failure"]["pathspec"].as_str().unwrap();

@@ -10,6 +10,8 @@ mod bad_input;
 mod batch;
 /// What a Python or JavaScript flow's top-level code can reach while it is built.
 mod build_time;
+/// Caching pure steps across runs: what re-runs after a change, and what never is cached.
+mod cache;
 /// Cards a step writes: `wflow card get` end to end (the browser test is in `ui`).
 mod cards;
 /// `wflow check` and `wflow build`.

@@ -228,6 +228,55 @@ fn catch_keeps_the_error_and_the_flow_goes_on() {
             .contains("end failed on purpose")
     );
     assert_eq!(err["attempts"], 1);
+
+    // Issue 15, item 4: the caught task is shown as caught, not plain ok, everywhere.
+    let end = task_of(&s, "end");
+    let summary = s["tasks"].as_array().unwrap();
+    let caught: Vec<&str> = summary
+        .iter()
+        .filter(|t| t["caught"] == true)
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(caught, ["end"], "{s}");
+    let text = |args: &[&str]| {
+        let out = env.wflow(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    let run = end.rsplitn(3, '/').nth(2).unwrap().to_string();
+    let (step, _) = text(&["show", &format!("{run}/end")]);
+    assert!(step.contains("1 succeeded (1 caught)"), "{step}");
+    assert!(step.contains("caught"), "{step}");
+    let (task, _) = text(&["show", &end]);
+    assert!(task.contains("succeeded (caught"), "{task}");
+    let (_, notes) = text(&["logs", &end]);
+    assert!(notes.contains("`catch` kept the error"), "{notes}");
+    let (runs, _) = text(&["runs", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs[0]["tasks"]["caught"], 1, "{runs}");
+    let page = env.dir.path().join("caught.html");
+    text(&["show", &run, "--html", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<th>caught</th>"), "{html}");
+    // The run's text summary says which step had a caught failure.
+    let out = env.wflow(&[
+        "run",
+        guest("test-program-hostile").to_str().unwrap(),
+        "-p",
+        "mode=fail-end",
+        "--no-cache",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed
+            .lines()
+            .any(|l| l.contains("end") && l.contains("1 caught")),
+        "{printed}"
+    );
 }
 
 /// The digest `wflow check` prints for a component.

@@ -29,8 +29,12 @@ fn failed_faulty(env: &Env, mode: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `wflow resume --json ARGS`, expecting success; returns the summary and stderr.
+///
+/// With `--no-cache`: these tests are about what a resume reuses; a pure step's tasks would
+/// otherwise come from the cache when they read what they read before (that is `cache.rs`).
 fn resume_ok(env: &Env, args: &[&str]) -> (Value, String) {
-    let mut all = vec!["resume", "--json"];
+    let mut all = vec!["resume", "--json", "--no-cache"];
     all.extend_from_slice(args);
     let out = env.wflow(&all);
     assert!(out.status.success(), "wflow {all:?}: {}", stderr(&out));
@@ -39,7 +43,7 @@ fn resume_ok(env: &Env, args: &[&str]) -> (Value, String) {
 
 /// `wflow resume ARGS` in text mode, expecting success; returns stderr (the notes).
 fn resume_notes(env: &Env, args: &[&str]) -> String {
-    let mut all = vec!["resume"];
+    let mut all = vec!["resume", "--no-cache"];
     all.extend_from_slice(args);
     let out = env.wflow(&all);
     assert!(out.status.success(), "wflow {all:?}: {}", stderr(&out));

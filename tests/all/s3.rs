@@ -598,9 +598,10 @@ fn uploads_a_server_stored_wrongly_are_caught_and_a_rerun_heals_the_bucket() {
     let mut framed = b"10000;chunk-signature=0\r\n".to_vec();
     framed.extend_from_slice(&bytes);
     testing::overwrite(&direct, &key, framed);
-    // A rerun on a server that stores uploads correctly heals it.
+    // A rerun on a server that stores uploads correctly heals it (with `--no-cache`: the task
+    // runs and stores its outputs again rather than taking the earlier ones).
     let fixed = S3Env::new(&server.endpoint, &bucket, "wflow");
-    fixed.run_ok(&bigdata, &["-p", "mb=20"]);
+    fixed.run_ok(&bigdata, &["-p", "mb=20", "--no-cache"]);
     assert_eq!(direct.get(&key).unwrap().unwrap(), bytes, "healed");
     assert_blobs_verify(&direct);
 }
@@ -686,4 +687,22 @@ fn a_corrupt_task_batch_is_skipped_with_a_warning() {
         let task: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(task["status"], "succeeded", "{task}");
     });
+}
+
+/// Issue 15: pure steps are cached across runs with object records too (`cache.rs` has the
+/// checks); the cache's entries are a few objects per run, not one per task.
+#[test]
+fn pure_steps_are_cached_across_runs_on_s3() {
+    let server = TestServer::get(Kind::S3sFs);
+    let bucket = server.new_bucket("cache");
+    let m = S3Env::new(&server.endpoint, &bucket, "wflow");
+    crate::cache::pure_flow_checks(&|args| m.wflow(args));
+    let store = server.store(&server.config(&bucket, "wflow")).unwrap();
+    let entries = store.list("records-v1/cache/").unwrap();
+    // 5 runs; each filed at most one object per pure step that ran, per batch of records.
+    assert!(
+        !entries.is_empty() && entries.len() <= 5 * 8,
+        "{} cache objects: {entries:?}",
+        entries.len()
+    );
 }

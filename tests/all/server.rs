@@ -523,6 +523,14 @@ fn inspection_suite_against_the_service() {
 }
 
 #[test]
+fn cache_suite_against_the_service() {
+    against_service(
+        "c1",
+        crate::cache::issue_15_pure_steps_are_cached_across_runs,
+    );
+}
+
+#[test]
 fn resume_suite_against_the_service() {
     use crate::resume::*;
     against_service(

@@ -17,6 +17,7 @@ mod digest;
 mod ids;
 pub mod names;
 mod params;
+pub mod reads;
 mod sandbox;
 mod spec;
 mod text;
@@ -24,6 +25,7 @@ mod text;
 pub use digest::{Digest, DigestError};
 pub use ids::{Pathspec, PathspecError, RunId, now_millis};
 pub use params::{ParamError, parse_param, resolve_params};
+pub use reads::{CacheKey, TaskReads};
 pub use sandbox::{DEFAULT_MAX_ARTIFACTS, DEFAULT_MAX_OPEN_ARTIFACTS, DEFAULT_MEMORY_MB, Sandbox};
 pub use spec::{
     Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, ParamValue, StepSpec, Transition,

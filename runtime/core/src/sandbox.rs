@@ -76,3 +76,16 @@ impl Default for Sandbox {
         }
     }
 }
+
+impl Sandbox {
+    /// True when the sandbox grants nothing from outside (no environment variable, directory,
+    /// network destination, real clock or real random numbers): a task in it is a deterministic
+    /// function of what it reads through the host, which is what makes it cacheable.
+    pub fn grants_nothing(&self) -> bool {
+        self.env.is_empty()
+            && self.dirs.is_empty()
+            && self.network.is_empty()
+            && !self.clock
+            && !self.random
+    }
+}

@@ -175,6 +175,9 @@ pub struct TaskOutcome {
     pub foreach_items: Option<Vec<Value>>,
     /// The successor a switch step chose.
     pub next: Option<String>,
+    /// What the task read and put, when it succeeded and asked for nothing that changes from
+    /// run to run (see [`wflow_core::reads`]).
+    pub reads: Option<wflow_core::TaskReads>,
     /// Captured stdout.
     pub stdout: Vec<u8>,
     /// Captured stderr.
@@ -226,6 +229,7 @@ impl FlowComponent {
             artifacts: view,
             foreach_items: None,
             next: None,
+            reads: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
             duration: started.elapsed(),
@@ -247,6 +251,7 @@ impl FlowComponent {
                 artifacts: 0,
                 open_handles: 0,
                 next: None,
+                reads: Default::default(),
             }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);
@@ -274,11 +279,17 @@ impl FlowComponent {
             Ok(Err(e)) => Err(TaskFailure::StepError(bounded(e))),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
         };
+        let reads = if result.is_ok() {
+            io.reads.finish()
+        } else {
+            None
+        };
         TaskOutcome {
             result,
             artifacts: io.view,
             foreach_items: io.foreach_items,
             next: io.next.filter(|n| io.input.choices.contains(n)),
+            reads,
             stdout: stdout_bytes,
             stderr: stderr_bytes,
             duration: started.elapsed(),

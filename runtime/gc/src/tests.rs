@@ -82,6 +82,7 @@ impl Store {
                 manifest,
                 finished_ms: started_ms,
                 component: None,
+                reason: Default::default(),
             }),
             None => events.extend([
                 Event::AttemptStarted {

@@ -12,9 +12,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use wflow_core::CacheKey;
+
 use crate::{
-    AttemptRecord, Event, Metadata, Result, RunFilter, RunKind, RunRecord, Status, StepStats,
-    TaskQuery, TaskRecord,
+    AttemptRecord, CacheEntry, Event, Metadata, Result, RunFilter, RunKind, RunRecord, Status,
+    StepStats, TaskQuery, TaskRecord,
 };
 
 /// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
@@ -85,6 +87,15 @@ pub trait MetadataStore: Send + Sync + 'static {
             out.extend(self.attempts(run_id, t.task_id)?);
         }
         Ok(out)
+    }
+
+    /// For each of `keys`, the earlier successful tasks filed under it by an
+    /// [`Event::TaskReads`], newest first, at most `limit` of them: where a pure task finds the
+    /// task whose outputs it may take. A backend without an index of them finds none (every
+    /// task runs).
+    fn cache_lookup(&self, keys: &[CacheKey], limit: usize) -> Result<Vec<Vec<CacheEntry>>> {
+        let _ = limit;
+        Ok(keys.iter().map(|_| Vec::new()).collect())
     }
 
     /// Task `task_id` of run `run_id`, if recorded.
@@ -244,6 +255,8 @@ pub(crate) fn step_stats_of(tasks: &[TaskRecord]) -> Vec<StepStats> {
             Status::Running => s.running += 1,
         }
         s.reused += u64::from(t.is_reused());
+        s.cached += u64::from(t.is_cached());
+        s.caught += u64::from(t.caught);
         s.attempts += u64::from(t.attempts);
         s.first_started_ms = Some(
             s.first_started_ms
@@ -328,5 +341,8 @@ impl MetadataStore for Metadata {
     }
     fn all_tags(&self) -> Result<Vec<(String, u64)>> {
         Metadata::all_tags(self)
+    }
+    fn cache_lookup(&self, keys: &[CacheKey], limit: usize) -> Result<Vec<Vec<CacheEntry>>> {
+        Metadata::cache_lookup(self, keys, limit)
     }
 }

@@ -16,9 +16,9 @@ impl Metadata {
         self.select(&sql, params![run_id], action, crate::query::read_attempt)
     }
 
-    /// Removes the records of the runs `run_ids` (their tasks, attempts and tags with them) in
-    /// one transaction, so a process killed meanwhile removes all of them or none; returns how
-    /// many runs were recorded.
+    /// Removes the records of the runs `run_ids` (their tasks, attempts, cache entries and tags
+    /// with them) in one transaction, so a process killed meanwhile removes all of them or none;
+    /// returns how many runs were recorded.
     pub fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
         let mut conn = self.lock();
         let err = |e| MetadataError::sqlite(&self.path, "removing runs", e);
@@ -27,7 +27,7 @@ impl Metadata {
             .map_err(err)?;
         let mut removed = 0;
         for id in run_ids {
-            for table in ["attempts", "tasks", "tags"] {
+            for table in ["attempts", "task_cache", "tasks", "tags"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])
                     .map_err(err)?;
             }

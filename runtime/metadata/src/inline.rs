@@ -12,7 +12,7 @@
 use wflow_core::Digest;
 use wflow_store::{Cas, Manifest, StoreError};
 
-use crate::{AttemptRecord, TaskRecord};
+use crate::{AttemptRecord, CacheEntry, TaskRecord};
 
 /// Manifests and logs of at most this many bytes are kept in the records instead of as blobs.
 pub const RECORD_INLINE_MAX: usize = 16 * 1024;
@@ -26,6 +26,19 @@ impl TaskRecord {
             Some(bytes) => verified(&digest, bytes).and_then(|b| Manifest::from_cbor(&digest, b)),
             None => cas.get_manifest(&digest),
         })
+    }
+}
+
+impl CacheEntry {
+    /// The cached task's manifest, from the entry when it holds its bytes, else from the store.
+    /// Verified either way.
+    pub fn read_manifest(&self, cas: &Cas) -> wflow_store::Result<Manifest> {
+        match &self.manifest_bytes {
+            Some(bytes) => {
+                verified(&self.manifest, bytes).and_then(|b| Manifest::from_cbor(&self.manifest, b))
+            }
+            None => cas.get_manifest(&self.manifest),
+        }
     }
 }
 
@@ -117,6 +130,8 @@ mod tests {
             origin_task: None,
             foreach_items: None,
             component: None,
+            cached: false,
+            caught: false,
         }
     }
 

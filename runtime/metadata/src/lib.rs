@@ -124,8 +124,8 @@ pub use backend::MetadataStore;
 pub use error::{MetadataError, Result};
 pub use inline::RECORD_INLINE_MAX;
 pub use model::{
-    AttemptRecord, Event, RunFilter, RunKind, RunKindError, RunRecord, Status, StatusError,
-    StepStats, TaskRecord,
+    AttemptRecord, CacheEntry, Event, ReuseReason, RunFilter, RunKind, RunKindError, RunRecord,
+    Status, StatusError, StepStats, TaskRecord,
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
 pub use paging::{ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use wflow_core::Digest;
+use wflow_core::{CacheKey, Digest, TaskReads};
 
 /// Where a run, task or attempt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -107,6 +107,35 @@ impl FromStr for RunKind {
             "step_run" => Ok(RunKind::StepRun),
             _ => Err(RunKindError(s.to_string())),
         }
+    }
+}
+
+/// Why a task took the outputs of another task instead of running.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReuseReason {
+    /// `wflow resume` (or `step-run`) reused the task of the origin run at the same place.
+    #[default]
+    Resumed,
+    /// The step is pure and an earlier task of the same code read exactly what this one would
+    /// have: its outputs were taken from the cache.
+    Cached,
+}
+
+impl ReuseReason {
+    /// The name stored in the records: `resumed` or `cached`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReuseReason::Resumed => "resumed",
+            ReuseReason::Cached => "cached",
+        }
+    }
+
+    /// True for a resume's reuse (the default, left out of serialised events).
+    pub fn is_resumed(&self) -> bool {
+        *self == ReuseReason::Resumed
     }
 }
 
@@ -244,9 +273,11 @@ pub enum Event {
         #[serde(default)]
         manifest: Option<Digest>,
     },
-    /// A task of a resumed run took the outputs of a task of the origin run instead of running:
-    /// it ends at once, succeeded, with the origin task's manifest and no attempt. Sent after the
-    /// task's `TaskStarted`.
+    /// A task took the outputs of an earlier task instead of running: it ends at once,
+    /// succeeded, with no attempt. Sent after the task's `TaskStarted`. A resumed run's task
+    /// (`reason` resumed) takes the origin task's manifest; a cached task (`reason` cached)
+    /// takes the outputs an earlier task of any run put, with what it inherits itself, under a
+    /// manifest of its own.
     TaskReused {
         /// The run.
         run_id: String,
@@ -264,6 +295,23 @@ pub enum Event {
         /// since); left out when unknown.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         component: Option<Digest>,
+        /// Why: left out for a resume's reuse (and in every event of an older wflow).
+        #[serde(default, skip_serializing_if = "ReuseReason::is_resumed")]
+        reason: ReuseReason,
+    },
+    /// What a task that ran read and put, filed under its cache key so a later task with the
+    /// same reads can take its outputs (see [`wflow_core::reads`]). Sent after the task's
+    /// successful `TaskFinished` (and `ForeachItems`), only for a task of a step that asks for
+    /// no capability and did not ask for its run id, task id or attempt.
+    TaskReads {
+        /// The run.
+        run_id: String,
+        /// The task.
+        task_id: u64,
+        /// Where it is filed.
+        key: CacheKey,
+        /// What it read and put.
+        reads: TaskReads,
     },
     /// A foreach split task declared its items; `items` is the digest of their encoding in the
     /// store (kept so a resumed run can fan out again without re-running the split).
@@ -301,6 +349,7 @@ impl Event {
             | Event::AttemptLogs { run_id, .. }
             | Event::TaskFinished { run_id, .. }
             | Event::TaskReused { run_id, .. }
+            | Event::TaskReads { run_id, .. }
             | Event::ForeachItems { run_id, .. }
             | Event::RunFinished { run_id, .. } => run_id,
         }
@@ -378,13 +427,60 @@ pub struct TaskRecord {
     /// (it may differ from its run's code: resume after a code fix).
     #[serde(default)]
     pub component: Option<Digest>,
+    /// For a reused task: whether it was taken from the cache (a pure step whose reads matched
+    /// an earlier task's) rather than from a resumed run's origin.
+    #[serde(default)]
+    pub cached: bool,
+    /// The task succeeded because its step's `catch` kept the error of its last attempt, which
+    /// failed (read from its attempts; not stored).
+    #[serde(default)]
+    pub caught: bool,
 }
 
 impl TaskRecord {
-    /// True when the task took its outputs from a task of an earlier run instead of running.
+    /// True when the task took its outputs from a task of an earlier run instead of running
+    /// (resumed or cached).
     pub fn is_reused(&self) -> bool {
         self.origin_task.is_some()
     }
+
+    /// True when the task was taken from the cache.
+    pub fn is_cached(&self) -> bool {
+        self.cached && self.is_reused()
+    }
+
+    /// Why it did not run: `None` for a task that ran.
+    pub fn reuse_reason(&self) -> Option<ReuseReason> {
+        self.is_reused().then_some(if self.cached {
+            ReuseReason::Cached
+        } else {
+            ReuseReason::Resumed
+        })
+    }
+}
+
+/// An earlier task filed under a cache key (see [`MetadataStore::cache_lookup`](crate::MetadataStore::cache_lookup)):
+/// what it read, and where its outputs are.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CacheEntry {
+    /// Its run.
+    pub run_id: String,
+    /// The task.
+    pub task_id: u64,
+    /// What it read and the names it put.
+    pub reads: TaskReads,
+    /// The digest of its manifest.
+    pub manifest: Digest,
+    /// The manifest's bytes when the records keep them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::inline::base64_bytes::opt"
+    )]
+    pub manifest_bytes: Option<Vec<u8>>,
+    /// For a foreach split: the digest of its declared items in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach_items: Option<Digest>,
 }
 
 /// Which runs to list (see [`Metadata::find_runs`](crate::Metadata::find_runs)); the default
@@ -432,8 +528,14 @@ pub struct StepStats {
     pub failed: u64,
     /// Of which still running (or whose process died).
     pub running: u64,
-    /// Of which reused from an origin run.
+    /// Of which reused from an origin run or taken from the cache.
     pub reused: u64,
+    /// Of which taken from the cache (pure steps whose reads matched an earlier task's).
+    #[serde(default)]
+    pub cached: u64,
+    /// Of the succeeded ones, those whose failure `catch` kept.
+    #[serde(default)]
+    pub caught: u64,
     /// Attempts started, over all tasks.
     pub attempts: u64,
     /// When the first task began.

@@ -5,18 +5,21 @@ use std::str::FromStr;
 
 use rusqlite::types::FromSql;
 use rusqlite::{Params, Row, params};
-use wflow_core::Digest;
+use wflow_core::{CacheKey, Digest};
 
 use crate::{
-    AttemptRecord, Metadata, MetadataError, Result, RunFilter, RunKind, RunRecord, Status,
-    StepStats, TaskQuery, TaskRecord, TaskSort,
+    AttemptRecord, CacheEntry, Metadata, MetadataError, Result, RunFilter, RunKind, RunRecord,
+    Status, StepStats, TaskQuery, TaskRecord, TaskSort,
 };
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
                            finished_ms, error, origin_run, user, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
-                            foreach_items, component, manifest_bytes";
+                            foreach_items, component, manifest_bytes, cached, \
+                            (status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a \
+                             WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id \
+                             AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))";
 pub(crate) const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
                                stdout, stderr, stdout_bytes, stderr_bytes";
 
@@ -211,7 +214,11 @@ impl Metadata {
                           SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
                           SUM(origin_task IS NOT NULL), SUM(attempts),
                           MIN(started_ms), MAX(finished_ms),
-                          TOTAL(finished_ms - started_ms), MAX(finished_ms - started_ms)
+                          TOTAL(finished_ms - started_ms), MAX(finished_ms - started_ms),
+                          SUM(cached AND origin_task IS NOT NULL),
+                          SUM(status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a
+                              WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id
+                              AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))
                    FROM tasks WHERE run_id = ?1 GROUP BY step ORDER BY step";
         self.select(
             sql,
@@ -231,9 +238,52 @@ impl Metadata {
                     last_finished_ms: col(path, row, 8, "last_finished_ms")?,
                     task_ms: col::<f64>(path, row, 9, "task_ms")? as i64,
                     max_task_ms: col(path, row, 10, "max_task_ms")?,
+                    cached: n(11, "cached")?,
+                    caught: n(12, "caught")?,
                 })
             },
         )
+    }
+
+    /// Earlier successful tasks filed under each of `keys` (see
+    /// [`MetadataStore::cache_lookup`](crate::MetadataStore::cache_lookup)): one indexed query
+    /// per key, in one read.
+    pub fn cache_lookup(&self, keys: &[CacheKey], limit: usize) -> Result<Vec<Vec<CacheEntry>>> {
+        let conn = self.lock();
+        let err = |e| MetadataError::sqlite(&self.path, "looking up the task cache", e);
+        let mut st = conn
+            .prepare_cached(
+                "SELECT c.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes, t.foreach_items
+                 FROM task_cache c JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id
+                 WHERE c.scope = ?1 AND c.item = ?2 AND t.status = 'succeeded'
+                       AND t.manifest IS NOT NULL
+                 ORDER BY t.finished_ms DESC LIMIT ?3",
+            )
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let mut rows = st
+                .query(params![key.scope.to_hex(), key.item.to_hex(), limit as i64])
+                .map_err(err)?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                let path = &self.path;
+                let run_id: String = col(path, row, 0, "run_id")?;
+                let task_id: u64 = col(path, row, 1, "task_id")?;
+                let owner = format!("the cache entry of task {task_id} of run `{run_id}`");
+                found.push(CacheEntry {
+                    reads: json(path, row, 2, "reads", &owner)?,
+                    manifest: digest(path, row, 3, "manifest", &owner)?
+                        .expect("selected where not null"),
+                    manifest_bytes: col(path, row, 4, "manifest_bytes")?,
+                    foreach_items: digest(path, row, 5, "foreach_items", &owner)?,
+                    run_id,
+                    task_id,
+                });
+            }
+            out.push(found);
+        }
+        Ok(out)
     }
 
     /// The names of the flows that have runs, sorted.
@@ -415,6 +465,8 @@ fn read_task(path: &Path, row: &Row) -> Result<TaskRecord> {
         foreach_items: digest(path, row, 12, "foreach_items", &owner)?,
         component: digest(path, row, 13, "component", &owner)?,
         manifest_bytes: col(path, row, 14, "manifest_bytes")?,
+        cached: col(path, row, 15, "cached")?,
+        caught: col(path, row, 16, "caught")?,
         run_id,
     })
 }

@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -118,6 +118,29 @@ ALTER TABLE attempts ADD COLUMN stdout_bytes BLOB;
 ALTER TABLE attempts ADD COLUMN stderr_bytes BLOB;
 ";
 
+/// Version 6: caching of pure steps.
+///
+/// - `tasks.cached`: 1 for a task taken from the cache (its `origin_run`/`origin_task` name the
+///   task whose outputs it took); 0 for any other, and for every task recorded before (a task
+///   with an origin and 0 here was reused by a resume).
+/// - `task_cache`: per task that ran a pure step, its cache key (`scope`: the component and
+///   step; `item`: its foreach item) and what it read and put (`reads`, the JSON form of
+///   `wflow_core::TaskReads`). Removed with its task.
+/// - `task_cache_by_key`: the lookup of earlier tasks by cache key.
+const V6: &str = "
+ALTER TABLE tasks ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS task_cache (
+    run_id  TEXT    NOT NULL,
+    task_id INTEGER NOT NULL,
+    scope   TEXT    NOT NULL,
+    item    TEXT    NOT NULL,
+    reads   TEXT    NOT NULL,
+    PRIMARY KEY (run_id, task_id),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_cache_by_key ON task_cache (scope, item);
+";
+
 /// The schema version stored in the file (0 for a new, empty file).
 pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -186,7 +209,7 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(tables, ["attempts", "runs", "tags", "tasks"]);
+        assert_eq!(tables, ["attempts", "runs", "tags", "task_cache", "tasks"]);
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();

@@ -448,12 +448,14 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
             manifest,
             finished_ms,
             component,
+            reason,
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let changed = conn
                 .prepare_cached(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = ?3, manifest = ?4,
-                                      origin_run = ?5, origin_task = ?6, component = ?7
+                                      origin_run = ?5, origin_task = ?6, component = ?7,
+                                      cached = ?8
                      WHERE run_id = ?1 AND task_id = ?2",
                 )
                 .and_then(|mut st| {
@@ -464,13 +466,45 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                         manifest.to_hex(),
                         origin_run,
                         origin_task,
-                        hex(component)
+                        hex(component),
+                        *reason == crate::ReuseReason::Cached
                     ])
                 })
                 .map_err(sql_err(what))?;
             if changed == 0 {
                 return Err(task_missing(run_id, *task_id));
             }
+        }
+        Event::TaskReads {
+            run_id,
+            task_id,
+            key,
+            reads,
+        } => {
+            let what = format!("the reads of task {task_id} of run `{run_id}`");
+            let mut st = conn
+                .prepare_cached(
+                    "INSERT INTO task_cache (run_id, task_id, scope, item, reads)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sql_err(what.clone()))?;
+            let reads = serde_json::to_string(reads).expect("reads serialise");
+            let row = params![
+                run_id,
+                task_id,
+                key.scope.to_hex(),
+                key.item.to_hex(),
+                reads
+            ];
+            st.execute(row).map_err(|e| {
+                if is_duplicate(&e) {
+                    duplicate(what.clone())
+                } else if is_missing_parent_row(&e) {
+                    task_missing(run_id, *task_id)
+                } else {
+                    sql_err(what.clone())(e)
+                }
+            })?;
         }
         Event::ForeachItems {
             run_id,

@@ -61,6 +61,7 @@ fn scenario() -> Vec<Event> {
         manifest: manifest(1),
         finished_ms: 401,
         component: Some(manifest(77)),
+        reason: Default::default(),
     });
     ev.push(Event::ForeachItems {
         run_id: "R3".into(),

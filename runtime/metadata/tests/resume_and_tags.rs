@@ -37,6 +37,7 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
         manifest: manifest(1),
         finished_ms: 51,
         component: Some(manifest(50)),
+        reason: Default::default(),
     });
     resumed.extend(simple_task("R1", 2, "work"));
     meta.record(&resumed).unwrap();
@@ -83,6 +84,7 @@ fn a_reused_task_records_its_origin_and_has_no_attempt() {
             manifest: manifest(1),
             finished_ms: 52,
             component: None,
+            reason: Default::default(),
         }])
         .unwrap_err();
     assert!(

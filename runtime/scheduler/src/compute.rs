@@ -93,6 +93,10 @@ pub struct AttemptOutput {
     /// The successor a switch step chose (contract 0.2; absent before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// What the task read and put, for caching (absent from an older worker's report, and for
+    /// a task that asked for its run id, task id or attempt).
+    #[serde(default)]
+    pub reads: Option<wflow_core::TaskReads>,
 }
 
 /// The pending result of one attempt.
@@ -199,6 +203,7 @@ pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) 
             artifacts: written.artifacts,
             items: out.foreach_items,
             next: out.next,
+            reads: out.reads,
         }),
         Err(f) => Err(f),
     };

@@ -32,6 +32,12 @@ pub struct Done {
     pub(crate) items: Option<Vec<Value>>,
     /// The successor a switch step chose.
     pub(crate) next: Option<String>,
+    /// What it read, when it ran (successfully, not caught) and may be cached.
+    pub(crate) reads: Option<wflow_core::TaskReads>,
+    /// Why it did not run, when it did not.
+    pub(crate) reuse: Option<wflow_metadata::ReuseReason>,
+    /// Its step failed and `catch` kept the error.
+    pub(crate) caught: bool,
 }
 
 /// A task whose last attempt failed.
@@ -51,8 +57,9 @@ pub(crate) struct Job {
     pub recorder: Arc<Recorder>,
     /// The first attempt (already recorded as started), to launch again for a retry.
     pub attempt: Attempt,
-    /// The first attempt's result, as its backend launched it.
-    pub first: AttemptFuture,
+    /// The first attempt's result, as its backend launched it (`None`: not launched yet; it is
+    /// recorded and launched here).
+    pub first: Option<AttemptFuture>,
     pub notify: Arc<dyn Fn(crate::RunEvent) + Send + Sync>,
     /// The run's task budget, charged when a foreach declares its items.
     pub budget: Arc<TaskBudget>,
@@ -76,7 +83,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
     } = job;
     let step = next.step.clone();
     let (run_id, task_id) = (next.input.run_id.clone(), next.input.task_id);
-    let mut pending = Some(first);
+    let mut pending = first;
     let (mut step_failures, mut infra_failures) = (0u32, 0u32);
     loop {
         let attempt = next.input.attempt;
@@ -160,6 +167,9 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                         artifacts: Arc::new(out.artifacts),
                         items: out.items,
                         next: out.next,
+                        reads: out.reads,
+                        reuse: None,
+                        caught: false,
                     }),
                 };
             }
@@ -229,6 +239,9 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                         artifacts: Arc::new(written.artifacts),
                         items: None,
                         next: None,
+                        reads: None,
+                        reuse: None,
+                        caught: true,
                     }),
                 };
             }

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+pub mod cached;
 mod code;
 mod compute;
 mod execute;

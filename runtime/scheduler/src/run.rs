@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wflow_core::{ParamValue, Pathspec, RunId, Sandbox, Transition, now_millis};
+use wflow_core::{CacheKey, ParamValue, Pathspec, RunId, Sandbox, Transition, now_millis};
 use wflow_engine::{FlowComponent, InputArtifacts, TaskFailure, TaskInput};
 use wflow_graph::Plan;
-use wflow_metadata::{Event, Recorder, RunKind, Status};
+use wflow_metadata::{CacheEntry, Event, Recorder, ReuseReason, RunKind, Status};
 use wflow_store::Cas;
 
 use crate::budget::TaskBudget;
+use crate::cached;
 use crate::compute::{Attempt, Computes};
 use crate::execute::{Done, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
@@ -110,6 +111,10 @@ pub struct RunOptions {
     pub live_logs: Option<PathBuf>,
     /// Where each step's attempts run (default: all in this process).
     pub compute: Computes,
+    /// Take the tasks of pure steps (asking for no capability) from the cache when an earlier
+    /// task read the same (see [`cached`](crate::cached)); `false` (`--no-cache`): every task
+    /// runs. Tasks that run are filed in the cache either way.
+    pub cache: bool,
 }
 
 /// One task of a finished run.
@@ -123,6 +128,12 @@ pub struct TaskSummary {
     pub task_id: u64,
     /// Whether it succeeded.
     pub ok: bool,
+    /// It did not run: a resumed run reused the origin's task.
+    pub reused: bool,
+    /// It did not run: its outputs were taken from the cache.
+    pub cached: bool,
+    /// Its step failed and `catch` kept the error (it counts as succeeded).
+    pub caught: bool,
 }
 
 /// The result of a run.
@@ -153,11 +164,13 @@ pub struct RunFailure {
     pub stderr_tail: String,
 }
 
-struct Pending {
+pub(crate) struct Pending {
     task_id: u64,
-    step: String,
+    pub(crate) step: String,
     inputs: Vec<(u64, InputArtifacts)>,
-    stack: Vec<Frame>,
+    pub(crate) stack: Vec<Frame>,
+    /// Earlier tasks filed under its cache key, newest first (`None`: not looked up).
+    pub(crate) candidates: Option<Vec<CacheEntry>>,
 }
 
 struct JoinWait {
@@ -172,7 +185,8 @@ struct State {
     next_task: u64,
     ready: VecDeque<Pending>,
     joins: HashMap<(String, u64), JoinWait>,
-    running: HashMap<u64, (String, Vec<Frame>)>,
+    /// Each running task's step, split frames and cache key.
+    running: HashMap<u64, (String, Vec<Frame>, Option<CacheKey>)>,
     /// Times each loop went back, by switch step and the splits around it.
     loops: HashMap<(String, Vec<u64>), u32>,
     tasks: Vec<TaskSummary>,
@@ -187,6 +201,7 @@ impl State {
             step: step.into(),
             inputs,
             stack,
+            candidates: None,
         });
     }
 
@@ -333,8 +348,13 @@ pub(crate) async fn run_loop(
     }
     let params = Arc::new(opts.params);
     let budget = Arc::new(TaskBudget::new(&opts.plan, opts.max_tasks));
-    // Tasks reused from a resumed run's origin: their items are charged when they arrive.
-    let mut reused_ids = std::collections::HashSet::new();
+    // A step-run runs its task whatever the cache holds.
+    let caching = opts.cache && resume.as_ref().is_none_or(|r| r.kind() == RunKind::Run);
+    let steps = cached::Steps {
+        components: &opts.components,
+        sandboxes: &opts.sandboxes,
+        plan: &opts.plan,
+    };
     let mut st = State {
         flow: flow.clone(),
         run_id: run_id.clone(),
@@ -359,6 +379,9 @@ pub(crate) async fn run_loop(
     let max_workers = opts.max_workers.max(1);
 
     loop {
+        if caching && st.ready.iter().any(|p| p.candidates.is_none()) {
+            cached::look_up(&mut st.ready, &steps, &recorder).await;
+        }
         while st.failure.is_none() && workers.len() < max_workers {
             let Some(first) = st.ready.pop_front() else {
                 break;
@@ -414,6 +437,11 @@ pub(crate) async fn run_loop(
                     sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
                     live_logs: opts.live_logs.clone(),
                 };
+                let key = cached::key_of(&steps, &p);
+                let hit = match (&reuse, p.candidates.as_deref()) {
+                    (None, Some(found)) if !found.is_empty() => cached::pick(found, &input),
+                    _ => None,
+                };
                 recorder.send(Event::TaskStarted {
                     run_id: run_id.clone(),
                     task_id: p.task_id,
@@ -431,13 +459,33 @@ pub(crate) async fn run_loop(
                     step: &p.step,
                     task_id: p.task_id,
                 });
-                st.running.insert(p.task_id, (p.step.clone(), p.stack));
-                match reuse {
-                    Some(reused) => {
-                        reused_ids.insert(p.task_id);
+                st.running.insert(p.task_id, (p.step.clone(), p.stack, key));
+                let component = opts.components[&p.step].clone();
+                match (reuse, hit) {
+                    (Some(reused), _) => {
                         workers.spawn(deliver(reused, recorder.clone(), run_id.clone(), p.task_id));
                     }
-                    None => {
+                    (None, Some(entry)) => {
+                        let digest = component.digest();
+                        workers.spawn(cached::serve(
+                            entry,
+                            digest,
+                            Job {
+                                compute: compute.clone(),
+                                cas: opts.cas.clone(),
+                                recorder: recorder.clone(),
+                                attempt: Attempt {
+                                    component,
+                                    input,
+                                    step: Arc::new(spec),
+                                },
+                                first: None,
+                                notify: opts.observer.clone(),
+                                budget: budget.clone(),
+                            },
+                        ));
+                    }
+                    (None, None) => {
                         recorder.send(Event::AttemptStarted {
                             run_id: run_id.clone(),
                             task_id: p.task_id,
@@ -445,7 +493,7 @@ pub(crate) async fn run_loop(
                             started_ms: now_millis(),
                         });
                         fresh.push(Attempt {
-                            component: opts.components[&p.step].clone(),
+                            component,
                             input,
                             step: Arc::new(spec),
                         });
@@ -462,7 +510,7 @@ pub(crate) async fn run_loop(
                     cas: opts.cas.clone(),
                     recorder: recorder.clone(),
                     attempt,
-                    first,
+                    first: Some(first),
                     notify: opts.observer.clone(),
                     budget: budget.clone(),
                 }));
@@ -473,7 +521,7 @@ pub(crate) async fn run_loop(
         };
         let TaskResult { task_id, outcome } =
             joined.map_err(|e| SchedulerError::Worker(e.to_string()))?;
-        let (step, stack) = st
+        let (step, stack, key) = st
             .running
             .remove(&task_id)
             .expect("every running task is tracked");
@@ -485,11 +533,18 @@ pub(crate) async fn run_loop(
             task_id,
             ok,
         });
+        let (reuse, caught) = match &outcome {
+            Ok(done) => (done.reuse, done.caught),
+            Err(_) => (None, false),
+        };
         st.tasks.push(TaskSummary {
             pathspec: pathspec.clone(),
             step: step.clone(),
             task_id,
             ok,
+            reused: reuse == Some(ReuseReason::Resumed),
+            cached: reuse == Some(ReuseReason::Cached),
+            caught,
         });
         match outcome {
             Ok(mut done) => {
@@ -504,11 +559,22 @@ pub(crate) async fn run_loop(
                         .await,
                     );
                 }
+                // Filed in the cache once its end (and items) are recorded.
+                if let (Some(reads), Some(key)) = (done.reads.take(), key) {
+                    recorder.send(Event::TaskReads {
+                        run_id: run_id.clone(),
+                        task_id,
+                        key,
+                        reads,
+                    });
+                }
                 let items = done.items.as_ref().map(Vec::len);
-                let charged = match items {
-                    Some(n) if reused_ids.remove(&task_id) => budget
-                        .declare(&step, n)
-                        .map_err(|e| format!("{e} (reused from the origin run)")),
+                // Items of a task that did not run are charged when they arrive.
+                let charged = match (items, done.reuse) {
+                    (Some(n), Some(reason)) => budget.declare(&step, n).map_err(|e| match reason {
+                        ReuseReason::Resumed => format!("{e} (reused from the origin run)"),
+                        ReuseReason::Cached => format!("{e} (taken from the cache)"),
+                    }),
                     _ => Ok(()),
                 };
                 if let Err(message) = charged

@@ -113,6 +113,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/flows", get(list_flows))
         .route("/tags", get(list_tags))
         .route("/heartbeats", post(post_heartbeat))
+        .route("/cache/lookup", post(cache_lookup))
         .route("/whoami", get(whoami))
         .route("/admin/remove-runs", post(remove_runs))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -253,6 +254,30 @@ async fn post_events(
         recorded,
         first_failure,
     }))
+}
+
+async fn cache_lookup(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<crate::wire::CacheEntries>> {
+    let q: crate::wire::CacheLookup = parse_body(&body)?;
+    if q.keys.len() > crate::wire::MAX_CACHE_KEYS {
+        return Err(ApiError::bad_request(format!(
+            "{} keys in one cache lookup: at most {} are taken",
+            q.keys.len(),
+            crate::wire::MAX_CACHE_KEYS
+        )));
+    }
+    if q.limit == 0 || q.limit > crate::wire::MAX_CACHE_ENTRIES {
+        return Err(ApiError::bad_request(format!(
+            "`limit` {} is out of range: 1 to {} entries per key",
+            q.limit,
+            crate::wire::MAX_CACHE_ENTRIES
+        )));
+    }
+    let entries = db::cache_lookup(&state.pool, &caller, &q.keys, q.limit as i64).await?;
+    Ok(Json(crate::wire::CacheEntries { entries }))
 }
 
 /// The query string as (key, value) pairs (keys may repeat: `tag=a&tag=b`).

@@ -573,6 +573,26 @@ impl MetadataStore for HttpMetadata {
         Ok(v["count"].as_u64().unwrap_or(0))
     }
 
+    fn cache_lookup(
+        &self,
+        keys: &[wflow_core::CacheKey],
+        limit: usize,
+    ) -> Result<Vec<Vec<wflow_metadata::CacheEntry>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(crate::wire::MAX_CACHE_KEYS) {
+            let body = crate::wire::CacheLookup {
+                keys: chunk.to_vec(),
+                limit: limit.clamp(1, crate::wire::MAX_CACHE_ENTRIES),
+            };
+            let got: crate::wire::CacheEntries =
+                self.inner
+                    .post("/api/v1/cache/lookup", &body, "looking up the task cache")?;
+            out.extend(got.entries);
+        }
+        out.resize_with(keys.len(), Vec::new);
+        Ok(out)
+    }
+
     fn tags_of_runs(&self, run_ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out = BTreeMap::new();
         for chunk in run_ids.chunks(200) {

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -101,6 +101,23 @@ const V4: &str = "
 ALTER TABLE tasks ADD COLUMN manifest_bytes BYTEA;
 ALTER TABLE attempts ADD COLUMN stdout_bytes BYTEA;
 ALTER TABLE attempts ADD COLUMN stderr_bytes BYTEA;
+";
+
+/// Version 5: caching of pure steps, as in version 6 of the SQLite records — `tasks.cached`
+/// (a task taken from the cache, its origin the task it came from) and `task_cache`, each pure
+/// task's cache key and what it read (`reads`, JSON), looked up by key.
+const V5: &str = "
+ALTER TABLE tasks ADD COLUMN cached BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE task_cache (
+    run_id  TEXT   NOT NULL,
+    task_id BIGINT NOT NULL,
+    scope   TEXT   NOT NULL,
+    item    TEXT   NOT NULL,
+    reads   TEXT   NOT NULL,
+    PRIMARY KEY (run_id, task_id),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id) ON DELETE CASCADE
+);
+CREATE INDEX task_cache_by_key ON task_cache (scope, item);
 ";
 
 /// The schema could not be brought up to date.

@@ -34,6 +34,29 @@ pub struct BatchOutcome {
     pub first_failure: Option<ErrorBody>,
 }
 
+/// The body of `POST /api/v1/cache/lookup`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheLookup {
+    /// The cache keys to look up (at most [`MAX_CACHE_KEYS`]).
+    pub keys: Vec<wflow_core::CacheKey>,
+    /// Entries per key, newest first (at most [`MAX_CACHE_ENTRIES`]).
+    pub limit: usize,
+}
+
+/// Most keys one cache lookup takes.
+pub const MAX_CACHE_KEYS: usize = 1000;
+
+/// Most entries per key one cache lookup returns.
+pub const MAX_CACHE_ENTRIES: usize = 64;
+
+/// The answer to a cache lookup: per key, in order, the caller's earlier tasks filed under it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CacheEntries {
+    /// One list per key.
+    pub entries: Vec<Vec<wflow_metadata::CacheEntry>>,
+}
+
 /// An error as JSON: `{"error": {"kind": "unknown_run", "message": "...", ...}}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorEnvelope {

@@ -56,13 +56,10 @@ impl StepView {
         if s.running > 0 {
             parts.push(format!("{} running", s.running));
         }
-        if s.reused > 0 {
-            parts.push(if s.reused == s.tasks && s.tasks == 1 {
-                "reused".to_string()
-            } else {
-                format!("{} reused", s.reused)
-            });
+        if s.caught > 0 {
+            parts.push(format!("{} caught", s.caught));
         }
+        parts.extend(reuse_parts(s, true));
         if s.attempts > s.tasks - s.reused {
             parts.push(format!("{} attempts", s.attempts));
         }
@@ -323,11 +320,7 @@ pub fn svg(view: &RunView, link: Option<&dyn Fn(&str) -> String>) -> String {
             None => String::new(),
         };
         if st.reused > 0 {
-            let reused = if st.reused == st.tasks {
-                "reused".to_string()
-            } else {
-                format!("{} reused", st.reused)
-            };
+            let reused = reuse_parts(st, st.reused == st.tasks).join(", ");
             times = if times.is_empty() {
                 reused
             } else {
@@ -350,17 +343,36 @@ pub fn svg(view: &RunView, link: Option<&dyn Fn(&str) -> String>) -> String {
     out
 }
 
+/// How a step's tasks that did not run came about: `3 reused` (from a resumed run's origin),
+/// `7 cached` (from the cache); with `whole`, a kind that is every task is the bare word.
+pub fn reuse_parts(s: &StepStats, whole: bool) -> Vec<String> {
+    let resumed = s.reused.saturating_sub(s.cached);
+    let mut parts = Vec::new();
+    for (n, word) in [(resumed, "reused"), (s.cached, "cached")] {
+        if n == 0 {
+            continue;
+        }
+        parts.push(if whole && n == s.tasks {
+            word.to_string()
+        } else {
+            format!("{n} {word}")
+        });
+    }
+    parts
+}
+
 fn tooltip(s: &StepView) -> String {
     let st = &s.stats;
     let mut t = format!(
-        "{} ({}): {}\n{} succeeded, {} failed, {} running, {} reused; {} attempts",
+        "{} ({}): {}\n{} succeeded, {} failed, {} running, {} reused, {} cached; {} attempts",
         s.name,
         s.kind,
         s.tasks_text(),
         st.succeeded,
         st.failed,
         st.running,
-        st.reused,
+        st.reused - st.cached,
+        st.cached,
         st.attempts
     );
     if let Some(ms) = s.wall_ms() {

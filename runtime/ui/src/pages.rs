@@ -475,13 +475,15 @@ fn step_page(ui: &Ui, step: &Step, q: &Params) -> wflow_client::Result<Reply> {
         Err(e) => (BTreeMap::new(), Some(e)),
     };
     let mut body = format!(
-        r#"<p>{} · {} tasks: {} succeeded, {} failed, {} running, {} reused</p>"#,
+        r#"<p>{} · {} tasks: {} succeeded ({} caught), {} failed, {} running, {} reused, {} cached</p>"#,
         badge(step.status()),
         st.tasks,
         st.succeeded,
+        st.caught,
         st.failed,
         st.running,
-        st.reused
+        st.reused - st.cached,
+        st.cached
     );
     body.push_str(r#"<p class="filters">show: "#);
     for (label, value) in [

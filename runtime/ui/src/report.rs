@@ -98,14 +98,16 @@ pub fn fragment(run: &Run, view: &RunView) -> String {
         let st = &s.stats;
         let _ = writeln!(
             steps,
-            r#"<tr><td>{}{}</td><td>{}</td><td style="color:{stroke};font-weight:600">{label}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            r#"<tr><td>{}{}</td><td>{}</td><td style="color:{stroke};font-weight:600">{label}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             "&nbsp;&nbsp;".repeat(s.depth),
             esc(&s.name),
             esc(&s.kind),
             st.tasks,
             st.succeeded,
             st.failed,
-            st.reused,
+            st.caught,
+            st.reused - st.cached,
+            st.cached,
             st.attempts,
             s.wall_ms().map(duration).unwrap_or_default(),
             if st.tasks > 0 {
@@ -138,7 +140,7 @@ pub fn fragment(run: &Run, view: &RunView) -> String {
 <div class="graph">
 {svg}</div>
 <table class="steps">
-<tr><th>step</th><th>kind</th><th>status</th><th>tasks</th><th>succeeded</th><th>failed</th><th>reused</th><th>attempts</th><th>wall time</th><th>task time</th></tr>
+<tr><th>step</th><th>kind</th><th>status</th><th>tasks</th><th>succeeded</th><th>failed</th><th>caught</th><th>reused</th><th>cached</th><th>attempts</th><th>wall time</th><th>task time</th></tr>
 {steps}</table>
 </div>
 "##,

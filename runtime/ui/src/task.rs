@@ -47,7 +47,8 @@ pub fn task_page(ui: &Ui, t: &Task, q: &Params) -> wflow_client::Result<Reply> {
     let mut row = |k: &str, v: String| {
         let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
     };
-    row("status", badge(Some(rec.status)));
+    let caught = if rec.caught { " caught" } else { "" };
+    row("status", format!("{}{caught}", badge(Some(rec.status))));
     if !rec.foreach_path.is_empty() {
         let item: Vec<String> = rec.foreach_path.iter().map(u32::to_string).collect();
         row("item", item.join("."));
@@ -62,7 +63,12 @@ pub fn task_page(ui: &Ui, t: &Task, q: &Params) -> wflow_client::Result<Reply> {
     row("attempts", rec.attempts.to_string());
     if let Some(o) = t.origin() {
         let o_parts: Vec<&str> = o.split('/').collect();
-        row("reused from", link(ui, &o_parts, &o));
+        let label = if rec.is_cached() {
+            "cached from"
+        } else {
+            "reused from"
+        };
+        row(label, link(ui, &o_parts, &o));
     }
     if !rec.inputs.is_empty() {
         let run = t.client().run(&format!("{}/{}", t.flow(), rec.run_id))?;

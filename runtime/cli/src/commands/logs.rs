@@ -52,12 +52,32 @@ pub fn execute(args: LogsArgs, settings: &Settings, printer: &Printer) -> Result
     if args.follow {
         return follow(&task, args.attempt, streams, printer);
     }
+    // A task that did not run (reused by a resume, or cached) shows the logs of the task that
+    // computed its outputs.
+    let task = match computed_by(&client, &task)? {
+        Some((origin, how)) => {
+            printer.note(format!(
+                "({} was {how}: these are the logs of {}, whose outputs it took)",
+                task.pathspec(),
+                origin.pathspec()
+            ));
+            origin
+        }
+        None => task,
+    };
     let logs = task.logs(args.attempt)?;
+    if task.record().caught && !printer.json() {
+        printer.note(format!(
+            "(task {} failed and its step's `catch` kept the error: the run went on)",
+            task.pathspec()
+        ));
+    }
     if printer.json() {
         printer.value(&serde_json::json!({
             "pathspec": task.pathspec(),
             "attempt": logs.attempt.attempt,
             "status": logs.attempt.status,
+            "caught": task.record().caught,
             "stdout": String::from_utf8_lossy(&logs.stdout.bytes),
             "stderr": String::from_utf8_lossy(&logs.stderr.bytes),
             "source": { "stdout": logs.stdout.source, "stderr": logs.stderr.source },
@@ -101,12 +121,19 @@ fn step_logs(
     let mut all = Vec::new();
     for task in tasks {
         let r = task.record();
-        // A reused task has no attempt of its own: its logs are its origin's.
-        let logs = match task.logs(attempt) {
+        // A task that did not run has no attempt of its own: its logs are its origin's.
+        let (from, how) = match computed_by(task.client(), task)? {
+            Some((origin, how)) => {
+                let note = format!("{how} from {}: its logs", origin.pathspec());
+                (origin, Some(note))
+            }
+            None => (task.clone(), None),
+        };
+        let logs = match from.logs(attempt) {
             Ok(l) => l,
             Err(wflow_client::ClientError::NoSuchAttempt { .. }) => {
-                let why = match (task.origin(), attempt) {
-                    (Some(o), _) => format!("reused from {o}: no attempt of its own"),
+                let why = match (&how, attempt) {
+                    (Some(how), _) => format!("{how}: none"),
                     (None, Some(n)) => format!("no attempt {n}"),
                     (None, None) => "no attempt yet".into(),
                 };
@@ -123,14 +150,24 @@ fn step_logs(
                 "foreach_path": r.foreach_path,
                 "attempt": logs.attempt.attempt,
                 "status": logs.attempt.status,
+                "caught": r.caught,
+                "cached": r.is_cached(),
                 "stdout": String::from_utf8_lossy(&logs.stdout.bytes),
                 "stderr": String::from_utf8_lossy(&logs.stderr.bytes),
             }));
             continue;
         }
+        let caught = if r.caught { "; caught" } else { "" };
+        let what = format!(
+            "attempt {}, {}{caught}",
+            logs.attempt.attempt, logs.attempt.status
+        );
         printer.line(heading(
             task,
-            &format!("attempt {}, {}", logs.attempt.attempt, logs.attempt.status),
+            &match &how {
+                Some(how) => format!("{how}, {what}"),
+                None => what,
+            },
         ));
         for s in streams {
             super::inspect::write_stdout(&logs.get(*s).bytes)?;
@@ -140,6 +177,34 @@ fn step_logs(
         printer.value(&serde_json::Value::Array(all));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For a task that did not run (reused by a resume, or cached): the task whose outputs it took
+/// that ran (following origins that did not run either), and how it came by them.
+fn computed_by<'c>(
+    client: &'c Client,
+    task: &Task<'c>,
+) -> Result<Option<(Task<'c>, &'static str)>> {
+    let r = task.record();
+    if r.attempts > 0 || !r.is_reused() {
+        return Ok(None);
+    }
+    let how = if r.is_cached() { "cached" } else { "reused" };
+    let mut current = task.clone();
+    // Origins form a chain back in time; a bound keeps a planted loop from spinning.
+    for _ in 0..64 {
+        let Some(origin) = current.origin() else {
+            break;
+        };
+        let Ok(Object::Task(t)) = client.get(&origin) else {
+            break;
+        };
+        current = t;
+        if current.record().attempts > 0 {
+            return Ok(Some((current, how)));
+        }
+    }
+    Ok(None)
 }
 
 /// `=== Flow/run/step/12 [7] (attempt 0, succeeded) ===`.

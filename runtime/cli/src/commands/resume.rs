@@ -55,6 +55,10 @@ pub struct ResumeArgs {
     /// Tag the new run from its start (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Run every task that is not reused from the run resumed, even of a pure step whose reads
+    /// match a task of an earlier run (by default taken from the cache).
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub compute: crate::compute::ComputeArgs,
 }
@@ -232,6 +236,7 @@ pub(crate) fn run_resumed(
     runtime: &tokio::runtime::Runtime,
     compute: Computes,
     tags: Vec<String>,
+    cache: bool,
 ) -> Result<RunSummary> {
     let run_id = RunId::generate();
     let _alive = if hold_lock {
@@ -255,6 +260,7 @@ pub(crate) fn run_resumed(
         sandboxes: component.sandboxes,
         max_tasks: component.max_tasks,
         compute,
+        cache,
     };
     Ok(runtime.block_on(resume_flow(opts, resume))?)
 }
@@ -349,6 +355,7 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
         &runtime,
         connected.computes.clone(),
         args.tags.clone(),
+        !args.no_cache,
     )?;
     progress.finish();
     let compute_json = connected.report(printer);
@@ -582,15 +589,21 @@ fn note_outcome(printer: &Printer, rep: &ResumeReport, summary: &RunSummary, ori
             }
         })
         .collect();
-    let ran = summary.tasks.len() - rep.reused.len();
+    let cached = summary.tasks.iter().filter(|t| t.cached).count();
+    let ran = summary.tasks.len() - rep.reused.len() - cached;
     printer.note(format!(
-        "  reused {} task{} from {origin}{}; ran {ran}",
+        "  reused {} task{} from {origin}{}; {}ran {ran}",
         rep.reused.len(),
         if rep.reused.len() == 1 { "" } else { "s" },
         if steps.is_empty() {
             String::new()
         } else {
             format!(" ({})", steps.join(", "))
+        },
+        if cached > 0 {
+            format!("took {cached} from the cache; ")
+        } else {
+            String::new()
         },
     ));
 }

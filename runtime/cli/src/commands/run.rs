@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Tag the run from its start (repeatable), as `wflow tag add` would.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Run every task, even of a pure step (one that asks for no capability) whose reads match
+    /// a task of an earlier run: by default its outputs are taken from the cache.
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub compute: crate::compute::ComputeArgs,
 }
@@ -105,6 +109,7 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
         sandboxes: flow.sandboxes,
         max_tasks: flow.max_tasks,
         compute: connected.computes.clone(),
+        cache: !args.no_cache,
     }))?;
     progress.finish();
     let compute_json = connected.report(printer);
@@ -148,39 +153,63 @@ pub(crate) fn report(
         }
         printer.value(&v);
     } else {
-        let mut steps: BTreeMap<&str, (usize, usize, &str)> = BTreeMap::new();
+        #[derive(Default)]
+        struct Count<'a> {
+            tasks: usize,
+            failed: usize,
+            cached: usize,
+            caught: usize,
+            first: &'a str,
+        }
+        let mut steps: BTreeMap<&str, Count> = BTreeMap::new();
         let mut order = Vec::new();
         for t in &summary.tasks {
             let e = steps.entry(&t.step).or_insert_with(|| {
                 order.push(t.step.as_str());
-                (0, 0, t.pathspec.as_str())
+                Count {
+                    first: t.pathspec.as_str(),
+                    ..Count::default()
+                }
             });
-            e.0 += 1;
-            if !t.ok {
-                e.1 += 1;
-            }
+            e.tasks += 1;
+            e.failed += usize::from(!t.ok);
+            e.cached += usize::from(t.cached);
+            e.caught += usize::from(t.caught);
         }
         for step in order {
-            let (n, failed, first) = steps[step];
-            let status = if failed > 0 {
-                printer.red(&format!("{failed} failed"))
+            let c = &steps[step];
+            let status = if c.failed > 0 {
+                printer.red(&format!("{} failed", c.failed))
+            } else if c.caught > 0 {
+                format!("{} caught", c.caught)
             } else {
                 "ok".into()
             };
-            let tasks = if n == 1 {
-                first.to_string()
+            let tasks = if c.tasks == 1 {
+                c.first.to_string()
             } else {
-                format!("{n} tasks, first {first}")
+                format!("{} tasks, first {}", c.tasks, c.first)
             };
-            printer.line(format!("  {step:<16} {status:<6} {tasks}"));
+            let cached = match c.cached {
+                0 => String::new(),
+                n if n == c.tasks => " (cached)".into(),
+                n => format!(" ({n} cached)"),
+            };
+            printer.line(format!("  {step:<16} {status:<6} {tasks}{cached}"));
         }
     }
     let pathspec = format!("{}/{}", summary.flow, summary.run_id);
     let secs = summary.duration_ms as f64 / 1000.0;
     match (&summary.status, &summary.failure) {
         (Status::Succeeded, _) => {
+            let cached = summary.tasks.iter().filter(|t| t.cached).count();
+            let cached = if cached > 0 {
+                format!(", {cached} taken from the cache")
+            } else {
+                String::new()
+            };
             printer.note(format!(
-                "{} {pathspec} succeeded in {secs:.2} s ({} tasks)",
+                "{} {pathspec} succeeded in {secs:.2} s ({} tasks{cached})",
                 printer.green("✓"),
                 summary.tasks.len()
             ));

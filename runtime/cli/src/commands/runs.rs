@@ -32,6 +32,24 @@ pub struct RunsArgs {
     pub all: bool,
 }
 
+/// What a run's tasks add up to: how many, and how many succeeded, failed, were caught, reused
+/// from a resumed run's origin, or taken from the cache.
+fn task_counts(
+    client: &wflow_client::Client,
+    run: &wflow_client::Run,
+) -> Result<serde_json::Value> {
+    let stats = client.metadata().step_stats(&run.record().run_id)?;
+    let sum = |f: fn(&wflow_metadata::StepStats) -> u64| stats.iter().map(f).sum::<u64>();
+    Ok(serde_json::json!({
+        "total": sum(|s| s.tasks),
+        "succeeded": sum(|s| s.succeeded),
+        "failed": sum(|s| s.failed),
+        "caught": sum(|s| s.caught),
+        "reused": sum(|s| s.reused - s.cached),
+        "cached": sum(|s| s.cached),
+    }))
+}
+
 pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let Some(client) = open_existing(settings)? else {
         if printer.json() {
@@ -61,7 +79,13 @@ pub fn execute(args: RunsArgs, settings: &Settings, printer: &Printer) -> Result
     let runs = client.runs(&filter)?;
     super::inspect::warn_skipped(&client, printer);
     if printer.json() {
-        printer.value(&runs.iter().map(run_json).collect::<Vec<_>>());
+        let mut out = Vec::with_capacity(runs.len());
+        for r in &runs {
+            let mut v = run_json(r);
+            v["tasks"] = task_counts(&client, r)?;
+            out.push(v);
+        }
+        printer.value(&out);
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {

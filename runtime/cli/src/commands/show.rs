@@ -247,7 +247,9 @@ fn show_run(run: &Run, printer: &Printer) -> Result<()> {
                     "succeeded": s.stats.succeeded,
                     "failed": s.stats.failed,
                     "running": s.stats.running,
-                    "reused": s.stats.reused,
+                    "reused": s.stats.reused - s.stats.cached,
+                    "cached": s.stats.cached,
+                    "caught": s.stats.caught,
                     "attempts": s.stats.attempts,
                     "started_ms": s.stats.first_started_ms,
                     "finished_ms": s.stats.last_finished_ms,
@@ -421,13 +423,19 @@ fn show_step(client: &Client, step: &Step, all: bool, printer: &Printer) -> Resu
             format!("{n} {what}s")
         }
     };
+    let caught = if s.caught > 0 {
+        format!(" ({} caught)", s.caught)
+    } else {
+        String::new()
+    };
     printer.line(format!(
-        "  {}: {} succeeded, {} failed, {} running, {} reused; {}",
+        "  {}: {} succeeded{caught}, {} failed, {} running, {} reused, {} cached; {}",
         plural(s.tasks, "task"),
         s.succeeded,
         s.failed,
         s.running,
-        s.reused,
+        s.reused - s.cached,
+        s.cached,
         plural(s.attempts, "attempt")
     ));
     printer.line(format!(
@@ -444,15 +452,20 @@ fn show_step(client: &Client, step: &Step, all: bool, printer: &Printer) -> Resu
         } else {
             format!("{:?}", r.foreach_path)
         };
+        let origin = match t.origin() {
+            Some(o) if r.is_cached() => format!("cached from {o}"),
+            Some(o) => o,
+            None if r.caught => "(caught: its failure is an artifact)".into(),
+            None => String::new(),
+        };
         printer.line(
             format!(
-                "  {:<8}  {}  {:<10}  {:>8}  {:>8}    {}",
+                "  {:<8}  {}  {:<10}  {:>8}  {:>8}    {origin}",
                 r.task_id,
-                status_cell(printer, r.status, 9),
+                task_status_cell(printer, r, 9),
                 path,
                 r.attempts,
                 t.duration_ms().map(duration).unwrap_or_else(|| "-".into()),
-                t.origin().unwrap_or_default()
             )
             .trim_end(),
         );
@@ -481,8 +494,20 @@ fn task_json(t: &Task) -> serde_json::Value {
         "duration_ms": t.duration_ms(),
         "manifest": r.manifest,
         "origin": t.origin(),
+        "reuse": r.reuse_reason(),
+        "cached": r.is_cached(),
+        "caught": r.caught,
         "component": r.component,
     })
+}
+
+/// A task's status cell: `caught` for a task that succeeded through `catch`.
+fn task_status_cell(printer: &Printer, r: &wflow_metadata::TaskRecord, width: usize) -> String {
+    if r.caught {
+        format!("{:<width$}", "caught")
+    } else {
+        status_cell(printer, r.status, width)
+    }
 }
 
 fn show_task(task: &Task, printer: &Printer) -> Result<()> {
@@ -510,10 +535,17 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
         printer.value(&v);
         return Ok(());
     }
-    printer.line(format!(
-        "{}  {}",
-        printer.bold(&task.pathspec()),
+    let shown_status = if r.caught {
+        format!(
+            "{} (caught: its step's `catch` kept the error of its last attempt)",
+            status(printer, r.status)
+        )
+    } else {
         status(printer, r.status)
+    };
+    printer.line(format!(
+        "{}  {shown_status}",
+        printer.bold(&task.pathspec())
     ));
     let took = task
         .duration_ms()
@@ -534,10 +566,15 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
     };
     printer.line(format!("  inputs    {inputs}"));
     if let Some(origin) = task.origin() {
-        printer.line(format!(
-            "  reused    from {origin} (its outputs, not run again)"
-        ));
-        if let Some(c) = r.component {
+        printer.line(if r.is_cached() {
+            format!(
+                "  cached    from {origin} (a pure step that read the same: its outputs, not run \
+                 again)"
+            )
+        } else {
+            format!("  reused    from {origin} (its outputs, not run again)")
+        });
+        if let Some(c) = r.component.filter(|_| !r.is_cached()) {
             printer.line(format!(
                 "  code      computed by component {} (the run's code may have changed since)",
                 c.short()
@@ -549,7 +586,9 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
     }
     printer.line("");
     if attempts.is_empty() {
-        printer.line(if task.origin().is_some() {
+        printer.line(if r.is_cached() {
+            "  attempts  none (cached)"
+        } else if task.origin().is_some() {
             "  attempts  none (reused)"
         } else {
             "  attempts  none yet"

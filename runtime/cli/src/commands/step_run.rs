@@ -99,6 +99,7 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
         &super::run::tokio_runtime(workers(None))?,
         Default::default(),
         Vec::new(),
+        false,
     )?;
     if let Ok(r) = Arc::try_unwrap(recorder) {
         r.close()?;

@@ -52,6 +52,14 @@ fn read_err(name: &str, input: Option<(u32, &str)>, e: impl std::fmt::Display) -
     WitError::Store(format!("reading artifact `{name}`{from}: {e}"))
 }
 
+/// The artifacts of input `index` of a task, if it exists.
+fn input_artifacts(
+    input: &crate::TaskInput,
+    index: u32,
+) -> Option<&std::collections::BTreeMap<String, ArtifactRef>> {
+    input.inputs.get(index as usize).map(|i| &*i.artifacts)
+}
+
 impl TaskIo {
     fn input_view(
         &self,
@@ -182,12 +190,15 @@ pub(crate) fn check_codec(codec: &str) -> Result<(), WitError> {
 
 impl Host for TaskState {
     fn list(&mut self) -> wasmtime::Result<Vec<ArtifactInfo>> {
-        Ok(self.io()?.view.iter().map(|(n, r)| info(n, r)).collect())
+        let io = self.io()?;
+        io.reads.view_list(&io.view);
+        Ok(io.view.iter().map(|(n, r)| info(n, r)).collect())
     }
 
     fn get(&mut self, name: String) -> WitResult<WitValue> {
         let room = self.limiter.room();
         let io = self.io()?;
+        io.reads.view_get(&name, io.view.get(&name));
         if let Ok(r) = io.lookup(&name, None) {
             io.check_fits(&name, r.size, room)?;
         }
@@ -215,6 +226,7 @@ impl Host for TaskState {
         io.charge(value.bytes.len() as u64)?;
         match io.cas.put_artifact(&value.bytes, &value.codec) {
             Ok(r) => {
+                io.reads.put(&name, io.view.get(&name));
                 io.view.insert(name, r);
                 Ok(Ok(()))
             }
@@ -223,11 +235,15 @@ impl Host for TaskState {
     }
 
     fn input_count(&mut self) -> wasmtime::Result<u32> {
-        Ok(self.io()?.input.inputs.len() as u32)
+        let io = self.io()?;
+        io.reads.input_count(io.input.inputs.len());
+        Ok(io.input.inputs.len() as u32)
     }
 
     fn input_step(&mut self, index: u32) -> WitResult<String> {
         let io = self.io()?;
+        io.reads
+            .input_touched(index, input_artifacts(&io.input, index));
         Ok(io
             .input_view(index)
             .map(|_| io.input.inputs[index as usize].step.clone()))
@@ -235,6 +251,8 @@ impl Host for TaskState {
 
     fn list_input(&mut self, index: u32) -> WitResult<Vec<ArtifactInfo>> {
         let io = self.io()?;
+        io.reads
+            .input_list(index, input_artifacts(&io.input, index));
         Ok(io
             .input_view(index)
             .map(|v| v.iter().map(|(n, r)| info(n, r)).collect()))
@@ -243,6 +261,8 @@ impl Host for TaskState {
     fn get_input(&mut self, index: u32, name: String) -> WitResult<WitValue> {
         let room = self.limiter.room();
         let io = self.io()?;
+        io.reads
+            .input_get(index, input_artifacts(&io.input, index), &name);
         if let Ok(r) = io.lookup(&name, Some(index)) {
             io.check_fits(&name, r.size, room)?;
         }
@@ -265,6 +285,10 @@ impl Host for TaskState {
         input: Option<u32>,
     ) -> WitResult<Resource<ArtifactReader>> {
         let io = self.io()?;
+        match input {
+            None => io.reads.view_get(&name, io.view.get(&name)),
+            Some(i) => io.reads.input_get(i, input_artifacts(&io.input, i), &name),
+        }
         let opened = io.lookup(&name, input).and_then(|r| {
             let input = input.map(|i| (i, io.input.inputs[i as usize].step.clone()));
             let reader = io
@@ -372,7 +396,9 @@ impl HostWriter for TaskState {
         match inner.finish(&codec) {
             Ok(r) => {
                 let size = r.size;
-                self.io()?.view.insert(name, r);
+                let io = self.io()?;
+                io.reads.put(&name, io.view.get(&name));
+                io.view.insert(name, r);
                 Ok(Ok(size))
             }
             Err(e) => Ok(Err(store_err(e))),

@@ -12,7 +12,9 @@ impl Host for TaskState {
     }
 
     fn run_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.io()?.input.run_id.clone())
+        let io = self.io()?;
+        io.reads.volatile();
+        Ok(io.input.run_id.clone())
     }
 
     fn step_name(&mut self) -> wasmtime::Result<String> {
@@ -20,15 +22,20 @@ impl Host for TaskState {
     }
 
     fn task_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.io()?.input.task_id.to_string())
+        let io = self.io()?;
+        io.reads.volatile();
+        Ok(io.input.task_id.to_string())
     }
 
     fn attempt(&mut self) -> wasmtime::Result<u32> {
-        Ok(self.io()?.input.attempt)
+        let io = self.io()?;
+        io.reads.volatile();
+        Ok(io.input.attempt)
     }
 
     fn parameter(&mut self, name: String) -> wasmtime::Result<Option<WitParam>> {
         let io = self.io()?;
+        io.reads.param(&name, io.input.params.get(&name));
         Ok(io.input.params.get(&name).map(|v| match v {
             ParamValue::Bool(b) => WitParam::Bool(*b),
             ParamValue::Int(i) => WitParam::Int(*i),
@@ -39,11 +46,15 @@ impl Host for TaskState {
     }
 
     fn foreach_index(&mut self) -> wasmtime::Result<Option<u32>> {
-        Ok(self.io()?.input.foreach_path.last().copied())
+        let io = self.io()?;
+        io.reads.foreach_path(&io.input.foreach_path);
+        Ok(io.input.foreach_path.last().copied())
     }
 
     fn foreach_path(&mut self) -> wasmtime::Result<Vec<u32>> {
-        Ok(self.io()?.input.foreach_path.clone())
+        let io = self.io()?;
+        io.reads.foreach_path(&io.input.foreach_path);
+        Ok(io.input.foreach_path.clone())
     }
 
     fn foreach_item(&mut self) -> wasmtime::Result<Option<WitValue>> {

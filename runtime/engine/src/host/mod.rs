@@ -42,6 +42,8 @@ pub struct TaskIo {
     pub(crate) open_handles: u32,
     /// The successor a switch step chose last (`control.next`, contract 0.2), valid or not.
     pub(crate) next: Option<String>,
+    /// What the task has read so far (for caching).
+    pub(crate) reads: crate::reads::ReadLog,
 }
 
 impl WasiView for TaskState {

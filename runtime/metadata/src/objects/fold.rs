@@ -61,6 +61,8 @@ impl RunState {
                         origin_task: None,
                         foreach_items: None,
                         component: None,
+                        cached: false,
+                        caught: false,
                     },
                 );
             }
@@ -175,6 +177,13 @@ impl RunState {
                 t.status = *status;
                 t.finished_ms = Some(*finished_ms);
                 t.manifest = *manifest;
+                // `catch`: succeeded though its last attempt failed.
+                t.caught = *status == Status::Succeeded
+                    && t.attempts > 0
+                    && self
+                        .attempts
+                        .get(&(*task_id, t.attempts - 1))
+                        .is_some_and(|a| a.status == Status::Failed);
             }
             Event::TaskReused {
                 task_id,
@@ -183,6 +192,7 @@ impl RunState {
                 manifest,
                 finished_ms,
                 component,
+                reason,
                 ..
             } => {
                 let t = self
@@ -190,11 +200,18 @@ impl RunState {
                     .get_mut(task_id)
                     .ok_or_else(|| task_missing(*task_id))?;
                 t.component = *component;
+                t.cached = *reason == crate::ReuseReason::Cached;
                 t.status = Status::Succeeded;
                 t.finished_ms = Some(*finished_ms);
                 t.manifest = Some(*manifest);
                 t.origin_run = Some(origin_run.clone());
                 t.origin_task = Some(*origin_task);
+            }
+            Event::TaskReads { task_id, .. } => {
+                // Kept apart from the run's batches (see `cache`): only checked here.
+                if !self.tasks.contains_key(task_id) {
+                    return Err(task_missing(*task_id));
+                }
             }
             Event::ForeachItems { task_id, items, .. } => {
                 let t = self

@@ -11,7 +11,10 @@
 //! ├── tasks/<run_id>/<ms>-<writer>-<seq>     a batch of task and attempt events of that run
 //! │                                          (JSON array), in the order they happened
 //! ├── ends/<run_id>/<ms>-<writer>-<seq>      how the run ended (JSON): status, end, error
-//! └── tags/<run_id>/<ms>-<writer>-<seq>      a change to the run's tags (JSON): added, removed
+//! ├── tags/<run_id>/<ms>-<writer>-<seq>      a change to the run's tags (JSON): added, removed
+//! └── cache/<scope>/<ms>-<writer>-<seq>      the cache entries of a batch's tasks of one pure
+//!                                            step and code: what each read and put (JSON; see
+//!                                            [`cache`](self::cache))
 //! ```
 //!
 //! Every object is written once under a key no other writer uses (`<writer>` is 64 random bits
@@ -39,6 +42,7 @@ use std::time::Duration;
 
 use wflow_store::BlobStore;
 
+mod cache;
 mod fold;
 mod stored;
 
@@ -46,7 +50,8 @@ use fold::RunState;
 use stored::{EndObjects, StoredEnd, StoredEvent, StoredRun, StoredTags};
 
 use crate::{
-    AttemptRecord, Event, MetadataError, MetadataStore, Result, RunRecord, Status, TaskRecord,
+    AttemptRecord, CacheEntry, Event, MetadataError, MetadataStore, Result, RunRecord, Status,
+    TaskRecord,
 };
 
 /// The prefix of every record object; the `v1` changes if the layout ever does.
@@ -72,6 +77,10 @@ pub struct ObjectMetadata {
     cache: Mutex<HashMap<String, Arc<RunState>>>,
     /// Record objects skipped while reading (corrupt, or a run's extra end), one line each.
     warnings: Mutex<BTreeSet<String>>,
+    /// The task cache's entries of each scope this handle looked up (see [`cache`]).
+    listings: Mutex<HashMap<wflow_core::Digest, Arc<cache::Listing>>>,
+    /// Whether runs named by cache entries still exist.
+    live_runs: Mutex<HashMap<String, bool>>,
 }
 
 #[derive(Default)]
@@ -105,6 +114,8 @@ impl ObjectMetadata {
             written: Mutex::new(Writer::default()),
             cache: Mutex::new(HashMap::new()),
             warnings: Mutex::new(BTreeSet::new()),
+            listings: Mutex::new(HashMap::new()),
+            live_runs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -309,6 +320,7 @@ impl ObjectMetadata {
         let mut started: Vec<String> = Vec::new();
         let mut tasks: HashMap<String, Vec<StoredEvent>> = HashMap::new();
         let mut ends: Vec<(String, StoredEnd)> = Vec::new();
+        let mut entries: HashMap<String, cache::Pending> = HashMap::new();
         let mut first_error = None;
         for event in events {
             let run_id = event.run_id().to_string();
@@ -325,6 +337,17 @@ impl ObjectMetadata {
             }
             match event {
                 Event::RunStarted { .. } => started.push(run_id),
+                Event::TaskReads {
+                    task_id,
+                    key,
+                    reads,
+                    ..
+                } => entries.entry(run_id.clone()).or_default().add(
+                    &runs[&run_id],
+                    *task_id,
+                    key,
+                    reads,
+                ),
                 Event::RunFinished {
                     status,
                     finished_ms,
@@ -375,6 +398,10 @@ impl ObjectMetadata {
                     next_key(&mut w, &self.writer)
                 );
                 self.put(&key, &serde_json::to_vec(end).expect("serialises"))?;
+            }
+            for (scope, bytes) in entries.remove(run_id).into_iter().flat_map(|p| p.objects()) {
+                let key = cache::object_key(&scope, &next_key(&mut w, &self.writer));
+                self.put(&key, &bytes)?;
             }
         }
         for (run_id, state) in runs {
@@ -780,5 +807,13 @@ impl MetadataStore for ObjectMetadata {
 
     fn batch_window(&self) -> Duration {
         BATCH_WINDOW
+    }
+
+    fn cache_lookup(
+        &self,
+        keys: &[wflow_core::CacheKey],
+        limit: usize,
+    ) -> Result<Vec<Vec<CacheEntry>>> {
+        self.lookup(keys, limit)
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use wflow_core::Digest;
 
-use crate::{Event, RunKind, RunRecord, Status};
+use crate::{Event, ReuseReason, RunKind, RunRecord, Status};
 
 /// `tags/<run_id>/<key>`: one change to a run's tags.
 #[derive(Serialize, Deserialize)]
@@ -133,6 +133,9 @@ pub(super) enum StoredEvent {
         /// Absent when unknown (and in every batch written by an older wflow).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         component: Option<Digest>,
+        /// Absent for a resume's reuse (and in every batch written by an older wflow).
+        #[serde(default, skip_serializing_if = "ReuseReason::is_resumed")]
+        reason: ReuseReason,
     },
     ForeachItems {
         task_id: u64,
@@ -220,6 +223,7 @@ impl StoredEvent {
                 manifest,
                 finished_ms,
                 component,
+                reason,
                 ..
             } => StoredEvent::TaskReused {
                 task_id,
@@ -228,6 +232,7 @@ impl StoredEvent {
                 manifest,
                 finished_ms,
                 component,
+                reason,
             },
             Event::ForeachItems { task_id, items, .. } => {
                 StoredEvent::ForeachItems { task_id, items }
@@ -247,8 +252,8 @@ impl StoredEvent {
                 stdout,
                 stderr,
             },
-            Event::RunStarted { .. } | Event::RunFinished { .. } => {
-                unreachable!("run events are stored as objects of their own")
+            Event::RunStarted { .. } | Event::RunFinished { .. } | Event::TaskReads { .. } => {
+                unreachable!("run events and cache entries are stored as objects of their own")
             }
         }
     }
@@ -319,6 +324,7 @@ impl StoredEvent {
                 manifest,
                 finished_ms,
                 component,
+                reason,
             } => Event::TaskReused {
                 run_id,
                 task_id,
@@ -327,6 +333,7 @@ impl StoredEvent {
                 manifest,
                 finished_ms,
                 component,
+                reason,
             },
             StoredEvent::ForeachItems { task_id, items } => Event::ForeachItems {
                 run_id,

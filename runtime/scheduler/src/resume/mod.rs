@@ -803,6 +803,7 @@ pub(crate) async fn deliver(
         manifest: reused.manifest,
         finished_ms: now_millis(),
         component: reused.component,
+        reason: wflow_metadata::ReuseReason::Resumed,
     });
     TaskResult {
         task_id,
@@ -810,6 +811,9 @@ pub(crate) async fn deliver(
             artifacts: reused.artifacts,
             items: reused.items,
             next: reused.next,
+            reads: None,
+            reuse: Some(wflow_metadata::ReuseReason::Resumed),
+            caught: false,
         }),
     }
 }

@@ -69,6 +69,8 @@ fn task(id: u64, step: &str, status: Status) -> TaskRecord {
         origin_task: None,
         foreach_items: None,
         component: None,
+        cached: false,
+        caught: false,
     }
 }
 

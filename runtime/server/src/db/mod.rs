@@ -31,7 +31,10 @@ const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, starte
                            error, origin_run, user_name, kind";
 const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, \
-                            component, manifest_bytes";
+                            component, manifest_bytes, cached, \
+                            (status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a \
+                             WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id \
+                             AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))";
 const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, stdout, stderr, \
      stdout_bytes, stderr_bytes";
 
@@ -104,6 +107,8 @@ fn read_task(row: &Row) -> ApiResult<TaskRecord> {
         foreach_items: digest(row, 12, "foreach_items")?,
         component: digest(row, 13, "component")?,
         manifest_bytes: row.get(14),
+        cached: row.get(15),
+        caught: row.get(16),
     })
 }
 

@@ -205,6 +205,59 @@ pub async fn step_tasks(
     rows.iter().map(read_task).collect()
 }
 
+/// Per key, the caller's earlier successful tasks filed under it, newest first, at most `limit`
+/// each: one query for all keys. Only the caller's own runs count: another user's records could
+/// otherwise put their outputs into the caller's runs.
+pub async fn cache_lookup(
+    pool: &Pool,
+    caller: &Caller,
+    keys: &[wflow_core::CacheKey],
+    limit: i64,
+) -> ApiResult<Vec<Vec<wflow_metadata::CacheEntry>>> {
+    let client = pool.get().await?;
+    let err = |e: tokio_postgres::Error| ApiError::db("looking up the task cache", &e);
+    let st = client
+        .prepare_cached(
+            "SELECT k.i, e.run_id, e.task_id, e.reads, e.manifest, e.manifest_bytes, e.foreach_items
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(scope, item, i)
+             CROSS JOIN LATERAL (
+                 SELECT c.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes,
+                        t.foreach_items
+                 FROM task_cache c
+                 JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id
+                 JOIN runs r ON r.run_id = c.run_id
+                 WHERE c.scope = k.scope AND c.item = k.item AND t.status = 'succeeded'
+                       AND t.manifest IS NOT NULL AND r.user_name = $3
+                 ORDER BY t.finished_ms DESC LIMIT $4
+             ) AS e
+             ORDER BY k.i",
+        )
+        .await
+        .map_err(err)?;
+    let scopes: Vec<String> = keys.iter().map(|k| k.scope.to_hex()).collect();
+    let items: Vec<String> = keys.iter().map(|k| k.item.to_hex()).collect();
+    let rows = client
+        .query(&st, &[&scopes, &items, &caller.user, &limit])
+        .await
+        .map_err(err)?;
+    let mut out: Vec<Vec<wflow_metadata::CacheEntry>> = keys.iter().map(|_| Vec::new()).collect();
+    for row in &rows {
+        let i = row.get::<_, i64>(0) as usize - 1;
+        let entry = wflow_metadata::CacheEntry {
+            run_id: row.get(1),
+            task_id: row.get::<_, i64>(2) as u64,
+            reads: json(row, 3, "reads")?,
+            manifest: digest(row, 4, "manifest")?.ok_or_else(|| corrupt("no manifest".into()))?,
+            manifest_bytes: row.get(5),
+            foreach_items: digest(row, 6, "foreach_items")?,
+        };
+        if let Some(list) = out.get_mut(i) {
+            list.push(entry);
+        }
+    }
+    Ok(out)
+}
+
 /// One task.
 pub async fn task(pool: &Pool, run_id: &str, task_id: i64) -> ApiResult<Option<TaskRecord>> {
     let client = pool.get().await?;

@@ -16,7 +16,8 @@ fn phase(e: &Event) -> u8 {
         Event::TaskFinished { .. } => 6,
         Event::TaskReused { .. } => 7,
         Event::ForeachItems { .. } => 8,
-        Event::RunFinished { .. } => 9,
+        Event::TaskReads { .. } => 9,
+        Event::RunFinished { .. } => 10,
     }
 }
 
@@ -647,12 +648,14 @@ pub(super) async fn apply(
             manifest,
             finished_ms,
             component,
+            reason,
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(&format!(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = $3, manifest = $4,
-                                      origin_run = $5, origin_task = $6, component = $9
+                                      origin_run = $5, origin_task = $6, component = $9,
+                                      cached = $10
                      WHERE run_id = $1 AND task_id = $2 AND {}",
                     owned("$1", 7, 8)
                 ))
@@ -671,10 +674,49 @@ pub(super) async fn apply(
                         user,
                         admin,
                         &hex(component),
+                        &(*reason == wflow_metadata::ReuseReason::Cached),
                     ],
                 )
                 .await
                 .map_err(changed(what))?;
+            if n == 0 {
+                let missing = ApiError::unknown_task(run_id, *task_id);
+                return Err(refusal(tx, caller, run_id, missing).await);
+            }
+        }
+        Event::TaskReads {
+            run_id,
+            task_id,
+            key,
+            reads,
+        } => {
+            let what = format!("the reads of task {task_id} of run `{run_id}`");
+            // Only a task of the caller's own run, recorded before.
+            let st = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO task_cache (run_id, task_id, scope, item, reads)
+                     SELECT run_id, task_id, $3, $4, $5 FROM tasks
+                     WHERE run_id = $1 AND task_id = $2 AND {}",
+                    owned("$1", 6, 7)
+                ))
+                .await
+                .map_err(changed(what.clone()))?;
+            let reads = serde_json::to_string(reads).expect("reads serialise");
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        run_id,
+                        &task_key(*task_id)?,
+                        &key.scope.to_hex(),
+                        &key.item.to_hex(),
+                        &reads,
+                        user,
+                        admin,
+                    ],
+                )
+                .await
+                .map_err(|e| insert_error(e, what, || ApiError::unknown_task(run_id, *task_id)))?;
             if n == 0 {
                 let missing = ApiError::unknown_task(run_id, *task_id);
                 return Err(refusal(tx, caller, run_id, missing).await);

@@ -1,0 +1,182 @@
+//! Caching pure steps across runs: before a task of a step that asks for no capability runs, the
+//! records are asked for earlier tasks filed under its [`CacheKey`] (same component, step and
+//! foreach item); the first whose [`TaskReads`](wflow_core::TaskReads) all give the same answer
+//! on this task's inputs is taken instead of running it.
+//!
+//! A cached task's outputs are what the earlier task put (by reference: no data copied) over
+//! what this task inherits itself (so an artifact it passed on untouched is this run's value);
+//! it gets a manifest of its own and is recorded with [`Event::TaskReused`] (reason `cached`,
+//! origin the earlier task). It has no attempt, no logs, and submits no job to a remote
+//! backend. If the earlier outputs cannot be read (a manifest or items gone from the store), the
+//! task runs after all.
+//!
+//! The lookups of every ready task are one call to the records
+//! ([`MetadataStore::cache_lookup`](wflow_metadata::MetadataStore::cache_lookup)), made on a
+//! blocking thread.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use wflow_core::{CacheKey, Digest, Sandbox, now_millis};
+use wflow_engine::{FlowComponent, TaskInput, inherited, reads_match};
+use wflow_metadata::{CacheEntry, Event, Recorder, ReuseReason};
+use wflow_store::Cas;
+
+use crate::compute::write_manifest;
+use crate::execute::{Done, Job, TaskResult, execute};
+use crate::frames::foreach_item;
+use crate::run::{Pending, blocking};
+
+/// The newest entries checked per key: one per distinct set of reads of that task (a parameter
+/// tried with many values makes several).
+pub const CANDIDATES: usize = 16;
+
+/// What a task's cache key is made of: each step's component and sandbox (and the graph: a
+/// switch step's choice is an output the cache does not keep).
+pub(crate) struct Steps<'a> {
+    pub components: &'a BTreeMap<String, FlowComponent>,
+    pub sandboxes: &'a BTreeMap<String, Arc<Sandbox>>,
+    pub plan: &'a wflow_graph::Plan,
+}
+
+/// The key of a ready task, when its step may be cached: it asks for no capability and is not
+/// a switch (contract 0.2; its choice of successor is not kept in the cache).
+pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
+    let sandbox = steps.sandboxes.get(&p.step)?;
+    if !sandbox.grants_nothing() {
+        return None;
+    }
+    if matches!(
+        steps.plan.step(&p.step).transition,
+        wflow_core::Transition::Switch { .. }
+    ) {
+        return None;
+    }
+    let component = steps.components.get(&p.step)?.digest();
+    let item = foreach_item(&p.stack);
+    Some(CacheKey::new(
+        &component,
+        &p.step,
+        item.as_ref()
+            .map(|v| (v.codec.as_str(), v.bytes.as_slice())),
+    ))
+}
+
+/// Looks up every ready task not looked up yet, in one call to the records. A failing lookup
+/// finds nothing (the tasks run).
+pub(crate) async fn look_up(
+    ready: &mut VecDeque<Pending>,
+    steps: &Steps<'_>,
+    recorder: &Arc<Recorder>,
+) {
+    let mut wanted: Vec<(usize, CacheKey)> = Vec::new();
+    for (i, p) in ready.iter_mut().enumerate() {
+        if p.candidates.is_some() {
+            continue;
+        }
+        match key_of(steps, p) {
+            Some(key) => wanted.push((i, key)),
+            None => p.candidates = Some(Vec::new()),
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let keys: Vec<CacheKey> = wanted.iter().map(|(_, k)| *k).collect();
+    let found = blocking({
+        let recorder = recorder.clone();
+        move || recorder.metadata().cache_lookup(&keys, CANDIDATES)
+    })
+    .await
+    .unwrap_or_default();
+    let mut found = found.into_iter();
+    for (i, _) in wanted {
+        ready[i].candidates = Some(found.next().unwrap_or_default());
+    }
+}
+
+/// The newest entry whose reads all match `input`.
+pub(crate) fn pick(candidates: &[CacheEntry], input: &TaskInput) -> Option<CacheEntry> {
+    candidates
+        .iter()
+        .find(|e| reads_match(&e.reads, input))
+        .cloned()
+}
+
+/// Serves a task from the cache: `entry`'s puts over what the task inherits, under a manifest of
+/// its own, recorded as cached. If they cannot be read, the task runs (`job`, whose first
+/// attempt is not launched yet).
+pub(crate) async fn serve(entry: CacheEntry, component: Digest, job: Job) -> TaskResult {
+    let cas = job.cas.clone();
+    let input = job.attempt.input.clone();
+    let is_foreach = input.is_foreach;
+    let taken = blocking({
+        let entry = entry.clone();
+        move || outputs(&cas, &entry, &input, is_foreach)
+    })
+    .await;
+    let (written, items) = match taken {
+        Ok(t) => t,
+        Err(_) => return execute(job).await,
+    };
+    let (run_id, task_id) = (job.attempt.input.run_id.clone(), job.attempt.input.task_id);
+    if let Some(manifest) = written.bytes {
+        job.recorder.send(Event::TaskManifest {
+            run_id: run_id.clone(),
+            task_id,
+            manifest,
+        });
+    }
+    job.recorder.send(Event::TaskReused {
+        run_id,
+        task_id,
+        origin_run: entry.run_id,
+        origin_task: entry.task_id,
+        manifest: written.digest,
+        finished_ms: now_millis(),
+        component: Some(component),
+        reason: ReuseReason::Cached,
+    });
+    TaskResult {
+        task_id,
+        outcome: Ok(Done {
+            artifacts: Arc::new(written.artifacts),
+            items,
+            next: None,
+            reads: None,
+            reuse: Some(ReuseReason::Cached),
+            caught: false,
+        }),
+    }
+}
+
+/// The cached task's manifest, written, and its foreach items.
+fn outputs(
+    cas: &Cas,
+    entry: &CacheEntry,
+    input: &TaskInput,
+    is_foreach: bool,
+) -> Result<(crate::compute::Written, Option<Vec<wflow_engine::Value>>), String> {
+    let manifest = entry.read_manifest(cas).map_err(|e| e.to_string())?;
+    let mut artifacts: BTreeMap<_, _> = inherited(&input.inputs, input.join);
+    for name in &entry.reads.puts {
+        let r = manifest
+            .artifacts
+            .get(name)
+            .ok_or_else(|| format!("the cached manifest has no `{name}`"))?;
+        if !r.is_inline() && !cas.contains(&r.digest).map_err(|e| e.to_string())? {
+            return Err(format!("blob {} of `{name}` is gone", r.digest));
+        }
+        artifacts.insert(name.clone(), r.clone());
+    }
+    let items = if is_foreach {
+        let digest = entry
+            .foreach_items
+            .ok_or("the cached foreach split's items were not recorded")?;
+        Some(crate::resume::read_items(cas, &digest)?)
+    } else {
+        None
+    };
+    let written = write_manifest(cas, artifacts).map_err(|e| e.to_string())?;
+    Ok((written, items))
+}
