@@ -62,7 +62,13 @@ fn reading_etc_passwd_is_denied() {
         &Env::new(),
         "read-passwd",
         &[],
-        &["/work/2", "panicked", "reading /etc/passwd", "No such file"],
+        // Issue 15: the sandbox's refusal is named, not "No such file or directory".
+        &[
+            "/work/2",
+            "panicked",
+            "reading /etc/passwd",
+            "not granted (ask for `dirs` in the step's capabilities)",
+        ],
     );
 }
 
@@ -72,7 +78,10 @@ fn reading_the_working_directory_is_denied() {
         &Env::new(),
         "read-cwd",
         &[],
-        &["listing the host's working directory", "No such file"],
+        &[
+            "listing the host's working directory",
+            "not granted (ask for `dirs`",
+        ],
     );
 }
 
@@ -87,7 +96,10 @@ fn a_socket_not_granted_is_refused() {
         &Env::new(),
         "socket",
         &[],
-        &["connecting to 127.0.0.1:22", "Permission denied"],
+        &[
+            "connecting to 127.0.0.1:22",
+            "not granted (ask for `network` in the step's capabilities)",
+        ],
     );
 }
 

@@ -25,6 +25,7 @@ mod bindings;
 mod cache;
 mod compile;
 mod component;
+mod denial;
 mod engine;
 mod error;
 mod host;

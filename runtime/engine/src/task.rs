@@ -276,7 +276,9 @@ impl FlowComponent {
                 Err(TaskFailure::NoForeachItems)
             }
             Ok(Ok(())) => check_choice(&io),
-            Ok(Err(e)) => Err(TaskFailure::StepError(bounded(e))),
+            Ok(Err(e)) => Err(TaskFailure::StepError(bounded(
+                crate::denial::explain(&e, &sb).into_owned(),
+            ))),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
         };
         let reads = if result.is_ok() {
@@ -388,7 +390,7 @@ fn classify(e: wasmtime::Error, limiter_refused: bool, sb: &Sandbox, stderr: &[u
         };
     }
     if let Some(msg) = panic_message(&stderr) {
-        return TaskFailure::Panic(msg);
+        return TaskFailure::Panic(crate::denial::explain(&msg, sb).into_owned());
     }
     match trap {
         Some(t) => TaskFailure::Trap(format!("{t}\n{}", short_backtrace(&format!("{e:#}")))),
