@@ -446,17 +446,26 @@ class Task(_Object):
 
     @property
     def stdout(self) -> str:
-        """What its latest attempt wrote to stdout."""
-        return self._store.log(self.pathspec, "stdout")
+        """What its latest attempt wrote to stdout (for a task that did not run — reused or
+        cached — what the task that computed its outputs wrote)."""
+        return self.log("stdout")
 
     @property
     def stderr(self) -> str:
-        """What its latest attempt wrote to stderr."""
-        return self._store.log(self.pathspec, "stderr")
+        """What its latest attempt wrote to stderr (as ``stdout`` for a task that did not run)."""
+        return self.log("stderr")
 
     def log(self, stream: str = "stdout", attempt: Optional[int] = None) -> str:
-        """The ``stream`` (stdout or stderr) of ``attempt`` (default: the latest)."""
-        return self._store.log(self.pathspec, stream, attempt)
+        """The ``stream`` (stdout or stderr) of ``attempt`` (default: the latest). A task that
+        did not run (reused by a resume, or cached) has no attempt: its origin's logs, the task
+        that computed its outputs, are read instead."""
+        task: "Task" = self
+        # Origins form a chain back in time; a bound keeps a planted loop from spinning.
+        for _ in range(64):
+            if task._record["attempts"] or task._record["origin"] is None:
+                break
+            task = Task(task._record["origin"], store=self._store)
+        return self._store.log(task.pathspec, stream, attempt)
 
     @property
     def artifacts(self) -> List["DataArtifact"]:
