@@ -84,7 +84,7 @@ pub async fn run_one_task(task: OneTask, cas: Arc<Cas>, recorder: Arc<Recorder>)
         cas: cas.clone(),
         recorder: recorder.clone(),
         attempt,
-        first,
+        first: Some(first),
         notify: Arc::new(|_| {}),
         budget: Arc::new(TaskBudget::new(&plan, max_tasks)),
     })
