@@ -19,7 +19,11 @@ BACKEND = os.environ.get("WFLOW_TEST_BACKEND", "local")
 
 @pytest.fixture(scope="session")
 def foreach():
-    return wflow.run(guest("example-foreach"), n=10, tags=["from-python"])
+    # `--no-cache`: the tests read this run's attempts, which a task taken from the cache of
+    # an earlier run of the session would not have.
+    return wflow.run(
+        guest("example-foreach"), n=10, tags=["from-python"], options=["--no-cache"]
+    )
 
 
 @pytest.fixture(scope="session")
