@@ -231,6 +231,8 @@ mod tests {
             }],
             join: false,
             is_foreach: false,
+            choices: Vec::new(),
+            secrets: Default::default(),
             sandbox: Default::default(),
             live_logs: None,
         }

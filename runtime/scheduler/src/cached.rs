@@ -39,17 +39,18 @@ pub(crate) struct Steps<'a> {
     pub plan: &'a wflow_graph::Plan,
 }
 
-/// The key of a ready task, when its step may be cached: it asks for no capability and is not
-/// a switch (contract 0.2; its choice of successor is not kept in the cache).
+/// The key of a ready task, when its step may be cached: it asks for no capability (no secret
+/// either) and is not a switch (contract 0.2; its choice of successor is not kept in the cache).
 pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
     let sandbox = steps.sandboxes.get(&p.step)?;
     if !sandbox.grants_nothing() {
         return None;
     }
-    if matches!(
-        steps.plan.step(&p.step).transition,
-        wflow_core::Transition::Switch { .. }
-    ) {
+    let spec = steps.plan.step(&p.step);
+    // A secret is read from outside (contract 0.2), like any other capability.
+    if !spec.capabilities.secrets.is_empty()
+        || matches!(spec.transition, wflow_core::Transition::Switch { .. })
+    {
         return None;
     }
     let component = steps.components.get(&p.step)?.digest();
