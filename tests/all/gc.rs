@@ -17,7 +17,10 @@ pub(crate) fn every_run_reads_back(env: &Env) -> usize {
 }
 
 /// [`every_run_reads_back`] for any records and store.
-fn reads_back(meta: &dyn wflow_metadata::MetadataStore, cas: &wflow_store::Cas) -> usize {
+pub(crate) fn reads_back(
+    meta: &dyn wflow_metadata::MetadataStore,
+    cas: &wflow_store::Cas,
+) -> usize {
     let runs = meta.runs(None).unwrap();
     for run in &runs {
         let id = &run.run_id;

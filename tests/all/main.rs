@@ -35,6 +35,9 @@ mod examples;
 mod failures;
 /// `wflow gc`: retention, sweeping, safety under concurrent runs and kill -9.
 mod gc;
+/// `wflow gc` with the records on the metadata service: runs started during a collection and
+/// collections killed at random points.
+mod gc_service;
 /// Habits Metaflow users bring: `--tag` at launch, a step's logs, `step[7]`.
 mod habits;
 /// The hostile-guest corpus: every misbehaviour ends in a clear error, nothing else is harmed.

@@ -128,15 +128,15 @@ impl Drop for Service {
 
 /// A client machine: its own working directory and store for artifacts (or a shared one), its
 /// records on the service as `user`.
-struct Machine {
-    env: Env,
+pub(crate) struct Machine {
+    pub(crate) env: Env,
     url: String,
-    token: String,
-    store: Option<std::path::PathBuf>,
+    pub(crate) token: String,
+    pub(crate) store: Option<std::path::PathBuf>,
 }
 
 impl Machine {
-    fn new(svc: &Service, token: String) -> Machine {
+    pub(crate) fn new(svc: &Service, token: String) -> Machine {
         Machine {
             env: Env::new(),
             url: svc.url.clone(),
@@ -145,7 +145,7 @@ impl Machine {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = self.env.command(args);
         cmd.env("WFLOW_METADATA", &self.url)
             .env("WFLOW_TOKEN", &self.token)
@@ -157,28 +157,28 @@ impl Machine {
         cmd
     }
 
-    fn wflow(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn wflow(&self, args: &[&str]) -> std::process::Output {
         self.command(args).output().unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.wflow(args);
         assert!(out.status.success(), "wflow {args:?}: {}", stderr(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         serde_json::from_str(&self.ok(args)).unwrap()
     }
 
-    fn run_ok(&self, flow: &str, extra: &[&str]) -> Value {
+    pub(crate) fn run_ok(&self, flow: &str, extra: &[&str]) -> Value {
         let g = guest(flow);
         let mut args = vec!["run", "--json", g.to_str().unwrap()];
         args.extend_from_slice(extra);
         self.json(&args)
     }
 
-    fn run_ids(&self, extra: &[&str]) -> Vec<String> {
+    pub(crate) fn run_ids(&self, extra: &[&str]) -> Vec<String> {
         let mut args = vec!["runs", "--json"];
         args.extend_from_slice(extra);
         self.json(&args)

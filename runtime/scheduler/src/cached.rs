@@ -165,7 +165,9 @@ fn outputs(
             .artifacts
             .get(name)
             .ok_or_else(|| format!("the cached manifest has no `{name}`"))?;
-        if !r.is_inline() && !cas.contains(&r.digest).map_err(|e| e.to_string())? {
+        // Refreshed, not only checked: a `wflow gc` running now must not remove what this run
+        // is about to record a reference to (docs/store.md, "Garbage collection").
+        if !r.is_inline() && !cas.refresh(&r.digest).map_err(|e| e.to_string())? {
             return Err(format!("blob {} of `{name}` is gone", r.digest));
         }
         artifacts.insert(name.clone(), r.clone());
@@ -174,6 +176,7 @@ fn outputs(
         let digest = entry
             .foreach_items
             .ok_or("the cached foreach split's items were not recorded")?;
+        let _ = cas.refresh(&digest);
         Some(crate::resume::read_items(cas, &digest)?)
     } else {
         None
