@@ -514,7 +514,16 @@ fn a_stopped_execution_is_recorded_as_a_failed_run() {
         "application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.StopExecution",
         &serde_json::json!({"executionArn": execution}).to_string(),
     );
-    let show = m.json_ok(&["deploy", "show", &name]);
+    // moto's interpreter may still be inside a state when the stop arrives and report the
+    // execution as running a moment longer: wait (bounded) for the status AWS gives at once.
+    let mut show = m.json_ok(&["deploy", "show", &name]);
+    for _ in 0..300 {
+        if show["executions"][0]["status"] != "RUNNING" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        show = m.json_ok(&["deploy", "show", &name]);
+    }
     assert_eq!(show["executions"][0]["status"], "ABORTED", "{show}");
     let shown = m.json_ok(&["show", &run]);
     assert_eq!(shown["status"], "failed", "{shown}");

@@ -715,7 +715,14 @@ fn gc_against_the_service_needs_an_administrator_and_keeps_what_the_rule_keeps()
     for m in [&mut ada, &mut root] {
         m.store = Some(shared.path().to_path_buf());
     }
-    let run = |mb: u32| ada.run_ok("example-bigdata", &["-p", &format!("mb={mb}")]);
+    // `--no-cache`: the third run (mb=1 again) would take the first's tasks from the cache, and
+    // a cached task's origin keeps that run (tested in tests/all/gc.rs).
+    let run = |mb: u32| {
+        ada.run_ok(
+            "example-bigdata",
+            &["-p", &format!("mb={mb}"), "--no-cache"],
+        )
+    };
     let r1 = run(1)["run_id"].as_str().unwrap().to_string();
     let r2 = run(2)["run_id"].as_str().unwrap().to_string();
     let s3 = run(1);
