@@ -139,6 +139,24 @@ fn object_records_file_and_find_cache_entries() {
     let found = gone.cache_lookup(&[key(1), key(2)], 16).unwrap();
     let runs: Vec<&str> = found.iter().flatten().map(|e| e.run_id.as_str()).collect();
     assert_eq!(runs, ["R2"]);
+
+    // `wflow gc` removing a run removes its cache objects too; the other run's stay.
+    let cache_objects = || {
+        store
+            .list(&format!("{RECORDS_PREFIX}cache/"))
+            .unwrap()
+            .len()
+    };
+    let before = cache_objects();
+    assert!(before >= 1);
+    let collector = ObjectMetadata::new(store.clone(), dir.path().join(RECORDS_PREFIX));
+    collector.delete_runs(&["R1".to_string()]).unwrap();
+    assert!(cache_objects() < before, "R1's cache objects are gone");
+    let left = collector.cache_lookup(&[key(1), key(2)], 16).unwrap();
+    let runs: Vec<&str> = left.iter().flatten().map(|e| e.run_id.as_str()).collect();
+    assert_eq!(runs, ["R2"]);
+    collector.delete_runs(&["R2".to_string()]).unwrap();
+    assert_eq!(cache_objects(), 0);
 }
 
 #[test]

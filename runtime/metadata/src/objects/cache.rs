@@ -16,7 +16,7 @@
 //! A lookup reads a scope's objects once per handle (every task of one step of one code shares
 //! the scope; entries written later by other runs are not seen by this handle), in parallel.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use wflow_core::{CacheKey, Digest, TaskReads};
@@ -109,6 +109,33 @@ impl ObjectMetadata {
         let listing = Arc::new(listing);
         self.lock_listings().insert(*scope, listing.clone());
         Ok(listing)
+    }
+
+    /// Removes the cache objects of the runs `removed` (each object holds the entries of one
+    /// run's batch), so a collected run leaves no entries behind. Reads every cache object once:
+    /// `wflow gc` calls it once per collection. Objects it cannot read are left alone.
+    pub(super) fn forget_cache_of(&self, removed: &BTreeSet<&str>) -> Result<usize> {
+        let keys = self.list(&format!("{RECORDS_PREFIX}cache/"))?;
+        let mut gone = Vec::new();
+        for (key, bytes) in keys.iter().zip(self.get_many(&keys)?) {
+            let Some(Ok(stored)) = bytes.map(|b| serde_json::from_slice::<StoredEntries>(&b))
+            else {
+                continue;
+            };
+            if !stored.entries.is_empty()
+                && stored
+                    .entries
+                    .iter()
+                    .all(|(_, e)| removed.contains(e.run_id.as_str()))
+            {
+                gone.push(key.clone());
+            }
+        }
+        self.store
+            .delete(&gone)
+            .map_err(|e| self.store_err("removing cache entries of removed runs".to_string(), e))?;
+        self.lock_listings().clear();
+        Ok(gone.len())
     }
 
     fn lock_listings(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Arc<Listing>>> {

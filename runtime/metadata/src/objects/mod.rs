@@ -764,7 +764,7 @@ impl MetadataStore for ObjectMetadata {
     }
 
     /// Per run: its start object first (the run disappears at once), then its task batches,
-    /// ends and tag changes. A crash in between leaves objects of a run that has no start:
+    /// ends and tag changes; then the cache entries of all of them. A crash in between leaves objects of a run that has no start:
     /// invisible to readers, removed by the next `wflow gc`.
     fn delete_runs(&self, run_ids: &[String]) -> Result<usize> {
         let mut removed = 0;
@@ -784,6 +784,10 @@ impl MetadataStore for ObjectMetadata {
             let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
             w.runs.remove(run_id);
             removed += usize::from(recorded);
+        }
+        let ids: std::collections::BTreeSet<&str> = run_ids.iter().map(String::as_str).collect();
+        if !ids.is_empty() {
+            self.forget_cache_of(&ids)?;
         }
         Ok(removed)
     }
