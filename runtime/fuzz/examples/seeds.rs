@@ -6,13 +6,16 @@ use std::path::PathBuf;
 
 use wflow_fuzz::{manifest, policy};
 
+/// A fuzz target's name, seeds and dictionary.
+type Target = (&'static str, Vec<Vec<u8>>, &'static [&'static [u8]]);
+
 fn main() -> std::io::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz".into()));
     let graph_seeds: Vec<Vec<u8>> = (0u8..16)
         .map(|i| vec![i * 2, i, 7, 1, 2, 0, 1, 3])
         .collect();
     #[allow(unused_mut)]
-    let mut targets: Vec<(&str, Vec<Vec<u8>>, &[&[u8]])> = vec![
+    let mut targets: Vec<Target> = vec![
         ("manifest", manifest::seeds(), manifest::DICT),
         ("policy", policy::seeds(), policy::DICT),
         ("graph", graph_seeds, &[]),

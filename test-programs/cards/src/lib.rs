@@ -15,7 +15,7 @@ const EVIL: &str = r#"</title></iframe><script>window.parent.document.title='pwn
 
 /// Writes cards.
 #[wflow::flow]
-struct Cards {
+pub struct Cards {
     n: wflow::Artifact<i64>,
 }
 
