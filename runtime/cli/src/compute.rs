@@ -35,6 +35,14 @@ pub struct ComputeArgs {
     /// Overrides the steps' own `compute` settings. Default: each step's setting, else local.
     #[arg(long, env = "WFLOW_COMPUTE", value_name = "local|batch")]
     pub compute: Option<String>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// Where AWS Batch jobs go: flags of `run`, `resume` and `deploy create` (over the config
+/// file's `[batch]` table).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct BatchArgs {
     /// AWS Batch job queue (name or ARN).
     #[arg(long, env = "WFLOW_BATCH_QUEUE", value_name = "QUEUE")]
     pub batch_queue: Option<String>,
@@ -162,7 +170,7 @@ impl Prepared {
         }
         #[cfg(feature = "batch")]
         Ok(Prepared {
-            batch: Some((batch_config(args)?, env)),
+            batch: Some((batch_config(&args.batch)?, env)),
             placement,
             max_workers,
         })
@@ -278,7 +286,7 @@ impl Connected {
 
 /// The `[batch]` table overlaid with flags and variables, as the Batch crate's config.
 #[cfg(feature = "batch")]
-pub fn batch_config(args: &ComputeArgs) -> Result<wflow_batch::BatchConfig, BadInput> {
+pub fn batch_config(args: &BatchArgs) -> Result<wflow_batch::BatchConfig, BadInput> {
     let mut table = crate::backends::config_file_table("batch")
         .map_err(BadInput)?
         .unwrap_or_default();

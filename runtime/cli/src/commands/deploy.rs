@@ -24,7 +24,7 @@ use wflow_deploy::{Deployment, asl, check_name, check_schedule};
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
 
-use crate::compute::ComputeArgs;
+use crate::compute::BatchArgs;
 use crate::exit::{BadInput, FlowFailed};
 use crate::output::Printer;
 use crate::settings::{Settings, user};
@@ -90,21 +90,8 @@ pub struct CreateArgs {
     /// pathspec is kept as the new run's `triggered-by:` tag.
     #[arg(long = "trigger-on-finish", value_name = "DEPLOYMENT")]
     pub trigger_on_finish: Vec<String>,
-    /// AWS Batch job queue (name or ARN).
-    #[arg(long, env = "WFLOW_BATCH_QUEUE", value_name = "QUEUE")]
-    pub batch_queue: Option<String>,
-    /// The worker image for AWS Batch jobs (built from deploy/worker.Dockerfile).
-    #[arg(long, env = "WFLOW_BATCH_IMAGE", value_name = "IMAGE")]
-    pub batch_image: Option<String>,
-    /// The IAM role AWS Batch jobs run as (ARN).
-    #[arg(long, env = "WFLOW_BATCH_JOB_ROLE", value_name = "ARN")]
-    pub batch_job_role: Option<String>,
-    /// AWS Batch region.
-    #[arg(long, env = "WFLOW_BATCH_REGION", value_name = "REGION")]
-    pub batch_region: Option<String>,
-    /// AWS Batch endpoint URL (tests, private endpoints).
-    #[arg(long, env = "WFLOW_BATCH_ENDPOINT", value_name = "URL")]
-    pub batch_endpoint: Option<String>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -254,14 +241,7 @@ fn create(
         .with_context(|| format!("flow `{}`: the deployment's parameters", spec.name))?;
     let worker_env = crate::compute::worker_env(settings)
         .map_err(|e| BadInput(e.0.replace("tasks on AWS Batch need", "a deployment needs")))?;
-    let batch = crate::compute::batch_config(&ComputeArgs {
-        compute: None,
-        batch_queue: args.batch_queue.clone(),
-        batch_image: args.batch_image.clone(),
-        batch_job_role: args.batch_job_role.clone(),
-        batch_region: args.batch_region.clone(),
-        batch_endpoint: args.batch_endpoint.clone(),
-    })?;
+    let batch = crate::compute::batch_config(&args.batch)?;
     let role = config.role.clone().ok_or_else(|| {
         BadInput(
             "a deployment needs the IAM role its state machine runs as: --deploy-role ARN, $WFLOW_DEPLOY_ROLE or `role` in the config file's [deploy] table (see docs/deploy.md)".into(),
