@@ -225,6 +225,56 @@ def test_tables_convert_to_pandas(tmp_path):
         task["scalar"].to_pandas()
 
 
+RAW_TABLE_FLOW = '''
+from wflow import FlowSpec, Raw, step
+
+
+class RawTables(FlowSpec):
+    @step(next="end")
+    def start(self):
+        self.parquet = Raw(bytes.fromhex("{parquet}"))
+        self.ipc_file = Raw(bytes.fromhex("{ipc_file}"))
+        self.ipc_stream = Raw(bytes.fromhex("{ipc_stream}"))
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+@pytest.mark.skipif(BACKEND != "local", reason="one Python flow build, on the local store")
+def test_raw_arrow_and_parquet_artifacts_convert_to_pandas(tmp_path):
+    # pyarrow is installed by scripts/install-python-test-tools: a missing one fails here.
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    table = pa.table({"item": [0, 1, 2], "name": ["a", "b", "c"]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    parquet = sink.getvalue().to_pybytes()
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    ipc_file = sink.getvalue().to_pybytes()
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    ipc_stream = sink.getvalue().to_pybytes()
+    flow = tmp_path / "raw_tables.py"
+    flow.write_text(
+        RAW_TABLE_FLOW.format(parquet=parquet.hex(), ipc_file=ipc_file.hex(), ipc_stream=ipc_stream.hex())
+    )
+    task = wflow.run(flow)["start"].task
+    expected = table.to_pandas()
+    for name in ("parquet", "ipc_file", "ipc_stream"):
+        assert task[name].codec == "raw"
+        frame = task[name].to_pandas()
+        assert isinstance(frame, pd.DataFrame)
+        pd.testing.assert_frame_equal(frame, expected)
+
+
 def test_bad_store_settings_are_named(tmp_path, monkeypatch):
     for var in ("WFLOW_STORE", "WFLOW_METADATA", "WFLOW_TOKEN", "WFLOW_S3_ENDPOINT", "WFLOW_S3_PATH_STYLE"):
         monkeypatch.delenv(var, raising=False)
