@@ -2,7 +2,9 @@
 
 import datetime
 import io
+import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -273,6 +275,39 @@ def test_raw_arrow_and_parquet_artifacts_convert_to_pandas(tmp_path):
         frame = task[name].to_pandas()
         assert isinstance(frame, pd.DataFrame)
         pd.testing.assert_frame_equal(frame, expected)
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    "flow, params",
+    [("example-hello", {}), ("example-branch", {}), ("example-foreach", {"n": 3}), ("python-hello", {})],
+)
+def test_every_example_reads_back_as_the_cli_reads_it(flow, params):
+    if flow == "python-hello":
+        if BACKEND != "local":
+            pytest.skip("one Python flow build, on the local store")
+        target = str(EXAMPLES / "python-hello" / "flow.py")
+    else:
+        target = guest(flow)
+    run = wflow.run(target, options=["--no-cache"], **params)
+    assert run.successful
+    read = 0
+    for step in run.steps():
+        for task in step.tasks():
+            for artifact in task:
+                cli = subprocess.run(
+                    [os.environ["WFLOW_BIN"], "artifact", "get", "--json", artifact.pathspec],
+                    capture_output=True,
+                    check=True,
+                )
+                if artifact.codec == "cbor":
+                    assert artifact.data == json.loads(cli.stdout), artifact.pathspec
+                else:
+                    assert len(artifact.open().read()) == artifact.size, artifact.pathspec
+                read += 1
+    assert read >= 2, f"{run.pathspec}: only {read} artifacts"
 
 
 def test_bad_store_settings_are_named(tmp_path, monkeypatch):
