@@ -51,12 +51,44 @@ pub(crate) fn reads_back(
 /// Makes every file of the store look written `days` ago (what a grace period then protects
 /// is only what is used from now on).
 fn age_store(env: &Env, days: u64) {
+    let files = env.store_files().into_iter();
+    age_files(
+        files.filter(|f| !f.to_string_lossy().contains("metadata.sqlite")),
+        days,
+    );
+}
+
+/// Makes `files` look written `days` ago.
+pub(crate) fn age_files(files: impl IntoIterator<Item = std::path::PathBuf>, days: u64) {
     let then = SystemTime::now() - Duration::from_secs(days * 86_400);
-    for f in env.store_files() {
-        if !f.to_string_lossy().contains("metadata.sqlite") {
-            let file = std::fs::File::open(&f).unwrap();
-            file.set_modified(then).unwrap();
-        }
+    for f in files {
+        std::fs::File::open(&f).unwrap().set_modified(then).unwrap();
+    }
+}
+
+/// Starts `command()` `rounds` times and kills it with SIGKILL after a pseudo-random wait below
+/// `span_ms` (kill points spread over how long a whole collection takes here; not a timing
+/// assertion), then calls `check`.
+pub(crate) fn kill_at_random_points(
+    rounds: usize,
+    span_ms: u64,
+    mut command: impl FnMut() -> Command,
+    mut check: impl FnMut(),
+) {
+    let mut seed = std::process::id() as u64 | 1;
+    for _ in 0..rounds {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(seed % span_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        check();
     }
 }
 
@@ -356,33 +388,23 @@ fn gc_killed_at_random_points_leaves_every_kept_run_whole_and_a_rerun_finishes()
     age_store(&env, 2);
     let kept = 2 + 1;
     let args = ["--keep-last", "1", "--flow", "Bigdata"];
-    // Kill points spread over how long a whole collection takes here (a dry run reads and
-    // lists as much); not a timing assertion.
+    // A dry run reads and lists as much as a whole collection.
     let took = {
         let started = std::time::Instant::now();
         gc_json(&env, &[&args[..], &["--dry-run"]].concat());
         started.elapsed().as_millis() as u64 + 1
     };
-    let mut seed = std::process::id() as u64 | 1;
-    for _ in 0..10 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let mut cmd: Command = env.command(&[&["gc"][..], &args].concat());
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(seed % took));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        // Whatever it did, every run still recorded reads back whole.
-        let runs = every_run_reads_back(&env);
-        assert!(runs >= kept, "{runs} runs");
-    }
-    let report = gc_json(&env, &args);
-    let _ = report;
+    kill_at_random_points(
+        10,
+        took,
+        || env.command(&[&["gc"][..], &args].concat()),
+        || {
+            // Whatever it did, every run still recorded reads back whole.
+            let runs = every_run_reads_back(&env);
+            assert!(runs >= kept, "{runs} runs");
+        },
+    );
+    gc_json(&env, &args);
     assert_eq!(every_run_reads_back(&env), 4 + 1);
     let again = gc_json(&env, &args);
     assert_eq!(again["blobs_removed"], 0);
@@ -580,22 +602,7 @@ fn gc_on_s3_killed_at_random_points_leaves_every_kept_run_whole_and_a_rerun_fini
             assert!(out.status.success(), "{}", stderr(&out));
             started.elapsed().as_millis() as u64 + 1
         };
-        let mut seed = std::process::id() as u64 | 1;
-        for _ in 0..6 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let mut child = m
-                .command(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(seed % took));
-            let _ = child.kill(); // SIGKILL
-            let _ = child.wait();
-            assert!(read_back() >= 1);
-        }
+        kill_at_random_points(6, took, || m.command(&args), || assert!(read_back() >= 1));
         let out = m.wflow(&[&args[..], &["--json"]].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(read_back(), 1);

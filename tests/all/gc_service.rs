@@ -2,14 +2,11 @@
 //! and the blobs in a shared local store: runs started while collections run lose nothing, and a
 //! collection killed with SIGKILL at random points leaves every recorded run whole.
 
-use std::process::Stdio;
-use std::time::{Duration, SystemTime};
-
 use serde_json::Value;
 
-use crate::gc::reads_back;
+use crate::gc::{age_files, kill_at_random_points, reads_back};
 use crate::server::{Machine, Service};
-use crate::util::{stderr, task_of};
+use crate::util::{files_under, stderr, task_of};
 
 /// Every run of the token's user the service records reads back whole from the
 /// shared store. Returns how many runs there are.
@@ -17,26 +14,6 @@ fn every_run_reads_back(svc: &Service, token: &str, store: &std::path::Path) -> 
     let records = wflow_server::HttpMetadata::new(&svc.url, Some(token.to_string()));
     let disk = wflow_store::LocalDisk::open(store).unwrap();
     reads_back(&records, &wflow_store::Cas::new(std::sync::Arc::new(disk)))
-}
-
-/// Makes every file of the shared store look written two days ago, so only what is used from
-/// now on is protected by gc's grace period (a day by default).
-fn age(store: &std::path::Path) {
-    let then = SystemTime::now() - Duration::from_secs(2 * 86_400);
-    let mut dirs = vec![store.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                std::fs::File::open(&path)
-                    .unwrap()
-                    .set_modified(then)
-                    .unwrap();
-            }
-        }
-    }
 }
 
 /// Runs the bigdata example as `m`; returns its run id and its `verified` artifact's pathspec.
@@ -67,7 +44,7 @@ fn runs_started_while_gc_runs_against_the_service_succeed_and_stay_readable() {
     // Old runs whose blobs the new runs write again: the collections remove the old runs and
     // must not take the blobs the new runs deduplicate against.
     let old = [bigdata(&ada, 1, &[]).0, bigdata(&ada, 2, &[]).0];
-    age(shared.path());
+    age_files(files_under(shared.path()), 2);
 
     let gc = [
         "gc",
@@ -127,34 +104,25 @@ fn gc_against_the_service_killed_at_random_points_leaves_every_run_whole_and_a_r
         bigdata(&ada, mb, &[]);
     }
     let (newest, verified) = bigdata(&ada, 4, &[]);
-    age(shared.path());
+    age_files(files_under(shared.path()), 2);
 
     let gc = ["gc", "--json", "--keep-last", "1"];
-    // Kill points spread over how long a whole collection takes here (a dry run reads and
-    // lists as much); not a timing assertion.
+    // A dry run reads and lists as much as a whole collection.
     let took = {
         let started = std::time::Instant::now();
         root.json(&[&gc[..], &["--dry-run"]].concat());
         started.elapsed().as_millis() as u64 + 1
     };
-    let mut seed = std::process::id() as u64 | 1;
-    for _ in 0..8 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let mut child = root
-            .command(&gc)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(seed % (took * 2)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        // Whatever it did, every run still recorded reads back whole.
-        let runs = every_run_reads_back(&svc, &ada.token, shared.path());
-        assert!(runs >= 1, "{runs} runs");
-    }
+    kill_at_random_points(
+        8,
+        took * 2,
+        || root.command(&gc),
+        || {
+            // Whatever it did, every run still recorded reads back whole.
+            let runs = every_run_reads_back(&svc, &ada.token, shared.path());
+            assert!(runs >= 1, "{runs} runs");
+        },
+    );
     root.json(&gc);
     assert_eq!(ada.run_ids(&[]), [newest]);
     assert_eq!(every_run_reads_back(&svc, &ada.token, shared.path()), 1);

@@ -188,23 +188,28 @@ impl Env {
 
     /// Every file under the store (to check that nothing was written).
     pub fn store_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    if p.is_dir() {
-                        walk(&p, out)
-                    } else {
-                        out.push(p)
-                    }
+        files_under(&self.store())
+    }
+}
+
+/// Every file under `dir` (recursively), sorted; none if it does not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out)
+                } else {
+                    out.push(p)
                 }
             }
         }
-        let mut out = vec![];
-        walk(&self.store(), &mut out);
-        out.sort();
-        out
     }
+    let mut out = vec![];
+    walk(dir, &mut out);
+    out.sort();
+    out
 }
 
 pub fn stderr(out: &Output) -> String {
