@@ -33,30 +33,18 @@ const DELETE_BATCH: usize = 1000;
 impl Inner {
     /// Objects under a full prefix with their sizes and times, keys as stored (prefix and all).
     pub(crate) async fn list_info(&self, full_prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(full_prefix)
-            .into_paginator()
-            .send();
         let mut out = Vec::new();
-        loop {
-            let page = {
-                let _p = self.permit().await;
-                pages.next().await
-            };
-            let Some(page) = page else { break };
-            let page =
-                page.map_err(|e| to_store_error(e, &self.target(full_prefix, "s3:ListBucket")))?;
-            out.extend(page.contents().iter().filter_map(|o| {
+        self.each_listed(full_prefix, |o| {
+            let info = || {
                 Some(ObjectInfo {
                     key: o.key()?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     modified_ms: o.last_modified().and_then(|t| t.to_millis().ok())?,
                 })
-            }));
-        }
+            };
+            out.extend(info());
+        })
+        .await?;
         Ok(out)
     }
 

@@ -477,6 +477,19 @@ impl Inner {
 
     /// Every object key under `full_prefix`, paginated.
     pub(crate) async fn list(&self, full_prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        self.each_listed(full_prefix, |o| keys.extend(o.key().map(str::to_string)))
+            .await?;
+        Ok(keys)
+    }
+
+    /// Calls `each` on every object under `full_prefix`, a page at a time (each page's request
+    /// holds a permit).
+    pub(crate) async fn each_listed(
+        &self,
+        full_prefix: &str,
+        mut each: impl FnMut(&aws_sdk_s3::types::Object),
+    ) -> Result<()> {
         let mut pages = self
             .client
             .list_objects_v2()
@@ -484,7 +497,6 @@ impl Inner {
             .prefix(full_prefix)
             .into_paginator()
             .send();
-        let mut keys = Vec::new();
         loop {
             let page = {
                 let _p = self.permit().await;
@@ -493,13 +505,9 @@ impl Inner {
             let Some(page) = page else { break };
             let page =
                 page.map_err(|e| to_store_error(e, &self.target(full_prefix, "s3:ListBucket")))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            page.contents().iter().for_each(&mut each);
         }
-        Ok(keys)
+        Ok(())
     }
 }
 
