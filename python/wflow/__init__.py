@@ -121,6 +121,38 @@ class _Object:
         return hash((type(self).__name__, self.pathspec))
 
 
+class _Timed:
+    """Status and times of a run or a task, read from its record."""
+
+    _record: dict
+
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed`` or ``running``."""
+        return self._record["status"]
+
+    @property
+    def successful(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        return _time(self._record["started_ms"])  # type: ignore[return-value]
+
+    @property
+    def finished_at(self) -> Optional[_dt.datetime]:
+        return _time(self._record["finished_ms"])
+
+    @property
+    def duration(self) -> Optional[float]:
+        """Seconds from start to end (None while running)."""
+        return _seconds(self._record["started_ms"], self._record["finished_ms"])
+
+
 class Flow(_Object):
     """A flow: the name its runs share."""
 
@@ -171,7 +203,7 @@ class Flow(_Object):
         return None if r is None else Run._of(self._store, r)
 
 
-class Run(_Object):
+class Run(_Timed, _Object):
     """A run of a flow: ``Run("Foreach/20261128T182550-k3f9a")``, ``Run("Foreach/latest")``, a
     unique start of a run id, or a bare run id."""
 
@@ -199,32 +231,6 @@ class Run(_Object):
     @property
     def flow(self) -> Flow:
         return Flow(self._record["flow"], store=self._store, _checked=True)
-
-    @property
-    def status(self) -> str:
-        """``succeeded``, ``failed`` or ``running``."""
-        return self._record["status"]
-
-    @property
-    def successful(self) -> bool:
-        return self.status == "succeeded"
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    @property
-    def created_at(self) -> _dt.datetime:
-        return _time(self._record["started_ms"])  # type: ignore[return-value]
-
-    @property
-    def finished_at(self) -> Optional[_dt.datetime]:
-        return _time(self._record["finished_ms"])
-
-    @property
-    def duration(self) -> Optional[float]:
-        """Seconds from start to end (None while running)."""
-        return _seconds(self._record["started_ms"], self._record["finished_ms"])
 
     @property
     def tags(self) -> List[str]:
@@ -353,7 +359,7 @@ class Step(_Object):
         return self.task.data
 
 
-class Task(_Object):
+class Task(_Timed, _Object):
     """A task: ``Task("Foreach/latest/sum/12")``, or ``Task("Foreach/latest/square[7]")``."""
 
     def __init__(self, pathspec: str, *, store: Union[None, str, Store] = None, _step=False):
@@ -375,30 +381,6 @@ class Task(_Object):
     @property
     def step(self) -> str:
         return self._record["step"]
-
-    @property
-    def status(self) -> str:
-        return self._record["status"]
-
-    @property
-    def successful(self) -> bool:
-        return self.status == "succeeded"
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    @property
-    def created_at(self) -> _dt.datetime:
-        return _time(self._record["started_ms"])  # type: ignore[return-value]
-
-    @property
-    def finished_at(self) -> Optional[_dt.datetime]:
-        return _time(self._record["finished_ms"])
-
-    @property
-    def duration(self) -> Optional[float]:
-        return _seconds(self._record["started_ms"], self._record["finished_ms"])
 
     @property
     def index(self) -> Optional[int]:
