@@ -90,6 +90,51 @@ pub(crate) fn runs_lists_filters_pages_and_tags() {
         3
     );
 
+    // Time bounds: durations back from now, times, dates (an `--until` date takes in its day).
+    let count = |args: &[&str]| {
+        let mut a = vec!["runs", "--json"];
+        a.extend_from_slice(args);
+        json_of(&env, &a).as_array().unwrap().len()
+    };
+    let f1_start = jiff::Timestamp::from_millisecond(all[1]["started_ms"].as_i64().unwrap())
+        .unwrap()
+        .to_string();
+    assert_eq!(count(&["--since", "1h"]), 3);
+    assert_eq!(
+        count(&["--since", &f1_start]),
+        2,
+        "f1 and f2 started then or later"
+    );
+    assert_eq!(
+        count(&["--until", &f1_start]),
+        1,
+        "only hello started before f1"
+    );
+    assert_eq!(count(&["--since", &f1_start, "Hello"]), 0);
+    assert_eq!(count(&["--until", "2h"]), 0);
+    let today = &f1_start[..10];
+    assert_eq!(count(&["--since", today, "--until", today]), 3);
+    assert_eq!(count(&["--until", "2000-01-01"]), 0);
+    assert!(text_of(&env, &["runs", "--until", "2000-01-01"]).contains("no runs match"));
+    fails(
+        &env,
+        &["runs", "--since", "3x"],
+        2,
+        &["--since", "`3x`", "2h, 7d"],
+    );
+    fails(
+        &env,
+        &["runs", "--until", "2026-13-01"],
+        2,
+        &["--until", "2026-13-01"],
+    );
+    fails(
+        &env,
+        &["runs", "--since", "1h", "--until", "2h"],
+        2,
+        &["--since", "is not before --until"],
+    );
+
     // Tags: add (idempotent), filter, list, remove.
     let tagged = json_of(
         &env,
