@@ -12,7 +12,7 @@
 
 use std::process::Output;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::batch::aws;
 use crate::deploy_env::{CLOUD_LOGS, DeployEnv, cloud, same_tasks, worker_logs};
@@ -256,17 +256,6 @@ fn schedules_and_triggers_are_created_read_back_and_removed() {
     );
     // The rule matches the first deployment's successful executions and starts the second with
     // the triggering run's pathspec (moto stores rules, never fires them: read back).
-    let events = |target: &str, body: Value| -> Value {
-        let out = aws(
-            &cloud().endpoint,
-            "events",
-            "POST",
-            "/",
-            &format!("application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.{target}"),
-            &body.to_string(),
-        );
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
-    };
     let rule = format!("wflow-{second}-after-{first}");
     let described = events("DescribeRule", serde_json::json!({"Name": rule}));
     let pattern: Value = serde_json::from_str(described["EventPattern"].as_str().unwrap()).unwrap();
@@ -481,15 +470,60 @@ fn a_failed_attempt_is_retried_inside_its_job() {
     assert_eq!(m.json_ok(&["show", &run])["status"], "succeeded");
 }
 
-/// A stopped execution never reaches its last state: `deploy show` records its run as failed.
+/// A stopped execution never reaches its last state: the deployment's ended rule records its run
+/// as failed with nobody looking. moto stores the rule but never fires it, so the test reads the
+/// rule and its target back, checks them against the design, and then does what EventBridge
+/// would do on the execution's "Execution Status Change" event: applies the target's input
+/// transformer to that event and submits the resulting Batch job (queue, job definition,
+/// container overrides) to moto, whose job runs `wflow worker` through the shim. No `deploy`
+/// command looks at the execution before the run is checked.
 /// (moto does not terminate the stopped execution's Batch job: the looping step ends at its own
 /// 3 s timeout, twice, and its job fails on its own.)
 #[test]
-fn a_stopped_execution_is_recorded_as_a_failed_run() {
+fn a_stopped_execution_is_recorded_as_a_failed_run_by_the_ended_rule() {
     let m = DeployEnv::new("deploy-stop");
     CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-stop", m.tag);
-    m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
+    let created = m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
+    assert_eq!(created["records_ended"], true, "{created}");
+    let machine = created["state_machine"].as_str().unwrap().to_string();
+
+    // The rule, read back: the machine's executions ending without success.
+    let rule = format!("wflow-{name}.ended");
+    let described = events("DescribeRule", json!({"Name": rule}));
+    let pattern: Value = serde_json::from_str(described["EventPattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        json!({
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine]},
+        })
+    );
+    assert_eq!(described["State"], "ENABLED", "{described}");
+    // Its one target: a job of the worker image on the deployment's queue, as the events role.
+    let targets = events("ListTargetsByRule", json!({"Rule": rule}));
+    let targets = targets["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    let t = &targets[0];
+    assert!(
+        t["Arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":job-queue/wflow-deploy-queue"),
+        "{t}"
+    );
+    assert!(t["RoleArn"].as_str().unwrap().contains(":role/"), "{t}");
+    let definition = t["BatchParameters"]["JobDefinition"].as_str().unwrap();
+    assert!(definition.contains(":job-definition/"), "{t}");
+    let transformer = &t["InputTransformer"];
+    assert_eq!(
+        transformer["InputPathsMap"],
+        json!({"run": "$.detail.name", "status": "$.detail.status", "execution": "$.detail.executionArn"}),
+        "{t}"
+    );
+    let template = transformer["InputTemplate"].as_str().unwrap().to_string();
+
     let v = m.json_ok(&["deploy", "trigger", &name]);
     let (run, execution) = (
         v["pathspec"].as_str().unwrap().to_string(),
@@ -506,29 +540,139 @@ fn a_stopped_execution_is_recorded_as_a_failed_run() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(recorded, "the run was never recorded\n{}", worker_logs());
-    aws(
+    states("StopExecution", json!({"executionArn": execution}));
+    // moto's interpreter may still be inside a state when the stop arrives and report the
+    // execution as running a moment longer: wait (bounded) for the status AWS gives at once.
+    let mut described = states("DescribeExecution", json!({"executionArn": execution}));
+    for _ in 0..300 {
+        if described["status"] != "RUNNING" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        described = states("DescribeExecution", json!({"executionArn": execution}));
+    }
+    assert_eq!(described["status"], "ABORTED", "{described}");
+    assert_eq!(
+        m.json_ok(&["show", &run])["status"],
+        "running",
+        "nothing has recorded the stop yet"
+    );
+
+    // What EventBridge does with the event: the transformer's variables from the event's
+    // detail, put into the template, handed to SubmitJob with the target's queue and definition.
+    let event = json!({
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "name": described["name"],
+            "status": described["status"],
+            "executionArn": described["executionArn"],
+            "stateMachineArn": machine,
+        },
+    });
+    let mut input = template.clone();
+    for (var, path) in transformer["InputPathsMap"].as_object().unwrap() {
+        let field = path.as_str().unwrap().trim_start_matches("$.detail.");
+        let value = event["detail"][field].as_str().unwrap();
+        input = input.replace(&format!("<{var}>"), value);
+    }
+    let input: Value = serde_json::from_str(&input).unwrap_or_else(|e| panic!("{e}: {input}"));
+    let environment: Vec<Value> = input["ContainerOverrides"]["Environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!({"name": e["Name"], "value": e["Value"]}))
+        .collect();
+    let submitted = aws(
+        &cloud().endpoint,
+        "batch",
+        "POST",
+        "/v1/submitjob",
+        "application/json",
+        &json!({
+            "jobName": t["BatchParameters"]["JobName"],
+            "jobQueue": t["Arn"],
+            "jobDefinition": definition,
+            "containerOverrides": {"environment": environment},
+        })
+        .to_string(),
+    );
+    let job: Value = serde_json::from_str(&submitted).unwrap();
+    let mut status = Value::Null;
+    for _ in 0..600 {
+        let d = aws(
+            &cloud().endpoint,
+            "batch",
+            "POST",
+            "/v1/describejobs",
+            "application/json",
+            &json!({"jobs": [job["jobId"]]}).to_string(),
+        );
+        status = serde_json::from_str::<Value>(&d).unwrap()["jobs"][0]["status"].clone();
+        if status == "SUCCEEDED" || status == "FAILED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(status, "SUCCEEDED", "the ended job\n{}", worker_logs());
+    let shown = m.json_ok(&["show", &run]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(shown.to_string().contains("was stopped"), "{shown}");
+    assert!(shown.to_string().contains(&execution), "{shown}");
+
+    // The deployment without an events role has no ended rule; delete removes it.
+    let out = m
+        .command(&[
+            "deploy",
+            "create",
+            guest("test-program-hostile").to_str().unwrap(),
+            "--name",
+            &name,
+            "-p",
+            "mode=loop",
+            "--json",
+        ])
+        .env_remove("WFLOW_DEPLOY_EVENTS_ROLE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["records_ended"], false, "{again}");
+    assert_eq!(
+        m.json_ok(&["deploy", "show", &name])["records_ended"],
+        false
+    );
+    m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
+    assert_eq!(m.json_ok(&["deploy", "show", &name])["records_ended"], true);
+    m.json_ok(&["deploy", "delete", &name]);
+    let rules = events("ListRules", json!({"NamePrefix": format!("wflow-{name}")}));
+    assert_eq!(rules["Rules"], json!([]), "{rules}");
+}
+
+/// One EventBridge call to the test moto; its JSON answer.
+fn events(target: &str, body: Value) -> Value {
+    let out = aws(
+        &cloud().endpoint,
+        "events",
+        "POST",
+        "/",
+        &format!("application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.{target}"),
+        &body.to_string(),
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
+}
+
+/// One Step Functions call to the test moto; its JSON answer.
+fn states(target: &str, body: Value) -> Value {
+    let out = aws(
         &cloud().endpoint,
         "states",
         "POST",
         "/",
-        "application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.StopExecution",
-        &serde_json::json!({"executionArn": execution}).to_string(),
+        &format!("application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.{target}"),
+        &body.to_string(),
     );
-    // moto's interpreter may still be inside a state when the stop arrives and report the
-    // execution as running a moment longer: wait (bounded) for the status AWS gives at once.
-    let mut show = m.json_ok(&["deploy", "show", &name]);
-    for _ in 0..300 {
-        if show["executions"][0]["status"] != "RUNNING" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        show = m.json_ok(&["deploy", "show", &name]);
-    }
-    assert_eq!(show["executions"][0]["status"], "ABORTED", "{show}");
-    let shown = m.json_ok(&["show", &run]);
-    assert_eq!(shown["status"], "failed", "{shown}");
-    assert!(shown.to_string().contains("was stopped"), "{shown}");
-    m.json_ok(&["deploy", "delete", &name]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
 }
 
 /// The figures of issue 13 (not asserted beyond their shape): for a 1,000-item foreach, the state

@@ -777,6 +777,32 @@ impl BatchCompute {
         self.job_definition_for(vcpus, memory, timeout).await
     }
 
+    /// The ARN of the configured job queue (EventBridge rules name queues by ARN).
+    pub async fn queue_arn(&self) -> Result<String, String> {
+        let queue = &self.inner.config.queue;
+        if queue.starts_with("arn:") {
+            return Ok(queue.clone());
+        }
+        let out = self
+            .inner
+            .client
+            .describe_job_queues()
+            .job_queues(queue)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "reading AWS Batch job queue `{queue}` failed: {}",
+                    aws_sdk_batch::error::DisplayErrorContext(e)
+                )
+            })?;
+        out.job_queues()
+            .iter()
+            .find(|q| q.job_queue_name() == Some(queue.as_str()))
+            .and_then(|q| q.job_queue_arn().map(str::to_string))
+            .ok_or_else(|| format!("there is no AWS Batch job queue `{queue}`"))
+    }
+
     /// The job definition (its ARN) for `vcpus`, `memory` MiB and an attempt duration of
     /// `timeout` seconds, running `wflow worker` in the configured image as the job role: found
     /// or registered once per process. Named `<prefix>-<hash of all of these>`.

@@ -395,7 +395,7 @@ impl Compiler<'_> {
 }
 
 /// A Batch job's name: `wflow-<flow>-<step>` in what Batch allows (128 letters, digits, `-`, `_`).
-fn job_name(flow: &str, step: &str) -> String {
+pub fn job_name(flow: &str, step: &str) -> String {
     format!("wflow-{flow}-{step}")
         .chars()
         .map(|c| {

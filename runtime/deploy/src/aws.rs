@@ -2,7 +2,9 @@
 //! Scheduler) and its triggers (EventBridge rules on Step Functions execution events).
 //!
 //! Names: the state machine and the schedule of deployment `NAME` are `wflow-NAME`; the rule
-//! starting it when deployment `OTHER` succeeds is `wflow-NAME-after-OTHER`.
+//! starting it when deployment `OTHER` succeeds is `wflow-NAME-after-OTHER`; the rule recording
+//! the runs of its executions that end without success is `wflow-NAME.ended` (a `.` no
+//! deployment name has, so it is never mistaken for a trigger).
 //!
 //! Why EventBridge Scheduler for schedules: it starts a state machine directly with a fixed input
 //! and its own role, takes `cron(…)`, `rate(…)` and `at(…)` with a time zone, and keeps schedules
@@ -48,6 +50,67 @@ pub fn machine_name(deployment: &str) -> String {
 /// The rule's name that starts `deployment` when `other` succeeds.
 pub fn rule_name(deployment: &str, other: &str) -> String {
     format!("{NAME_PREFIX}{deployment}-after-{other}")
+}
+
+/// The rule recording the runs of `deployment`'s executions that fail, time out or are stopped.
+pub fn ended_rule_name(deployment: &str) -> String {
+    format!("{NAME_PREFIX}{deployment}.ended")
+}
+
+/// The execution statuses the ended rule matches.
+pub const ENDED_STATUSES: [&str; 3] = ["FAILED", "TIMED_OUT", "ABORTED"];
+
+/// The ended rule's target: a Batch job of the worker image.
+pub struct EndedJob<'a> {
+    /// The job queue's ARN.
+    pub queue_arn: &'a str,
+    /// The job definition (runs `wflow worker`).
+    pub job_definition: &'a str,
+    /// The job's name.
+    pub job_name: &'a str,
+    /// Variables the job gets besides the execution's (the store, the deployment).
+    pub env: &'a [(String, String)],
+}
+
+impl EndedJob<'_> {
+    /// The rule's event pattern: an execution of `machine_arn` ending without success.
+    pub fn pattern(machine_arn: &str) -> serde_json::Value {
+        serde_json::json!({
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ENDED_STATUSES, "stateMachineArn": [machine_arn]},
+        })
+    }
+
+    /// The input paths taken from the event: the run id (the execution's name), the status and
+    /// the execution's ARN.
+    pub const INPUT_PATHS: [(&'static str, &'static str); 3] = [
+        ("run", "$.detail.name"),
+        ("status", "$.detail.status"),
+        ("execution", "$.detail.executionArn"),
+    ];
+
+    /// The input template: the job's `ContainerOverrides` (EventBridge hands a Batch target's
+    /// transformed input to `SubmitJob`), its environment telling `wflow worker` to record the
+    /// run's end.
+    pub fn template(&self) -> String {
+        use crate::layout::env;
+        let mut vars: Vec<serde_json::Value> = self
+            .env
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
+            .collect();
+        vars.push(serde_json::json!({"Name": env::END, "Value": "ended"}));
+        // Placeholders are quoted: EventBridge puts the event's strings in as they are.
+        for (name, placeholder) in [
+            (env::RUN, "<run>"),
+            (env::EXECUTION_STATUS, "<status>"),
+            (env::EXECUTION, "<execution>"),
+        ] {
+            vars.push(serde_json::json!({"Name": name, "Value": placeholder}));
+        }
+        serde_json::json!({"ContainerOverrides": {"Environment": vars}}).to_string()
+    }
 }
 
 /// Clients of the three services.
@@ -518,13 +581,91 @@ impl Aws {
         Ok(())
     }
 
-    /// Deletes the rule starting `deployment` after `other`.
-    pub async fn delete_trigger(&self, deployment: &str, other: &str) -> Result<(), DeployError> {
-        let name = rule_name(deployment, other);
+    /// Creates or replaces the rule recording the runs of `deployment`'s executions that end
+    /// without success: on Step Functions' "Execution Status Change" events of `machine_arn`
+    /// (FAILED, TIMED_OUT, ABORTED), it submits `job` as `role`.
+    pub async fn put_ended_rule(
+        &self,
+        deployment: &str,
+        machine_arn: &str,
+        job: &EndedJob<'_>,
+        role: &str,
+    ) -> Result<(), DeployError> {
+        use aws_sdk_eventbridge::types::{BatchParameters, InputTransformer, RuleState, Target};
+        let name = ended_rule_name(deployment);
+        self.count("PutRule");
+        self.events
+            .put_rule()
+            .name(&name)
+            .event_pattern(EndedJob::pattern(machine_arn).to_string())
+            .state(RuleState::Enabled)
+            .description(format!(
+                "wflow: record the run of a {deployment} execution that failed, timed out or was stopped"
+            ))
+            .send()
+            .await
+            .map_err(|e| sdk_err("creating the ended rule", e))?;
+        let mut transformer = InputTransformer::builder().input_template(job.template());
+        for (k, v) in EndedJob::INPUT_PATHS {
+            transformer = transformer.input_paths_map(k, v);
+        }
+        let batch = BatchParameters::builder()
+            .job_definition(job.job_definition)
+            .job_name(job.job_name)
+            .build()
+            .map_err(|e| sdk_err("the ended rule's job", e))?;
+        let target = Target::builder()
+            .id("wflow")
+            .arn(job.queue_arn)
+            .role_arn(role)
+            .batch_parameters(batch)
+            .input_transformer(
+                transformer
+                    .build()
+                    .map_err(|e| sdk_err("the ended rule's input", e))?,
+            )
+            .build()
+            .map_err(|e| sdk_err("the ended rule's target", e))?;
+        self.count("PutTargets");
+        self.events
+            .put_targets()
+            .rule(&name)
+            .targets(target)
+            .send()
+            .await
+            .map_err(|e| sdk_err("setting the ended rule's target", e))?;
+        Ok(())
+    }
+
+    /// Whether `deployment` has its ended rule.
+    pub async fn has_ended_rule(&self, deployment: &str) -> Result<bool, DeployError> {
+        let name = ended_rule_name(deployment);
+        self.count("ListRules");
+        let out = self
+            .events
+            .list_rules()
+            .name_prefix(&name)
+            .send()
+            .await
+            .map_err(|e| sdk_err("listing event rules", e))?;
+        Ok(out.rules().iter().any(|r| r.name() == Some(name.as_str())))
+    }
+
+    /// Deletes the ended rule of `deployment` if it has one; whether it had.
+    pub async fn delete_ended_rule(&self, deployment: &str) -> Result<bool, DeployError> {
+        if !self.has_ended_rule(deployment).await? {
+            return Ok(false);
+        }
+        self.delete_rule(&ended_rule_name(deployment)).await?;
+        Ok(true)
+    }
+
+    /// Removes a rule's target and the rule.
+    async fn delete_rule(&self, name: &str) -> Result<(), DeployError> {
         self.count("RemoveTargets");
         self.events
             .remove_targets()
-            .rule(&name)
+            .rule(name)
             .ids("wflow")
             .send()
             .await
@@ -532,10 +673,15 @@ impl Aws {
         self.count("DeleteRule");
         self.events
             .delete_rule()
-            .name(&name)
+            .name(name)
             .send()
             .await
             .map_err(|e| sdk_err("deleting the event rule", e))?;
         Ok(())
+    }
+
+    /// Deletes the rule starting `deployment` after `other`.
+    pub async fn delete_trigger(&self, deployment: &str, other: &str) -> Result<(), DeployError> {
+        self.delete_rule(&rule_name(deployment, other)).await
     }
 }

@@ -41,8 +41,12 @@ pub mod env {
     pub const EXECUTION: &str = "WFLOW_EXECUTION";
     /// For `start`: the pathspec of the run whose success triggered this one (may be empty).
     pub const TRIGGER: &str = "WFLOW_TRIGGER";
-    /// `failed`: the job records the run's failure instead of running a task.
+    /// The job records the run's end instead of running a task: `failed` (the state machine's
+    /// last state after a step failed) or `ended` (the deployment's EventBridge rule, after the
+    /// execution ended without success, [`EXECUTION_STATUS`] saying how).
     pub const END: &str = "WFLOW_END";
+    /// With `WFLOW_END=ended`: the execution's status (`FAILED`, `TIMED_OUT`, `ABORTED`).
+    pub const EXECUTION_STATUS: &str = "WFLOW_EXECUTION_STATUS";
 }
 
 /// Items of one array job at most (AWS Batch's limit); a wider foreach is split into chunks.

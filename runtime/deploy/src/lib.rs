@@ -1,8 +1,9 @@
 //! `wflow deploy`: a flow's validated graph as an AWS Step Functions state machine whose tasks
 //! are AWS Batch jobs of the one generic worker image (`wflow worker`), started by hand, on a
 //! schedule or when another deployed flow succeeds. A deployed run has no driver: each worker
-//! records its own task, the first and last steps record the run's start and end, and a failed
-//! execution's last state records the failure. See docs/deploy.md.
+//! records its own task, the first and last steps record the run's start and end, a failed
+//! execution's last state records the failure, and an EventBridge rule records the run of an
+//! execution that was stopped or timed out. See docs/deploy.md.
 //!
 //! - [`asl`]: the compiler graph → Amazon States Language;
 //! - [`layout`]: what the states and the workers agree on (environment, store keys, task ids);
@@ -103,6 +104,20 @@ impl Deployment {
         }
         Ok(d)
     }
+}
+
+/// The error a run is recorded with when its execution ended without success and without its
+/// last state recording why (stopped, timed out, or failed before the recording job ran).
+pub fn execution_ended_error(status: &str, error: Option<&str>, arn: &str) -> String {
+    let what = match status {
+        "ABORTED" => "was stopped".to_string(),
+        "TIMED_OUT" => "timed out".to_string(),
+        other => format!("ended {}", other.to_lowercase()),
+    };
+    format!(
+        "its execution {what}{} ({arn}); its jobs still running, if any, are not waited for",
+        error.map(|x| format!(": {x}")).unwrap_or_default(),
+    )
 }
 
 /// Longest deployment name (the AWS names made from it must fit).

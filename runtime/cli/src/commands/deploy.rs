@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use wflow_core::{Digest, RunId, now_millis, resolve_params};
-use wflow_deploy::aws::{Aws, DeployConfig, Execution, Machine};
+use wflow_deploy::aws::{Aws, DeployConfig, EndedJob, Execution, Machine};
 use wflow_deploy::layout::env;
 use wflow_deploy::{Deployment, asl, check_name, check_schedule};
 use wflow_metadata::{Event, Recorder, Status};
@@ -304,6 +304,11 @@ fn create(
             worker_env.clone(),
         ))
         .map_err(BadInput)?;
+    // The ended rule's target names the queue by ARN.
+    let queue_arn = match &events_role {
+        Some(_) => Some(runtime.block_on(compute.queue_arn()).map_err(BadInput)?),
+        None => None,
+    };
     let mut job_definitions = BTreeMap::new();
     for step in &spec.steps {
         let timeout = flow.sandboxes.get(&step.name).and_then(|s| s.timeout);
@@ -324,10 +329,10 @@ fn create(
         &asl::Target {
             queue: batch.queue.clone(),
             job_definitions,
-            recorder_definition,
+            recorder_definition: recorder_definition.clone(),
             bucket,
             prefix,
-            env: job_env,
+            env: job_env.clone(),
         },
     )?;
     let text = serde_json::to_string(&definition)?;
@@ -343,6 +348,27 @@ fn create(
             runtime.block_on(aws.delete_schedule(&name)).map_err(bad)?;
         }
     }
+    // Executions that fail, time out or are stopped get their run recorded with nobody looking.
+    let records_ended = match (&events_role, &queue_arn) {
+        (Some(r), Some(queue_arn)) => {
+            let job = EndedJob {
+                queue_arn,
+                job_definition: &recorder_definition,
+                job_name: &asl::job_name(&spec.name, "record-ended"),
+                env: &job_env,
+            };
+            runtime
+                .block_on(aws.put_ended_rule(&name, &arn, &job, r))
+                .map_err(bad)?;
+            true
+        }
+        _ => {
+            runtime
+                .block_on(aws.delete_ended_rule(&name))
+                .map_err(bad)?;
+            false
+        }
+    };
     let existing = runtime.block_on(aws.triggers(&name)).map_err(bad)?;
     for old in existing
         .iter()
@@ -371,6 +397,7 @@ fn create(
             "definition_bytes": text.len(),
             "schedule": args.schedule,
             "trigger_on_finish": args.trigger_on_finish,
+            "records_ended": records_ended,
             "api_calls": calls,
         }));
     } else {
@@ -390,6 +417,11 @@ fn create(
         }
         for t in &args.trigger_on_finish {
             printer.note(format!("  starts when a run of {t} succeeds"));
+        }
+        if !records_ended {
+            printer.note(
+                "  no events role (--deploy-events-role): a run whose execution is stopped or times out is recorded as failed only when `wflow deploy show` or `trigger --wait` sees it",
+            );
         }
         printer.note(format!("  start a run: wflow deploy trigger {name}"));
     }
@@ -525,19 +557,7 @@ fn record_ended(backend: &crate::backends::Backend, run: &str, e: &Execution) ->
         Some(r) if r.status == Status::Running => {}
         _ => return Ok(false),
     }
-    let what = match e.status.as_str() {
-        "ABORTED" => "was stopped".to_string(),
-        "TIMED_OUT" => "timed out".to_string(),
-        other => format!("ended {}", other.to_lowercase()),
-    };
-    let error = format!(
-        "its execution {what}{} ({}); its jobs still running, if any, are not waited for",
-        e.error
-            .as_deref()
-            .map(|x| format!(": {x}"))
-            .unwrap_or_default(),
-        e.arn
-    );
+    let error = wflow_deploy::execution_ended_error(&e.status, e.error.as_deref(), &e.arn);
     let recorder = Recorder::new(backend.records.clone());
     recorder.send(Event::RunFinished {
         run_id: run.to_string(),
@@ -581,6 +601,9 @@ fn show(
     let d = deployment_of(&aws, &machine, &cas, runtime)?;
     let schedule = runtime.block_on(aws.schedule(&args.name)).map_err(bad)?;
     let triggers = runtime.block_on(aws.triggers(&args.name)).map_err(bad)?;
+    let records_ended = runtime
+        .block_on(aws.has_ended_rule(&args.name))
+        .map_err(bad)?;
     let executions = runtime
         .block_on(aws.executions(&machine.arn, 10))
         .map_err(bad)?;
@@ -602,6 +625,7 @@ fn show(
             "user": d.user,
             "schedule": schedule.as_ref().map(|s| &s.expression),
             "trigger_on_finish": triggers,
+            "records_ended": records_ended,
             "executions": executions.iter().map(|e| json!({
                 "pathspec": format!("{}/{}", d.spec.name, e.name),
                 "status": e.status,
@@ -630,6 +654,14 @@ fn show(
     if !triggers.is_empty() {
         printer.line(format!("  starts after  {}", triggers.join(", ")));
     }
+    printer.line(format!(
+        "  ended rule    {}",
+        if records_ended {
+            "records runs whose execution fails, times out or is stopped"
+        } else {
+            "none (such runs are recorded when `deploy show` sees them)"
+        }
+    ));
     printer.line("");
     for l in plan.render_text().lines() {
         printer.line(format!("  {l}"));
@@ -659,6 +691,9 @@ fn delete(
     let machine = find(&aws, &args.name, runtime)?;
     runtime
         .block_on(aws.delete_schedule(&args.name))
+        .map_err(bad)?;
+    runtime
+        .block_on(aws.delete_ended_rule(&args.name))
         .map_err(bad)?;
     for other in runtime.block_on(aws.triggers(&args.name)).map_err(bad)? {
         runtime

@@ -14,7 +14,10 @@
 //!    reads; `start` records the run's start, the `end` step its success.
 //!
 //! With `WFLOW_END=failed` the job runs no task: it records that the run failed (the state
-//! machine's last state when a step failed), naming the failed task.
+//! machine's last state when a step failed), naming the failed task. `WFLOW_END=ended` is the
+//! job the deployment's EventBridge rule submits when an execution failed, timed out or was
+//! stopped (`WFLOW_EXECUTION_STATUS`, `WFLOW_EXECUTION`): it records the run as failed if it is
+//! still `running` — nothing when the state machine already recorded it.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -218,8 +221,19 @@ pub fn execute(settings: &Settings, printer: &Printer) -> Result<ExitCode> {
         plan,
         run,
     };
-    if var(env::END).as_deref() == Some("failed") {
-        record_failure(&job, &recorder, printer)?;
+    if let Some(end) = var(env::END) {
+        let ended = match end.as_str() {
+            "failed" => None,
+            "ended" => Some((need(env::EXECUTION_STATUS)?, need(env::EXECUTION)?)),
+            other => {
+                return Err(BadInput(format!(
+                    "${} `{other}` is neither `failed` nor `ended`",
+                    env::END
+                ))
+                .into());
+            }
+        };
+        record_failure(&job, &recorder, ended, printer)?;
         if let Ok(r) = Arc::try_unwrap(recorder) {
             r.close()?;
         }
@@ -471,8 +485,14 @@ fn start_run(
     Ok(())
 }
 
-/// Records that the run failed, naming its first failed task.
-fn record_failure(job: &Job, recorder: &Recorder, printer: &Printer) -> Result<()> {
+/// Records that the run failed, naming its first failed task, or with `ended` (the execution's
+/// status and ARN, from the ended rule) how its execution ended when no task failed.
+fn record_failure(
+    job: &Job,
+    recorder: &Recorder,
+    ended: Option<(String, String)>,
+    printer: &Printer,
+) -> Result<()> {
     let meta = recorder.metadata();
     let Some(run) = meta.run(&job.run)? else {
         printer.note(format!(
@@ -489,15 +509,19 @@ fn record_failure(job: &Job, recorder: &Recorder, printer: &Printer) -> Result<(
         .iter()
         .filter(|t| t.status == Status::Failed)
         .min_by_key(|t| t.finished_ms);
-    let error = match failed {
-        Some(t) => {
+    let error = match (failed, ended) {
+        (_, Some((status, arn))) if status != "FAILED" => {
+            wflow_deploy::execution_ended_error(&status, None, &arn)
+        }
+        (Some(t), _) => {
             let pathspec =
                 Pathspec::task(&run.flow, &job.run, &t.step, &t.task_id.to_string()).to_string();
             let last = meta.attempts(&job.run, t.task_id)?.into_iter().last();
             let message = last.and_then(|a| a.error).unwrap_or_else(|| "failed".into());
             format!("{pathspec}: {message}")
         }
-        None => "the execution failed outside any task (a job that never reported; see the execution's history)".to_string(),
+        (None, Some((status, arn))) => wflow_deploy::execution_ended_error(&status, None, &arn),
+        (None, None) => "the execution failed outside any task (a job that never reported; see the execution's history)".to_string(),
     };
     recorder.send(Event::RunFinished {
         run_id: job.run.clone(),
