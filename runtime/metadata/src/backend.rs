@@ -240,36 +240,10 @@ pub(crate) fn latest_filter(flow: &str, status: Option<Status>) -> RunFilter {
     }
 }
 
-/// [`StepStats`] of a run's tasks, computed in memory (what SQLite's `GROUP BY` gives).
+/// [`StepStats`] of a run's tasks, computed in memory (what SQLite's `step_summary` holds).
 pub(crate) fn step_stats_of(tasks: &[TaskRecord]) -> Vec<StepStats> {
-    let mut by_step: BTreeMap<&str, StepStats> = BTreeMap::new();
-    for t in tasks {
-        let s = by_step.entry(&t.step).or_insert_with(|| StepStats {
-            step: t.step.clone(),
-            ..StepStats::default()
-        });
-        s.tasks += 1;
-        match t.status {
-            Status::Succeeded => s.succeeded += 1,
-            Status::Failed => s.failed += 1,
-            Status::Running => s.running += 1,
-        }
-        s.reused += u64::from(t.is_reused());
-        s.cached += u64::from(t.is_cached());
-        s.caught += u64::from(t.caught);
-        s.attempts += u64::from(t.attempts);
-        s.first_started_ms = Some(
-            s.first_started_ms
-                .map_or(t.started_ms, |m| m.min(t.started_ms)),
-        );
-        if let Some(end) = t.finished_ms {
-            s.last_finished_ms = Some(s.last_finished_ms.map_or(end, |m| m.max(end)));
-            let took = end - t.started_ms;
-            s.task_ms += took;
-            s.max_task_ms = Some(s.max_task_ms.map_or(took, |m| m.max(took)));
-        }
-    }
-    by_step.into_values().collect()
+    let shares: Vec<crate::summary::Share> = tasks.iter().map(crate::summary::Share::of).collect();
+    crate::summary::stats_of(&shares)
 }
 
 impl MetadataStore for Metadata {

@@ -27,7 +27,7 @@ impl Metadata {
             .map_err(err)?;
         let mut removed = 0;
         for id in run_ids {
-            for table in ["attempts", "task_cache", "tasks", "tags"] {
+            for table in ["attempts", "task_cache", "tasks", "tags", "step_summary"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])
                     .map_err(err)?;
             }

@@ -29,6 +29,7 @@
 //! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items |
 //! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
 //! | `tags`     | `run_id, tag`                 | the run's tags ([`Metadata::add_tags`], [`RunFilter::tags`])   |
+//! | `step_summary` | `run_id, step`            | what the step's tasks add up to ([`Metadata::step_stats`]), kept as they are recorded |
 //!
 //! Digests are hex TEXT; params, spec, foreach_path and inputs are JSON TEXT; times are INTEGER
 //! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`; a run's kind is
@@ -118,6 +119,7 @@ mod query;
 mod recorder;
 mod schema;
 mod sqlite;
+mod summary;
 mod tags;
 
 pub use backend::MetadataStore;

@@ -207,41 +207,18 @@ impl Metadata {
         Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
     }
 
-    /// Per step of a run, what its tasks add up to (counts by status, attempts, times), in one
-    /// query; steps without tasks are absent. Ordered by step name.
+    /// Per step of a run, what its tasks add up to (counts by status, attempts, times): the
+    /// rows of `step_summary`, kept as the tasks are recorded (see `crate::summary`); steps
+    /// without tasks are absent. Ordered by step name.
     pub fn step_stats(&self, run_id: &str) -> Result<Vec<StepStats>> {
-        let sql = "SELECT step, COUNT(*),
-                          SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
-                          SUM(origin_task IS NOT NULL), SUM(attempts),
-                          MIN(started_ms), MAX(finished_ms),
-                          TOTAL(finished_ms - started_ms), MAX(finished_ms - started_ms),
-                          SUM(cached AND origin_task IS NOT NULL),
-                          SUM(status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a
-                              WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id
-                              AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))
-                   FROM tasks WHERE run_id = ?1 GROUP BY step ORDER BY step";
+        let sql = "SELECT step, tasks, succeeded, failed, running, reused, cached, caught, \
+                   attempts, first_started_ms, last_finished_ms, task_ms, max_task_ms \
+                   FROM step_summary WHERE run_id = ?1 ORDER BY step";
         self.select(
             sql,
             params![run_id],
             || format!("summing up the steps of run `{run_id}`"),
-            |path, row| {
-                let n = |i: usize, what: &str| col::<i64>(path, row, i, what).map(|v| v as u64);
-                Ok(StepStats {
-                    step: col(path, row, 0, "step")?,
-                    tasks: n(1, "tasks")?,
-                    succeeded: n(2, "succeeded")?,
-                    failed: n(3, "failed")?,
-                    running: n(4, "running")?,
-                    reused: n(5, "reused")?,
-                    attempts: n(6, "attempts")?,
-                    first_started_ms: col(path, row, 7, "first_started_ms")?,
-                    last_finished_ms: col(path, row, 8, "last_finished_ms")?,
-                    task_ms: col::<f64>(path, row, 9, "task_ms")? as i64,
-                    max_task_ms: col(path, row, 10, "max_task_ms")?,
-                    cached: n(11, "cached")?,
-                    caught: n(12, "caught")?,
-                })
-            },
+            crate::summary::read_stats,
         )
     }
 

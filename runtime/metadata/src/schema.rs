@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -141,6 +141,49 @@ CREATE TABLE IF NOT EXISTS task_cache (
 CREATE INDEX IF NOT EXISTS task_cache_by_key ON task_cache (scope, item);
 ";
 
+/// The summary columns of `step_summary` (after `run_id, step`) computed from the tasks grouped
+/// by run and step: how migration 7 fills the table, and how a step whose extreme went away is
+/// derived again (`crate::summary`).
+macro_rules! derived {
+    () => {
+        "COUNT(*), SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
+         SUM(origin_task IS NOT NULL), SUM(cached AND origin_task IS NOT NULL),
+         SUM(status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a
+             WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id
+             AND a.attempt = tasks.attempts - 1 AND a.status = 'failed')),
+         SUM(attempts), MIN(started_ms), MAX(finished_ms),
+         COALESCE(SUM(finished_ms - started_ms), 0), MAX(finished_ms - started_ms)"
+    };
+}
+pub(crate) const DERIVED: &str = derived!();
+
+/// Version 7: `step_summary`, per step of a run what its tasks add up to (counts by status,
+/// reused, cached, caught, attempts; first start, last end, task time, longest task), kept as
+/// tasks are recorded (`crate::summary`) so a step of 100,000 tasks is summed up by reading one
+/// row. Filled from the tasks of the runs recorded before. Removed with its run.
+const V7: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS step_summary (
+    run_id           TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    step             TEXT    NOT NULL,
+    tasks            INTEGER NOT NULL,
+    succeeded        INTEGER NOT NULL,
+    failed           INTEGER NOT NULL,
+    running          INTEGER NOT NULL,
+    reused           INTEGER NOT NULL,
+    cached           INTEGER NOT NULL,
+    caught           INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL,
+    first_started_ms INTEGER,
+    last_finished_ms INTEGER,
+    task_ms          INTEGER NOT NULL,
+    max_task_ms      INTEGER,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO step_summary SELECT run_id, step, ",
+    derived!(),
+    " FROM tasks GROUP BY run_id, step;"
+);
+
 /// The schema version stored in the file (0 for a new, empty file).
 pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -209,7 +252,17 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(tables, ["attempts", "runs", "tags", "task_cache", "tasks"]);
+        assert_eq!(
+            tables,
+            [
+                "attempts",
+                "runs",
+                "step_summary",
+                "tags",
+                "task_cache",
+                "tasks"
+            ]
+        );
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();

@@ -104,9 +104,12 @@ impl Metadata {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
+        let mut touched = crate::summary::Touched::default();
         for event in events {
+            crate::summary::note(&tx, &self.path, &mut touched, event)?;
             apply(&tx, &self.path, event)?;
         }
+        crate::summary::flush(&tx, &self.path, &touched)?;
         tx.commit().map_err(err)
     }
 
@@ -129,7 +132,9 @@ impl Metadata {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let mut first = None;
+        let mut touched = crate::summary::Touched::default();
         for event in events {
+            crate::summary::note(&tx, &self.path, &mut touched, event)?;
             let sp = tx.savepoint().map_err(err)?;
             match apply(&sp, &self.path, event) {
                 Ok(()) => sp.commit().map_err(err)?,
@@ -143,6 +148,7 @@ impl Metadata {
                 }
             }
         }
+        crate::summary::flush(&tx, &self.path, &touched)?;
         tx.commit().map_err(err)?;
         first.map_or(Ok(()), Err)
     }

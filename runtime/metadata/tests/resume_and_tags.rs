@@ -164,6 +164,39 @@ fn step_stats_add_up_a_foreach() {
     assert!(meta.step_stats("nope").unwrap().is_empty());
 }
 
+/// A file of schema version 6 (no kept step summaries) is summed up when it is upgraded, and
+/// kept up to date from then on.
+#[test]
+fn step_summaries_of_an_older_file_are_derived_when_it_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let meta = Metadata::open(&path).unwrap();
+        meta.record(&[run_started("R", "F", 1)]).unwrap();
+        meta.record(&simple_task("R", 1, "start")).unwrap();
+        for i in 0..5u32 {
+            let id = 2 + u64::from(i);
+            meta.record(&[task_started("R", id, "fan", &[i], &[1])])
+                .unwrap();
+        }
+    }
+    let want = Metadata::open(&path).unwrap().step_stats("R").unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE step_summary; PRAGMA user_version = 6;")
+        .unwrap();
+    drop(conn);
+    let meta = Metadata::open(&path).unwrap();
+    assert_eq!(meta.step_stats("R").unwrap(), want);
+    assert_eq!((want[0].step.as_str(), want[0].running), ("fan", 5));
+    meta.record(&[
+        attempt_started("R", 2, 0),
+        task_finished("R", 2, Status::Failed),
+    ])
+    .unwrap();
+    let fan = &meta.step_stats("R").unwrap()[0];
+    assert_eq!((fan.running, fan.failed, fan.attempts), (4, 1, 1));
+}
+
 #[test]
 fn tags_are_added_removed_listed_and_filter_runs() {
     let meta = Metadata::open_in_memory().unwrap();
