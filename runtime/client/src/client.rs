@@ -725,7 +725,10 @@ impl<'c> Step<'c> {
     /// The task of foreach item `path` (`[7]`, or `[2, 7]` in a nested foreach): the newest
     /// attempt at it, as `Flow/run/step[7]` names it.
     pub fn task_of_item(&self, path: &[u32]) -> Result<Task<'c>> {
-        let tasks = self.client.meta.tasks_of_step(&self.run_id, &self.name)?;
+        let found = self
+            .client
+            .meta
+            .task_of_item(&self.run_id, &self.name, path)?;
         let name = format!(
             "[{}]",
             path.iter()
@@ -733,13 +736,15 @@ impl<'c> Step<'c> {
                 .collect::<Vec<_>>()
                 .join("][")
         );
-        match tasks.iter().rev().find(|t| t.foreach_path == path) {
+        match found {
             Some(record) => Ok(Task {
                 client: self.client,
                 flow: self.flow.clone(),
-                record: record.clone(),
+                record,
             }),
             None => {
+                // Not found: what the error lists is worth reading every task for.
+                let tasks = self.client.meta.tasks_of_step(&self.run_id, &self.name)?;
                 let items: Vec<String> = tasks
                     .iter()
                     .map(|t| {

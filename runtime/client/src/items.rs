@@ -2,12 +2,15 @@
 //! CBOR list of `[codec, bytes]` pairs in the store (the list `wflow resume` fans out from
 //! again), whose digest is in the split task's record.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use wflow_core::Digest;
 
 use wflow_graph::SplitKind;
 
 use crate::preview::array_items;
-use crate::{ClientError, Result, Task};
+use crate::{Client, ClientError, Result, Task};
 
 /// A foreach item: its codec and encoded bytes, as the split step declared it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,8 +22,8 @@ pub struct Item {
 }
 
 /// The items that `tasks` (tasks of one step of one run) ran on, by task id. Each split task's
-/// list is read once, and only the items asked for are decoded, so a page of a 100,000-item
-/// foreach costs one read of its list. Tasks outside a foreach, or whose split recorded no items
+/// list is read and indexed once per process (see [`list`]), and only the items asked for are
+/// decoded, so a page of a 100,000-item foreach costs a lookup of 100 items. Tasks outside a foreach, or whose split recorded no items
 /// (a run of an older wflow), are absent. An error: a run, plan or list that cannot be read.
 pub fn items_of(tasks: &[Task<'_>]) -> Result<BTreeMap<u64, Item>> {
     let mut out = BTreeMap::new();
@@ -70,12 +73,14 @@ pub fn items_of(tasks: &[Task<'_>]) -> Result<BTreeMap<u64, Item>> {
             digest: *digest,
             reason,
         };
-        let bytes = client.cas().get(digest).map_err(|e| err(e.to_string()))?;
-        let keys: BTreeSet<u64> = want.keys().copied().collect();
-        for (i, item) in array_items(&bytes, |i| keys.contains(&i)).map_err(err)? {
+        let list = list(client, digest).map_err(err)?;
+        for (i, ids) in want {
+            let Some(item) = list.get(i) else {
+                continue;
+            };
             let item = pair(item).map_err(|e| err(format!("item {i}: {e}")))?;
-            for id in &want[&i] {
-                out.insert(*id, item.clone());
+            for id in ids {
+                out.insert(id, item.clone());
             }
         }
     }
@@ -93,4 +98,55 @@ fn pair(bytes: &[u8]) -> std::result::Result<Item, String> {
         },
         _ => Err("not a [codec, bytes] pair".into()),
     }
+}
+
+/// An items list with where each item starts: any item found without walking the list again.
+struct List {
+    bytes: Vec<u8>,
+    /// Item `i` is `bytes[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+}
+
+impl List {
+    fn get(&self, i: u64) -> Option<&[u8]> {
+        let i = usize::try_from(i).ok()?;
+        Some(&self.bytes[*self.starts.get(i)?..*self.starts.get(i + 1)?])
+    }
+}
+
+/// How many bytes of indexed lists a process keeps (the newest used first). Lists are
+/// content-addressed, so a kept one is never stale; a list larger than this is indexed for the
+/// one call.
+const KEPT_BYTES: usize = 64 << 20;
+
+static KEPT: Mutex<VecDeque<(Digest, Arc<List>)>> = Mutex::new(VecDeque::new());
+
+/// The items list `digest`, read from the store and indexed, or kept from an earlier call.
+fn list(client: &Client, digest: &Digest) -> std::result::Result<Arc<List>, String> {
+    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(at) = kept.iter().position(|(d, _)| d == digest) {
+        let entry = kept.remove(at).expect("found");
+        let list = entry.1.clone();
+        kept.push_front(entry);
+        return Ok(list);
+    }
+    drop(kept);
+    let bytes = client.cas().get(digest).map_err(|e| e.to_string())?;
+    let mut starts: Vec<usize> = Vec::new();
+    let mut end = 0;
+    for (_, item) in array_items(&bytes, |_| true)? {
+        let start = item.as_ptr() as usize - bytes.as_ptr() as usize;
+        starts.push(start);
+        end = start + item.len();
+    }
+    starts.push(end);
+    let list = Arc::new(List { bytes, starts });
+    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    kept.push_front((*digest, list.clone()));
+    let mut total = 0;
+    kept.retain(|(_, l)| {
+        total += l.bytes.len() + 8 * l.starts.len();
+        total <= KEPT_BYTES
+    });
+    Ok(list)
 }

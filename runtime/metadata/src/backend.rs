@@ -113,6 +113,16 @@ pub trait MetadataStore: Send + Sync + 'static {
         Ok(tasks)
     }
 
+    /// The newest task of step `step` of run `run_id` on foreach item `path` (`[7]`, or `[2, 7]`
+    /// in a nested foreach), if any: an index lookup where the records are indexed.
+    fn task_of_item(&self, run_id: &str, step: &str, path: &[u32]) -> Result<Option<TaskRecord>> {
+        Ok(self
+            .tasks_of_step(run_id, step)?
+            .into_iter()
+            .rev()
+            .find(|t| t.foreach_path == path))
+    }
+
     /// A page of the tasks of one step of a run: filtered, sorted and cut as `query` says.
     fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
         Ok(query.apply(self.tasks_of_step(run_id, step)?))
@@ -291,6 +301,9 @@ impl MetadataStore for Metadata {
     }
     fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
         Metadata::step_tasks(self, run_id, step, query)
+    }
+    fn task_of_item(&self, run_id: &str, step: &str, path: &[u32]) -> Result<Option<TaskRecord>> {
+        Metadata::task_of_item(self, run_id, step, path)
     }
     fn flows(&self) -> Result<Vec<String>> {
         Metadata::flows(self)

@@ -38,7 +38,7 @@
 //! started is refused with an error naming it. A task reused by a resumed run records the
 //! origin run and task it took its outputs from (and has no attempt); a foreach split records the
 //! digest of its declared items. Indexes: `runs (flow, started_ms)`, `runs (started_ms)`,
-//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tags (tag, run_id)`. A file with a newer schema is refused
+//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tasks (run_id, step, foreach_path)`, `tags (tag, run_id)`. A file with a newer schema is refused
 //! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
 //!
 //! # Example

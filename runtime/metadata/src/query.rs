@@ -155,6 +155,27 @@ impl Metadata {
         )
     }
 
+    /// The newest task of step `step` of run `run_id` on foreach item `path` (the index
+    /// `tasks (run_id, step, foreach_path)`).
+    pub fn task_of_item(
+        &self,
+        run_id: &str,
+        step: &str,
+        path: &[u32],
+    ) -> Result<Option<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 \
+             AND foreach_path = ?3 ORDER BY task_id DESC LIMIT 1"
+        );
+        let path_json = serde_json::to_string(path).expect("numbers serialise");
+        let action =
+            || format!("finding the task of item {path:?} of step `{step}` of run `{run_id}`");
+        Ok(self
+            .select(&sql, params![run_id, step, path_json], action, read_task)?
+            .into_iter()
+            .next())
+    }
+
     /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite filters and sorts
     /// the task ids within the `(run_id, step)` index — for an item sort comparing only the
     /// levels a step's paths have (all its tasks have the foreach depth around it) — then

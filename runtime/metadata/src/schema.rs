@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -183,6 +183,12 @@ INSERT OR REPLACE INTO step_summary SELECT run_id, step, ",
     derived!(),
     " FROM tasks GROUP BY run_id, step;"
 );
+
+/// Version 8: `tasks_by_item`, the task of a foreach item (`Flow/run/step[7]`) found by its
+/// path instead of reading the step's tasks.
+const V8: &str = "
+CREATE INDEX IF NOT EXISTS tasks_by_item ON tasks (run_id, step, foreach_path);
+";
 
 /// The schema version stored in the file (0 for a new, empty file).
 pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {

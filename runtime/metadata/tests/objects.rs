@@ -114,6 +114,13 @@ fn snapshot(m: &dyn MetadataStore) -> serde_json::Value {
     out["task"] = serde_json::json!(m.task("R2", 1).unwrap());
     out["stats"] = serde_json::json!(m.step_stats("R3").unwrap());
     out["of_step"] = serde_json::json!(m.tasks_of_step("R3", "end").unwrap());
+    out["of_item"] = serde_json::json!([
+        m.task_of_item("R2", "fan", &[1]).unwrap(),
+        m.task_of_item("R2", "fan", &[0]).unwrap(),
+        m.task_of_item("R2", "fan", &[5]).unwrap(),
+        m.task_of_item("R2", "start", &[1]).unwrap(),
+        m.task_of_item("R3", "start", &[]).unwrap(),
+    ]);
     out["tags"] = serde_json::json!([m.tags("R1").unwrap(), m.tags("R2").unwrap()]);
     out["all_tags"] = serde_json::json!(m.all_tags().unwrap());
     out["ids"] = serde_json::json!(m.run_ids("Hello").unwrap());
@@ -156,6 +163,9 @@ fn same_events_same_records_as_sqlite() {
     tag(&objects);
     let snap = snapshot(&objects);
     assert_eq!(snapshot(&sqlite), snap);
+    assert_eq!(snap["of_item"][0]["task_id"], 2);
+    assert!(snap["of_item"][2].is_null() && snap["of_item"][3].is_null());
+    assert_eq!(snap["of_item"][4]["task_id"], 1);
     assert_eq!(snap["nightly"].as_array().unwrap().len(), 2, "{snap:#}");
     assert_eq!(snap["window"].as_array().unwrap().len(), 1, "{snap:#}");
     assert_eq!(snap["window"][0]["run_id"], "R2");

@@ -140,3 +140,37 @@ fn orders_are_what_they_say() {
         "`speed` is not a task order (expected task, item, status, started, duration or attempts)"
     );
 }
+
+/// The task of a foreach item, found by its path: the newest when an item ran twice, nested
+/// paths compared whole, none for an item without a task.
+#[test]
+fn the_task_of_an_item_is_found_by_its_path() {
+    let meta = Metadata::open_in_memory().unwrap();
+    meta.record(&[run_started("R", "F", 1)]).unwrap();
+    let mut ev = Vec::new();
+    for i in 0..10u32 {
+        ev.push(task_started("R", 2 + u64::from(i), "fan", &[i], &[1]));
+    }
+    ev.push(task_started("R", 20, "fan", &[3], &[1]));
+    ev.push(task_started("R", 21, "inner", &[1, 2], &[1]));
+    ev.push(task_started("R", 22, "inner", &[2, 1], &[1]));
+    meta.record(&ev).unwrap();
+    let id = |step: &str, path: &[u32]| {
+        meta.task_of_item("R", step, path)
+            .unwrap()
+            .map(|t| t.task_id)
+    };
+    assert_eq!(id("fan", &[7]), Some(9));
+    assert_eq!(id("fan", &[3]), Some(20), "the newest task of the item");
+    assert_eq!(id("fan", &[10]), None);
+    assert_eq!(id("inner", &[1, 2]), Some(21));
+    assert_eq!(id("inner", &[2, 1]), Some(22));
+    assert_eq!(id("inner", &[1]), None);
+    assert_eq!(id("other", &[7]), None);
+    assert_eq!(
+        meta.task_of_item("nope", "fan", &[7])
+            .unwrap()
+            .map(|t| t.task_id),
+        None
+    );
+}

@@ -231,7 +231,34 @@ fn time_range(q: &Params) -> Result<(Option<i64>, Option<i64>), String> {
 fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {
     let r = run.record();
     let view = RunView::of(run)?;
-    let tasks = run.tasks()?;
+    // Only what the page shows is read: the failed tasks listed, the earliest on the timeline.
+    let steps = run.steps()?;
+    let some = |status, sort, limit| -> wflow_client::Result<Vec<Task>> {
+        let mut out = Vec::new();
+        for step in &steps {
+            let has = match status {
+                Some(Status::Failed) => step.stats().failed,
+                _ => step.stats().tasks,
+            };
+            if has > 0 {
+                out.extend(step.tasks_page(&TaskQuery {
+                    status,
+                    sort,
+                    desc: false,
+                    limit: Some(limit),
+                    offset: 0,
+                })?);
+            }
+        }
+        Ok(out)
+    };
+    let failed_total: u64 = steps.iter().map(|s| s.stats().failed).sum();
+    let mut failed = some(Some(Status::Failed), TaskSort::Task, FAILED_SHOWN)?;
+    failed.sort_by_key(|t| t.id());
+    let total: u64 = steps.iter().map(|s| s.stats().tasks).sum();
+    let mut earliest = some(None, TaskSort::Started, TIMELINE_MAX)?;
+    earliest.sort_by_key(|t| (t.record().started_ms, t.id()));
+    earliest.truncate(TIMELINE_MAX);
     let mut body = String::from(r#"<table class="meta">"#);
     let mut row = |k: &str, v: String| {
         let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
@@ -263,15 +290,10 @@ fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {
         row("error", format!(r#"<pre class="error">{}</pre>"#, esc(e)));
     }
     body.push_str("</table>");
-    let failed: Vec<&Task> = tasks
-        .iter()
-        .filter(|t| t.status() == Status::Failed)
-        .collect();
     if !failed.is_empty() {
         let _ = write!(
             body,
-            r#"<h2>Failed tasks ({})</h2><ul class="failed">"#,
-            failed.len()
+            r#"<h2>Failed tasks ({failed_total})</h2><ul class="failed">"#
         );
         for t in failed.iter().take(FAILED_SHOWN) {
             let error = t
@@ -318,7 +340,7 @@ fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {
         );
     }
     body.push_str("</tbody></table>");
-    body.push_str(&timeline(ui, &tasks));
+    body.push_str(&timeline(ui, &earliest, total as usize));
     let live = r.status == Status::Running;
     let title = format!("{}/{}", r.flow, r.run_id);
     Ok(Reply::Html(
@@ -328,8 +350,9 @@ fn run_page(ui: &Ui, run: &Run) -> wflow_client::Result<Reply> {
 }
 
 /// One bar per task on the lane of a worker slot (tasks packed onto the fewest lanes that never
-/// overlap), so a slow item or an idle stretch shows at once.
-fn timeline(ui: &Ui, tasks: &[Task]) -> String {
+/// overlap), so a slow item or an idle stretch shows at once. `tasks`: the earliest (at most
+/// [`TIMELINE_MAX`]) of the run's `total`.
+fn timeline(ui: &Ui, tasks: &[Task], total: usize) -> String {
     if tasks.is_empty() {
         return String::new();
     }
@@ -345,8 +368,7 @@ fn timeline(ui: &Ui, tasks: &[Task]) -> String {
         })
         .collect();
     spans.sort_by_key(|s| (s.0, s.2.id()));
-    let cut = spans.len() > TIMELINE_MAX;
-    spans.truncate(TIMELINE_MAX);
+    let cut = total > spans.len();
     let t0 = spans.iter().map(|s| s.0).min().unwrap_or(0);
     let t1 = spans.iter().map(|s| s.1).max().unwrap_or(t0).max(t0 + 1);
     // Lanes by their end time: a task goes on the lane that freed up first, if it has.
@@ -377,7 +399,7 @@ fn timeline(ui: &Ui, tasks: &[Task]) -> String {
         spans.len(),
         duration(t1 - t0),
         if cut {
-            format!(" (the first {TIMELINE_MAX} tasks)")
+            format!(" (the first {} of {total} tasks)", spans.len())
         } else {
             String::new()
         }

@@ -705,6 +705,47 @@ impl MetadataStore for ObjectMetadata {
             .unwrap_or_default())
     }
 
+    fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
+        Ok(self
+            .state(run_id)?
+            .and_then(|s| s.tasks.get(&task_id).cloned()))
+    }
+
+    fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| {
+                s.tasks
+                    .values()
+                    .filter(|t| t.step == step)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Found in the run's fold (kept for a finished run) without copying its other tasks.
+    fn task_of_item(&self, run_id: &str, step: &str, path: &[u32]) -> Result<Option<TaskRecord>> {
+        Ok(self.state(run_id)?.and_then(|s| {
+            s.tasks
+                .values()
+                .rev()
+                .find(|t| t.step == step && t.foreach_path == path)
+                .cloned()
+        }))
+    }
+
+    fn step_stats(&self, run_id: &str) -> Result<Vec<crate::StepStats>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| {
+                let shares: Vec<crate::summary::Share> =
+                    s.tasks.values().map(crate::summary::Share::of).collect();
+                crate::summary::stats_of(&shares)
+            })
+            .unwrap_or_default())
+    }
+
     fn attempts(&self, run_id: &str, task_id: u64) -> Result<Vec<AttemptRecord>> {
         Ok(self
             .state(run_id)?
