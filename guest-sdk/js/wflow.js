@@ -26,12 +26,19 @@
 // the Rust and Python SDKs; `new Raw(bytes)` keeps bytes as they are (codec `raw`). An exception
 // thrown by a step fails the task with its message; its stack goes to stderr, the task's log.
 //
-// `wflow build flow.js` turns the file into a component (with componentize-js); the import of
-// "wflow" is pointed at this file then.
+// A step may choose its successor (contract 0.2): `evaluate: { switch: ["train", "end"],
+// maxIterations: 5 }` declares the choices (one before the step makes a bounded loop) and
+// `this.next = "train"` in the step chooses. Secrets the step asks for (`secrets: ["db"]`) are
+// read with `current.secrets.get("db")`.
+//
+// `wflow build flow.js` turns the file into a component (with componentize-js, against contract
+// 0.2.0); the import of "wflow" is pointed at this file then.
 
-import * as artifacts from "wflow:flow/artifacts@0.1.0";
-import * as context from "wflow:flow/context@0.1.0";
-import * as foreach from "wflow:flow/foreach@0.1.0";
+import * as artifacts from "wflow:flow/artifacts@0.2.0";
+import * as context from "wflow:flow/context@0.2.0";
+import * as control from "wflow:flow/control@0.2.0";
+import * as foreach from "wflow:flow/foreach@0.2.0";
+import * as secrets from "wflow:flow/secrets@0.2.0";
 import { CARD_CODEC, Chart, Image, Markdown, Table, cards } from "./card.js";
 import { CborError, Float, decode, encode } from "./cbor.js";
 
@@ -40,11 +47,14 @@ export { CARD_CODEC, CborError, Chart, Float, Image, Markdown, Table, decode, en
 const CBOR = "cbor";
 const RAW = "raw";
 
-/** An error the host returned: `kind` is `not-found`, `invalid`, `store` or `codec`. */
+/**
+ * An error the host returned: `kind` is `not-found`, `invalid`, `store` or `codec`. Its name is
+ * `ArtifactNotFound` or `SecretNotFound` for what was not found, else `WflowError`.
+ */
 export class WflowError extends Error {
-  constructor(kind, message) {
+  constructor(kind, message, notFound = "ArtifactNotFound") {
     super(message);
-    this.name = kind === "not-found" ? "ArtifactNotFound" : "WflowError";
+    this.name = kind === "not-found" ? notFound : "WflowError";
     this.kind = kind;
   }
 }
@@ -177,7 +187,44 @@ export const current = {
     const v = context.foreachItem();
     return v === undefined || v === null ? undefined : decodeValue(v, "the foreach item");
   },
+  /**
+   * The secrets the step asked for (`secrets: ["db_password"]`) and the host's policy gave it:
+   * `current.secrets.get("db_password")` (text), `current.secrets.bytes(name)` (a Uint8Array).
+   */
+  get secrets() {
+    return stepSecrets;
+  },
 };
+
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+const stepSecrets = {
+  /** Secret `name` as bytes; throws a `SecretNotFound` error if the step was given none. */
+  bytes(name) {
+    if (typeof name !== "string") throw new TypeError(`a secret's name is a string, not ${typeof name}`);
+    try {
+      return secrets.get(name);
+    } catch (e) {
+      const p = e && e.payload;
+      if (p && p.tag === "not-found") throw new WflowError("not-found", p.val, "SecretNotFound");
+      throw hostError(e, `reading secret \`${name}\``);
+    }
+  },
+  /** Secret `name` as text. */
+  get(name) {
+    const bytes = this.bytes(name);
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      throw new WflowError("codec", `secret \`${name}\` is not UTF-8 text; read it with current.secrets.bytes(…)`);
+    }
+  },
+};
+
+function listed(names) {
+  const q = names.map((n) => `\`${n}\``);
+  return q.length === 1 ? q[0] : `${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
+}
 
 function getArtifact(name, index) {
   const what = `artifact \`${name}\`` + (index === undefined ? "" : ` of input ${index}`);
@@ -224,12 +271,16 @@ function joinInputs() {
 /** Base class of a flow: static `doc`, `params`, `steps` (and optionally `flowName`). */
 export class FlowSpec {}
 
-function bindTask(instance, params) {
+// `choices`: those of a switch step (contract 0.2), where `this.next = "b"` chooses the successor;
+// elsewhere `next` is an ordinary artifact, as it was for flows written for contract 0.1.
+function bindTask(instance, params, choices) {
   const loaded = new Map();
   const dirty = new Map();
+  const chosen = { step: undefined };
   const proxy = new Proxy(instance, {
     get(target, prop, receiver) {
       if (typeof prop === "symbol" || prop in target) return Reflect.get(target, prop, receiver);
+      if (prop === "next" && choices) return chosen.step;
       if (dirty.has(prop)) return dirty.get(prop);
       if (Object.prototype.hasOwnProperty.call(params, prop)) return readParam(prop, params[prop]);
       if (loaded.has(prop)) return loaded.get(prop);
@@ -241,6 +292,14 @@ function bindTask(instance, params) {
     set(target, prop, value) {
       if (typeof prop === "symbol" || prop in target || Object.prototype.hasOwnProperty.call(params, prop)) {
         throw new TypeError(`\`${String(prop)}\` is a parameter or a method of the flow; it cannot be assigned`);
+      }
+      if (prop === "next" && choices) {
+        if (typeof value !== "string") {
+          throw new TypeError(`\`this.next\` is the name of the step to run next, one of ${listed(choices)}; not ${typeof value}`);
+        }
+        call("choosing the next step", () => control.next(value));
+        chosen.step = value;
+        return true;
       }
       checkName(prop);
       dirty.set(prop, value);
@@ -261,7 +320,7 @@ function bindTask(instance, params) {
     }
     dirty.clear();
   };
-  return { proxy, save };
+  return { proxy, save, chosen };
 }
 
 /** Streams artifact `name` (of this task's view, or of join input `index`). */
@@ -289,9 +348,16 @@ export function openWriter(name, codec = RAW) {
 // The spec and the export
 
 const STEP_KEYS = new Set([
-  "next", "foreach", "items", "join", "doc", "retries", "timeout", "memory", "cpu", "catch",
-  "compute", "env", "network", "clock", "random", "dirs",
+  "next", "foreach", "items", "switch", "maxIterations", "join", "doc", "retries", "timeout",
+  "memory", "cpu", "catch", "compute", "env", "network", "clock", "random", "dirs", "secrets",
 ]);
+
+function names(where, option, list) {
+  if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) {
+    throw new TypeError(`${where}: \`${option}\` is an array of names: { ${option}: ["a", "b"] }`);
+  }
+  return list;
+}
 
 /** The WIT `flow-spec` of a flow class; throws if it is malformed. */
 export function buildSpec(Flow) {
@@ -316,8 +382,21 @@ export function buildSpec(Flow) {
       throw new TypeError(`${where}: the class has no method \`${sname}\``);
     }
     let transition;
-    if (o.foreach !== undefined) {
-      if (o.next !== undefined) throw new TypeError(`${where}: give \`next\` or \`foreach\`, not both`);
+    const given = ["next", "foreach", "switch"].filter((k) => o[k] !== undefined);
+    if (given.length > 1) {
+      throw new TypeError(`${where}: give one of \`next\`, \`foreach\` and \`switch\`, not ${given.join(" and ")}`);
+    }
+    if (o.maxIterations !== undefined && o.switch === undefined) {
+      throw new TypeError(`${where}: \`maxIterations\` goes with \`switch\` (it bounds a loop)`);
+    }
+    if (o.switch !== undefined) {
+      const choices = names(where, "switch", o.switch);
+      const bound = o.maxIterations;
+      if (bound !== undefined && !(Number.isInteger(bound) && bound >= 1)) {
+        throw new TypeError(`${where}: \`maxIterations\` is a whole number of at least 1, not ${JSON.stringify(bound)}`);
+      }
+      transition = { tag: "switch", val: { choices, maxIterations: bound } };
+    } else if (o.foreach !== undefined) {
       if (!o.items) throw new TypeError(`${where}: a foreach step names its items: { foreach: …, items: "artifact" }`);
       transition = { tag: "foreach", val: o.foreach };
     } else if (o.next !== undefined) {
@@ -346,6 +425,7 @@ export function buildSpec(Flow) {
         network: o.network || [],
         clock: !!o.clock,
         random: !!o.random,
+        secrets: names(where, "secrets", o.secrets || []),
       },
     };
   });
@@ -356,7 +436,8 @@ export function buildSpec(Flow) {
 function runStep(Flow, step) {
   const o = (Flow.steps || {})[step];
   if (!o) throw new WflowError("invalid", `flow ${Flow.flowName || Flow.name} has no step \`${step}\``);
-  const { proxy, save: saveArtifacts } = bindTask(new Flow(), Flow.params || {});
+  const choices = o.switch;
+  const { proxy, save: saveArtifacts, chosen } = bindTask(new Flow(), Flow.params || {}, choices);
   cards.clear();
   const save = () => {
     saveArtifacts();
@@ -367,6 +448,12 @@ function runStep(Flow, step) {
   const result = o.join ? proxy[step](joinInputs()) : proxy[step]();
   if (result && typeof result.then === "function") {
     throw new TypeError(`step \`${step}\` returned a Promise: steps are synchronous functions`);
+  }
+  if (choices && chosen.step === undefined) {
+    throw new WflowError(
+      "invalid",
+      `switch step \`${step}\` finished without choosing its successor: set \`this.next\` to ${listed(choices)}`,
+    );
   }
   if (o.foreach !== undefined) {
     const items = proxy[o.items];

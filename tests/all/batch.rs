@@ -956,3 +956,64 @@ fn resume_of_a_200_item_foreach_on_batch() {
         &["--compute", "batch"],
     );
 }
+
+#[test]
+fn a_switch_a_loop_and_a_switch_in_a_foreach_run_on_batch_as_locally() {
+    let m = BatchEnv::new("batch-switch");
+    let steps = |s: &serde_json::Value| {
+        let mut v: Vec<String> = s["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["step"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for choice in ["skip", "fan"] {
+        let p = format!("choice={choice}");
+        let args = ["-p", p.as_str(), "--no-cache"];
+        let (local, _) = m.run_ok("test-program-control", "local", &args);
+        let (remote, _) = m.run_ok("test-program-control", "batch", &args);
+        assert_eq!(steps(&local), steps(&remote), "{choice}: {remote}");
+        // One job per task, but one array job for the foreach's three `pick`s (whose items
+        // then go their own ways, each a job).
+        let tasks = remote["tasks"].as_array().unwrap().len();
+        assert_eq!(
+            api_calls(&remote)["SubmitJob"] as usize,
+            if choice == "fan" { tasks - 2 } else { tasks },
+            "{choice}: {remote}"
+        );
+        assert_eq!(
+            m.artifacts(&task_of(&local, "end")),
+            m.artifacts(&task_of(&remote, "end")),
+            "{choice}"
+        );
+        let run = format!("Control/{}", remote["run_id"].as_str().unwrap());
+        let out = m.wflow(&["show", "--json", &run]);
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let taken = |step: &str| {
+            shown["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["step"] == step)
+                .unwrap()["taken"]
+                .clone()
+        };
+        assert_eq!(taken("start")[choice], 1, "{shown}");
+        assert_eq!(taken("check")["body"], 2, "{shown}");
+        if choice == "fan" {
+            assert_eq!(taken("pick")["odd"], 2, "{shown}");
+            assert_eq!(taken("pick")["even"], 1, "{shown}");
+        }
+    }
+    // A choice the switch did not declare fails the task on Batch as it does locally.
+    let (out, _) = m.run("test-program-control", "batch", &["-p", "choice=bogus"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`bogus` is not a choice of switch step `start`"),
+        "{}",
+        stderr(&out)
+    );
+}

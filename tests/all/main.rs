@@ -23,6 +23,8 @@ mod compat;
 mod compat_components;
 /// Contract 0.2's switches and loops: each way, in a foreach, bounds, resume, bad choices.
 mod control;
+/// Contract 0.2 from the Python and JavaScript SDKs: switches, loops, bad choices, secrets.
+mod control_sdks;
 /// kill -9 at any moment and concurrent runs leave the store and records consistent.
 mod crash;
 /// `wflow deploy` on moto's Step Functions interpreter driving Batch jobs through the shim.

@@ -16,7 +16,7 @@ use crate::util::{Env, guest, guest_tools, root, stderr, task_of};
 
 /// Builds and compiles a flow once per test process (`wflow check`), so tests that run it in
 /// parallel do not build or compile it side by side.
-fn prepared(rel: &str) -> PathBuf {
+pub(crate) fn prepared(rel: &str) -> PathBuf {
     static DONE: OnceLock<Mutex<HashMap<String, ()>>> = OnceLock::new();
     static LOCKS: OnceLock<Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>> = OnceLock::new();
     guest_tools();

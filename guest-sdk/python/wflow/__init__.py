@@ -33,8 +33,13 @@ as CBOR (:mod:`wflow.cbor`), read identically by the Rust and JavaScript SDKs; `
 bytes as they are (codec ``raw``). An exception raised by a step fails the task with its message;
 its traceback is printed to stderr, the task's log.
 
-``wflow build flow.py`` turns the file into a component (with componentize-py); ``wflow run flow.py``
-builds and runs it.
+A step may choose its successor (contract 0.2): ``@step(switch=["train", "end"],
+max_iterations=5)`` declares the choices (one before the step makes a bounded loop) and
+``self.next = "train"`` in the step chooses. Secrets the step asks for (``@step(secrets=["db"])``)
+are read with ``current.secrets["db"]``.
+
+``wflow build flow.py`` turns the file into a component (with componentize-py, against contract
+0.2.0); ``wflow run flow.py`` builds and runs it.
 """
 
 import inspect as _inspect
@@ -52,10 +57,12 @@ try:
     # first imported while a task runs are not in the component.
     from wit_world.imports import artifacts as _artifacts
     from wit_world.imports import context as _context
+    from wit_world.imports import control as _control
     from wit_world.imports import foreach as _foreach
+    from wit_world.imports import secrets as _secrets
     from wit_world.imports import types as _types
 except ImportError:  # plain CPython (the codec's tests): no host
-    _artifacts = _context = _foreach = _types = None
+    _artifacts = _context = _control = _foreach = _secrets = _types = None
 
 __all__ = [
     "FlowSpec",
@@ -72,6 +79,7 @@ __all__ = [
     "CborError",
     "WflowError",
     "ArtifactNotFound",
+    "SecretNotFound",
     "open_reader",
     "open_writer",
     "Markdown",
@@ -101,6 +109,15 @@ class ArtifactNotFound(WflowError, AttributeError):
 
     def __init__(self, message):
         WflowError.__init__(self, "not-found", message)
+
+
+class SecretNotFound(WflowError, KeyError):
+    """The step was given no secret of that name (also a ``KeyError``, as for a mapping)."""
+
+    def __init__(self, message):
+        WflowError.__init__(self, "not-found", message)
+
+    __str__ = Exception.__str__
 
 
 class Raw(bytes):
@@ -208,8 +225,8 @@ class _Step:
 
 
 _STEP_OPTIONS = {
-    "next", "foreach", "items", "join", "retries", "timeout", "memory", "cpu", "catch", "compute",
-    "env", "network", "clock", "random", "dirs",
+    "next", "foreach", "items", "switch", "max_iterations", "join", "retries", "timeout", "memory",
+    "cpu", "catch", "compute", "env", "network", "clock", "random", "dirs", "secrets",
 }
 
 
@@ -218,10 +235,13 @@ def step(fn=None, **opts):
 
     ``@step(next="b")`` (linear), ``@step(next=["a", "b"])`` (a branch), ``@step(foreach="b",
     items="nums")`` (one ``b`` task per element of artifact ``nums``; each reads ``self.input``),
-    ``@step(join=True, next="c")`` (a join: the method takes ``inputs``), plain ``@step`` (only
+    ``@step(join=True, next="c")`` (a join: the method takes ``inputs``), ``@step(switch=["a",
+    "b"])`` (a conditional: the step chooses one with ``self.next = "a"``; a choice that runs
+    before this step makes a loop, bounded by ``max_iterations=N``), plain ``@step`` (only
     ``end``). Settings: ``retries``, ``timeout`` (s), ``memory`` (MiB), ``cpu``, ``catch``
     (artifact name), ``compute``; capabilities ``env``, ``network``, ``clock``, ``random``,
-    ``dirs`` (tuples ``(host, guest, writable)``).
+    ``dirs`` (tuples ``(host, guest, writable)``), ``secrets`` (names read with
+    ``current.secrets["name"]``).
     """
     unknown = set(opts) - _STEP_OPTIONS
     if unknown:
@@ -253,12 +273,17 @@ class FlowSpec:
     def __init__(self):
         object.__setattr__(self, "_wflow_loaded", {})
         object.__setattr__(self, "_wflow_dirty", {})
+        # In a switch step (contract 0.2): its choices, and the one `self.next = …` made.
+        object.__setattr__(self, "_wflow_choices", None)
+        object.__setattr__(self, "_wflow_next", None)
 
     def __getattr__(self, name):
         # Called only when normal lookup fails: a parameter, a method or a set value never
         # reaches here. Loads the artifact once.
         if name.startswith("_"):
             raise AttributeError(name)
+        if name == "next" and self._wflow_choices is not None:
+            return self._wflow_next
         loaded = object.__getattribute__(self, "_wflow_loaded")
         if name in loaded:
             return loaded[name]
@@ -275,6 +300,9 @@ class FlowSpec:
             return
         if isinstance(getattr(type(self), name, None), (Parameter, _Step)):
             raise AttributeError(f"`{name}` is a parameter or a step of the flow; it cannot be assigned")
+        if name == "next" and self._wflow_choices is not None:
+            self._wflow_choose(value)
+            return
         _check_name(name)
         self._wflow_loaded[name] = value
         self._wflow_dirty[name] = value
@@ -289,6 +317,20 @@ class FlowSpec:
         """Names of the artifacts visible to this task (inherited and assigned)."""
         return sorted({i.name for i in _list(None)} | set(self._wflow_dirty))
 
+    def _wflow_choose(self, step):
+        # `self.next = "b"` in a switch step. (Elsewhere `next` is an ordinary artifact, as it
+        # was for flows written for contract 0.1.)
+        if not isinstance(step, str):
+            raise TypeError(
+                f"`self.next` is the name of the step to run next, one of "
+                f"{_listed(self._wflow_choices)}; not a {type(step).__name__}"
+            )
+        try:
+            _control.next(step)
+        except Exception as e:
+            raise _host_error(e, "choosing the next step") from None
+        object.__setattr__(self, "_wflow_next", step)
+
     def _wflow_save(self):
         for name, value in self._wflow_dirty.items():
             encoded = _encode_value(value, f"artifact `{name}`")
@@ -297,6 +339,11 @@ class FlowSpec:
             except Exception as e:
                 raise _host_error(e, f"putting artifact `{name}`") from None
         self._wflow_dirty.clear()
+
+
+def _listed(names):
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _check_name(name):
@@ -434,7 +481,49 @@ class _Current:
         v = _context.foreach_item()
         return None if v is None else _decode_value(v, "the foreach item")
 
+    @property
+    def secrets(self):
+        """The secrets the step asked for (``@step(secrets=["db_password"])``) and the host's
+        policy gave it: ``current.secrets["db_password"]`` (text), ``.bytes(name)``."""
+        return _SECRETS
 
+
+class _Secrets:
+    """A step's secrets, read from the host on each access and never kept in artifacts."""
+
+    def bytes(self, name):
+        """Secret ``name`` as bytes; :class:`SecretNotFound` if the step was given none."""
+        if not isinstance(name, str):
+            raise TypeError(f"a secret's name is a str, not a {type(name).__name__}")
+        try:
+            return bytes(_secrets.get(name))
+        except Exception as e:
+            value = getattr(e, "value", e)
+            if type(value).__name__.split("_")[-1].lower() == "notfound":
+                raise SecretNotFound(getattr(value, "value", str(value))) from None
+            raise _host_error(e, f"reading secret `{name}`") from None
+
+    def __getitem__(self, name):
+        data = self.bytes(name)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WflowError(
+                "codec", f"secret `{name}` is not UTF-8 text; read it with current.secrets.bytes(…)"
+            ) from None
+
+    def get(self, name, default=None):
+        """Secret ``name`` as text, or ``default`` if the step was given none."""
+        try:
+            return self[name]
+        except SecretNotFound:
+            return default
+
+    def __repr__(self):
+        return "<wflow secrets>"
+
+
+_SECRETS = _Secrets()
 current = _Current()
 
 

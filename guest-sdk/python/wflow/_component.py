@@ -60,6 +60,12 @@ def _params(cls):
     return params
 
 
+def _names(where, option, names):
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{where}: `{option}` is a list of names: {option}=[\"a\", \"b\"]")
+    return list(names)
+
+
 def build_spec(cls):
     """The WIT ``flow-spec`` of a flow class; ``TypeError`` / ``ValueError`` if it is malformed."""
     t = wflow._types
@@ -84,9 +90,20 @@ def build_spec(cls):
     for name, s in _steps(cls).items():
         o = s.opts
         where = f"step `{name}` of {cls.__name__}"
-        if o.get("foreach") is not None:
-            if o.get("next") is not None:
-                raise ValueError(f"{where}: give `next` or `foreach`, not both")
+        given = [k for k in ("next", "foreach", "switch") if o.get(k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"{where}: give one of `next`, `foreach` and `switch`, not {' and '.join(given)}")
+        if o.get("max_iterations") is not None and o.get("switch") is None:
+            raise ValueError(f"{where}: `max_iterations` goes with `switch` (it bounds a loop)")
+        if o.get("switch") is not None:
+            choices = o["switch"]
+            if isinstance(choices, str) or not all(isinstance(c, str) for c in choices):
+                raise ValueError(f"{where}: `switch` is a list of step names: @step(switch=[\"a\", \"b\"])")
+            bound = o.get("max_iterations")
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+                raise ValueError(f"{where}: `max_iterations` is a whole number of at least 1, not {bound!r}")
+            transition = t.Transition_Switch(t.SwitchSpec(choices=list(choices), max_iterations=bound))
+        elif o.get("foreach") is not None:
             if not o.get("items"):
                 raise ValueError(f"{where}: a foreach step names its items: @step(foreach=…, items=\"artifact\")")
             transition = t.Transition_Foreach(o["foreach"])
@@ -124,6 +141,7 @@ def build_spec(cls):
                     network=list(o.get("network", [])),
                     clock=bool(o.get("clock", False)),
                     random=bool(o.get("random", False)),
+                    secrets=_names(where, "secrets", o.get("secrets", [])),
                 ),
             )
         )
@@ -137,11 +155,20 @@ def _run(cls, steps, step_name):
     if s is None:
         raise wflow.WflowError("invalid", f"flow {cls._wflow_name} has no step `{step_name}`")
     flow = cls()
+    choices = s.opts.get("switch")
+    if choices is not None:
+        object.__setattr__(flow, "_wflow_choices", list(choices))
     wflow._cards._clear()
     if s.opts.get("join"):
         s.fn(flow, Inputs())
     else:
         s.fn(flow)
+    if choices is not None and flow._wflow_next is None:
+        raise wflow.WflowError(
+            "invalid",
+            f"switch step `{step_name}` finished without choosing its successor: set `self.next` "
+            f"to {wflow._listed(choices)}",
+        )
     if s.opts.get("foreach") is not None:
         items_name = s.opts["items"]
         items = getattr(flow, items_name)

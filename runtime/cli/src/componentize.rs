@@ -35,7 +35,9 @@ use crate::output::Printer;
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
 
-const WIT: &str = include_str!("../../../wit/0.1.0/flow.wit");
+/// The contract Python and JavaScript flows are built against (components built against 0.1.0
+/// keep running: the host runs each by its own).
+const WIT: &str = include_str!("../../../wit/0.2.0/flow.wit");
 
 /// The Python SDK (`guest-sdk/python/wflow`), staged as the package `wflow`.
 const PY_SDK: &[(&str, &str)] = &[
