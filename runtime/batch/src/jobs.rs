@@ -7,13 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_batch::Client;
 use aws_sdk_batch::types::{
     ArrayProperties, ContainerOverrides, ContainerProperties, JobDefinitionType, JobStatus,
     JobTimeout, KeyValuePair, ResourceRequirement, ResourceType,
 };
-use aws_smithy_http_client::tls;
 use tokio::sync::{Notify, oneshot};
 use wflow_core::StepSpec;
 use wflow_scheduler::remote::{TaskDescription, get_report, report_key};
@@ -169,27 +167,14 @@ impl BatchCompute {
         if config.queue.is_empty() || config.image.is_empty() {
             return Err("AWS Batch needs a job queue and a worker image (`[batch]` queue and image, or --batch-queue and --batch-image)".into());
         }
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(profile) = &config.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &config.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        let sdk = loader.load().await;
-        let region = sdk
-            .region()
-            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
-        let mut builder =
-            aws_sdk_batch::config::Builder::from(&sdk).region(Region::new(region.clone()));
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
+        let settings = wflow_aws::Settings {
+            profile: config.profile.clone(),
+            region: config.region.clone(),
+            endpoint: config.endpoint.clone(),
+        };
+        let sdk = wflow_aws::load(&settings).await;
+        let region = wflow_aws::region_of(&sdk);
+        let builder = wflow_aws::builder!(aws_sdk_batch, &sdk, &settings);
         Ok(BatchCompute {
             inner: Arc::new(Inner {
                 client: Client::from_conf(builder.build()),

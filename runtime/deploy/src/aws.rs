@@ -10,8 +10,6 @@
 //! and its own role, takes `cron(…)`, `rate(…)` and `at(…)` with a time zone, and keeps schedules
 //! apart from the account's event rules. Triggers need events, so they are EventBridge rules.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_smithy_http_client::tls;
 use serde::{Deserialize, Serialize};
 
 use crate::DeployError;
@@ -183,31 +181,16 @@ fn millis(d: &aws_smithy_types::DateTime) -> Option<i64> {
 impl Aws {
     /// Clients for the configured region and endpoint. Checks nothing remote.
     pub async fn connect(config: &DeployConfig) -> Aws {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(profile) = &config.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &config.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        let sdk = loader.load().await;
-        let region = sdk
-            .region()
-            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
-        let endpoint = config.endpoint.clone();
+        let settings = wflow_aws::Settings {
+            profile: config.profile.clone(),
+            region: config.region.clone(),
+            endpoint: config.endpoint.clone(),
+        };
+        let sdk = wflow_aws::load(&settings).await;
         macro_rules! client {
-            ($krate:ident) => {{
-                let mut b = $krate::config::Builder::from(&sdk).region(Region::new(region.clone()));
-                if let Some(e) = &endpoint {
-                    b = b.endpoint_url(e);
-                }
-                $krate::Client::from_conf(b.build())
-            }};
+            ($krate:ident) => {
+                $krate::Client::from_conf(wflow_aws::builder!($krate, &sdk, &settings).build())
+            };
         }
         Aws {
             sfn: client!(aws_sdk_sfn),

@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_smithy_http_client::tls;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use tokio::sync::Semaphore;
 use wflow_store::{BlobStore, ObjectInfo, Result, StoreError, validate_key, validate_prefix};
 
@@ -73,24 +71,13 @@ impl S3Store {
         }
         let bridge =
             Arc::new(Bridge::new(RUNTIME_THREADS).map_err(|e| StoreError::io(&config.url, e))?);
-        let sdk = bridge.block_on(async {
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https();
-            let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-            if let Some(profile) = &config.profile {
-                loader = loader.profile_name(profile);
-            }
-            if let Some(region) = &config.region {
-                loader = loader.region(Region::new(region.clone()));
-            }
-            loader.load().await
-        });
-        let region = sdk
-            .region()
-            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
+        let settings = wflow_aws::Settings {
+            profile: config.profile.clone(),
+            region: config.region.clone(),
+            endpoint: config.endpoint.clone(),
+        };
+        let sdk = bridge.block_on(wflow_aws::load(&settings));
+        let region = wflow_aws::region_of(&sdk);
         let retry = RetryConfig::standard()
             .with_max_attempts(config.max_attempts.max(1))
             .with_initial_backoff(Duration::from_millis(200))
@@ -98,14 +85,10 @@ impl S3Store {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(5))
             .build();
-        let mut builder = aws_sdk_s3::config::Builder::from(&sdk)
-            .region(Region::new(region.clone()))
+        let mut builder = wflow_aws::builder!(aws_sdk_s3, &sdk, &settings)
             .force_path_style(config.path_style)
             .retry_config(retry)
             .timeout_config(timeouts);
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
         if let Some(credentials) = credentials {
             builder = builder.credentials_provider(credentials);
         }
