@@ -56,6 +56,9 @@ pub struct DockerShim {
     /// Called with the description key when a container of that store is created, before it
     /// starts (to play someone else writing to the store's prefix).
     hooks: Mutex<HashMap<String, Hook>>,
+    /// What the worker image of a store's jobs has in its environment besides the job's (its
+    /// policy file, as a real image would bake in).
+    image_env: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 /// See [`DockerShim::hooks`].
@@ -75,6 +78,7 @@ impl DockerShim {
             kills: Mutex::new(Vec::new()),
             started: Mutex::new(Vec::new()),
             hooks: Mutex::new(HashMap::new()),
+            image_env: Mutex::new(HashMap::new()),
         });
         let s = shim.clone();
         std::thread::spawn(move || {
@@ -331,6 +335,10 @@ impl DockerShim {
         for (k, v) in TestServer::credential_env() {
             cmd.env(k, v);
         }
+        let store = env_of(&c.env, "WFLOW_STORE").unwrap_or_default();
+        if let Some(image) = self.image_env.lock().unwrap().get(&store) {
+            cmd.envs(image.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
         if let Some(index) = env_of(&c.env, "AWS_BATCH_JOB_ID")
             .and_then(|j| j.rsplit_once(':').map(|(_, i)| i.to_string()))
         {
@@ -515,7 +523,7 @@ pub fn store_object(store: &str, key: &str, body: Option<&[u8]>) -> Option<Vec<u
 // A machine using an S3 store on the same moto, and tasks on its Batch.
 
 pub struct BatchEnv {
-    env: Env,
+    pub env: Env,
     pub url: String,
 }
 
@@ -578,6 +586,17 @@ impl BatchEnv {
             .insert(self.url.clone(), Arc::new(hook));
     }
 
+    /// Sets variables of the worker image's environment for this store's jobs.
+    pub fn image_env(&self, vars: &[(&str, &str)]) {
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        cloud()
+            .shim
+            .image_env
+            .lock()
+            .unwrap()
+            .insert(self.url.clone(), vars.collect());
+    }
+
     /// `wflow run --json FLOW --compute C EXTRA…`; the summary and stderr.
     pub fn run(&self, flow: &str, compute: &str, extra: &[&str]) -> (Output, serde_json::Value) {
         let g = guest(flow);
@@ -617,7 +636,7 @@ impl BatchEnv {
             .collect()
     }
 
-    fn artifact(&self, pathspec: &str) -> serde_json::Value {
+    pub fn artifact(&self, pathspec: &str) -> serde_json::Value {
         let out = self.wflow(&["artifact", "get", "--json", pathspec]);
         assert!(
             out.status.success(),

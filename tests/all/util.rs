@@ -72,6 +72,7 @@ const GUESTS: &[&str] = &[
     "test-program-nested",
     "test-program-cards",
     "test-program-control",
+    "test-program-secrets",
     "test-program-cache",
     "example-polyglot",
 ];

@@ -882,6 +882,34 @@ impl<'c> Task<'c> {
             .attempts(&self.record.run_id, self.record.task_id)?)
     }
 
+    /// The names of the secrets it was given (contract 0.2): its step's, as recorded in its
+    /// run's flow spec (a run starts only when the policy grants every one, and an attempt runs
+    /// only once every value is read), or none when it did not run (reused or cached). Names
+    /// only: no value is ever recorded.
+    pub fn secrets(&self) -> Result<Vec<String>> {
+        if self.record.attempts == 0 || self.record.origin_run.is_some() {
+            return Ok(Vec::new());
+        }
+        let run = self.client.meta.run(&self.record.run_id)?;
+        let spec = run.map(|r| r.spec).unwrap_or_default();
+        let secrets = spec["steps"]
+            .as_array()
+            .and_then(|steps| {
+                steps
+                    .iter()
+                    .find(|s| s["name"] == self.record.step.as_str())
+            })
+            .and_then(|s| s["capabilities"]["secrets"].as_array())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(secrets)
+    }
+
     /// Its manifest: where each of its artifacts is stored.
     pub fn manifest(&self) -> Result<Manifest> {
         let (Some(digest), Some(read)) = (

@@ -26,7 +26,10 @@ pub use digest::{Digest, DigestError};
 pub use ids::{Pathspec, PathspecError, RunId, now_millis};
 pub use params::{ParamError, parse_param, resolve_params};
 pub use reads::{CacheKey, TaskReads};
-pub use sandbox::{DEFAULT_MAX_ARTIFACTS, DEFAULT_MAX_OPEN_ARTIFACTS, DEFAULT_MEMORY_MB, Sandbox};
+pub use sandbox::{
+    DEFAULT_MAX_ARTIFACTS, DEFAULT_MAX_OPEN_ARTIFACTS, DEFAULT_MEMORY_MB, Sandbox, SecretGrant,
+    SecretSource,
+};
 pub use spec::{
     Capabilities, DirGrant, FlowSpec, ParamSpec, ParamType, ParamValue, StepSpec, Transition,
 };

@@ -40,6 +40,66 @@ pub struct Sandbox {
     pub clock: bool,
     /// Real random numbers.
     pub random: bool,
+    /// The secrets a step is given: each one's name and where its value is read, where the
+    /// task runs (the value itself is never part of a sandbox).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretGrant>,
+}
+
+/// A secret a step is given: its name (what the step asks for) and its source (what the policy
+/// declares).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SecretGrant {
+    /// The name the step reads it by.
+    pub name: String,
+    /// Where its value comes from.
+    pub source: SecretSource,
+}
+
+/// Where a secret's value is read, on the machine (or in the container) running the task.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// An environment variable of the process running the task.
+    Env {
+        /// Its name.
+        var: String,
+    },
+    /// A file (its whole contents).
+    File {
+        /// Its absolute path.
+        path: String,
+    },
+    /// AWS Secrets Manager, with the credentials where the task runs (a Batch job's role).
+    Aws {
+        /// The secret's id: its name or ARN.
+        id: String,
+        /// The key to take from a secret whose value is a JSON object; the whole value if none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The region (default: the environment's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        /// The Secrets Manager endpoint URL (tests, private endpoints).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+}
+
+impl std::fmt::Display for SecretSource {
+    /// Where the value is read, for messages (never the value).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env { var } => write!(f, "environment variable `{var}`"),
+            SecretSource::File { path } => write!(f, "file `{path}`"),
+            SecretSource::Aws { id, key: None, .. } => {
+                write!(f, "AWS Secrets Manager secret `{id}`")
+            }
+            SecretSource::Aws {
+                id, key: Some(k), ..
+            } => write!(f, "key `{k}` of AWS Secrets Manager secret `{id}`"),
+        }
+    }
 }
 
 /// Default of [`Sandbox::max_artifacts`].
@@ -73,13 +133,14 @@ impl Default for Sandbox {
             network: Vec::new(),
             clock: false,
             random: false,
+            secrets: Vec::new(),
         }
     }
 }
 
 impl Sandbox {
     /// True when the sandbox grants nothing from outside (no environment variable, directory,
-    /// network destination, real clock or real random numbers): a task in it is a deterministic
+    /// network destination, real clock, real random numbers or secret): a task in it is a deterministic
     /// function of what it reads through the host, which is what makes it cacheable.
     pub fn grants_nothing(&self) -> bool {
         self.env.is_empty()
@@ -87,5 +148,6 @@ impl Sandbox {
             && self.network.is_empty()
             && !self.clock
             && !self.random
+            && self.secrets.is_empty()
     }
 }

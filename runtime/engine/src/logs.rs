@@ -20,6 +20,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 
+use crate::redact::{Pending, Redactor};
+
 /// How long an attempt runs before its output is mirrored to its live file.
 pub const LIVE_AFTER: Duration = Duration::from_millis(200);
 
@@ -34,6 +36,8 @@ struct Inner {
     cap: usize,
     truncated: bool,
     live: Option<Live>,
+    /// Secret values to hide, and the bytes held back because they may begin one.
+    redact: Option<(Redactor, Pending)>,
 }
 
 struct Live {
@@ -65,12 +69,34 @@ impl LogSink {
                 cap,
                 truncated: false,
                 live,
+                redact: None,
             })),
         }
     }
 
+    /// This sink, replacing the values `redactor` knows in everything written to it (the kept
+    /// bytes and the live file alike), even a value split across writes.
+    pub fn redacting(self, redactor: Redactor) -> LogSink {
+        if !redactor.is_empty() {
+            self.inner.lock().expect("log sink lock").redact = Some((redactor, Pending::default()));
+        }
+        self
+    }
+
     /// Appends guest output.
     pub fn append(&self, bytes: &[u8]) {
+        let mut g = self.inner.lock().expect("log sink lock");
+        if let Some((r, pending)) = g.redact.as_mut() {
+            let clean = pending.push(r, bytes);
+            drop(g);
+            return self.append_clean(&clean);
+        }
+        drop(g);
+        self.append_clean(bytes)
+    }
+
+    /// Appends output already redacted.
+    fn append_clean(&self, bytes: &[u8]) {
         let mut g = self.inner.lock().expect("log sink lock");
         if g.truncated {
             return;
@@ -102,8 +128,16 @@ impl LogSink {
         }
     }
 
-    /// Everything kept, and whether output was dropped.
+    /// Everything kept, and whether output was dropped. The stream ends here: what was held
+    /// back as the possible start of a secret is written out first.
     pub fn contents(&self) -> (Vec<u8>, bool) {
+        let rest = match self.inner.lock().expect("log sink lock").redact.as_mut() {
+            Some((r, pending)) => pending.finish(r),
+            None => Vec::new(),
+        };
+        if !rest.is_empty() {
+            self.append_clean(&rest);
+        }
         let g = self.inner.lock().expect("log sink lock");
         (g.buf.clone(), g.truncated)
     }
@@ -296,6 +330,23 @@ mod tests {
         sink.append(b"late\n");
         assert_eq!(std::fs::read_to_string(&quiet).unwrap(), "early\nlate\n");
         assert!(!quick || !short.exists(), "the short attempt left no file");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_kept_bytes_and_the_live_file() {
+        let dir = std::env::temp_dir().join(format!("wflow-redact-{}", std::process::id()));
+        let live = dir.join("run/1-0.stdout");
+        let secrets = crate::Secrets([("pw".to_string(), b"s3cr3t".to_vec())].into());
+        let sink = LogSink::new(1000, Some(live.clone())).redacting(Redactor::new(&secrets));
+        std::thread::sleep(LIVE_AFTER);
+        sink.append(b"one s3c");
+        sink.append(b"r3t two\n");
+        sink.append(b"ends with s3");
+        let (buf, _) = sink.contents();
+        let want = "one [wflow: secret pw redacted] two\nends with s3";
+        assert_eq!(String::from_utf8(buf).unwrap(), want);
+        assert_eq!(std::fs::read_to_string(&live).unwrap(), want);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -13,6 +13,7 @@ use wflow_store::{ArtifactRef, Cas};
 use crate::component::FlowComponent;
 use crate::host::{TaskIo, TaskLimiter, TaskState};
 use crate::logs::LogSink;
+use crate::redact::Redactor;
 use crate::sandbox::{LimitExceeded, Sandbox, wasi_ctx};
 
 /// An encoded value: bytes and the name of their codec.
@@ -158,10 +159,44 @@ pub enum TaskFailure {
     /// The host failed (store, instantiation).
     #[error("host error: {0}")]
     Host(String),
+    /// A secret the step was given could not be read where the task ran; the message names the
+    /// secret and its source (never a value).
+    #[error("{0}")]
+    Secret(String),
     /// The compute backend lost or stopped the attempt (a remote container killed, timed out,
     /// never scheduled); the message says why and what to do.
     #[error("{0}")]
     Compute(String),
+}
+
+impl TaskFailure {
+    /// This failure with every secret value `r` knows replaced in its messages.
+    pub fn redacted(self, r: &Redactor) -> TaskFailure {
+        if r.is_empty() {
+            return self;
+        }
+        let t = |s: String| r.text(&s);
+        match self {
+            TaskFailure::StepError(m) => TaskFailure::StepError(t(m)),
+            TaskFailure::Panic(m) => TaskFailure::Panic(t(m)),
+            TaskFailure::Limit(l) => TaskFailure::Limit(LimitExceeded {
+                limit: l.limit,
+                value: t(l.value),
+                detail: t(l.detail),
+            }),
+            TaskFailure::Trap(m) => TaskFailure::Trap(t(m)),
+            TaskFailure::BadChoice { message } => TaskFailure::BadChoice {
+                message: t(message),
+            },
+            TaskFailure::Host(m) => TaskFailure::Host(t(m)),
+            TaskFailure::Compute(m) => TaskFailure::Compute(t(m)),
+            TaskFailure::Secret(m) => TaskFailure::Secret(t(m)),
+            f @ (TaskFailure::OutOfMemory { .. }
+            | TaskFailure::Timeout { .. }
+            | TaskFailure::NoForeachItems
+            | TaskFailure::NoChoice { .. }) => f,
+        }
+    }
 }
 
 /// What an attempt produced.
@@ -220,8 +255,9 @@ impl FlowComponent {
                 .as_ref()
                 .map(|d| d.join(format!("{}-{}.{stream}", input.task_id, input.attempt)))
         };
-        let stdout = LogSink::new(sb.max_log_bytes, live("stdout"));
-        let stderr = LogSink::new(sb.max_log_bytes, live("stderr"));
+        let redactor = Redactor::new(&input.secrets);
+        let stdout = LogSink::new(sb.max_log_bytes, live("stdout")).redacting(redactor.clone());
+        let stderr = LogSink::new(sb.max_log_bytes, live("stderr")).redacting(redactor.clone());
         let step = input.step.clone();
         let view = inherited(&input.inputs, input.join);
         let fail = |f: TaskFailure, view| TaskOutcome {
@@ -280,7 +316,8 @@ impl FlowComponent {
                 crate::denial::explain(&e, &sb).into_owned(),
             ))),
             Err(e) => Err(classify(e, limiter_refused, &sb, &stderr_bytes)),
-        };
+        }
+        .map_err(|f| f.redacted(&redactor));
         let reads = if result.is_ok() {
             io.reads.finish()
         } else {

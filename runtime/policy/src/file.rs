@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use wflow_core::SecretSource;
 
 /// A policy: defaults, ceilings and grants, globally and per flow.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -22,6 +23,10 @@ pub struct Policy {
     /// the rules pin (a guest chooses its flow's name, not its digest).
     #[serde(default)]
     pub flows: BTreeMap<String, FlowRules>,
+    /// Where each secret's value comes from, by the name steps ask for (`[secrets.NAME]`); a
+    /// step gets one only when a grant names it too.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRule>,
     /// Which runs `wflow gc` must keep: a floor under whatever rule gc is given, and the rule
     /// when it is given none.
     #[serde(default)]
@@ -171,6 +176,61 @@ pub struct Grants {
     pub clock: bool,
     /// Real random numbers.
     pub random: bool,
+    /// Secret names (each declared under `[secrets.NAME]`); `*` alone grants every declared one.
+    pub secrets: Vec<String>,
+}
+
+/// Where one secret's value comes from: exactly one of `env`, `file` or `aws`, read where the
+/// task runs (this machine for a local run, the container for AWS Batch and deployed runs).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRule {
+    /// An environment variable of the process running the task.
+    pub env: Option<String>,
+    /// An absolute path of a file; its whole contents are the value.
+    pub file: Option<PathBuf>,
+    /// An AWS Secrets Manager secret's name or ARN, fetched with the credentials where the task
+    /// runs (a Batch job's role).
+    pub aws: Option<String>,
+    /// With `aws`: the key to take from a secret whose value is a JSON object.
+    pub key: Option<String>,
+    /// With `aws`: the region (default: the environment's where the task runs).
+    pub region: Option<String>,
+    /// With `aws`: the Secrets Manager endpoint URL (tests, private endpoints).
+    pub endpoint: Option<String>,
+}
+
+impl SecretRule {
+    /// The source this rule declares, or why it declares none.
+    pub fn source(&self) -> Result<SecretSource, String> {
+        let aws_only = self.key.is_some() || self.region.is_some() || self.endpoint.is_some();
+        match (&self.env, &self.file, &self.aws) {
+            (Some(var), None, None) if !aws_only && !var.is_empty() => {
+                Ok(SecretSource::Env { var: var.clone() })
+            }
+            (None, Some(path), None) if !aws_only && path.is_absolute() => Ok(SecretSource::File {
+                path: path.display().to_string(),
+            }),
+            (None, Some(path), None) if !aws_only => Err(format!(
+                "file `{}` must be an absolute path (it is read on the machine running the task)",
+                path.display()
+            )),
+            (None, None, Some(id)) if !id.is_empty() => Ok(SecretSource::Aws {
+                id: id.clone(),
+                key: self.key.clone(),
+                region: self.region.clone(),
+                endpoint: self.endpoint.clone(),
+            }),
+            (None, None, None) => {
+                Err("declares no source: give one of `env`, `file` or `aws`".into())
+            }
+            (_, _, None) if aws_only => {
+                Err("`key`, `region` and `endpoint` go only with `aws`".into())
+            }
+            (Some(_), None, None) | (None, None, Some(_)) => Err("the source is empty".into()),
+            _ => Err("declares more than one source: give one of `env`, `file` or `aws`".into()),
+        }
+    }
 }
 
 /// A directory that may be mounted.
@@ -223,6 +283,7 @@ impl Policy {
                 network: vec![],
                 clock: true,
                 random: true,
+                secrets: vec![],
             },
             origin: "built-in personal policy (no policy file)".into(),
             ..Policy::default()
@@ -244,6 +305,14 @@ impl Policy {
             reason: e.to_string(),
         })?;
         p.origin = origin.to_string();
+        for (name, rule) in &p.secrets {
+            if let Err(why) = rule.source() {
+                return Err(PolicyError::Invalid {
+                    origin: origin.into(),
+                    reason: format!("[secrets.{name}] {why}"),
+                });
+            }
+        }
         for (flow, rules) in &p.flows {
             let invalid = |reason: String| PolicyError::Invalid {
                 origin: origin.into(),
@@ -293,6 +362,7 @@ impl Policy {
             g.network.extend(extra.network.iter().cloned());
             g.clock |= extra.clock;
             g.random |= extra.random;
+            g.secrets.extend(extra.secrets.iter().cloned());
         }
         g
     }

@@ -25,7 +25,8 @@ mod resolve;
 mod target;
 
 pub use file::{
-    DirRule, FlowRules, Grants, Limits, Policy, PolicyError, RetentionRules, StepDefaults,
+    DirRule, FlowRules, Grants, Limits, Policy, PolicyError, RetentionRules, SecretRule,
+    StepDefaults,
 };
 pub use resolve::{Violation, Violations};
 pub use target::Target;

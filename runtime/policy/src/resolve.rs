@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wflow_core::{DirGrant, FlowSpec, Sandbox, StepSpec};
+use wflow_core::{DirGrant, FlowSpec, Sandbox, SecretGrant, SecretSource, StepSpec};
 
 use crate::file::{Grants, Limits, Policy};
 use crate::target::{Target, overlap};
@@ -90,8 +90,17 @@ impl Policy {
             notes: Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
+        // Each secret's source: the outermost policy's declaration wins.
+        let mut sources = BTreeMap::new();
         for layer in std::iter::once(self).chain(&self.narrowing) {
-            let (out, list, notes) = layer.resolve_layer(spec, target, &protected);
+            for (name, rule) in &layer.secrets {
+                if let Ok(source) = rule.source() {
+                    sources.entry(name.clone()).or_insert(source);
+                }
+            }
+        }
+        for layer in std::iter::once(self).chain(&self.narrowing) {
+            let (out, list, notes) = layer.resolve_layer(spec, target, &protected, &sources);
             if !list.is_empty() {
                 if !all.origin.is_empty() {
                     all.origin.push_str(", and ");
@@ -130,6 +139,7 @@ impl Policy {
         spec: &FlowSpec,
         target: &Target,
         protected: &[(PathBuf, String)],
+        sources: &BTreeMap<String, SecretSource>,
     ) -> (BTreeMap<String, Sandbox>, Vec<Violation>, Vec<String>) {
         let mut out = BTreeMap::new();
         let mut list = Vec::new();
@@ -144,7 +154,7 @@ impl Policy {
                     message,
                 })
             };
-            let sb = self.step_sandbox(step, &grants, target, protected, &mut v);
+            let sb = self.step_sandbox(step, &grants, target, protected, sources, &mut v);
             if list.len() > before
                 && let Some(note) = self.unpinned(&spec.name, component)
                 && !notes.contains(&note)
@@ -183,6 +193,7 @@ impl Policy {
         grants: &Grants,
         target: &Target,
         protected: &[(PathBuf, String)],
+        sources: &BTreeMap<String, SecretSource>,
         v: &mut impl FnMut(String),
     ) -> Sandbox {
         let project_dir = target.project_dir.as_path();
@@ -316,10 +327,25 @@ impl Policy {
         if caps.random && !grants.random {
             v("random numbers are not allowed by the policy".into());
         }
+        let mut secrets = Vec::new();
         for name in &caps.secrets {
-            v(format!(
-                "secret `{name}` is not allowed by the policy (it grants no secrets to this step)"
-            ));
+            let shown = wflow_core::names::shown(name);
+            if !grants.secrets.iter().any(|p| p == "*" || p == name) {
+                v(format!(
+                    "secret `{shown}` is not allowed by the policy (allowed: {})",
+                    list(&grants.secrets)
+                ));
+            } else if let Some(source) = sources.get(name) {
+                secrets.push(SecretGrant {
+                    name: name.clone(),
+                    source: source.clone(),
+                });
+            } else {
+                v(format!(
+                    "secret `{shown}` has no source in the policy: declare where its value comes \
+                     from under `[secrets.{shown}]` (`env`, `file` or `aws`)"
+                ));
+            }
         }
         Sandbox {
             // Saturating: a policy may give any number of MiB, and a shift would wrap.
@@ -336,6 +362,7 @@ impl Policy {
             network: caps.network.clone(),
             clock: caps.clock,
             random: caps.random,
+            secrets,
         }
     }
 }

@@ -138,7 +138,7 @@ impl Policy {
                 network: sandbox.network.clone(),
                 clock: sandbox.clock,
                 random: sandbox.random,
-                secrets: Vec::new(),
+                secrets: sandbox.secrets.iter().map(|s| s.name.clone()).collect(),
             },
             ..StepSpec::new(step, Transition::End)
         };
@@ -200,6 +200,20 @@ impl Policy {
         ] {
             if asked > max {
                 above(what, asked.to_string(), max.to_string());
+            }
+        }
+        // A source is read where the task runs: only this policy's own declaration counts.
+        for (asked, own) in sandbox.secrets.iter().zip(&allowed.secrets) {
+            if asked != own {
+                list.push(Violation {
+                    step: step.to_string(),
+                    message: format!(
+                        "secret `{}` is to be read from {}, but this policy declares {}",
+                        wflow_core::names::shown(&asked.name),
+                        asked.source,
+                        own.source
+                    ),
+                });
             }
         }
         if list.is_empty() {

@@ -64,13 +64,21 @@ impl AttemptReport {
     /// A failure of the compute backend itself, before or around the step.
     pub fn compute_failure(message: impl Into<String>, infrastructure: bool) -> AttemptReport {
         AttemptReport {
-            result: Err(TaskFailure::Compute(message.into())),
+            infrastructure,
+            ..AttemptReport::failure(TaskFailure::Compute(message.into()))
+        }
+    }
+
+    /// An attempt that failed before its step ran, with nothing logged.
+    pub fn failure(failure: TaskFailure) -> AttemptReport {
+        AttemptReport {
+            result: Err(failure),
             stdout: None,
             stderr: None,
             stdout_bytes: None,
             stderr_bytes: None,
             stderr_tail: String::new(),
-            infrastructure,
+            infrastructure: false,
             started_ms: None,
             finished_ms: None,
         }
@@ -192,8 +200,24 @@ impl Computes {
 /// blocking thread, remotely in `wflow worker`): the component in a fresh sandbox, its logs kept
 /// in the store, on success its manifest written. Blocking. Records nothing: the scheduler
 /// records the attempt from the report.
-pub fn run_attempt(component: &FlowComponent, cas: &Arc<Cas>, input: TaskInput) -> AttemptReport {
+pub fn run_attempt(
+    component: &FlowComponent,
+    cas: &Arc<Cas>,
+    mut input: TaskInput,
+) -> AttemptReport {
     let started_ms = now_millis();
+    if input.secrets.is_empty() && !input.sandbox.secrets.is_empty() {
+        match crate::secrets::read_secrets(&input.sandbox.secrets) {
+            Ok(values) => input.secrets = values,
+            Err(f) => {
+                return AttemptReport {
+                    started_ms: Some(started_ms),
+                    finished_ms: Some(now_millis()),
+                    ..AttemptReport::failure(f)
+                };
+            }
+        }
+    }
     let out = component.run_task(input, cas.clone());
     let stderr_tail = tail(&out.stderr, 20);
     let result = match out.result {

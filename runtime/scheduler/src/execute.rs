@@ -273,6 +273,7 @@ fn caught_error(failed: &Failed) -> Vec<u8> {
         TaskFailure::NoChoice { .. } | TaskFailure::BadChoice { .. } => "choice",
         TaskFailure::Host(_) => "host",
         TaskFailure::Compute(_) => "compute",
+        TaskFailure::Secret(_) => "secret",
     };
     let value = ciborium::Value::Map(vec![
         ("kind".into(), kind.into()),

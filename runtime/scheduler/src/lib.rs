@@ -20,6 +20,7 @@ mod one;
 pub mod remote;
 mod resume;
 mod run;
+mod secrets;
 
 pub use code::Code;
 pub use compute::{

@@ -88,6 +88,14 @@ pub fn task_page(ui: &Ui, t: &Task, q: &Params) -> wflow_client::Result<Reply> {
         }
         row("inputs", links.join(", "));
     }
+    let secrets = t.secrets()?;
+    if !secrets.is_empty() {
+        let names: Vec<String> = secrets
+            .iter()
+            .map(|s| format!("<code>{}</code>", esc(s)))
+            .collect();
+        row("secrets", format!("{} (names only)", names.join(", ")));
+    }
     body.push_str("</table>");
 
     let attempts = t.attempts()?;

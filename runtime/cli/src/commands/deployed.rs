@@ -370,7 +370,8 @@ fn run_task(
         inputs: inputs.iter().map(|(_, i)| i.clone()).collect(),
         join: spec.join,
         is_foreach,
-        // A deployment runs no switch (`asl::check_plan`) and, for now, no secrets.
+        // A deployment runs no switch (`asl::check_plan`). Secrets are read here, in the
+        // container, from the sources of the sandbox (checked against this worker's policy).
         choices: Vec::new(),
         secrets: Default::default(),
         sandbox: Arc::new(sandbox),

@@ -519,8 +519,10 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let r = task.record();
+    let secrets = task.secrets()?;
     if printer.json() {
         let mut v = task_json(task);
+        v["secrets"] = serde_json::json!(secrets);
         v["attempt_records"] = serde_json::to_value(&attempts)?;
         v["artifacts"] = artifacts
             .iter()
@@ -565,6 +567,9 @@ fn show_task(task: &Task, printer: &Printer) -> Result<()> {
         ids => format!("{} tasks ({} … {})", ids.len(), ids[0], ids[ids.len() - 1]),
     };
     printer.line(format!("  inputs    {inputs}"));
+    if !secrets.is_empty() {
+        printer.line(format!("  secrets   {} (names only)", secrets.join(", ")));
+    }
     if let Some(origin) = task.origin() {
         printer.line(if r.is_cached() {
             format!(
