@@ -58,6 +58,8 @@ mod planted;
 mod policy;
 /// Python and JavaScript steps, polyglot flows, cross-language artifacts.
 mod polyglot;
+/// Building Python flows: lazily imported modules, tracebacks, the build cache.
+mod python_build;
 /// The Python package: built with maturin, its pytest suite on a local store, S3 and a metadata
 /// service, and the notebook of docs/ executed headless.
 mod python_client;

@@ -11,6 +11,8 @@ import or an invalid flow class fails ``wflow build`` with its traceback.
 """
 
 import inspect
+import linecache
+import os
 import sys
 import traceback
 
@@ -192,6 +194,42 @@ def _run(cls, steps, step_name):
         wflow._save_cards()
 
 
+# Where the sources were staged for the build (`/0/`) and where the author keeps them: tracebacks
+# name the author's files. Set by `sources_at`.
+_staged = [None, None]
+
+
+def sources_at(staged, root):
+    """Called by the entry module at build time: the author's files, staged under ``staged``, are
+    in ``root``. Their lines are kept (for tracebacks: there are no files at run time)."""
+    _staged[:] = [staged.rstrip("/") + "/", root.rstrip("/") + "/"]
+    for folder, _, files in os.walk(_staged[0]):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    lines = f.readlines()
+                # No modification time: `linecache.checkcache` keeps the entry though the file is gone.
+                linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
+
+
+def _report(e):
+    """Prints the traceback with the author's paths; returns the step's error message, which names
+    the innermost frame in the author's files."""
+    staged, root = _staged
+    tb = traceback.TracebackException.from_exception(e)
+    text = "".join(tb.format())
+    message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    if staged:
+        text = text.replace(f'File "{staged}', f'File "{root}')
+        mine = [f for f in tb.stack if f.filename.startswith(staged)]
+        if mine:
+            f = mine[-1]
+            message += f" (at {root}{f.filename[len(staged):]}:{f.lineno}, in {f.name})"
+    sys.stderr.write(text)
+    return message
+
+
 def export(module):
     """The class componentize-py exports for the flow defined in ``module``."""
     cls = _flow_class(module)
@@ -206,10 +244,9 @@ def export(module):
             try:
                 _run(cls, steps, step)
             except BaseException as e:  # noqa: BLE001 — every failure becomes the step's error
-                traceback.print_exc(file=sys.stderr)
+                message = _report(e)
                 sys.stderr.flush()
                 sys.stdout.flush()
-                message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 raise Err(StepError(message=message)) from None
             finally:
                 sys.stdout.flush()
