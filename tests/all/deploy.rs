@@ -675,6 +675,64 @@ fn states(target: &str, body: Value) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
 }
 
+/// Contract 0.2's control flow deployed (`test-program-control`): `start` switches to `fan`, a
+/// foreach whose items each switch (`even`/`odd`, one Map iteration per item) to their join,
+/// then the loop `body` → `check` goes back twice (three iterations, the state machine counting
+/// them) and ends; the same tasks and artifacts as a local run. Then a loop that goes past its
+/// `max_iterations` fails the run naming the loop.
+#[test]
+fn switches_and_a_loop_run_deployed_like_locally() {
+    let m = DeployEnv::new("deploy-control");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-control", m.tag);
+    m.create("test-program-control", &name, &["-p", "choice=fan"]);
+    let run = m.trigger_wait(&name, &[]);
+    let local = run_path(&m.run_local("test-program-control", &["-p", "choice=fan"]));
+    let tasks = m.tasks(&run);
+    let steps: Vec<&str> = tasks.keys().map(|(s, _)| s.as_str()).collect();
+    assert!(
+        !steps.contains(&"train") && !steps.contains(&"skip"),
+        "{steps:?}"
+    );
+    same_tasks(
+        &m,
+        &local,
+        &run,
+        &["start", "fan", "pick", "even", "odd", "gather"],
+    );
+    let shown = m.json_ok(&["show", &format!("{run}/body")]);
+    assert_eq!(shown["tasks"].as_array().map(Vec::len), Some(3), "{shown}");
+    let end = &tasks[&("end".to_string(), vec![])];
+    assert_eq!(m.json_ok(&["artifact", "get", &format!("{end}/count")]), 3);
+    assert_eq!(
+        m.json_ok(&["artifact", "get", &format!("{end}/tags")]),
+        json!(["1:odd", "2:even", "3:odd"])
+    );
+
+    // Past the bound: `check` would go back a fifth time.
+    let out = m.wflow(&[
+        "deploy",
+        "trigger",
+        &name,
+        "--wait",
+        "--json",
+        "-p",
+        "choice=skip",
+        "-p",
+        "until=9",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = m.json_ok(&["show", v["pathspec"].as_str().unwrap()]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(
+        shown.to_string().contains(
+            "the loop from `check` back to `body` went past its bound: `check` chose `body` again after 5 iteration(s), and its `max_iterations` is 5"
+        ),
+        "{shown}"
+    );
+}
+
 /// The figures of issue 13 (not asserted beyond their shape): for a 1,000-item foreach, the state
 /// machine's definition size, the execution's state transitions and Batch jobs, against the
 /// Batch API calls of the same flow under `--compute batch`.

@@ -9,8 +9,14 @@
 //!                 (`aws-sdk:s3:getObject`, `States.StringToJson`); a Map over its chunks whose
 //!                 body runs each step of the foreach as ONE array job per chunk (a Choice sends
 //!                 a 1-item chunk to a plain job: AWS Batch arrays have 2 to 10,000 children).
-//!                 A body that holds another foreach is a Map over the items instead (one
-//!                 iteration per item, each running the nested foreach as array jobs).
+//!                 A body that holds another foreach or a switch is a Map over the items
+//!                 instead (one iteration per item, each running the nested foreach as array
+//!                 jobs).
+//!   switch        the step's Task; a Task reading its choice from S3; a Choice state to the
+//!                 states of each choice, which go on where the choices meet
+//!   loop          (top level only) the switch's way back: a Pass state adding one to the
+//!                 generation `$.gen` and the loop's count `$.loops.SWITCH`, then the loop's
+//!                 first step
 //! Succeeded
 //! ```
 //!
@@ -62,23 +68,44 @@ pub enum AslError {
     /// A step without a job definition (a bug in the caller).
     #[error("step `{0}` has no job definition")]
     NoDefinition(String),
-    /// A switch or loop (contract 0.2), which a deployment does not run yet.
+    /// A loop inside a branch or foreach (contract 0.2), which a deployment does not run yet.
     #[error(
-        "step `{0}` is a switch (contract 0.2): a deployment does not run switches or loops yet; run the flow with `wflow run`"
+        "step `{0}` loops back inside a {1} split (`{2}`): a deployment runs loops only outside every branch and foreach; run the flow with `wflow run`"
     )]
-    Switch(String),
+    NestedLoop(String, &'static str, String),
 }
 
-/// Whether a deployment can run `plan`: not when it has a switch.
+/// Whether a deployment can run `plan`: not when a loop lies inside a branch or foreach split.
 pub fn check_plan(plan: &Plan) -> Result<(), AslError> {
-    match plan
-        .steps_in_order()
-        .iter()
-        .find(|s| !plan.step(s).transition.choices().is_empty())
-    {
-        Some(s) => Err(AslError::Switch(s.clone())),
-        None => Ok(()),
+    for (switch, _) in plan.loops() {
+        if let Some(f) = plan.stack(switch).last() {
+            let kind = match f.kind {
+                SplitKind::Branch => "branch",
+                SplitKind::Foreach => "foreach",
+            };
+            return Err(AslError::NestedLoop(
+                switch.to_string(),
+                kind,
+                f.split.clone(),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Whether the body of foreach `split` runs one `Map` iteration per item (it holds another
+/// foreach, or a switch: each item may go its own way) instead of array jobs.
+pub fn per_item(plan: &Plan, split: &str) -> bool {
+    plan.steps_in_order().iter().any(|s| {
+        (plan.opens(s) == Some(SplitKind::Foreach) || !plan.step(s).transition.choices().is_empty())
+            && plan.stack(s).iter().any(|f| f.split == split)
+    })
+}
+
+/// Whether the flow has a loop: then every task's place carries the top level's generation
+/// (`$.gen`, the loops gone round so far), and every loop its count (`$.loops.SWITCH`).
+pub fn has_loops(plan: &Plan) -> bool {
+    plan.loops().next().is_some()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,6 +136,43 @@ impl Block {
 /// The error a scope (the flow, a branch, a foreach body) fails with when one of its jobs failed.
 pub const STEP_FAILED: &str = "wflow.StepFailed";
 
+/// A `Choice` rule's `Next` before it is known: the state after the switch's block.
+const AFTER: &str = "\u{0}after";
+
+/// Sets `Next` between consecutive blocks (and a switch's rules going on after it); returns the
+/// start, the states, and the last block's exits (their `Next` not set).
+fn wire(blocks: Vec<Block>) -> (String, Vec<(String, Value)>, Vec<String>) {
+    let start = blocks.first().map(|b| b.entry.clone()).unwrap_or_default();
+    let entries: Vec<String> = blocks.iter().skip(1).map(|b| b.entry.clone()).collect();
+    let mut out = Vec::new();
+    let mut last = Vec::new();
+    for (i, b) in blocks.into_iter().enumerate() {
+        let next = entries.get(i);
+        for (name, mut state) in b.states {
+            if let Some(next) = next {
+                if b.exits.contains(&name) {
+                    state["Next"] = next.clone().into();
+                }
+                for rule in state
+                    .get_mut("Choices")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if rule["Next"] == AFTER {
+                        rule["Next"] = next.clone().into();
+                    }
+                }
+            }
+            out.push((name, state));
+        }
+        if next.is_none() {
+            last = b.exits;
+        }
+    }
+    (start, out, last)
+}
+
 /// Chains blocks: each exit goes on to the next block's entry, the last ones end. Every Task of
 /// the scope catches any error into the scope's own `Fail` state, so what leaves a `Parallel` or
 /// `Map` is [`STEP_FAILED`], never a `States.*` error: AWS passes those through, but some
@@ -116,23 +180,33 @@ pub const STEP_FAILED: &str = "wflow.StepFailed";
 /// `scope` numbers the scope's `Fail` state (ASL state names are unique in the whole machine).
 fn link(blocks: Vec<Block>, scope: usize) -> Value {
     let failed = format!("Failed (scope {scope})");
-    let start = blocks.first().map(|b| b.entry.clone()).unwrap_or_default();
-    let entries: Vec<String> = blocks.iter().skip(1).map(|b| b.entry.clone()).collect();
+    let done = format!("Done (scope {scope})");
+    let (start, wired, last) = wire(blocks);
     let mut states = Map::new();
-    for (i, b) in blocks.into_iter().enumerate() {
-        for (name, mut state) in b.states {
-            if b.exits.contains(&name) {
-                let o = state.as_object_mut().expect("states are objects");
-                match entries.get(i) {
-                    Some(next) => o.insert("Next".into(), next.clone().into()),
-                    None => o.insert("End".into(), true.into()),
-                };
-            }
-            if state["Type"] == "Task" {
-                state["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}]);
-            }
-            states.insert(name, state);
+    let mut ends_by_choice = false;
+    for (name, mut state) in wired {
+        if last.contains(&name) {
+            state["End"] = true.into();
         }
+        for rule in state
+            .get_mut("Choices")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if rule["Next"] == AFTER {
+                rule["Next"] = done.clone().into();
+                ends_by_choice = true;
+            }
+        }
+        if state["Type"] == "Task" {
+            state["Catch"] =
+                json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}]);
+        }
+        states.insert(name, state);
+    }
+    if ends_by_choice {
+        states.insert(done, json!({"Type": "Succeed"}));
     }
     states.insert(
         failed,
@@ -161,6 +235,21 @@ pub fn compile(plan: &Plan, target: &Target) -> Result<Value, AslError> {
         scopes: Default::default(),
     };
     let flow = c.link(c.seq(plan.start(), None, Ctx::Scalar)?);
+    let mut begin = json!({
+        "run.$": "$$.Execution.Name",
+        "execution.$": "$$.Execution.Id",
+        "path": ROOT_PATH,
+        "params.$": "$.params",
+        "trigger.$": "$.trigger",
+    });
+    if has_loops(plan) {
+        begin["gen"] = 0.into();
+        begin["loops"] = plan
+            .loops()
+            .map(|(s, _)| (s.to_string(), 0.into()))
+            .collect::<Map<_, _>>()
+            .into();
+    }
     let recorder = c.job(
         "record-failure",
         &target.recorder_definition,
@@ -184,13 +273,7 @@ pub fn compile(plan: &Plan, target: &Target) -> Result<Value, AslError> {
         "States": {
             "Begin": {
                 "Type": "Pass",
-                "Parameters": {
-                    "run.$": "$$.Execution.Name",
-                    "execution.$": "$$.Execution.Id",
-                    "path": ROOT_PATH,
-                    "params.$": "$.params",
-                    "trigger.$": "$.trigger",
-                },
+                "Parameters": begin,
                 "Next": "Run",
             },
             "Run": {
@@ -246,7 +329,14 @@ impl Compiler<'_> {
                     step = join;
                 }
                 (Transition::Next(targets), _, _) => step = targets[0].clone(),
-                (Transition::Switch { .. }, _, _) => return Err(AslError::Switch(step)),
+                (Transition::Switch { choices, .. }, _, _) => {
+                    let (block, merge) = self.switch(&step, choices, until, ctx)?;
+                    blocks.push(block);
+                    match merge {
+                        Some(m) => step = m,
+                        None => break,
+                    }
+                }
                 // A split without a join cannot pass the graph's rules.
                 (_, _, None) => break,
             }
@@ -254,19 +344,150 @@ impl Compiler<'_> {
         Ok(blocks)
     }
 
-    /// Whether the body of foreach `split` holds another foreach.
-    fn nests(&self, split: &str) -> bool {
-        self.plan.steps_in_order().iter().any(|s| {
-            self.plan.opens(s) == Some(SplitKind::Foreach)
-                && self.plan.stack(s).iter().any(|f| f.split == split)
-        })
+    /// The steps run one after the other from `from` on the forward graph, splits and switches
+    /// stepped over (to their join, to where their choices meet).
+    fn line(&self, from: &str) -> Vec<String> {
+        let plan = self.plan;
+        let mut out = Vec::new();
+        let mut step = Some(from.to_string());
+        while let Some(s) = step {
+            out.push(s.clone());
+            step = match &plan.step(&s).transition {
+                Transition::End => None,
+                Transition::Next(t) if t.len() == 1 => Some(t[0].clone()),
+                Transition::Next(_) | Transition::Foreach(_) => {
+                    plan.join_of(&s).map(str::to_string)
+                }
+                Transition::Switch { choices, .. } => self.merge(&s, choices),
+            };
+        }
+        out
+    }
+
+    /// Where the forward choices of switch `step` meet again (`None`: only at the end).
+    fn merge(&self, step: &str, choices: &[String]) -> Option<String> {
+        let lines: Vec<Vec<String>> = choices
+            .iter()
+            .filter(|c| !self.plan.loops_back(step, c))
+            .map(|c| self.line(c))
+            .collect();
+        let (first, rest) = lines.split_first()?;
+        first
+            .iter()
+            .find(|s| rest.iter().all(|l| l.contains(s)))
+            .cloned()
+    }
+
+    /// Where a task's place is in the store, as a `States.Format` argument list: `$.path`, and
+    /// at the top level of a flow with loops, its generation.
+    fn place(&self, step: &str) -> (&'static str, &'static str) {
+        let top = !self
+            .plan
+            .stack(step)
+            .iter()
+            .any(|f| f.kind == SplitKind::Foreach);
+        if top && has_loops(self.plan) {
+            ("{}~{}", "$.path, $.gen")
+        } else {
+            ("{}", "$.path")
+        }
+    }
+
+    /// The switch `step` after its task: reading its choice, a `Choice` state, each forward
+    /// choice's states up to where they meet, a loop's way back (counting it). Returns the block
+    /// (its rules to the meeting point go on after it) and the meeting point.
+    fn switch(
+        &self,
+        step: &str,
+        choices: &[String],
+        until: Option<&str>,
+        ctx: Ctx,
+    ) -> Result<(Block, Option<String>), AslError> {
+        let plan = self.plan;
+        let merge = self.merge(step, choices);
+        let stop = merge.as_deref().or(until);
+        let (fmt, args) = self.place(step);
+        let key = format!(
+            "{}{DEPLOY_PREFIX}runs/{{}}/choice/{}/{fmt}",
+            format_escape(&self.target.prefix),
+            format_escape(step)
+        );
+        let read_name = self.name(step, " choice");
+        let read = json!({
+            "Type": "Task",
+            "Resource": S3_GET,
+            "Parameters": {
+                "Bucket": self.target.bucket,
+                "Key.$": format!("States.Format('{key}', $.run, {args})"),
+            },
+            "ResultSelector": {"choice.$": "States.StringToJson($.Body)"},
+            "ResultPath": "$.read",
+        });
+        let choose = self.name(step, " chooses");
+        let mut states = vec![(read_name.clone(), read)];
+        let mut rules = Vec::new();
+        let mut exits = Vec::new();
+        for c in choices {
+            let rule = |next: String| json!({"Variable": "$.read.choice.next", "StringEquals": c, "Next": next});
+            if plan.loops_back(step, c) {
+                // Top level only (`check_plan`): the input's fields are known.
+                let mut loops = Map::new();
+                for (s, _) in plan.loops() {
+                    let v = if s == step {
+                        format!("States.MathAdd($.loops.{s}, 1)")
+                    } else {
+                        format!("$.loops.{s}")
+                    };
+                    loops.insert(format!("{s}.$"), v.into());
+                }
+                let again = self.name(step, " again");
+                states.push((
+                    again.clone(),
+                    json!({
+                        "Type": "Pass",
+                        "Parameters": {
+                            "run.$": "$.run",
+                            "execution.$": "$.execution",
+                            "path.$": "$.path",
+                            "params.$": "$.params",
+                            "trigger.$": "$.trigger",
+                            "gen.$": "States.MathAdd($.gen, 1)",
+                            "loops": loops,
+                        },
+                        "Next": self.name(c, ""),
+                    }),
+                ));
+                rules.push(rule(again));
+            } else if Some(c) == merge.as_ref() {
+                rules.push(rule(AFTER.to_string()));
+            } else {
+                let (entry, st, last) = wire(self.seq(c, stop, ctx)?);
+                states.extend(st);
+                exits.extend(last);
+                rules.push(rule(entry));
+            }
+        }
+        states.insert(
+            1,
+            (choose.clone(), json!({"Type": "Choice", "Choices": rules})),
+        );
+        states[0].1["Next"] = choose.into();
+        Ok((
+            Block {
+                entry: read_name,
+                states,
+                exits,
+            },
+            merge.filter(|m| Some(m.as_str()) != until),
+        ))
     }
 
     /// Reading the fanout of `split`, then a Map running its body.
     fn foreach(&self, split: &str, body: &str, join: &str) -> Result<Vec<Block>, AslError> {
-        let nests = self.nests(split);
+        let nests = per_item(self.plan, split);
+        let (fmt, args) = self.place(split);
         let key = format!(
-            "{}{DEPLOY_PREFIX}runs/{{}}/fanout/{}/{{}}",
+            "{}{DEPLOY_PREFIX}runs/{{}}/fanout/{}/{fmt}",
             format_escape(&self.target.prefix),
             format_escape(split)
         );
@@ -275,7 +496,7 @@ impl Compiler<'_> {
             "Resource": S3_GET,
             "Parameters": {
                 "Bucket": self.target.bucket,
-                "Key.$": format!("States.Format('{key}', $.run, $.path)"),
+                "Key.$": format!("States.Format('{key}', $.run, {args})"),
             },
             "ResultSelector": {"fanout.$": "States.StringToJson($.Body)"},
             "ResultPath": "$.read",
@@ -327,6 +548,12 @@ impl Compiler<'_> {
         ];
         if ctx == Ctx::Array {
             vars.push(json!({"Name": env::OFFSET, "Value.$": "$.offset"}));
+        }
+        if self.place(step).0 != "{}" {
+            vars.push(json!({"Name": env::GEN, "Value.$": "States.Format('{}', $.gen)"}));
+        }
+        if self.plan.loop_of(step).is_some() {
+            vars.push(json!({"Name": env::LOOPED, "Value.$": format!("States.Format('{{}}', $.loops.{step})")}));
         }
         if step == self.plan.start() {
             vars.push(json!({"Name": env::PARAMS, "Value.$": "$.params"}));

@@ -318,22 +318,124 @@ fn every_task_fails_its_scope_with_one_error_the_run_catches() {
     assert_eq!(run["Catch"][0]["Next"], "Record failure");
 }
 
+fn switch(name: &str, to: &[&str], max: Option<u32>) -> StepSpec {
+    step(
+        name,
+        Transition::Switch {
+            choices: to.iter().map(|s| s.to_string()).collect(),
+            max_iterations: max,
+        },
+    )
+}
+
 #[test]
-fn a_switch_is_refused_naming_the_step() {
+fn a_switch_reads_its_choice_and_its_choices_meet_again() {
+    // start ?> a | b ; a, b -> m -> end
+    let asl = compiled(vec![
+        switch("start", &["a", "b"], None),
+        next("a", &["m"]),
+        next("b", &["m"]),
+        next("m", &["end"]),
+        end(),
+    ]);
+    let states = &flow(&asl)["States"];
+    assert_eq!(states["start"]["Next"], "start choice");
+    let read = &states["start choice"];
+    assert_eq!(read["Resource"], S3_GET);
+    assert_eq!(
+        read["Parameters"]["Key.$"],
+        "States.Format('team/deploy-v1/runs/{}/choice/start/{}', $.run, $.path)"
+    );
+    let rules = states["start chooses"]["Choices"].as_array().unwrap();
+    let to: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|r| {
+            (
+                r["StringEquals"].as_str().unwrap(),
+                r["Next"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(to, [("a", "a"), ("b", "b")]);
+    assert_eq!(states["a"]["Next"], "m");
+    assert_eq!(states["b"]["Next"], "m");
+    assert!(
+        asl["States"]["Begin"]["Parameters"].get("gen").is_none(),
+        "no loops"
+    );
+}
+
+#[test]
+fn a_loop_goes_back_counting_and_tasks_carry_the_generation() {
+    // start -> body -> check ?> body (max 5) | end
+    let asl = compiled(vec![
+        next("start", &["body"]),
+        next("body", &["check"]),
+        switch("check", &["body", "end"], Some(5)),
+        end(),
+    ]);
+    assert_eq!(asl["States"]["Begin"]["Parameters"]["gen"], 0);
+    assert_eq!(
+        asl["States"]["Begin"]["Parameters"]["loops"],
+        json!({"check": 0})
+    );
+    let states = &flow(&asl)["States"];
+    let rules = &states["check chooses"]["Choices"];
+    assert_eq!(rules[0]["Next"], "check again");
+    assert_eq!(rules[1]["Next"], "end", "the way on");
+    let again = &states["check again"];
+    assert_eq!(again["Next"], "body");
+    assert_eq!(again["Parameters"]["gen.$"], "States.MathAdd($.gen, 1)");
+    assert_eq!(
+        again["Parameters"]["loops"]["check.$"],
+        "States.MathAdd($.loops.check, 1)"
+    );
+    let vars = |s: &str| states[s]["Parameters"]["ContainerOverrides"]["Environment"].clone();
+    let check = vars("check").to_string();
+    assert!(
+        check.contains(env::GEN) && check.contains("$.loops.check"),
+        "{check}"
+    );
+    assert!(vars("body").to_string().contains(env::GEN));
+    assert!(!vars("body").to_string().contains(env::LOOPED));
+    assert_eq!(
+        states["check choice"]["Parameters"]["Key.$"],
+        "States.Format('team/deploy-v1/runs/{}/choice/check/{}~{}', $.run, $.path, $.gen)"
+    );
+}
+
+#[test]
+fn a_switch_in_a_foreach_maps_item_by_item() {
+    let asl = compiled(vec![
+        foreach("start", "pick"),
+        switch("pick", &["even", "odd"], None),
+        next("even", &["gather"]),
+        next("odd", &["gather"]),
+        join(next("gather", &["end"])),
+        end(),
+    ]);
+    let map = &flow(&asl)["States"]["start foreach"];
+    assert_eq!(map["ItemsPath"], "$.read.fanout.items");
+    let body = &map["ItemProcessor"]["States"];
+    assert_eq!(body["pick"]["Type"], "Task", "one job per item");
+    // The choices end the item's iteration: they meet only at the join, outside the body.
+    assert_eq!(body["even"]["End"], true);
+    assert_eq!(body["odd"]["End"], true);
+}
+
+#[test]
+fn a_loop_inside_a_split_is_refused_naming_the_step() {
     let p = plan(vec![
-        step(
-            "start",
-            Transition::Switch {
-                choices: vec!["a".into(), "end".into()],
-                max_iterations: None,
-            },
-        ),
-        next("a", &["end"]),
+        foreach("start", "body"),
+        next("body", &["check"]),
+        switch("check", &["body", "gather"], Some(3)),
+        join(next("gather", &["end"])),
         end(),
     ]);
     let err = compile(&p, &target(&p)).unwrap_err();
     assert!(
-        err.to_string().contains("step `start` is a switch"),
+        err.to_string()
+            .contains("step `check` loops back inside a foreach split (`start`)"),
         "{err}"
     );
 }

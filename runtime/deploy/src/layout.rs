@@ -8,11 +8,13 @@
 //! deploy-v1/runs/<run>/params                 the run's resolved parameters (JSON), by `start`
 //! deploy-v1/runs/<run>/out/<step>/<path>      a task's outputs (JSON): its id and artifacts
 //! deploy-v1/runs/<run>/fanout/<step>/<path>   a foreach's width as the state machine reads it
+//! deploy-v1/runs/<run>/choice/<step>/<path>   a switch's choice (`{"next": STEP}`), read the same
 //! ```
 //!
 //! A task's place is its step and its *path*: `r` at the top, `r.3` for item 3 of a foreach,
-//! `r.3.1` for item 1 of a foreach nested in it. Its task id follows from both (no driver hands
-//! ids out): see [`task_id`].
+//! `r.3.1` for item 1 of a foreach nested in it; in a flow with loops the top level's
+//! generation follows the root (`r~2.3`: the loops went back twice before the foreach task).
+//! Its task id follows from both (no driver hands ids out): see [`task_id`].
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +47,10 @@ pub mod env {
     /// last state after a step failed) or `ended` (the deployment's EventBridge rule, after the
     /// execution ended without success, [`EXECUTION_STATUS`] saying how).
     pub const END: &str = "WFLOW_END";
+    /// In a flow with loops, a top-level task's generation: the loops gone round before it.
+    pub const GEN: &str = "WFLOW_GEN";
+    /// For a loop's switch: how many times its loop went back so far.
+    pub const LOOPED: &str = "WFLOW_LOOPED";
     /// With `WFLOW_END=ended`: the execution's status (`FAILED`, `TIMED_OUT`, `ABORTED`).
     pub const EXECUTION_STATUS: &str = "WFLOW_EXECUTION_STATUS";
 }
@@ -71,36 +77,86 @@ pub fn output_key(run: &str, step: &str, path: &str) -> String {
     format!("{DEPLOY_PREFIX}runs/{run}/out/{step}/{path}")
 }
 
+/// Where a switch's [`Choice`] is.
+pub fn choice_key(run: &str, step: &str, path: &str) -> String {
+    format!("{DEPLOY_PREFIX}runs/{run}/choice/{step}/{path}")
+}
+
+/// What a switch task leaves for the state machine: the successor it chose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The chosen step.
+    pub next: String,
+}
+
 /// Where a foreach's [`Fanout`] is.
 pub fn fanout_key(run: &str, step: &str, path: &str) -> String {
     format!("{DEPLOY_PREFIX}runs/{run}/fanout/{step}/{path}")
 }
 
-/// A path as text: `r`, then `.i` per foreach level.
+/// Where a task is: its foreach indices and, in a flow with loops, the generation of the top
+/// level it belongs to (the loops gone round before it; every task of a flow with loops has
+/// one, the tasks of a foreach the one of their foreach task).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The top level's generation (flows with loops only).
+    pub generation: Option<u32>,
+    /// Foreach indices, outermost first.
+    pub path: Vec<u32>,
+}
+
+impl Place {
+    /// As text: `r`, `~g` for the generation, then `.i` per foreach level (`r~2.3.1`).
+    pub fn text(&self) -> String {
+        let mut s = ROOT_PATH.to_string();
+        if let Some(g) = self.generation {
+            s.push('~');
+            s.push_str(&g.to_string());
+        }
+        for i in &self.path {
+            s.push('.');
+            s.push_str(&i.to_string());
+        }
+        s
+    }
+
+    /// Reads [`Place::text`]; `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Place> {
+        let mut parts = text.split('.');
+        let root = parts.next()?;
+        let generation = match root.strip_prefix(ROOT_PATH)? {
+            "" => None,
+            g => Some(g.strip_prefix('~')?.parse().ok()?),
+        };
+        let path = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        Some(Place { generation, path })
+    }
+
+    /// The place of item `i` of the foreach whose task is here.
+    pub fn item(&self, i: u32) -> Place {
+        let mut p = self.clone();
+        p.path.push(i);
+        p
+    }
+}
+
+/// A path without generation as text: `r`, then `.i` per foreach level.
 pub fn path_text(indices: &[u32]) -> String {
-    let mut s = ROOT_PATH.to_string();
-    for i in indices {
-        s.push('.');
-        s.push_str(&i.to_string());
+    Place {
+        generation: None,
+        path: indices.to_vec(),
     }
-    s
+    .text()
 }
 
-/// The indices of a path; `None` if it is not one.
-pub fn parse_path(text: &str) -> Option<Vec<u32>> {
-    let mut parts = text.split('.');
-    if parts.next() != Some(ROOT_PATH) {
-        return None;
-    }
-    parts.map(|p| p.parse().ok()).collect()
-}
-
-/// The task id of step number `ordinal` (in the plan's order, of `steps` steps) at foreach
-/// indices `path`: `1 + ordinal + steps × code(path)`, where each level holds an index below
-/// 2²⁰ − 1. `None` past what a `u64` holds.
-pub fn task_id(ordinal: usize, steps: usize, path: &[u32]) -> Option<u64> {
+/// The task id of step number `ordinal` (in the plan's order, of `steps` steps) at `place`:
+/// `1 + ordinal + steps × code`, where the code has one digit (base 2²⁰) for the generation,
+/// if any, then one per foreach index (the index + 1), each below 2²⁰ − 1. Every step of a
+/// flow has places of one shape, so the code is unique per step. `None` past what a `u64`
+/// holds.
+pub fn task_id(ordinal: usize, steps: usize, place: &Place) -> Option<u64> {
     let mut code: u64 = 0;
-    for &i in path {
+    for &i in place.generation.iter().chain(&place.path) {
         if u64::from(i) + 1 >= LEVEL {
             return None;
         }
@@ -113,7 +169,7 @@ pub fn task_id(ordinal: usize, steps: usize, path: &[u32]) -> Option<u64> {
 /// One array job's share of a foreach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
-    /// The path of the foreach's task (the items' parent).
+    /// The place of the foreach's task (the items' parent), as text.
     pub path: String,
     /// The first item's index (text: it becomes an environment variable).
     pub offset: String,
@@ -131,24 +187,18 @@ pub struct Fanout {
     /// Chunks of at most [`MAX_ARRAY`] items.
     #[serde(default)]
     pub chunks: Vec<Chunk>,
-    /// Each item's path.
+    /// Each item's place, as text.
     #[serde(default)]
     pub items: Vec<String>,
 }
 
 impl Fanout {
-    /// The fanout of `width` items of the foreach task at `path`; `per_item` for a body holding
-    /// a foreach.
-    pub fn new(path: &[u32], width: usize, per_item: bool) -> Fanout {
-        let parent = path_text(path);
+    /// The fanout of `width` items of the foreach task at `place`; `per_item` for a body
+    /// running one `Map` iteration per item.
+    pub fn new(place: &Place, width: usize, per_item: bool) -> Fanout {
+        let parent = place.text();
         if per_item {
-            let items = (0..width)
-                .map(|i| {
-                    let mut p = path.to_vec();
-                    p.push(i as u32);
-                    path_text(&p)
-                })
-                .collect();
+            let items = (0..width).map(|i| place.item(i as u32).text()).collect();
             return Fanout {
                 width,
                 chunks: Vec::new(),
@@ -179,31 +229,50 @@ mod tests {
     fn paths_and_ids() {
         assert_eq!(path_text(&[]), "r");
         assert_eq!(path_text(&[3, 1]), "r.3.1");
-        assert_eq!(parse_path("r.3.1"), Some(vec![3, 1]));
-        assert_eq!(parse_path("r"), Some(vec![]));
-        assert_eq!(parse_path("x.1"), None);
-        assert_eq!(parse_path("r.-1"), None);
-        assert_eq!(task_id(0, 5, &[]), Some(1));
-        assert_eq!(task_id(4, 5, &[]), Some(5));
-        assert_eq!(task_id(1, 5, &[0]), Some(7));
-        // Distinct for every step and path of a small flow.
+        let at = |generation: Option<u32>, path: &[u32]| Place {
+            generation,
+            path: path.to_vec(),
+        };
+        assert_eq!(Place::parse("r.3.1"), Some(at(None, &[3, 1])));
+        assert_eq!(Place::parse("r"), Some(at(None, &[])));
+        assert_eq!(Place::parse("r~2.3"), Some(at(Some(2), &[3])));
+        assert_eq!(at(Some(2), &[3]).text(), "r~2.3");
+        for bad in ["x.1", "r.-1", "r~", "r~x", "rr", "r2"] {
+            assert_eq!(Place::parse(bad), None, "{bad}");
+        }
+        assert_eq!(task_id(0, 5, &at(None, &[])), Some(1));
+        assert_eq!(task_id(4, 5, &at(None, &[])), Some(5));
+        assert_eq!(task_id(1, 5, &at(None, &[0])), Some(7));
+        // Distinct for every step and place of a small flow (one shape per step).
         let mut seen = std::collections::BTreeSet::new();
         for s in 0..4 {
             for p in [vec![], vec![0], vec![1], vec![0, 0], vec![1, 0], vec![0, 1]] {
-                assert!(seen.insert(task_id(s, 4, &p).unwrap()), "{s} {p:?}");
+                assert!(
+                    seen.insert(task_id(s, 4, &at(None, &p)).unwrap()),
+                    "{s} {p:?}"
+                );
             }
         }
-        assert!(task_id(0, 4, &[1 << 20, 0]).is_none());
+        let mut seen = std::collections::BTreeSet::new();
+        for s in 0..4 {
+            for g in 0..3 {
+                for p in [vec![0], vec![1], vec![7]] {
+                    let id = task_id(s, 4, &at(Some(g), &p)).unwrap();
+                    assert!(seen.insert(id), "{s} {g} {p:?}");
+                }
+            }
+        }
+        assert!(task_id(0, 4, &at(None, &[1 << 20, 0])).is_none());
         assert!(
-            task_id(0, 4, &[1 << 19; 4]).is_none(),
+            task_id(0, 4, &at(None, &[1 << 19; 4])).is_none(),
             "four wide levels do not fit"
         );
-        assert!(task_id(0, 4, &[1, 1, 1, 1]).is_some());
+        assert!(task_id(0, 4, &at(None, &[1, 1, 1, 1])).is_some());
     }
 
     #[test]
     fn fanouts() {
-        let f = Fanout::new(&[], 25_001, false);
+        let f = Fanout::new(&Place::default(), 25_001, false);
         let sizes: Vec<_> = f
             .chunks
             .iter()
@@ -211,7 +280,14 @@ mod tests {
             .collect();
         assert_eq!(sizes, [("0", 10_000), ("10000", 10_000), ("20000", 5_001)]);
         assert!(f.items.is_empty());
-        let f = Fanout::new(&[2], 3, true);
-        assert_eq!(f.items, ["r.2.0", "r.2.1", "r.2.2"]);
+        let f = Fanout::new(
+            &Place {
+                generation: Some(1),
+                path: vec![2],
+            },
+            3,
+            true,
+        );
+        assert_eq!(f.items, ["r~1.2.0", "r~1.2.1", "r~1.2.2"]);
     }
 }

@@ -39,6 +39,8 @@ pub enum TaskEnd {
         /// A foreach's items, and the digest of the blob that keeps them (`None` if it could
         /// not be written).
         items: Option<(Vec<Value>, Option<Digest>)>,
+        /// The successor a switch step chose.
+        next: Option<String>,
     },
     /// Its last attempt failed.
     Failed {
@@ -98,6 +100,7 @@ pub async fn run_one_task(task: OneTask, cas: Arc<Cas>, recorder: Arc<Recorder>)
             TaskEnd::Succeeded {
                 artifacts: (*done.artifacts).clone(),
                 items,
+                next: done.next,
             }
         }
         Err(Failed {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use wflow_core::{Digest, Pathspec, StepSpec, Transition, now_millis, resolve_params};
-use wflow_deploy::layout::{self, Fanout, env};
+use wflow_deploy::layout::{self, Choice, Fanout, Place, env};
 use wflow_deploy::{DeployError, Deployment};
 use wflow_engine::{Engine, EngineConfig, InputArtifacts, TaskInput, Value};
 use wflow_graph::{Plan, SplitKind};
@@ -63,6 +63,9 @@ struct Output {
     /// A foreach's items (the blob [`wflow_scheduler::read_items`] reads).
     #[serde(default)]
     items: Option<Digest>,
+    /// The successor a switch chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// The parameters of the run as given (`start` writes them; every task resolves them the same).
@@ -107,71 +110,143 @@ impl Job {
         ))
     }
 
-    fn output(&self, step: &str, path: &[u32]) -> Result<Output> {
-        let p = layout::path_text(path);
+    fn output(&self, step: &str, place: &Place) -> Result<Output> {
+        let p = place.text();
         self.get_json(
             &layout::output_key(&self.run, step, &p),
             &format!("the output of step `{step}` at {p}"),
         )
     }
 
-    fn task_id(&self, step: &str, path: &[u32]) -> Result<u64> {
+    /// The output `p` left at `at` if it went on to `step` from there (a switch may have gone
+    /// elsewhere).
+    fn went_to(&self, p: &str, step: &str, at: &Place) -> Result<Option<Output>> {
+        let key = layout::output_key(&self.run, p, &at.text());
+        let Some(bytes) = self
+            .cas
+            .backend()
+            .get(&key)
+            .with_context(|| format!("reading `{key}`"))?
+        else {
+            return Ok(None);
+        };
+        let out: Output =
+            serde_json::from_slice(&bytes).with_context(|| format!("`{key}` is not valid"))?;
+        let switch = !self.plan.step(p).transition.choices().is_empty();
+        Ok((!switch || out.next.as_deref() == Some(step)).then_some(out))
+    }
+
+    /// The one task that went on to `step` at `place` among its predecessors `preds` (several
+    /// when switches' choices meet, or for a loop's first step its way back).
+    fn came_from(
+        &self,
+        step: &str,
+        place: &Place,
+        preds: &[&str],
+    ) -> Result<(u64, InputArtifacts)> {
+        let plan = &self.plan;
+        let mut found = Vec::new();
+        for &p in preds {
+            let mut at = place.clone();
+            if plan.loops_back(p, step) {
+                // The way back: the switch ran one generation before.
+                match place.generation {
+                    Some(g) if g > 0 => at.generation = Some(g - 1),
+                    _ => continue,
+                }
+            } else if plan.opens(p) == Some(SplitKind::Foreach) && plan.closes(step).is_none() {
+                at.path.pop();
+            }
+            if let Some(out) = self.went_to(p, step, &at)? {
+                found.push((p, out));
+            }
+        }
+        match found.len() {
+            1 => {
+                let (p, out) = found.pop().expect("one");
+                Ok((
+                    out.task_id,
+                    InputArtifacts {
+                        step: p.to_string(),
+                        artifacts: Arc::new(out.artifacts),
+                    },
+                ))
+            }
+            0 => Err(anyhow!(
+                "no task before step `{step}` at {} left its outputs for it (of {}): the task that writes them did not succeed",
+                place.text(),
+                preds.join(", ")
+            )),
+            _ => Err(anyhow!(
+                "several tasks before step `{step}` at {} left outputs for it ({}): the run's objects in the store were changed",
+                place.text(),
+                found.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    fn task_id(&self, step: &str, place: &Place) -> Result<u64> {
         let order = self.plan.steps_in_order();
         let ordinal = order
             .iter()
             .position(|s| s == step)
             .expect("a step of the plan");
-        layout::task_id(ordinal, order.len(), path).ok_or_else(|| {
+        layout::task_id(ordinal, order.len(), place).ok_or_else(|| {
             BadInput(format!(
-                "step `{step}` at {} has no task id: a deployed run holds foreach indices below 1,048,575 and as many levels as fit 64 bits",
-                layout::path_text(path)
+                "step `{step}` at {} has no task id: a deployed run holds foreach indices and generations below 1,048,575 and as many levels as fit 64 bits",
+                place.text()
             ))
             .into()
         })
     }
 
-    /// The input artifacts of `step` at `path`, with the tasks they come from.
-    fn inputs(&self, step: &str, path: &[u32]) -> Result<Vec<(u64, InputArtifacts)>> {
-        let preds = self.plan.predecessors(step);
-        let from = |p: &str, at: &[u32]| -> Result<(u64, InputArtifacts)> {
-            let out = self.output(p, at)?;
-            Ok((
-                out.task_id,
-                InputArtifacts {
-                    step: p.to_string(),
-                    artifacts: Arc::new(out.artifacts),
-                },
-            ))
-        };
-        match self.plan.closes(step) {
+    /// The input artifacts of `step` at `place`, with the tasks they come from.
+    fn inputs(&self, step: &str, place: &Place) -> Result<Vec<(u64, InputArtifacts)>> {
+        let plan = &self.plan;
+        let mut preds: Vec<&str> = plan.predecessors(step).iter().map(String::as_str).collect();
+        // A loop's first step also comes from its switch (not among the predecessors).
+        preds.extend(
+            plan.loops()
+                .map(|(s, _)| s)
+                .filter(|s| plan.loops_back(s, step)),
+        );
+        match plan.closes(step) {
             Some((split, SplitKind::Foreach)) => {
                 let fanout: Fanout = self.get_json(
-                    &layout::fanout_key(&self.run, split, &layout::path_text(path)),
+                    &layout::fanout_key(&self.run, split, &place.text()),
                     &format!("the fanout of `{split}`"),
                 )?;
                 (0..fanout.width)
-                    .map(|i| {
-                        let mut at = path.to_vec();
-                        at.push(i as u32);
-                        from(&preds[0], &at)
+                    .map(|i| self.came_from(step, &place.item(i as u32), &preds))
+                    .collect()
+            }
+            Some((split, SplitKind::Branch)) => {
+                // One input per branch, in the order of the split's targets.
+                let targets = plan.step(split).transition.targets();
+                targets
+                    .iter()
+                    .map(|branch| {
+                        let mine: Vec<&str> = preds
+                            .iter()
+                            .copied()
+                            .filter(|p| {
+                                plan.stack(p)
+                                    .iter()
+                                    .rev()
+                                    .find(|f| f.split == split)
+                                    .is_some_and(|f| f.branch == *branch)
+                            })
+                            .collect();
+                        self.came_from(step, place, &mine)
                     })
                     .collect()
             }
-            Some((_, SplitKind::Branch)) => preds.iter().map(|p| from(p, path)).collect(),
-            None => {
-                let p = &preds[0];
-                let at = if self.plan.opens(p) == Some(SplitKind::Foreach) {
-                    &path[..path.len().saturating_sub(1)]
-                } else {
-                    path
-                };
-                Ok(vec![from(p, at)?])
-            }
+            None => Ok(vec![self.came_from(step, place, &preds)?]),
         }
     }
 
-    /// The innermost foreach item of `step` at `path`.
-    fn item(&self, step: &str, path: &[u32]) -> Result<Option<Value>> {
+    /// The innermost foreach item of `step` at `place`.
+    fn item(&self, step: &str, place: &Place) -> Result<Option<Value>> {
         let Some(frame) = self
             .plan
             .stack(step)
@@ -181,8 +256,9 @@ impl Job {
         else {
             return Ok(None);
         };
-        let (&index, parent) = path.split_last().expect("a task in a foreach has a path");
-        let out = self.output(&frame.split, parent)?;
+        let mut parent = place.clone();
+        let index = parent.path.pop().expect("a task in a foreach has a path");
+        let out = self.output(&frame.split, &parent)?;
         let digest = out
             .items
             .ok_or_else(|| anyhow!("the output of foreach `{}` names no items", frame.split))?;
@@ -263,8 +339,14 @@ fn run_task(
         .into());
     }
     let path_text = need(env::PATH)?;
-    let mut path = layout::parse_path(&path_text)
+    let mut place = Place::parse(&path_text)
         .ok_or_else(|| BadInput(format!("${} `{path_text}` is not a task path", env::PATH)))?;
+    if let Some(g) = var(env::GEN) {
+        place.generation = Some(
+            g.parse()
+                .map_err(|_| BadInput(format!("${} `{g}` is not a number", env::GEN)))?,
+        );
+    }
     if let Some(offset) = var(env::OFFSET) {
         let offset: u32 = offset
             .parse()
@@ -275,9 +357,9 @@ fn run_task(
             })?,
             None => 0,
         };
-        path.push(offset + index);
+        place.path.push(offset + index);
     }
-    let task_id = job.task_id(&step, &path)?;
+    let task_id = job.task_id(&step, &place)?;
     let pathspec = Pathspec::task(&flow, &job.run, &step, &task_id.to_string()).to_string();
     let spec: StepSpec = d.spec.step(&step).expect("checked").clone();
     let sandbox = d.sandboxes.get(&step).cloned().unwrap_or_default();
@@ -334,12 +416,12 @@ fn run_task(
             .context("storing the run's parameters")?;
         vec![(0, seed)]
     } else {
-        job.inputs(&step, &path)?
+        job.inputs(&step, &place)?
     };
     if is_start {
         start_run(job, recorder, &params)?;
     }
-    let foreach_item = job.item(&step, &path)?;
+    let foreach_item = job.item(&step, &place)?;
     printer.note(format!("wflow worker: {pathspec} (deployment {})", d.name));
 
     let bytes = job
@@ -365,14 +447,14 @@ fn run_task(
         task_id,
         attempt: 0,
         params: Arc::new(params),
-        foreach_path: path.clone(),
+        foreach_path: place.path.clone(),
         foreach_item,
         inputs: inputs.iter().map(|(_, i)| i.clone()).collect(),
         join: spec.join,
         is_foreach,
-        // A deployment runs no switch (`asl::check_plan`). Secrets are read here, in the
-        // container, from the sources of the sandbox (checked against this worker's policy).
-        choices: Vec::new(),
+        // Secrets are read here, in the container, from the sources of the sandbox (checked
+        // against this worker's policy).
+        choices: spec.transition.choices().to_vec(),
         secrets: Default::default(),
         sandbox: Arc::new(sandbox),
         live_logs: None,
@@ -398,32 +480,75 @@ fn run_task(
         recorder.clone(),
     ));
     match end {
-        TaskEnd::Succeeded { artifacts, items } => {
+        TaskEnd::Succeeded {
+            artifacts,
+            items,
+            next,
+        } => {
+            let here = place.text();
+            // A switch's choice, checked as the run loop checks it: one was made, and a loop
+            // goes back at most `max_iterations` - 1 times.
+            if let Transition::Switch { max_iterations, .. } = &spec.transition {
+                let Some(chosen) = next.as_deref() else {
+                    return fail_run(
+                        job,
+                        recorder,
+                        printer,
+                        &format!("{pathspec}: switch step `{step}` chose no successor"),
+                    );
+                };
+                if job.plan.loops_back(&step, chosen) {
+                    let looped: u32 = match var(env::LOOPED) {
+                        Some(n) => n.parse().map_err(|_| {
+                            BadInput(format!("${} `{n}` is not a number", env::LOOPED))
+                        })?,
+                        None => 0,
+                    } + 1;
+                    let bound = max_iterations.unwrap_or(0);
+                    if looped >= bound {
+                        return fail_run(
+                            job,
+                            recorder,
+                            printer,
+                            &format!(
+                                "{pathspec}: the loop from `{step}` back to `{chosen}` went past its bound: `{step}` chose `{chosen}` again after {looped} iteration(s), and its `max_iterations` is {bound}"
+                            ),
+                        );
+                    }
+                }
+            }
             let digest = items.as_ref().and_then(|(_, d)| *d);
             job.put_json(
-                &layout::output_key(&job.run, &step, &layout::path_text(&path)),
+                &layout::output_key(&job.run, &step, &here),
                 &Output {
                     task_id,
                     artifacts,
                     items: digest,
+                    next: next.clone(),
                 },
             )?;
+            if let Some(next) = next {
+                job.put_json(
+                    &layout::choice_key(&job.run, &step, &here),
+                    &Choice { next },
+                )?;
+            }
             if is_foreach {
                 let width = items.as_ref().map_or(0, |(v, _)| v.len());
                 if digest.is_none() {
                     return Err(anyhow!("the items of {pathspec} could not be stored"));
                 }
-                let per_item = nests(&job.plan, &step);
+                let per_item = wflow_deploy::asl::per_item(&job.plan, &step);
                 if per_item && width > layout::MAX_ITEM_MAP {
                     return Err(BadInput(format!(
-                        "{pathspec} declared {width} items, but a deployed foreach whose body holds another foreach takes at most {} (one state machine Map iteration each)",
+                        "{pathspec} declared {width} items, but a deployed foreach whose body holds another foreach or a switch takes at most {} (one state machine Map iteration each)",
                         layout::MAX_ITEM_MAP
                     ))
                     .into());
                 }
                 job.put_json(
-                    &layout::fanout_key(&job.run, &step, &layout::path_text(&path)),
-                    &Fanout::new(&path, width, per_item),
+                    &layout::fanout_key(&job.run, &step, &here),
+                    &Fanout::new(&place, width, per_item),
                 )?;
             }
             if matches!(spec.transition, Transition::End) {
@@ -444,12 +569,17 @@ fn run_task(
     }
 }
 
-/// Whether the body of foreach `split` holds another foreach (then the state machine maps its
-/// items one by one).
-fn nests(plan: &Plan, split: &str) -> bool {
-    plan.steps_in_order().iter().any(|s| {
-        plan.opens(s) == Some(SplitKind::Foreach) && plan.stack(s).iter().any(|f| f.split == split)
-    })
+/// Records the run as failed with `error` (a switch's choice the run loop would refuse), then
+/// fails the job: the state machine ends the run, and its recording job finds it recorded.
+fn fail_run(job: &Job, recorder: &Recorder, printer: &Printer, error: &str) -> Result<ExitCode> {
+    recorder.send(Event::RunFinished {
+        run_id: job.run.clone(),
+        status: Status::Failed,
+        finished_ms: now_millis(),
+        error: Some(wflow_core::bounded(error, wflow_core::MAX_MESSAGE_CHARS).into()),
+    });
+    printer.note(format!("wflow worker: run {} failed: {error}", job.run));
+    Ok(ExitCode::from(1))
 }
 
 /// Records the run's start (once: a retried `start` job finds it recorded).
