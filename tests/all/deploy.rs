@@ -155,6 +155,75 @@ fn a_foreach_of_50_is_one_array_job_with_the_same_artifacts() {
     );
 }
 
+/// A foreach wider than one array job: a `Map` over chunks, each body step one array job per
+/// chunk (a 1-item chunk a plain job). 10,001 tasks through the Docker-API shim are too heavy
+/// for the test machine, so `deploy create` is given `WFLOW_DEPLOY_CHUNK=10` (tests only: items
+/// per array job instead of AWS Batch's 10,000): 21 items are chunks of 10, 10 and 1.
+#[test]
+fn a_foreach_wider_than_an_array_job_maps_over_its_chunks() {
+    let m = DeployEnv::new("deploy-chunks");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-chunks", m.tag);
+    m.create_with(
+        "example-foreach",
+        &name,
+        &["-p", "n=21"],
+        &[("WFLOW_DEPLOY_CHUNK", "10")],
+    );
+    let v = m.trigger_wait_json(&name);
+    // start, the squares as three jobs (two arrays of 10, one plain job), sum, end.
+    assert_eq!(v["history"]["batch_jobs"], 6, "{v}");
+    let run = v["pathspec"].as_str().unwrap().to_string();
+    let tasks = m.tasks(&run);
+    let squares: Vec<&Vec<u64>> = tasks
+        .keys()
+        .filter(|(s, _)| s == "square")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(squares.len(), 21);
+    assert!(
+        squares.contains(&&vec![20]),
+        "the 1-item chunk: {squares:?}"
+    );
+    let sum = &tasks[&("sum".to_string(), vec![])];
+    assert_eq!(
+        m.json_ok(&["artifact", "get", &format!("{sum}/total")]),
+        json!((1..=21).map(|i| i * i).sum::<i64>())
+    );
+}
+
+/// A step's own `timeout` on a deployed run: the looping step (item 0 of a foreach) is stopped
+/// by its sandbox after 3 s, retried once (its `retries = 1`), and the run fails naming the step
+/// and the timeout. moto never ends an array job with a failing child (AWS does), so the foreach
+/// is deployed with `WFLOW_DEPLOY_CHUNK=1` (tests only): every item a plain job of its own.
+#[test]
+fn a_step_timeout_fails_the_deployed_run() {
+    let m = DeployEnv::new("deploy-timeout");
+    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
+    let name = format!("{}-timeout", m.tag);
+    m.create_with(
+        "test-program-hostile",
+        &name,
+        &["-p", "mode=loop"],
+        &[("WFLOW_DEPLOY_CHUNK", "1")],
+    );
+    let out = m.wflow(&["deploy", "trigger", &name, "--wait", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "FAILED", "{v}");
+    let run = v["pathspec"].as_str().unwrap();
+    let shown = m.json_ok(&["show", run]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    let text = shown.to_string();
+    assert!(
+        text.contains("timed out after 3 s (the step's `timeout` setting)")
+            && text.contains("/work/"),
+        "{shown}"
+    );
+    let work = m.tasks(run)[&("work".to_string(), vec![0])].clone();
+    assert_eq!(m.json_ok(&["show", &work])["attempts"], 2);
+}
+
 #[test]
 fn a_nested_foreach_with_a_branch_inside_matches_the_local_run() {
     let m = DeployEnv::new("deploy-nested");
@@ -227,6 +296,24 @@ fn a_failed_run_is_recorded_as_failed_and_resumed_locally() {
         "{resumed}"
     );
     let work = m.tasks(&run_path(&resumed))[&("work".to_string(), vec![])].clone();
+    assert_eq!(m.json_ok(&["artifact", "get", &format!("{work}/out")]), 42);
+    // And on AWS Batch, from the same deployed run: start reused, work and end as Batch jobs.
+    let on_batch = m.json_ok(&[
+        "resume",
+        &run,
+        "-p",
+        "mode=ok",
+        "--compute",
+        "batch",
+        "--no-cache",
+    ]);
+    assert_eq!(on_batch["status"], "succeeded", "{on_batch}");
+    assert_eq!(on_batch["resume"]["reused"].as_array().unwrap().len(), 1);
+    assert!(
+        on_batch["compute"]["batch"]["counters"]["SubmitJob"].as_u64() >= Some(2),
+        "{on_batch}"
+    );
+    let work = m.tasks(&run_path(&on_batch))[&("work".to_string(), vec![])].clone();
     assert_eq!(m.json_ok(&["artifact", "get", &format!("{work}/out")]), 42);
 }
 

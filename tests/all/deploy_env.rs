@@ -163,10 +163,34 @@ impl DeployEnv {
 
     /// `deploy create GUEST --name NAME EXTRA…`.
     pub fn create(&self, package: &str, name: &str, extra: &[&str]) -> Value {
+        self.create_with(package, name, extra, &[])
+    }
+
+    /// `deploy create GUEST --name NAME EXTRA…` with variables `vars` set.
+    pub fn create_with(
+        &self,
+        package: &str,
+        name: &str,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Value {
         let g = guest(package);
         let mut args = vec!["deploy", "create", g.to_str().unwrap(), "--name", name];
         args.extend_from_slice(extra);
-        self.json_ok(&args)
+        args.push("--json");
+        let out = self
+            .command(&args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "wflow {}: {}\n{}",
+            args.join(" "),
+            stderr(&out),
+            worker_logs()
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// `deploy trigger NAME --wait EXTRA…`; the run's pathspec.

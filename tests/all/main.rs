@@ -65,10 +65,10 @@ mod python_build;
 mod python_client;
 /// `resume` and `step-run`.
 mod resume;
-/// Secrets: sources in the policy, refusals, redaction, names in the records.
-mod secrets;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.
 mod s3;
+/// Secrets: sources in the policy, refusals, redaction, names in the records.
+mod secrets;
 /// The team metadata service (`wflow server`) over PostgreSQL; the inspection and resume suites
 /// against it.
 mod server;

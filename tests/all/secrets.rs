@@ -81,7 +81,10 @@ fn env_and_file_secrets_reach_the_step_and_are_redacted_everywhere_else() {
     let other = task_of(&summary, "other");
     let refused = env.artifact(&format!("{other}/refused"));
     assert!(
-        refused.as_str().unwrap().contains("was given no secret `db_password`"),
+        refused
+            .as_str()
+            .unwrap()
+            .contains("was given no secret `db_password`"),
         "{refused}"
     );
     // Its stdout and stderr, the whole value and the one written in two halves, redacted.
@@ -100,7 +103,11 @@ fn env_and_file_secrets_reach_the_step_and_are_redacted_everywhere_else() {
     let show = env.wflow(&["show", "--json", &start]);
     assert!(show.status.success(), "{}", stderr(&show));
     let task: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!(task["secrets"], serde_json::json!(["db_password", "api_token"]), "{task}");
+    assert_eq!(
+        task["secrets"],
+        serde_json::json!(["db_password", "api_token"]),
+        "{task}"
+    );
     let shown = env.wflow(&["show", &start]);
     assert!(
         text(&shown).contains("secrets   db_password, api_token (names only)"),
@@ -113,8 +120,14 @@ fn env_and_file_secrets_reach_the_step_and_are_redacted_everywhere_else() {
 
     // A step error and a panic quoting the values: the messages are redacted wherever shown.
     for (mode, want) in [
-        ("error", "could not log in as admin/[wflow: secret db_password redacted]"),
-        ("panic", "the token [wflow: secret api_token redacted] was refused"),
+        (
+            "error",
+            "could not log in as admin/[wflow: secret db_password redacted]",
+        ),
+        (
+            "panic",
+            "the token [wflow: secret api_token redacted] was refused",
+        ),
     ] {
         let out = run(&env, &policy, mode);
         assert!(!out.status.success(), "{mode} fails");
@@ -159,12 +172,19 @@ fn secrets_not_granted_or_without_a_source_are_refused_before_the_run() {
     for (text_of_policy, want) in cases {
         let path = env.dir.path().join("refusing.toml");
         std::fs::write(&path, text_of_policy).unwrap();
-        let out = env.wflow(&["run", g.to_str().unwrap(), "--policy", path.to_str().unwrap()]);
+        let out = env.wflow(&[
+            "run",
+            g.to_str().unwrap(),
+            "--policy",
+            path.to_str().unwrap(),
+        ]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains(want), "{want}\n{}", stderr(&out));
     }
     assert!(
-        files_under(&env.store()).iter().all(|f| !f.to_string_lossy().contains("runs")),
+        files_under(&env.store())
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("runs")),
         "nothing ran"
     );
 }
@@ -200,9 +220,8 @@ fn aws_json(endpoint: &str, target: &str, body: &serde_json::Value) -> serde_jso
         ),
         body.as_bytes(),
     );
-    serde_json::from_slice(&answer).unwrap_or_else(|_| {
-        panic!("{target}: {}", String::from_utf8_lossy(&answer))
-    })
+    serde_json::from_slice(&answer)
+        .unwrap_or_else(|_| panic!("{target}: {}", String::from_utf8_lossy(&answer)))
 }
 
 /// One HTTP/1.1 request to `endpoint` (head lines without Host and Connection); the body of a
@@ -237,7 +256,11 @@ fn bucket_objects(endpoint: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
         .skip(1)
         .filter_map(|s| s.split_once("</Key>"))
         .map(|(key, _)| {
-            let bytes = raw(endpoint, &format!("GET /{bucket}/{key} HTTP/1.1\r\n{auth}"), b"");
+            let bytes = raw(
+                endpoint,
+                &format!("GET /{bucket}/{key} HTTP/1.1\r\n{auth}"),
+                b"",
+            );
             (key.to_string(), bytes)
         })
         .collect()
@@ -248,7 +271,13 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
     use crate::batch::{BatchEnv, cloud, worker_logs};
     let m = BatchEnv::new("secrets");
     let endpoint = &cloud().endpoint;
-    let bucket = m.url.trim_start_matches("s3://").split('/').next().unwrap().to_string();
+    let bucket = m
+        .url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     // A JSON secret read by key, and a plain one by its ARN.
     aws_json(
         endpoint,
@@ -285,7 +314,12 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
             compute,
             &["--policy", policy, "-p", "mode=ok"],
         );
-        assert!(out.status.success(), "{compute}: {}\n{}", stderr(&out), worker_logs());
+        assert!(
+            out.status.success(),
+            "{compute}: {}\n{}",
+            stderr(&out),
+            worker_logs()
+        );
         let start = task_of(&summary, "start");
         assert_eq!(
             m.artifact(&format!("{start}/lengths")),
@@ -299,7 +333,10 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
         );
         let show = m.wflow(&["show", "--json", &start]);
         let task: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-        assert_eq!(task["secrets"], serde_json::json!(["db_password", "api_token"]));
+        assert_eq!(
+            task["secrets"],
+            serde_json::json!(["db_password", "api_token"])
+        );
     }
     // An error quoting the value, on Batch: redacted in the worker's report.
     let (out, _) = m.run(

@@ -51,6 +51,10 @@ pub mod env {
     pub const GEN: &str = "WFLOW_GEN";
     /// For a loop's switch: how many times its loop went back so far.
     pub const LOOPED: &str = "WFLOW_LOOPED";
+    /// Tests only: items per array job of a foreach (below [`MAX_ARRAY`]), so that the `Map`
+    /// over chunks of a foreach wider than one array job runs with a few items. Set on `deploy
+    /// create`'s environment, it is passed to every job.
+    pub const CHUNK: &str = "WFLOW_DEPLOY_CHUNK";
     /// With `WFLOW_END=ended`: the execution's status (`FAILED`, `TIMED_OUT`, `ABORTED`).
     pub const EXECUTION_STATUS: &str = "WFLOW_EXECUTION_STATUS";
 }
@@ -193,9 +197,11 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// The fanout of `width` items of the foreach task at `place`; `per_item` for a body
-    /// running one `Map` iteration per item.
-    pub fn new(place: &Place, width: usize, per_item: bool) -> Fanout {
+    /// The fanout of `width` items of the foreach task at `place`, in array jobs of at most
+    /// `chunk` items (at most [`MAX_ARRAY`]); `per_item` for a body running one `Map` iteration
+    /// per item.
+    pub fn new(place: &Place, width: usize, per_item: bool, chunk: usize) -> Fanout {
+        let chunk = chunk.clamp(1, MAX_ARRAY);
         let parent = place.text();
         if per_item {
             let items = (0..width).map(|i| place.item(i as u32).text()).collect();
@@ -206,11 +212,11 @@ impl Fanout {
             };
         }
         let chunks = (0..width)
-            .step_by(MAX_ARRAY)
+            .step_by(chunk)
             .map(|offset| Chunk {
                 path: parent.clone(),
                 offset: offset.to_string(),
-                size: MAX_ARRAY.min(width - offset),
+                size: chunk.min(width - offset),
             })
             .collect();
         Fanout {
@@ -272,7 +278,7 @@ mod tests {
 
     #[test]
     fn fanouts() {
-        let f = Fanout::new(&Place::default(), 25_001, false);
+        let f = Fanout::new(&Place::default(), 25_001, false, MAX_ARRAY);
         let sizes: Vec<_> = f
             .chunks
             .iter()
@@ -287,7 +293,11 @@ mod tests {
             },
             3,
             true,
+            MAX_ARRAY,
         );
         assert_eq!(f.items, ["r~1.2.0", "r~1.2.1", "r~1.2.2"]);
+        let f = Fanout::new(&Place::default(), 21, false, 10);
+        let sizes: Vec<_> = f.chunks.iter().map(|c| c.size).collect();
+        assert_eq!(sizes, [10, 10, 1]);
     }
 }

@@ -324,6 +324,10 @@ fn create(
     let mut job_env = worker_env;
     job_env.push((env::DEPLOYMENT.into(), key.clone()));
     job_env.push((env::DEPLOYMENT_DIGEST.into(), digest.to_hex()));
+    // Tests only: smaller array jobs (see `env::CHUNK`).
+    if let Ok(n) = std::env::var(env::CHUNK) {
+        job_env.push((env::CHUNK.into(), n));
+    }
     let definition = asl::compile(
         &flow.plan,
         &asl::Target {

@@ -548,7 +548,7 @@ fn run_task(
                 }
                 job.put_json(
                     &layout::fanout_key(&job.run, &step, &here),
-                    &Fanout::new(&place, width, per_item),
+                    &Fanout::new(&place, width, per_item, chunk_size()?),
                 )?;
             }
             if matches!(spec.transition, Transition::End) {
@@ -566,6 +566,22 @@ fn run_task(
             printer.note(format!("wflow worker: {pathspec} failed: {message}"));
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// Items per array job: AWS Batch's most, or fewer in tests (`WFLOW_DEPLOY_CHUNK`).
+fn chunk_size() -> Result<usize> {
+    match var(env::CHUNK) {
+        None => Ok(layout::MAX_ARRAY),
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if (1..=layout::MAX_ARRAY).contains(&n) => Ok(n),
+            _ => Err(BadInput(format!(
+                "${} `{n}` is not a number of items from 1 to {}",
+                env::CHUNK,
+                layout::MAX_ARRAY
+            ))
+            .into()),
+        },
     }
 }
 
