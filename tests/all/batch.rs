@@ -409,51 +409,110 @@ pub fn cloud() -> &'static Cloud {
         let shim = DockerShim::start();
         let docker = format!("tcp://127.0.0.1:{}", shim.port);
         let endpoint = testing::start_private_moto(&[("DOCKER_HOST", docker.as_str())]);
-        let role = aws(
-            &endpoint,
-            "iam",
-            "POST",
-            "/",
-            "application/x-www-form-urlencoded",
-            "Action=CreateRole&Version=2010-05-08&RoleName=wflow-batch-service&AssumeRolePolicyDocument=%7B%7D",
-        );
-        let arn = between(&role, "<Arn>", "</Arn>").expect("CreateRole returns the role's ARN");
-        let ce = aws(
-            &endpoint,
-            "batch",
-            "POST",
-            "/v1/createcomputeenvironment",
-            "application/json",
-            &serde_json::json!({
-                "computeEnvironmentName": "wflow-test-ce",
-                "type": "UNMANAGED",
-                "state": "ENABLED",
-                "serviceRole": arn,
-            })
-            .to_string(),
-        );
-        let ce: serde_json::Value = serde_json::from_str(&ce).expect("JSON");
-        let ce_arn = ce["computeEnvironmentArn"].as_str().expect("a compute environment");
-        aws(
-            &endpoint,
-            "batch",
-            "POST",
-            "/v1/createjobqueue",
-            "application/json",
-            &serde_json::json!({
-                "jobQueueName": QUEUE,
-                "state": "ENABLED",
-                "priority": 1,
-                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce_arn}],
-            })
-            .to_string(),
-        );
+        set_up_batch(&endpoint, "wflow-batch-service", "wflow-test-ce", QUEUE);
         Cloud {
             endpoint,
             shim,
             queue: QUEUE.into(),
         }
     })
+}
+
+/// Batch on a fresh moto as the tests use it: an IAM role `role` (moto wants a compute
+/// environment's service role to exist), an unmanaged compute environment `ce` and the job queue
+/// `queue`. Returns the role's ARN.
+pub(crate) fn set_up_batch(endpoint: &str, role: &str, ce: &str, queue: &str) -> String {
+    let created = aws(
+        endpoint,
+        "iam",
+        "POST",
+        "/",
+        "application/x-www-form-urlencoded",
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+        ),
+    );
+    let arn = between(&created, "<Arn>", "</Arn>")
+        .expect("CreateRole returns the role's ARN")
+        .to_string();
+    let made = aws(
+        endpoint,
+        "batch",
+        "POST",
+        "/v1/createcomputeenvironment",
+        "application/json",
+        &serde_json::json!({
+            "computeEnvironmentName": ce,
+            "type": "UNMANAGED",
+            "state": "ENABLED",
+            "serviceRole": arn,
+        })
+        .to_string(),
+    );
+    let made: serde_json::Value = serde_json::from_str(&made).expect("JSON");
+    let ce_arn = made["computeEnvironmentArn"]
+        .as_str()
+        .expect("a compute environment");
+    aws(
+        endpoint,
+        "batch",
+        "POST",
+        "/v1/createjobqueue",
+        "application/json",
+        &serde_json::json!({
+            "jobQueueName": queue,
+            "state": "ENABLED",
+            "priority": 1,
+            "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce_arn}],
+        })
+        .to_string(),
+    );
+    arn
+}
+
+/// A fresh bucket on the moto at `endpoint`; the `s3://` URL of a store in it.
+pub(crate) fn new_bucket(endpoint: &str, tag: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let bucket = format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    aws(
+        endpoint,
+        "s3",
+        "PUT",
+        &format!("/{bucket}"),
+        "text/plain",
+        "",
+    );
+    format!("s3://{bucket}/wflow")
+}
+
+/// `cmd` set to use the S3 store `url` on the moto at `endpoint` and its Batch queue `queue`,
+/// with nothing from the caller's configuration (`dir`: the machine's config home).
+pub(crate) fn on_moto(
+    cmd: &mut Command,
+    url: &str,
+    endpoint: &str,
+    queue: &str,
+    dir: &std::path::Path,
+) {
+    cmd.env("WFLOW_STORE", url)
+        .env("WFLOW_S3_ENDPOINT", endpoint)
+        .env("WFLOW_S3_PATH_STYLE", "true")
+        .env("WFLOW_BATCH_QUEUE", queue)
+        .env("WFLOW_BATCH_IMAGE", "wflow-worker:test")
+        .env("WFLOW_BATCH_ENDPOINT", endpoint)
+        .env("WFLOW_BATCH_REGION", "us-east-1")
+        .env("XDG_CONFIG_HOME", dir)
+        .env_remove("WFLOW_CONFIG")
+        .env_remove("WFLOW_COMPUTE")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL");
+    for (k, v) in TestServer::credential_env() {
+        cmd.env(k, v);
+    }
 }
 
 pub(crate) fn between<'a>(text: &'a str, a: &str, b: &str) -> Option<&'a str> {
@@ -529,47 +588,24 @@ pub struct BatchEnv {
 
 impl BatchEnv {
     pub fn new(tag: &str) -> BatchEnv {
-        let c = cloud();
-        static N: AtomicU64 = AtomicU64::new(0);
-        let bucket = format!(
-            "{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        aws(
-            &c.endpoint,
-            "s3",
-            "PUT",
-            &format!("/{bucket}"),
-            "text/plain",
-            "",
-        );
         BatchEnv {
             env: Env::new(),
-            url: format!("s3://{bucket}/wflow"),
+            url: new_bucket(&cloud().endpoint, tag),
         }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let c = cloud();
         let mut cmd = self.env.command(args);
-        cmd.env("WFLOW_STORE", &self.url)
-            .env("WFLOW_S3_ENDPOINT", &c.endpoint)
-            .env("WFLOW_S3_PATH_STYLE", "true")
-            .env("WFLOW_BATCH_QUEUE", &c.queue)
-            .env("WFLOW_BATCH_IMAGE", "wflow-worker:test")
-            .env("WFLOW_BATCH_ENDPOINT", &c.endpoint)
-            .env("WFLOW_BATCH_REGION", "us-east-1")
-            .env("WFLOW_BATCH_POLL_MIN_MS", "300")
-            .env("WFLOW_BATCH_POLL_MAX_MS", "2000")
-            .env("XDG_CONFIG_HOME", self.env.dir.path())
-            .env_remove("WFLOW_CONFIG")
-            .env_remove("WFLOW_COMPUTE")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL");
-        for (k, v) in TestServer::credential_env() {
-            cmd.env(k, v);
-        }
+        on_moto(
+            &mut cmd,
+            &self.url,
+            &c.endpoint,
+            &c.queue,
+            self.env.dir.path(),
+        );
+        cmd.env("WFLOW_BATCH_POLL_MIN_MS", "300")
+            .env("WFLOW_BATCH_POLL_MAX_MS", "2000");
         cmd
     }
 
@@ -649,8 +685,13 @@ impl BatchEnv {
 
 /// The last lines of every worker's stderr (for failure messages).
 pub fn worker_logs() -> String {
+    logs_tail(cloud().shim.logs.path())
+}
+
+/// The last lines of each worker's stderr in the shim's log directory `dir`.
+pub(crate) fn logs_tail(dir: &std::path::Path) -> String {
     let mut out = String::new();
-    if let Ok(rd) = std::fs::read_dir(cloud().shim.logs.path()) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             if e.path().extension().is_some_and(|x| x == "err") {
                 let text = std::fs::read_to_string(e.path()).unwrap_or_default();

@@ -15,14 +15,13 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::batch::aws;
-use crate::deploy_env::{CLOUD_LOGS, DeployEnv, cloud, same_tasks, worker_logs};
+use crate::deploy_env::{DeployEnv, cloud, same_tasks, worker_logs};
 use crate::util::{guest, stderr};
 // ---------------------------------------------------------------------------------------------
 
 #[test]
 fn hello_deployed_triggered_and_inspected_like_a_local_run() {
     let m = DeployEnv::new("deploy-hello");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-hello", m.tag);
     let created = m.create("example-hello", &name, &["-p", "name=deploy"]);
     assert_eq!(created["changed"], true, "{created}");
@@ -91,7 +90,6 @@ fn hello_deployed_triggered_and_inspected_like_a_local_run() {
 
 /// `deploy create` then `trigger --wait` of a fresh deployment; the run's pathspec.
 fn deploy_and_run(m: &DeployEnv, package: &str, short: &str, params: &[&str]) -> String {
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-{short}", m.tag);
     m.create(package, &name, params);
     m.trigger_wait(&name, &[])
@@ -116,7 +114,6 @@ fn a_branch_runs_as_a_parallel_state_with_the_same_artifacts() {
 #[test]
 fn a_foreach_of_50_is_one_array_job_with_the_same_artifacts() {
     let m = DeployEnv::new("deploy-foreach");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-foreach", m.tag);
     m.create("example-foreach", &name, &["-p", "n=50"]);
     let v = m.trigger_wait_json(&name);
@@ -162,7 +159,6 @@ fn a_foreach_of_50_is_one_array_job_with_the_same_artifacts() {
 #[test]
 fn a_foreach_wider_than_an_array_job_maps_over_its_chunks() {
     let m = DeployEnv::new("deploy-chunks");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-chunks", m.tag);
     m.create_with(
         "example-foreach",
@@ -199,7 +195,6 @@ fn a_foreach_wider_than_an_array_job_maps_over_its_chunks() {
 #[test]
 fn a_step_timeout_fails_the_deployed_run() {
     let m = DeployEnv::new("deploy-timeout");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-timeout", m.tag);
     m.create_with(
         "test-program-hostile",
@@ -268,7 +263,6 @@ fn a_failing_step_under_catch_keeps_its_error_and_the_run_succeeds() {
 #[test]
 fn a_failed_run_is_recorded_as_failed_and_resumed_locally() {
     let m = DeployEnv::new("deploy-resume");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-faulty", m.tag);
     m.create("test-program-faulty", &name, &["-p", "mode=error"]);
     let out = m.wflow(&["deploy", "trigger", &name, "--wait", "--json"]);
@@ -320,7 +314,6 @@ fn a_failed_run_is_recorded_as_failed_and_resumed_locally() {
 #[test]
 fn schedules_and_triggers_are_created_read_back_and_removed() {
     let m = DeployEnv::new("deploy-sched");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let (first, second) = (format!("{}-up", m.tag), format!("{}-down", m.tag));
     m.create("example-hello", &first, &["--schedule", "rate(1 hour)"]);
     let show = m.json_ok(&["deploy", "show", &first]);
@@ -569,7 +562,6 @@ fn a_failed_attempt_is_retried_inside_its_job() {
 #[test]
 fn a_stopped_execution_is_recorded_as_a_failed_run_by_the_ended_rule() {
     let m = DeployEnv::new("deploy-stop");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-stop", m.tag);
     let created = m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
     assert_eq!(created["records_ended"], true, "{created}");
@@ -770,7 +762,6 @@ fn states(target: &str, body: Value) -> Value {
 #[test]
 fn switches_and_a_loop_run_deployed_like_locally() {
     let m = DeployEnv::new("deploy-control");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-control", m.tag);
     m.create("test-program-control", &name, &["-p", "choice=fan"]);
     let run = m.trigger_wait(&name, &[]);
@@ -834,7 +825,6 @@ fn measure_a_1000_item_foreach() {
         .unwrap_or(1000);
     let items = format!("n={n}");
     let m = DeployEnv::new("deploy-measure");
-    CLOUD_LOGS.get_or_init(|| cloud().shim.logs.path().to_path_buf());
     let name = format!("{}-measure", m.tag);
     let created = m.create("example-foreach", &name, &["-p", &items]);
     let t = std::time::Instant::now();

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
-use wflow_store_s3::testing::{self, TestServer};
+use wflow_store_s3::testing;
 
-use crate::batch::{DockerShim, aws, between};
+use crate::batch::{DockerShim, aws, logs_tail, new_bucket, on_moto, set_up_batch};
 use crate::util::{Env, guest, root, stderr};
 
 pub struct DeployCloud {
@@ -39,46 +39,7 @@ pub fn cloud() -> &'static DeployCloud {
             "application/json",
             r#"{"stepfunctions": {"execute_state_machine": true}}"#,
         );
-        let role = aws(
-            &endpoint,
-            "iam",
-            "POST",
-            "/",
-            "application/x-www-form-urlencoded",
-            "Action=CreateRole&Version=2010-05-08&RoleName=wflow-deploy&AssumeRolePolicyDocument=%7B%7D",
-        );
-        let role = between(&role, "<Arn>", "</Arn>")
-            .expect("CreateRole returns the role's ARN")
-            .to_string();
-        let ce = aws(
-            &endpoint,
-            "batch",
-            "POST",
-            "/v1/createcomputeenvironment",
-            "application/json",
-            &serde_json::json!({
-                "computeEnvironmentName": "wflow-deploy-ce",
-                "type": "UNMANAGED",
-                "state": "ENABLED",
-                "serviceRole": role,
-            })
-            .to_string(),
-        );
-        let ce: Value = serde_json::from_str(&ce).expect("JSON");
-        aws(
-            &endpoint,
-            "batch",
-            "POST",
-            "/v1/createjobqueue",
-            "application/json",
-            &serde_json::json!({
-                "jobQueueName": QUEUE,
-                "state": "ENABLED",
-                "priority": 1,
-                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-            })
-            .to_string(),
-        );
+        let role = set_up_batch(&endpoint, "wflow-deploy", "wflow-deploy-ce", QUEUE);
         DeployCloud {
             endpoint,
             shim,
@@ -97,21 +58,11 @@ pub struct DeployEnv {
 
 impl DeployEnv {
     pub fn new(tag: &str) -> DeployEnv {
-        let c = cloud();
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let bucket = format!("{tag}-{}-{n}", std::process::id());
-        aws(
-            &c.endpoint,
-            "s3",
-            "PUT",
-            &format!("/{bucket}"),
-            "text/plain",
-            "",
-        );
         DeployEnv {
             env: Env::new(),
-            url: format!("s3://{bucket}/wflow"),
+            url: new_bucket(&cloud().endpoint, tag),
             tag: format!("{tag}{n}"),
         }
     }
@@ -119,25 +70,11 @@ impl DeployEnv {
     pub fn command(&self, args: &[&str]) -> Command {
         let c = cloud();
         let mut cmd = self.env.command(args);
-        cmd.env("WFLOW_STORE", &self.url)
-            .env("WFLOW_S3_ENDPOINT", &c.endpoint)
-            .env("WFLOW_S3_PATH_STYLE", "true")
-            .env("WFLOW_BATCH_QUEUE", QUEUE)
-            .env("WFLOW_BATCH_IMAGE", "wflow-worker:test")
-            .env("WFLOW_BATCH_ENDPOINT", &c.endpoint)
-            .env("WFLOW_BATCH_REGION", "us-east-1")
-            .env("WFLOW_DEPLOY_ROLE", &c.role)
+        on_moto(&mut cmd, &self.url, &c.endpoint, QUEUE, self.env.dir.path());
+        cmd.env("WFLOW_DEPLOY_ROLE", &c.role)
             .env("WFLOW_DEPLOY_EVENTS_ROLE", &c.role)
             .env("WFLOW_DEPLOY_ENDPOINT", &c.endpoint)
-            .env("WFLOW_DEPLOY_REGION", "us-east-1")
-            .env("XDG_CONFIG_HOME", self.env.dir.path())
-            .env_remove("WFLOW_CONFIG")
-            .env_remove("WFLOW_COMPUTE")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL");
-        for (k, v) in TestServer::credential_env() {
-            cmd.env(k, v);
-        }
+            .env("WFLOW_DEPLOY_REGION", "us-east-1");
         cmd
     }
 
@@ -267,27 +204,8 @@ impl DeployEnv {
 
 /// The last lines of every worker's stderr (for failure messages).
 pub fn worker_logs() -> String {
-    let mut out = String::new();
-    let Some(c) = CLOUD_LOGS.get() else {
-        return out;
-    };
-    if let Ok(rd) = std::fs::read_dir(c) {
-        for e in rd.flatten() {
-            if e.path().extension().is_some_and(|x| x == "err") {
-                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(5).collect();
-                out.push_str(&format!(
-                    "--- {}\n{}\n",
-                    e.path().display(),
-                    tail.join("\n")
-                ));
-            }
-        }
-    }
-    out
+    logs_tail(cloud().shim.logs.path())
 }
-
-pub static CLOUD_LOGS: OnceLock<std::path::PathBuf> = OnceLock::new();
 
 pub fn same_tasks(m: &DeployEnv, local: &str, deployed: &str, steps: &[&str]) {
     let (l, d) = (m.tasks(local), m.tasks(deployed));
