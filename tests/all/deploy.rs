@@ -603,34 +603,7 @@ fn a_stopped_execution_is_recorded_as_a_failed_run_by_the_ended_rule() {
     );
     let template = transformer["InputTemplate"].as_str().unwrap().to_string();
 
-    let v = m.json_ok(&["deploy", "trigger", &name]);
-    let (run, execution) = (
-        v["pathspec"].as_str().unwrap().to_string(),
-        v["execution"].as_str().unwrap().to_string(),
-    );
-    // Once `start` has recorded the run, stop the execution.
-    let mut recorded = false;
-    for _ in 0..600 {
-        let out = m.wflow(&["show", "--json", &run]);
-        if out.status.success() {
-            recorded = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(recorded, "the run was never recorded\n{}", worker_logs());
-    states("StopExecution", json!({"executionArn": execution}));
-    // moto's interpreter may still be inside a state when the stop arrives and report the
-    // execution as running a moment longer: wait (bounded) for the status AWS gives at once.
-    let mut described = states("DescribeExecution", json!({"executionArn": execution}));
-    for _ in 0..300 {
-        if described["status"] != "RUNNING" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        described = states("DescribeExecution", json!({"executionArn": execution}));
-    }
-    assert_eq!(described["status"], "ABORTED", "{described}");
+    let (run, execution, described) = trigger_and_stop(&m, &name);
     assert_eq!(
         m.json_ok(&["show", &run])["status"],
         "running",
@@ -721,11 +694,53 @@ fn a_stopped_execution_is_recorded_as_a_failed_run_by_the_ended_rule() {
         m.json_ok(&["deploy", "show", &name])["records_ended"],
         false
     );
+    // Without the rule, `deploy show` records a stopped execution's run when it lists it.
+    let (run, _, _) = trigger_and_stop(&m, &name);
+    assert_eq!(m.json_ok(&["show", &run])["status"], "running");
+    let show = m.json_ok(&["deploy", "show", &name]);
+    assert_eq!(show["executions"][0]["status"], "ABORTED", "{show}");
+    let shown = m.json_ok(&["show", &run]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(shown.to_string().contains("was stopped"), "{shown}");
     m.create("test-program-hostile", &name, &["-p", "mode=loop"]);
     assert_eq!(m.json_ok(&["deploy", "show", &name])["records_ended"], true);
     m.json_ok(&["deploy", "delete", &name]);
     let rules = events("ListRules", json!({"NamePrefix": format!("wflow-{name}")}));
     assert_eq!(rules["Rules"], json!([]), "{rules}");
+}
+
+/// Triggers `name`, stops its execution once `start` recorded the run, and waits (bounded) for
+/// moto to report it ABORTED. The run's pathspec, the execution's ARN and its description.
+fn trigger_and_stop(m: &DeployEnv, name: &str) -> (String, String, Value) {
+    let v = m.json_ok(&["deploy", "trigger", name]);
+    let (run, execution) = (
+        v["pathspec"].as_str().unwrap().to_string(),
+        v["execution"].as_str().unwrap().to_string(),
+    );
+    // Once `start` has recorded the run, stop the execution.
+    let mut recorded = false;
+    for _ in 0..600 {
+        let out = m.wflow(&["show", "--json", &run]);
+        if out.status.success() {
+            recorded = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(recorded, "the run was never recorded\n{}", worker_logs());
+    states("StopExecution", json!({"executionArn": execution}));
+    // moto's interpreter may still be inside a state when the stop arrives and report the
+    // execution as running a moment longer: wait (bounded) for the status AWS gives at once.
+    let mut described = states("DescribeExecution", json!({"executionArn": execution}));
+    for _ in 0..300 {
+        if described["status"] != "RUNNING" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        described = states("DescribeExecution", json!({"executionArn": execution}));
+    }
+    assert_eq!(described["status"], "ABORTED", "{described}");
+    (run, execution, described)
 }
 
 /// One EventBridge call to the test moto; its JSON answer.

@@ -1,5 +1,6 @@
 //! The generated ASL for every graph shape. These assert the structure; the state machines also
-//! run end to end on moto in tests/all/deploy.rs (linear, branch, foreach, nested foreach, catch).
+//! run end to end on moto in tests/all/deploy.rs (linear, branch, foreach, nested foreach, catch,
+//! a foreach in chunks, switches and a loop).
 
 use super::*;
 use wflow_core::{FlowSpec, StepSpec};
