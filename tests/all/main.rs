@@ -31,6 +31,8 @@ mod crash;
 mod deploy;
 /// The moto + shim test bed of the `wflow deploy` tests.
 mod deploy_env;
+/// `wflow deploy`'s schedules, triggers and ended rule (EventBridge), read back and run.
+mod deploy_events;
 /// The examples run and their artifacts read back.
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.
