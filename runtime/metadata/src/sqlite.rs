@@ -108,6 +108,7 @@ impl Metadata {
         for event in events {
             crate::summary::note(&tx, &self.path, &mut touched, event)?;
             apply(&tx, &self.path, event)?;
+            crate::summary::applied(&mut touched, event);
         }
         crate::summary::flush(&tx, &self.path, &touched)?;
         tx.commit().map_err(err)
@@ -137,7 +138,10 @@ impl Metadata {
             crate::summary::note(&tx, &self.path, &mut touched, event)?;
             let sp = tx.savepoint().map_err(err)?;
             match apply(&sp, &self.path, event) {
-                Ok(()) => sp.commit().map_err(err)?,
+                Ok(()) => {
+                    sp.commit().map_err(err)?;
+                    crate::summary::applied(&mut touched, event);
+                }
                 Err(e) => {
                     if sp.is_autocommit() {
                         // SQLite rolled the whole transaction back (disk full, I/O error...).

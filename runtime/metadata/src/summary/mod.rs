@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::{Status, StepStats, TaskRecord};
 
 mod sqlite;
-pub(crate) use sqlite::{flush, note, read_stats};
+pub(crate) use sqlite::{applied, flush, note, read_stats};
 
 /// One task's share of its step's summary.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -52,7 +52,9 @@ fn share(conn: &Connection, path: &Path, run_id: &str, task_id: u64) -> Result<O
     }
 }
 
-/// Notes the share of the task `event` touches, before it applies.
+/// Notes the share of the task `event` touches, before it applies. (A task's start is noted
+/// once it applied, with no share before, saving a read: had the task been recorded, its start
+/// would have failed.)
 pub(crate) fn note(
     conn: &Connection,
     path: &Path,
@@ -60,11 +62,22 @@ pub(crate) fn note(
     event: &Event,
 ) -> Result<()> {
     if let Some((run_id, task_id)) = task_of(event)
+        && !matches!(event, Event::TaskStarted { .. })
         && !touched.has(run_id, task_id)
     {
         touched.note(run_id, task_id, share(conn, path, run_id, task_id)?);
     }
     Ok(())
+}
+
+/// Notes what `event` did once it applied: a task started had no share before.
+pub(crate) fn applied(touched: &mut Touched, event: &Event) {
+    if let Event::TaskStarted {
+        run_id, task_id, ..
+    } = event
+    {
+        touched.note(run_id, *task_id, None);
+    }
 }
 
 /// Writes the summaries the batch changed, once its events applied.
@@ -289,6 +302,10 @@ mod tests {
                             manifest: None,
                         },
                     );
+                    if at > 2 {
+                        // A second start of a task recorded already (task 1, the third event).
+                        with_bad.insert(0, events[2].clone());
+                    }
                     assert!(meta.record_skipping_failures(&with_bad).is_err());
                 }
                 _ => {
