@@ -52,6 +52,18 @@ pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// The body of `GET url` (`http://127.0.0.1:PORT/path`).
+fn http_get(url: &str) -> String {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let body = raw(
+        &format!("http://{host}"),
+        &format!("GET {path} HTTP/1.1\r\n"),
+        b"",
+    );
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 fn text(out: &std::process::Output) -> String {
     format!(
         "{}{}",
@@ -117,6 +129,16 @@ fn env_and_file_secrets_reach_the_step_and_are_redacted_everywhere_else() {
     let show = env.wflow(&["show", "--json", &other]);
     let task: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(task["secrets"], serde_json::json!([]), "{task}");
+    // And the UI's task page.
+    let ui = crate::ui::UiServer::start(&env);
+    let page = http_get(&format!("{}/{start}", ui.url));
+    assert!(
+        page.contains(
+            "<th>secrets</th><td><code>db_password</code>, <code>api_token</code> (names only)</td>"
+        ),
+        "{page}"
+    );
+    drop(ui);
 
     // A step error and a panic quoting the values: the messages are redacted wherever shown.
     for (mode, want) in [
@@ -366,4 +388,39 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
         assert!(files_holding(m.env.dir.path(), value).is_empty());
         assert!(files_holding(cloud().shim.logs.path(), value).is_empty());
     }
+}
+
+#[test]
+fn the_secrets_example_runs_under_its_policy_as_its_readme_says() {
+    let env = Env::new();
+    let g = guest("example-secrets");
+    let policy = crate::util::root().join("examples/secrets/policy.toml");
+    let refused = env.wflow(&["run", g.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains(
+            "step `fetch`: secret `api_token` is not allowed by the policy (allowed: none)"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    let out = env
+        .command(&[
+            "run",
+            g.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .env("REPORT_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs = text(&env.wflow(&["logs", "Report/latest/fetch"]));
+    assert!(
+        logs.contains(
+            "GET /reports/weekly with Authorization: Bearer [wflow: secret api_token redacted]"
+        ),
+        "{logs}"
+    );
+    assert!(files_holding(env.dir.path(), TOKEN).is_empty());
 }

@@ -27,13 +27,13 @@ fn browser_tools() {
 }
 
 /// A `wflow ui` on a free port over an env's store; stopped when dropped.
-struct UiServer {
+pub(crate) struct UiServer {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl UiServer {
-    fn start(env: &Env) -> UiServer {
+    pub(crate) fn start(env: &Env) -> UiServer {
         let child = env
             .command(&["ui", "--port", "0", "--json"])
             .stdout(Stdio::piped())

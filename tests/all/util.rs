@@ -73,6 +73,7 @@ const GUESTS: &[&str] = &[
     "test-program-cards",
     "test-program-control",
     "test-program-secrets",
+    "example-secrets",
     "test-program-cache",
     "example-polyglot",
 ];

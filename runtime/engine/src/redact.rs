@@ -39,7 +39,7 @@ impl Redactor {
                 (v.clone(), with.into_bytes())
             })
             .collect();
-        needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        needles.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
         Redactor {
             needles: Arc::new(needles),
         }

@@ -75,15 +75,8 @@ mod tests {
             name: name.into(),
             source,
         };
-        // SAFETY: no other test of this crate reads or writes this variable.
-        unsafe { std::env::set_var("WFLOW_TEST_SECRET_A", "from-env") };
         let got = read_secrets(&[
-            grant(
-                "a",
-                SecretSource::Env {
-                    var: "WFLOW_TEST_SECRET_A".into(),
-                },
-            ),
+            grant("a", SecretSource::Env { var: "PATH".into() }),
             grant(
                 "b",
                 SecretSource::File {
@@ -92,7 +85,10 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(got.get("a").unwrap(), b"from-env");
+        assert_eq!(
+            got.get("a").unwrap(),
+            &std::env::var_os("PATH").unwrap().into_encoded_bytes()
+        );
         assert_eq!(got.get("b").unwrap(), b"from-a-file");
 
         let err = read_secrets(&[grant(
