@@ -90,6 +90,15 @@ impl DockerShim {
         shim
     }
 
+    /// Sets variables of the worker image's environment for the jobs of the store `url`.
+    pub fn set_image_env(&self, url: &str, vars: &[(&str, &str)]) {
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        self.image_env
+            .lock()
+            .unwrap()
+            .insert(url.to_string(), vars.collect());
+    }
+
     fn serve(self: &Arc<Self>, conn: TcpStream) {
         let mut reader = BufReader::new(conn.try_clone().unwrap());
         let mut out = conn;
@@ -624,13 +633,7 @@ impl BatchEnv {
 
     /// Sets variables of the worker image's environment for this store's jobs.
     pub fn image_env(&self, vars: &[(&str, &str)]) {
-        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        cloud()
-            .shim
-            .image_env
-            .lock()
-            .unwrap()
-            .insert(self.url.clone(), vars.collect());
+        cloud().shim.set_image_env(&self.url, vars);
     }
 
     /// `wflow run --json FLOW --compute C EXTRA…`; the summary and stderr.

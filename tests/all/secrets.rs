@@ -288,19 +288,9 @@ fn bucket_objects(endpoint: &str, bucket: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-#[test]
-fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
-    use crate::batch::{BatchEnv, cloud, worker_logs};
-    let m = BatchEnv::new("secrets");
-    let endpoint = &cloud().endpoint;
-    let bucket = m
-        .url
-        .trim_start_matches("s3://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    // A JSON secret read by key, and a plain one by its ARN.
+/// Two secrets in the Secrets Manager of moto at `endpoint` (named after `bucket`) — a JSON one
+/// read by key, a plain one by its ARN — and a policy in `dir` granting both; its path.
+fn secrets_manager_policy(endpoint: &str, bucket: &str, dir: &Path) -> String {
     aws_json(
         endpoint,
         "secretsmanager.CreateSecret",
@@ -314,7 +304,7 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
         "secretsmanager.CreateSecret",
         &serde_json::json!({"Name": format!("{bucket}/token"), "SecretString": TOKEN}),
     );
-    let policy = m.env.dir.path().join("policy.toml");
+    let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
         format!(
@@ -326,7 +316,40 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
         ),
     )
     .unwrap();
-    let policy = policy.to_str().unwrap();
+    policy.to_str().unwrap().to_string()
+}
+
+/// The bucket of an `s3://bucket/prefix` store URL.
+fn bucket_of(url: &str) -> String {
+    url.trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Asserts that no object of `bucket` holds a byte sequence of either value.
+fn assert_bucket_clean(endpoint: &str, bucket: &str) {
+    let objects = bucket_objects(endpoint, bucket);
+    assert!(objects.len() > 10, "{} objects", objects.len());
+    for value in [PASSWORD, TOKEN] {
+        let found: Vec<&String> = objects
+            .iter()
+            .filter(|(_, b)| b.windows(value.len()).any(|w| w == value.as_bytes()))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(found.is_empty(), "{value} in {found:?}");
+    }
+}
+
+#[test]
+fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
+    use crate::batch::{BatchEnv, cloud, worker_logs};
+    let m = BatchEnv::new("secrets");
+    let endpoint = &cloud().endpoint;
+    let bucket = bucket_of(&m.url);
+    let policy = secrets_manager_policy(endpoint, &bucket, m.env.dir.path());
+    let policy = policy.as_str();
     // The worker image carries the same policy: the worker checks the sandbox against its own.
     m.image_env(&[("WFLOW_POLICY", policy)]);
 
@@ -376,15 +399,8 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
 
     // Not a byte of either value in the bucket (artifacts, logs, task descriptions, reports,
     // records), under the local directory, or in what the workers printed.
-    let objects = bucket_objects(endpoint, &bucket);
-    assert!(objects.len() > 10, "{} objects", objects.len());
+    assert_bucket_clean(endpoint, &bucket);
     for value in [PASSWORD, TOKEN] {
-        let found: Vec<&String> = objects
-            .iter()
-            .filter(|(_, b)| b.windows(value.len()).any(|w| w == value.as_bytes()))
-            .map(|(k, _)| k)
-            .collect();
-        assert!(found.is_empty(), "{value} in {found:?}");
         assert!(files_holding(m.env.dir.path(), value).is_empty());
         assert!(files_holding(cloud().shim.logs.path(), value).is_empty());
     }
@@ -423,4 +439,36 @@ fn the_secrets_example_runs_under_its_policy_as_its_readme_says() {
         "{logs}"
     );
     assert!(files_holding(env.dir.path(), TOKEN).is_empty());
+}
+
+#[test]
+fn secrets_from_secrets_manager_in_a_deployed_run() {
+    use crate::deploy_env::{DeployEnv, cloud, worker_logs};
+    let m = DeployEnv::new("secrets");
+    let endpoint = &cloud().endpoint;
+    let bucket = bucket_of(&m.url);
+    let policy = secrets_manager_policy(endpoint, &bucket, m.env.dir.path());
+    cloud()
+        .shim
+        .set_image_env(&m.url, &[("WFLOW_POLICY", policy.as_str())]);
+    let name = format!("{}-secrets", m.tag);
+    m.create("test-program-secrets", &name, &["--policy", &policy]);
+    let run = m.trigger_wait(&name, &[]);
+    let start = m.tasks(&run)[&("start".to_string(), vec![])].clone();
+    let lengths = m.json_ok(&["artifact", "get", &format!("{start}/lengths")]);
+    assert_eq!(lengths, serde_json::json!([PASSWORD.len(), TOKEN.len()]));
+    let logs = text(&m.wflow(&["logs", &start]));
+    assert!(
+        logs.contains("half [wflow: secret db_password redacted] and the token [wflow: secret api_token redacted]"),
+        "{logs}\n{}",
+        worker_logs()
+    );
+    assert_eq!(
+        m.json_ok(&["show", &start])["secrets"],
+        serde_json::json!(["db_password", "api_token"])
+    );
+    assert_bucket_clean(endpoint, &bucket);
+    for value in [PASSWORD, TOKEN] {
+        assert!(files_holding(m.env.dir.path(), value).is_empty());
+    }
 }
