@@ -96,19 +96,26 @@ fn check_case(env: &Env, comps: &Path, case: &Value) {
     );
     let client = env.client();
     let run = client.run(&pathspec).unwrap();
-    let tasks = run.tasks().unwrap();
+    let mut tasks = run.tasks().unwrap();
+    tasks.sort_by_key(|t| t.record().task_id);
     let want_tasks = case["tasks"].as_object().unwrap();
     assert_eq!(
         tasks.len(),
         want_tasks.len(),
         "case {name}: tasks of {pathspec}"
     );
+    // A task's key: its step and foreach path, and for the second and later iterations of a
+    // loop `#2`, `#3`… (in task id order, as `scripts/compat-corpus` keys them).
+    let mut seen = std::collections::HashMap::new();
     for task in &tasks {
         let r = task.record();
-        let key = std::iter::once(r.step.clone())
+        let base = std::iter::once(r.step.clone())
             .chain(r.foreach_path.iter().map(|i| i.to_string()))
             .collect::<Vec<_>>()
             .join("/");
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n == 1 { base } else { format!("{base}#{n}") };
         let what = format!("case {name}: task {key} ({})", task.pathspec());
         let want = want_tasks
             .get(&key)
