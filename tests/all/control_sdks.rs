@@ -3,7 +3,9 @@
 //! chosen with `self.next` / `this.next` each way and in a foreach, a loop bounded by
 //! `max_iterations` / `maxIterations`, resume of a failed iteration, a missing or undeclared
 //! choice, a secret the step did not ask for, and `next` as an ordinary artifact outside a switch
-//! (as flows written for 0.1 use it); and the `examples/{python,js}-loop` examples.
+//! (as flows written for 0.1 use it); the `examples/{python,js}-loop` examples; and, on
+//! `test-programs/{python,js}/read_secret`, a secret refused by the policy or given from the
+//! environment, read as text and bytes, redacted in the logs.
 
 use serde_json::Value;
 
@@ -184,5 +186,65 @@ fn the_python_and_js_loop_examples_publish_or_discard() {
                 "{example}"
             );
         }
+    }
+}
+
+#[test]
+fn python_and_js_steps_read_the_secrets_the_policy_gives_them() {
+    use crate::secrets::PASSWORD;
+    for flow in [
+        "test-programs/python/read_secret.py",
+        "test-programs/js/read_secret.js",
+    ] {
+        let env = Env::new();
+        let path = prepared(flow);
+        let run = |extra: &[&str]| {
+            let mut args = vec!["run", "--json", path.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            env.command(&args)
+                .env("WFLOW_TEST_DB_PASSWORD", PASSWORD)
+                .output()
+                .unwrap()
+        };
+        // Not granted: refused before the run.
+        let out = run(&[]);
+        assert!(!out.status.success(), "{flow}");
+        assert!(
+            stderr(&out).contains("step `start`: secret `db_password` is not allowed by the policy"),
+            "{flow}: {}",
+            stderr(&out)
+        );
+        // Granted from an environment variable: read as text and bytes, redacted in the logs.
+        let policy = env.dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[grants]\nsecrets = [\"db_password\"]\n\n\
+             [secrets.db_password]\nenv = \"WFLOW_TEST_DB_PASSWORD\"\n",
+        )
+        .unwrap();
+        let out = run(&["--policy", policy.to_str().unwrap()]);
+        assert!(out.status.success(), "{flow}: {}", stderr(&out));
+        let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let start = task_of(&s, "start");
+        assert_eq!(
+            env.artifact(&format!("{start}/length")),
+            PASSWORD.len(),
+            "{flow}"
+        );
+        let logs = env.wflow(&["logs", &start]);
+        let logs = String::from_utf8_lossy(&logs.stdout);
+        assert!(
+            logs.contains("connecting with password [wflow: secret db_password redacted]"),
+            "{flow}: {logs}"
+        );
+        // A step that did not ask for it gets `SecretNotFound`.
+        let refused = env.artifact(&format!("{}/refused", task_of(&s, "end")));
+        assert!(
+            refused
+                .as_str()
+                .unwrap()
+                .contains("step `end` was given no secret `db_password`"),
+            "{flow}: {refused}"
+        );
     }
 }
