@@ -415,7 +415,7 @@ async fn list_tasks(
     Path(run_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Page<wflow_metadata::TaskRecord>>> {
-    let (mut after, mut limit, mut step) = (-1i64, MAX_PAGE, None);
+    let (mut after, mut limit, mut step, mut item) = (-1i64, MAX_PAGE, None, None);
     // A page of one step in another order (`sort`, `desc`, `status`, `offset`): what the UI's
     // step table asks for.
     let mut query: Option<TaskQuery> = None;
@@ -424,6 +424,15 @@ async fn list_tasks(
             "after" => after = int(&k, &v, -1, i64::MAX)?,
             "limit" => limit = int(&k, &v, 1, MAX_PAGE)?,
             "step" => step = Some(v),
+            "item" => {
+                let path: Vec<u32> = serde_json::from_str(&v).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "`item` must be a foreach item's path as a JSON list of indices \
+                         (`[7]`, `[2,7]`), not `{v}`"
+                    ))
+                })?;
+                item = Some(path);
+            }
             "sort" => {
                 query.get_or_insert_default().sort = v
                     .parse::<TaskSort>()
@@ -443,6 +452,25 @@ async fn list_tasks(
                 )));
             }
         }
+    }
+    if let Some(path) = item {
+        // The newest task of one foreach item of one step: what `Flow/run/step[7]` names.
+        let Some(step) = step else {
+            return Err(ApiError::bad_request("`item` names a task of one `step`"));
+        };
+        if query.is_some() || after != -1 {
+            return Err(ApiError::bad_request(
+                "`item` finds one task: no `after`, `sort`, `desc`, `status` or `offset` with it",
+            ));
+        }
+        let items = db::task_of_item(&state.pool, &run_id, &step, &path).await?;
+        if items.is_empty() && db::run(&state.pool, &run_id).await?.is_none() {
+            return Err(ApiError::unknown_run(&run_id));
+        }
+        return Ok(Json(Page {
+            items,
+            next_offset: None,
+        }));
     }
     if let Some(mut q) = query {
         let Some(step) = step else {

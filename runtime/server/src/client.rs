@@ -532,6 +532,33 @@ impl MetadataStore for HttpMetadata {
         self.tasks_where(run_id, Some(step))
     }
 
+    fn task_of_item(&self, run_id: &str, step: &str, path: &[u32]) -> Result<Option<TaskRecord>> {
+        let item = serde_json::to_string(path).expect("numbers serialise");
+        match self.inner.get::<Page<TaskRecord>>(
+            &format!(
+                "/api/v1/runs/{}/tasks?step={}&item={}",
+                enc(run_id),
+                enc(step),
+                enc(&item)
+            ),
+            &format!("finding the task of item {item} of step `{step}` of run `{run_id}`"),
+        ) {
+            Ok(page) => Ok(page.items.into_iter().next()),
+            Err(MetadataError::UnknownRun { .. }) => Ok(None),
+            // An older service finds no item: read the step's tasks and look here.
+            Err(MetadataError::Service { message, .. })
+                if message.contains("unknown query parameter") =>
+            {
+                Ok(self
+                    .tasks_of_step(run_id, step)?
+                    .into_iter()
+                    .rev()
+                    .find(|t| t.foreach_path == path))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn flows(&self) -> Result<Vec<String>> {
         self.inner.get("/api/v1/flows", "listing flows")
     }

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -118,6 +118,12 @@ CREATE TABLE task_cache (
     FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id) ON DELETE CASCADE
 );
 CREATE INDEX task_cache_by_key ON task_cache (scope, item);
+";
+
+/// Version 6: `tasks_by_item`, the task of a foreach item found by its path (as version 8 of
+/// the SQLite records).
+const V6: &str = "
+CREATE INDEX tasks_by_item ON tasks (run_id, step, foreach_path);
 ";
 
 /// The schema could not be brought up to date.

@@ -697,6 +697,21 @@ fn a_steps_tasks_page_in_any_order_as_sqlite_gives_it() {
             }
         }
     }
+    // The task of a foreach item: the same as SQLite's, one request.
+    for path in [[0u32, 0], [1, 2], [4, 10], [9, 9]] {
+        assert_eq!(
+            ada.task_of_item("R1", "work", &path)
+                .unwrap()
+                .map(|t| t.task_id),
+            sqlite
+                .task_of_item("R1", "work", &path)
+                .unwrap()
+                .map(|t| t.task_id),
+            "{path:?}"
+        );
+    }
+    assert!(ada.task_of_item("R1", "work", &[1, 2]).unwrap().is_some());
+    assert!(ada.task_of_item("nope", "work", &[1, 2]).unwrap().is_none());
     // Bad paging requests are refused, naming the problem.
     let base = format!("{}/api/v1/runs/R1/tasks", svc.url);
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -708,6 +723,9 @@ fn a_steps_tasks_page_in_any_order_as_sqlite_gives_it() {
         ("step=work&sort=speed", "`speed` is not a task order"),
         ("sort=item", "page the tasks of one `step`"),
         ("step=work&offset=3&after=2", "not both"),
+        ("step=work&item=7", "`item` must be a foreach item's path"),
+        ("item=[7]", "a task of one `step`"),
+        ("step=work&item=[7]&sort=item", "finds one task"),
     ] {
         let mut r = agent
             .get(&format!("{base}?{q}"))

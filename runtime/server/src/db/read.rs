@@ -205,6 +205,31 @@ pub async fn step_tasks(
     rows.iter().map(read_task).collect()
 }
 
+/// The newest task of step `step` of run `run_id` on foreach item `path` (none or one), by the
+/// index `tasks (run_id, step, foreach_path)`.
+pub async fn task_of_item(
+    pool: &Pool,
+    run_id: &str,
+    step: &str,
+    path: &[u32],
+) -> ApiResult<Vec<TaskRecord>> {
+    let client = pool.get().await?;
+    let err = |e: tokio_postgres::Error| ApiError::db("finding the task of a foreach item", &e);
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
+             AND foreach_path = $3 ORDER BY task_id DESC LIMIT 1"
+        ))
+        .await
+        .map_err(err)?;
+    let path = serde_json::to_string(path).expect("numbers serialise");
+    let rows = client
+        .query(&st, &[&run_id, &step, &path])
+        .await
+        .map_err(err)?;
+    rows.iter().map(read_task).collect()
+}
+
 /// Per key, the caller's earlier successful tasks filed under it, newest first, at most `limit`
 /// each: one query for all keys. Only the caller's own runs count: another user's records could
 /// otherwise put their outputs into the caller's runs.
