@@ -406,6 +406,81 @@ fn a_swapped_or_crafted_compiled_cache_entry_is_not_run() {
     );
 }
 
+/// `wflow check` with the env's own cache and key; returns stderr (which says how many functions
+/// a compile reused).
+fn check_cached(env: &Env, flow: &std::path::Path) -> String {
+    let out = env
+        .command(&["check", flow.to_str().unwrap()])
+        .env("WFLOW_CACHE_DIR", env.dir.path().join("cache"))
+        .env("XDG_CONFIG_HOME", env.dir.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stderr(&out)
+}
+
+/// The functions a compile reused and compiled, from its note.
+fn functions_of(err: &str) -> (usize, usize) {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("Compiled the component: "))
+        .unwrap_or_else(|| panic!("no compile note in:\n{err}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+/// Issue 15 item 3: a component whose code is unchanged (here: the same component with one more
+/// custom section, a new digest) takes its functions from the function cache (all but a few
+/// trampolines); a damaged function cache is not trusted: the next compile compiles everything
+/// and writes a good one again.
+#[test]
+fn unchanged_functions_are_reused_across_components_and_a_damaged_function_cache_is_not() {
+    let env = Env::new();
+    let hello = guest("example-hello");
+    // (Functions that occur twice in one component may be reused from the first.)
+    let first = functions_of(&check_cached(&env, &hello));
+    let all = first.0 + first.1;
+    assert!(first.1 > 10 && first.1 * 2 > all, "{first:?}");
+    let mostly_reused = |(reused, compiled): (usize, usize)| {
+        assert_eq!(reused + compiled, all);
+        assert!(
+            reused > 4 * compiled,
+            "{reused} reused, {compiled} compiled"
+        );
+    };
+    // The same code under another digest: a custom section `x` appended.
+    let mut bytes = std::fs::read(&hello).unwrap();
+    bytes.extend_from_slice(&[0, 3, 1, b'x', b'!']);
+    let variant = env.dir.path().join("variant.wasm");
+    std::fs::write(&variant, &bytes).unwrap();
+    mostly_reused(functions_of(&check_cached(&env, &variant)));
+    // Loaded from the compiled-code cache now: no compile at all.
+    assert!(!check_cached(&env, &variant).contains("Compiled the component"));
+
+    let pack = std::fs::read_dir(env.dir.path().join("cache/compiled"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("functions.pack");
+    let mut damaged = std::fs::read(&pack).unwrap();
+    let at = damaged.len() / 3;
+    damaged[at] ^= 1;
+    std::fs::write(&pack, &damaged).unwrap();
+    bytes.push(0); // one more custom section, empty: another digest, so another compile
+    bytes.extend_from_slice(&[2, 1, b'y']);
+    std::fs::write(&variant, &bytes).unwrap();
+    let again = functions_of(&check_cached(&env, &variant));
+    assert!(again.0 + again.1 == all && again.1 * 2 > all, "{again:?}");
+    bytes.extend_from_slice(&[0, 2, 1, b'z']);
+    std::fs::write(&variant, &bytes).unwrap();
+    mostly_reused(functions_of(&check_cached(&env, &variant)));
+}
+
 /// Issue 20: after a kill -9 during a large streamed write, the writer's scratch file stayed in
 /// the store's `tmp/` forever. The next run removes scratch files no live process holds (a writer
 /// keeps its file locked) once they are a minute old; a live writer's file is kept.

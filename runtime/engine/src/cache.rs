@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! <cache_dir>/wasmtime-<version>-<settings hash>/<blake3 of the component>.cwasm
+//! <cache_dir>/wasmtime-<version>-<settings hash>/functions.pack   (see crate::functions)
 //! ```
 //! Loading compiled code runs it as native code, so a cache entry is **authenticated** before
 //! wasmtime sees it: each file is the serialized code followed by a BLAKE3 keyed hash (the key a
@@ -16,13 +17,15 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wflow_core::Digest;
 
-use crate::compile::{self, Compiler};
+use crate::compile::{self, Compiler, Reused};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::functions::Functions;
 
 /// The last bytes of an authenticated cache file.
 const MAGIC: &[u8; 8] = b"wflowmac";
@@ -49,7 +52,7 @@ pub(crate) fn compile(
     bytes: &[u8],
     digest: &Digest,
     origin: &str,
-) -> Result<(Component, Option<String>)> {
+) -> Result<(Component, Option<String>, Option<CompileStats>)> {
     let cache = match &engine.config().cache_dir {
         None => Ok(None),
         Some(dir) => Cache::open(engine, dir).map(Some),
@@ -60,12 +63,15 @@ pub(crate) fn compile(
     };
     if let Some(cache) = &cache {
         match cache.load(engine, digest) {
-            Ok(Some(c)) => return Ok((c, None)),
+            Ok(Some(c)) => return Ok((c, None, None)),
             Ok(None) => {}
             Err(w) => warning = Some(w),
         }
     }
-    let (component, code) = build(engine, bytes, origin)?;
+    // The functions of earlier compiles (the interpreter of a rebuilt Python flow): a damaged or
+    // foreign pack is ignored, not trusted.
+    let functions = cache.as_ref().map(|c| Arc::new(c.load_functions()));
+    let (component, code, reused) = build(engine, bytes, origin, functions.as_ref())?;
     if let Some(cache) = &cache {
         let code = match code {
             Some(code) => Some(code),
@@ -73,37 +79,89 @@ pub(crate) fn compile(
         };
         // The cache is an optimisation: failing to write it must not fail the run.
         if let Some(code) = code {
-            cache.store(digest, &code);
+            cache.store(&cache.file(digest), &digest.to_string(), &code);
+        }
+        if let Some(r) = &reused {
+            cache.store(&cache.dir.join(FUNCTIONS), FUNCTIONS, &r.pack);
         }
     }
-    Ok((component, warning))
+    let stats = reused.map(|r| CompileStats {
+        functions_reused: r.reused,
+        functions_compiled: r.compiled,
+    });
+    Ok((component, warning, stats))
 }
 
-/// Compiles where the engine says; returns the component and, when it came from a child, the
-/// serialized code (to cache without serialising again).
-fn build(engine: &Engine, bytes: &[u8], origin: &str) -> Result<(Component, Option<Vec<u8>>)> {
+/// How a component was compiled with the function cache: functions taken from it (compiled for
+/// an earlier component) and functions compiled now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Functions whose code came from the function cache.
+    pub functions_reused: usize,
+    /// Functions compiled (and added to the cache).
+    pub functions_compiled: usize,
+}
+
+/// The function cache's file in the cache folder (see [`crate::functions`]).
+const FUNCTIONS: &str = "functions.pack";
+
+/// Compiles where the engine says, with the function cache when there is one; returns the
+/// component, the serialized code when it is at hand (to cache without serialising again) and
+/// the function cache to keep.
+fn build(
+    engine: &Engine,
+    bytes: &[u8],
+    origin: &str,
+    functions: Option<&Arc<Functions>>,
+) -> Result<(Component, Option<Vec<u8>>, Option<Reused>)> {
     match &engine.config().compiler {
-        Compiler::InProcess => Component::new(engine.wasmtime(), bytes)
-            .map(|c| (c, None))
+        Compiler::InProcess if functions.is_none() => Component::new(engine.wasmtime(), bytes)
+            .map(|c| (c, None, None))
             .map_err(|e| EngineError::Invalid {
                 origin: origin.into(),
                 reason: format!("{e:#}"),
             }),
-        Compiler::Subprocess { program, args } => {
-            let code = compile::in_child(engine, program, args, bytes, origin)?;
-            // SAFETY: the code was just compiled by this same binary in a child process and
-            // passed back through a pipe nobody else holds; wasmtime still checks its header.
-            #[allow(unsafe_code)]
-            let component =
-                unsafe { Component::deserialize(engine.wasmtime(), &code) }.map_err(|e| {
-                    EngineError::Compile {
+        Compiler::InProcess => {
+            let functions = functions.expect("checked above");
+            let code =
+                compile::with_functions(engine.config(), bytes, functions).map_err(|reason| {
+                    EngineError::Invalid {
                         origin: origin.into(),
-                        reason: format!("loading the compiled code: {e:#}"),
+                        reason,
                     }
                 })?;
-            Ok((component, Some(code)))
+            let (reused, compiled) = functions.counts();
+            let reused = Reused {
+                reused,
+                compiled,
+                pack: functions.pack(),
+            };
+            load_compiled(engine, code, origin).map(|(c, code)| (c, code, Some(reused)))
+        }
+        Compiler::Subprocess { program, args } => {
+            let (code, reused) =
+                compile::in_child(engine, program, args, bytes, origin, functions)?;
+            load_compiled(engine, code, origin).map(|(c, code)| (c, code, reused))
         }
     }
+}
+
+/// Loads code compiled by this binary, in this process or a child; returns it with the code.
+fn load_compiled(
+    engine: &Engine,
+    code: Vec<u8>,
+    origin: &str,
+) -> Result<(Component, Option<Vec<u8>>)> {
+    // SAFETY: the code was just compiled by this same binary, here or in a child process whose
+    // pipe nobody else holds; wasmtime still checks its header.
+    #[allow(unsafe_code)]
+    let component = unsafe { Component::deserialize(engine.wasmtime(), &code) }.map_err(|e| {
+        EngineError::Compile {
+            origin: origin.into(),
+            reason: format!("loading the compiled code: {e:#}"),
+        }
+    })?;
+    Ok((component, Some(code)))
 }
 
 /// An open, trusted cache folder and its key.
@@ -142,14 +200,49 @@ impl Cache {
         self.dir.join(format!("{digest}.cwasm"))
     }
 
-    fn tag(&self, digest: &Digest, code: &[u8]) -> blake3::Hash {
+    /// The tag of a cache file's content: `label` is the component's digest for its code, or
+    /// [`FUNCTIONS`] for the function cache.
+    fn tag(&self, label: &str, code: &[u8]) -> blake3::Hash {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(self.context.as_bytes());
         h.update(&[0]);
-        h.update(digest.to_string().as_bytes());
+        h.update(label.as_bytes());
         h.update(&[0]);
         h.update(code);
         h.finalize()
+    }
+
+    /// The content of the cache file `path` if its tag verifies for `label`; `Ok(None)` if there
+    /// is no such file, `Err(why)` if it does not verify.
+    fn read(&self, path: &Path, label: &str) -> std::result::Result<Option<Vec<u8>>, String> {
+        let mut file = match std::fs::read(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        };
+        let Some(code_len) = file.len().checked_sub(TAG + MAGIC.len()) else {
+            return Err("it is not an authenticated cache entry".into());
+        };
+        let (code, trailer) = file.split_at(code_len);
+        let (tag, magic) = trailer.split_at(TAG);
+        if magic != MAGIC {
+            return Err("it is not an authenticated cache entry".into());
+        }
+        let tag: [u8; TAG] = tag.try_into().expect("split at TAG bytes");
+        // `blake3::Hash` compares in constant time.
+        if blake3::Hash::from_bytes(tag) != self.tag(label, code) {
+            return Err(format!(
+                "its authentication tag does not match: it was not written by this user's wflow \
+                 for {}",
+                if label == FUNCTIONS {
+                    "this engine"
+                } else {
+                    "this component"
+                }
+            ));
+        }
+        file.truncate(code_len);
+        Ok(Some(file))
     }
 
     /// The cached component, `None` if there is none, or a warning if the file does not verify
@@ -160,51 +253,44 @@ impl Cache {
         digest: &Digest,
     ) -> std::result::Result<Option<Component>, String> {
         let path = self.file(digest);
-        let file = match std::fs::read(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
         let rejected = |why: &str| {
             format!(
                 "ignored the cached compiled code {} ({why}); compiling the component again",
                 path.display()
             )
         };
-        let Some(code_len) = file.len().checked_sub(TAG + MAGIC.len()) else {
-            return Err(rejected("it is not an authenticated cache entry"));
+        let Some(code) = self
+            .read(&path, &digest.to_string())
+            .map_err(|why| rejected(&why))?
+        else {
+            return Ok(None);
         };
-        let (code, trailer) = file.split_at(code_len);
-        let (tag, magic) = trailer.split_at(TAG);
-        if magic != MAGIC {
-            return Err(rejected("it is not an authenticated cache entry"));
-        }
-        let tag: [u8; TAG] = tag.try_into().expect("split at TAG bytes");
-        // `blake3::Hash` compares in constant time.
-        if blake3::Hash::from_bytes(tag) != self.tag(digest, code) {
-            return Err(rejected(
-                "its authentication tag does not match: it was not written by this user's wflow \
-                 for this component",
-            ));
-        }
         // SAFETY: the bytes carry a tag made with this user's secret key over this component's
         // digest, so they are code this user's wflow compiled for this very component; they are
         // checked in memory, so nothing can change them between the check and the load.
         // Wasmtime still refuses code for another version or other settings.
         #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize(engine.wasmtime(), code) };
+        let loaded = unsafe { Component::deserialize(engine.wasmtime(), &code) };
         loaded
             .map(Some)
             .map_err(|e| rejected(&format!("wasmtime refused it: {e}")))
     }
 
-    /// Writes `code` with its tag (to a temporary file renamed into place).
-    fn store(&self, digest: &Digest, code: &[u8]) {
-        let file = self.file(digest);
-        let tmp = self
-            .dir
-            .join(format!(".{digest}.{}.tmp", std::process::id()));
-        let tag = self.tag(digest, code);
+    /// The function cache: empty when there is none, or when it does not verify or parse (then
+    /// it is replaced after the compile).
+    fn load_functions(&self) -> Functions {
+        self.read(&self.dir.join(FUNCTIONS), FUNCTIONS)
+            .ok()
+            .flatten()
+            .and_then(|pack| Functions::from_pack(&pack))
+            .unwrap_or_default()
+    }
+
+    /// Writes `code` to `file` with its tag for `label` (to a temporary file renamed into place).
+    fn store(&self, file: &Path, label: &str, code: &[u8]) {
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let tag = self.tag(label, code);
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -216,7 +302,7 @@ impl Cache {
                 f.write_all(tag.as_bytes())?;
                 f.write_all(MAGIC)
             })
-            .and_then(|()| std::fs::rename(&tmp, &file));
+            .and_then(|()| std::fs::rename(&tmp, file));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }

@@ -12,10 +12,12 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineConfig, wasmtime_config};
 use crate::error::{EngineError, Result};
+use crate::functions::Functions;
 use crate::precheck::CompileLimits;
 
 /// Where components are compiled.
@@ -37,23 +39,70 @@ pub enum Compiler {
 /// Most bytes of compiled code a child may return.
 const MAX_CODE: u64 = 4 << 30;
 
-/// Compiles `bytes` in a bounded child process; returns the serialized code.
+/// What a compile with the function cache took from it: functions reused and compiled, and the
+/// pack to keep.
+pub(crate) struct Reused {
+    pub(crate) reused: usize,
+    pub(crate) compiled: usize,
+    pub(crate) pack: Vec<u8>,
+}
+
+/// Compiles `bytes` in this process with the function cache `functions` (an engine of `config`'s
+/// settings without pooling, whose code any engine of those settings loads); returns the
+/// serialized code.
+pub(crate) fn with_functions(
+    config: &EngineConfig,
+    bytes: &[u8],
+    functions: &Arc<Functions>,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut wcfg = wasmtime_config(&EngineConfig {
+        pooling: false,
+        ..config.clone()
+    });
+    wcfg.enable_incremental_compilation(functions.clone())
+        .map_err(|e| format!("cannot configure wasmtime: {e:#}"))?;
+    let engine =
+        wasmtime::Engine::new(&wcfg).map_err(|e| format!("cannot configure wasmtime: {e:#}"))?;
+    engine
+        .precompile_component(bytes)
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Compiles `bytes` in a bounded child process, with the function cache when given; returns the
+/// serialized code and the function cache to keep.
 pub(crate) fn in_child(
     engine: &Engine,
     program: &PathBuf,
     args: &[String],
     bytes: &[u8],
     origin: &str,
-) -> Result<Vec<u8>> {
+    functions: Option<&Arc<Functions>>,
+) -> Result<(Vec<u8>, Option<Reused>)> {
     let config = engine.config();
     let limits = &config.compile_limits;
     let failed = |reason: String| EngineError::Compile {
         origin: origin.into(),
         reason,
     };
+    // With a function cache, the child reads `[pack length: u64 LE][pack][component]` and writes
+    // `[code length: u64 LE][code][functions reused: u64 LE][functions compiled: u64 LE][pack]`.
+    let pack = functions.map(|f| f.pack());
+    let mut input = Vec::new();
+    if let Some(pack) = &pack {
+        input.extend_from_slice(&(pack.len() as u64).to_le_bytes());
+        input.extend_from_slice(pack);
+    }
+    drop(pack);
+    let input: &[u8] = if input.is_empty() {
+        bytes
+    } else {
+        input.extend_from_slice(bytes);
+        &input
+    };
     let mut child = Command::new(program)
         .args(args)
         .args(settings_args(config))
+        .args(functions.map(|_| "--functions=1"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -70,7 +119,7 @@ pub(crate) fn in_child(
     let (code, message, status, killed) = std::thread::scope(|s| {
         s.spawn(move || {
             // The child may die before reading everything: its status says why.
-            let _ = stdin.write_all(bytes);
+            let _ = stdin.write_all(input);
         });
         let code = s.spawn(move || {
             let mut code = Vec::new();
@@ -118,7 +167,33 @@ pub(crate) fn in_child(
         ));
     }
     if status.success() {
-        return code.map_err(|e| failed(format!("reading the compiled code: {e}")));
+        let out = code.map_err(|e| failed(format!("reading the compiled code: {e}")))?;
+        if functions.is_none() {
+            return Ok((out, None));
+        }
+        let word = |at: usize| {
+            out.get(at..at + 8)
+                .map(|n| u64::from_le_bytes(n.try_into().expect("8 bytes")))
+        };
+        let framed = word(0)
+            .map(|n| n as usize)
+            .filter(|&n| n <= out.len().saturating_sub(24));
+        let (Some(n), Some(reused), Some(compiled)) = (
+            framed,
+            framed.and_then(|n| word(8 + n)),
+            framed.and_then(|n| word(16 + n)),
+        ) else {
+            return Err(failed("the compiler's output is cut short".into()));
+        };
+        let reused = Reused {
+            reused: reused as usize,
+            compiled: compiled as usize,
+            pack: out[24 + n..].to_vec(),
+        };
+        let mut code = out;
+        code.truncate(8 + n);
+        code.drain(..8);
+        return Ok((code, Some(reused)));
     }
     use std::os::unix::process::ExitStatusExt;
     let out_of_memory = message.contains("memory allocation of")
@@ -181,6 +256,7 @@ fn child(args: &[String]) -> std::result::Result<(), String> {
         compile_limits: CompileLimits::default(),
         ..EngineConfig::default()
     };
+    let mut with_cache = false;
     fn parse<T: std::str::FromStr>(a: &str, value: &str) -> std::result::Result<T, String> {
         value.parse().map_err(|_| format!("bad value in `{a}`"))
     }
@@ -194,6 +270,7 @@ fn child(args: &[String]) -> std::result::Result<(), String> {
             "--max-wasm-stack" => config.max_wasm_stack = parse(a, value)?,
             "--cpu-secs" => config.compile_limits.max_cpu_secs = parse(a, value)?,
             "--memory-mb" => config.compile_limits.max_memory_mb = parse(a, value)?,
+            "--functions" => with_cache = value == "1",
             _ => return Err(format!("unexpected argument `{a}`")),
         }
     }
@@ -202,15 +279,31 @@ fn child(args: &[String]) -> std::result::Result<(), String> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| format!("reading the component: {e}"))?;
-    let engine = wasmtime::Engine::new(&wasmtime_config(&config))
-        .map_err(|e| format!("cannot configure wasmtime: {e:#}"))?;
-    let code = engine
-        .precompile_component(&bytes)
-        .map_err(|e| format!("{e:#}"))?;
-    std::io::stdout()
-        .lock()
-        .write_all(&code)
-        .map_err(|e| format!("writing the compiled code: {e}"))
+    let mut out = std::io::stdout().lock();
+    let written = if with_cache {
+        let n = bytes
+            .get(..8)
+            .map(|n| u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize)
+            .filter(|&n| n <= bytes.len() - 8)
+            .ok_or("the function cache's length is missing")?;
+        // A pack that does not parse is an empty cache: it only costs time.
+        let functions = Arc::new(Functions::from_pack(&bytes[8..8 + n]).unwrap_or_default());
+        let code = with_functions(&config, &bytes[8 + n..], &functions)?;
+        let (reused, compiled) = functions.counts();
+        out.write_all(&(code.len() as u64).to_le_bytes())
+            .and_then(|()| out.write_all(&code))
+            .and_then(|()| out.write_all(&(reused as u64).to_le_bytes()))
+            .and_then(|()| out.write_all(&(compiled as u64).to_le_bytes()))
+            .and_then(|()| out.write_all(&functions.pack()))
+    } else {
+        let engine = wasmtime::Engine::new(&wasmtime_config(&config))
+            .map_err(|e| format!("cannot configure wasmtime: {e:#}"))?;
+        let code = engine
+            .precompile_component(&bytes)
+            .map_err(|e| format!("{e:#}"))?;
+        out.write_all(&code)
+    };
+    written.map_err(|e| format!("writing the compiled code: {e}"))
 }
 
 /// Caps this process's CPU time and address space, and turns off core dumps.

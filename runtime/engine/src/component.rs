@@ -114,6 +114,7 @@ pub struct FlowComponent {
     digest: Digest,
     spec: FlowSpec,
     warnings: Vec<String>,
+    compiled: Option<cache::CompileStats>,
 }
 
 impl FlowComponent {
@@ -130,6 +131,12 @@ impl FlowComponent {
     /// The flow's spec as the guest declared it (not yet validated).
     pub fn spec(&self) -> &FlowSpec {
         &self.spec
+    }
+
+    /// How the component was compiled, when it was compiled now (not loaded from the cache) with
+    /// the function cache: how many functions were reused from earlier compiles.
+    pub fn compiled(&self) -> Option<cache::CompileStats> {
+        self.compiled
     }
 
     /// What went wrong on the way without failing the load (a cache entry that did not verify,
@@ -157,7 +164,7 @@ impl Engine {
         check_header(bytes, origin)?;
         crate::precheck::check(bytes, origin, &self.config().compile_limits)?;
         let digest = Digest::of(bytes);
-        let (component, warning) = cache::compile(self, bytes, &digest, origin)?;
+        let (component, warning, compiled) = cache::compile(self, bytes, &digest, origin)?;
         let v0_2 = check_world(self, &component, origin)?;
         let instance_pre =
             self.linker()
@@ -177,6 +184,7 @@ impl Engine {
             digest,
             spec,
             warnings: warning.into_iter().collect(),
+            compiled,
         })
     }
 }

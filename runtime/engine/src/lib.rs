@@ -28,6 +28,7 @@ mod component;
 mod denial;
 mod engine;
 mod error;
+mod functions;
 mod host;
 mod logs;
 mod precheck;
@@ -37,7 +38,7 @@ mod sandbox;
 mod spec;
 mod task;
 
-pub use cache::default_cache_key;
+pub use cache::{CompileStats, default_cache_key};
 pub use compile::{Compiler, compile_main};
 pub use component::{FLOW_EXPORT, FlowComponent};
 pub use engine::{DEFAULT_MEMORY_MB, EPOCH_TICK_MS, Engine, EngineConfig};

@@ -113,10 +113,17 @@ pub fn host_memory(policy: &wflow_policy::Policy) -> Option<u64> {
     (mb != u64::MAX).then(|| mb.saturating_mul(1 << 20))
 }
 
-/// Prints what loading a component warned about.
+/// Prints what loading a component warned about, and how much of a compile earlier compiles
+/// saved.
 pub fn warn(printer: &Printer, component: &wflow_engine::FlowComponent) {
     for w in component.warnings() {
         printer.warning(w);
+    }
+    if let Some(c) = component.compiled() {
+        printer.note(format!(
+            "Compiled the component: {} functions reused from earlier compiles, {} compiled",
+            c.functions_reused, c.functions_compiled
+        ));
     }
 }
 
