@@ -68,7 +68,7 @@ impl Share {
 
 const COUNTS: usize = 9;
 
-/// The summaries of tasks' shares, by step (what SQLite's `GROUP BY` gives).
+/// The summaries of tasks' shares, by step (what SQLite's `step_summary` holds).
 pub(crate) fn stats_of<'a>(shares: impl IntoIterator<Item = &'a Share>) -> Vec<StepStats> {
     let mut by_step: BTreeMap<&str, Change> = BTreeMap::new();
     for s in shares {
