@@ -2,9 +2,11 @@
 
 ``wflow build`` generates the application module ``wflow_app``::
 
+    from wflow._component import export, sources_at
+    sources_at("/0", "/home/you/flows/etl")  # tracebacks name the author's files
     import flow                            # the author's module
-    from wflow._component import export
     Flow = export(flow)                    # what componentize-py exports as `wflow:flow/flow`
+    bundle()                               # lazily imported modules (wflow/_bundle.py)
 
 componentize-py runs that module at build time (pre-initialisation), so a syntax error, a missing
 import or an invalid flow class fails ``wflow build`` with its traceback.
