@@ -404,6 +404,26 @@ fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
         assert!(files_holding(m.env.dir.path(), value).is_empty());
         assert!(files_holding(cloud().shim.logs.path(), value).is_empty());
     }
+
+    // A secret Secrets Manager does not have: the task fails naming the secret and the source.
+    let text_of_policy = std::fs::read_to_string(policy).unwrap();
+    let missing = m.env.dir.path().join("missing.toml");
+    std::fs::write(
+        &missing,
+        text_of_policy.replace(&format!("{bucket}/db"), &format!("{bucket}/no-such-secret")),
+    )
+    .unwrap();
+    let (out, _) = m.run(
+        "test-program-secrets",
+        "local",
+        &["--policy", missing.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let want = format!(
+        "secret `db_password` could not be read from key `password` of AWS Secrets Manager secret \
+         `{bucket}/no-such-secret` where the task runs: no such secret (ResourceNotFoundException)"
+    );
+    assert!(text(&out).contains(&want), "{}", text(&out));
 }
 
 #[test]

@@ -11,9 +11,11 @@ use crate::task::Secrets;
 
 /// The values to hide and what replaces each, longest value first (so that a value containing
 /// another is replaced whole).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Redactor {
     needles: Arc<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Which bytes begin a value: the scan copies runs of other bytes whole.
+    starts: Arc<[bool; 256]>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -40,8 +42,13 @@ impl Redactor {
             })
             .collect();
         needles.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        let mut starts = [false; 256];
+        for (value, _) in &needles {
+            starts[usize::from(value[0])] = true;
+        }
         Redactor {
             needles: Arc::new(needles),
+            starts: Arc::new(starts),
         }
     }
 
@@ -67,6 +74,16 @@ impl Redactor {
     fn scan(&self, input: &[u8], out: &mut Vec<u8>, last: bool) -> usize {
         let mut i = 0;
         'outer: while i < input.len() {
+            // Bytes that begin no value go out as they are.
+            let plain = input[i..]
+                .iter()
+                .position(|b| self.starts[usize::from(*b)])
+                .unwrap_or(input.len() - i);
+            out.extend_from_slice(&input[i..i + plain]);
+            i += plain;
+            if i == input.len() {
+                break;
+            }
             let rest = &input[i..];
             if !last
                 && self
