@@ -112,6 +112,7 @@ mod backend;
 mod delete;
 mod error;
 mod inline;
+mod merge;
 mod model;
 mod objects;
 mod paging;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, ffi, params};
 
+use crate::merge::{self, AttemptRow, Op, TaskRow};
 use crate::{Event, MetadataError, Result, schema};
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -94,7 +95,8 @@ impl Metadata {
         &self.path
     }
 
-    /// Applies events in order in one transaction.
+    /// Applies events in order in one transaction (the updates of a row created in the same
+    /// batch folded into its insert: see [`merge`]).
     ///
     /// All or nothing: if one event fails (say a task of a run that was never started), none of
     /// them is recorded and the error names the culprit.
@@ -104,11 +106,21 @@ impl Metadata {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
+        // Each task's share of its step's summary as it was before the batch (no event changes
+        // a share before the task's first event in the batch: see `summary::note`).
         let mut touched = crate::summary::Touched::default();
         for event in events {
             crate::summary::note(&tx, &self.path, &mut touched, event)?;
-            apply(&tx, &self.path, event)?;
+            // A task started in the batch had no share before it (had it been recorded, its
+            // start would fail the batch).
             crate::summary::applied(&mut touched, event);
+        }
+        for op in merge::merge(events) {
+            match op {
+                Op::Event(event) => apply(&tx, &self.path, event)?,
+                Op::Task(row) => insert_task(&tx, &self.path, &row)?,
+                Op::Attempt(row) => insert_attempt(&tx, &self.path, &row)?,
+            }
         }
         crate::summary::flush(&tx, &self.path, &touched)?;
         tx.commit().map_err(err)
@@ -549,6 +561,110 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 return Err(run_missing(run_id));
             }
         }
+    }
+    Ok(())
+}
+
+/// Inserts a task's row as a batch's events left it (see [`merge`]).
+fn insert_task(conn: &Connection, path: &Path, row: &TaskRow) -> Result<()> {
+    let (run_id, task_id) = (row.run_id, row.task_id);
+    let what = format!("task {task_id} of run `{run_id}`");
+    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
+                                finished_ms, manifest, attempts, foreach_items, manifest_bytes,
+                                origin_run, origin_task, component, cached)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+        .map_err(|e| MetadataError::sqlite(path, format!("recording {what}"), e))?;
+    let foreach_path = serde_json::to_string(row.foreach_path).expect("numbers serialise");
+    let inputs = serde_json::to_string(row.inputs).expect("numbers serialise");
+    st.execute(params![
+        run_id,
+        task_id,
+        row.step,
+        foreach_path,
+        inputs,
+        row.status.as_str(),
+        row.started_ms,
+        row.finished_ms,
+        hex(&row.manifest),
+        row.attempts,
+        hex(&row.foreach_items),
+        row.manifest_bytes,
+        row.origin_run,
+        row.origin_task,
+        hex(&row.component),
+        row.cached
+    ])
+    .map_err(|e| {
+        if is_duplicate(&e) {
+            MetadataError::AlreadyRecorded {
+                path: path.to_path_buf(),
+                what,
+            }
+        } else if is_missing_parent_row(&e) {
+            MetadataError::UnknownRun {
+                path: path.to_path_buf(),
+                run_id: run_id.to_string(),
+            }
+        } else {
+            MetadataError::sqlite(path, format!("recording {what}"), e)
+        }
+    })?;
+    Ok(())
+}
+
+/// Inserts an attempt's row as a batch's events left it (see [`merge`]), and counts it on its
+/// task when the task's row was not in the batch.
+fn insert_attempt(conn: &Connection, path: &Path, row: &AttemptRow) -> Result<()> {
+    let (run_id, task_id, attempt) = (row.run_id, row.task_id, row.attempt);
+    let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
+    let sql_err = |e| MetadataError::sqlite(path, format!("recording {what}"), e);
+    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms, finished_ms,
+                                   error, stdout, stderr, stdout_bytes, stderr_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .map_err(sql_err)?;
+    st.execute(params![
+        run_id,
+        task_id,
+        attempt,
+        row.status.as_str(),
+        row.started_ms,
+        row.finished_ms,
+        row.error,
+        hex(&row.stdout),
+        hex(&row.stderr),
+        row.stdout_bytes,
+        row.stderr_bytes
+    ])
+    .map_err(|e| {
+        if is_duplicate(&e) {
+            MetadataError::AlreadyRecorded {
+                path: path.to_path_buf(),
+                what: what.clone(),
+            }
+        } else if is_missing_parent_row(&e) {
+            MetadataError::UnknownTask {
+                path: path.to_path_buf(),
+                run_id: run_id.to_string(),
+                task_id,
+            }
+        } else {
+            sql_err(e)
+        }
+    })?;
+    if row.count_on_task {
+        conn.prepare_cached(
+            "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = ?1 AND task_id = ?2",
+        )
+        .and_then(|mut st| st.execute(params![run_id, task_id]))
+        .map_err(sql_err)?;
     }
     Ok(())
 }
