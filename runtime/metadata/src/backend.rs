@@ -19,6 +19,15 @@ use crate::{
     StepStats, TaskQuery, TaskRecord,
 };
 
+/// How long the [`Recorder`](crate::Recorder) of a SQLite file gathers events before it writes
+/// them. Every transaction rewrites the pages it touches (tables, indexes, the step summaries)
+/// into the WAL: written as soon as they arrive, a foreach of trivial tasks commits a transaction
+/// for every event or two, which costs far more than the events themselves. A few milliseconds
+/// gather tens of tasks per transaction. A process killed within the window loses those tasks'
+/// ends as it would lose tasks still running: `wflow resume` runs them again. `flush` (and the
+/// run's end) does not wait for it.
+pub const SQLITE_BATCH_WINDOW: Duration = Duration::from_millis(5);
+
 /// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
 pub trait MetadataStore: Send + Sync + 'static {
     /// Applies events in order; all or nothing where the backend can (see each implementation).
@@ -61,7 +70,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     }
 
     /// How long a [`Recorder`](crate::Recorder) may hold events back to write more of them at
-    /// once: zero for a local file, a fraction of a second where each write is a request.
+    /// once: a few milliseconds for a local file, a fraction of a second where each write is a
+    /// request.
     fn batch_window(&self) -> Duration {
         Duration::ZERO
     }
@@ -284,6 +294,10 @@ impl MetadataStore for Metadata {
     fn tags(&self, run_id: &str) -> Result<Vec<String>> {
         Metadata::tags(self, run_id)
     }
+    fn batch_window(&self) -> Duration {
+        SQLITE_BATCH_WINDOW
+    }
+
     fn path(&self) -> &Path {
         Metadata::path(self)
     }

@@ -99,10 +99,15 @@ impl Recorder {
     /// Queues `event` for writing; never blocks on SQLite.
     pub fn send(&self, event: Event) {
         let mut state = self.shared.lock();
+        // The writer waits for the first event of a batch only: while it gathers one (its batch
+        // window) or writes one, waking it for every event would only cost a switch of threads.
+        let first = state.queue.is_empty();
         state.queue.push(event);
         state.sent += 1;
         drop(state);
-        self.shared.wake.notify_one();
+        if first {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Blocks until every event sent so far is written; returns the first error since the last
