@@ -26,7 +26,7 @@ use crate::{
 /// gather tens of tasks per transaction. A process killed within the window loses those tasks'
 /// ends as it would lose tasks still running: `wflow resume` runs them again. `flush` (and the
 /// run's end) does not wait for it.
-pub const SQLITE_BATCH_WINDOW: Duration = Duration::from_millis(5);
+pub(crate) const SQLITE_BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 /// Records of runs, tasks and attempts, and the runs' tags, wherever they are kept.
 pub trait MetadataStore: Send + Sync + 'static {
