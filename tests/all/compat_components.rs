@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::util::{Env, root, stderr};
 
 /// The released versions whose corpus every host must run.
-const VERSIONS: &[&str] = &["0.1.0"];
+const VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// The corpus of `version` in a temporary directory: the Rust components and `polyglot/` as
 /// committed, the Python and JavaScript ones out of their archives (each checked by size and
@@ -22,6 +22,9 @@ fn unpack(version: &str, expect: &Value) -> tempfile::TempDir {
     let src = root().join("tests/compat").join(version).join("components");
     let dir = tempfile::tempdir().unwrap();
     for sub in ["rust", "polyglot"] {
+        if !src.join(sub).is_dir() {
+            continue; // a corpus without a polyglot flow (0.2.0 on)
+        }
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for e in std::fs::read_dir(src.join(sub)).unwrap().flatten() {
             std::fs::copy(e.path(), dir.path().join(sub).join(e.file_name())).unwrap();
@@ -196,8 +199,9 @@ fn the_components_of_a_release_run_as_they_did() {
         interpreted.dedup();
         two_at_a_time(&interpreted, |c| {
             let out = env.wflow(&["check", c.to_str().unwrap()]);
+            // A flow asking for secrets is refused by the default policy (its cases give one).
             assert!(
-                out.status.success(),
+                out.status.success() || stderr(&out).contains("is refused by the policy"),
                 "check {}: {}",
                 c.display(),
                 stderr(&out)
