@@ -63,15 +63,17 @@ pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
     ))
 }
 
-/// Looks up every ready task not looked up yet, in one call to the records. A failing lookup
-/// finds nothing (the tasks run).
+/// Looks up the ready tasks from position `from` on that were not looked up yet, in one call to
+/// the records. A failing lookup finds nothing (the tasks run).
 pub(crate) async fn look_up(
     ready: &mut VecDeque<Pending>,
+    from: usize,
     steps: &Steps<'_>,
     recorder: &Arc<Recorder>,
 ) {
     let mut wanted: Vec<(usize, CacheKey)> = Vec::new();
-    for (i, p) in ready.iter_mut().enumerate() {
+    for (i, p) in ready.range_mut(from..).enumerate() {
+        let i = from + i;
         if p.candidates.is_some() {
             continue;
         }

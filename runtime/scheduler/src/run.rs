@@ -184,6 +184,9 @@ struct State {
     run_id: String,
     next_task: u64,
     ready: VecDeque<Pending>,
+    /// How many tasks at the back of `ready` were not looked up in the cache yet (new tasks
+    /// join at the back, so they are always its last ones).
+    unlooked: usize,
     joins: HashMap<(String, u64), JoinWait>,
     /// Each running task's step, split frames and cache key.
     running: HashMap<u64, (String, Vec<Frame>, Option<CacheKey>)>,
@@ -196,6 +199,7 @@ struct State {
 impl State {
     fn new_task(&mut self, step: &str, inputs: Vec<(u64, InputArtifacts)>, stack: Vec<Frame>) {
         self.next_task += 1;
+        self.unlooked += 1;
         self.ready.push_back(Pending {
             task_id: self.next_task,
             step: step.into(),
@@ -360,6 +364,7 @@ pub(crate) async fn run_loop(
         run_id: run_id.clone(),
         next_task: 0,
         ready: VecDeque::new(),
+        unlooked: 0,
         joins: HashMap::new(),
         running: HashMap::new(),
         loops: HashMap::new(),
@@ -379,9 +384,12 @@ pub(crate) async fn run_loop(
     let max_workers = opts.max_workers.max(1);
 
     loop {
-        if caching && st.ready.iter().any(|p| p.candidates.is_none()) {
-            cached::look_up(&mut st.ready, &steps, &recorder).await;
+        // Only the newest tasks: scanning the whole queue each turn made wide runs quadratic.
+        if caching && st.unlooked > 0 {
+            let from = st.ready.len().saturating_sub(st.unlooked);
+            cached::look_up(&mut st.ready, from, &steps, &recorder).await;
         }
+        st.unlooked = 0;
         while st.failure.is_none() && workers.len() < max_workers {
             let Some(first) = st.ready.pop_front() else {
                 break;
