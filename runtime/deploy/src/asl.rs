@@ -378,6 +378,27 @@ impl Compiler<'_> {
             .cloned()
     }
 
+    /// A state reading what `step`'s task wrote for this run and place under `kind` (`choice`,
+    /// `fanout`) into `$.read.KIND`.
+    fn read_written(&self, step: &str, kind: &str) -> Value {
+        let (fmt, args) = self.place(step);
+        let key = format!(
+            "{}{DEPLOY_PREFIX}runs/{{}}/{kind}/{}/{fmt}",
+            format_escape(&self.target.prefix),
+            format_escape(step)
+        );
+        json!({
+            "Type": "Task",
+            "Resource": S3_GET,
+            "Parameters": {
+                "Bucket": self.target.bucket,
+                "Key.$": format!("States.Format('{key}', $.run, {args})"),
+            },
+            "ResultSelector": {(format!("{kind}.$")): "States.StringToJson($.Body)"},
+            "ResultPath": "$.read",
+        })
+    }
+
     /// Where a task's place is in the store, as a `States.Format` argument list: `$.path`, and
     /// at the top level of a flow with loops, its generation.
     fn place(&self, step: &str) -> (&'static str, &'static str) {
@@ -406,23 +427,8 @@ impl Compiler<'_> {
         let plan = self.plan;
         let merge = self.merge(step, choices);
         let stop = merge.as_deref().or(until);
-        let (fmt, args) = self.place(step);
-        let key = format!(
-            "{}{DEPLOY_PREFIX}runs/{{}}/choice/{}/{fmt}",
-            format_escape(&self.target.prefix),
-            format_escape(step)
-        );
         let read_name = self.name(step, " choice");
-        let read = json!({
-            "Type": "Task",
-            "Resource": S3_GET,
-            "Parameters": {
-                "Bucket": self.target.bucket,
-                "Key.$": format!("States.Format('{key}', $.run, {args})"),
-            },
-            "ResultSelector": {"choice.$": "States.StringToJson($.Body)"},
-            "ResultPath": "$.read",
-        });
+        let read = self.read_written(step, "choice");
         let choose = self.name(step, " chooses");
         let mut states = vec![(read_name.clone(), read)];
         let mut rules = Vec::new();
@@ -485,22 +491,7 @@ impl Compiler<'_> {
     /// Reading the fanout of `split`, then a Map running its body.
     fn foreach(&self, split: &str, body: &str, join: &str) -> Result<Vec<Block>, AslError> {
         let nests = per_item(self.plan, split);
-        let (fmt, args) = self.place(split);
-        let key = format!(
-            "{}{DEPLOY_PREFIX}runs/{{}}/fanout/{}/{fmt}",
-            format_escape(&self.target.prefix),
-            format_escape(split)
-        );
-        let read = json!({
-            "Type": "Task",
-            "Resource": S3_GET,
-            "Parameters": {
-                "Bucket": self.target.bucket,
-                "Key.$": format!("States.Format('{key}', $.run, {args})"),
-            },
-            "ResultSelector": {"fanout.$": "States.StringToJson($.Body)"},
-            "ResultPath": "$.read",
-        });
+        let read = self.read_written(split, "fanout");
         let (items, selector, ctx) = if nests {
             (
                 "$.read.fanout.items",
