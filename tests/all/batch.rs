@@ -1024,12 +1024,7 @@ fn resume_of_a_200_item_foreach_on_batch() {
 fn a_switch_a_loop_and_a_switch_in_a_foreach_run_on_batch_as_locally() {
     let m = BatchEnv::new("batch-switch");
     let steps = |s: &serde_json::Value| {
-        let mut v: Vec<String> = s["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["step"].as_str().unwrap().to_string())
-            .collect();
+        let mut v = crate::util::task_steps(s);
         v.sort();
         v
     };

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::util::{Env, guest, stderr};
+use crate::util::{Env, guest, stderr, task_steps as steps};
 
 fn control() -> String {
     guest("test-program-control").to_str().unwrap().to_string()
@@ -18,16 +18,6 @@ fn run(env: &Env, args: &[&str]) -> (Value, String, bool) {
     let out = env.wflow(&all);
     let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (summary, stderr(&out), out.status.success())
-}
-
-/// The steps of a run's tasks, in task order.
-fn steps(summary: &Value) -> Vec<String> {
-    summary["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["step"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn show(env: &Env, summary: &Value) -> Value {

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::polyglot::prepared;
-use crate::util::{Env, stderr, task_of};
+use crate::util::{Env, stderr, task_of, task_steps as steps};
 
 /// The two flows: (language, source, flow name).
 const FLOWS: [(&str, &str, &str); 2] = [
@@ -26,15 +26,6 @@ fn run(env: &Env, flow: &str, args: &[&str]) -> (Value, String, bool) {
     let out = env.wflow(&all);
     let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (summary, stderr(&out), out.status.success())
-}
-
-fn steps(summary: &Value) -> Vec<String> {
-    summary["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["step"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn count(steps: &[String], name: &str) -> usize {

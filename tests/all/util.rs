@@ -218,6 +218,16 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The steps of a `run --json` summary's tasks, in task order.
+pub fn task_steps(summary: &serde_json::Value) -> Vec<String> {
+    summary["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The pathspec of the (first) task of `step` in a run summary.
 pub fn task_of(summary: &serde_json::Value, step: &str) -> String {
     summary["tasks"]
