@@ -22,12 +22,14 @@
 
 mod file;
 mod resolve;
+mod step;
 mod target;
+mod violation;
 
 pub use file::{
     DirRule, FlowRules, Grants, Limits, Policy, PolicyError, RetentionRules, SecretRule,
     StepDefaults,
 };
-pub use resolve::{Violation, Violations};
 pub use target::Target;
+pub use violation::{Violation, Violations};
 pub use wflow_core::Sandbox;

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use wflow_core::{Capabilities, DirGrant, FlowSpec, Sandbox, StepSpec, Transition};
 
 use crate::file::Policy;
-use crate::resolve::{Violation, Violations};
+use crate::violation::{Violation, Violations};
 
 /// Where and what a flow runs, for [`Policy::resolve_for`].
 #[derive(Clone, Debug, Default)]
