@@ -12,7 +12,9 @@
 #                         loop, the time outside it, files and bytes per task, peak memory.
 #                         WORKLOADS=scale alone needs no Metaflow (not installed then)
 #   RESUME_N=1000         foreach size of the resume workload (QUICK: 100)
-#   BIG_MB=100            size of the big artifact, MiB
+#   BIG_MB=100            size of the big artifact, MiB; with bigdata, the same run measures the
+#                         disk (a fresh BIG_MB write followed by a read) and reports wflow's
+#                         start → consume pace as a share of it, and its peak memory per artifact byte
 #   WORKERS=$(nproc)      --max-workers of both systems
 #   CRITERION=task,flows  criterion benches to run first and report ("" for none; QUICK: none)
 #   TIMEOUT=3600          seconds before one run is killed
@@ -22,7 +24,8 @@
 #   CARGO_TARGET_DIR      honoured: builds, the venv and raw results go under it (default target/)
 #
 # A 1,000-task foreach takes Metaflow about 5-8 minutes on a 2-core machine, so the full
-# comparison takes an hour or more.
+# comparison takes an hour or more; Metaflow is left out of (f), where it would take hours to days
+# (compare.py measures, reporting.py writes the report, measuring.py times one command).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
