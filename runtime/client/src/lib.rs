@@ -80,9 +80,11 @@ mod logs;
 mod nearest;
 mod pathspec;
 mod preview;
+mod run;
+mod task;
 mod value;
 
-pub use client::{Artifact, ArtifactInfo, Client, Flow, METADATA_FILE, Object, Run, Step, Task};
+pub use client::{Client, Flow, METADATA_FILE, Object};
 pub use error::{ClientError, Part, Result};
 pub use items::{Item, items_of};
 pub use liveness::{Liveness, RunLock, liveness, run_lock_path};
@@ -92,5 +94,7 @@ pub use logs::{
 };
 pub use pathspec::parse_pathspec;
 pub use preview::{Preview, PreviewPage, preview_cbor, preview_cbor_page};
+pub use run::{Run, Step};
+pub use task::{Artifact, ArtifactInfo, Task};
 pub use value::{cbor_to_json, decode_cbor};
 pub use wflow_metadata::{RunFilter, RunKind, Status, StepStats, TaskQuery, TaskSort};
