@@ -1,7 +1,16 @@
 //! Planning resumes: what runs again, per step, with and without --strict.
 
+use std::sync::Arc;
+
+use wflow_core::{
+    Digest, FlowSpec, ParamError, ParamSpec, ParamType, ParamValue, StepSpec, Transition,
+};
+use wflow_engine::Value;
+use wflow_graph::Plan;
+use wflow_metadata::{Recorder, RunRecord, Status, TaskRecord};
+use wflow_store::Cas;
+
 use super::*;
-use wflow_core::{ParamSpec, StepSpec, Transition};
 
 fn plan() -> Plan {
     let next = |to: &[&str]| Transition::Next(to.iter().map(|s| s.to_string()).collect());

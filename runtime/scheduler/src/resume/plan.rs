@@ -1,0 +1,292 @@
+//! Planning a resume or a step-run: which steps run again, and the origin's tasks by key.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use wflow_core::FlowSpec;
+use wflow_graph::Plan;
+use wflow_metadata::{RunKind, RunRecord, Status, TaskRecord};
+
+use super::{Mode, Resume, ResumeError, ResumeHow, ResumeReport};
+use crate::code::Code;
+
+fn pathspec(run: &RunRecord) -> String {
+    format!("{}/{}", run.flow, run.run_id)
+}
+
+fn steps_text(plan: &Plan) -> String {
+    plan.steps_in_order().join(", ")
+}
+
+/// The steps reachable from `from` (itself included), not going back round loops.
+fn downstream(plan: &Plan, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue = VecDeque::from([from.to_string()]);
+    while let Some(step) = queue.pop_front() {
+        if seen.insert(step.clone()) {
+            for t in plan.step(&step).transition.targets() {
+                if !plan.loops_back(&step, t) {
+                    queue.push_back(t.to_string());
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// The steps `to` depends on (itself excluded).
+fn upstream(plan: &Plan, to: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<String> = plan.predecessors(to).iter().cloned().collect();
+    while let Some(step) = queue.pop_front() {
+        if seen.insert(step.clone()) {
+            queue.extend(plan.predecessors(&step).iter().cloned());
+        }
+    }
+    seen
+}
+
+impl Resume {
+    /// Plans resuming `origin` (whose tasks are `origin_tasks`, run with `origin_code`) with
+    /// `code`, whose validated graph is `plan`.
+    pub fn plan(
+        origin: RunRecord,
+        origin_tasks: Vec<TaskRecord>,
+        plan: Plan,
+        code: &Code,
+        origin_code: Code,
+        how: &ResumeHow,
+    ) -> Result<Resume, ResumeError> {
+        let run = pathspec(&origin);
+        if plan.spec().name != origin.flow {
+            return Err(ResumeError::OtherFlow {
+                run,
+                run_flow: origin.flow.clone(),
+                component_flow: plan.spec().name.clone(),
+            });
+        }
+        if origin.status == Status::Running && !how.force {
+            return Err(ResumeError::StillRunning { run });
+        }
+        let mut rerun = BTreeSet::new();
+        let failed: BTreeSet<String> = origin_tasks
+            .iter()
+            .filter(|t| t.status != Status::Succeeded)
+            .map(|t| t.step.clone())
+            .filter(|s| plan.spec().step(s).is_some())
+            .collect();
+        let changed: BTreeSet<&str> = plan
+            .steps_in_order()
+            .iter()
+            .filter(|s| origin_code.of_step(s) != code.of_step(s))
+            .map(String::as_str)
+            .collect();
+        match how.from.as_deref() {
+            Some(step) => {
+                if plan.spec().step(step).is_none() {
+                    return Err(ResumeError::UnknownStep {
+                        flow: origin.flow.clone(),
+                        step: step.to_string(),
+                        steps: steps_text(&plan),
+                    });
+                }
+                rerun = downstream(&plan, step);
+            }
+            None => {
+                if origin.status == Status::Succeeded {
+                    return Err(ResumeError::NothingToResume {
+                        run,
+                        steps: steps_text(&plan),
+                    });
+                }
+                for step in &failed {
+                    // A failed step whose code changed runs whole: its successful tasks were
+                    // computed by the code that was fixed.
+                    let keep_self = !changed.contains(step.as_str());
+                    rerun.extend(
+                        downstream(&plan, step)
+                            .into_iter()
+                            .filter(|s| !keep_self || s != step),
+                    );
+                }
+                // A loop re-enters at its failed iteration: the steps of a loop that failed are
+                // reused task by task while their inputs are the origin's (the iterations before
+                // the failure), and run from the failed task on.
+                for (_, body) in plan.loops() {
+                    if body.iter().any(|s| failed.contains(s)) {
+                        rerun.retain(|s| !body.contains(s) || changed.contains(s.as_str()));
+                    }
+                }
+            }
+        }
+        if how.strict {
+            for step in &changed {
+                rerun.extend(downstream(&plan, step));
+            }
+        }
+        let in_order = |set: &dyn Fn(&str) -> bool| -> Vec<String> {
+            plan.steps_in_order()
+                .iter()
+                .filter(|s| set(s))
+                .cloned()
+                .collect()
+        };
+        let reusing_steps = in_order(&|s| !rerun.contains(s));
+        let next_of = successors(&origin_tasks);
+        let reusable = index(origin_tasks);
+        let reusing_tasks = reusable
+            .iter()
+            .filter(|((step, _), _)| reusing_steps.contains(step))
+            .map(|(_, tasks)| tasks.len())
+            .sum();
+        let mut reusing_code = Vec::new();
+        for step in &reusing_steps {
+            if let Some(d) = origin_code.of_step(step)
+                && !reusing_code.contains(&d)
+            {
+                reusing_code.push(d);
+            }
+        }
+        let report = ResumeReport {
+            origin_run: origin.run_id.clone(),
+            rerun_steps: in_order(&|s| rerun.contains(s)),
+            failed_steps: in_order(&|s| failed.contains(s)),
+            code_changed: (origin.component != code.digest)
+                .then_some((origin.component, code.digest)),
+            changed_steps: in_order(&|s| changed.contains(s)),
+            strict: how.strict,
+            reusing_steps,
+            reusing_tasks,
+            reusing_code,
+            ..ResumeReport::default()
+        };
+        Ok(Resume {
+            mode: Mode::Resume,
+            by_key: reusable,
+            next_of,
+            origin,
+            plan,
+            rerun,
+            ancestors: BTreeSet::new(),
+            origin_code,
+            origin_of: HashMap::new(),
+            overlay: Vec::new(),
+            report,
+        })
+    }
+
+    /// Plans re-running task `target` of `origin` on the inputs it had: the tasks it depends on
+    /// are reused (whatever the component: their outputs are its inputs), it runs, and nothing
+    /// else does. `plan` is the graph of the component to run it with.
+    pub fn plan_step_run(
+        origin: RunRecord,
+        origin_tasks: Vec<TaskRecord>,
+        plan: Plan,
+        code: &Code,
+        origin_code: Code,
+        target: &TaskRecord,
+    ) -> Result<Resume, ResumeError> {
+        let run = pathspec(&origin);
+        if plan.spec().name != origin.flow {
+            return Err(ResumeError::OtherFlow {
+                run,
+                run_flow: origin.flow.clone(),
+                component_flow: plan.spec().name.clone(),
+            });
+        }
+        let step = target.step.clone();
+        let incompatible = |reason: String| ResumeError::Incompatible {
+            run: run.clone(),
+            step: step.clone(),
+            reason,
+        };
+        if plan.spec().step(&step).is_none() {
+            return Err(incompatible(format!(
+                "it has no step `{step}` (its steps: {})",
+                steps_text(&plan)
+            )));
+        }
+        if let Ok(old_spec) = serde_json::from_value::<FlowSpec>(origin.spec.clone())
+            && let Ok(old_plan) = wflow_graph::validate(&old_spec)
+        {
+            let shape = |p: &Plan| -> (Vec<String>, Vec<String>) {
+                let preds = p.predecessors(&step).to_vec();
+                let stack = p
+                    .stack(&step)
+                    .iter()
+                    .map(|f| format!("{} at {}", f.kind, f.split))
+                    .collect();
+                (preds, stack)
+            };
+            if shape(&old_plan) != shape(&plan) {
+                return Err(incompatible(
+                    "its place in the graph changed (other inputs or enclosing splits)".into(),
+                ));
+            }
+        }
+        let ancestors = upstream(&plan, &step);
+        let report = ResumeReport {
+            origin_run: origin.run_id.clone(),
+            rerun_steps: vec![step.clone()],
+            code_changed: (origin.component != code.digest)
+                .then_some((origin.component, code.digest)),
+            ..ResumeReport::default()
+        };
+        Ok(Resume {
+            mode: Mode::StepRun {
+                step,
+                path: target.foreach_path.clone(),
+            },
+            next_of: successors(&origin_tasks),
+            by_key: index(origin_tasks),
+            origin,
+            plan,
+            rerun: BTreeSet::new(),
+            ancestors,
+            origin_code,
+            origin_of: HashMap::new(),
+            overlay: Vec::new(),
+            report,
+        })
+    }
+
+    /// The run resumed.
+    pub fn origin(&self) -> &RunRecord {
+        &self.origin
+    }
+
+    /// What the new run is recorded as: a run of the flow, or a step-run (never the flow's
+    /// latest run).
+    pub fn kind(&self) -> RunKind {
+        match self.mode {
+            Mode::Resume => RunKind::Run,
+            Mode::StepRun { .. } => RunKind::StepRun,
+        }
+    }
+
+    /// What was reused and re-run so far (complete once the run has ended).
+    pub fn report(&self) -> &ResumeReport {
+        &self.report
+    }
+}
+
+fn index(tasks: Vec<TaskRecord>) -> HashMap<(String, Vec<u32>), Vec<TaskRecord>> {
+    let mut by_key: HashMap<_, Vec<TaskRecord>> = HashMap::new();
+    for t in tasks
+        .into_iter()
+        .filter(|t| t.status == Status::Succeeded && t.manifest.is_some())
+    {
+        by_key
+            .entry((t.step.clone(), t.foreach_path.clone()))
+            .or_default()
+            .push(t);
+    }
+    by_key
+}
+
+/// Each origin task's successor step, from the tasks that read it (for a switch, its choice).
+fn successors(tasks: &[TaskRecord]) -> HashMap<u64, String> {
+    tasks
+        .iter()
+        .flat_map(|t| t.inputs.iter().map(|&i| (i, t.step.clone())))
+        .collect()
+}

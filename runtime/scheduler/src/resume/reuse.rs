@@ -1,0 +1,229 @@
+//! Deciding, task by task as the new run goes, whether to reuse an origin task, and handing a
+//! reused task's outputs to the run loop.
+
+use std::sync::Arc;
+
+use wflow_core::now_millis;
+use wflow_engine::InputArtifacts;
+use wflow_metadata::{Event, Recorder, TaskRecord};
+use wflow_store::Cas;
+
+use super::{Decision, Mode, Resume, Reused, ReusedTask, read_items};
+use crate::execute::{Done, TaskResult};
+use crate::run::blocking;
+
+impl Resume {
+    /// Decides about one ready task of the new run.
+    pub(crate) async fn decide(
+        &mut self,
+        cas: &Arc<Cas>,
+        task_id: u64,
+        step: &str,
+        path: &[u32],
+        inputs: &mut [(u64, InputArtifacts)],
+    ) -> Decision {
+        let may_reuse = match &self.mode {
+            Mode::Resume => !self.rerun.contains(step),
+            Mode::StepRun {
+                step: target,
+                path: target_path,
+            } => {
+                let compatible = path.iter().zip(target_path).all(|(a, b)| a == b);
+                if step == target {
+                    if path != target_path.as_slice() {
+                        return Decision::Skip;
+                    }
+                    false
+                } else if self.ancestors.contains(step) && compatible {
+                    true
+                } else {
+                    return Decision::Skip;
+                }
+            }
+        };
+        if may_reuse && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs).await {
+            return Decision::Reuse(reused);
+        }
+        self.apply_overlay(inputs);
+        Decision::Run
+    }
+
+    /// Reads the origin task's items and manifest on a blocking thread (see [`blocking`]).
+    async fn try_reuse(
+        &mut self,
+        cas: &Arc<Cas>,
+        task_id: u64,
+        step: &str,
+        path: &[u32],
+        inputs: &[(u64, InputArtifacts)],
+    ) -> Option<Reused> {
+        // Its inputs must be the origin tasks that this task's inputs reused.
+        let mut mine = Vec::new();
+        for (id, _) in inputs.iter().filter(|(id, _)| *id != 0) {
+            mine.push(*self.origin_of.get(id)?);
+        }
+        mine.sort_unstable();
+        let origin = self
+            .by_key
+            .get(&(step.to_string(), path.to_vec()))?
+            .iter()
+            .find(|o| {
+                let mut theirs = o.inputs.clone();
+                theirs.sort_unstable();
+                mine == theirs
+            })?;
+        // A switch's choice is the step that took its output in the origin: none, no reuse.
+        let next = if self.plan.step(step).transition.choices().is_empty() {
+            None
+        } else {
+            Some(self.next_of.get(&origin.task_id)?.clone())
+        };
+        let pathspec = format!(
+            "{}/{}/{step}/{}",
+            self.origin.flow, self.origin.run_id, origin.task_id
+        );
+        let items = if self.plan.opens(step) == Some(wflow_graph::SplitKind::Foreach) {
+            let Some(digest) = origin.foreach_items else {
+                self.report.notes.push(format!(
+                    "{pathspec} ran again: its foreach items were not recorded (a run of an older wflow)"
+                ));
+                return None;
+            };
+            let cas = cas.clone();
+            match blocking(move || read_items(&cas, &digest)).await {
+                Ok(items) => Some(items),
+                Err(e) => {
+                    self.report.notes.push(format!(
+                        "{pathspec} ran again: its foreach items cannot be read: {e}"
+                    ));
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let (manifest, origin_task) = (origin.manifest?, origin.task_id);
+        let manifest_bytes = origin.manifest_bytes.clone();
+        let read = {
+            let (cas, origin) = (cas.clone(), origin.clone());
+            blocking(move || {
+                let m = origin
+                    .read_manifest(&cas)
+                    .expect("a manifest is recorded")?;
+                refresh_reused(&cas, &origin, &m);
+                Ok::<_, wflow_store::StoreError>(m)
+            })
+            .await
+        };
+        let artifacts = match read {
+            Ok(m) => m.artifacts,
+            Err(e) => {
+                self.report.notes.push(format!(
+                    "{pathspec} ran again: its outputs cannot be read: {e}"
+                ));
+                return None;
+            }
+        };
+        // What computed the outputs: the origin's component for the step, or, for a task the
+        // origin itself reused, what its record says.
+        let component = if origin.is_reused() {
+            origin.component
+        } else {
+            self.origin_code.of_step(step)
+        };
+        self.origin_of.insert(task_id, origin_task);
+        self.report.reused.push(ReusedTask {
+            task_id,
+            step: step.to_string(),
+            origin_task,
+            component,
+        });
+        Some(Reused {
+            origin_run: self.origin.run_id.clone(),
+            origin_task,
+            component,
+            manifest,
+            manifest_bytes,
+            artifacts: Arc::new(artifacts),
+            items,
+            next,
+        })
+    }
+
+    /// Replaces, in the inputs of a task that runs, parameter artifacts still holding the
+    /// origin's value by the new value.
+    fn apply_overlay(&self, inputs: &mut [(u64, InputArtifacts)]) {
+        if self.overlay.is_empty() {
+            return;
+        }
+        for (_, input) in inputs.iter_mut() {
+            let stale = self
+                .overlay
+                .iter()
+                .any(|(name, old, _)| input.artifacts.get(name).is_some_and(|r| r.digest == *old));
+            if !stale {
+                continue;
+            }
+            let mut artifacts = (*input.artifacts).clone();
+            for (name, old, new) in &self.overlay {
+                if artifacts.get(name).is_some_and(|r| r.digest == *old) {
+                    artifacts.insert(name.clone(), new.clone());
+                }
+            }
+            input.artifacts = Arc::new(artifacts);
+        }
+    }
+}
+
+/// Marks the blobs a reused task's outputs live in as just used, so a `wflow gc` running now
+/// does not remove them before this run records its reference (see docs/store.md, "Garbage
+/// collection"). Best effort: a blob that cannot be refreshed is read, and reported, later.
+fn refresh_reused(cas: &Cas, origin: &TaskRecord, manifest: &wflow_store::Manifest) {
+    let blobs = manifest
+        .artifacts
+        .values()
+        .filter(|a| a.inline.is_none())
+        .map(|a| a.digest)
+        .chain(origin.manifest.filter(|_| origin.manifest_bytes.is_none()))
+        .chain(origin.foreach_items);
+    for digest in blobs {
+        let _ = cas.refresh(&digest);
+    }
+}
+
+/// Hands a reused task's outputs to the run loop, recording the reuse.
+pub(crate) async fn deliver(
+    reused: Reused,
+    recorder: Arc<Recorder>,
+    run_id: String,
+    task_id: u64,
+) -> TaskResult {
+    if let Some(manifest) = reused.manifest_bytes {
+        recorder.send(Event::TaskManifest {
+            run_id: run_id.clone(),
+            task_id,
+            manifest,
+        });
+    }
+    recorder.send(Event::TaskReused {
+        run_id,
+        task_id,
+        origin_run: reused.origin_run,
+        origin_task: reused.origin_task,
+        manifest: reused.manifest,
+        finished_ms: now_millis(),
+        component: reused.component,
+        reason: wflow_metadata::ReuseReason::Resumed,
+    });
+    TaskResult {
+        task_id,
+        outcome: Ok(Done {
+            artifacts: reused.artifacts,
+            items: reused.items,
+            next: reused.next,
+            reads: None,
+            reuse: Some(wflow_metadata::ReuseReason::Resumed),
+            caught: false,
+        }),
+    }
+}
