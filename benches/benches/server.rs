@@ -174,9 +174,12 @@ fn main() {
             "INSERT INTO runs (run_id, flow, component, params, spec, status, started_ms, finished_ms, user_name, heartbeat_ms)
              SELECT 'R' || r, 'Fill', repeat('ab', 32), '{{}}', '{{}}', 'succeeded', r, r + 1, 'bench', 0
              FROM generate_series(1, {runs}) r;
-             INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts)
-             SELECT 'R' || r, t, 'work', '[' || t || ']', '[0]', 'succeeded', 1, 2, repeat('cd', 32), 1
+             INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, item_key)
+             SELECT 'R' || r, t, 'work', '[' || t || ']', '[0]', 'succeeded', 1, 2, repeat('cd', 32), 1, lpad(to_hex(t), 8, '0')
              FROM generate_series(1, {runs}) r, generate_series(1, 1000) t;
+             INSERT INTO step_summary (run_id, step, tasks, succeeded, failed, running, reused, cached, caught, attempts, first_started_ms, last_finished_ms, task_ms, max_task_ms)
+             SELECT 'R' || r, 'work', 1000, 1000, 0, 0, 0, 0, 0, 1000, 1, 2, 1000, 1
+             FROM generate_series(1, {runs}) r;
              ANALYZE;"
         ),
     );

@@ -26,7 +26,7 @@
 //! | table      | key                           | columns                                                        |
 //! |------------|-------------------------------|----------------------------------------------------------------|
 //! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user, kind |
-//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items |
+//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, item_key ([`item_key`]) |
 //! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
 //! | `tags`     | `run_id, tag`                 | the run's tags ([`Metadata::add_tags`], [`RunFilter::tags`])   |
 //! | `step_summary` | `run_id, step`            | what the step's tasks add up to ([`Metadata::step_stats`]), kept as they are recorded |
@@ -38,7 +38,9 @@
 //! started is refused with an error naming it. A task reused by a resumed run records the
 //! origin run and task it took its outputs from (and has no attempt); a foreach split records the
 //! digest of its declared items. Indexes: `runs (flow, started_ms)`, `runs (started_ms)`,
-//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tasks (run_id, step, foreach_path)`, `tags (tag, run_id)`. A file with a newer schema is refused
+//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tasks (run_id, step, item_key)`,
+//! `tasks (run_id, step, <duration>)` ([`DURATION_KEY`]; a step's table in item or duration order
+//! is read in index order), `tags (tag, run_id)`. A file with a newer schema is refused
 //! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
 //!
 //! # Example
@@ -120,7 +122,7 @@ mod query;
 mod recorder;
 mod schema;
 mod sqlite;
-mod summary;
+pub mod summary;
 mod tags;
 
 pub use backend::MetadataStore;
@@ -131,7 +133,7 @@ pub use model::{
     Status, StatusError, StepStats, TaskRecord,
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
-pub use paging::{ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError};
+pub use paging::{DURATION_KEY, ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError, item_key};
 pub use recorder::{OUTAGE_LIMIT, Recorder};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};

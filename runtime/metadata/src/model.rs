@@ -516,7 +516,7 @@ pub struct RunFilter {
 
 /// What the tasks of one step of a run add up to (see
 /// [`Metadata::step_stats`](crate::Metadata::step_stats)).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepStats {
     /// The step.
     pub step: String,

@@ -155,31 +155,38 @@ impl Metadata {
         )
     }
 
-    /// The newest task of step `step` of run `run_id` on foreach item `path` (the index
-    /// `tasks (run_id, step, foreach_path)`).
+    /// The newest task of step `step` of run `run_id` on foreach item `path`: its id found in
+    /// the index `tasks (run_id, step, item_key)`, then its row (beyond 8 levels, where keys
+    /// may tie, the newest whose path is `path`).
     pub fn task_of_item(
         &self,
         run_id: &str,
         step: &str,
         path: &[u32],
     ) -> Result<Option<TaskRecord>> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 \
-             AND foreach_path = ?3 ORDER BY task_id DESC LIMIT 1"
-        );
-        let path_json = serde_json::to_string(path).expect("numbers serialise");
         let action =
             || format!("finding the task of item {path:?} of step `{step}` of run `{run_id}`");
-        Ok(self
-            .select(&sql, params![run_id, step, path_json], action, read_task)?
-            .into_iter()
-            .next())
+        let ids: Vec<u64> = self.select(
+            "SELECT task_id FROM tasks INDEXED BY tasks_by_item_key \
+             WHERE run_id = ?1 AND step = ?2 AND item_key = ?3 ORDER BY task_id DESC",
+            params![run_id, step, crate::item_key(path)],
+            action,
+            |p, row| col(p, row, 0, "task_id"),
+        )?;
+        for id in ids {
+            match self.task(run_id, id)? {
+                Some(t) if t.foreach_path == path => return Ok(Some(t)),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
-    /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite filters and sorts
-    /// the task ids within the `(run_id, step)` index — for an item sort comparing only the
-    /// levels a step's paths have (all its tasks have the foreach depth around it) — then
-    /// decodes only the rows of the page.
+    /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite reads the page's
+    /// task ids walking the index of its order — `tasks (run_id, step)` by task id,
+    /// `(run_id, step, item_key)` by item, `(run_id, step, <duration>)` by duration — from
+    /// whichever end of the step is nearer (the step's summary says how many tasks it has), then
+    /// decodes only the rows of the page. (Status, start and attempts orders sort the step.)
     pub fn step_tasks(
         &self,
         run_id: &str,
@@ -187,31 +194,26 @@ impl Metadata {
         query: &TaskQuery,
     ) -> Result<Vec<TaskRecord>> {
         let action = || format!("listing the tasks of step `{step}` of run `{run_id}`");
-        let status = query.status.map(|s| s.as_str()).unwrap_or("");
-        let limit = query.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
-        let depth = if query.sort == TaskSort::Item {
-            self.select(
-                "SELECT json_array_length(foreach_path) FROM tasks \
-                 WHERE run_id = ?1 AND step = ?2 LIMIT 1",
-                params![run_id, step],
-                action,
-                |path, row| col::<i64>(path, row, 0, "depth"),
-            )?
-            .first()
-            .map_or(0, |d| *d as usize)
-        } else {
-            0
-        };
-        let sql = format!(
-            "SELECT task_id FROM tasks WHERE run_id = ?1 AND step = ?2 \
-             AND (?3 = '' OR status = ?3) {} LIMIT {limit} OFFSET {}",
-            query.order_by(|i| format!("json_extract(foreach_path, '$[{i}]')"), depth),
-            query.offset
-        );
-        let ids: Vec<u64> =
+        let total = self
+            .step_stats_of(run_id, step)?
+            .map(|s| match query.status {
+                None => s.tasks,
+                Some(Status::Succeeded) => s.succeeded,
+                Some(Status::Failed) => s.failed,
+                Some(Status::Running) => s.running,
+            })
+            .unwrap_or(0) as usize;
+        let flipped = query.from_the_end(total);
+        let q = flipped.as_ref().unwrap_or(query);
+        let sql = page_sql(q);
+        let status = q.status.map(|s| s.as_str()).unwrap_or("");
+        let mut ids: Vec<u64> =
             self.select(&sql, params![run_id, step, status], action, |path, row| {
                 col(path, row, 0, "task_id")
             })?;
+        if flipped.is_some() {
+            ids.reverse();
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -226,6 +228,22 @@ impl Metadata {
             .map(|t| (t.task_id, t))
             .collect();
         Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
+    }
+
+    /// The summary of one step of a run (`None`: it has no task).
+    fn step_stats_of(&self, run_id: &str, step: &str) -> Result<Option<StepStats>> {
+        let sql = "SELECT step, tasks, succeeded, failed, running, reused, cached, caught, \
+                   attempts, first_started_ms, last_finished_ms, task_ms, max_task_ms \
+                   FROM step_summary WHERE run_id = ?1 AND step = ?2";
+        Ok(self
+            .select(
+                sql,
+                params![run_id, step],
+                || format!("summing up step `{step}` of run `{run_id}`"),
+                crate::summary::read_stats,
+            )?
+            .into_iter()
+            .next())
     }
 
     /// Per step of a run, what its tasks add up to (counts by status, attempts, times): the
@@ -313,6 +331,30 @@ impl Metadata {
         }
         Ok(out)
     }
+}
+
+/// The SQL of the task ids of a page of a step's tasks (`?1` the run, `?2` the step, `?3` the
+/// status or `''`): the index of the order named (SQLite's planner, without statistics, may
+/// otherwise walk the run's primary key to spare the sort), read alone without a status filter.
+fn page_sql(q: &TaskQuery) -> String {
+    let limit = q.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+    let index = match q.sort {
+        TaskSort::Task => "INDEXED BY tasks_by_step",
+        TaskSort::Item => "INDEXED BY tasks_by_item_key",
+        TaskSort::Duration => "INDEXED BY tasks_by_duration",
+        TaskSort::Status | TaskSort::Started | TaskSort::Attempts => "",
+    };
+    let filter = if q.status.is_some() {
+        "AND status = ?3"
+    } else {
+        "AND ?3 = ''"
+    };
+    format!(
+        "SELECT task_id FROM tasks {index} WHERE run_id = ?1 AND step = ?2 {filter} {} \
+         LIMIT {limit} OFFSET {}",
+        q.order_by_keys(),
+        q.offset
+    )
 }
 
 /// The WHERE clause and its arguments for a run filter.
@@ -487,4 +529,48 @@ pub(crate) fn read_attempt(path: &Path, row: &Row) -> Result<AttemptRecord> {
         task_id,
         attempt,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of every page query of a step's table: the index of its order, walked without a
+    /// sort (no temporary b-tree), and by task id, item and duration without reading the table.
+    #[test]
+    fn pages_walk_an_index_in_their_order() {
+        let meta = Metadata::open_in_memory().unwrap();
+        let conn = meta.lock();
+        for sort in TaskSort::ALL {
+            for desc in [false, true] {
+                for status in [None, Some(Status::Failed)] {
+                    let q = TaskQuery {
+                        sort,
+                        desc,
+                        status,
+                        limit: Some(100),
+                        offset: 5000,
+                    };
+                    let sql = format!("EXPLAIN QUERY PLAN {}", page_sql(&q));
+                    let plan: Vec<String> = conn
+                        .prepare(&sql)
+                        .unwrap()
+                        .query_map(params!["R", "s", ""], |row| row.get::<_, String>(3))
+                        .unwrap()
+                        .collect::<rusqlite::Result<_>>()
+                        .unwrap();
+                    let plan = plan.join("; ");
+                    let indexed =
+                        matches!(sort, TaskSort::Task | TaskSort::Item | TaskSort::Duration);
+                    if indexed {
+                        assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
+                        assert!(plan.contains("(run_id=? AND step=?)"), "{q:?}: {plan}");
+                    }
+                    if indexed && status.is_none() {
+                        assert!(plan.contains("COVERING INDEX"), "{q:?}: {plan}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -188,6 +188,27 @@ INSERT OR REPLACE INTO step_summary SELECT run_id, step, ",
 /// path instead of reading the step's tasks.
 const V8: &str = "
 CREATE INDEX IF NOT EXISTS tasks_by_item ON tasks (run_id, step, foreach_path);
+";
+
+/// Version 9: the sort keys of a step's table, indexed so a page of a 100,000-task step is
+/// read in index order instead of sorting the step's tasks (`crate::paging`).
+///
+/// - `tasks.item_key`: the task's foreach path as 8 hex digits per level (the first 8 levels;
+///   `crate::item_key`), which sorts as the paths do; filled for the tasks recorded before.
+/// - `tasks_by_item_key (run_id, step, item_key)`: the item sort, and the task of a foreach item
+///   (`Flow/run/step[7]`); it replaces version 8's `tasks_by_item`, on the JSON text of the path
+///   (which sorts `[10]` before `[2]`).
+/// - `tasks_by_duration (run_id, step, <duration>)`: the duration sort, on the expression
+///   `crate::DURATION_KEY` (a running task's duration sorts last).
+const V9: &str = "
+ALTER TABLE tasks ADD COLUMN item_key TEXT NOT NULL DEFAULT '';
+UPDATE tasks SET item_key = COALESCE((SELECT group_concat(printf('%08x', value), '' ORDER BY key)
+                                      FROM json_each(tasks.foreach_path) WHERE key < 8), '')
+WHERE foreach_path != '[]';
+DROP INDEX IF EXISTS tasks_by_item;
+CREATE INDEX IF NOT EXISTS tasks_by_item_key ON tasks (run_id, step, item_key);
+CREATE INDEX IF NOT EXISTS tasks_by_duration
+    ON tasks (run_id, step, COALESCE(finished_ms - started_ms, 9223372036854775807));
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

@@ -115,14 +115,16 @@ impl Metadata {
             // start would fail the batch).
             crate::summary::applied(&mut touched, event);
         }
-        for op in merge::merge(events) {
+        let ops = merge::merge(events);
+        for op in &ops {
             match op {
                 Op::Event(event) => apply(&tx, &self.path, event)?,
-                Op::Task(row) => insert_task(&tx, &self.path, &row)?,
-                Op::Attempt(row) => insert_attempt(&tx, &self.path, &row)?,
+                Op::Task(row) => insert_task(&tx, &self.path, row)?,
+                Op::Attempt(row) => insert_attempt(&tx, &self.path, row)?,
             }
         }
-        crate::summary::flush(&tx, &self.path, &touched)?;
+        let known = crate::summary::shares_of_rows(&ops);
+        crate::summary::flush(&tx, &self.path, &touched, known)?;
         tx.commit().map_err(err)
     }
 
@@ -164,7 +166,7 @@ impl Metadata {
                 }
             }
         }
-        crate::summary::flush(&tx, &self.path, &touched)?;
+        crate::summary::flush(&tx, &self.path, &touched, Default::default())?;
         tx.commit().map_err(err)?;
         first.map_or(Ok(()), Err)
     }
@@ -304,13 +306,22 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
             let mut st = conn
                 .prepare_cached(
                     "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status,
-                                        started_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
+                                        started_ms, item_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)",
                 )
                 .map_err(sql_err(what.clone()))?;
+            let item_key = crate::item_key(foreach_path);
             let foreach_path = serde_json::to_string(foreach_path).expect("numbers serialise");
             let inputs = serde_json::to_string(inputs).expect("numbers serialise");
-            let row = params![run_id, task_id, step, foreach_path, inputs, started_ms];
+            let row = params![
+                run_id,
+                task_id,
+                step,
+                foreach_path,
+                inputs,
+                started_ms,
+                item_key
+            ];
             st.execute(row).map_err(|e| {
                 if is_duplicate(&e) {
                     duplicate(what.clone())
@@ -574,8 +585,8 @@ fn insert_task(conn: &Connection, path: &Path, row: &TaskRow) -> Result<()> {
         .prepare_cached(
             "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
                                 finished_ms, manifest, attempts, foreach_items, manifest_bytes,
-                                origin_run, origin_task, component, cached)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                origin_run, origin_task, component, cached, item_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(|e| MetadataError::sqlite(path, format!("recording {what}"), e))?;
     let foreach_path = serde_json::to_string(row.foreach_path).expect("numbers serialise");
@@ -596,7 +607,8 @@ fn insert_task(conn: &Connection, path: &Path, row: &TaskRow) -> Result<()> {
         row.origin_run,
         row.origin_task,
         hex(&row.component),
-        row.cached
+        row.cached,
+        crate::item_key(row.foreach_path)
     ])
     .map_err(|e| {
         if is_duplicate(&e) {

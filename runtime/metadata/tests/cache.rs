@@ -172,7 +172,9 @@ fn an_old_file_gains_the_cache_when_opened() {
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE task_cache; ALTER TABLE tasks DROP COLUMN cached; PRAGMA user_version = 5;",
+        "DROP TABLE task_cache; ALTER TABLE tasks DROP COLUMN cached;
+         DROP INDEX tasks_by_item_key; DROP INDEX tasks_by_duration;
+         ALTER TABLE tasks DROP COLUMN item_key; PRAGMA user_version = 5;",
     )
     .unwrap();
     drop(conn);

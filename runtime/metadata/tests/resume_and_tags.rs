@@ -182,12 +182,41 @@ fn step_summaries_of_an_older_file_are_derived_when_it_is_upgraded() {
     }
     let want = Metadata::open(&path).unwrap().step_stats("R").unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE step_summary; PRAGMA user_version = 6;")
-        .unwrap();
+    // Version 6: no summaries, no item keys (their column and indexes came with version 9).
+    conn.execute_batch(
+        "DROP TABLE step_summary; DROP INDEX tasks_by_item_key; DROP INDEX tasks_by_duration;
+         ALTER TABLE tasks DROP COLUMN item_key;
+         UPDATE tasks SET foreach_path = '[' || (task_id * 3) || ']' WHERE step = 'fan';
+         PRAGMA user_version = 6;",
+    )
+    .unwrap();
     drop(conn);
     let meta = Metadata::open(&path).unwrap();
     assert_eq!(meta.step_stats("R").unwrap(), want);
     assert_eq!((want[0].step.as_str(), want[0].running), ("fan", 5));
+    // The item keys of the tasks recorded before are filled: items 6, 9, 12, 15, 18 sort as
+    // numbers (the JSON text puts [12] before [6]), and each is found by its path.
+    let by_item = meta
+        .step_tasks(
+            "R",
+            "fan",
+            &wflow_metadata::TaskQuery {
+                sort: wflow_metadata::TaskSort::Item,
+                desc: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let items: Vec<u32> = by_item.iter().map(|t| t.foreach_path[0]).collect();
+    assert_eq!(items, [18, 15, 12, 9, 6]);
+    assert_eq!(
+        meta.task_of_item("R", "fan", &[12])
+            .unwrap()
+            .unwrap()
+            .task_id,
+        4
+    );
+    assert!(meta.task_of_item("R", "fan", &[7]).unwrap().is_none());
     meta.record(&[
         attempt_started("R", 2, 0),
         task_finished("R", 2, Status::Failed),

@@ -104,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/runs/count", get(count_runs))
         .route("/runs/{run_id}", get(get_run))
         .route("/runs/{run_id}/tasks", get(list_tasks))
+        .route("/runs/{run_id}/steps", get(list_steps))
         .route("/runs/{run_id}/tasks/{task_id}", get(get_task))
         .route(
             "/runs/{run_id}/tasks/{task_id}/attempts",
@@ -404,6 +405,19 @@ async fn get_run(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::unknown_run(&run_id))
+}
+
+/// What the tasks of each step of a run add up to, by step name (the run's `step_summary`
+/// rows; steps without tasks are absent).
+async fn list_steps(
+    State(state): State<Arc<AppState>>,
+    Path(run_id): Path<String>,
+) -> ApiResult<Json<Vec<wflow_metadata::StepStats>>> {
+    let steps = db::step_stats(&state.pool, &run_id).await?;
+    if steps.is_empty() && db::run(&state.pool, &run_id).await?.is_none() {
+        return Err(ApiError::unknown_run(&run_id));
+    }
+    Ok(Json(steps))
 }
 
 fn task_id(raw: &str) -> ApiResult<i64> {

@@ -563,6 +563,27 @@ impl MetadataStore for HttpMetadata {
         self.inner.get("/api/v1/flows", "listing flows")
     }
 
+    /// The service's summaries (one row per step); an older service without them: the run's
+    /// tasks summed up here.
+    fn step_stats(&self, run_id: &str) -> Result<Vec<wflow_metadata::StepStats>> {
+        match self.inner.get(
+            &format!("/api/v1/runs/{}/steps", enc(run_id)),
+            &format!("summing up the steps of run `{run_id}`"),
+        ) {
+            Ok(steps) => Ok(steps),
+            Err(MetadataError::UnknownRun { .. }) => Ok(vec![]),
+            Err(MetadataError::Service { message, .. }) if message.contains("no such route") => {
+                let tasks = self.tasks(run_id)?;
+                let shares: Vec<wflow_metadata::summary::Share> = tasks
+                    .iter()
+                    .map(wflow_metadata::summary::Share::of)
+                    .collect();
+                Ok(wflow_metadata::summary::stats_of(&shares))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn step_tasks(&self, run_id: &str, step: &str, query: &TaskQuery) -> Result<Vec<TaskRecord>> {
         match self.step_tasks_paged(run_id, step, query) {
             // An older service pages tasks by id only: read the step's and order them here.

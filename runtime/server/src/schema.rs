@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -125,6 +125,68 @@ CREATE INDEX task_cache_by_key ON task_cache (scope, item);
 const V6: &str = "
 CREATE INDEX tasks_by_item ON tasks (run_id, step, foreach_path);
 ";
+
+/// The summary columns of `step_summary` (after `run_id, step`) from the tasks of a step grouped
+/// by run and step: how version 7 fills the table, and how a step whose extreme went away is
+/// derived again (`crate::db::summary`), as `wflow_metadata`'s SQLite file does.
+macro_rules! derived {
+    () => {
+        "COUNT(*), COUNT(*) FILTER (WHERE status = 'succeeded'),
+    COUNT(*) FILTER (WHERE status = 'failed'), COUNT(*) FILTER (WHERE status = 'running'),
+    COUNT(*) FILTER (WHERE origin_task IS NOT NULL),
+    COUNT(*) FILTER (WHERE cached AND origin_task IS NOT NULL),
+    COUNT(*) FILTER (WHERE status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a
+        WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id
+        AND a.attempt = tasks.attempts - 1 AND a.status = 'failed')),
+    COALESCE(SUM(attempts), 0), MIN(started_ms), MAX(finished_ms),
+    COALESCE(SUM(finished_ms - started_ms), 0), MAX(finished_ms - started_ms)"
+    };
+}
+pub(crate) const DERIVED: &str = derived!();
+
+/// Version 7, as versions 7 and 9 of the SQLite records:
+///
+/// - `step_summary`: per step of a run what its tasks add up to, kept as tasks are recorded
+///   (`wflow_metadata::summary`), so a step of 100,000 tasks is summed up by reading one row;
+///   filled from the tasks recorded before; removed with its run.
+/// - `tasks.item_key` (`wflow_metadata::item_key`: 8 hex digits per foreach level, compared
+///   bytewise) and the indexes of a step's table in item and duration order, so a page of a
+///   100,000-task step walks an index instead of sorting the step; the item key's index also
+///   finds the task of a foreach item and replaces version 6's `tasks_by_item`.
+const V7: &str = concat!(
+    "
+ALTER TABLE tasks ADD COLUMN item_key TEXT COLLATE \"C\" NOT NULL DEFAULT '';
+UPDATE tasks SET item_key = COALESCE((
+    SELECT string_agg(lpad(to_hex(e.v::bigint), 8, '0'), '' ORDER BY e.n)
+    FROM jsonb_array_elements_text(foreach_path::jsonb) WITH ORDINALITY AS e(v, n)
+    WHERE e.n <= 8), '')
+WHERE foreach_path <> '[]';
+DROP INDEX IF EXISTS tasks_by_item;
+CREATE INDEX tasks_by_item_key ON tasks (run_id, step, item_key, task_id);
+CREATE INDEX tasks_by_duration
+    ON tasks (run_id, step, (COALESCE(finished_ms - started_ms, 9223372036854775807)), task_id);
+CREATE TABLE step_summary (
+    run_id           TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    step             TEXT    NOT NULL,
+    tasks            BIGINT  NOT NULL,
+    succeeded        BIGINT  NOT NULL,
+    failed           BIGINT  NOT NULL,
+    running          BIGINT  NOT NULL,
+    reused           BIGINT  NOT NULL,
+    cached           BIGINT  NOT NULL,
+    caught           BIGINT  NOT NULL,
+    attempts         BIGINT  NOT NULL,
+    first_started_ms BIGINT,
+    last_finished_ms BIGINT,
+    task_ms          BIGINT  NOT NULL,
+    max_task_ms      BIGINT,
+    PRIMARY KEY (run_id, step)
+);
+INSERT INTO step_summary SELECT run_id, step, ",
+    derived!(),
+    " FROM tasks GROUP BY run_id, step;
+"
+);
 
 /// The schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]

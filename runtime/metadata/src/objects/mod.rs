@@ -461,6 +461,25 @@ impl MetadataStore for ObjectMetadata {
         }))
     }
 
+    /// Sorted in the run's fold (kept for a finished run); only the page's records are copied.
+    fn step_tasks(
+        &self,
+        run_id: &str,
+        step: &str,
+        query: &crate::TaskQuery,
+    ) -> Result<Vec<TaskRecord>> {
+        Ok(self
+            .state(run_id)?
+            .map(|s| {
+                query
+                    .select(s.tasks.values().filter(|t| t.step == step))
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     fn step_stats(&self, run_id: &str) -> Result<Vec<crate::StepStats>> {
         Ok(self
             .state(run_id)?

@@ -5,7 +5,9 @@
 //! of events makes to a step (what its tasks' shares were before the batch, taken back, and are
 //! after it, added), and how a change lands on a stored summary ([`Change::land`]). A backend
 //! only keeps the rows: it notes each task an event touches before the event applies
-//! ([`Touched`]), reads the tasks' shares after the batch, and writes the changed summaries.
+//! ([`Touched`], [`task_of`]), reads the tasks' shares after the batch, and writes the changed
+//! summaries. The SQLite file and the metadata service's PostgreSQL keep them in a table
+//! `step_summary`; records kept as objects sum up a run's fold ([`stats_of`]).
 //!
 //! Counts and the total task time are sums, exact under any change. The extremes (first start,
 //! last end, longest task) only grow by adding; when a task gives up the value that was its
@@ -17,22 +19,31 @@ use std::collections::{BTreeMap, HashMap};
 use crate::{Status, StepStats, TaskRecord};
 
 mod sqlite;
-pub(crate) use sqlite::{applied, flush, note, read_stats};
+pub(crate) use sqlite::{applied, flush, note, read_stats, shares_of_rows};
 
-/// One task's share of its step's summary.
+/// One task's share of its step's summary: what of its record the summary adds up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Share {
+pub struct Share {
+    /// Its step.
     pub step: String,
+    /// Its status.
     pub status: Status,
+    /// When it began.
     pub started_ms: i64,
+    /// When it ended.
     pub finished_ms: Option<i64>,
+    /// Attempts started.
     pub attempts: u32,
+    /// Whether it took its outputs from another task (resume or cache).
     pub reused: bool,
+    /// Whether it took them from the cache.
     pub cached: bool,
+    /// Whether it succeeded though its last attempt failed (caught).
     pub caught: bool,
 }
 
 impl Share {
+    /// The share of the task `t`.
     pub fn of(t: &TaskRecord) -> Share {
         Share {
             step: t.step.clone(),
@@ -68,8 +79,8 @@ impl Share {
 
 const COUNTS: usize = 9;
 
-/// The summaries of tasks' shares, by step (what SQLite's `step_summary` holds).
-pub(crate) fn stats_of<'a>(shares: impl IntoIterator<Item = &'a Share>) -> Vec<StepStats> {
+/// The summaries of tasks' shares, by step (what a `step_summary` table holds), ordered by step.
+pub fn stats_of<'a>(shares: impl IntoIterator<Item = &'a Share>) -> Vec<StepStats> {
     let mut by_step: BTreeMap<&str, Change> = BTreeMap::new();
     for s in shares {
         by_step.entry(&s.step).or_default().add(s);
@@ -82,7 +93,7 @@ pub(crate) fn stats_of<'a>(shares: impl IntoIterator<Item = &'a Share>) -> Vec<S
 
 /// What a batch of events changes in one step's summary.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Change {
+pub struct Change {
     /// Added minus taken back: tasks, succeeded, failed, running, reused, cached, caught,
     /// attempts, task time.
     counts: [i64; COUNTS],
@@ -185,7 +196,7 @@ impl Change {
 
 /// The tasks a batch of events touches, with their shares before it.
 #[derive(Debug, Default)]
-pub(crate) struct Touched {
+pub struct Touched {
     before: HashMap<(String, u64), Option<Share>>,
 }
 
@@ -235,7 +246,7 @@ impl Touched {
 }
 
 /// The task an event changes the share of, if any.
-pub(crate) fn task_of(event: &crate::Event) -> Option<(&str, u64)> {
+pub fn task_of(event: &crate::Event) -> Option<(&str, u64)> {
     use crate::Event as E;
     match event {
         E::TaskStarted {

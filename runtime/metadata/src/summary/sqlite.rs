@@ -7,6 +7,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Share, Touched, task_of};
+use crate::merge::Op;
 use crate::query::col;
 use crate::schema::DERIVED;
 use crate::{Event, MetadataError, Result, Status, StepStats};
@@ -80,12 +81,66 @@ pub(crate) fn applied(touched: &mut Touched, event: &Event) {
     }
 }
 
-/// Writes the summaries the batch changed, once its events applied.
-pub(crate) fn flush(conn: &Connection, path: &Path, touched: &Touched) -> Result<()> {
+/// The shares of the tasks a merged batch inserts whole: rows no event applied as it is
+/// changes after their insert, so the row (and its attempts' rows) is what the table holds.
+/// [`flush`] then reads back only the other tasks' rows.
+pub(crate) fn shares_of_rows(ops: &[Op]) -> HashMap<(String, u64), Share> {
+    let changed: std::collections::HashSet<(&str, u64)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Event(e) => task_of(e),
+            _ => None,
+        })
+        .collect();
+    // The failed attempts, for whether a task that succeeded caught its last one's error.
+    let failed: std::collections::HashSet<(&str, u64, u32)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Attempt(a) if a.status == Status::Failed => Some((a.run_id, a.task_id, a.attempt)),
+            _ => None,
+        })
+        .collect();
+    let mut out = HashMap::new();
+    for op in ops {
+        let Op::Task(t) = op else { continue };
+        if changed.contains(&(t.run_id, t.task_id)) {
+            continue;
+        }
+        let caught = t.status == Status::Succeeded
+            && t.attempts > 0
+            && failed.contains(&(t.run_id, t.task_id, t.attempts - 1));
+        out.insert(
+            (t.run_id.to_string(), t.task_id),
+            Share {
+                step: t.step.to_string(),
+                status: t.status,
+                started_ms: t.started_ms,
+                finished_ms: t.finished_ms,
+                attempts: t.attempts,
+                reused: t.origin_task.is_some(),
+                cached: t.cached && t.origin_task.is_some(),
+                caught,
+            },
+        );
+    }
+    out
+}
+
+/// Writes the summaries the batch changed, once its events applied; `known` holds the shares
+/// of tasks known without reading their rows ([`shares_of_rows`]).
+pub(crate) fn flush(
+    conn: &Connection,
+    path: &Path,
+    touched: &Touched,
+    mut known: HashMap<(String, u64), Share>,
+) -> Result<()> {
     let mut after = HashMap::new();
     for (run_id, task_id) in touched.tasks() {
-        if let Some(s) = share(conn, path, run_id, *task_id)? {
-            after.insert((run_id.clone(), *task_id), s);
+        let key = (run_id.clone(), *task_id);
+        if let Some(s) = known.remove(&key) {
+            after.insert(key, s);
+        } else if let Some(s) = share(conn, path, run_id, *task_id)? {
+            after.insert(key, s);
         }
     }
     for ((run_id, step), change) in touched.changes(&after) {

@@ -11,9 +11,11 @@ use crate::error::ApiError;
 use crate::wire::ErrorBody;
 
 mod read;
+mod summary;
 mod write;
 
 pub use read::*;
+pub use summary::step_stats;
 use write::{apply, bulk};
 
 /// Who is calling: the user a token belongs to.
@@ -260,6 +262,8 @@ pub async fn record(
         return Ok((0, None));
     }
     check_names(events)?;
+    // The tasks whose shares of their steps' summaries the batch may change.
+    let keys = summary::tasks_of(events);
     let mut client = pool.get().await?;
     let now = now_millis();
     // Ownership is checked inside each transaction, and again by every write's `WHERE` (a run
@@ -272,7 +276,10 @@ pub async fn record(
             .await
             .map_err(|e| ApiError::db("recording events", &e))?;
         check_owner(&tx, caller, events).await?;
+        summary::lock_runs(&tx, events).await?;
+        let before = summary::shares(&tx, &keys).await?;
         if bulk(&tx, caller, events).await.unwrap_or(false) {
+            summary::update(&tx, &keys, before).await?;
             touch(&tx, caller, events, now).await?;
             tx.commit()
                 .await
@@ -284,6 +291,8 @@ pub async fn record(
     let err = |e: tokio_postgres::Error| ApiError::db("recording events", &e);
     let mut tx = client.transaction().await.map_err(err)?;
     check_owner(&tx, caller, events).await?;
+    summary::lock_runs(&tx, events).await?;
+    let before = summary::shares(&tx, &keys).await?;
     let mut recorded = 0;
     let mut first: Option<ErrorBody> = None;
     for (i, event) in events.iter().enumerate() {
@@ -309,6 +318,7 @@ pub async fn record(
             }
         }
     }
+    summary::update(&tx, &keys, before).await?;
     touch(&tx, caller, events, now).await?;
     tx.commit().await.map_err(err)?;
     Ok((recorded, first))

@@ -174,7 +174,9 @@ pub async fn tasks(
 }
 
 /// A page of the tasks of one step, filtered and sorted as `q` says (the order
-/// [`TaskQuery::order_by`] defines, the same as SQLite's and the in-memory one).
+/// [`TaskQuery::order_by_keys`](wflow_metadata::TaskQuery::order_by_keys) defines, the same as
+/// SQLite's and the in-memory one): PostgreSQL walks the index of the order from whichever end
+/// of the step is nearer (the step's summary says how many tasks it has).
 pub async fn step_tasks(
     pool: &Pool,
     run_id: &str,
@@ -183,18 +185,42 @@ pub async fn step_tasks(
 ) -> ApiResult<Vec<TaskRecord>> {
     let client = pool.get().await?;
     let err = |e: tokio_postgres::Error| ApiError::db("listing tasks", &e);
+    let st = client
+        .prepare_cached(
+            "SELECT tasks, succeeded, failed, running FROM step_summary
+             WHERE run_id = $1 AND step = $2",
+        )
+        .await
+        .map_err(err)?;
+    let total = match client
+        .query_opt(&st, &[&run_id, &step])
+        .await
+        .map_err(err)?
+    {
+        Some(row) => row.get::<_, i64>(match q.status {
+            None => 0,
+            Some(Status::Succeeded) => 1,
+            Some(Status::Failed) => 2,
+            Some(Status::Running) => 3,
+        }),
+        None => 0,
+    };
+    let flipped = q.from_the_end(total.max(0) as usize);
+    let q = flipped.as_ref().unwrap_or(q);
     let status = q.status.map(|s| s.as_str()).unwrap_or("");
     let limit = q
         .limit
         .map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
+    let filter = if q.status.is_some() {
+        "AND status = $3"
+    } else {
+        "AND $3 = ''"
+    };
     let st = client
         .prepare_cached(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
-             AND ($3 = '' OR status = $3) {} LIMIT $4 OFFSET $5",
-            q.order_by(
-                |i| format!("(foreach_path::jsonb ->> {i})::bigint"),
-                wflow_metadata::ITEM_SORT_DEPTH,
-            )
+             {filter} {} LIMIT $4 OFFSET $5",
+            q.order_by_keys()
         ))
         .await
         .map_err(err)?;
@@ -202,11 +228,15 @@ pub async fn step_tasks(
         .query(&st, &[&run_id, &step, &status, &limit, &(q.offset as i64)])
         .await
         .map_err(err)?;
-    rows.iter().map(read_task).collect()
+    let mut tasks = rows.iter().map(read_task).collect::<ApiResult<Vec<_>>>()?;
+    if flipped.is_some() {
+        tasks.reverse();
+    }
+    Ok(tasks)
 }
 
 /// The newest task of step `step` of run `run_id` on foreach item `path` (none or one), by the
-/// index `tasks (run_id, step, foreach_path)`.
+/// index `tasks (run_id, step, item_key, task_id)`.
 pub async fn task_of_item(
     pool: &Pool,
     run_id: &str,
@@ -218,13 +248,14 @@ pub async fn task_of_item(
     let st = client
         .prepare_cached(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
-             AND foreach_path = $3 ORDER BY task_id DESC LIMIT 1"
+             AND item_key = $4 AND foreach_path = $3 ORDER BY task_id DESC LIMIT 1"
         ))
         .await
         .map_err(err)?;
+    let key = wflow_metadata::item_key(path);
     let path = serde_json::to_string(path).expect("numbers serialise");
     let rows = client
-        .query(&st, &[&run_id, &step, &path])
+        .query(&st, &[&run_id, &step, &path, &key])
         .await
         .map_err(err)?;
     rows.iter().map(read_task).collect()

@@ -42,8 +42,8 @@ pub(super) async fn bulk(
         i = j;
         match p {
             1 => {
-                let (mut r, mut t, mut s, mut f, mut inp, mut m) =
-                    (vec![], vec![], vec![], vec![], vec![], vec![]);
+                let (mut r, mut t, mut s, mut f, mut inp, mut m, mut k) =
+                    (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
                 for e in group {
                     if let Event::TaskStarted {
                         run_id,
@@ -60,14 +60,17 @@ pub(super) async fn bulk(
                         f.push(serde_json::to_string(foreach_path).expect("numbers"));
                         inp.push(serde_json::to_string(inputs).expect("numbers"));
                         m.push(*started_ms);
+                        k.push(wflow_metadata::item_key(foreach_path));
                     }
                 }
                 let st = tx
                     .prepare_cached(&format!(
-                        "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms)
-                         SELECT r, t, s, f, i, 'running', m
-                         FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])
-                              AS u(r, t, s, f, i, m)
+                        "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
+                                            item_key)
+                         SELECT r, t, s, f, i, 'running', m, k
+                         FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                                     $9::text[])
+                              AS u(r, t, s, f, i, m, k)
                          WHERE {}",
                         owned("u.r", 7, 8)
                     ))
@@ -76,7 +79,7 @@ pub(super) async fn bulk(
                 let n = tx
                     .execute(
                         &st,
-                        &[&r, &t, &s, &f, &inp, &m, &caller.user, &caller.admin],
+                        &[&r, &t, &s, &f, &inp, &m, &caller.user, &caller.admin, &k],
                     )
                     .await
                     .map_err(db)?;
@@ -433,8 +436,9 @@ pub(super) async fn apply(
             let what = format!("task {task_id} of run `{run_id}`");
             let st = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms)
-                     SELECT $1, $2, $3, $4, $5, 'running', $6 WHERE {}",
+                    "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
+                                        item_key)
+                     SELECT $1, $2, $3, $4, $5, 'running', $6, $9 WHERE {}",
                     owned("$1", 7, 8)
                 ))
                 .await
@@ -453,6 +457,7 @@ pub(super) async fn apply(
                         started_ms,
                         user,
                         admin,
+                        &wflow_metadata::item_key(foreach_path),
                     ],
                 )
                 .await
