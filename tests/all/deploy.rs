@@ -3,7 +3,7 @@
 //! started through `tests/all/moto_sfn.py`, which fills in the interpreter's two stubbed
 //! parameter/response normalisations so that `batch:submitJob.sync` and `aws-sdk:s3:getObject`
 //! tasks reach moto's Batch and S3. The Batch jobs run `wflow worker` through the Docker Engine
-//! API shim of tests/all/batch.rs. Runs are then read with the ordinary commands (`show`,
+//! API shim of tests/all/docker_shim.rs. Runs are then read with the ordinary commands (`show`,
 //! `logs`, `artifact get`) and compared with local runs of the same flow.
 //!
 //! What moto's interpreter does not do (schedules and rules are stored, never fired; `Retry` on
@@ -15,7 +15,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::batch::aws;
+use crate::batch_env::aws;
 use crate::deploy_env::{DeployEnv, cloud, same_tasks};
 use crate::util::{guest, stderr};
 // ---------------------------------------------------------------------------------------------

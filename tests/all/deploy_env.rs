@@ -1,6 +1,6 @@
 //! The test bed of tests/all/deploy.rs: a private moto 5.2.5 with its Step Functions interpreter
 //! on (started through tests/all/moto_sfn.py), Batch set up to run jobs through the Docker-API
-//! shim of tests/all/batch.rs, and a machine deploying there with an S3 store on it.
+//! shim of tests/all/docker_shim.rs, and a machine deploying there with an S3 store on it.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -10,7 +10,8 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use wflow_store_s3::testing;
 
-use crate::batch::{DockerShim, aws, logs_tail, new_bucket, on_moto, set_up_batch};
+use crate::batch_env::{aws, logs_tail, new_bucket, on_moto, set_up_batch};
+use crate::docker_shim::DockerShim;
 use crate::util::{Env, guest, root, stderr};
 
 pub struct DeployCloud {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::batch::aws;
+use crate::batch_env::aws;
 use crate::deploy_env::{DeployEnv, cloud, worker_logs};
 use crate::util::{guest, stderr};
 

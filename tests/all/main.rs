@@ -8,6 +8,8 @@ mod bad_input;
 /// Tasks on AWS Batch (moto with a Docker Engine API shim): the worker, array jobs, failures,
 /// retries and Ctrl-C.
 mod batch;
+/// The moto test bed of the Batch tests: Batch set up, a store on it, a machine using both.
+mod batch_env;
 /// What a Python or JavaScript flow's top-level code can reach while it is built.
 mod build_time;
 /// Caching pure steps across runs: what re-runs after a change, and what never is cached.
@@ -33,6 +35,8 @@ mod deploy;
 mod deploy_env;
 /// `wflow deploy`'s schedules, triggers and ended rule (EventBridge), read back and run.
 mod deploy_events;
+/// A Docker Engine API shim running moto's Batch jobs as local `wflow worker` processes.
+mod docker_shim;
 /// The examples run and their artifacts read back.
 mod examples;
 /// Failing steps: traps, panics, errors; their logs and the run's records.

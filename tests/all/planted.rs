@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::batch::{BatchEnv, cloud, store_object, worker_logs};
+use crate::batch_env::{BatchEnv, cloud, store_object, worker_logs};
 use crate::util::stderr;
 
 /// The stderr of every worker whose log mentions `text`.

@@ -344,7 +344,7 @@ fn assert_bucket_clean(endpoint: &str, bucket: &str) {
 
 #[test]
 fn secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store() {
-    use crate::batch::{BatchEnv, cloud, worker_logs};
+    use crate::batch_env::{BatchEnv, cloud, worker_logs};
     let m = BatchEnv::new("secrets");
     let endpoint = &cloud().endpoint;
     let bucket = bucket_of(&m.url);

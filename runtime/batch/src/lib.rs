@@ -22,10 +22,11 @@
 #![deny(missing_docs)]
 
 mod config;
+mod failures;
 mod jobs;
 
 pub use config::{BatchConfig, DEFAULT_MEMORY_MB, WORKER_OVERHEAD_MB};
+pub use failures::explain_failure;
 pub use jobs::{
-    ApiCounters, BatchCompute, JobCounts, MAX_ARRAY_SIZE, explain_failure, job_name, split_sizes,
-    step_resources,
+    ApiCounters, BatchCompute, JobCounts, MAX_ARRAY_SIZE, job_name, split_sizes, step_resources,
 };
