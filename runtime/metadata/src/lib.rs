@@ -134,7 +134,7 @@ pub use model::{
 };
 pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
 pub use paging::{DURATION_KEY, ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError, item_key};
-pub use recorder::{OUTAGE_LIMIT, Recorder};
+pub use recorder::{MAX_QUEUED, OUTAGE_LIMIT, Recorder};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};
 pub use tags::{MAX_TAG_LEN, validate_tag};

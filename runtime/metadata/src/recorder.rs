@@ -13,7 +13,10 @@ use crate::{Event, MetadataError, MetadataStore, Result};
 ///
 /// While the writer is busy with one transaction, new events pile up in memory and all go in the
 /// next one, so a foreach of a thousand tasks costs a handful of transactions, and the sender
-/// never waits for SQLite. Each transaction is atomic: a process killed mid-way leaves the
+/// does not wait for SQLite — until [`MAX_QUEUED`] events wait: then `send` waits for the writer
+/// to take them, so a run whose tasks end faster than their records are written holds a bounded
+/// backlog in memory instead of all of it, and does not leave it all to write after its last
+/// task. (Not during an outage of the records, when the run goes on and its records catch up.) Each transaction is atomic: a process killed mid-way leaves the
 /// database as it was after some batch, never half of one.
 ///
 /// An event that cannot be recorded (say, a task of an unknown run) is skipped without losing
@@ -31,8 +34,11 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when events arrive or the recorder closes; the writer waits on it.
     wake: Condvar,
-    /// Signalled when a batch is written or the writer stops; flushes wait on it.
+    /// Signalled when a batch is taken or written, or the writer stops; flushes and senders
+    /// waiting for room wait on it.
     written: Condvar,
+    /// Events waiting past which senders wait ([`MAX_QUEUED`]).
+    limit: usize,
 }
 
 #[derive(Default)]
@@ -52,7 +58,14 @@ struct State {
     flushing: usize,
     /// The writer thread has ended.
     stopped: bool,
+    /// The writer is keeping a batch the records could not take (an outage): senders do not
+    /// wait for it.
+    outage: bool,
 }
+
+/// Events waiting to be written past which [`Recorder::send`] waits for the writer to take them
+/// (about 20 MB of a run's events at the most).
+pub const MAX_QUEUED: usize = 50_000;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -66,10 +79,15 @@ impl Shared {
 impl Recorder {
     /// Starts the writer thread for `meta` (any [`MetadataStore`]: an `Arc<Metadata>` will do).
     pub fn new(meta: Arc<dyn MetadataStore>) -> Recorder {
+        Recorder::with_limit(meta, MAX_QUEUED)
+    }
+
+    fn with_limit(meta: Arc<dyn MetadataStore>, limit: usize) -> Recorder {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             written: Condvar::new(),
+            limit,
         });
         let thread = std::thread::Builder::new()
             .name("wflow-metadata".into())
@@ -96,9 +114,17 @@ impl Recorder {
         self.shared.lock().batches
     }
 
-    /// Queues `event` for writing; never blocks on SQLite.
+    /// Queues `event` for writing. Waits only while [`MAX_QUEUED`] events are waiting already
+    /// (and the writer is running and the records are reachable): never for a transaction.
     pub fn send(&self, event: Event) {
         let mut state = self.shared.lock();
+        while state.queue.len() >= self.shared.limit && !state.stopped && !state.outage {
+            state = self
+                .shared
+                .written
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
         // The writer waits for the first event of a batch only: while it gathers one (its batch
         // window) or writes one, waking it for every event would only cost a switch of threads.
         let first = state.queue.is_empty();
@@ -232,7 +258,11 @@ fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
             }
-            std::mem::take(&mut state.queue)
+            let batch = std::mem::take(&mut state.queue);
+            drop(state);
+            // Room again for senders waiting on a full queue.
+            shared.written.notify_all();
+            batch
         };
         let result = match &gave_up {
             Some(why) => Err(MetadataError::Unavailable {
@@ -253,7 +283,9 @@ fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
                     let later = std::mem::take(&mut state.queue);
                     state.queue = batch;
                     state.queue.extend(later);
+                    state.outage = true;
                     drop(state);
+                    shared.written.notify_all();
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
                     continue;
@@ -269,6 +301,7 @@ fn write_loop(shared: &Shared, meta: &dyn MetadataStore) {
             }
         };
         let mut state = shared.lock();
+        state.outage = false;
         state.written += batch.len() as u64;
         state.batches += 1;
         if let Err(e) = result {
@@ -294,6 +327,51 @@ mod tests {
     fn flush_with_nothing_sent_and_close_are_quiet() {
         let rec = Recorder::new(Arc::new(crate::Metadata::open_in_memory().unwrap()));
         rec.flush().unwrap();
+        rec.close().unwrap();
+    }
+
+    /// More events than the queue holds, sent faster than they are written: `send` waits for
+    /// room instead of failing or dropping any, and every event is recorded in order.
+    #[test]
+    fn a_full_queue_makes_senders_wait_and_loses_nothing() {
+        use crate::{RunKind, Status};
+        use wflow_core::Digest;
+        let meta = Arc::new(crate::Metadata::open_in_memory().unwrap());
+        // A small queue: the writer gathers for its batch window, so senders fill it at once.
+        let limit = 10;
+        let rec = Recorder::with_limit(meta.clone(), limit);
+        rec.send(Event::RunStarted {
+            run_id: "R".into(),
+            flow: "F".into(),
+            component: Digest::of(b"c"),
+            params: serde_json::json!({}),
+            spec: serde_json::json!({}),
+            started_ms: 1,
+            origin_run: None,
+            user: "u".into(),
+            kind: RunKind::Run,
+        });
+        let n = 2_000;
+        for task_id in 1..=n {
+            rec.send(Event::TaskStarted {
+                run_id: "R".into(),
+                task_id,
+                step: "s".into(),
+                foreach_path: vec![task_id as u32],
+                inputs: vec![],
+                started_ms: 2,
+            });
+            assert!(rec.shared.lock().queue.len() <= limit);
+        }
+        rec.flush().unwrap();
+        let tasks = meta.tasks("R").unwrap();
+        assert_eq!(tasks.len() as u64, n);
+        assert!(tasks.iter().all(|t| t.status == Status::Running));
+        assert!(
+            rec.batches() >= n / limit as u64,
+            "{} batches",
+            rec.batches()
+        );
         rec.close().unwrap();
     }
 }
