@@ -166,6 +166,10 @@ impl Engine {
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         crate::bindings::v0_2::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        linker.allow_shadowing(true);
+        crate::host::artifacts::write_in_place_to_linker(&mut linker)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        linker.allow_shadowing(false);
 
         let weak = engine.weak();
         if config.epoch_interruption {

@@ -189,6 +189,43 @@ impl BlobReader {
         self.digest
     }
 
+    /// Appends the next bytes of the value to `buf`, at most `max` (fewer only at its end), and
+    /// returns how many. Like [`read`](Read::read) but into a `Vec`'s spare capacity, which is
+    /// never zeroed first: a large piece costs one copy from the backend and its hashing, nothing
+    /// more. The call that reaches the end checks everything read against the reference, as
+    /// `read` does, and fails with the same error if it does not match.
+    pub fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        if self.verified.is_some() || max == 0 {
+            return self.read(&mut []);
+        }
+        let start = buf.len();
+        buf.reserve(max);
+        let got = (&mut self.inner).take(max as u64).read_to_end(buf);
+        let n = buf.len() - start;
+        self.hasher.update(&buf[start..]);
+        self.read += n as u64;
+        got?;
+        if n < max {
+            // The end of the value: check it now rather than on one more call.
+            self.verify()?;
+        }
+        Ok(n)
+    }
+
+    /// Checks what was read against the reference once the end is reached, quarantining a blob
+    /// that fails; reports the failure again on every later call.
+    fn verify(&mut self) -> io::Result<()> {
+        let checked = self.check();
+        if self.verified.is_none()
+            && checked.is_err()
+            && let (Some(store), Some(key)) = (&self.store, &self.key)
+        {
+            let _ = store.quarantine(key);
+        }
+        self.verified = Some(checked.is_ok());
+        checked.map_err(io::Error::from)
+    }
+
     /// Checks what was read against the reference.
     fn check(&self) -> Result<()> {
         let digest = self.digest;
@@ -228,15 +265,7 @@ impl Read for BlobReader {
                 }
             }
         }
-        let checked = self.check();
-        if self.verified.is_none()
-            && checked.is_err()
-            && let (Some(store), Some(key)) = (&self.store, &self.key)
-        {
-            let _ = store.quarantine(key);
-        }
-        self.verified = Some(checked.is_ok());
-        checked?;
+        self.verify()?;
         Ok(0)
     }
 }

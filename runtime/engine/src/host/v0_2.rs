@@ -10,7 +10,8 @@ use crate::host::artifacts::{ArtifactReader, ArtifactWriter};
 
 type WitResult<T> = wasmtime::Result<Result<T, types::Error>>;
 
-fn error(e: old::types::Error) -> types::Error {
+/// A 0.1.0 error as 0.2.0's.
+pub(crate) fn error(e: old::types::Error) -> types::Error {
     match e {
         old::types::Error::NotFound(m) => types::Error::NotFound(m),
         old::types::Error::Invalid(m) => types::Error::Invalid(m),

@@ -397,3 +397,44 @@ fn concurrent_puts_from_eight_threads() {
     assert_eq!(f.cas.get(&shared_digest).unwrap(), shared);
     assert_eq!(f.scratch_files(), 0);
 }
+
+#[test]
+fn read_into_appends_pieces_and_verifies_at_the_end() {
+    let f = fixture();
+    let v = value(INLINE_MAX * 10 + 7);
+    let r = f.cas.put_artifact(&v, "raw").unwrap();
+    // Pieces of 1000 bytes: the last one is short, and is the one that checks the digest.
+    let mut reader = f.cas.reader(&r).unwrap();
+    let mut back = Vec::new();
+    loop {
+        let mut piece = Vec::new();
+        let n = reader.read_into(&mut piece, 1000).unwrap();
+        assert_eq!(n, piece.len());
+        back.extend_from_slice(&piece);
+        if n < 1000 {
+            break;
+        }
+    }
+    assert_eq!(back, v);
+    assert_eq!(reader.read_into(&mut Vec::new(), 1000).unwrap(), 0, "done");
+    // A size that is a multiple of the piece: the call after the last piece checks.
+    let w = value(4000);
+    let r4 = f.cas.put_artifact(&w, "raw").unwrap();
+    let mut reader = f.cas.reader(&r4).unwrap();
+    let mut all = Vec::new();
+    while reader.read_into(&mut all, 1000).unwrap() > 0 {}
+    assert_eq!(all, w);
+
+    // A corrupt blob fails on the piece that reaches the end, and stays failed.
+    corrupt(&f.blob_path(&r.digest));
+    let mut reader = f.cas.reader(&r).unwrap();
+    let mut sink = Vec::new();
+    let err = reader.read_into(&mut sink, v.len() + 1).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(matches!(
+        StoreError::from_io(&err),
+        Some(StoreError::Corrupt { digest, .. }) if *digest == r.digest
+    ));
+    assert!(reader.read_into(&mut sink, 10).is_err());
+    assert!(!f.blob_path(&r.digest).exists(), "quarantined");
+}
