@@ -16,7 +16,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::batch_env::aws;
-use crate::deploy_env::{DeployEnv, cloud, same_tasks};
+use crate::deploy_env::{DeployEnv, cloud, same_tasks, states};
 use crate::util::{guest, stderr};
 // ---------------------------------------------------------------------------------------------
 
@@ -538,18 +538,80 @@ fn measure_a_1000_item_foreach() {
     let m = DeployEnv::new("deploy-measure");
     let name = format!("{}-measure", m.tag);
     let created = m.create("example-foreach", &name, &["-p", &items]);
+    let before = moto_calls();
     let t = std::time::Instant::now();
-    let v = m.trigger_wait_json(&name);
+    let out = m.wflow(&["deploy", "trigger", &name, "--wait", "--json"]);
     let deployed_s = t.elapsed().as_secs_f64();
+    let deployed_calls = calls_since(&before);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    if v["status"] != "SUCCEEDED" {
+        // Why, from the execution's own history (moto's goes with this process).
+        let history = states(
+            "GetExecutionHistory",
+            json!({"executionArn": v["execution"], "maxResults": 1000, "reverseOrder": true}),
+        );
+        let failures: Vec<String> = history["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["type"].as_str().is_some_and(|t| t.ends_with("Failed")))
+            .map(|e| e.to_string().chars().take(3000).collect())
+            .collect();
+        panic!(
+            "the deployed run did not succeed: {v}\n{}\nfailed events:\n{}",
+            stderr(&out),
+            failures.join("\n")
+        );
+    }
     println!(
         "MEASURE deployed items={n} definition_bytes={} deploy_calls={} history={} deployed_s={deployed_s:.1}",
         created["definition_bytes"], created["api_calls"], v["history"],
     );
+    println!(
+        "MEASURE deployed calls to moto (boto3: the interpreter; sdk: wflow's jobs and `deploy trigger --wait`):"
+    );
+    for (k, v) in &deployed_calls {
+        println!("MEASURE   {v:>7} {k}");
+    }
+    let before = moto_calls();
     let t = std::time::Instant::now();
     let batch = m.run_local("example-foreach", &["-p", &items, "--compute", "batch"]);
     let batch_s = t.elapsed().as_secs_f64();
+    let batch_calls = calls_since(&before);
     println!(
-        "MEASURE batch items={n} batch_s={batch_s:.1} batch_api_calls={}",
-        batch["compute"]["batch"]["api_calls"],
+        "MEASURE batch items={n} batch_s={batch_s:.1} batch_api_calls={} counters={}",
+        batch["compute"]["batch"]["api_calls"], batch["compute"]["batch"]["counters"],
     );
+    println!("MEASURE --compute batch calls to moto (wflow run and its jobs):");
+    for (k, v) in &batch_calls {
+        println!("MEASURE   {v:>7} {k}");
+    }
+}
+
+/// The API calls the deploy moto answered so far, by caller, service and operation (counted by
+/// tests/all/moto_sfn.py).
+fn moto_calls() -> std::collections::BTreeMap<String, u64> {
+    let body = aws(
+        &cloud().endpoint,
+        "s3",
+        "GET",
+        "/wflow-test/calls",
+        "text/plain",
+        "",
+    );
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The calls answered since `before`.
+fn calls_since(
+    before: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    moto_calls()
+        .into_iter()
+        .map(|(k, v)| {
+            let was = before.get(&k).copied().unwrap_or(0);
+            (k, v - was)
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
 }

@@ -225,3 +225,16 @@ pub fn same_tasks(m: &DeployEnv, local: &str, deployed: &str, steps: &[&str]) {
         }
     }
 }
+
+/// One Step Functions call to the test moto; its JSON answer.
+pub fn states(target: &str, body: Value) -> Value {
+    let out = aws(
+        &cloud().endpoint,
+        "states",
+        "POST",
+        "/",
+        &format!("application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.{target}"),
+        &body.to_string(),
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
+}

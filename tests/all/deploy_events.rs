@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::batch_env::aws;
-use crate::deploy_env::{DeployEnv, cloud, worker_logs};
+use crate::deploy_env::{DeployEnv, cloud, states, worker_logs};
 use crate::util::{guest, stderr};
 
 #[test]
@@ -296,19 +296,6 @@ fn events(target: &str, body: Value) -> Value {
         "POST",
         "/",
         &format!("application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.{target}"),
-        &body.to_string(),
-    );
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
-}
-
-/// One Step Functions call to the test moto; its JSON answer.
-fn states(target: &str, body: Value) -> Value {
-    let out = aws(
-        &cloud().endpoint,
-        "states",
-        "POST",
-        "/",
-        &format!("application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.{target}"),
         &body.to_string(),
     );
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))

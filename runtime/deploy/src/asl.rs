@@ -70,7 +70,7 @@ pub enum AslError {
     NoDefinition(String),
     /// A loop inside a branch or foreach (contract 0.2), which a deployment does not run yet.
     #[error(
-        "step `{0}` loops back inside a {1} split (`{2}`): a deployment runs loops only outside every branch and foreach; run the flow with `wflow run`"
+        "step `{0}` loops back inside a {1} split (`{2}`): a deployment runs loops only outside every branch and foreach, because the step joining the split runs after the state machine's Parallel or Map state and cannot tell which iteration of the loop each branch or item ended in (each iteration's tasks are apart); move the loop out of the split (before `{2}` or after its join), or run this flow with `wflow run` (locally or `--compute batch`)"
     )]
     NestedLoop(String, &'static str, String),
 }

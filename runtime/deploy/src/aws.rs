@@ -520,25 +520,12 @@ impl Aws {
         machine_arn: &str,
         role: &str,
     ) -> Result<(), DeployError> {
-        use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Target};
-        let name = rule_name(deployment, other);
+        use aws_sdk_eventbridge::types::{InputTransformer, Target};
         let pattern = serde_json::json!({
             "source": ["aws.states"],
             "detail-type": ["Step Functions Execution Status Change"],
             "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [other_arn]},
         });
-        self.count("PutRule");
-        self.events
-            .put_rule()
-            .name(&name)
-            .event_pattern(pattern.to_string())
-            .state(RuleState::Enabled)
-            .description(format!(
-                "wflow: start {deployment} when a run of {other} succeeds"
-            ))
-            .send()
-            .await
-            .map_err(|e| sdk_err("creating the event rule", e))?;
         let transformer = InputTransformer::builder()
             .input_paths_map("run", "$.detail.name")
             .input_template(format!(
@@ -546,22 +533,16 @@ impl Aws {
             ))
             .build()
             .map_err(|e| sdk_err("the rule's input", e))?;
-        let target = Target::builder()
-            .id("wflow")
-            .arn(machine_arn)
-            .role_arn(role)
-            .input_transformer(transformer)
-            .build()
-            .map_err(|e| sdk_err("the rule's target", e))?;
-        self.count("PutTargets");
-        self.events
-            .put_targets()
-            .rule(&name)
-            .targets(target)
-            .send()
-            .await
-            .map_err(|e| sdk_err("setting the event rule's target", e))?;
-        Ok(())
+        self.put_rule(
+            &rule_name(deployment, other),
+            &pattern,
+            format!("wflow: start {deployment} when a run of {other} succeeds"),
+            Target::builder()
+                .arn(machine_arn)
+                .role_arn(role)
+                .input_transformer(transformer),
+        )
+        .await
     }
 
     /// Creates or replaces the rule recording the runs of `deployment`'s executions that end
@@ -574,20 +555,7 @@ impl Aws {
         job: &EndedJob<'_>,
         role: &str,
     ) -> Result<(), DeployError> {
-        use aws_sdk_eventbridge::types::{BatchParameters, InputTransformer, RuleState, Target};
-        let name = ended_rule_name(deployment);
-        self.count("PutRule");
-        self.events
-            .put_rule()
-            .name(&name)
-            .event_pattern(EndedJob::pattern(machine_arn).to_string())
-            .state(RuleState::Enabled)
-            .description(format!(
-                "wflow: record the run of a {deployment} execution that failed, timed out or was stopped"
-            ))
-            .send()
-            .await
-            .map_err(|e| sdk_err("creating the ended rule", e))?;
+        use aws_sdk_eventbridge::types::{BatchParameters, InputTransformer, Target};
         let mut transformer = InputTransformer::builder().input_template(job.template());
         for (k, v) in EndedJob::INPUT_PATHS {
             transformer = transformer.input_paths_map(k, v);
@@ -597,26 +565,56 @@ impl Aws {
             .job_name(job.job_name)
             .build()
             .map_err(|e| sdk_err("the ended rule's job", e))?;
-        let target = Target::builder()
+        self.put_rule(
+            &ended_rule_name(deployment),
+            &EndedJob::pattern(machine_arn),
+            format!(
+                "wflow: record the run of a {deployment} execution that failed, timed out or was stopped"
+            ),
+            Target::builder()
+                .arn(job.queue_arn)
+                .role_arn(role)
+                .batch_parameters(batch)
+                .input_transformer(
+                    transformer
+                        .build()
+                        .map_err(|e| sdk_err("the ended rule's input", e))?,
+                ),
+        )
+        .await
+    }
+
+    /// Creates or replaces the enabled rule `name` on the default bus matching `pattern`, and
+    /// sets its one target (id `wflow`, what `target` says).
+    async fn put_rule(
+        &self,
+        name: &str,
+        pattern: &serde_json::Value,
+        description: String,
+        target: aws_sdk_eventbridge::types::builders::TargetBuilder,
+    ) -> Result<(), DeployError> {
+        self.count("PutRule");
+        self.events
+            .put_rule()
+            .name(name)
+            .event_pattern(pattern.to_string())
+            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| sdk_err(&format!("creating the event rule `{name}`"), e))?;
+        let target = target
             .id("wflow")
-            .arn(job.queue_arn)
-            .role_arn(role)
-            .batch_parameters(batch)
-            .input_transformer(
-                transformer
-                    .build()
-                    .map_err(|e| sdk_err("the ended rule's input", e))?,
-            )
             .build()
-            .map_err(|e| sdk_err("the ended rule's target", e))?;
+            .map_err(|e| sdk_err(&format!("the target of event rule `{name}`"), e))?;
         self.count("PutTargets");
         self.events
             .put_targets()
-            .rule(&name)
+            .rule(name)
             .targets(target)
             .send()
             .await
-            .map_err(|e| sdk_err("setting the ended rule's target", e))?;
+            .map_err(|e| sdk_err(&format!("setting the target of event rule `{name}`"), e))?;
         Ok(())
     }
 
