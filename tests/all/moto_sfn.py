@@ -158,7 +158,10 @@ def _counting_dispatch(self, environ, start_response):
     if environ.get("PATH_INFO") == "/wflow-test/calls":
         with _CALLS_LOCK:
             body = json.dumps(dict(_CALLS)).encode()
-        start_response("200 OK", [("Content-Type", "application/json")])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     if not environ.get("PATH_INFO", "").startswith("/moto-api"):
         key = _call_of(environ)
