@@ -206,7 +206,13 @@ const stepSecrets = {
       return secrets.get(name);
     } catch (e) {
       const p = e && e.payload;
-      if (p && p.tag === "not-found") throw new WflowError("not-found", p.val, "SecretNotFound");
+      if (p && p.tag === "not-found") {
+        // The host's hint is in Rust's syntax: say it in JavaScript's.
+        const text = String(p.val);
+        const cut = text.lastIndexOf(" (`secrets = [");
+        const said = cut >= 0 ? `${text.slice(0, cut)} (\`{ secrets: [${JSON.stringify(name)}] }\`)` : text;
+        throw new WflowError("not-found", said, "SecretNotFound");
+      }
       throw hostError(e, `reading secret \`${name}\``);
     }
   },

@@ -27,16 +27,25 @@ fn host_folders() -> Vec<PathBuf> {
     dirs
 }
 
-/// Builds `source` as `flow.py` in a fresh folder; returns the build's stderr, failing unless the
-/// build fails with bad input (exit 2).
-fn build_fails(env: &Env, source: &str) -> String {
+/// Builds `source` as `flow.py` in a fresh folder, in the quick form (the module runs when the
+/// component is loaded, in a task's sandbox) and in full (componentize-py runs it); returns both
+/// builds' stderr, failing unless each fails with bad input (exit 2).
+fn build_fails(env: &Env, source: &str) -> Vec<String> {
     let dir = env.dir.path().join("flow");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("flow.py"), source).unwrap();
-    let out = env.wflow(&["build", dir.to_str().unwrap()]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    err
+    let mut both = Vec::new();
+    for full in [false, true] {
+        let mut args = vec!["build", dir.to_str().unwrap()];
+        if full {
+            args.push("--full");
+        }
+        let out = env.wflow(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        both.push(err);
+    }
+    both
 }
 
 /// Whether `name` exists in any of `dirs`; removes it (the test must not leave it behind).
@@ -66,18 +75,21 @@ fn python_top_level_code_cannot_write_to_the_host_at_build_time() {
         .map(|i| format!("/{i}"))
         .chain(dirs.iter().map(|d| d.display().to_string()))
         .collect();
+    // (The guard refuses the open before the file system is asked: a folder that is not there,
+    // as none is in the quick form's sandbox, is refused the same way.)
     let source = format!(
-        "import os\nfor d in {targets:?}:\n    if os.path.isdir(d):\n        \
+        "import os\nfor d in {targets:?}:\n    \
          open(os.path.join(d, {name:?}), 'w').write('print(\"owned\")')\n{FLOW}"
     );
-    let err = build_fails(&env, &source);
-    assert!(
-        err.contains("PermissionError")
-            && err.contains("writing the file")
-            && err.contains("denied while the flow is built"),
-        "the build names the denial: {err}"
-    );
-    assert_eq!(planted(&dirs, &name), Vec::<PathBuf>::new(), "{err}");
+    for err in build_fails(&env, &source) {
+        assert!(
+            err.contains("PermissionError")
+                && err.contains("writing the file")
+                && err.contains("denied while the flow is built"),
+            "the build names the denial: {err}"
+        );
+        assert_eq!(planted(&dirs, &name), Vec::<PathBuf>::new(), "{err}");
+    }
 
     // Past the guard (it is only the clear error): the module still reaches only the stage.
     let source = format!(
@@ -86,56 +98,57 @@ fn python_top_level_code_cannot_write_to_the_host_at_build_time() {
          open(os.path.join(d, {name:?}), 'w').write('x')\n        wrote.append(d)\n    \
          except OSError:\n        pass\nraise RuntimeError(f'wrote into {{wrote}}')\n{FLOW}"
     );
-    let err = build_fails(&env, &source);
-    assert!(err.contains("RuntimeError: wrote into"), "{err}");
-    assert_eq!(planted(&dirs, &name), Vec::<PathBuf>::new(), "{err}");
+    for err in build_fails(&env, &source) {
+        assert!(err.contains("RuntimeError: wrote into"), "{err}");
+        assert_eq!(planted(&dirs, &name), Vec::<PathBuf>::new(), "{err}");
+    }
 }
 
 #[test]
 fn python_top_level_network_use_is_refused_at_build_time() {
     guest_tools();
     let env = Env::new();
-    let err = build_fails(
+    for err in build_fails(
         &env,
         &format!("import socket\nADDR = socket.getaddrinfo('localhost', 80)\n{FLOW}"),
-    );
-    assert!(
-        err.contains("the network (socket.getaddrinfo('localhost', 80))")
-            && err.contains("denied while the flow is built"),
-        "{err}"
-    );
-    assert!(
-        err.contains("flow.py\", line 2"),
-        "names the author's line: {err}"
-    );
+    ) {
+        assert!(
+            err.contains("the network (socket.getaddrinfo('localhost', 80))")
+                && err.contains("denied while the flow is built"),
+            "{err}"
+        );
+        assert!(
+            err.contains("flow.py\", line 2"),
+            "names the author's line: {err}"
+        );
+    }
 }
 
 #[test]
 fn python_top_level_code_sees_a_fixed_clock_and_fixed_random_bytes() {
     guest_tools();
     let env = Env::new();
-    let err = build_fails(
-        &env,
-        &format!(
-            "import os, random, time\nraise RuntimeError(f'seen: {{time.time()}} \
-             {{random.random()}} {{os.urandom(4).hex()}} {{sorted(os.environ)}}')\n{FLOW}"
-        ),
+    let source = format!(
+        "import os, random, time\nraise RuntimeError(f'seen: {{time.time()}} \
+         {{random.random()}} {{os.urandom(4).hex()}} {{sorted(os.environ)}}')\n{FLOW}"
     );
-    let seen = err
-        .lines()
-        .find_map(|l| {
-            l.split_once("RuntimeError: seen: ")
-                .map(|(_, s)| s.to_string())
-        })
-        .unwrap_or_else(|| panic!("{err}"));
-    let expected_random = "0.8444218515250481"; // random.seed(0); random.random()
-    assert!(
-        seen.starts_with(&format!("0.0 {expected_random} ")),
-        "{seen}"
-    );
-    // Nothing of the user's environment reaches the module.
-    for var in ["HOME", "USER", "PATH", "WFLOW_STORE"] {
-        assert!(!seen.contains(&format!("'{var}'")), "{seen}");
+    for err in build_fails(&env, &source) {
+        let seen = err
+            .lines()
+            .find_map(|l| {
+                l.split_once("RuntimeError: seen: ")
+                    .map(|(_, s)| s.to_string())
+            })
+            .unwrap_or_else(|| panic!("{err}"));
+        let expected_random = "0.8444218515250481"; // random.seed(0); random.random()
+        assert!(
+            seen.starts_with(&format!("0.0 {expected_random} ")),
+            "{seen}"
+        );
+        // Nothing of the user's environment reaches the module.
+        for var in ["HOME", "USER", "PATH", "WFLOW_STORE"] {
+            assert!(!seen.contains(&format!("'{var}'")), "{seen}");
+        }
     }
 }
 

@@ -156,6 +156,14 @@ fn python_and_js_missing_or_undeclared_choices_and_secrets_fail_clearly() {
             err.contains("SecretNotFound: step `end` was given no secret `db_password`"),
             "{lang}: {err}"
         );
+        // The hint is in the step's language, not in Rust's.
+        let ask = if lang == "Python" {
+            "(`@step(secrets=[\"db_password\"])`)"
+        } else {
+            "(`{ secrets: [\"db_password\"] }`)"
+        };
+        assert!(err.contains(ask), "{lang}: {err}");
+        assert!(!err.contains("secrets = ["), "{lang}: {err}");
     }
 }
 

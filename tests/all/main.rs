@@ -69,6 +69,8 @@ mod python_build;
 /// The Python package: built with maturin, its pytest suite on a local store, S3 and a metadata
 /// service, and the notebook of docs/ executed headless.
 mod python_client;
+/// The quick form of Python flows: code derived from the base's, stdlib-named flow files.
+mod python_quick;
 /// `resume` and `step-run`.
 mod resume;
 /// The team store on S3 (moto and s3s-fs): examples, shared runs, faults, interrupted uploads.

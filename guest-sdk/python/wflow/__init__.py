@@ -500,7 +500,12 @@ class _Secrets:
         except Exception as e:
             value = getattr(e, "value", e)
             if type(value).__name__.split("_")[-1].lower() == "notfound":
-                raise SecretNotFound(getattr(value, "value", str(value))) from None
+                text = str(getattr(value, "value", value))
+                # The host's hint is in Rust's syntax: say it in Python's.
+                cut = text.rfind(" (`secrets = [")
+                if cut >= 0:
+                    text = text[:cut] + f" (`@step(secrets=[{_json.dumps(name)}])`)"
+                raise SecretNotFound(text) from None
             raise _host_error(e, f"reading secret `{name}`") from None
 
     def __getitem__(self, name):

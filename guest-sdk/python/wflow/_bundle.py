@@ -151,3 +151,40 @@ def bundle():
                 todo.append((path, sub if is_pkg else sub.rpartition(".")[0]))
     sys.meta_path.insert(0, _Bundled(table))
     return sorted(table)
+
+
+def bundle_all():
+    """Bundles every module of the standard library that is not loaded (but those of ``_NEVER``),
+    for the base component of ``wflow/_quick.py``, which cannot know what a flow will import;
+    installs the finder. Returns the names bundled."""
+    import json  # not frozen (`os` is, with a path where no file is): its folder is the library's
+
+    lib = os.path.dirname(os.path.dirname(json.__file__))
+    builtin = set(sys.builtin_module_names)
+    table = {}
+    for folder, dirs, files in os.walk(lib):
+        rel = os.path.relpath(folder, lib)
+        parts = [] if rel == "." else rel.split(os.sep)
+        if parts and (parts[0] in _NEVER or not all(p.isidentifier() for p in parts)):
+            dirs[:] = []
+            continue
+        if parts and "__init__.py" not in files:
+            dirs[:] = []
+            continue
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(".py") or not name[:-3].isidentifier():
+                continue
+            is_pkg = name == "__init__.py"
+            mod = parts if is_pkg else parts + [name[:-3]]
+            if not mod or mod[0] in _NEVER:
+                continue
+            full = ".".join(mod)
+            if full in sys.modules or full in builtin or full in table:
+                continue
+            path = os.path.join(folder, name)
+            text = _read(path)
+            if text is not None:
+                table[full] = (path, is_pkg, zlib.compress(text, 9))
+    sys.meta_path.insert(0, _Bundled(table))
+    return sorted(table)

@@ -12,6 +12,7 @@ componentize-py runs that module at build time (pre-initialisation), so a syntax
 import or an invalid flow class fails ``wflow build`` with its traceback.
 """
 
+import importlib
 import inspect
 import linecache
 import os
@@ -215,11 +216,18 @@ def sources_at(staged, root):
                 linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
 
 
-def _report(e):
+def _report(e, hide_sdk=False):
     """Prints the traceback with the author's paths; returns the step's error message, which names
-    the innermost frame in the author's files."""
+    the innermost frame in the author's files. ``hide_sdk``: without the frames of wflow's own
+    modules and of the import machinery (a flow's module that failed to load)."""
     staged, root = _staged
     tb = traceback.TracebackException.from_exception(e)
+    if hide_sdk:
+        sdk = os.path.dirname(__file__) + os.sep
+        tb.stack = traceback.StackSummary.from_list([
+            f for f in tb.stack
+            if not f.filename.startswith((sdk, "<frozen")) and "/importlib/" not in f.filename
+        ])
     text = "".join(tb.format())
     message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     if staged:
@@ -230,6 +238,26 @@ def _report(e):
             message += f" (at {root}{f.filename[len(staged):]}:{f.lineno}, in {f.name})"
     sys.stderr.write(text)
     return message
+
+
+def check_flow_name(name, path):
+    """Refuses a flow module ``name`` (the author's file ``path``) named like a module Python finds
+    first (``secrets.py``, ``json.py``): importing it would import that module instead."""
+    if name in sys.stdlib_module_names or name in sys.modules:
+        whose = "Python's standard library" if name in sys.stdlib_module_names else "the component"
+        raise ImportError(
+            f"{path}: a flow file cannot be named `{name}.py`: `{name}` is a module of {whose}, "
+            f"which `import {name}` finds before your file. Rename the file (for example to "
+            f"`{name}_flow.py`)",
+            name=name,
+        )
+
+
+def import_flow(name, path):
+    """Imports the flow's module ``name`` (the author's file ``path``), after
+    :func:`check_flow_name`."""
+    check_flow_name(name, path)
+    return importlib.import_module(name)
 
 
 def export(module):

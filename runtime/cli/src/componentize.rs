@@ -65,6 +65,10 @@ const PY_SDK: &[(&str, &str)] = &[
         "wflow/_bundle.py",
         include_str!("../../../guest-sdk/python/wflow/_bundle.py"),
     ),
+    (
+        "wflow/_quick.py",
+        include_str!("../../../guest-sdk/python/wflow/_quick.py"),
+    ),
 ];
 
 /// The JavaScript SDK (`guest-sdk/js`), staged as `_wflow/`.
@@ -216,12 +220,12 @@ fn tool_version(tool: &Path, cache: &Path) -> Result<String> {
 }
 
 /// The sources of a flow: the files to stage (relative path, bytes) and the module to import.
-struct Sources {
+pub(crate) struct Sources {
     /// The folder the relative paths start from (for error messages).
-    root: PathBuf,
-    files: Vec<(String, Vec<u8>)>,
+    pub(crate) root: PathBuf,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
     /// The module that defines the flow (`flow` for `flow.py`, `./flow.js`…).
-    module: String,
+    pub(crate) module: String,
 }
 
 fn collect(lang: Lang, source: &Path) -> Result<Sources> {
@@ -341,13 +345,15 @@ fn entry(lang: Lang, module: &str, root: &Path) -> (&'static str, String) {
                  # top-level code runs at build time under `guarded` (wflow/_build.py), and\n\
                  # bundles what the loaded modules import lazily (wflow/_bundle.py).\n\
                  from wflow._build import guarded as _guarded\n\
-                 from wflow._component import export, sources_at\n\
+                 from wflow._component import check_flow_name, export, sources_at\n\
                  sources_at(\"/0\", {root})\n\
-                 with _guarded():\n    import {module} as _flow_module\n\
+                 with _guarded():\n    check_flow_name({module:?}, {file})\n    \
+                 import {module} as _flow_module\n\
                  Flow = export(_flow_module)\n\
                  from wflow._bundle import bundle as _bundle\n\
                  with _guarded():\n    _bundle()\n",
                 root = python_str(&root.display().to_string()),
+                file = python_str(&root.join(format!("{module}.py")).display().to_string()),
             ),
         ),
         Lang::JavaScript => (
@@ -363,7 +369,7 @@ fn entry(lang: Lang, module: &str, root: &Path) -> (&'static str, String) {
 }
 
 /// `s` as a Python string literal: printable ASCII as is, everything else escaped.
-fn python_str(s: &str) -> String {
+pub(crate) fn python_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -376,18 +382,43 @@ fn python_str(s: &str) -> String {
     out
 }
 
+/// How a Python flow is built (JavaScript flows are always built in full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// componentize-py with the flow's module imported at build time: what leaves the machine
+    /// (`--compute batch`, `wflow deploy`, `wflow build --full`).
+    Full,
+    /// The flow's sources patched into a base component built once (see [`crate::quick`]):
+    /// `wflow run` and `wflow build` on this machine.
+    Quick,
+}
+
 /// Builds a Python or JavaScript flow (file or directory) and returns its component, from the
 /// build cache when nothing that goes in has changed.
-pub fn build(lang: Lang, source: &Path, cache_dir: &Path, printer: &Printer) -> Result<PathBuf> {
+pub fn build(
+    lang: Lang,
+    source: &Path,
+    cache_dir: &Path,
+    printer: &Printer,
+    form: Form,
+) -> Result<PathBuf> {
     let sources = collect(lang, source)?;
     let tool = find_tool(lang)?;
     let built = cache_dir.join("built");
     let version = tool_version(&tool, &built)?;
-    let sdk = match lang {
-        Lang::Python => PY_SDK,
-        Lang::JavaScript => JS_SDK,
-    };
     let root = std::path::absolute(&sources.root).unwrap_or_else(|_| sources.root.clone());
+    if lang == Lang::Python && form == Form::Quick {
+        let tool = Tool {
+            lang,
+            path: &tool,
+            version: &version,
+        };
+        // `None`: too large for the quick form, built in full below.
+        if let Some(out) = crate::quick::build(&tool, cache_dir, &sources, &root, source, printer)?
+        {
+            return Ok(out);
+        }
+    }
     let (entry_name, entry_text) = entry(lang, &sources.module, &root);
 
     let mut staged: Vec<(String, Vec<u8>)> = sources
@@ -402,105 +433,172 @@ pub fn build(lang: Lang, source: &Path, cache_dir: &Path, printer: &Printer) -> 
             (format!("src/{rel}"), bytes)
         })
         .collect();
-    let sdk_dir = match lang {
-        Lang::Python => "sdk",
-        Lang::JavaScript => "src",
-    };
-    staged.extend(
-        sdk.iter()
-            .map(|(rel, text)| (format!("{sdk_dir}/{rel}"), text.as_bytes().to_vec())),
-    );
+    staged.extend(sdk_files(lang));
     staged.push((format!("src/{entry_name}"), entry_text.into_bytes()));
-    staged.push(("wit/flow.wit".into(), WIT.as_bytes().to_vec()));
+    staged.push(wit_file());
 
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(lang.tool().as_bytes());
-    hasher.update(version.as_bytes());
-    for (rel, bytes) in &staged {
-        hasher.update(&(rel.len() as u64).to_le_bytes());
-        hasher.update(rel.as_bytes());
-        hasher.update(&(bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    }
-    let key = hasher.finalize().to_hex();
+    let key = staged_key(lang, &version, &staged);
     let out = built.join(format!("{}.wasm", &key[..32]));
-    match check_built(&out) {
-        Ok(true) => return Ok(out),
-        Ok(false) => {}
-        Err(why) => {
-            printer.warning(format!(
-                "ignored the cached build {} ({why}); building the flow again",
-                out.display()
-            ));
-            let _ = std::fs::remove_file(&out);
-        }
+    if cached(&out, printer) {
+        return Ok(out);
     }
-
     printer.note(format!(
         "Building {} ({}, {version})",
         source.display(),
         lang.name()
     ));
-    // Absolute: the tool runs in it, and its paths go into the tool's environment.
-    let stage =
-        std::path::absolute(built.join(format!(".stage-{}-{}", &key[..16], std::process::id())))
-            .context("the cache folder has no absolute path")?;
-    let stage = Stage(stage);
-    let _ = std::fs::remove_dir_all(&stage.0);
-    for (rel, bytes) in &staged {
-        let p = stage.0.join(rel);
-        std::fs::create_dir_all(p.parent().expect("has a parent"))?;
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
-    }
-    let tmp_out = stage.0.join("out.wasm");
-    let mut cmd = Command::new(&tool);
-    match lang {
-        Lang::Python => {
-            cmd.arg("-d")
-                .arg(stage.0.join("wit"))
-                .args(["-w", "step", "componentize", "wflow_app", "-p"])
-                .arg(stage.0.join("src"))
-                .arg("-p")
-                .arg(stage.0.join("sdk"))
-                .arg("-o")
-                .arg(&tmp_out);
-        }
-        Lang::JavaScript => {
-            cmd.arg("--wit")
-                .arg(stage.0.join("wit"))
-                .args(["-n", "step", "-d", "http", "fetch-event", "-o"])
-                .arg(&tmp_out)
-                .arg(stage.0.join("src").join(entry_name));
-        }
-    }
-    confine(&mut cmd, &tool, &stage.0)?;
-    let output = cmd
-        .output()
-        .with_context(|| format!("cannot run {}", tool.display()))?;
-    if !output.status.success() || !tmp_out.is_file() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let msg = explain_failure(lang, &text, &stage.0, &sources.root);
-        return Err(BadInput(format!(
-            "building the {} flow {} failed:\n{msg}",
-            lang.name(),
-            source.display()
-        ))
-        .into());
-    }
-    // The component's digest first, then the component: a cached build is used only if it
-    // still has the digest it was built with.
-    let digest = blake3::hash(&std::fs::read(&tmp_out)?).to_hex();
-    let sum = out.with_extension("b3");
-    let tmp_sum = stage.0.join("out.b3");
-    std::fs::write(&tmp_sum, digest.as_bytes())
-        .and_then(|()| std::fs::rename(&tmp_sum, &sum))
-        .and_then(|()| std::fs::rename(&tmp_out, &out))
-        .with_context(|| format!("keeping the built component in {}", out.display()))?;
+    let tool = Tool {
+        lang,
+        path: &tool,
+        version: &version,
+    };
+    let bytes = tool.run(&built, &key, &staged, entry_name, source, &sources.root)?;
+    keep(&out, &bytes)?;
     Ok(out)
+}
+
+/// The SDK's files, staged where the tool looks for them.
+pub(crate) fn sdk_files(lang: Lang) -> Vec<(String, Vec<u8>)> {
+    let (sdk, dir) = match lang {
+        Lang::Python => (PY_SDK, "sdk"),
+        Lang::JavaScript => (JS_SDK, "src"),
+    };
+    sdk.iter()
+        .map(|(rel, text)| (format!("{dir}/{rel}"), text.as_bytes().to_vec()))
+        .collect()
+}
+
+/// The contract's WIT, staged.
+pub(crate) fn wit_file() -> (String, Vec<u8>) {
+    ("wit/flow.wit".into(), WIT.as_bytes().to_vec())
+}
+
+/// The build cache's key of what is staged (a hex string).
+pub(crate) fn staged_key(lang: Lang, version: &str, staged: &[(String, Vec<u8>)]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(lang.tool().as_bytes());
+    hasher.update(version.as_bytes());
+    for (rel, bytes) in staged {
+        hasher.update(&(rel.len() as u64).to_le_bytes());
+        hasher.update(rel.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// Whether the build cache holds `out`, whole (a damaged entry is removed, with a warning).
+pub(crate) fn cached(out: &Path, printer: &Printer) -> bool {
+    match check_built(out) {
+        Ok(found) => found,
+        Err(why) => {
+            printer.warning(format!(
+                "ignored the cached build {} ({why}); building the flow again",
+                out.display()
+            ));
+            let _ = std::fs::remove_file(out);
+            false
+        }
+    }
+}
+
+/// Keeps a built component in the build cache: its digest first, then the component (through
+/// temporary files renamed into place), so a cached build is used only if it still has the
+/// digest it was built with.
+pub(crate) fn keep(out: &Path, bytes: &[u8]) -> Result<()> {
+    let digest = blake3::hash(bytes).to_hex();
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    let sum = out.with_extension("b3");
+    let tmp_sum = out.with_extension(format!("b3tmp{}", std::process::id()));
+    let kept = std::fs::write(&tmp_sum, digest.as_bytes())
+        .and_then(|()| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp_sum, &sum))
+        .and_then(|()| std::fs::rename(&tmp, out));
+    if kept.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&tmp_sum);
+    }
+    kept.with_context(|| format!("keeping the built component in {}", out.display()))
+}
+
+/// A componentize tool, found, with its version.
+pub(crate) struct Tool<'a> {
+    pub(crate) lang: Lang,
+    pub(crate) path: &'a Path,
+    pub(crate) version: &'a str,
+}
+
+impl Tool<'_> {
+    /// Stages `staged` in a build folder of `built` and runs the tool on the entry module
+    /// `entry_name`; returns the component. A failure names `source`, with paths of the stage
+    /// turned back into `root`'s.
+    pub(crate) fn run(
+        &self,
+        built: &Path,
+        key: &str,
+        staged: &[(String, Vec<u8>)],
+        entry_name: &str,
+        source: &Path,
+        root: &Path,
+    ) -> Result<Vec<u8>> {
+        let lang = self.lang;
+        // Absolute: the tool runs in it, and its paths go into the tool's environment.
+        let stage = std::path::absolute(built.join(format!(
+            ".stage-{}-{}",
+            &key[..16],
+            std::process::id()
+        )))
+        .context("the cache folder has no absolute path")?;
+        let stage = Stage(stage);
+        let _ = std::fs::remove_dir_all(&stage.0);
+        for (rel, bytes) in staged {
+            let p = stage.0.join(rel);
+            std::fs::create_dir_all(p.parent().expect("has a parent"))?;
+            std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+        }
+        let tmp_out = stage.0.join("out.wasm");
+        let mut cmd = Command::new(self.path);
+        match lang {
+            Lang::Python => {
+                cmd.arg("-d")
+                    .arg(stage.0.join("wit"))
+                    .args(["-w", "step", "componentize"])
+                    .arg(entry_name.trim_end_matches(".py"))
+                    .arg("-p")
+                    .arg(stage.0.join("src"))
+                    .arg("-p")
+                    .arg(stage.0.join("sdk"))
+                    .arg("-o")
+                    .arg(&tmp_out);
+            }
+            Lang::JavaScript => {
+                cmd.arg("--wit")
+                    .arg(stage.0.join("wit"))
+                    .args(["-n", "step", "-d", "http", "fetch-event", "-o"])
+                    .arg(&tmp_out)
+                    .arg(stage.0.join("src").join(entry_name));
+            }
+        }
+        confine(&mut cmd, self.path, &stage.0)?;
+        let output = cmd
+            .output()
+            .with_context(|| format!("cannot run {}", self.path.display()))?;
+        if !output.status.success() || !tmp_out.is_file() {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let msg = explain_failure(lang, &text, &stage.0, root);
+            return Err(BadInput(format!(
+                "building the {} flow {} failed:\n{msg}",
+                lang.name(),
+                source.display()
+            ))
+            .into());
+        }
+        Ok(std::fs::read(&tmp_out)?)
+    }
 }
 
 /// Whether the cached build `out` exists (`Ok(false)`: no) and is whole: its BLAKE3 digest is the
@@ -620,23 +718,34 @@ fn explain_failure(lang: Lang, text: &str, stage: &Path, root: &Path) -> String 
     let root = root.display().to_string();
     text = text.replace(&format!("{}/", src.display()), &format!("{root}/"));
     if lang == Lang::Python {
-        // The generated entry module's frame says nothing to the author: drop it (and its source
-        // line). componentize-py maps the first `-p` folder (the staged sources) to `/0`.
-        let mut kept = Vec::new();
-        let mut skip_source = false;
+        // The frames of the generated entry module and of the SDK (`/1/wflow/`) say nothing to the
+        // author: drop them (with their source and marker lines), and a traceback header left
+        // with no frame. componentize-py maps the first `-p` folder (the staged sources) to `/0`.
+        let mut kept: Vec<&str> = Vec::new();
+        let mut skipping = false;
         for line in text.lines() {
-            if line.trim_start().starts_with("File \"/0/wflow_app.py\"") {
-                skip_source = true;
+            let frame = line.starts_with("  File ");
+            if frame {
+                skipping = line.starts_with("  File \"/0/wflow_app.py\"")
+                    || line.starts_with("  File \"/1/wflow/");
+            } else if skipping && line.starts_with("    ") {
                 continue;
+            } else {
+                skipping = false;
             }
-            if skip_source && line.starts_with("    ") && !line.trim_start().starts_with("File ") {
-                skip_source = false;
-                continue;
+            if !skipping {
+                kept.push(line);
             }
-            skip_source = false;
-            kept.push(line);
         }
-        text = kept.join("\n");
+        let mut lines: Vec<&str> = Vec::new();
+        for (i, line) in kept.iter().enumerate() {
+            let next_is_frame = kept.get(i + 1).is_some_and(|l| l.starts_with("  File "));
+            if line.starts_with("Traceback (most recent call last)") && !next_is_frame {
+                continue;
+            }
+            lines.push(line);
+        }
+        text = lines.join("\n");
         text = text.replace("\"/0/", &format!("\"{root}/"));
         text = text.replace("(/0/", &format!("({root}/"));
     }
@@ -670,5 +779,14 @@ mod tests {
         assert!(!msg.contains("Caused by"), "{msg}");
         assert!(msg.contains("    def start(self)"), "{msg}");
         assert!(!msg.contains("wflow_app"), "{msg}");
+
+        // Frames of the entry module and the SDK go, with their source and marker lines, and so
+        // does a header left with no frame.
+        let text = "AssertionError: Traceback (most recent call last):\n  File \"/0/wflow_app.py\", line 6, in <module>\n    check_flow_name(\"secrets\", \"/x/secrets.py\")\n    ~~~~~~~~^^^^\n  File \"/1/wflow/_component.py\", line 248, in check_flow_name\n    raise ImportError(\n    ...<4 lines>...\n    )\nImportError: /x/secrets.py: a flow file cannot be named `secrets.py`\n\nCaused by:\n  x";
+        let msg = explain_failure(Lang::Python, text, stage, Path::new("/x"));
+        assert_eq!(
+            msg,
+            "ImportError: /x/secrets.py: a flow file cannot be named `secrets.py`"
+        );
     }
 }

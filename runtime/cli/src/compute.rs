@@ -39,6 +39,17 @@ pub struct ComputeArgs {
     pub batch: BatchArgs,
 }
 
+impl ComputeArgs {
+    /// How a Python flow is built for this run: in full when `--compute batch` sends every task
+    /// off this machine, else in the quick form (docs/polyglot.md).
+    pub fn python_form(&self) -> crate::componentize::Form {
+        match self.compute.as_deref() {
+            Some("batch") => crate::componentize::Form::Full,
+            _ => crate::componentize::Form::Quick,
+        }
+    }
+}
+
 /// Where AWS Batch jobs go: flags of `run`, `resume` and `deploy create` (over the config
 /// file's `[batch]` table).
 #[derive(clap::Args, Debug, Default, Clone)]

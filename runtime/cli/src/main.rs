@@ -12,6 +12,7 @@ mod componentize;
 mod compute;
 mod exit;
 mod output;
+mod quick;
 mod settings;
 mod source;
 

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use wflow_core::FlowSpec;
 
-use crate::componentize::Lang;
+use crate::componentize::{Form, Lang};
 use crate::exit::BadInput;
 use crate::output::Printer;
 
@@ -74,8 +74,9 @@ impl Source {
         Ok(Source::Wasm(path.to_path_buf()))
     }
 
-    /// Builds the source into a component file (a `.wasm` is used as it is). Not for manifests.
-    pub fn build(&self, cache_dir: &Path, printer: &Printer) -> Result<PathBuf> {
+    /// Builds the source into a component file (a `.wasm` is used as it is), a Python flow in
+    /// `form`. Not for manifests.
+    pub fn build(&self, cache_dir: &Path, printer: &Printer, form: Form) -> Result<PathBuf> {
         match self {
             Source::Wasm(p) => Ok(p.clone()),
             Source::Crate(dir) => {
@@ -86,12 +87,23 @@ impl Source {
                 ));
                 crate::build::build_crate(dir, printer.json())
             }
-            Source::Guest(lang, p) => crate::componentize::build(*lang, p, cache_dir, printer),
+            Source::Guest(lang, p) => {
+                crate::componentize::build(*lang, p, cache_dir, printer, form)
+            }
             Source::Manifest(p) => Err(BadInput(format!(
                 "{}: a manifest cannot name another manifest",
                 p.display()
             ))
             .into()),
+        }
+    }
+
+    /// Whether this is a Python flow built in the quick form: then a `spec()` that fails is its
+    /// module failing to load, reported as a build failure ([`crate::quick::explain_load`]).
+    pub fn quick_python(&self, form: Form) -> Option<&Path> {
+        match self {
+            Source::Guest(Lang::Python, p) if form == Form::Quick => Some(p),
+            _ => None,
         }
     }
 }
@@ -310,8 +322,9 @@ pub enum Built {
     Polyglot(Manifest, Vec<PathBuf>),
 }
 
-/// Builds whatever `target` is. A manifest's components are built in parallel.
-pub fn build(target: &Path, cache_dir: &Path, printer: &Printer) -> Result<Built> {
+/// Builds whatever `target` is, Python flows in `form`. A manifest's components are built in
+/// parallel.
+pub fn build(target: &Path, cache_dir: &Path, printer: &Printer, form: Form) -> Result<Built> {
     match Source::detect(target)? {
         Source::Manifest(path) => {
             let manifest = Manifest::load(&path)?;
@@ -319,7 +332,7 @@ pub fn build(target: &Path, cache_dir: &Path, printer: &Printer) -> Result<Built
                 let handles: Vec<_> = manifest
                     .components
                     .iter()
-                    .map(|c| s.spawn(|| c.source.build(cache_dir, printer)))
+                    .map(|c| s.spawn(|| c.source.build(cache_dir, printer, form)))
                     .collect();
                 handles
                     .into_iter()
@@ -333,6 +346,6 @@ pub fn build(target: &Path, cache_dir: &Path, printer: &Printer) -> Result<Built
             })?;
             Ok(Built::Polyglot(manifest, files))
         }
-        source => Ok(Built::Single(source.build(cache_dir, printer)?)),
+        source => Ok(Built::Single(source.build(cache_dir, printer, form)?)),
     }
 }

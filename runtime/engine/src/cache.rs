@@ -79,10 +79,10 @@ pub(crate) fn compile(
         };
         // The cache is an optimisation: failing to write it must not fail the run.
         if let Some(code) = code {
-            cache.store(&cache.file(digest), &digest.to_string(), &code);
+            let _ = cache.store(&cache.file(digest), &digest.to_string(), &code);
         }
         if let Some(r) = &reused {
-            cache.store(&cache.dir.join(FUNCTIONS), FUNCTIONS, &r.pack);
+            let _ = cache.store(&cache.dir.join(FUNCTIONS), FUNCTIONS, &r.pack);
         }
     }
     let stats = reused.map(|r| CompileStats {
@@ -90,6 +90,81 @@ pub(crate) fn compile(
         functions_compiled: r.compiled,
     });
     Ok((component, warning, stats))
+}
+
+/// Like [`compile`], for a component that is `base` with the bytes of `range` (inside a data
+/// segment) changed: its code is derived from the base's (see [`crate::derive`]), the base's
+/// compiled now if the cache does not hold it. Falls back to [`compile`] (with a warning) when
+/// the component cannot be derived or there is no cache to take the base's code from.
+pub(crate) fn compile_derived(
+    engine: &Engine,
+    bytes: &[u8],
+    digest: &Digest,
+    base: &[u8],
+    range: std::ops::Range<usize>,
+    origin: &str,
+) -> Result<(Component, Option<String>, Option<CompileStats>)> {
+    let Some(dir) = &engine.config().cache_dir else {
+        return compile(engine, bytes, digest, origin);
+    };
+    let Ok(cache) = Cache::open(engine, dir) else {
+        return compile(engine, bytes, digest, origin);
+    };
+    if let Ok(Some(c)) = cache.load(engine, digest) {
+        return Ok((c, None, None));
+    }
+    let fallback = |why: String| -> Result<(Component, Option<String>, Option<CompileStats>)> {
+        let (c, warning, stats) = compile(engine, bytes, digest, origin)?;
+        let why =
+            format!("{origin}: its code could not be derived from its base's ({why}); compiled it");
+        Ok((
+            c,
+            Some(warning.map_or(why.clone(), |w| format!("{w}; {why}"))),
+            stats,
+        ))
+    };
+    if let Err(why) = crate::derive::check(bytes, base, &range) {
+        return fallback(why);
+    }
+    let base_digest = Digest::of(base);
+    let base_file = cache.file(&base_digest);
+    let (base_code, stats) = match cache.read(&base_file, &base_digest.to_string()) {
+        Ok(Some(code)) => (code, None),
+        // No (trusted) code for the base yet: compile it, once for every component of the base.
+        _ => {
+            let functions = Arc::new(cache.load_functions());
+            let (component, code, reused) = build(engine, base, origin, Some(&functions))?;
+            let Some(code) = code.or_else(|| component.serialize().ok()) else {
+                return fallback("the base's code cannot be serialised".into());
+            };
+            let _ = cache.store(&base_file, &base_digest.to_string(), &code);
+            if let Some(r) = &reused {
+                let _ = cache.store(&cache.dir.join(FUNCTIONS), FUNCTIONS, &r.pack);
+            }
+            let stats = reused.map(|r| CompileStats {
+                functions_reused: r.reused,
+                functions_compiled: r.compiled,
+            });
+            (code, stats)
+        }
+    };
+    let code = match crate::derive::derive(&base_code, &base[range.clone()], &bytes[range]) {
+        Ok(code) => code,
+        Err(why) => return fallback(why),
+    };
+    drop(base_code);
+    // SAFETY: the base's code was compiled by this binary (now, or earlier and authenticated by
+    // this user's key for the base's digest); it differs only in the bytes of a data segment,
+    // written where that segment's bytes were found, once. Wasmtime still checks its header.
+    #[allow(unsafe_code)]
+    let component = unsafe { Component::deserialize(engine.wasmtime(), &code) };
+    match component {
+        Ok(component) => {
+            let _ = cache.store(&cache.file(digest), &digest.to_string(), &code);
+            Ok((component, None, stats))
+        }
+        Err(e) => fallback(format!("wasmtime refused the derived code: {e}")),
+    }
 }
 
 /// How a component was compiled with the function cache: functions taken from it (compiled for
@@ -176,9 +251,24 @@ impl Cache {
     /// Opens the cache: creates the folder (0700) and the key if needed, and checks that both
     /// belong to this user and are not writable (the key: not readable) by anyone else.
     fn open(engine: &Engine, root: &Path) -> std::result::Result<Cache, String> {
-        let context = cache_key(engine);
+        Cache::open_at(
+            root,
+            cache_key(engine),
+            engine.config().cache_key.as_deref(),
+            "the compiled-code cache",
+        )
+    }
+
+    /// Opens the folder `root/context` with the key at `key_path` (else [`default_cache_key`]);
+    /// `what` names the cache in messages.
+    fn open_at(
+        root: &Path,
+        context: String,
+        key_path: Option<&Path>,
+        what: &str,
+    ) -> std::result::Result<Cache, String> {
         let dir = root.join(&context);
-        let not_used = |why: String| format!("the compiled-code cache is not used: {why}");
+        let not_used = |why: String| format!("{what} is not used: {why}");
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -187,8 +277,8 @@ impl Cache {
         for d in [root, dir.as_path()] {
             check_owned(d, 0o022).map_err(&not_used)?;
         }
-        let key_path = match &engine.config().cache_key {
-            Some(p) => p.clone(),
+        let key_path = match key_path {
+            Some(p) => p.to_path_buf(),
             None => default_cache_key()
                 .ok_or_else(|| not_used("neither $XDG_CONFIG_HOME nor $HOME is set".into()))?,
         };
@@ -287,7 +377,7 @@ impl Cache {
     }
 
     /// Writes `code` to `file` with its tag for `label` (to a temporary file renamed into place).
-    fn store(&self, file: &Path, label: &str, code: &[u8]) {
+    fn store(&self, file: &Path, label: &str, code: &[u8]) -> std::io::Result<()> {
         let name = file.file_name().unwrap_or_default().to_string_lossy();
         let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let tag = self.tag(label, code);
@@ -306,6 +396,41 @@ impl Cache {
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        written
+    }
+}
+
+/// A folder of files authenticated like compiled code (the same per-user key, the same tag and
+/// the same checks of the folder's owner and mode), for what is as trusted as code though it is
+/// not machine code: the base component every quick-form Python flow is patched from (see the
+/// CLI's `quick` module), which runs with every flow's grants.
+pub struct Sealed(Cache);
+
+impl Sealed {
+    /// Opens (creating it, mode 0700) the folder `root/context`, keyed by the key at `key_path`
+    /// (else [`default_cache_key`]); `Err(why)` if it cannot be trusted.
+    pub fn open(
+        root: &Path,
+        context: &str,
+        key_path: Option<&Path>,
+    ) -> std::result::Result<Sealed, String> {
+        Cache::open_at(root, context.to_string(), key_path, "the cache").map(Sealed)
+    }
+
+    /// The file's path in the folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.dir.join(name)
+    }
+
+    /// The content of file `name` if it verifies; `Ok(None)` if there is none, `Err(why)` if it
+    /// does not verify.
+    pub fn read(&self, name: &str) -> std::result::Result<Option<Vec<u8>>, String> {
+        self.0.read(&self.path(name), name)
+    }
+
+    /// Writes file `name` with its tag (to a temporary file renamed into place).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.store(&self.path(name), name, bytes)
     }
 }
 

@@ -161,10 +161,38 @@ impl Engine {
     /// [`CompileLimits`](crate::CompileLimits); compiling then happens where
     /// [`EngineConfig::compiler`](crate::EngineConfig::compiler) says.
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<FlowComponent> {
+        self.load_with(bytes, origin, None)
+    }
+
+    /// Loads a component that is `base` with only the bytes of `range`, inside one data segment,
+    /// changed (a quick-form Python flow: its sources in the base's slot): its compiled code is
+    /// derived from the base's, compiled once, rather than compiled (see `derive.rs`). A
+    /// component that is not such a copy of `base` is compiled as usual, with a warning.
+    pub fn load_derived(
+        &self,
+        bytes: &[u8],
+        base: &[u8],
+        range: std::ops::Range<usize>,
+        origin: &str,
+    ) -> Result<FlowComponent> {
+        self.load_with(bytes, origin, Some((base, range)))
+    }
+
+    fn load_with(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        base: Option<(&[u8], std::ops::Range<usize>)>,
+    ) -> Result<FlowComponent> {
         check_header(bytes, origin)?;
         crate::precheck::check(bytes, origin, &self.config().compile_limits)?;
         let digest = Digest::of(bytes);
-        let (component, warning, compiled) = cache::compile(self, bytes, &digest, origin)?;
+        let (component, warning, compiled) = match base {
+            Some((base, range)) => {
+                cache::compile_derived(self, bytes, &digest, base, range, origin)?
+            }
+            None => cache::compile(self, bytes, &digest, origin)?,
+        };
         let v0_2 = check_world(self, &component, origin)?;
         let instance_pre =
             self.linker()
@@ -244,8 +272,9 @@ fn check_world(engine: &Engine, component: &Component, origin: &str) -> Result<b
 }
 
 fn read_spec(engine: &Engine, pre: &Pre, origin: &str) -> Result<FlowSpec> {
+    let stderr = crate::LogSink::new(64 << 10, None);
     let state = TaskState {
-        wasi: crate::sandbox::spec_ctx(),
+        wasi: crate::sandbox::spec_ctx(stderr.clone()),
         table: Default::default(),
         limiter: TaskLimiter::new(256 << 20),
         task: None,
@@ -260,5 +289,8 @@ fn read_spec(engine: &Engine, pre: &Pre, origin: &str) -> Result<FlowSpec> {
     pre.spec(&mut store).map_err(|e| EngineError::Spec {
         origin: origin.into(),
         reason: format!("{e:#}"),
+        stderr: String::from_utf8_lossy(&stderr.contents().0)
+            .trim_end()
+            .to_string(),
     })
 }

@@ -78,12 +78,14 @@ pub enum EngineError {
         reason: String,
     },
     /// The guest's `spec` call failed.
-    #[error("{origin}: reading the flow's spec failed: {reason}")]
+    #[error("{origin}: reading the flow's spec failed: {reason}{}", if stderr.is_empty() { String::new() } else { format!("\nThe component printed:\n{stderr}") })]
     Spec {
         /// Where the bytes came from.
         origin: String,
         /// The trap or error.
         reason: String,
+        /// What the guest printed to stderr before it failed (its traceback), at most 64 KiB.
+        stderr: String,
     },
     /// Compiling the component would exceed a bound (checked before compiling, or enforced on
     /// the child process that compiles).

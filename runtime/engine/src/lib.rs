@@ -26,6 +26,7 @@ mod cache;
 mod compile;
 mod component;
 mod denial;
+mod derive;
 mod engine;
 mod error;
 mod functions;
@@ -38,7 +39,7 @@ mod sandbox;
 mod spec;
 mod task;
 
-pub use cache::{CompileStats, default_cache_key};
+pub use cache::{CompileStats, Sealed, default_cache_key};
 pub use compile::{Compiler, compile_main};
 pub use component::{FLOW_EXPORT, FlowComponent};
 pub use engine::{DEFAULT_MEMORY_MB, EPOCH_TICK_MS, Engine, EngineConfig};

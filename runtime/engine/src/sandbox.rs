@@ -74,9 +74,11 @@ fn deterministic_random(b: &mut WasiCtxBuilder) {
 
 /// The WASI context of a guest's `spec()`: nothing granted, deterministic clocks and random
 /// numbers, like a step that asks for nothing (so the spec, and the flow name the policy sees,
-/// cannot depend on the time or on chance).
-pub(crate) fn spec_ctx() -> WasiCtx {
+/// cannot depend on the time or on chance). Its stderr goes to `stderr` (the traceback of a
+/// guest whose spec fails).
+pub(crate) fn spec_ctx(stderr: LogSink) -> WasiCtx {
     let mut b = WasiCtxBuilder::new();
+    b.stderr(stderr);
     deterministic_clocks(&mut b);
     deterministic_random(&mut b);
     b.build()

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use crate::componentize::Form;
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -19,7 +20,7 @@ pub struct CheckArgs {
 }
 
 pub fn execute(args: CheckArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
-    let flow = super::load_flow(&args.flow, settings, 1, printer)?;
+    let flow = super::load_flow(&args.flow, settings, 1, printer, Form::Quick)?;
     let spec = flow.plan.spec();
     if printer.json() {
         let components: serde_json::Map<String, serde_json::Value> = flow

@@ -24,6 +24,7 @@ use wflow_deploy::{Deployment, asl, check_name, check_schedule};
 use wflow_metadata::{Event, Recorder, Status};
 use wflow_store::Cas;
 
+use crate::componentize::Form;
 use crate::compute::BatchArgs;
 use crate::exit::{BadInput, FlowFailed};
 use crate::output::Printer;
@@ -232,7 +233,8 @@ fn create(
     if let Some(s) = &args.schedule {
         check_schedule(s).map_err(bad)?;
     }
-    let flow = super::load_flow(&args.flow, settings, 1, printer)?;
+    // A deployed flow leaves this machine: Python flows are built in full.
+    let flow = super::load_flow(&args.flow, settings, 1, printer, Form::Full)?;
     asl::check_plan(&flow.plan).map_err(|e| BadInput(e.to_string()))?;
     let spec = flow.plan.spec().clone();
     let name = args.name.clone().unwrap_or_else(|| spec.name.clone());

@@ -32,6 +32,7 @@ use wflow_engine::{Engine, EngineConfig, FlowComponent, Sandbox};
 use wflow_graph::Plan;
 
 use crate::cli::{Cli, Command};
+use crate::componentize::Form;
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -127,6 +128,57 @@ pub fn warn(printer: &Printer, component: &wflow_engine::FlowComponent) {
     }
 }
 
+/// The engine that loads and runs flows for this process: `max_workers` tasks at once, the
+/// compiled-code cache, compiles in a bounded child process, the policy's limits.
+pub fn engine(
+    settings: &Settings,
+    policy: &wflow_policy::Policy,
+    max_workers: usize,
+) -> Result<Engine> {
+    Ok(Engine::new(EngineConfig {
+        max_concurrent_tasks: max_workers as u32,
+        cache_dir: Some(settings.cache_dir.join("compiled")),
+        pooling: true,
+        fuel: policy.needs_fuel(),
+        max_wasm_stack: policy.max_wasm_stack(),
+        compiler: compiler()?,
+        compile_limits: compile_limits(policy),
+        host_memory_bytes: host_memory(policy),
+        ..EngineConfig::default()
+    })?)
+}
+
+/// Loads a built component; a quick-form Python flow's code is derived from its base's
+/// ([`crate::quick::base_of`]) rather than compiled.
+pub fn load_component(
+    engine: &Engine,
+    wasm: &Path,
+    settings: &Settings,
+) -> wflow_engine::Result<FlowComponent> {
+    match crate::quick::base_of(wasm, &settings.cache_dir) {
+        Some((base, range)) => {
+            let bytes = std::fs::read(wasm).map_err(|source| wflow_engine::EngineError::Read {
+                path: wasm.into(),
+                source,
+            })?;
+            engine.load_derived(&bytes, &base, range, &wasm.display().to_string())
+        }
+        None => engine.load_file(wasm),
+    }
+}
+
+/// A load error of `target`'s component: for a quick-form Python flow, a `spec()` that failed
+/// is its module failing to load, reported as a failed build.
+fn explain_load(err: anyhow::Error, target: &Path, form: Form) -> anyhow::Error {
+    match crate::source::Source::detect(target) {
+        Ok(source) => match source.quick_python(form) {
+            Some(p) => crate::quick::explain_load(err, p),
+            None => err,
+        },
+        Err(_) => err,
+    }
+}
+
 /// Builds (a crate, a Python or JavaScript flow, a manifest's components), loads and validates a
 /// flow: every component against the contract, then the (merged) graph, then the policy.
 pub fn load_flow(
@@ -134,23 +186,15 @@ pub fn load_flow(
     settings: &Settings,
     max_workers: usize,
     printer: &Printer,
+    form: Form,
 ) -> Result<LoadedFlow> {
-    let built = crate::source::build(target, &settings.cache_dir, printer)?;
+    let built = crate::source::build(target, &settings.cache_dir, printer, form)?;
     let policy = settings.policy()?;
-    let engine = Engine::new(EngineConfig {
-        max_concurrent_tasks: max_workers as u32,
-        cache_dir: Some(settings.cache_dir.join("compiled")),
-        pooling: true,
-        fuel: policy.needs_fuel(),
-        max_wasm_stack: policy.max_wasm_stack(),
-        compiler: compiler()?,
-        compile_limits: compile_limits(&policy),
-        host_memory_bytes: host_memory(&policy),
-        ..EngineConfig::default()
-    })?;
+    let engine = engine(settings, &policy, max_workers)?;
     let (components, spec, owner, code_record) = match built {
         crate::source::Built::Single(wasm) => {
-            let component = engine.load_file(&wasm)?;
+            let component = load_component(&engine, &wasm, settings)
+                .map_err(|e| explain_load(e.into(), target, form))?;
             warn(printer, &component);
             let spec = component.spec().clone();
             let owner = spec
@@ -168,9 +212,14 @@ pub fn load_flow(
         crate::source::Built::Polyglot(manifest, files) => {
             let mut components = Vec::new();
             for (c, wasm) in manifest.components.iter().zip(files) {
-                let component = engine.load_file(&wasm).with_context(|| {
-                    format!("component `{}` of {}", c.key, manifest.path.display())
-                })?;
+                let component = load_component(&engine, &wasm, settings)
+                    .map_err(|e| match c.source.quick_python(form) {
+                        Some(p) => crate::quick::explain_load(e.into(), p),
+                        None => e.into(),
+                    })
+                    .with_context(|| {
+                        format!("component `{}` of {}", c.key, manifest.path.display())
+                    })?;
                 warn(printer, &component);
                 components.push((c.key.clone(), wasm, component));
             }

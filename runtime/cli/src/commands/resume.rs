@@ -20,6 +20,7 @@ use wflow_store::Cas;
 
 use super::inspect::{open_client, store_dir};
 use super::run::{Progress, parse_assignments, report, tokio_runtime};
+use crate::componentize::Form;
 use crate::exit::BadInput;
 use crate::output::Printer;
 use crate::settings::{Settings, user};
@@ -125,7 +126,8 @@ pub(crate) fn component_for(
     printer: &Printer,
 ) -> Result<Component> {
     if let Some(path) = given {
-        return Component::stored(super::load_flow(path, settings, max_workers, printer)?, cas);
+        let flow = super::load_flow(path, settings, max_workers, printer, Form::Quick)?;
+        return Component::stored(flow, cas);
     }
     let pathspec = format!("{}/{}", run.flow, run.run_id);
     let bytes = match cas.get(&run.component) {
@@ -278,7 +280,13 @@ pub fn execute(mut args: ResumeArgs, settings: &Settings, printer: &Printer) -> 
     // The component first when given: its flow picks the default run.
     let mut loaded = None;
     if let Some(path) = &args.flow {
-        loaded = Some(super::load_flow(path, settings, local_workers, printer)?);
+        loaded = Some(super::load_flow(
+            path,
+            settings,
+            local_workers,
+            printer,
+            args.compute.python_form(),
+        )?);
     }
     let origin = find_origin(
         &client,

@@ -54,7 +54,13 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
     let local_workers = super::resume::workers(args.max_workers);
     let given = parse_assignments(&args.params)?;
     check_tags(&args.tags)?;
-    let flow = super::load_flow(&args.flow, settings, local_workers, printer)?;
+    let flow = super::load_flow(
+        &args.flow,
+        settings,
+        local_workers,
+        printer,
+        args.compute.python_form(),
+    )?;
     let spec = flow.plan.spec().clone();
     let params = resolve_params(&spec.parameters, &given)
         .with_context(|| format!("flow `{}`", spec.name))?;
