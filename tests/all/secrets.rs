@@ -2,7 +2,7 @@
 //! it; the value is read where the task runs and reaches only the step. It is redacted in the
 //! step's stdout and stderr (a value split across writes included), in its error and panic
 //! messages, and never written to the store or the records, which name the secrets a task was
-//! given. On AWS Batch (Secrets Manager on moto): `batch::secrets_from_secrets_manager_on_batch`.
+//! given. On AWS Batch (Secrets Manager on moto): `secrets_from_secrets_manager_locally_and_on_batch_never_through_the_store` below.
 
 use std::path::Path;
 
