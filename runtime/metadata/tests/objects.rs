@@ -261,6 +261,36 @@ fn two_handles_on_one_store_see_each_others_runs() {
     assert_eq!(snapshot(&a), snapshot(&c));
 }
 
+/// Objects are written once, so a handle following a running run (`deploy trigger --wait`, the
+/// UI) reads each task batch once: after its first read, the batch it saw is replaced by garbage
+/// behind its back and it still folds it as read, while a fresh handle reads it and warns.
+#[test]
+fn following_a_running_run_reads_each_batch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a) = objects(dir.path());
+    let (_, b) = objects(dir.path());
+    a.record(&[run_started("R", "Fan", 100)]).unwrap();
+    a.record(&[task_started("R", 1, "fan", &[0], &[])]).unwrap();
+    assert_eq!(b.tasks("R").unwrap().len(), 1);
+    let keys = store.list(&format!("{RECORDS_PREFIX}tasks/R/")).unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let file = dir.path().join(&keys[0]);
+    assert!(file.is_file(), "{}", file.display());
+    std::fs::write(&file, b"not a batch").unwrap();
+    a.record(&[task_started("R", 2, "fan", &[1], &[])]).unwrap();
+    assert_eq!(b.tasks("R").unwrap().len(), 2);
+    assert!(b.take_warnings().is_empty());
+    let (_, c) = objects(dir.path());
+    assert_eq!(c.tasks("R").unwrap().len(), 1);
+    let warnings = c.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("not a batch of task records")),
+        "{warnings:?}"
+    );
+}
+
 #[test]
 fn a_recorder_batches_events_into_few_objects() {
     let dir = tempfile::tempdir().unwrap();

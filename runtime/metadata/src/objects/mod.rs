@@ -28,7 +28,8 @@
 //! [`Recorder`](crate::Recorder) waits up to [`BATCH_WINDOW`] to gather them), so a
 //! thousand-task foreach writes tens of objects, not thousands. Listing runs is one LIST of
 //! `runs/` and one of `ends/` plus one GET per run (in parallel); reading a run's tasks is one
-//! LIST plus one GET per batch. A finished run's fold is cached for the life of the handle.
+//! LIST plus one GET per batch. A finished run's fold is cached for the life of the handle; of a
+//! running run the handle keeps the batches it read, so following it GETs only new batches.
 //!
 //! Validation matches the SQLite file's: a task of an unknown run, a second start of a task, or
 //! the end of an attempt never started is refused with the same errors. A writer knows the runs
@@ -65,6 +66,9 @@ pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// One object's bytes (`None`: absent) once fetched, in [`ObjectMetadata::get_many`].
 type Slot = Mutex<Option<Result<Option<Vec<u8>>>>>;
 
+/// A run's task batches already read, by object key.
+type Batches = HashMap<String, Arc<Vec<Event>>>;
+
 /// Parallel GETs when reading many records.
 const READERS: usize = 16;
 
@@ -77,6 +81,9 @@ pub struct ObjectMetadata {
     written: Mutex<Writer>,
     /// Folds of finished runs read by this handle.
     cache: Mutex<HashMap<String, Arc<RunState>>>,
+    /// The task batches of unfinished runs read by this handle, by run and key: objects are
+    /// written once, so following a running run GETs only the batches that are new since.
+    batches: Mutex<HashMap<String, Batches>>,
     /// Record objects skipped while reading (corrupt, or a run's extra end), one line each.
     warnings: Mutex<BTreeSet<String>>,
     /// The task cache's entries of each scope this handle looked up (see [`cache`]).
@@ -115,6 +122,7 @@ impl ObjectMetadata {
             writer: format!("{:016x}", u64::from_le_bytes(salt)),
             written: Mutex::new(Writer::default()),
             cache: Mutex::new(HashMap::new()),
+            batches: Mutex::new(HashMap::new()),
             warnings: Mutex::new(BTreeSet::new()),
             listings: Mutex::new(HashMap::new()),
             live_runs: Mutex::new(HashMap::new()),
@@ -262,22 +270,31 @@ impl ObjectMetadata {
             tasks: BTreeMap::new(),
             attempts: BTreeMap::new(),
         };
-        let batches = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
-        for (key, bytes) in batches.iter().zip(self.get_many(&batches)?) {
+        let keys = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
+        let mut read = self.lock_batches().get(run_id).cloned().unwrap_or_default();
+        let new: Vec<String> = keys
+            .iter()
+            .filter(|k| !read.contains_key(*k))
+            .cloned()
+            .collect();
+        for (key, bytes) in new.iter().zip(self.get_many(&new)?) {
             let Some(bytes) = bytes else { continue };
-            let events: Vec<StoredEvent> = match serde_json::from_slice(&bytes) {
-                Ok(events) => events,
-                Err(e) => {
-                    self.warn(key, format_args!("not a batch of task records ({e})"));
-                    continue;
+            match serde_json::from_slice::<Vec<StoredEvent>>(&bytes) {
+                Ok(events) => {
+                    let events = events.into_iter().map(|e| e.into_event(run_id)).collect();
+                    read.insert(key.clone(), Arc::new(events));
                 }
-            };
-            for ev in events {
-                // Checked when written; what does not apply now came from a writer that raced
-                // another, and is skipped as SQLite would have refused it.
-                let _ = state.apply(&self.location, &ev.into_event(run_id));
+                Err(e) => self.warn(key, format_args!("not a batch of task records ({e})")),
             }
         }
+        for events in keys.iter().filter_map(|k| read.get(k)) {
+            for ev in events.iter() {
+                // Checked when written; what does not apply now came from a writer that raced
+                // another, and is skipped as SQLite would have refused it.
+                let _ = state.apply(&self.location, ev);
+            }
+        }
+        self.lock_batches().insert(run_id.to_string(), read);
         if let Some(end) = self.end(run_id, state.run.started_ms)? {
             end.apply_to(&mut state.run);
         }
@@ -305,8 +322,13 @@ impl ObjectMetadata {
         let state = Arc::new(state);
         if state.run.status.is_finished() {
             self.lock_cache().insert(run_id.to_string(), state.clone());
+            self.lock_batches().remove(run_id);
         }
         Ok(Some(state))
+    }
+
+    fn lock_batches(&self) -> std::sync::MutexGuard<'_, HashMap<String, Batches>> {
+        self.batches.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<RunState>>> {
@@ -567,6 +589,7 @@ impl MetadataStore for ObjectMetadata {
             }
             self.store.delete(&rest).map_err(err)?;
             self.lock_cache().remove(run_id);
+            self.lock_batches().remove(run_id);
             let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
             w.runs.remove(run_id);
             removed += usize::from(recorded);
