@@ -13,6 +13,18 @@ fn pathspec(run: &RunRecord) -> String {
     format!("{}/{}", run.flow, run.run_id)
 }
 
+/// Refuses resuming `origin` (pathspec `run`) with a component of another flow.
+fn same_flow(origin: &RunRecord, plan: &Plan, run: &str) -> Result<(), ResumeError> {
+    if plan.spec().name == origin.flow {
+        return Ok(());
+    }
+    Err(ResumeError::OtherFlow {
+        run: run.to_string(),
+        run_flow: origin.flow.clone(),
+        component_flow: plan.spec().name.clone(),
+    })
+}
+
 fn steps_text(plan: &Plan) -> String {
     plan.steps_in_order().join(", ")
 }
@@ -57,13 +69,7 @@ impl Resume {
         how: &ResumeHow,
     ) -> Result<Resume, ResumeError> {
         let run = pathspec(&origin);
-        if plan.spec().name != origin.flow {
-            return Err(ResumeError::OtherFlow {
-                run,
-                run_flow: origin.flow.clone(),
-                component_flow: plan.spec().name.clone(),
-            });
-        }
+        same_flow(&origin, &plan, &run)?;
         if origin.status == Status::Running && !how.force {
             return Err(ResumeError::StillRunning { run });
         }
@@ -186,13 +192,7 @@ impl Resume {
         target: &TaskRecord,
     ) -> Result<Resume, ResumeError> {
         let run = pathspec(&origin);
-        if plan.spec().name != origin.flow {
-            return Err(ResumeError::OtherFlow {
-                run,
-                run_flow: origin.flow.clone(),
-                component_flow: plan.spec().name.clone(),
-            });
-        }
+        same_flow(&origin, &plan, &run)?;
         let step = target.step.clone();
         let incompatible = |reason: String| ResumeError::Incompatible {
             run: run.clone(),
