@@ -25,11 +25,15 @@ _NEVER = frozenset({
 })
 
 
-class _Bundled(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
-    """Serves the bundled modules: ``name -> (filename, is_package, compressed source)``."""
+class Finder(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
+    """Serves modules from ``table``: ``name -> (filename, is_package, source bytes)``, as kept
+    by :meth:`source_bytes` (here as they are; compressed in :class:`_Bundled`)."""
 
     def __init__(self, table):
         self.table = table
+
+    def source_bytes(self, entry):
+        return entry[2]
 
     def find_spec(self, name, path=None, target=None):
         entry = self.table.get(name)
@@ -46,16 +50,24 @@ class _Bundled(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
         entry = self.table.get(name)
         if entry is None:
             raise ImportError(f"no bundled module {name}", name=name)
-        return zlib.decompress(entry[2]).decode("utf-8")
+        return self.source_bytes(entry).decode("utf-8")
 
     def get_code(self, name):
-        return compile(self.get_source(name), self.table[name][0], "exec", dont_inherit=True)
+        entry = self.table[name]
+        return compile(self.source_bytes(entry), entry[0], "exec", dont_inherit=True)
 
     def is_package(self, name):
         return self.table[name][1]
 
     def get_filename(self, name):
         return self.table[name][0]
+
+
+class _Bundled(Finder):
+    """Serves the bundled modules, their sources compressed."""
+
+    def source_bytes(self, entry):
+        return zlib.decompress(entry[2])
 
 
 def _source_of(name, path):

@@ -22,9 +22,6 @@ tracebacks), then each source's path relative to that folder and its text. An un
 ``0xa5`` after the magic.
 """
 
-import importlib
-import importlib.abc
-import importlib.util
 import linecache
 import os
 import sys
@@ -32,7 +29,7 @@ import sys
 from componentize_py_types import Err
 from wit_world.imports.types import StepError
 
-from wflow import _build, _component
+from wflow import _build, _bundle, _component
 
 SLOT_BYTES = 1 << 20
 MAGIC_LEN = 32
@@ -71,11 +68,11 @@ def _payload():
     return module, root, files
 
 
-class _Sources(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
+class _Sources(_bundle.Finder):
     """Serves the flow's modules from the slot, named by the author's paths."""
 
     def __init__(self, root, files):
-        self.modules = {}
+        table = {}
         for rel, source in files.items():
             if not rel.endswith(".py"):
                 continue
@@ -84,31 +81,8 @@ class _Sources(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
             if is_pkg:
                 parts.pop()
             if parts and all(p.isidentifier() for p in parts):
-                self.modules[".".join(parts)] = (f"{root}/{rel}", is_pkg, source)
-
-    def find_spec(self, name, path=None, target=None):
-        entry = self.modules.get(name)
-        if entry is None:
-            return None
-        filename, is_pkg, _ = entry
-        spec = importlib.util.spec_from_loader(name, self, origin=filename, is_package=is_pkg)
-        spec.has_location = True
-        if is_pkg:
-            spec.submodule_search_locations = []
-        return spec
-
-    def get_source(self, name):
-        return self.modules[name][2].decode("utf-8")
-
-    def get_code(self, name):
-        filename, _, source = self.modules[name]
-        return compile(source, filename, "exec", dont_inherit=True)
-
-    def is_package(self, name):
-        return self.modules[name][1]
-
-    def get_filename(self, name):
-        return self.modules[name][0]
+                table[".".join(parts)] = (f"{root}/{rel}", is_pkg, source)
+        super().__init__(table)
 
 
 _loaded = []
@@ -120,7 +94,7 @@ def _flow():
         return _loaded[0]
     module, root, files = _payload()
     finder = _Sources(root, files)
-    for filename, _, source in finder.modules.values():
+    for filename, _, source in finder.table.values():
         lines = source.decode("utf-8", "replace").splitlines(keepends=True)
         linecache.cache[filename] = (len(source), None, lines, filename)
     _component._staged[:] = [root + "/", root + "/"]
