@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::util::{Env, guest, stderr, task_of};
+use crate::util::{Env, fails, guest, stderr, task_of};
 
 fn run_path(summary: &Value) -> String {
     format!(
@@ -48,22 +48,6 @@ fn resume_notes(env: &Env, args: &[&str]) -> String {
     let out = env.wflow(&all);
     assert!(out.status.success(), "wflow {all:?}: {}", stderr(&out));
     stderr(&out)
-}
-
-fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) {
-    let out = env.wflow(args);
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit code of {args:?}; stderr:\n{err}"
-    );
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "stderr of {args:?} should mention {n:?}:\n{err}"
-        );
-    }
 }
 
 #[test]

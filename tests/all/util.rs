@@ -218,6 +218,24 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `wflow ARGS` fails with `code` and a message containing every needle.
+pub fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) -> String {
+    let out = env.wflow(args);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code of {args:?}; stderr:\n{err}"
+    );
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "stderr of {args:?} should mention {n:?}:\n{err}"
+        );
+    }
+    err
+}
+
 /// The steps of a `run --json` summary's tasks, in task order.
 pub fn task_steps(summary: &serde_json::Value) -> Vec<String> {
     summary["tasks"]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use wflow_client::{Client, ClientError, Part};
 
-use crate::util::{Env, guest, stderr, task_of};
+use crate::util::{Env, fails, guest, stderr, task_of};
 
 mod logs;
 pub(crate) use logs::{
@@ -24,24 +24,6 @@ fn text_of(env: &Env, args: &[&str]) -> String {
     let out = env.wflow(args);
     assert!(out.status.success(), "wflow {args:?}: {}", stderr(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `wflow ARGS` fails with `code` and a message containing every needle.
-fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) -> String {
-    let out = env.wflow(args);
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit code of {args:?}; stderr:\n{err}"
-    );
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "stderr of {args:?} should mention {n:?}:\n{err}"
-        );
-    }
-    err
 }
 
 fn run_path(summary: &Value) -> String {
