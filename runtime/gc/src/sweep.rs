@@ -45,7 +45,7 @@ enum Fate {
 impl Sweep<'_> {
     /// The run a per-run object belongs to: `tasks-v1/<run>/…`, `live/<run>/…`,
     /// `live/<run>.lock`, `deploy-v1/runs/<run>/…`, and with records in the store
-    /// `records-v1/{tasks,ends,tags}/<run>/…`.
+    /// `records-v1/{tasks,by-task,ends,tags}/<run>/…`.
     fn run_of<'k>(&self, key: &'k str) -> Option<&'k str> {
         if let Some(rest) = key.strip_prefix(TASKS_PREFIX) {
             return rest.split_once('/').map(|(run, _)| run);
@@ -64,7 +64,7 @@ impl Sweep<'_> {
         }
         let rest = key.strip_prefix(RECORDS_PREFIX)?;
         let (kind, rest) = rest.split_once('/')?;
-        ["tasks", "ends", "tags"]
+        ["tasks", "by-task", "ends", "tags"]
             .contains(&kind)
             .then(|| rest.split_once('/').map(|(run, _)| run))?
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use common::*;
 use wflow_metadata::{
@@ -387,4 +388,156 @@ fn a_run_start_without_a_kind_reads_as_a_run() {
         objects.latest_run("Hello", None).unwrap().unwrap().run_id,
         "OLD"
     );
+}
+
+/// A store that counts the reads made through it (GETs and LISTs), as S3 would bill them.
+struct Counting {
+    inner: LocalDisk,
+    gets: AtomicUsize,
+    lists: AtomicUsize,
+}
+
+impl Counting {
+    /// (GETs, LISTs) since the last call.
+    fn take(&self) -> (usize, usize) {
+        (self.gets.swap(0, SeqCst), self.lists.swap(0, SeqCst))
+    }
+}
+
+impl BlobStore for Counting {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> wflow_store::Result<bool> {
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn put_file_if_absent(&self, key: &str, file: &std::path::Path) -> wflow_store::Result<bool> {
+        self.inner.put_file_if_absent(key, file)
+    }
+    fn get(&self, key: &str) -> wflow_store::Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, SeqCst);
+        self.inner.get(key)
+    }
+    fn open(&self, key: &str) -> wflow_store::Result<Option<Box<dyn std::io::Read + Send>>> {
+        self.gets.fetch_add(1, SeqCst);
+        self.inner.open(key)
+    }
+    fn exists(&self, key: &str) -> wflow_store::Result<bool> {
+        self.inner.exists(key)
+    }
+    fn list(&self, prefix: &str) -> wflow_store::Result<Vec<String>> {
+        self.lists.fetch_add(1, SeqCst);
+        self.inner.list(prefix)
+    }
+    fn scratch_dir(&self) -> &std::path::Path {
+        self.inner.scratch_dir()
+    }
+    fn summary(&self) -> String {
+        self.inner.summary()
+    }
+}
+
+/// A deployed run: the `start` job starts the run, then every foreach item is a job of its own,
+/// a fresh process (handle) writing one task. Each job reads the run's start, the start job's
+/// batch and its own task's objects: the same few reads for the last job as for the first, not
+/// one GET per batch of the run so far (which made a 1,000-item foreach's jobs GET ~500,000
+/// objects). The run then reads whole, with every job's task.
+#[test]
+fn a_job_appending_its_task_reads_a_few_objects_however_many_the_run_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Counting {
+        inner: LocalDisk::open(dir.path()).unwrap(),
+        gets: AtomicUsize::new(0),
+        lists: AtomicUsize::new(0),
+    });
+    let handle = || ObjectMetadata::new(store.clone(), dir.path().join(RECORDS_PREFIX));
+    let start = handle();
+    let mut events = vec![run_started("R", "Fan", 1)];
+    events.extend(simple_task("R", 1, "start"));
+    start.record(&events).unwrap();
+    let mut reads = Vec::new();
+    for i in 0..200 {
+        let job = handle();
+        store.take();
+        job.record(&simple_task("R", 100 + i, "fan")).unwrap();
+        reads.push(store.take());
+    }
+    // The run's start and the start job's batch; the start job's batches and the task's own.
+    assert_eq!(reads[0], (2, 2), "reads of the first job");
+    assert!(reads.iter().all(|r| *r == reads[0]), "{reads:?}");
+
+    // The checks a job makes against the other jobs' tasks and the start job's.
+    let job = handle();
+    for task in [1, 150] {
+        let err = job
+            .record(&[task_started("R", task, "fan", &[], &[])])
+            .unwrap_err();
+        assert!(
+            matches!(err, MetadataError::AlreadyRecorded { ref what, .. } if what.contains(&format!("task {task} "))),
+            "{err}"
+        );
+    }
+    let err = job.record(&[attempt_started("R", 150, 0)]).unwrap_err();
+    assert!(
+        matches!(err, MetadataError::AlreadyRecorded { ref what, .. } if what.contains("attempt 0")),
+        "{err}"
+    );
+    let err = job
+        .record(&[attempt_finished("R", 150, 4, Status::Failed)])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownAttempt { attempt: 4, .. }),
+        "{err}"
+    );
+    let err = job.record(&[attempt_started("R", 99, 0)]).unwrap_err();
+    assert!(
+        matches!(err, MetadataError::UnknownTask { task_id: 99, .. }),
+        "{err}"
+    );
+    // A task's attempt retried in a new container (another handle) goes on from the first.
+    let first = handle();
+    first
+        .record(&[
+            task_started("R", 7, "fan", &[0], &[]),
+            attempt_started("R", 7, 0),
+        ])
+        .unwrap();
+    first
+        .record(&[attempt_finished("R", 7, 0, Status::Failed)])
+        .unwrap();
+    let retry = handle();
+    retry
+        .record(&[
+            attempt_started("R", 7, 1),
+            attempt_finished("R", 7, 1, Status::Succeeded),
+            task_finished("R", 7, Status::Succeeded),
+        ])
+        .unwrap();
+    // All or nothing still: the call fails on its second event and keeps nothing of the first.
+    let err = retry
+        .record(&[
+            task_started("R", 8, "fan", &[1], &[]),
+            task_started("R", 7, "fan", &[0], &[]),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(err, MetadataError::AlreadyRecorded { .. }),
+        "{err}"
+    );
+    retry
+        .record(&[task_started("R", 8, "fan", &[1], &[])])
+        .unwrap();
+    let err = job
+        .record(&[task_started("X", 1, "s", &[], &[])])
+        .unwrap_err();
+    assert!(matches!(err, MetadataError::UnknownRun { .. }), "{err}");
+
+    let reader = handle();
+    let tasks = reader.tasks("R").unwrap();
+    assert_eq!(tasks.len(), 203, "start, 200 items, 7 and 8");
+    let seven = reader.task("R", 7).unwrap().unwrap();
+    assert_eq!((seven.status, seven.attempts), (Status::Succeeded, 2));
+    assert_eq!(reader.attempts("R", 7).unwrap()[0].status, Status::Failed);
+    assert_eq!(
+        reader.task("R", 8).unwrap().unwrap().status,
+        Status::Running
+    );
+    assert!(reader.take_warnings().is_empty());
 }

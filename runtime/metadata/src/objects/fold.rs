@@ -5,6 +5,29 @@ use std::path::Path;
 
 use crate::{AttemptRecord, Event, MetadataError, Result, RunRecord, Status, TaskRecord};
 
+/// What one event may change of a run's fold, as it was before (see [`RunState::save`]).
+pub(super) struct Saved {
+    task: Option<(u64, Option<TaskRecord>)>,
+    attempt: Option<((u64, u32), Option<AttemptRecord>)>,
+    run: Option<RunRecord>,
+}
+
+/// The task an event is about (`None` for a run's start and end).
+pub(super) fn task_of(event: &Event) -> Option<u64> {
+    match event {
+        Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        Event::TaskStarted { task_id, .. }
+        | Event::AttemptStarted { task_id, .. }
+        | Event::AttemptFinished { task_id, .. }
+        | Event::TaskManifest { task_id, .. }
+        | Event::AttemptLogs { task_id, .. }
+        | Event::TaskFinished { task_id, .. }
+        | Event::TaskReused { task_id, .. }
+        | Event::TaskReads { task_id, .. }
+        | Event::ForeachItems { task_id, .. } => Some(*task_id),
+    }
+}
+
 /// A run's records, folded.
 #[derive(Clone, Debug)]
 pub(super) struct RunState {
@@ -14,6 +37,48 @@ pub(super) struct RunState {
 }
 
 impl RunState {
+    /// What [`apply`](Self::apply)ing `event` may change (its task, its attempt or the run), to
+    /// put back with [`restore`](Self::restore): undoing one event costs a task's record, not a
+    /// copy of the run.
+    pub(super) fn save(&self, event: &Event) -> Saved {
+        let attempt = match event {
+            Event::AttemptStarted {
+                task_id, attempt, ..
+            }
+            | Event::AttemptFinished {
+                task_id, attempt, ..
+            }
+            | Event::AttemptLogs {
+                task_id, attempt, ..
+            } => Some((*task_id, *attempt)),
+            _ => None,
+        };
+        Saved {
+            task: task_of(event).map(|t| (t, self.tasks.get(&t).cloned())),
+            attempt: attempt.map(|k| (k, self.attempts.get(&k).cloned())),
+            run: matches!(event, Event::RunFinished { .. }).then(|| self.run.clone()),
+        }
+    }
+
+    /// Puts back what [`save`](Self::save) kept.
+    pub(super) fn restore(&mut self, saved: Saved) {
+        if let Some((id, task)) = saved.task {
+            match task {
+                Some(t) => self.tasks.insert(id, t),
+                None => self.tasks.remove(&id),
+            };
+        }
+        if let Some((key, attempt)) = saved.attempt {
+            match attempt {
+                Some(a) => self.attempts.insert(key, a),
+                None => self.attempts.remove(&key),
+            };
+        }
+        if let Some(run) = saved.run {
+            self.run = run;
+        }
+    }
+
     /// Applies a task or attempt event (or a run's end), with SQLite's checks.
     pub(super) fn apply(&mut self, path: &Path, event: &Event) -> Result<()> {
         let run_id = &self.run.run_id;

@@ -10,6 +10,9 @@
 //! │                                          (absent for a run of the flow; `step_run`)
 //! ├── tasks/<run_id>/<ms>-<writer>-<seq>     a batch of task and attempt events of that run
 //! │                                          (JSON array), in the order they happened
+//! ├── by-task/<run_id>/<task_id>/<ms>-<writer>-<seq>
+//! │                                          the same, of one task only, by a writer that did
+//! │                                          not start the run (a deployed job)
 //! ├── ends/<run_id>/<ms>-<writer>-<seq>      how the run ended (JSON): status, end, error
 //! ├── tags/<run_id>/<ms>-<writer>-<seq>      a change to the run's tags (JSON): added, removed
 //! └── cache/<scope>/<ms>-<writer>-<seq>      the cache entries of a batch's tasks of one pure
@@ -31,9 +34,18 @@
 //! LIST plus one GET per batch. A finished run's fold is cached for the life of the handle; of a
 //! running run the handle keeps the batches it read, so following it GETs only new batches.
 //!
+//! A run's batches are those of `tasks/<run_id>/` and `by-task/<run_id>/`, folded in the order of
+//! their last key component (`<ms>-<writer>-<seq>`); a run recorded before `by-task/` existed has
+//! none there and reads as before.
+//!
 //! Validation matches the SQLite file's: a task of an unknown run, a second start of a task, or
 //! the end of an attempt never started is refused with the same errors. A writer knows the runs
-//! it started; for any other run it reads the run's records first.
+//! it started, and writes their batches under `tasks/`. To append to any other run it reads only
+//! what the events need (see [`write`]): the run's start, the run's `tasks/` batches (in a
+//! deployed run, those of its `start` job), and of each task it touches that task's `by-task/`
+//! objects; it writes its events under `by-task/`, one object per task and write. So a deployed
+//! job reads a few objects, however many tasks the run has (reading the whole run instead made
+//! a foreach's jobs GET about n²/2 batches).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -94,7 +106,7 @@ pub struct ObjectMetadata {
 
 #[derive(Default)]
 struct Writer {
-    runs: HashMap<String, RunState>,
+    runs: HashMap<String, write::Written>,
     seq: u64,
     last_ms: i64,
 }
@@ -270,7 +282,26 @@ impl ObjectMetadata {
             tasks: BTreeMap::new(),
             attempts: BTreeMap::new(),
         };
-        let keys = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
+        let mut keys = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
+        keys.extend(self.list(&format!("{RECORDS_PREFIX}by-task/{run_id}/"))?);
+        keys.sort_by(|a, b| batch_order(a, b));
+        let read = self.read_batches(run_id, &keys)?;
+        for events in keys.iter().filter_map(|k| read.get(k)) {
+            for ev in events.iter() {
+                // Checked when written; what does not apply now came from a writer that raced
+                // another, and is skipped as SQLite would have refused it.
+                let _ = state.apply(&self.location, ev);
+            }
+        }
+        if let Some(end) = self.end(run_id, state.run.started_ms)? {
+            end.apply_to(&mut state.run);
+        }
+        Ok(Some(state))
+    }
+
+    /// The task batches of `run_id` among `keys`, GETting (in parallel) only those this handle
+    /// has not read yet; it keeps them for the next call.
+    fn read_batches(&self, run_id: &str, keys: &[String]) -> Result<Batches> {
         let mut read = self.lock_batches().get(run_id).cloned().unwrap_or_default();
         let new: Vec<String> = keys
             .iter()
@@ -287,18 +318,10 @@ impl ObjectMetadata {
                 Err(e) => self.warn(key, format_args!("not a batch of task records ({e})")),
             }
         }
-        for events in keys.iter().filter_map(|k| read.get(k)) {
-            for ev in events.iter() {
-                // Checked when written; what does not apply now came from a writer that raced
-                // another, and is skipped as SQLite would have refused it.
-                let _ = state.apply(&self.location, ev);
-            }
+        if !new.is_empty() {
+            self.lock_batches().insert(run_id.to_string(), read.clone());
         }
-        self.lock_batches().insert(run_id.to_string(), read);
-        if let Some(end) = self.end(run_id, state.run.started_ms)? {
-            end.apply_to(&mut state.run);
-        }
-        Ok(Some(state))
+        Ok(read)
     }
 
     /// The end of a run (see [`ObjectMetadata::pick_end`]).
@@ -341,6 +364,15 @@ fn next_key(w: &mut Writer, writer: &str) -> String {
     w.seq += 1;
     w.last_ms = w.last_ms.max(wflow_core::now_millis());
     format!("{:013}-{writer}-{:08}", w.last_ms, w.seq)
+}
+
+/// The order batches were written in: by their last key component, `<ms>-<writer>-<seq>`
+/// (`tasks/<run>/` and `by-task/<run>/<task>/` keys sort together).
+fn batch_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn last(k: &str) -> &str {
+        k.rsplit('/').next().unwrap_or(k)
+    }
+    last(a).cmp(last(b)).then_with(|| a.cmp(b))
 }
 
 /// A run id usable as one key component.
@@ -584,7 +616,7 @@ impl MetadataStore for ObjectMetadata {
                 .delete(std::slice::from_ref(&start))
                 .map_err(err)?;
             let mut rest = Vec::new();
-            for kind in ["tasks", "ends", "tags"] {
+            for kind in ["tasks", "by-task", "ends", "tags"] {
                 rest.extend(self.list(&format!("{RECORDS_PREFIX}{kind}/{run_id}/"))?);
             }
             self.store.delete(&rest).map_err(err)?;

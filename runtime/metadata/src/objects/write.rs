@@ -1,29 +1,99 @@
-//! Writing records: each batch of events is checked against the runs it touches, then written
-//! as objects in dependency order (a run's start, its task batch, its end, its cache entries).
+//! Writing records: each batch of events is checked against what this writer knows of the runs
+//! it touches, then written as objects in dependency order (a run's start, its task events, its
+//! end, its cache entries).
+//!
+//! A writer knows every task of a run it started (no other writer appends to such a run's tasks
+//! but deployed jobs, which never start the run they write to). For any other run it reads, the
+//! first time it touches it, the run's start and its `tasks/` batches (written by the writer that
+//! started it), and, the first time an event names a task, that task's `by-task/` objects: what
+//! a job needs to check its events (a second start of its task, an attempt of a task it did not
+//! start, a retried attempt in a new container), and nothing of the run's other tasks. Its own
+//! events go under `by-task/<run>/<task>/`, so the next writer of the same task finds them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-use super::fold::RunState;
+use super::fold::{RunState, Saved, task_of};
 use super::stored::{StoredEnd, StoredEvent, StoredRun};
-use super::{ObjectMetadata, RECORDS_PREFIX, Writer, cache, next_key, valid_id};
+use super::{ObjectMetadata, RECORDS_PREFIX, Writer, batch_order, cache, next_key, valid_id};
 use crate::{Event, MetadataError, Result, RunRecord, Status};
+
+/// What a writer knows of a run it writes to.
+pub(super) struct Written {
+    /// The run folded: every task of a run this writer started; of another run, the tasks
+    /// in `partial`.
+    state: RunState,
+    /// Of a run this writer did not start: what it read of it.
+    partial: Option<Partial>,
+}
+
+/// What a writer read of a run it did not start.
+struct Partial {
+    /// The run's `tasks/` batches (key, events), read when the writer first touched the run.
+    shared: Vec<(String, Arc<Vec<Event>>)>,
+    /// The tasks whose records (in `shared` and under `by-task/`) are folded into the state.
+    tasks: BTreeSet<u64>,
+}
+
+/// How to take back one change to a writer's runs when a call fails.
+enum Undo {
+    Started(String),
+    Applied(String, Box<Saved>),
+}
+
+/// A run's events of one call, by the objects they go to.
+#[derive(Default)]
+struct Pending {
+    /// Under `tasks/`: a run this writer started.
+    batch: Vec<StoredEvent>,
+    /// Under `by-task/`, per task in the order first seen: any other run.
+    by_task: Vec<(u64, Vec<StoredEvent>)>,
+}
 
 impl ObjectMetadata {
     /// Checks and writes events; with `skip`, failing events are left out instead of failing all.
+    /// On failure this writer's view of its runs is as before the call.
     pub(super) fn write(&self, events: &[Event], skip: bool) -> Result<()> {
         let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        // Work on copies of the runs involved, committed only once everything is written.
-        let mut runs: BTreeMap<String, RunState> = BTreeMap::new();
+        let mut undo = Vec::new();
+        match self.write_locked(&mut w, events, skip, &mut undo) {
+            Ok(skipped) => skipped.map_or(Ok(()), Err),
+            Err(e) => {
+                for u in undo.into_iter().rev() {
+                    match u {
+                        Undo::Started(run_id) => {
+                            w.runs.remove(&run_id);
+                        }
+                        Undo::Applied(run_id, saved) => {
+                            if let Some(r) = w.runs.get_mut(&run_id) {
+                                r.state.restore(*saved);
+                            }
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// [`write`](Self::write) under the writer's lock: `Ok(Some(e))` is the first event
+    /// skipped.
+    fn write_locked(
+        &self,
+        w: &mut Writer,
+        events: &[Event],
+        skip: bool,
+        undo: &mut Vec<Undo>,
+    ) -> Result<Option<MetadataError>> {
         let mut order: Vec<String> = Vec::new();
         let mut started: Vec<String> = Vec::new();
-        let mut tasks: HashMap<String, Vec<StoredEvent>> = HashMap::new();
+        let mut tasks: HashMap<String, Pending> = HashMap::new();
         let mut ends: Vec<(String, StoredEnd)> = Vec::new();
         let mut entries: HashMap<String, cache::Pending> = HashMap::new();
         let mut first_error = None;
         for event in events {
             let run_id = event.run_id().to_string();
-            let outcome = self.check(&mut w, &mut runs, event);
-            if let Err(e) = outcome {
+            if let Err(e) = self.check(w, event, undo) {
                 if !skip {
                     return Err(e);
                 }
@@ -41,7 +111,7 @@ impl ObjectMetadata {
                     reads,
                     ..
                 } => entries.entry(run_id.clone()).or_default().add(
-                    &runs[&run_id],
+                    &w.runs[&run_id].state,
                     *task_id,
                     key,
                     reads,
@@ -60,16 +130,26 @@ impl ObjectMetadata {
                         error: error.clone(),
                     },
                 )),
-                other => tasks
-                    .entry(run_id)
-                    .or_default()
-                    .push(StoredEvent::from_event(other)),
+                other => {
+                    let stored = StoredEvent::from_event(other);
+                    let partial = w.runs[&run_id].partial.is_some();
+                    let pending = tasks.entry(run_id).or_default();
+                    if !partial {
+                        pending.batch.push(stored);
+                    } else {
+                        let t = task_of(other).expect("every other event names its task");
+                        match pending.by_task.iter_mut().find(|(id, _)| *id == t) {
+                            Some((_, batch)) => batch.push(stored),
+                            None => pending.by_task.push((t, vec![stored])),
+                        }
+                    }
+                }
             }
         }
         // Write in dependency order: a run's start, then its tasks, then its end.
         for run_id in &order {
             if started.contains(run_id) {
-                let run = &runs[run_id].run;
+                let run = &w.runs[run_id].state.run;
                 let key = format!("{RECORDS_PREFIX}runs/{run_id}");
                 let bytes = serde_json::to_vec(&StoredRun::from_record(run)).expect("serialises");
                 let wrote = self
@@ -83,30 +163,41 @@ impl ObjectMetadata {
                     });
                 }
             }
-            if let Some(batch) = tasks.get(run_id) {
-                let key = format!(
-                    "{RECORDS_PREFIX}tasks/{run_id}/{}",
-                    next_key(&mut w, &self.writer)
-                );
-                self.put(&key, &serde_json::to_vec(batch).expect("serialises"))?;
+            if let Some(pending) = tasks.get(run_id) {
+                if !pending.batch.is_empty() {
+                    let key = format!(
+                        "{RECORDS_PREFIX}tasks/{run_id}/{}",
+                        next_key(w, &self.writer)
+                    );
+                    self.put(
+                        &key,
+                        &serde_json::to_vec(&pending.batch).expect("serialises"),
+                    )?;
+                }
+                for (task_id, batch) in &pending.by_task {
+                    let key = format!(
+                        "{RECORDS_PREFIX}by-task/{run_id}/{task_id}/{}",
+                        next_key(w, &self.writer)
+                    );
+                    self.put(&key, &serde_json::to_vec(batch).expect("serialises"))?;
+                }
             }
             for (_, end) in ends.iter().filter(|(r, _)| r == run_id) {
                 let key = format!(
                     "{RECORDS_PREFIX}ends/{run_id}/{}",
-                    next_key(&mut w, &self.writer)
+                    next_key(w, &self.writer)
                 );
                 self.put(&key, &serde_json::to_vec(end).expect("serialises"))?;
             }
             for (scope, bytes) in entries.remove(run_id).into_iter().flat_map(|p| p.objects()) {
-                let key = cache::object_key(&scope, &next_key(&mut w, &self.writer));
+                let key = cache::object_key(&scope, &next_key(w, &self.writer));
                 self.put(&key, &bytes)?;
             }
         }
-        for (run_id, state) in runs {
-            self.lock_cache().remove(&run_id);
-            w.runs.insert(run_id, state);
+        for run_id in &order {
+            self.lock_cache().remove(run_id);
         }
-        first_error.map_or(Ok(()), Err)
+        Ok(first_error)
     }
 
     pub(super) fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
@@ -116,14 +207,9 @@ impl ObjectMetadata {
             .map_err(|e| self.store_err(format!("writing `{key}`"), e))
     }
 
-    /// Applies `event` to the working copy of its run, reading the run first if this writer has
-    /// not seen it.
-    fn check(
-        &self,
-        w: &mut Writer,
-        runs: &mut BTreeMap<String, RunState>,
-        event: &Event,
-    ) -> Result<()> {
+    /// Applies `event` to this writer's fold of its run, reading first what it needs of a run
+    /// it did not start (see the module docs). A refused event changes nothing.
+    fn check(&self, w: &mut Writer, event: &Event, undo: &mut Vec<Undo>) -> Result<()> {
         let run_id = event.run_id();
         if let Event::RunStarted {
             run_id,
@@ -144,9 +230,7 @@ impl ObjectMetadata {
                     "a run id is letters, digits, `-`, `_` and `.`",
                 ));
             }
-            let known = runs.contains_key(run_id.as_str())
-                || w.runs.contains_key(run_id.as_str())
-                || self.started(run_id)?.is_some();
+            let known = w.runs.contains_key(run_id.as_str()) || self.started(run_id)?.is_some();
             if known {
                 return Err(MetadataError::AlreadyRecorded {
                     path: self.location.clone(),
@@ -167,34 +251,100 @@ impl ObjectMetadata {
                 user: user.clone(),
                 kind: *kind,
             };
-            runs.insert(
+            w.runs.insert(
                 run_id.clone(),
-                RunState {
-                    run,
-                    tasks: BTreeMap::new(),
-                    attempts: BTreeMap::new(),
+                Written {
+                    state: RunState {
+                        run,
+                        tasks: Default::default(),
+                        attempts: Default::default(),
+                    },
+                    partial: None,
                 },
             );
+            undo.push(Undo::Started(run_id.clone()));
             return Ok(());
         }
-        if !runs.contains_key(run_id) {
-            let state = match w.runs.get(run_id) {
-                Some(s) => Some(s.clone()),
-                None => self.load(run_id)?,
-            };
-            let Some(state) = state else {
+        if !w.runs.contains_key(run_id) {
+            let Some(written) = self.open_run(run_id)? else {
                 return Err(MetadataError::UnknownRun {
                     path: self.location.clone(),
                     run_id: run_id.to_string(),
                 });
             };
-            runs.insert(run_id.to_string(), state);
+            w.runs.insert(run_id.to_string(), written);
         }
-        let state = runs.get_mut(run_id).expect("inserted above");
-        // Undo on failure, as SQLite's savepoint does.
-        let before = state.clone();
-        state
-            .apply(&self.location, event)
-            .inspect_err(|_| *state = before)
+        let written = w.runs.get_mut(run_id).expect("inserted above");
+        if let Some(task_id) = task_of(event) {
+            self.open_task(run_id, task_id, written)?;
+        }
+        let saved = written.state.save(event);
+        match written.state.apply(&self.location, event) {
+            Ok(()) => {
+                undo.push(Undo::Applied(run_id.to_string(), Box::new(saved)));
+                Ok(())
+            }
+            Err(e) => {
+                written.state.restore(saved);
+                Err(e)
+            }
+        }
+    }
+
+    /// A run this writer did not start, as it first needs it: its start and its `tasks/`
+    /// batches (`None` if it was never started).
+    fn open_run(&self, run_id: &str) -> Result<Option<Written>> {
+        let Some(run) = self.started(run_id)? else {
+            return Ok(None);
+        };
+        let keys = self.list(&format!("{RECORDS_PREFIX}tasks/{run_id}/"))?;
+        let read = self.read_batches(run_id, &keys)?;
+        let shared = keys
+            .iter()
+            .filter_map(|k| read.get(k).map(|e| (k.clone(), e.clone())))
+            .collect();
+        Ok(Some(Written {
+            state: RunState {
+                run,
+                tasks: Default::default(),
+                attempts: Default::default(),
+            },
+            partial: Some(Partial {
+                shared,
+                tasks: BTreeSet::new(),
+            }),
+        }))
+    }
+
+    /// Folds task `task_id`'s records into `written` the first time an event names it: its
+    /// events in the run's `tasks/` batches and its `by-task/` objects, in the order written.
+    fn open_task(&self, run_id: &str, task_id: u64, written: &mut Written) -> Result<()> {
+        let Written { state, partial } = written;
+        let Some(partial) = partial else {
+            return Ok(());
+        };
+        if partial.tasks.contains(&task_id) {
+            return Ok(());
+        }
+        let keys = self.list(&format!("{RECORDS_PREFIX}by-task/{run_id}/{task_id}/"))?;
+        let read = self.read_batches(run_id, &keys)?;
+        let mut batches: Vec<(&str, &Arc<Vec<Event>>)> = partial
+            .shared
+            .iter()
+            .map(|(k, e)| (k.as_str(), e))
+            .chain(
+                keys.iter()
+                    .filter_map(|k| read.get(k).map(|e| (k.as_str(), e))),
+            )
+            .collect();
+        batches.sort_by(|a, b| batch_order(a.0, b.0));
+        for (_, events) in batches {
+            for ev in events.iter().filter(|e| task_of(e) == Some(task_id)) {
+                // As when reading: what does not apply came from a writer that raced another.
+                let _ = state.apply(&self.location, ev);
+            }
+        }
+        partial.tasks.insert(task_id);
+        Ok(())
     }
 }
