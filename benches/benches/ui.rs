@@ -6,7 +6,8 @@
 //! flow of 1,000 tasks each (start, 997 items, sum, end), one run of 10,000 tasks and one of
 //! 100,000 whose foreach items are recorded. Pages: the runs list, filtered runs, a 10,000-task
 //! run (graph, steps, timeline), the 100,000-task step (first page, last page, sorted by
-//! duration, by item descending), a task.
+//! duration, by item descending; by status, attempts and start time, a first and a deep page in
+//! either direction), a task.
 //!
 //! `cargo bench -p wflow-benches --bench ui` (release; `--profile dev` for a quick look).
 
@@ -237,6 +238,30 @@ fn main() {
         (
             "  by item, page 500".into(),
             format!("/Foreach/{r100k}/square?sort=item&desc=1&page=500"),
+        ),
+        (
+            "  by status".into(),
+            format!("/Foreach/{r100k}/square?sort=status"),
+        ),
+        (
+            "  by status, page 500, desc".into(),
+            format!("/Foreach/{r100k}/square?sort=status&desc=1&page=500"),
+        ),
+        (
+            "  by attempts, page 700".into(),
+            format!("/Foreach/{r100k}/square?sort=attempts&page=700"),
+        ),
+        (
+            "  by attempts, desc".into(),
+            format!("/Foreach/{r100k}/square?sort=attempts&desc=1"),
+        ),
+        (
+            "  by started, page 300".into(),
+            format!("/Foreach/{r100k}/square?sort=started&page=300"),
+        ),
+        (
+            "  by started, page 800, desc".into(),
+            format!("/Foreach/{r100k}/square?sort=started&desc=1&page=800"),
         ),
         ("a task".into(), format!("/Foreach/{r100k}/square/50000")),
     ];
