@@ -38,9 +38,9 @@
 //! started is refused with an error naming it. A task reused by a resumed run records the
 //! origin run and task it took its outputs from (and has no attempt); a foreach split records the
 //! digest of its declared items. Indexes: `runs (flow, started_ms)`, `runs (started_ms)`,
-//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, `tasks (run_id, step, item_key)`,
-//! `tasks (run_id, step, <duration>)` ([`DURATION_KEY`]; a step's table in item or duration order
-//! is read in index order), `tags (tag, run_id)`. A file with a newer schema is refused
+//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, and per sort key of a step's table
+//! `tasks (run_id, step, item_key | status | started_ms | <duration> | attempts)` ([`TaskSort`],
+//! [`DURATION_KEY`]: a step's table in any order is read in index order), `tags (tag, run_id)`. A file with a newer schema is refused
 //! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
 //!
 //! # Example

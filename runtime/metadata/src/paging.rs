@@ -3,10 +3,12 @@
 //!
 //! The order is defined once here: [`TaskQuery::apply`] sorts records in memory (any backend),
 //! and [`TaskQuery::order_by_keys`] says the same in SQL over the sort keys both databases index
-//! (`item_key`, the [`item_key`] of a task's foreach path, and [`DURATION_KEY`]), so SQLite and
-//! the metadata service's PostgreSQL walk an index in the page's order instead of sorting the
-//! step's tasks. A page past the middle is read from the other end ([`TaskQuery::from_the_end`]),
-//! so no page walks more than half the step.
+//! ([`TaskSort::key`]: `item_key`, the [`item_key`] of a task's foreach path, `status`,
+//! `started_ms`, [`DURATION_KEY`], `attempts`; each in an index `tasks (run_id, step, key)` then
+//! the task id, named by [`TaskSort::index`]), so SQLite and the metadata service's PostgreSQL
+//! walk an index in the page's order instead of sorting the step's tasks, in every order. A page
+//! past the middle is read from the other end ([`TaskQuery::from_the_end`]), so no page walks
+//! more than half the step.
 
 use std::fmt;
 use std::str::FromStr;
@@ -44,6 +46,34 @@ impl TaskSort {
         TaskSort::Duration,
         TaskSort::Attempts,
     ];
+
+    /// The SQL of its sort key over the columns of `tasks` (`None`: the task id alone), which
+    /// the order compares before the task id.
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            TaskSort::Task => None,
+            TaskSort::Item => Some("item_key"),
+            TaskSort::Status => Some("status"),
+            TaskSort::Started => Some("started_ms"),
+            TaskSort::Duration => Some(DURATION_KEY),
+            TaskSort::Attempts => Some("attempts"),
+        }
+    }
+
+    /// The index of its order, on `tasks (run_id, step, <key>, task_id)` ([`key`](Self::key);
+    /// SQLite's indexes end with the task id implicitly, being on a table keyed by
+    /// `(run_id, task_id)`): the same name in the SQLite file (schema versions 9 and 10) and in
+    /// the metadata service's PostgreSQL (versions 7 and 8).
+    pub fn index(&self) -> &'static str {
+        match self {
+            TaskSort::Task => "tasks_by_step",
+            TaskSort::Item => "tasks_by_item_key",
+            TaskSort::Status => "tasks_by_status",
+            TaskSort::Started => "tasks_by_started",
+            TaskSort::Duration => "tasks_by_duration",
+            TaskSort::Attempts => "tasks_by_attempts",
+        }
+    }
 
     /// Its name in a URL: `task`, `item`, `status`, `started`, `duration`, `attempts`.
     pub fn as_str(&self) -> &'static str {
@@ -168,22 +198,24 @@ impl TaskQuery {
     }
 
     /// The SQL `ORDER BY …` of the query over the columns of the `tasks` table and its indexed
-    /// sort keys (`item_key`, [`DURATION_KEY`]): the same SQL for SQLite and PostgreSQL, the
-    /// status filter the caller's `WHERE`, the limit and offset its own. Every order but the
-    /// status, start and attempts ones is an index's order.
+    /// sort keys ([`TaskSort::key`]): the same SQL for SQLite and PostgreSQL, the status filter
+    /// the caller's `WHERE`, the limit and offset its own. Every order is the order of an
+    /// index ([`index`](Self::index)).
     pub fn order_by_keys(&self) -> String {
         let dir = if self.desc { " DESC" } else { "" };
-        let first = match self.sort {
-            TaskSort::Task => None,
-            TaskSort::Item => Some("item_key"),
-            TaskSort::Status => Some("status"),
-            TaskSort::Started => Some("started_ms"),
-            TaskSort::Duration => Some(DURATION_KEY),
-            TaskSort::Attempts => Some("attempts"),
-        };
-        match first {
+        match self.sort.key() {
             Some(f) => format!("ORDER BY {f}{dir}, task_id{dir}"),
             None => format!("ORDER BY task_id{dir}"),
+        }
+    }
+
+    /// The index a page of the query walks: its order's ([`TaskSort::index`]), but with a
+    /// status filter, by task id or status, the status index (its tasks of one status are in
+    /// task id order, and it holds the status the filter reads).
+    pub fn index(&self) -> &'static str {
+        match (self.status, self.sort) {
+            (Some(_), TaskSort::Task | TaskSort::Status) => TaskSort::Status.index(),
+            (_, sort) => sort.index(),
         }
     }
 

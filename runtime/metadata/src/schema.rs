@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -209,6 +209,19 @@ DROP INDEX IF EXISTS tasks_by_item;
 CREATE INDEX IF NOT EXISTS tasks_by_item_key ON tasks (run_id, step, item_key);
 CREATE INDEX IF NOT EXISTS tasks_by_duration
     ON tasks (run_id, step, COALESCE(finished_ms - started_ms, 9223372036854775807));
+";
+
+/// Version 10: the other sort keys of a step's table indexed too, so a page in any order walks
+/// an index (`crate::TaskSort::index`): `tasks_by_status`, `tasks_by_started` and
+/// `tasks_by_attempts` on `tasks (run_id, step, <key>)`. Each is the narrowest index of its
+/// order: the table is keyed by `(run_id, task_id)`, so each entry ends with the task id, the
+/// order's tie-break. The status index also serves a status filter by task id. Each costs one
+/// more index entry per task written (and an update when the key changes: a task's status as it
+/// ends, its attempts as they start, its start when an attempt reports a later real one).
+const V10: &str = "
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (run_id, step, status);
+CREATE INDEX IF NOT EXISTS tasks_by_started ON tasks (run_id, step, started_ms);
+CREATE INDEX IF NOT EXISTS tasks_by_attempts ON tasks (run_id, step, attempts);
 ";
 
 /// The schema version stored in the file (0 for a new, empty file).

@@ -174,3 +174,117 @@ fn the_task_of_an_item_is_found_by_its_path() {
         None
     );
 }
+
+/// A running run's pages, in every order, while its tasks change the keys the orders walk: each
+/// task starts, its attempts start (attempts grow) and report a later real start (its start
+/// moves), some fail and retry, then each ends (its status changes). After every batch, every
+/// page is the in-memory order of the tasks as they are then (read from both ends), and the
+/// file's indexes hold exactly its rows.
+#[test]
+fn pages_of_a_running_run_follow_its_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.sqlite");
+    let meta = Metadata::open(&file).unwrap();
+    meta.record(&[run_started("R", "Fan", 100)]).unwrap();
+    const N: u64 = 30;
+    let mut batches: Vec<Vec<Event>> = Vec::new();
+    // Every task starts, in two batches.
+    for half in [0..N / 2, N / 2..N] {
+        batches.push(
+            half.map(|i| Event::TaskStarted {
+                run_id: "R".into(),
+                task_id: 2 + i,
+                step: "work".into(),
+                foreach_path: vec![(i * 7 % N) as u32],
+                inputs: vec![1],
+                started_ms: 1_000 + (i * 13 % 11) as i64,
+            })
+            .collect(),
+        );
+    }
+    // Their first attempts start; every third reports a later real start when it fails.
+    batches.push((0..N).map(|i| attempt_started("R", 2 + i, 0)).collect());
+    batches.push(
+        (0..N)
+            .filter(|i| i % 3 == 0)
+            .flat_map(|i| {
+                [
+                    Event::AttemptFinished {
+                        run_id: "R".into(),
+                        task_id: 2 + i,
+                        attempt: 0,
+                        status: Status::Failed,
+                        started_ms: Some(1_500 - i as i64 * 10),
+                        finished_ms: 1_600,
+                        error: Some("trapped".into()),
+                        stdout: None,
+                        stderr: None,
+                    },
+                    attempt_started("R", 2 + i, 1),
+                ]
+            })
+            .collect(),
+    );
+    // They end a few at a time, in an order of their own; some fail.
+    let mut ending: Vec<u64> = (0..N).map(|i| i * 11 % N).collect();
+    while !ending.is_empty() {
+        let now: Vec<u64> = ending.drain(..ending.len().min(7)).collect();
+        batches.push(
+            now.iter()
+                .flat_map(|&i| {
+                    let attempt = u32::from(i % 3 == 0);
+                    let status = if i % 5 == 4 {
+                        Status::Failed
+                    } else {
+                        Status::Succeeded
+                    };
+                    [
+                        attempt_finished("R", 2 + i, attempt, status),
+                        Event::TaskFinished {
+                            run_id: "R".into(),
+                            task_id: 2 + i,
+                            status,
+                            finished_ms: 3_000 + (i * 17 % 23) as i64,
+                            manifest: None,
+                        },
+                    ]
+                })
+                .collect(),
+        );
+    }
+    let check = rusqlite::Connection::open(&file).unwrap();
+    let mut pages = 0;
+    for (b, batch) in batches.iter().enumerate() {
+        meta.record(batch).unwrap();
+        let all = meta.tasks_of_step("R", "work").unwrap();
+        for sort in TaskSort::ALL {
+            for desc in [false, true] {
+                for status in [None, Some(Status::Running), Some(Status::Succeeded)] {
+                    for offset in [0, 6, 12, 18, 24] {
+                        let q = TaskQuery {
+                            status,
+                            sort,
+                            desc,
+                            limit: Some(6),
+                            offset,
+                        };
+                        let expected = ids(&q.apply(all.clone()));
+                        let got = ids(&meta.step_tasks("R", "work", &q).unwrap());
+                        assert_eq!(got, expected, "batch {b}, {q:?}");
+                        pages += 1;
+                    }
+                }
+            }
+        }
+        let integrity: String = check
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok", "batch {b}");
+    }
+    // The orders did see the keys change: retried tasks, moved starts, ended tasks.
+    let all = meta.tasks_of_step("R", "work").unwrap();
+    assert_eq!(all.iter().filter(|t| t.attempts == 2).count(), 10);
+    assert!(all.iter().any(|t| t.started_ms > 1_100));
+    assert!(all.iter().all(|t| t.status != Status::Running));
+    assert_eq!(pages, batches.len() * 6 * 2 * 3 * 5);
+}

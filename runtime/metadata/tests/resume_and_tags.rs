@@ -182,9 +182,11 @@ fn step_summaries_of_an_older_file_are_derived_when_it_is_upgraded() {
     }
     let want = Metadata::open(&path).unwrap().step_stats("R").unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    // Version 6: no summaries, no item keys (their column and indexes came with version 9).
+    // Version 6: no summaries, no item keys (their column and indexes came with version 9), no
+    // status, start or attempts indexes (version 10).
     conn.execute_batch(
         "DROP TABLE step_summary; DROP INDEX tasks_by_item_key; DROP INDEX tasks_by_duration;
+         DROP INDEX tasks_by_status; DROP INDEX tasks_by_started; DROP INDEX tasks_by_attempts;
          ALTER TABLE tasks DROP COLUMN item_key;
          UPDATE tasks SET foreach_path = '[' || (task_id * 3) || ']' WHERE step = 'fan';
          PRAGMA user_version = 6;",
@@ -224,6 +226,34 @@ fn step_summaries_of_an_older_file_are_derived_when_it_is_upgraded() {
     .unwrap();
     let fan = &meta.step_stats("R").unwrap()[0];
     assert_eq!((fan.running, fan.failed, fan.attempts), (4, 1, 1));
+    // Every order's index is there again, and pages in the new ones: the failed task first.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for sort in wflow_metadata::TaskSort::ALL {
+        let found: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [sort.index()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1, "{sort}: {}", sort.index());
+    }
+    for sort in [
+        wflow_metadata::TaskSort::Status,
+        wflow_metadata::TaskSort::Attempts,
+    ] {
+        let q = wflow_metadata::TaskQuery {
+            sort,
+            desc: sort == wflow_metadata::TaskSort::Attempts,
+            limit: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            meta.step_tasks("R", "fan", &q).unwrap()[0].task_id,
+            2,
+            "{sort}"
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Version 1: the model of the embedded SQLite records (runs, tasks, attempts, tags), plus who
 /// started each run, its driver's last heartbeat, and the users' tokens.
@@ -187,6 +187,16 @@ INSERT INTO step_summary SELECT run_id, step, ",
     " FROM tasks GROUP BY run_id, step;
 "
 );
+
+/// Version 8, as version 10 of the SQLite records: the other sort keys of a step's table
+/// indexed too (`wflow_metadata::TaskSort::index`), so a page in any order walks an index: by
+/// status (which also serves a status filter by task id), start time and attempts, each on
+/// `tasks (run_id, step, <key>, task_id)`.
+const V8: &str = "
+CREATE INDEX tasks_by_status ON tasks (run_id, step, status, task_id);
+CREATE INDEX tasks_by_started ON tasks (run_id, step, started_ms, task_id);
+CREATE INDEX tasks_by_attempts ON tasks (run_id, step, attempts, task_id);
+";
 
 /// The schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]

@@ -480,6 +480,20 @@ fn migrates_an_empty_database_and_refuses_a_newer_one() {
     let svc = Service::on(db.clone(), Duration::from_secs(60));
     assert!(svc.client("ada", false).run("M1").unwrap().is_some());
     drop(svc);
+    // A database of version 7 (no status, start or attempts index) gets them, records kept.
+    let v8 = "tasks_by_status, tasks_by_started, tasks_by_attempts";
+    pg.psql(
+        &name,
+        &format!("DROP INDEX {v8}; UPDATE schema_version SET version = 7"),
+    );
+    let svc = Service::on(db.clone(), Duration::from_secs(60));
+    assert!(svc.client("ada", false).run("M1").unwrap().is_some());
+    let n = pg.psql(
+        &name,
+        "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'tasks_by_%'",
+    );
+    assert_eq!(n.trim(), "6", "{v8}, by step, item key, duration");
+    drop(svc);
     // A database of a newer server is refused, untouched.
     pg.psql(&name, "UPDATE schema_version SET version = 999");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -685,7 +699,10 @@ fn a_steps_tasks_page_in_any_order_as_sqlite_gives_it() {
         stderr: None,
     });
     // In batches that cut tasks apart, as a recorder does: the summaries kept by the service
-    // are what SQLite keeps (and what the tasks add up to).
+    // are what SQLite keeps (and what the tasks add up to), and so are pages in the orders whose
+    // keys change as tasks run (status, start, attempts), read from both ends.
+    let ids =
+        |t: Vec<wflow_metadata::TaskRecord>| t.into_iter().map(|t| t.task_id).collect::<Vec<_>>();
     let sqlite = Metadata::open_in_memory().unwrap();
     for batch in events.chunks(13) {
         ada.record(batch).unwrap();
@@ -694,14 +711,26 @@ fn a_steps_tasks_page_in_any_order_as_sqlite_gives_it() {
             ada.step_stats("R1").unwrap(),
             sqlite.step_stats("R1").unwrap()
         );
+        for sort in [TaskSort::Status, TaskSort::Started, TaskSort::Attempts] {
+            for (desc, offset) in [(false, 3), (true, 30)] {
+                let q = TaskQuery {
+                    sort,
+                    desc,
+                    limit: Some(7),
+                    offset,
+                    status: None,
+                };
+                let want = ids(MetadataStore::step_tasks(&sqlite, "R1", "work", &q).unwrap());
+                let got = ids(ada.step_tasks("R1", "work", &q).unwrap());
+                assert_eq!(got, want, "{q:?}");
+            }
+        }
     }
     let work = ada.step_stats("R1").unwrap();
     assert_eq!(
         (work[1].step.as_str(), work[1].tasks, work[1].running),
         ("work", 40, 7)
     );
-    let ids =
-        |t: Vec<wflow_metadata::TaskRecord>| t.into_iter().map(|t| t.task_id).collect::<Vec<_>>();
     for sort in TaskSort::ALL {
         for desc in [false, true] {
             for status in [None, Some(Status::Running), Some(Status::Succeeded)] {

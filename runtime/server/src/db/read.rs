@@ -211,17 +211,8 @@ pub async fn step_tasks(
     let limit = q
         .limit
         .map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
-    let filter = if q.status.is_some() {
-        "AND status = $3"
-    } else {
-        "AND $3 = ''"
-    };
     let st = client
-        .prepare_cached(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
-             {filter} {} LIMIT $4 OFFSET $5",
-            q.order_by_keys()
-        ))
+        .prepare_cached(&step_page_sql(q))
         .await
         .map_err(err)?;
     let rows = client
@@ -233,6 +224,22 @@ pub async fn step_tasks(
         tasks.reverse();
     }
     Ok(tasks)
+}
+
+/// The SQL of a page of a step's tasks: `$1` the run, `$2` the step, `$3` the status or `''`,
+/// `$4` the limit, `$5` the offset; the order `q`'s, the order of an index
+/// ([`TaskQuery::index`](wflow_metadata::TaskQuery::index)).
+pub fn step_page_sql(q: &wflow_metadata::TaskQuery) -> String {
+    let filter = if q.status.is_some() {
+        "AND status = $3"
+    } else {
+        "AND $3 = ''"
+    };
+    format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = $1 AND step = $2
+         {filter} {} LIMIT $4 OFFSET $5",
+        q.order_by_keys()
+    )
 }
 
 /// The newest task of step `step` of run `run_id` on foreach item `path` (none or one), by the
@@ -511,4 +518,62 @@ pub async fn counts(pool: &Pool) -> ApiResult<[(&'static str, i64); 3]> {
         ("tasks", row.get::<_, Option<i64>>(1).unwrap_or(0).max(0)),
         ("attempts", row.get::<_, Option<i64>>(2).unwrap_or(0).max(0)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use wflow_metadata::{Status, TaskQuery, TaskSort};
+
+    use super::step_page_sql;
+    use crate::testing::TestPostgres;
+
+    /// The plan of every page query of a step's table: an index scan in the page's order, with
+    /// no sort, when the planner may sort only as a last resort (on an empty table it would
+    /// rather scan and sort); without a status filter, the index of the order. On a database of
+    /// schema version 7 (no status, start or attempts index) this fails.
+    #[test]
+    fn pages_walk_an_index_in_their_order() {
+        let pg = TestPostgres::shared();
+        let db = pg.new_database("plans");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(crate::open_database(&db, 1)).unwrap();
+        let name = db.rsplit('/').next().unwrap();
+        for sort in TaskSort::ALL {
+            for desc in [false, true] {
+                for status in [None, Some(Status::Failed)] {
+                    let q = TaskQuery {
+                        sort,
+                        desc,
+                        status,
+                        limit: Some(100),
+                        offset: 5000,
+                    };
+                    let arg = status.map_or("", |s| s.as_str());
+                    let plan = pg.psql(
+                        name,
+                        &format!(
+                            "SET enable_seqscan = off; SET enable_bitmapscan = off; \
+                             SET enable_sort = off; \
+                             PREPARE page (text, text, text, bigint, bigint) AS {}; \
+                             EXPLAIN (COSTS OFF) EXECUTE page ('R', 's', '{arg}', 100, 5000)",
+                            step_page_sql(&q)
+                        ),
+                    );
+                    assert!(!plan.contains("Sort"), "{q:?}:\n{plan}");
+                    let index = q.index();
+                    if status.is_none() && sort != TaskSort::Task {
+                        assert!(
+                            plan.contains(&format!(
+                                "Index Scan{} using {index} on tasks",
+                                if desc { " Backward" } else { "" }
+                            )),
+                            "{q:?}:\n{plan}"
+                        );
+                    } else {
+                        assert!(plan.contains("Index Scan"), "{q:?}:\n{plan}");
+                    }
+                }
+            }
+        }
+    }
 }
