@@ -9,6 +9,9 @@
 //! duration, by item descending; by status, attempts and start time, a first and a deep page in
 //! either direction), a task.
 //!
+//! Last, what the step table's status, start and attempts indexes cost per task record written
+//! (`WRITE_ROUNDS`, default 3).
+//!
 //! `cargo bench -p wflow-benches --bench ui` (release; `--profile dev` for a quick look).
 
 use std::path::PathBuf;
@@ -179,6 +182,42 @@ fn store() -> PathBuf {
     store
 }
 
+/// What the step table's status, start and attempts indexes (schema 10) cost per task written:
+/// 10 runs of 10,000 tasks (one transaction each, as the store above is written) into a new
+/// file with every index, and into one without those three (as schema 9 had), alternately,
+/// `rounds` times each; the medians in µs per task.
+fn write_cost(cas: &Cas, rounds: usize) -> (f64, f64) {
+    let runs: Vec<Vec<Event>> = (0..10)
+        .map(|r| run_events(cas, 5_000 + r, 10_000))
+        .collect();
+    let tasks = 10.0 * 10_003.0;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        for drop_new in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.sqlite");
+            drop(Metadata::open(&path).unwrap());
+            if drop_new {
+                rusqlite::Connection::open(&path)
+                    .unwrap()
+                    .execute_batch(
+                        "DROP INDEX tasks_by_status; DROP INDEX tasks_by_started;
+                         DROP INDEX tasks_by_attempts;",
+                    )
+                    .unwrap();
+            }
+            let meta = Metadata::open(&path).unwrap();
+            let t = Instant::now();
+            for ev in &runs {
+                meta.record(ev).unwrap();
+            }
+            let us = t.elapsed().as_secs_f64() * 1e6 / tasks;
+            if drop_new { &mut without } else { &mut with }.push(us);
+        }
+    }
+    (median(with), median(without))
+}
+
 /// Median of `xs`.
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -300,6 +339,13 @@ fn main() {
             median(full)
         );
     }
+    let scratch = tempfile::tempdir().unwrap();
+    let cas = Cas::new(Arc::new(LocalDisk::open(scratch.path()).unwrap()));
+    let (with, without) = write_cost(&cas, env_num("WRITE_ROUNDS", 3) as usize);
+    println!(
+        "writing 100,000 task records (10 runs): {with:.1} µs per task with every index, \
+         {without:.1} without the status, start and attempts ones (medians)"
+    );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average: {}", load.trim());
     }
