@@ -261,6 +261,20 @@ pub fn run_flow(
     params: &[(&str, i64)],
     workers: usize,
 ) -> RunSummary {
+    run_flow_cached(rt, env, component, params, workers, false)
+}
+
+/// [`run_flow`] with the task cache on or off (`wflow run` and `wflow run --no-cache`): every
+/// step in a sandbox that grants nothing, as the default policy gives, so pure steps may be
+/// served from the cache when `cache` is on.
+pub fn run_flow_cached(
+    rt: &tokio::runtime::Runtime,
+    env: &Env,
+    component: &FlowComponent,
+    params: &[(&str, i64)],
+    workers: usize,
+    cache: bool,
+) -> RunSummary {
     let plan = wflow_graph::validate(component.spec()).expect("a valid graph");
     let given: Vec<(String, String)> = params
         .iter()
@@ -268,6 +282,12 @@ pub fn run_flow(
         .collect();
     let params =
         wflow_core::resolve_params(&plan.spec().parameters, &given).expect("valid parameters");
+    let sandboxes = plan
+        .spec()
+        .steps
+        .iter()
+        .map(|s| (s.name.clone(), Arc::new(wflow_core::Sandbox::default())))
+        .collect();
     let summary = rt
         .block_on(wflow_scheduler::run_flow(RunOptions {
             tags: Vec::new(),
@@ -286,11 +306,11 @@ pub fn run_flow(
             observer: Arc::new(|_| {}),
             user: "bench".into(),
             run_id: run_id(),
-            sandboxes: BTreeMap::new(),
+            sandboxes,
             max_tasks: u64::MAX,
             live_logs: None,
             compute: Default::default(),
-            cache: false,
+            cache,
         }))
         .expect("the run is carried out");
     assert_eq!(

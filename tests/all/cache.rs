@@ -254,3 +254,66 @@ fn resume_with_a_changed_parameter_takes_pure_tasks_from_the_cache() {
     let (_, cached) = ran_and_cached(&again);
     assert!(cached.is_empty(), "{again}");
 }
+
+/// Issue 15: a fully cached rerun serves its hits in batches (`SERVE_BATCH` per blocking call)
+/// holding no worker slot. Wider than three batches: every task is recorded whole (cached, its
+/// origin the same task of the first run, no attempt), the join's result is the same, and a
+/// task whose cached outputs are gone from the store runs after all while the rest are served.
+#[test]
+fn a_wide_foreach_is_served_in_batches_with_every_record_whole() {
+    let n = 3 * wflow_scheduler::cached::SERVE_BATCH + 7;
+    let env = Env::new();
+    let wflow = |a: &[&str]| env.wflow(a);
+    let flow = guest("example-foreach");
+    let items = format!("n={n}");
+    let first = env.run_ok(&flow, &["-p", &items]);
+    let second = env.run_ok(&flow, &["-p", &items]);
+    let (ran, cached) = ran_and_cached(&second);
+    assert!(ran.is_empty(), "nothing runs: {ran:?}");
+    assert_eq!(cached.len(), n + 3);
+    let (r1, r2) = (run_path(&first), run_path(&second));
+    let total = |run: &str| {
+        let sum = json(&wflow, &["show", &format!("{run}/sum")]);
+        let task = sum["tasks"][0]["pathspec"].as_str().unwrap().to_string();
+        env.artifact(&format!("{task}/total"))
+    };
+    let n = n as i64;
+    assert_eq!(total(&r2), serde_json::json!(n * (n + 1) * (2 * n + 1) / 6));
+    let before = tasks(&wflow, &r1);
+    let after = tasks(&wflow, &r2);
+    assert_eq!(after.len(), before.len());
+    for (id, t) in &after {
+        let step = t["step"].as_str().unwrap();
+        assert_eq!(t["status"], "succeeded", "{t}");
+        assert_eq!(t["cached"], true, "{t}");
+        assert_eq!(t["attempts"], 0, "{t}");
+        assert_eq!(t["origin"], format!("{r1}/{step}/{id}"), "{t}");
+        assert_eq!(t["foreach_path"], before[id]["foreach_path"], "{t}");
+    }
+    let listed = json(&wflow, &["runs"]);
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pathspec"] == r2)
+        .unwrap_or_else(|| panic!("{r2} in {listed}"));
+    assert_eq!(entry["tasks"]["cached"], n + 3, "{entry}");
+
+    // A task whose cached outputs cannot be read runs; what reads the same values is served.
+    let big = guest("example-bigdata");
+    let made = env.run_ok(&big, &["-p", "mb=1"]);
+    let start = format!("{}/start/1", run_path(&made));
+    let blob = artifacts(&wflow, &start)["blob"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = env
+        .store()
+        .join(wflow_store::Cas::blob_key(&blob.parse().unwrap()));
+    std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let again = env.run_ok(&big, &["-p", "mb=1"]);
+    let (ran, cached) = ran_and_cached(&again);
+    assert_eq!(ran, strings(&["start"]), "{again}");
+    assert_eq!(cached, strings(&["consume", "end"]), "{again}");
+    assert!(file.is_file(), "the task that ran stored its blob again");
+}

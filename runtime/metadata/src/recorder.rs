@@ -136,6 +136,37 @@ impl Recorder {
         }
     }
 
+    /// Queues `events`, in order, as [`send`](Self::send) would one by one, but under one lock
+    /// and with at most one wake-up of the writer (a batch of tasks served from the cache).
+    pub fn send_all(&self, events: impl IntoIterator<Item = Event>) {
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let mut state = self.shared.lock();
+            while state.queue.len() >= self.shared.limit && !state.stopped && !state.outage {
+                state = self
+                    .shared
+                    .written
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            // Up to the limit (past it, wait again for the writer to take a batch), or all of
+            // them when the writer cannot take any, as `send` does.
+            let room = if state.stopped || state.outage {
+                usize::MAX
+            } else {
+                self.shared.limit - state.queue.len()
+            };
+            let first = state.queue.is_empty();
+            let before = state.queue.len();
+            state.queue.extend(events.by_ref().take(room));
+            state.sent += (state.queue.len() - before) as u64;
+            drop(state);
+            if first {
+                self.shared.wake.notify_one();
+            }
+        }
+    }
+
     /// Blocks until every event sent so far is written; returns the first error since the last
     /// `flush`, if any.
     pub fn flush(&self) -> Result<()> {
@@ -372,6 +403,56 @@ mod tests {
             "{} batches",
             rec.batches()
         );
+        rec.close().unwrap();
+    }
+
+    #[test]
+    fn send_all_keeps_order_and_the_limit() {
+        use crate::{RunKind, Status};
+        use wflow_core::Digest;
+        let meta = Arc::new(crate::Metadata::open_in_memory().unwrap());
+        let limit = 10;
+        let rec = Recorder::with_limit(meta.clone(), limit);
+        let run = Event::RunStarted {
+            run_id: "R".into(),
+            flow: "F".into(),
+            component: Digest::of(b"c"),
+            params: serde_json::json!({}),
+            spec: serde_json::json!({}),
+            started_ms: 1,
+            origin_run: None,
+            user: "u".into(),
+            kind: RunKind::Run,
+        };
+        let n = 1_000u64;
+        // Each task's start before its end: in order, or the end would find no task.
+        let events = (1..=n).flat_map(|task_id| {
+            [
+                Event::TaskStarted {
+                    run_id: "R".into(),
+                    task_id,
+                    step: "s".into(),
+                    foreach_path: vec![task_id as u32],
+                    inputs: vec![],
+                    started_ms: 2,
+                },
+                Event::TaskFinished {
+                    run_id: "R".into(),
+                    task_id,
+                    status: Status::Succeeded,
+                    finished_ms: 3,
+                    manifest: None,
+                },
+            ]
+        });
+        rec.send_all(std::iter::once(run).chain(events));
+        // It waited for the writer rather than queueing past the limit.
+        assert!(rec.shared.lock().queue.len() <= limit);
+        rec.flush().unwrap();
+        let tasks = meta.tasks("R").unwrap();
+        assert_eq!(tasks.len() as u64, n);
+        assert!(tasks.iter().all(|t| t.status == Status::Succeeded));
+        assert!(rec.batches() >= 2 * n / limit as u64, "{}", rec.batches());
         rec.close().unwrap();
     }
 }

@@ -12,7 +12,9 @@
 //!
 //! The lookups of every ready task are one call to the records
 //! ([`MetadataStore::cache_lookup`](wflow_metadata::MetadataStore::cache_lookup)), made on a
-//! blocking thread.
+//! blocking thread. The hits of one turn of the run loop are served together too
+//! ([`SERVE_BATCH`] to a blocking call, their records sent at once), and hold no worker slot:
+//! a task that did not run costs no thread hand-off of its own.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use wflow_metadata::{CacheEntry, Event, Recorder, ReuseReason};
 use wflow_store::Cas;
 
 use crate::compute::write_manifest;
-use crate::execute::{Done, Job, TaskResult, execute};
+use crate::execute::Done;
 use crate::frames::foreach_item;
 use crate::run::{Pending, blocking};
 
@@ -106,51 +108,100 @@ pub(crate) fn pick(candidates: &[CacheEntry], input: &TaskInput) -> Option<Cache
         .cloned()
 }
 
-/// Serves a task from the cache: `entry`'s puts over what the task inherits, under a manifest of
-/// its own, recorded as cached. If they cannot be read, the task runs (`job`, whose first
-/// attempt is not launched yet).
-pub(crate) async fn serve(entry: CacheEntry, component: Digest, job: Job) -> TaskResult {
-    let cas = job.cas.clone();
-    let input = job.attempt.input.clone();
-    let is_foreach = input.is_foreach;
-    let taken = blocking({
-        let entry = entry.clone();
-        move || outputs(&cas, &entry, &input, is_foreach)
+/// How many cache hits one blocking call serves at most: a turn's hits go in a few calls (on
+/// as many blocking threads), while the run loop goes on with the tasks that run.
+pub const SERVE_BATCH: usize = 1024;
+
+/// A ready task whose reads match an earlier task's, to be served instead of run.
+pub(crate) struct Hit {
+    pub pending: Pending,
+    pub entry: CacheEntry,
+    pub input: TaskInput,
+    /// The digest of its step's component.
+    pub component: Digest,
+    /// When the run loop took it from the ready queue.
+    pub started_ms: i64,
+}
+
+/// A served task: its outputs, or `Err` when they could not be taken (it is to run).
+pub(crate) struct Served {
+    pub pending: Pending,
+    pub outcome: Result<Done, ()>,
+}
+
+/// Serves `hits` from the cache in one blocking call: each one's `entry`'s puts over what the
+/// task inherits, under a manifest of its own, recorded as started and cached (all the batch's
+/// records in one [`Recorder::send_all`]). A task whose earlier outputs cannot be read is
+/// neither recorded nor served: the run loop runs it.
+pub(crate) async fn serve_all(
+    hits: Vec<Hit>,
+    cas: Arc<Cas>,
+    recorder: Arc<Recorder>,
+) -> Vec<Served> {
+    blocking(move || {
+        let mut events = Vec::with_capacity(hits.len() * 3);
+        let served = hits
+            .into_iter()
+            .map(|hit| {
+                let outcome = outputs(&cas, &hit.entry, &hit.input, hit.input.is_foreach)
+                    .map(|(written, items)| {
+                        record(&mut events, &hit, written.bytes, written.digest);
+                        Done {
+                            artifacts: Arc::new(written.artifacts),
+                            items,
+                            next: None,
+                            reads: None,
+                            reuse: Some(ReuseReason::Cached),
+                            caught: false,
+                        }
+                    })
+                    .map_err(|_| ());
+                Served {
+                    pending: hit.pending,
+                    outcome,
+                }
+            })
+            .collect();
+        recorder.send_all(events);
+        served
     })
-    .await;
-    let (written, items) = match taken {
-        Ok(t) => t,
-        Err(_) => return execute(job).await,
-    };
-    let (run_id, task_id) = (job.attempt.input.run_id.clone(), job.attempt.input.task_id);
-    if let Some(manifest) = written.bytes {
-        job.recorder.send(Event::TaskManifest {
+    .await
+}
+
+/// A served task's records: its start, its manifest (when the records keep it) and its reuse.
+fn record(events: &mut Vec<Event>, hit: &Hit, manifest_bytes: Option<Vec<u8>>, manifest: Digest) {
+    let (run_id, task_id) = (&hit.input.run_id, hit.input.task_id);
+    events.push(Event::TaskStarted {
+        run_id: run_id.clone(),
+        task_id,
+        step: hit.pending.step.clone(),
+        foreach_path: hit.input.foreach_path.clone(),
+        inputs: hit
+            .pending
+            .inputs
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| *id != 0)
+            .collect(),
+        started_ms: hit.started_ms,
+    });
+    if let Some(manifest) = manifest_bytes {
+        events.push(Event::TaskManifest {
             run_id: run_id.clone(),
             task_id,
             manifest,
         });
     }
-    job.recorder.send(Event::TaskReused {
-        run_id,
+    events.push(Event::TaskReused {
+        run_id: run_id.clone(),
         task_id,
-        origin_run: entry.run_id,
-        origin_task: entry.task_id,
-        manifest: written.digest,
+        origin_run: hit.entry.run_id.clone(),
+        origin_task: hit.entry.task_id,
+        manifest,
         finished_ms: now_millis(),
-        component: Some(component),
+        component: Some(hit.component),
         reason: ReuseReason::Cached,
     });
-    TaskResult {
-        task_id,
-        outcome: Ok(Done {
-            artifacts: Arc::new(written.artifacts),
-            items,
-            next: None,
-            reads: None,
-            reuse: Some(ReuseReason::Cached),
-            caught: false,
-        }),
-    }
 }
 
 /// The cached task's manifest, written, and its foreach items.

@@ -13,7 +13,7 @@ use wflow_store::Cas;
 use crate::budget::TaskBudget;
 use crate::cached;
 use crate::compute::{Attempt, Computes};
-use crate::execute::{Done, Job, TaskResult, execute};
+use crate::execute::{Done, Failed, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
 use crate::resume::{Decision, Resume, deliver, record_items};
 
@@ -165,9 +165,9 @@ pub struct RunFailure {
 }
 
 pub(crate) struct Pending {
-    task_id: u64,
+    pub(crate) task_id: u64,
     pub(crate) step: String,
-    inputs: Vec<(u64, InputArtifacts)>,
+    pub(crate) inputs: Vec<(u64, InputArtifacts)>,
     pub(crate) stack: Vec<Frame>,
     /// Earlier tasks filed under its cache key, newest first (`None`: not looked up).
     pub(crate) candidates: Option<Vec<CacheEntry>>,
@@ -320,6 +320,109 @@ impl State {
     }
 }
 
+/// What a finished task's handling needs of the run.
+struct Cx<'a> {
+    plan: &'a Plan,
+    cas: &'a Arc<Cas>,
+    recorder: &'a Arc<Recorder>,
+    observer: &'a Observer,
+    budget: &'a Arc<TaskBudget>,
+    run_id: &'a str,
+}
+
+/// What the run loop waits for: a task that ran (or was reused), or a batch served from the
+/// cache.
+enum Finished {
+    Task(TaskResult),
+    Served(Vec<cached::Served>),
+}
+
+impl State {
+    /// Records a finished task in the summary and routes its outputs on (or keeps its failure).
+    async fn finish(
+        &mut self,
+        cx: &Cx<'_>,
+        task_id: u64,
+        step: String,
+        stack: Vec<Frame>,
+        key: Option<CacheKey>,
+        outcome: Result<Done, Failed>,
+    ) {
+        let pathspec =
+            Pathspec::task(&self.flow, &self.run_id, &step, &task_id.to_string()).to_string();
+        let ok = outcome.is_ok();
+        (cx.observer)(RunEvent::TaskFinished {
+            step: &step,
+            task_id,
+            ok,
+        });
+        let (reuse, caught) = match &outcome {
+            Ok(done) => (done.reuse, done.caught),
+            Err(_) => (None, false),
+        };
+        self.tasks.push(TaskSummary {
+            pathspec: pathspec.clone(),
+            step: step.clone(),
+            task_id,
+            ok,
+            reused: reuse == Some(ReuseReason::Resumed),
+            cached: reuse == Some(ReuseReason::Cached),
+            caught,
+        });
+        let mut done = match outcome {
+            Ok(done) => done,
+            Err(failed) => {
+                self.failure.get_or_insert(RunFailure {
+                    pathspec,
+                    message: failed.failure.to_string(),
+                    stderr_tail: failed.stderr_tail,
+                });
+                return;
+            }
+        };
+        if let Some(items) = done.items.take() {
+            let (cas, recorder, run_id) =
+                (cx.cas.clone(), cx.recorder.clone(), cx.run_id.to_string());
+            done.items = Some(
+                blocking(move || {
+                    let _ = record_items(&cas, &recorder, &run_id, task_id, Some(&items));
+                    items
+                })
+                .await,
+            );
+        }
+        // Filed in the cache once its end (and items) are recorded.
+        if let (Some(reads), Some(key)) = (done.reads.take(), key) {
+            cx.recorder.send(Event::TaskReads {
+                run_id: cx.run_id.to_string(),
+                task_id,
+                key,
+                reads,
+            });
+        }
+        let items = done.items.as_ref().map(Vec::len);
+        // Items of a task that did not run are charged when they arrive.
+        let charged = match (items, done.reuse) {
+            (Some(n), Some(reason)) => cx.budget.declare(&step, n).map_err(|e| match reason {
+                ReuseReason::Resumed => format!("{e} (reused from the origin run)"),
+                ReuseReason::Cached => format!("{e} (taken from the cache)"),
+            }),
+            _ => Ok(()),
+        };
+        if let Err(message) =
+            charged.and_then(|()| self.advance(cx.plan, cx.budget, task_id, &step, stack, done))
+        {
+            self.failure.get_or_insert(RunFailure {
+                pathspec,
+                message,
+                stderr_tail: String::new(),
+            });
+        } else if let Some(items) = items {
+            (cx.observer)(RunEvent::FannedOut { step: &step, items });
+        }
+    }
+}
+
 /// Runs a flow to the end (or to its first failure that is not caught) and records it.
 pub async fn run_flow(opts: RunOptions) -> Result<RunSummary, SchedulerError> {
     run_loop(opts, None).await
@@ -380,8 +483,18 @@ pub(crate) async fn run_loop(
     .await
     .map_err(SchedulerError::Store)?;
     st.new_task(opts.plan.start(), vec![(0, seed)], vec![]);
-    let mut workers = tokio::task::JoinSet::new();
+    let mut workers: tokio::task::JoinSet<Finished> = tokio::task::JoinSet::new();
+    // Tasks running (or being reused): served tasks hold no worker slot.
+    let mut executing = 0usize;
     let max_workers = opts.max_workers.max(1);
+    let cx = Cx {
+        plan: &opts.plan,
+        cas: &opts.cas,
+        recorder: &recorder,
+        observer: &opts.observer,
+        budget: &budget,
+        run_id: &run_id,
+    };
 
     loop {
         // Only the newest tasks: scanning the whole queue each turn made wide runs quadratic.
@@ -390,14 +503,16 @@ pub(crate) async fn run_loop(
             cached::look_up(&mut st.ready, from, &steps, &recorder).await;
         }
         st.unlooked = 0;
-        while st.failure.is_none() && workers.len() < max_workers {
+        // This turn's cache hits, served together below.
+        let mut hits: Vec<cached::Hit> = Vec::new();
+        while st.failure.is_none() && executing < max_workers {
             let Some(first) = st.ready.pop_front() else {
                 break;
             };
             let compute = opts.compute.for_step(opts.plan.step(&first.step)).clone();
             // Siblings of one foreach (same step, same split, same inputs) go to the backend
             // together, so it can launch them as one unit.
-            let room = compute.max_group().min(max_workers - workers.len()).max(1);
+            let room = compute.max_group().min(max_workers - executing).max(1);
             let mut group = vec![first];
             while group.len() < room
                 && st
@@ -427,7 +542,7 @@ pub(crate) async fn run_loop(
                     Some(Decision::Reuse(reused)) => Some(reused),
                     _ => None,
                 };
-                let spec = opts.plan.step(&p.step).clone();
+                let spec = opts.plan.step(&p.step);
                 let input = TaskInput {
                     flow: flow.clone(),
                     run_id: run_id.clone(),
@@ -445,11 +560,22 @@ pub(crate) async fn run_loop(
                     sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
                     live_logs: opts.live_logs.clone(),
                 };
-                let key = cached::key_of(&steps, &p);
                 let hit = match (&reuse, p.candidates.as_deref()) {
                     (None, Some(found)) if !found.is_empty() => cached::pick(found, &input),
                     _ => None,
                 };
+                if let Some(entry) = hit {
+                    // Recorded as started when it is served (or, if it cannot be, runs).
+                    hits.push(cached::Hit {
+                        component: opts.components[&p.step].digest(),
+                        started_ms: now_millis(),
+                        pending: p,
+                        entry,
+                        input,
+                    });
+                    continue;
+                }
+                let key = cached::key_of(&steps, &p);
                 recorder.send(Event::TaskStarted {
                     run_id: run_id.clone(),
                     task_id: p.task_id,
@@ -469,51 +595,31 @@ pub(crate) async fn run_loop(
                 });
                 st.running.insert(p.task_id, (p.step.clone(), p.stack, key));
                 let component = opts.components[&p.step].clone();
-                match (reuse, hit) {
-                    (Some(reused), _) => {
-                        workers.spawn(deliver(reused, recorder.clone(), run_id.clone(), p.task_id));
-                    }
-                    (None, Some(entry)) => {
-                        let digest = component.digest();
-                        workers.spawn(cached::serve(
-                            entry,
-                            digest,
-                            Job {
-                                compute: compute.clone(),
-                                cas: opts.cas.clone(),
-                                recorder: recorder.clone(),
-                                attempt: Attempt {
-                                    component,
-                                    input,
-                                    step: Arc::new(spec),
-                                },
-                                first: None,
-                                notify: opts.observer.clone(),
-                                budget: budget.clone(),
-                            },
-                        ));
-                    }
-                    (None, None) => {
-                        recorder.send(Event::AttemptStarted {
-                            run_id: run_id.clone(),
-                            task_id: p.task_id,
-                            attempt: 0,
-                            started_ms: now_millis(),
-                        });
-                        fresh.push(Attempt {
-                            component,
-                            input,
-                            step: Arc::new(spec),
-                        });
-                    }
+                if let Some(reused) = reuse {
+                    executing += 1;
+                    let delivered = deliver(reused, recorder.clone(), run_id.clone(), p.task_id);
+                    workers.spawn(async move { Finished::Task(delivered.await) });
+                    continue;
                 }
+                recorder.send(Event::AttemptStarted {
+                    run_id: run_id.clone(),
+                    task_id: p.task_id,
+                    attempt: 0,
+                    started_ms: now_millis(),
+                });
+                fresh.push(Attempt {
+                    component,
+                    input,
+                    step: Arc::new(spec.clone()),
+                });
             }
             if fresh.is_empty() {
                 continue;
             }
             let launched = compute.start(&opts.cas, fresh.clone()).await;
             for (attempt, first) in fresh.into_iter().zip(launched) {
-                workers.spawn(execute(Job {
+                executing += 1;
+                let job = execute(Job {
                     compute: compute.clone(),
                     cas: opts.cas.clone(),
                     recorder: recorder.clone(),
@@ -521,88 +627,49 @@ pub(crate) async fn run_loop(
                     first: Some(first),
                     notify: opts.observer.clone(),
                     budget: budget.clone(),
-                }));
+                });
+                workers.spawn(async move { Finished::Task(job.await) });
             }
+        }
+        // A few blocking calls for the whole turn's hits, not one per task (issue 15: serving a
+        // 10,000-task run one task per thread hand-off cost as much as running it).
+        let mut hits = hits.into_iter().peekable();
+        while hits.peek().is_some() {
+            let batch = hits.by_ref().take(cached::SERVE_BATCH).collect();
+            let served = cached::serve_all(batch, opts.cas.clone(), recorder.clone());
+            workers.spawn(async move { Finished::Served(served.await) });
         }
         let Some(joined) = workers.join_next().await else {
             break;
         };
-        let TaskResult { task_id, outcome } =
-            joined.map_err(|e| SchedulerError::Worker(e.to_string()))?;
-        let (step, stack, key) = st
-            .running
-            .remove(&task_id)
-            .expect("every running task is tracked");
-        let pathspec =
-            Pathspec::task(&st.flow, &st.run_id, &step, &task_id.to_string()).to_string();
-        let ok = outcome.is_ok();
-        (opts.observer)(RunEvent::TaskFinished {
-            step: &step,
-            task_id,
-            ok,
-        });
-        let (reuse, caught) = match &outcome {
-            Ok(done) => (done.reuse, done.caught),
-            Err(_) => (None, false),
-        };
-        st.tasks.push(TaskSummary {
-            pathspec: pathspec.clone(),
-            step: step.clone(),
-            task_id,
-            ok,
-            reused: reuse == Some(ReuseReason::Resumed),
-            cached: reuse == Some(ReuseReason::Cached),
-            caught,
-        });
-        match outcome {
-            Ok(mut done) => {
-                if let Some(items) = done.items.take() {
-                    let (cas, recorder, run_id) =
-                        (opts.cas.clone(), recorder.clone(), run_id.clone());
-                    done.items = Some(
-                        blocking(move || {
-                            let _ = record_items(&cas, &recorder, &run_id, task_id, Some(&items));
-                            items
-                        })
-                        .await,
-                    );
-                }
-                // Filed in the cache once its end (and items) are recorded.
-                if let (Some(reads), Some(key)) = (done.reads.take(), key) {
-                    recorder.send(Event::TaskReads {
-                        run_id: run_id.clone(),
-                        task_id,
-                        key,
-                        reads,
-                    });
-                }
-                let items = done.items.as_ref().map(Vec::len);
-                // Items of a task that did not run are charged when they arrive.
-                let charged = match (items, done.reuse) {
-                    (Some(n), Some(reason)) => budget.declare(&step, n).map_err(|e| match reason {
-                        ReuseReason::Resumed => format!("{e} (reused from the origin run)"),
-                        ReuseReason::Cached => format!("{e} (taken from the cache)"),
-                    }),
-                    _ => Ok(()),
-                };
-                if let Err(message) = charged
-                    .and_then(|()| st.advance(&opts.plan, &budget, task_id, &step, stack, done))
-                {
-                    st.failure.get_or_insert(RunFailure {
-                        pathspec,
-                        message,
-                        stderr_tail: String::new(),
-                    });
-                } else if let Some(items) = items {
-                    (opts.observer)(RunEvent::FannedOut { step: &step, items });
-                }
+        match joined.map_err(|e| SchedulerError::Worker(e.to_string()))? {
+            Finished::Task(TaskResult { task_id, outcome }) => {
+                executing -= 1;
+                let (step, stack, key) = st
+                    .running
+                    .remove(&task_id)
+                    .expect("every running task is tracked");
+                st.finish(&cx, task_id, step, stack, key, outcome).await;
             }
-            Err(failed) => {
-                st.failure.get_or_insert(RunFailure {
-                    pathspec,
-                    message: failed.failure.to_string(),
-                    stderr_tail: failed.stderr_tail,
-                });
+            Finished::Served(served) => {
+                for s in served {
+                    let p = s.pending;
+                    match s.outcome {
+                        Ok(done) => {
+                            (opts.observer)(RunEvent::TaskStarted {
+                                step: &p.step,
+                                task_id: p.task_id,
+                            });
+                            st.finish(&cx, p.task_id, p.step, p.stack, None, Ok(done))
+                                .await;
+                        }
+                        // Its earlier outputs could not be taken: it runs after all.
+                        Err(()) => st.ready.push_front(Pending {
+                            candidates: Some(Vec::new()),
+                            ..p
+                        }),
+                    }
+                }
             }
         }
     }
