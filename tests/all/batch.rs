@@ -375,3 +375,75 @@ fn a_switch_a_loop_and_a_switch_in_a_foreach_run_on_batch_as_locally() {
         stderr(&out)
     );
 }
+
+/// Issue 15: a Python flow built in the quick form (the default of a local run: the base
+/// component with the flow's sources in its slot) whose one step asks for `compute = "batch"`.
+/// The worker gets the very component the run recorded (its description names the run's
+/// digest), runs it — its sources come from the component's slot, nothing from this machine —
+/// and its task is recorded like the local ones.
+#[test]
+fn a_quick_form_python_step_asking_for_batch_runs_on_batch() {
+    crate::util::guest_tools();
+    let m = BatchEnv::new("batch-quick-python");
+    let flow = m.env.dir.path().join("quick_batch.py");
+    std::fs::write(
+        &flow,
+        "from wflow import FlowSpec, step\n\n\nclass QuickBatch(FlowSpec):\n    \
+         @step(next=\"remote\")\n    def start(self):\n        self.x = 6\n\n    \
+         @step(next=\"end\", compute=\"batch\")\n    def remote(self):\n        \
+         self.y = self.x * 7\n        print(f\"remote says {self.y}\")\n\n    \
+         @step\n    def end(self):\n        print(self.y)\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--json", flow.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = m.wflow(&args);
+        assert!(out.status.success(), "{}\n{}", stderr(&out), worker_logs());
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        summary
+    };
+    let summary = run(&[]);
+    assert_eq!(api_calls(&summary)["SubmitJob"], 1, "{summary}");
+    let remote = task_of(&summary, "remote");
+    assert_eq!(m.artifact(&format!("{remote}/y")), serde_json::json!(42));
+    let logs = m.wflow(&["logs", &remote]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("remote says 42"),
+        "{}",
+        stderr(&logs)
+    );
+
+    // The worker was sent the component the run recorded, by the same digest.
+    let run_id = summary["run_id"].as_str().unwrap();
+    let shown = m.wflow(&["show", "--json", &format!("QuickBatch/{run_id}")]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let task_id = remote.rsplit('/').next().unwrap();
+    let key = format!("tasks-v1/{run_id}/{task_id}-0");
+    let bytes = crate::batch_env::store_object(&m.url, &key, None)
+        .unwrap_or_else(|| panic!("no task description at {key}"));
+    let description: wflow_scheduler::remote::TaskDescription =
+        ciborium::from_reader(&bytes[..]).expect("a task description");
+    assert_eq!(
+        serde_json::json!(description.component.to_hex()),
+        shown["component"],
+        "{shown}"
+    );
+    // And it is the quick form: the base's slot, whose magic a full build does not hold.
+    let component = crate::batch_env::store_object(
+        &m.url,
+        &wflow_store::Cas::blob_key(&description.component),
+        None,
+    )
+    .expect("the component is in the store");
+    let magic = b"wflow: a flow's sources go here.".map(|b| b ^ 0xff);
+    assert!(
+        component.windows(magic.len()).any(|w| w == magic),
+        "the worker was sent a full build"
+    );
+
+    // Not checked: a second identical run is not served from the cache. Quick-form Python
+    // tasks are never filed in the task cache, locally either (on main before this test too);
+    // see docs/polyglot.md.
+}
