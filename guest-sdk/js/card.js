@@ -94,12 +94,16 @@ class Cards {
     this.cards = new Map();
   }
 
-  /** Puts every card as `card:ID` through `put(name, codec, bytes)`. */
+  /**
+   * Puts every card as `card:ID` through `put(name, codec, bytes)`. `task()` gives the task's
+   * pathspec; it is asked for only when there is a card, since asking makes the task one that
+   * the cache can never serve.
+   */
   save(task, put) {
     const cards = this.cards;
     this.cards = new Map();
     for (const [id, card] of cards) {
-      const doc = { version: VERSION, id, task };
+      const doc = { version: VERSION, id, task: task() };
       if (card.title !== undefined) doc.title = card.title;
       doc.parts = card.parts;
       put(`card:${id}`, CARD_CODEC, encode(doc));

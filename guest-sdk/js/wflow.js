@@ -447,7 +447,7 @@ function runStep(Flow, step) {
   cards.clear();
   const save = () => {
     saveArtifacts();
-    cards.save(current.pathspec, (name, codec, bytes) =>
+    cards.save(() => current.pathspec, (name, codec, bytes) =>
       call(`putting card \`${name}\``, () => artifacts.put(name, { codec, bytes })),
     );
   };

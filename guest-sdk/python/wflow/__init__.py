@@ -539,7 +539,7 @@ def _save_cards():
         except Exception as e:
             raise _host_error(e, f"putting card `{name}`") from None
 
-    _cards._save(current.pathspec, put)
+    _cards._save(lambda: current.pathspec, put)
 
 
 class _Reader:

@@ -117,10 +117,12 @@ class Cards:
         self._cards = {}
 
     def _save(self, task, put):
-        """Puts every card as ``card:ID``: ``put(name, codec, bytes)``."""
+        """Puts every card as ``card:ID``: ``put(name, codec, bytes)``. ``task()`` gives the
+        task's pathspec; it is asked for only when there is a card, since asking makes the task
+        one that the cache can never serve."""
         cards, self._cards = self._cards, {}
         for id, card in cards.items():
-            doc = {"version": _VERSION, "id": id, "task": task}
+            doc = {"version": _VERSION, "id": id, "task": task()}
             if card.title is not None:
                 doc["title"] = card.title
             doc["parts"] = card.parts
