@@ -331,7 +331,8 @@ struct Cx<'a> {
 }
 
 /// What the run loop waits for: a task that ran (or was reused), or a batch served from the
-/// cache.
+/// cache. Most are tasks, so the large variant is kept inline rather than boxed once per task.
+#[allow(clippy::large_enum_variant)]
 enum Finished {
     Task(TaskResult),
     Served(Vec<cached::Served>),
