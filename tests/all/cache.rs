@@ -29,6 +29,18 @@ fn run(wflow: Wflow, extra: &[&str]) -> Value {
     json(wflow, &args)
 }
 
+/// The entry of run `pathspec` in `wflow runs --json`.
+fn listed_run(wflow: Wflow, pathspec: &str) -> Value {
+    let listed = json(wflow, &["runs"]);
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pathspec"] == pathspec)
+        .unwrap_or_else(|| panic!("{pathspec} in {listed}"))
+        .clone()
+}
+
 /// The steps of a run summary's tasks that ran, and those taken from the cache (a foreach's
 /// tasks once per task), sorted; tasks a resume reused are in neither.
 fn ran_and_cached(summary: &Value) -> (Vec<String>, Vec<String>) {
@@ -139,13 +151,7 @@ pub(crate) fn pure_flow_checks(wflow: Wflow) {
     }
 
     // The inspection commands say so.
-    let listed = json(wflow, &["runs"]);
-    let entry = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["pathspec"] == r2)
-        .unwrap_or_else(|| panic!("{r2} in {listed}"));
+    let entry = listed_run(wflow, &r2);
     assert_eq!(entry["tasks"]["cached"], 10, "{entry}");
     assert_eq!(entry["tasks"]["total"], 12, "{entry}");
     let shown = wflow(&["show", &r2]);
@@ -290,13 +296,7 @@ fn a_wide_foreach_is_served_in_batches_with_every_record_whole() {
         assert_eq!(t["origin"], format!("{r1}/{step}/{id}"), "{t}");
         assert_eq!(t["foreach_path"], before[id]["foreach_path"], "{t}");
     }
-    let listed = json(&wflow, &["runs"]);
-    let entry = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["pathspec"] == r2)
-        .unwrap_or_else(|| panic!("{r2} in {listed}"));
+    let entry = listed_run(&wflow, &r2);
     assert_eq!(entry["tasks"]["cached"], n + 3, "{entry}");
 
     // A task whose cached outputs cannot be read runs; what reads the same values is served.

@@ -42,22 +42,11 @@ impl Metadata {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Event, Metadata, MetadataStore, RunKind, Status};
-    use wflow_core::Digest;
+    use crate::{Event, Metadata, MetadataStore, Status};
 
     fn run(meta: &Metadata, id: &str) {
         let ev = |e| meta.record(&[e]).unwrap();
-        ev(Event::RunStarted {
-            run_id: id.into(),
-            flow: "F".into(),
-            component: Digest::of(b"c"),
-            params: serde_json::json!({}),
-            spec: serde_json::json!({}),
-            started_ms: 1,
-            origin_run: None,
-            user: "u".into(),
-            kind: RunKind::Run,
-        });
+        ev(crate::test_run_started(id));
         for task_id in [1, 2] {
             ev(Event::TaskStarted {
                 run_id: id.into(),

@@ -125,6 +125,23 @@ mod sqlite;
 pub mod summary;
 mod tags;
 
+/// The start of a run `run_id` of flow `F` (component `c`, no parameters, started at 1 ms by
+/// `u`): the fixture the crate's unit tests record runs with.
+#[cfg(test)]
+pub(crate) fn test_run_started(run_id: &str) -> Event {
+    Event::RunStarted {
+        run_id: run_id.into(),
+        flow: "F".into(),
+        component: wflow_core::Digest::of(b"c"),
+        params: serde_json::json!({}),
+        spec: serde_json::json!({}),
+        started_ms: 1,
+        origin_run: None,
+        user: "u".into(),
+        kind: RunKind::Run,
+    }
+}
+
 pub use backend::MetadataStore;
 pub use error::{MetadataError, Result};
 pub use inline::RECORD_INLINE_MAX;

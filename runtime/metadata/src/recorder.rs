@@ -365,23 +365,12 @@ mod tests {
     /// room instead of failing or dropping any, and every event is recorded in order.
     #[test]
     fn a_full_queue_makes_senders_wait_and_loses_nothing() {
-        use crate::{RunKind, Status};
-        use wflow_core::Digest;
+        use crate::Status;
         let meta = Arc::new(crate::Metadata::open_in_memory().unwrap());
         // A small queue: the writer gathers for its batch window, so senders fill it at once.
         let limit = 10;
         let rec = Recorder::with_limit(meta.clone(), limit);
-        rec.send(Event::RunStarted {
-            run_id: "R".into(),
-            flow: "F".into(),
-            component: Digest::of(b"c"),
-            params: serde_json::json!({}),
-            spec: serde_json::json!({}),
-            started_ms: 1,
-            origin_run: None,
-            user: "u".into(),
-            kind: RunKind::Run,
-        });
+        rec.send(crate::test_run_started("R"));
         let n = 2_000;
         for task_id in 1..=n {
             rec.send(Event::TaskStarted {
@@ -408,22 +397,11 @@ mod tests {
 
     #[test]
     fn send_all_keeps_order_and_the_limit() {
-        use crate::{RunKind, Status};
-        use wflow_core::Digest;
+        use crate::Status;
         let meta = Arc::new(crate::Metadata::open_in_memory().unwrap());
         let limit = 10;
         let rec = Recorder::with_limit(meta.clone(), limit);
-        let run = Event::RunStarted {
-            run_id: "R".into(),
-            flow: "F".into(),
-            component: Digest::of(b"c"),
-            params: serde_json::json!({}),
-            spec: serde_json::json!({}),
-            started_ms: 1,
-            origin_run: None,
-            user: "u".into(),
-            kind: RunKind::Run,
-        };
+        let run = crate::test_run_started("R");
         let n = 1_000u64;
         // Each task's start before its end: in order, or the end would find no task.
         let events = (1..=n).flat_map(|task_id| {
