@@ -143,7 +143,7 @@ pub(crate) async fn serve_all(
         let served = hits
             .into_iter()
             .map(|hit| {
-                let outcome = outputs(&cas, &hit.entry, &hit.input, hit.input.is_foreach)
+                let outcome = outputs(&cas, &hit.entry, &hit.input)
                     .map(|(written, items)| {
                         record(&mut events, &hit, written.bytes, written.digest);
                         Done {
@@ -171,20 +171,10 @@ pub(crate) async fn serve_all(
 /// A served task's records: its start, its manifest (when the records keep it) and its reuse.
 fn record(events: &mut Vec<Event>, hit: &Hit, manifest_bytes: Option<Vec<u8>>, manifest: Digest) {
     let (run_id, task_id) = (&hit.input.run_id, hit.input.task_id);
-    events.push(Event::TaskStarted {
-        run_id: run_id.clone(),
-        task_id,
-        step: hit.pending.step.clone(),
-        foreach_path: hit.input.foreach_path.clone(),
-        inputs: hit
-            .pending
-            .inputs
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| *id != 0)
-            .collect(),
-        started_ms: hit.started_ms,
-    });
+    events.push(
+        hit.pending
+            .started(run_id, &hit.input.foreach_path, hit.started_ms),
+    );
     if let Some(manifest) = manifest_bytes {
         events.push(Event::TaskManifest {
             run_id: run_id.clone(),
@@ -209,7 +199,6 @@ fn outputs(
     cas: &Cas,
     entry: &CacheEntry,
     input: &TaskInput,
-    is_foreach: bool,
 ) -> Result<(crate::compute::Written, Option<Vec<wflow_engine::Value>>), String> {
     let manifest = entry.read_manifest(cas).map_err(|e| e.to_string())?;
     let mut artifacts: BTreeMap<_, _> = inherited(&input.inputs, input.join);
@@ -225,7 +214,7 @@ fn outputs(
         }
         artifacts.insert(name.clone(), r.clone());
     }
-    let items = if is_foreach {
+    let items = if input.is_foreach {
         let digest = entry
             .foreach_items
             .ok_or("the cached foreach split's items were not recorded")?;

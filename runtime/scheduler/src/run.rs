@@ -173,6 +173,26 @@ pub(crate) struct Pending {
     pub(crate) candidates: Option<Vec<CacheEntry>>,
 }
 
+impl Pending {
+    /// Its `TaskStarted` record: its input tasks are those of `inputs` but the parameters'
+    /// pseudo-input (task 0).
+    pub(crate) fn started(&self, run_id: &str, foreach_path: &[u32], started_ms: i64) -> Event {
+        Event::TaskStarted {
+            run_id: run_id.to_string(),
+            task_id: self.task_id,
+            step: self.step.clone(),
+            foreach_path: foreach_path.to_vec(),
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| *id != 0)
+                .collect(),
+            started_ms,
+        }
+    }
+}
+
 struct JoinWait {
     inputs: Vec<Option<(u64, InputArtifacts)>>,
     arrived: u32,
@@ -577,19 +597,7 @@ pub(crate) async fn run_loop(
                     continue;
                 }
                 let key = cached::key_of(&steps, &p);
-                recorder.send(Event::TaskStarted {
-                    run_id: run_id.clone(),
-                    task_id: p.task_id,
-                    step: p.step.clone(),
-                    foreach_path: input.foreach_path.clone(),
-                    inputs: p
-                        .inputs
-                        .iter()
-                        .map(|(id, _)| *id)
-                        .filter(|id| *id != 0)
-                        .collect(),
-                    started_ms: now_millis(),
-                });
+                recorder.send(p.started(&run_id, &input.foreach_path, now_millis()));
                 (opts.observer)(RunEvent::TaskStarted {
                     step: &p.step,
                     task_id: p.task_id,
