@@ -2,6 +2,7 @@
 //! code from the cache), checking the world, and reading the flow's spec.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::Component;
@@ -112,8 +113,9 @@ pub struct FlowComponent {
     pub(crate) engine: Engine,
     pub(crate) pre: Pre,
     digest: Digest,
-    spec: FlowSpec,
-    warnings: Vec<String>,
+    // Shared: the run loop clones a component for every task it starts.
+    spec: Arc<FlowSpec>,
+    warnings: Arc<[String]>,
     compiled: Option<cache::CompileStats>,
 }
 
@@ -210,7 +212,7 @@ impl Engine {
             engine: self.clone(),
             pre,
             digest,
-            spec,
+            spec: Arc::new(spec),
             warnings: warning.into_iter().collect(),
             compiled,
         })

@@ -267,19 +267,21 @@ impl Metadata {
     pub fn cache_lookup(&self, keys: &[CacheKey], limit: usize) -> Result<Vec<Vec<CacheEntry>>> {
         let conn = self.lock();
         let err = |e| MetadataError::sqlite(&self.path, "looking up the task cache", e);
-        let mut st = conn
-            .prepare_cached(
-                "SELECT c.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes, t.foreach_items
-                 FROM task_cache c JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id
-                 WHERE c.scope = ?1 AND c.item = ?2 AND t.status = 'succeeded'
-                       AND t.manifest IS NOT NULL
-                 ORDER BY t.finished_ms DESC LIMIT ?3",
-            )
-            .map_err(err)?;
+        // The limit is part of the text, not a bound parameter: SQLite plans around a bound
+        // LIMIT's value, so binding it (even to the same value) expires the statement and every
+        // lookup would parse and plan the query again (most of a lookup's cost).
+        let sql = format!(
+            "SELECT c.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes, t.foreach_items
+             FROM task_cache c JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id
+             WHERE c.scope = ?1 AND c.item = ?2 AND t.status = 'succeeded'
+                   AND t.manifest IS NOT NULL
+             ORDER BY t.finished_ms DESC LIMIT {limit}"
+        );
+        let mut st = conn.prepare_cached(&sql).map_err(err)?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let mut rows = st
-                .query(params![key.scope.to_hex(), key.item.to_hex(), limit as i64])
+                .query(params![key.scope.to_hex(), key.item.to_hex()])
                 .map_err(err)?;
             let mut found = Vec::new();
             while let Some(row) = rows.next().map_err(err)? {

@@ -478,6 +478,10 @@ pub(crate) async fn run_loop(
     let budget = Arc::new(TaskBudget::new(&opts.plan, opts.max_tasks));
     // A step-run runs its task whatever the cache holds.
     let caching = opts.cache && resume.as_ref().is_none_or(|r| r.kind() == RunKind::Run);
+    // Each step's spec, shared by its attempts (not cloned per task).
+    let step_specs: HashMap<&str, Arc<wflow_core::StepSpec>> = (opts.plan.spec().steps.iter())
+        .map(|s| (s.name.as_str(), Arc::new(s.clone())))
+        .collect();
     let steps = cached::Steps {
         components: &opts.components,
         sandboxes: &opts.sandboxes,
@@ -619,7 +623,7 @@ pub(crate) async fn run_loop(
                 fresh.push(Attempt {
                     component,
                     input,
-                    step: Arc::new(spec.clone()),
+                    step: step_specs[p.step.as_str()].clone(),
                 });
             }
             if fresh.is_empty() {
