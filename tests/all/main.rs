@@ -52,6 +52,8 @@ mod habits;
 mod hostile;
 /// `runs`, `show`, `tag`, `logs`, `artifact` and the client library over real runs.
 mod inspect;
+/// A task never sees another task's memory: every reset path of the pooling allocator, scanned.
+mod isolation;
 /// Store layout 2: small manifests and logs in the records; kill -9 and resume of a big foreach.
 mod layout;
 /// Per-task limits under attack: all memories of a task together, open readers and writers,

@@ -75,6 +75,7 @@ const GUESTS: &[&str] = &[
     "test-program-secrets",
     "example-secrets",
     "test-program-cache",
+    "test-program-isolation",
     "example-polyglot",
 ];
 
