@@ -13,9 +13,15 @@
 //! own residue in each place (the scanner finds residue where it is); and
 //! [`a_planted_residue_is_reported`] has each task leave the next item's residue in its own
 //! memory before scanning, as a leak would, and the reports must name it (a leak reaches the
-//! assertions). Both hold on every run. What this cannot show on a machine without swap: a dirty
-//! page swapped out when the slot is reset, which wasmtime 48's PAGEMAP_SCAN reset skips — the
-//! reason the engine turns it off on hosts with swap.
+//! assertions). Both hold on every run. And once by hand (2026-12-08), with wasmtime's reset
+//! broken on purpose — a patched copy of wasmtime 48.0.8 whose PAGEMAP_SCAN reset skipped
+//! restoring the pages the scan found, through `[patch.crates-io]`, not committed — the first test
+//! failed: item 1 found item 0's 2,048 words (heap, `.bss`, `.data`, the page at 24 MiB), and every
+//! later item those of all the items before it.
+//!
+//! What this cannot show on a machine without swap: a written page swapped out when the slot is
+//! reset, which wasmtime 48's PAGEMAP_SCAN reset skips — the reason the engine turns it off on
+//! hosts with swap — nor the rare page the kernel is migrating at that instant.
 
 use serde_json::Value;
 
