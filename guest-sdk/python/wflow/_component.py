@@ -260,15 +260,20 @@ def import_flow(name, path):
     return importlib.import_module(name)
 
 
-def export(module):
-    """The class componentize-py exports for the flow defined in ``module``."""
+def export(module, check=True):
+    """The class componentize-py exports for the flow defined in ``module``. ``check``: build the
+    spec now (at build time: a malformed flow fails the build); else on the first ``spec()`` call
+    (the quick form, ``wflow/_quick.py``, which imports the module in every instance: a task's
+    ``run-step`` does not need the spec, which the host read when it loaded the component)."""
     cls = _flow_class(module)
-    spec = build_spec(cls)  # at build time: a malformed flow fails the build
+    spec = [build_spec(cls)] if check else []
     steps = _steps(cls)
 
     class Flow:
         def spec(self):
-            return spec
+            if not spec:
+                spec.append(build_spec(cls))
+            return spec[0]
 
         def run_step(self, step):
             try:

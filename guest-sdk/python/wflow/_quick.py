@@ -101,7 +101,9 @@ def _flow():
     sys.meta_path.insert(0, finder)
     with _build.guarded():
         flow_module = _component.import_flow(module, f"{root}/{module}.py")
-    _loaded.append(_component.export(flow_module)())
+    # The spec is built when `spec()` asks for it (when the host loads the component), not in
+    # every task.
+    _loaded.append(_component.export(flow_module, check=False)())
     return _loaded[0]
 
 
