@@ -117,3 +117,32 @@ fn a_flow_file_named_like_a_stdlib_module_is_refused_saying_what_to_do() {
         assert!(!err.contains("/1/wflow/"), "no frames of the SDK: {err}");
     }
 }
+
+/// The quick form builds a flow's spec when the host asks for it (loading the component), not in
+/// each task's import: a malformed flow class still fails `wflow build` and `wflow run`, with the
+/// message a full build gives, before any task runs.
+#[test]
+fn a_malformed_flow_class_fails_the_quick_build_and_run() {
+    guest_tools();
+    let env = Env::new();
+    let flow = env.dir.path().join("no_items.py");
+    std::fs::write(
+        &flow,
+        "from wflow import FlowSpec, step\n\n\nclass NoItems(FlowSpec):\n    \
+         @step(foreach=\"end\")\n    def start(self):\n        self.nums = [1]\n\n    \
+         @step\n    def end(self):\n        pass\n",
+    )
+    .unwrap();
+    for args in [&["build"][..], &["run"][..], &["build", "--full"][..]] {
+        let mut args = args.to_vec();
+        args.push(flow.to_str().unwrap());
+        let out = env.wflow(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("a foreach step names its items"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("Running NoItems"), "{args:?}: {err}");
+    }
+}
