@@ -3,14 +3,14 @@
 
 use rusqlite::{TransactionBehavior, params};
 
-use crate::query::ATTEMPT_COLUMNS;
+use crate::query::{ATTEMPT_COLUMNS, OF_RUN};
 use crate::{AttemptRecord, Metadata, MetadataError, Result};
 
 impl Metadata {
     /// Every attempt of every task of a run, by task then attempt number.
     pub fn attempts_of_run(&self, run_id: &str) -> Result<Vec<AttemptRecord>> {
         let sql = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?1 ORDER BY task_id, attempt"
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {OF_RUN} ORDER BY task_id, attempt"
         );
         let action = || format!("listing the attempts of run `{run_id}`");
         self.select(&sql, params![run_id], action, crate::query::read_attempt)
@@ -27,7 +27,11 @@ impl Metadata {
             .map_err(err)?;
         let mut removed = 0;
         for id in run_ids {
-            for table in ["attempts", "task_cache", "tasks", "tags", "step_summary"] {
+            for table in ["attempts", "task_cache", "tasks"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE {OF_RUN}"), [id])
+                    .map_err(err)?;
+            }
+            for table in ["tags", "step_summary"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])
                     .map_err(err)?;
             }

@@ -25,22 +25,27 @@
 //!
 //! | table      | key                           | columns                                                        |
 //! |------------|-------------------------------|----------------------------------------------------------------|
-//! | `runs`     | `run_id`                      | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user, kind |
-//! | `tasks`    | `run_id, task_id`             | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, item_key ([`item_key`]) |
-//! | `attempts` | `run_id, task_id, attempt`    | status, started_ms, finished_ms, error, stdout, stderr         |
+//! | `runs`     | `id` (integer), `run_id` (unique) | flow, component, params, spec, status, started_ms, finished_ms, error, origin_run, user, kind |
+//! | `tasks`    | `run, task_id`                | step, foreach_path, inputs, status, started_ms, finished_ms, manifest, manifest_bytes, attempts, origin_run, origin_task, foreach_items, component, cached, item_key ([`item_key`]) |
+//! | `attempts` | `run, task_id, attempt`       | status, started_ms, finished_ms, error, stdout, stderr, stdout_bytes, stderr_bytes |
+//! | `task_cache` | `run, task_id`              | scope, item (the task's cache key), reads (JSON)               |
 //! | `tags`     | `run_id, tag`                 | the run's tags ([`Metadata::add_tags`], [`RunFilter::tags`])   |
 //! | `step_summary` | `run_id, step`            | what the step's tasks add up to ([`Metadata::step_stats`]), kept as they are recorded |
 //!
-//! Digests are hex TEXT; params, spec, foreach_path and inputs are JSON TEXT; times are INTEGER
-//! milliseconds since the Unix epoch; status is `running`, `succeeded` or `failed`; a run's kind is
-//! `run`, or `step_run` for a task re-run by `wflow step-run --persist` ([`RunKind`]). Tasks
-//! reference their run and attempts their task (foreign keys), so an event about something never
-//! started is refused with an error naming it. A task reused by a resumed run records the
-//! origin run and task it took its outputs from (and has no attempt); a foreach split records the
-//! digest of its declared items. Indexes: `runs (flow, started_ms)`, `runs (started_ms)`,
-//! `runs (flow, status, started_ms)`, `tasks (run_id, step)`, and per sort key of a step's table
-//! `tasks (run_id, step, item_key | status | started_ms | <duration> | attempts)` ([`TaskSort`],
-//! [`DURATION_KEY`]: a step's table in any order is read in index order), `tags (tag, run_id)`. A file with a newer schema is refused
+//! The per-task tables name their run by its integer key `run` (`runs.id`), not its id: the
+//! id is written once, in `runs` (schema version 11). Their digests are 32-byte BLOBs (the
+//! run's component is hex TEXT); params, spec, foreach_path, inputs and reads are JSON TEXT;
+//! times are INTEGER milliseconds since the Unix epoch; status is `running`, `succeeded` or
+//! `failed`; a run's kind is `run`, or `step_run` for a task re-run by `wflow step-run
+//! --persist` ([`RunKind`]). Tasks reference their run and attempts their task (foreign keys),
+//! so an event about something never started is refused with an error naming it. A task reused
+//! by a resumed run records the origin run and task it took its outputs from (and has no
+//! attempt); a foreach split records the digest of its declared items. Indexes:
+//! `runs (flow, started_ms)`, `runs (started_ms)`, `runs (flow, status, started_ms)`,
+//! `tasks (run, step)`, and per sort key of a step's table
+//! `tasks (run, step, item_key | status | started_ms | <duration> | attempts)` ([`TaskSort`],
+//! [`DURATION_KEY`]: a step's table in any order is read in index order),
+//! `task_cache (scope, item)`, `tags (tag, run_id)`. A file with a newer schema is refused
 //! ([`MetadataError::SchemaTooNew`]); an older one is upgraded when opened.
 //!
 //! # Example
@@ -110,6 +115,16 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The SQL of the key (`runs.id`, schema version 11) of the run whose id is the statement's
+/// parameter `?1`; `NULL` when no such run is recorded. The per-task tables name their run by
+/// this key, so a statement given a run id looks it up once (one probe of the unique index on
+/// `runs.run_id`).
+macro_rules! run_key {
+    () => {
+        "(SELECT id FROM runs WHERE run_id = ?1)"
+    };
+}
+
 mod backend;
 mod delete;
 mod error;
@@ -153,5 +168,7 @@ pub use objects::{BATCH_WINDOW, ObjectMetadata, RECORDS_PREFIX};
 pub use paging::{DURATION_KEY, ITEM_SORT_DEPTH, TaskQuery, TaskSort, TaskSortError, item_key};
 pub use recorder::{MAX_QUEUED, OUTAGE_LIMIT, Recorder};
 pub use schema::SCHEMA_VERSION;
+#[doc(hidden)]
+pub use schema::schema_sql;
 pub use sqlite::{BUSY_TIMEOUT, Metadata};
 pub use tags::{MAX_TAG_LEN, validate_tag};

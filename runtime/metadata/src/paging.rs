@@ -4,8 +4,8 @@
 //! The order is defined once here: [`TaskQuery::apply`] sorts records in memory (any backend),
 //! and [`TaskQuery::order_by_keys`] says the same in SQL over the sort keys both databases index
 //! ([`TaskSort::key`]: `item_key`, the [`item_key`] of a task's foreach path, `status`,
-//! `started_ms`, [`DURATION_KEY`], `attempts`; each in an index `tasks (run_id, step, key)` then
-//! the task id, named by [`TaskSort::index`]), so SQLite and the metadata service's PostgreSQL
+//! `started_ms`, [`DURATION_KEY`], `attempts`; each in an index `tasks (<run>, step, key)` then
+//! the task id, the run being its key `run` in SQLite (schema version 11) and its id in PostgreSQL; named by [`TaskSort::index`]), so SQLite and the metadata service's PostgreSQL
 //! walk an index in the page's order instead of sorting the step's tasks, in every order. A page
 //! past the middle is read from the other end ([`TaskQuery::from_the_end`]), so no page walks
 //! more than half the step.
@@ -60,10 +60,11 @@ impl TaskSort {
         }
     }
 
-    /// The index of its order, on `tasks (run_id, step, <key>, task_id)` ([`key`](Self::key);
+    /// The index of its order, on `tasks (<run>, step, <key>, task_id)` ([`key`](Self::key);
     /// SQLite's indexes end with the task id implicitly, being on a table keyed by
-    /// `(run_id, task_id)`): the same name in the SQLite file (schema versions 9 and 10) and in
-    /// the metadata service's PostgreSQL (versions 7 and 8).
+    /// `(run, task_id)`): the same name in the SQLite file (schema versions 9 to 11; the run is
+    /// its integer key `run` from version 11) and in the metadata service's PostgreSQL (versions
+    /// 7 and 8, by `run_id`).
     pub fn index(&self) -> &'static str {
         match self {
             TaskSort::Task => "tasks_by_step",
@@ -130,7 +131,7 @@ pub struct TaskQuery {
 const RUNNING: i64 = i64::MAX;
 
 /// The SQL of a task's duration as the duration sort orders it (a running task's is
-/// `i64::MAX`): the expression both databases index on `tasks (run_id, step, …)`, spelled the
+/// `i64::MAX`): the expression both databases index on `tasks (<run>, step, …)`, spelled the
 /// same in the index and in [`TaskQuery::order_by_keys`] so the planner matches them.
 pub const DURATION_KEY: &str = "COALESCE(finished_ms - started_ms, 9223372036854775807)";
 

@@ -14,14 +14,19 @@ use crate::{
 
 const RUN_COLUMNS: &str = "run_id, flow, component, params, spec, status, started_ms, \
                            finished_ms, error, origin_run, user, kind";
-const TASK_COLUMNS: &str = "run_id, task_id, step, foreach_path, inputs, status, started_ms, \
+/// The columns [`read_task`] reads, from `tasks` in a statement whose `?1` is the run id (the
+/// table holds its key: the run id comes back from the parameter).
+const TASK_COLUMNS: &str = "?1, task_id, step, foreach_path, inputs, status, started_ms, \
                             finished_ms, manifest, attempts, origin_run, origin_task, \
                             foreach_items, component, manifest_bytes, cached, \
                             (status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a \
-                             WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id \
+                             WHERE a.run = tasks.run AND a.task_id = tasks.task_id \
                              AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))";
-pub(crate) const ATTEMPT_COLUMNS: &str = "run_id, task_id, attempt, status, started_ms, finished_ms, error, \
-                               stdout, stderr, stdout_bytes, stderr_bytes";
+/// The columns [`read_attempt`] reads, from `attempts` in a statement whose `?1` is the run id.
+pub(crate) const ATTEMPT_COLUMNS: &str = "?1, task_id, attempt, status, started_ms, finished_ms, \
+                                          error, stdout, stderr, stdout_bytes, stderr_bytes";
+/// `WHERE` the run is `?1`, in the per-task tables.
+pub(crate) const OF_RUN: &str = concat!("run = ", run_key!());
 
 impl Metadata {
     /// Runs newest first, optionally of one flow.
@@ -57,7 +62,7 @@ impl Metadata {
 
     /// Tasks of a run ordered by task_id.
     pub fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 ORDER BY task_id");
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {OF_RUN} ORDER BY task_id");
         self.select(
             &sql,
             params![run_id],
@@ -68,7 +73,7 @@ impl Metadata {
 
     /// Task `task_id` of run `run_id`, if recorded.
     pub fn task(&self, run_id: &str, task_id: u64) -> Result<Option<TaskRecord>> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND task_id = ?2");
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {OF_RUN} AND task_id = ?2");
         let action = || format!("reading task {task_id} of run `{run_id}`");
         Ok(self
             .select(&sql, params![run_id, task_id], action, read_task)?
@@ -79,7 +84,7 @@ impl Metadata {
     /// The attempts of a task, in order of attempt number (empty if the task is not recorded).
     pub fn attempts(&self, run_id: &str, task_id: u64) -> Result<Vec<AttemptRecord>> {
         let sql = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?1 AND task_id = ?2 \
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {OF_RUN} AND task_id = ?2 \
              ORDER BY attempt"
         );
         let action = || format!("listing the attempts of task {task_id} of run `{run_id}`");
@@ -145,7 +150,7 @@ impl Metadata {
     /// The tasks of one step of a run, by task id.
     pub fn tasks_of_step(&self, run_id: &str, step: &str) -> Result<Vec<TaskRecord>> {
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 AND step = ?2 ORDER BY task_id"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE {OF_RUN} AND step = ?2 ORDER BY task_id"
         );
         self.select(
             &sql,
@@ -156,7 +161,7 @@ impl Metadata {
     }
 
     /// The newest task of step `step` of run `run_id` on foreach item `path`: its id found in
-    /// the index `tasks (run_id, step, item_key)`, then its row (beyond 8 levels, where keys
+    /// the index `tasks (run, step, item_key)`, then its row (beyond 8 levels, where keys
     /// may tie, the newest whose path is `path`).
     pub fn task_of_item(
         &self,
@@ -167,8 +172,10 @@ impl Metadata {
         let action =
             || format!("finding the task of item {path:?} of step `{step}` of run `{run_id}`");
         let ids: Vec<u64> = self.select(
-            "SELECT task_id FROM tasks INDEXED BY tasks_by_item_key \
-             WHERE run_id = ?1 AND step = ?2 AND item_key = ?3 ORDER BY task_id DESC",
+            &format!(
+                "SELECT task_id FROM tasks INDEXED BY tasks_by_item_key \
+                 WHERE {OF_RUN} AND step = ?2 AND item_key = ?3 ORDER BY task_id DESC"
+            ),
             params![run_id, step, crate::item_key(path)],
             action,
             |p, row| col(p, row, 0, "task_id"),
@@ -183,7 +190,7 @@ impl Metadata {
     }
 
     /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite reads the page's
-    /// task ids walking the index of its order ([`TaskQuery::index`]: `tasks (run_id, step)` by
+    /// task ids walking the index of its order ([`TaskQuery::index`]: `tasks (run, step)` by
     /// task id, `(run_id, step, <key>)` by any other key) from whichever end of the step is
     /// nearer (the step's summary says how many tasks it has), then decodes only the rows of
     /// the page.
@@ -219,7 +226,7 @@ impl Metadata {
         }
         let list = serde_json::to_string(&ids).expect("a list of numbers");
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE run_id = ?1 \
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE {OF_RUN} \
              AND task_id IN (SELECT value FROM json_each(?2))"
         );
         let mut rows: std::collections::HashMap<u64, TaskRecord> = self
@@ -271,8 +278,9 @@ impl Metadata {
         // LIMIT's value, so binding it (even to the same value) expires the statement and every
         // lookup would parse and plan the query again (most of a lookup's cost).
         let sql = format!(
-            "SELECT c.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes, t.foreach_items
-             FROM task_cache c JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id
+            "SELECT r.run_id, c.task_id, c.reads, t.manifest, t.manifest_bytes, t.foreach_items
+             FROM task_cache c JOIN tasks t ON t.run = c.run AND t.task_id = c.task_id
+                  JOIN runs r ON r.id = c.run
              WHERE c.scope = ?1 AND c.item = ?2 AND t.status = 'succeeded'
                    AND t.manifest IS NOT NULL
              ORDER BY t.finished_ms DESC LIMIT {limit}"
@@ -281,7 +289,7 @@ impl Metadata {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let mut rows = st
-                .query(params![key.scope.to_hex(), key.item.to_hex()])
+                .query(params![&key.scope.0[..], &key.item.0[..]])
                 .map_err(err)?;
             let mut found = Vec::new();
             while let Some(row) = rows.next().map_err(err)? {
@@ -347,7 +355,7 @@ fn page_sql(q: &TaskQuery) -> String {
         "AND ?3 = ''"
     };
     format!(
-        "SELECT task_id FROM tasks INDEXED BY {index} WHERE run_id = ?1 AND step = ?2 {filter} {} \
+        "SELECT task_id FROM tasks INDEXED BY {index} WHERE {OF_RUN} AND step = ?2 {filter} {} \
          LIMIT {limit} OFFSET {}",
         q.order_by_keys(),
         q.offset
@@ -441,14 +449,27 @@ where
         .map_err(|e| MetadataError::corrupt(path, format!("`{column}` of {owner}"), e))
 }
 
-/// Parses the optional digest in column `idx`.
+/// The optional digest in column `idx`: 32 bytes (schema version 11), or 64 hex digits (the
+/// runs table's, and any a reader finds where an older wflow wrote them).
 fn digest(path: &Path, row: &Row, idx: usize, column: &str, owner: &str) -> Result<Option<Digest>> {
-    let text: Option<String> = col(path, row, idx, column)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|e| MetadataError::corrupt(path, format!("`{column}` of {owner}"), e))
-    })
-    .transpose()
+    use rusqlite::types::ValueRef;
+    let bad =
+        |reason: String| MetadataError::corrupt(path, format!("`{column}` of {owner}"), reason);
+    let value = row
+        .get_ref(idx)
+        .map_err(|e| MetadataError::corrupt(path, format!("column `{column}`"), e))?;
+    match value {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => <[u8; 32]>::try_from(b)
+            .map(|d| Some(Digest(d)))
+            .map_err(|_| bad(format!("{} bytes, not a 32-byte digest", b.len()))),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map_err(|e| bad(e.to_string()))?
+            .parse()
+            .map(Some)
+            .map_err(|e: wflow_core::DigestError| bad(e.to_string())),
+        other => Err(bad(format!("a {:?}, not a digest", other.data_type()))),
+    }
 }
 
 /// Parses the JSON in column `idx`.
@@ -563,7 +584,7 @@ mod tests {
                     assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
                     let index = q.index();
                     assert!(
-                        plan.contains(&format!("INDEX {index} (run_id=? AND step=?")),
+                        plan.contains(&format!("INDEX {index} (run=? AND step=?")),
                         "{q:?}: {plan}"
                     );
                     let covered =

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::{MetadataError, Result};
 
@@ -14,7 +14,7 @@ use crate::{MetadataError, Result};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// Version 1: runs, tasks, attempts and tags.
 ///
@@ -142,8 +142,7 @@ CREATE INDEX IF NOT EXISTS task_cache_by_key ON task_cache (scope, item);
 ";
 
 /// The summary columns of `step_summary` (after `run_id, step`) computed from the tasks grouped
-/// by run and step: how migration 7 fills the table, and how a step whose extreme went away is
-/// derived again (`crate::summary`).
+/// by run and step: how migration 7 fills the table (over the tables of that version).
 macro_rules! derived {
     () => {
         "COUNT(*), SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
@@ -155,7 +154,17 @@ macro_rules! derived {
          COALESCE(SUM(finished_ms - started_ms), 0), MAX(finished_ms - started_ms)"
     };
 }
-pub(crate) const DERIVED: &str = derived!();
+/// [`derived!`] over the tables of version 11 on (a task's attempts found by its run's key,
+/// `run`, rather than its run id): how a step whose extreme went away is derived again
+/// (`crate::summary`). (Version 7's migration keeps the text it was released with.)
+pub(crate) const DERIVED: &str =
+    "COUNT(*), SUM(status = 'succeeded'), SUM(status = 'failed'), SUM(status = 'running'),
+     SUM(origin_task IS NOT NULL), SUM(cached AND origin_task IS NOT NULL),
+     SUM(status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a
+         WHERE a.run = tasks.run AND a.task_id = tasks.task_id
+         AND a.attempt = tasks.attempts - 1 AND a.status = 'failed')),
+     SUM(attempts), MIN(started_ms), MAX(finished_ms),
+     COALESCE(SUM(finished_ms - started_ms), 0), MAX(finished_ms - started_ms)";
 
 /// Version 7: `step_summary`, per step of a run what its tasks add up to (counts by status,
 /// reused, cached, caught, attempts; first start, last end, task time, longest task), kept as
@@ -224,6 +233,125 @@ CREATE INDEX IF NOT EXISTS tasks_by_started ON tasks (run_id, step, started_ms);
 CREATE INDEX IF NOT EXISTS tasks_by_attempts ON tasks (run_id, step, attempts);
 ";
 
+/// Version 11: smaller task records (issue 19: a trivial task cost about 1,460 bytes of the file).
+///
+/// - Runs are keyed by an integer, `runs.id` (an alias of the rowid, never reused while its
+///   run's rows exist: they go with it), and the per-task tables (`tasks`, `attempts`,
+///   `task_cache`) name their run by it, `run`, instead of repeating its 21-character id in
+///   every row and every index entry (7 of them per task). `runs.run_id` stays the run's name,
+///   unique; `tags` and `step_summary`, a few rows per run, keep it.
+/// - Digests in those tables are 32-byte BLOBs instead of 64 hex digits: `tasks.manifest`,
+///   `foreach_items`, `component`; `attempts.stdout`, `stderr`; `task_cache.scope`, `item` (and
+///   so its index).
+///
+/// SQLite cannot change a table's key in place, so the four tables are built anew (indexes and
+/// all, under the same names) and the rows copied: run with foreign keys off (they cannot be
+/// switched inside a transaction, and dropping the old `runs` would otherwise delete every
+/// task), checked with `PRAGMA foreign_key_check` before the version is written.
+const V11: &str = "CREATE TABLE runs_v11 (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT    NOT NULL UNIQUE,
+    flow        TEXT    NOT NULL,
+    component   TEXT    NOT NULL,
+    params      TEXT    NOT NULL,
+    spec        TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    error       TEXT,
+    origin_run  TEXT,
+    user        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'step_run'))
+);
+INSERT INTO runs_v11 (run_id, flow, component, params, spec, status, started_ms, finished_ms,
+                      error, origin_run, user, kind)
+SELECT run_id, flow, component, params, spec, status, started_ms, finished_ms, error,
+       origin_run, user, kind FROM runs ORDER BY started_ms, run_id;
+CREATE TABLE tasks_v11 (
+    run            INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    task_id        INTEGER NOT NULL,
+    step           TEXT    NOT NULL,
+    foreach_path   TEXT    NOT NULL,
+    inputs         TEXT    NOT NULL,
+    status         TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms     INTEGER NOT NULL,
+    finished_ms    INTEGER,
+    manifest       BLOB,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    origin_run     TEXT,
+    origin_task    INTEGER,
+    foreach_items  BLOB,
+    component      BLOB,
+    manifest_bytes BLOB,
+    cached         INTEGER NOT NULL DEFAULT 0,
+    item_key       TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (run, task_id)
+) WITHOUT ROWID;
+INSERT INTO tasks_v11
+SELECT r.id, t.task_id, t.step, t.foreach_path, t.inputs, t.status, t.started_ms, t.finished_ms,
+       unhex(t.manifest), t.attempts, t.origin_run, t.origin_task, unhex(t.foreach_items),
+       unhex(t.component), t.manifest_bytes, t.cached, t.item_key
+FROM tasks t JOIN runs_v11 r ON r.run_id = t.run_id;
+CREATE TABLE attempts_v11 (
+    run          INTEGER NOT NULL,
+    task_id      INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_ms   INTEGER NOT NULL,
+    finished_ms  INTEGER,
+    error        TEXT,
+    stdout       BLOB,
+    stderr       BLOB,
+    stdout_bytes BLOB,
+    stderr_bytes BLOB,
+    PRIMARY KEY (run, task_id, attempt),
+    FOREIGN KEY (run, task_id) REFERENCES tasks (run, task_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO attempts_v11
+SELECT r.id, a.task_id, a.attempt, a.status, a.started_ms, a.finished_ms, a.error,
+       unhex(a.stdout), unhex(a.stderr), a.stdout_bytes, a.stderr_bytes
+FROM attempts a JOIN runs_v11 r ON r.run_id = a.run_id;
+CREATE TABLE task_cache_v11 (
+    run     INTEGER NOT NULL,
+    task_id INTEGER NOT NULL,
+    scope   BLOB    NOT NULL,
+    item    BLOB    NOT NULL,
+    reads   TEXT    NOT NULL,
+    PRIMARY KEY (run, task_id),
+    FOREIGN KEY (run, task_id) REFERENCES tasks (run, task_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO task_cache_v11
+SELECT r.id, c.task_id, unhex(c.scope), unhex(c.item), c.reads
+FROM task_cache c JOIN runs_v11 r ON r.run_id = c.run_id;
+DROP TABLE task_cache;
+DROP TABLE attempts;
+DROP TABLE tasks;
+DROP TABLE runs;
+ALTER TABLE runs_v11 RENAME TO runs;
+ALTER TABLE tasks_v11 RENAME TO tasks;
+ALTER TABLE attempts_v11 RENAME TO attempts;
+ALTER TABLE task_cache_v11 RENAME TO task_cache;
+CREATE INDEX runs_by_flow ON runs (flow, started_ms);
+CREATE INDEX runs_by_started ON runs (started_ms);
+CREATE INDEX runs_by_flow_status ON runs (flow, status, started_ms);
+CREATE INDEX tasks_by_step ON tasks (run, step);
+CREATE INDEX tasks_by_item_key ON tasks (run, step, item_key);
+CREATE INDEX tasks_by_duration
+    ON tasks (run, step, COALESCE(finished_ms - started_ms, 9223372036854775807));
+CREATE INDEX tasks_by_status ON tasks (run, step, status);
+CREATE INDEX tasks_by_started ON tasks (run, step, started_ms);
+CREATE INDEX tasks_by_attempts ON tasks (run, step, attempts);
+CREATE INDEX task_cache_by_key ON task_cache (scope, item);
+";
+
+/// The SQL that builds version `version` of the schema in an empty file, for tests of upgrades
+/// from older files (which then set `PRAGMA user_version` and fill the tables as that version
+/// did). Panics past [`SCHEMA_VERSION`].
+#[doc(hidden)]
+pub fn schema_sql(version: usize) -> String {
+    MIGRATIONS[..version].concat()
+}
+
 /// The schema version stored in the file (0 for a new, empty file).
 pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -234,6 +362,8 @@ pub(crate) fn version(conn: &Connection, path: &Path) -> Result<i64> {
 ///
 /// The check and the migrations run in one write transaction, so two processes opening a new
 /// file at the same moment do not both create it, and a crash mid-way leaves the old version.
+/// Foreign keys are off while they run (a migration that rebuilds a table drops the old one:
+/// with them on, dropping `runs` would delete every task), and checked before the commit.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let found = version(conn, path)?;
     check_not_newer(path, found)?;
@@ -242,12 +372,29 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         return Ok(());
     }
     let err = |e| MetadataError::sqlite(path, "upgrading the schema", e);
+    // Only outside a transaction does this pragma take effect.
+    let keys_on: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(err)?;
+    let migrated = migrate_in_transaction(conn, path);
+    conn.pragma_update(None, "foreign_keys", keys_on)
+        .map_err(err)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection, path: &Path) -> Result<()> {
+    let err = |e| MetadataError::sqlite(path, "upgrading the schema", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
     // Read again under the lock: another process may have migrated in between.
     let found = version(&tx, path)?;
     check_not_newer(path, found)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(sql).map_err(|e| {
             MetadataError::sqlite(
@@ -256,6 +403,17 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
                 e,
             )
         })?;
+    }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()
+        .map_err(err)?;
+    if let Some(table) = broken {
+        return Err(MetadataError::corrupt(
+            path,
+            format!("the rows of `{table}` after upgrading the schema"),
+            "a row names a run or task that is not recorded",
+        ));
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(err)?;

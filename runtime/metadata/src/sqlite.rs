@@ -199,8 +199,18 @@ fn is_duplicate(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// A row naming a run or task that is not recorded: a task's or attempt's missing parent row
+/// (a foreign key), or a run id with no key ([`run_key!`]: `NULL` into `run NOT NULL`).
 fn is_missing_parent_row(e: &rusqlite::Error) -> bool {
-    constraint(e) == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+    matches!(
+        constraint(e),
+        Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY | ffi::SQLITE_CONSTRAINT_NOTNULL)
+    )
+}
+
+/// A digest as the records keep it (schema version 11): its 32 bytes.
+pub(crate) fn blob(d: &Option<wflow_core::Digest>) -> Option<&[u8]> {
+    d.as_ref().map(|d| &d.0[..])
 }
 
 /// Applies one event.
@@ -232,7 +242,6 @@ fn is_busy(e: &MetadataError) -> bool {
 }
 
 fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
-    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
     let sql_err =
         |what: String| move |e| MetadataError::sqlite(path, format!("recording {what}"), e);
     let run_missing = |run_id: &str| MetadataError::UnknownRun {
@@ -304,11 +313,13 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("task {task_id} of run `{run_id}`");
             let mut st = conn
-                .prepare_cached(
-                    "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status,
-                                        started_ms, item_key)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)",
-                )
+                .prepare_cached(concat!(
+                    "INSERT INTO tasks (run, task_id, step, foreach_path, inputs, status,
+                                            started_ms, item_key)
+                         VALUES (",
+                    run_key!(),
+                    ", ?2, ?3, ?4, ?5, 'running', ?6, ?7)"
+                ))
                 .map_err(sql_err(what.clone()))?;
             let item_key = crate::item_key(foreach_path);
             let foreach_path = serde_json::to_string(foreach_path).expect("numbers serialise");
@@ -340,10 +351,12 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
             let mut st = conn
-                .prepare_cached(
-                    "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms)
-                     VALUES (?1, ?2, ?3, 'running', ?4)",
-                )
+                .prepare_cached(concat!(
+                    "INSERT INTO attempts (run, task_id, attempt, status, started_ms)
+                         VALUES (",
+                    run_key!(),
+                    ", ?2, ?3, 'running', ?4)"
+                ))
                 .map_err(sql_err(what.clone()))?;
             st.execute(params![run_id, task_id, attempt, started_ms])
                 .map_err(|e| {
@@ -355,9 +368,11 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                         sql_err(what.clone())(e)
                     }
                 })?;
-            conn.prepare_cached(
-                "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = ?1 AND task_id = ?2",
-            )
+            conn.prepare_cached(concat!(
+                "UPDATE tasks SET attempts = attempts + 1 WHERE run = ",
+                run_key!(),
+                " AND task_id = ?2"
+            ))
             .and_then(|mut st| st.execute(params![run_id, task_id]))
             .map_err(sql_err(what))?;
         }
@@ -374,11 +389,13 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the end of attempt {attempt} of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
+                .prepare_cached(concat!(
                     "UPDATE attempts SET status = ?4, finished_ms = ?5, error = ?6, stdout = ?7,
                                          stderr = ?8
-                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
-                )
+                     WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2 AND attempt = ?3"
+                ))
                 .and_then(|mut st| {
                     st.execute(params![
                         run_id,
@@ -387,8 +404,8 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                         status.as_str(),
                         finished_ms,
                         error,
-                        hex(stdout),
-                        hex(stderr)
+                        blob(stdout),
+                        blob(stderr)
                     ])
                 })
                 .map_err(sql_err(what.clone()))?;
@@ -396,16 +413,19 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
                 return Err(attempt_missing(run_id, *task_id, *attempt));
             }
             if let Some(started) = started_ms {
-                conn.prepare_cached(
-                    "UPDATE attempts SET started_ms = ?4
-                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
-                )
+                conn.prepare_cached(concat!(
+                    "UPDATE attempts SET started_ms = ?4 WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2 AND attempt = ?3"
+                ))
                 .and_then(|mut st| st.execute(params![run_id, task_id, attempt, started]))
                 .map_err(sql_err(what.clone()))?;
                 if *attempt == 0 {
-                    conn.prepare_cached(
-                        "UPDATE tasks SET started_ms = ?3 WHERE run_id = ?1 AND task_id = ?2",
-                    )
+                    conn.prepare_cached(concat!(
+                        "UPDATE tasks SET started_ms = ?3 WHERE run = ",
+                        run_key!(),
+                        " AND task_id = ?2"
+                    ))
                     .and_then(|mut st| st.execute(params![run_id, task_id, started]))
                     .map_err(sql_err(what))?;
                 }
@@ -418,9 +438,11 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the manifest of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
-                    "UPDATE tasks SET manifest_bytes = ?3 WHERE run_id = ?1 AND task_id = ?2",
-                )
+                .prepare_cached(concat!(
+                    "UPDATE tasks SET manifest_bytes = ?3 WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2"
+                ))
                 .and_then(|mut st| st.execute(params![run_id, task_id, manifest]))
                 .map_err(sql_err(what))?;
             if changed == 0 {
@@ -436,10 +458,11 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the logs of attempt {attempt} of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
-                    "UPDATE attempts SET stdout_bytes = ?4, stderr_bytes = ?5
-                     WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
-                )
+                .prepare_cached(concat!(
+                    "UPDATE attempts SET stdout_bytes = ?4, stderr_bytes = ?5 WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2 AND attempt = ?3"
+                ))
                 .and_then(|mut st| st.execute(params![run_id, task_id, attempt, stdout, stderr]))
                 .map_err(sql_err(what))?;
             if changed == 0 {
@@ -455,17 +478,18 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the end of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
-                    "UPDATE tasks SET status = ?3, finished_ms = ?4, manifest = ?5
-                     WHERE run_id = ?1 AND task_id = ?2",
-                )
+                .prepare_cached(concat!(
+                    "UPDATE tasks SET status = ?3, finished_ms = ?4, manifest = ?5 WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2"
+                ))
                 .and_then(|mut st| {
                     st.execute(params![
                         run_id,
                         task_id,
                         status.as_str(),
                         finished_ms,
-                        hex(manifest)
+                        blob(manifest)
                     ])
                 })
                 .map_err(sql_err(what))?;
@@ -485,21 +509,23 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the reuse of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
+                .prepare_cached(concat!(
                     "UPDATE tasks SET status = 'succeeded', finished_ms = ?3, manifest = ?4,
                                       origin_run = ?5, origin_task = ?6, component = ?7,
                                       cached = ?8
-                     WHERE run_id = ?1 AND task_id = ?2",
-                )
+                     WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2"
+                ))
                 .and_then(|mut st| {
                     st.execute(params![
                         run_id,
                         task_id,
                         finished_ms,
-                        manifest.to_hex(),
+                        &manifest.0[..],
                         origin_run,
                         origin_task,
-                        hex(component),
+                        blob(component),
                         *reason == crate::ReuseReason::Cached
                     ])
                 })
@@ -516,19 +542,14 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the reads of task {task_id} of run `{run_id}`");
             let mut st = conn
-                .prepare_cached(
-                    "INSERT INTO task_cache (run_id, task_id, scope, item, reads)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
+                .prepare_cached(concat!(
+                    "INSERT INTO task_cache (run, task_id, scope, item, reads) VALUES (",
+                    run_key!(),
+                    ", ?2, ?3, ?4, ?5)"
+                ))
                 .map_err(sql_err(what.clone()))?;
             let reads = serde_json::to_string(reads).expect("reads serialise");
-            let row = params![
-                run_id,
-                task_id,
-                key.scope.to_hex(),
-                key.item.to_hex(),
-                reads
-            ];
+            let row = params![run_id, task_id, &key.scope.0[..], &key.item.0[..], reads];
             st.execute(row).map_err(|e| {
                 if is_duplicate(&e) {
                     duplicate(what.clone())
@@ -546,10 +567,12 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
         } => {
             let what = format!("the foreach items of task {task_id} of run `{run_id}`");
             let changed = conn
-                .prepare_cached(
-                    "UPDATE tasks SET foreach_items = ?3 WHERE run_id = ?1 AND task_id = ?2",
-                )
-                .and_then(|mut st| st.execute(params![run_id, task_id, items.to_hex()]))
+                .prepare_cached(concat!(
+                    "UPDATE tasks SET foreach_items = ?3 WHERE run = ",
+                    run_key!(),
+                    " AND task_id = ?2"
+                ))
+                .and_then(|mut st| st.execute(params![run_id, task_id, &items.0[..]]))
                 .map_err(sql_err(what))?;
             if changed == 0 {
                 return Err(task_missing(run_id, *task_id));
@@ -580,14 +603,16 @@ fn apply(conn: &Connection, path: &Path, event: &Event) -> Result<()> {
 fn insert_task(conn: &Connection, path: &Path, row: &TaskRow) -> Result<()> {
     let (run_id, task_id) = (row.run_id, row.task_id);
     let what = format!("task {task_id} of run `{run_id}`");
-    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
     let mut st = conn
-        .prepare_cached(
-            "INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
-                                finished_ms, manifest, attempts, foreach_items, manifest_bytes,
-                                origin_run, origin_task, component, cached, item_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )
+        .prepare_cached(concat!(
+            "INSERT INTO tasks (run, task_id, step, foreach_path, inputs, status, started_ms,
+                                    finished_ms, manifest, attempts, foreach_items,
+                                    manifest_bytes, origin_run, origin_task, component, cached,
+                                    item_key)
+                 VALUES (",
+            run_key!(),
+            ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        ))
         .map_err(|e| MetadataError::sqlite(path, format!("recording {what}"), e))?;
     let foreach_path = serde_json::to_string(row.foreach_path).expect("numbers serialise");
     let inputs = serde_json::to_string(row.inputs).expect("numbers serialise");
@@ -600,13 +625,13 @@ fn insert_task(conn: &Connection, path: &Path, row: &TaskRow) -> Result<()> {
         row.status.as_str(),
         row.started_ms,
         row.finished_ms,
-        hex(&row.manifest),
+        blob(&row.manifest),
         row.attempts,
-        hex(&row.foreach_items),
+        blob(&row.foreach_items),
         row.manifest_bytes,
         row.origin_run,
         row.origin_task,
-        hex(&row.component),
+        blob(&row.component),
         row.cached,
         crate::item_key(row.foreach_path)
     ])
@@ -634,13 +659,14 @@ fn insert_attempt(conn: &Connection, path: &Path, row: &AttemptRow) -> Result<()
     let (run_id, task_id, attempt) = (row.run_id, row.task_id, row.attempt);
     let what = format!("attempt {attempt} of task {task_id} of run `{run_id}`");
     let sql_err = |e| MetadataError::sqlite(path, format!("recording {what}"), e);
-    let hex = |d: &Option<wflow_core::Digest>| d.as_ref().map(|d| d.to_hex());
     let mut st = conn
-        .prepare_cached(
-            "INSERT INTO attempts (run_id, task_id, attempt, status, started_ms, finished_ms,
-                                   error, stdout, stderr, stdout_bytes, stderr_bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
+        .prepare_cached(concat!(
+            "INSERT INTO attempts (run, task_id, attempt, status, started_ms, finished_ms,
+                                       error, stdout, stderr, stdout_bytes, stderr_bytes)
+                 VALUES (",
+            run_key!(),
+            ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
         .map_err(sql_err)?;
     st.execute(params![
         run_id,
@@ -650,8 +676,8 @@ fn insert_attempt(conn: &Connection, path: &Path, row: &AttemptRow) -> Result<()
         row.started_ms,
         row.finished_ms,
         row.error,
-        hex(&row.stdout),
-        hex(&row.stderr),
+        blob(&row.stdout),
+        blob(&row.stderr),
         row.stdout_bytes,
         row.stderr_bytes
     ])
@@ -672,9 +698,11 @@ fn insert_attempt(conn: &Connection, path: &Path, row: &AttemptRow) -> Result<()
         }
     })?;
     if row.count_on_task {
-        conn.prepare_cached(
-            "UPDATE tasks SET attempts = attempts + 1 WHERE run_id = ?1 AND task_id = ?2",
-        )
+        conn.prepare_cached(concat!(
+            "UPDATE tasks SET attempts = attempts + 1 WHERE run = ",
+            run_key!(),
+            " AND task_id = ?2"
+        ))
         .and_then(|mut st| st.execute(params![run_id, task_id]))
         .map_err(sql_err)?;
     }

@@ -170,6 +170,7 @@ fn an_old_file_gains_the_cache_when_opened() {
         ev.extend(simple_task("R1", 1, "square"));
         meta.record(&ev).unwrap();
     }
+    common::to_version_10(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE task_cache; ALTER TABLE tasks DROP COLUMN cached;

@@ -94,7 +94,7 @@ fn a_killed_writer_leaves_a_consistent_database() {
     );
     // Every attempt start bumped its task's count in the same transaction.
     let mismatched = "SELECT count(*) FROM tasks t WHERE t.attempts != (SELECT count(*) \
-                      FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id)";
+                      FROM attempts a WHERE a.run = t.run AND a.task_id = t.task_id)";
     assert_eq!(count(&conn, mismatched), 0);
     // Task ids were sent in order, so the recorded ones have no gaps.
     let ids: Vec<u64> = tasks.iter().map(|t| t.task_id).collect();

@@ -181,6 +181,7 @@ fn step_summaries_of_an_older_file_are_derived_when_it_is_upgraded() {
         }
     }
     let want = Metadata::open(&path).unwrap().step_stats("R").unwrap();
+    common::to_version_10(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
     // Version 6: no summaries, no item keys (their column and indexes came with version 9), no
     // status, start or attempts indexes (version 10).

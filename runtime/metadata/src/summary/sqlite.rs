@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Share, Touched, task_of};
 use crate::merge::Op;
-use crate::query::col;
+use crate::query::{OF_RUN, col};
 use crate::schema::DERIVED;
 use crate::{Event, MetadataError, Result, Status, StepStats};
 
@@ -16,7 +16,7 @@ use crate::{Event, MetadataError, Result, Status, StepStats};
 const SHARE_COLUMNS: &str = "step, status, started_ms, finished_ms, attempts, \
      origin_task IS NOT NULL, cached AND origin_task IS NOT NULL, \
      (status = 'succeeded' AND EXISTS (SELECT 1 FROM attempts a \
-      WHERE a.run_id = tasks.run_id AND a.task_id = tasks.task_id \
+      WHERE a.run = tasks.run AND a.task_id = tasks.task_id \
       AND a.attempt = tasks.attempts - 1 AND a.status = 'failed'))";
 
 const STATS_COLUMNS: &str = "tasks, succeeded, failed, running, reused, cached, caught, attempts, \
@@ -43,7 +43,7 @@ fn share(conn: &Connection, path: &Path, run_id: &str, task_id: u64) -> Result<O
         |e| MetadataError::sqlite(path, format!("reading task {task_id} of run `{run_id}`"), e);
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {SHARE_COLUMNS} FROM tasks WHERE run_id = ?1 AND task_id = ?2"
+            "SELECT {SHARE_COLUMNS} FROM tasks WHERE {OF_RUN} AND task_id = ?2"
         ))
         .map_err(err)?;
     let mut rows = st.query(params![run_id, task_id]).map_err(err)?;
@@ -192,8 +192,8 @@ pub(crate) fn flush(
                     .map_err(err)?;
                 conn.prepare_cached(&format!(
                     "INSERT INTO step_summary (run_id, step, {STATS_COLUMNS})
-                     SELECT run_id, step, {DERIVED} FROM tasks
-                     WHERE run_id = ?1 AND step = ?2 GROUP BY run_id, step"
+                     SELECT ?1, step, {DERIVED} FROM tasks
+                     WHERE {OF_RUN} AND step = ?2 GROUP BY step"
                 ))
                 .map_err(err)?
                 .execute(params![run_id, step])

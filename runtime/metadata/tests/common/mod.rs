@@ -95,3 +95,51 @@ pub fn manifest(task_id: u64) -> Digest {
 pub fn stdout(task_id: u64, attempt: u32) -> Digest {
     Digest::of(format!("stdout {task_id}.{attempt}").as_bytes())
 }
+
+/// Rewrites the file at `path` (of the current schema) as schema version 10 wrote it: runs named
+/// by their id in every table, digests as hex text. What tests of older files start from (then
+/// taking away what later versions added).
+pub fn to_version_10(path: &std::path::Path) {
+    let old = path.with_extension("v11");
+    std::fs::rename(path, &old).unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let hex = |c: &str| format!("CASE WHEN {c} IS NULL THEN NULL ELSE lower(hex({c})) END");
+    conn.execute_batch(&wflow_metadata::schema_sql(10)).unwrap();
+    conn.execute("ATTACH ?1 AS o", [old.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO runs SELECT run_id, flow, component, params, spec, status, started_ms,
+             finished_ms, error, origin_run, user, kind FROM o.runs;
+         INSERT INTO tasks (run_id, task_id, step, foreach_path, inputs, status, started_ms,
+             finished_ms, manifest, attempts, origin_run, origin_task, foreach_items, component,
+             manifest_bytes, cached, item_key)
+         SELECT r.run_id, t.task_id, t.step, t.foreach_path, t.inputs, t.status, t.started_ms,
+             t.finished_ms, {}, t.attempts, t.origin_run, t.origin_task, {}, {},
+             t.manifest_bytes, t.cached, t.item_key
+         FROM o.tasks t JOIN o.runs r ON r.id = t.run;
+         INSERT INTO attempts (run_id, task_id, attempt, status, started_ms, finished_ms, error,
+             stdout, stderr, stdout_bytes, stderr_bytes)
+         SELECT r.run_id, a.task_id, a.attempt, a.status, a.started_ms, a.finished_ms, a.error,
+             {}, {}, a.stdout_bytes, a.stderr_bytes
+         FROM o.attempts a JOIN o.runs r ON r.id = a.run;
+         INSERT INTO task_cache SELECT r.run_id, c.task_id, {}, {}, c.reads
+         FROM o.task_cache c JOIN o.runs r ON r.id = c.run;
+         INSERT INTO tags SELECT * FROM o.tags;
+         INSERT INTO step_summary SELECT * FROM o.step_summary;
+         PRAGMA user_version = 10;",
+        hex("t.manifest"),
+        hex("t.foreach_items"),
+        hex("t.component"),
+        hex("a.stdout"),
+        hex("a.stderr"),
+        hex("c.scope"),
+        hex("c.item"),
+    ))
+    .unwrap();
+    conn.execute("DETACH o", []).unwrap();
+    drop(conn);
+    std::fs::remove_file(&old).unwrap();
+    for ext in ["v11-wal", "v11-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(ext));
+    }
+}
