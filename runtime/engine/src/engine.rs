@@ -139,48 +139,28 @@ pub(crate) fn wasmtime_config(config: &EngineConfig) -> Config {
             .linear_memory_keep_resident(4 << 20)
             .table_keep_resident(1 << 20)
             .async_stack_keep_resident(1 << 20)
-            .pagemap_scan(pagemap_scan(host_has_swap()));
+            .pagemap_scan(PAGEMAP_SCAN);
         wcfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     wcfg
 }
 
-/// Whether a memory slot is reset with Linux's `PAGEMAP_SCAN` ioctl (kernel 6.7+; `Auto` falls
-/// back when the kernel lacks it): yes, unless the host has swap.
+/// How a memory slot is reset: never with Linux's `PAGEMAP_SCAN` ioctl, for now.
 ///
 /// Before the pool hands a memory slot to the next instance, wasmtime puts it back to the
-/// module's initial image. Without the ioctl it copies the image (or zeros) over the first
+/// module's initial image: it copies the image (or zeros) over the first
 /// `linear_memory_keep_resident` bytes (4 MiB, or the memory's size if smaller) whatever the
-/// task touched, and returns the rest to the kernel with `madvise`. With it, wasmtime asks the
-/// kernel which pages the task wrote and restores only those, up to 4 MiB of them, decommitting
-/// from where the scan stopped: most tasks write far less than their memory's size, so a fresh
-/// instance costs less (release, `instantiate_run/rust` in benches/benches/polyglot.rs: 53.6 →
-/// 33.2 µs per instance and trivial step).
-///
-/// Not with swap: wasmtime 48 asks the kernel only for *present* written pages, so a page the
-/// task wrote that is swapped out when the slot is reset is neither restored nor decommitted,
-/// and the next instance in the slot would read it (the open fix upstream:
-/// bytecodealliance/wasmtime#14357). The same holds, on any host, for a written page the kernel
-/// happens to be migrating (compaction, NUMA balancing) at the instant the scan reads its entry:
-/// a narrow race, not closed here. `tests/all/isolation.rs` checks that no task sees another's
-/// memory across every reset path that a host without swap exercises.
-fn pagemap_scan(host_has_swap: bool) -> wasmtime::Enabled {
-    if host_has_swap {
-        wasmtime::Enabled::No
-    } else {
-        wasmtime::Enabled::Auto
-    }
-}
-
-/// Whether the host has swap: `/proc/swaps` lists a device or file, or cannot be read.
-fn host_has_swap() -> bool {
-    std::fs::read_to_string("/proc/swaps").map_or(true, |s| lists_swap(&s))
-}
-
-/// Whether the text of `/proc/swaps` lists any swap (a header line, then one line per area).
-fn lists_swap(proc_swaps: &str) -> bool {
-    proc_swaps.lines().skip(1).any(|l| !l.trim().is_empty())
-}
+/// task touched, and returns the rest to the kernel with `madvise`. With the ioctl, wasmtime
+/// would ask the kernel which pages the task wrote and restore only those, which is cheaper
+/// (release, `instantiate_run/rust` in benches/benches/polyglot.rs: 53.6 → 33.2 µs per instance
+/// and trivial step). But wasmtime 48 asks only for *present* written pages: a page the task wrote
+/// whose entry is not present when the slot is reset — swapped out, or being migrated by the
+/// kernel (compaction runs on hosts without swap too) — is neither restored nor returned, and the
+/// next instance in the slot, another task, may read it (the open fix upstream:
+/// bytecodealliance/wasmtime#14357). A task never seeing another task's memory is a promise of the
+/// sandbox, so the scan stays off (explicitly, whatever wasmtime's default) until a wasmtime with
+/// that fix is in use. `tests/all/isolation.rs` checks the promise on every reset path.
+const PAGEMAP_SCAN: wasmtime::Enabled = wasmtime::Enabled::No;
 
 impl Engine {
     /// Builds the engine, its linker and starts the epoch ticker (when epochs are on).
@@ -274,18 +254,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pagemap_scan_is_off_with_swap() {
-        let none = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-        assert!(!lists_swap(none));
-        let zram = format!(
-            "{none}/dev/zram0                              partition\t8388604\t\t0\t\t100\n"
-        );
-        assert!(lists_swap(&zram));
-        assert!(matches!(pagemap_scan(true), wasmtime::Enabled::No));
-        assert!(matches!(pagemap_scan(false), wasmtime::Enabled::Auto));
-    }
 
     #[test]
     fn tasks_wait_for_the_host_memory_budget() {
