@@ -147,8 +147,9 @@ def wflow_task_spans(db, run_id):
         return {}
     try:
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        # The per-step summary (records schema 7 and later) keys steps by the run's id.
         rows = con.execute(
-            "SELECT step, MIN(started_ms), MAX(finished_ms) FROM tasks WHERE run_id = ? GROUP BY step", (run_id,)
+            "SELECT step, first_started_ms, last_finished_ms FROM step_summary WHERE run_id = ?", (run_id,)
         ).fetchall()
         con.close()
         return {step: [a, b] for step, a, b in rows}
