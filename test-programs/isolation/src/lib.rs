@@ -12,6 +12,10 @@
 //! find a copy it made itself. After writing, a task scans again and must find all of its own
 //! residue (the scanner works); with `-p plant=true` each task first writes the residue of the
 //! next item itself, as a leaked slot would show it, and must report it (the report shows a leak).
+//!
+//! It reads its own linear memory (`core::arch::wasm32`), so it is compiled for wasm32 only: on
+//! the host (`cargo clippy --workspace`) the crate is empty.
+#![cfg(target_arch = "wasm32")]
 
 use core::arch::wasm32;
 use core::ptr;
