@@ -1,9 +1,9 @@
 //! Memory isolation between tasks: each item of a foreach first looks through its whole linear
 //! memory for what the other items left there, then leaves its own residue behind, in every kind
 //! of place wasmtime's pooling allocator must reset before it gives the memory slot to the next
-//! task: the heap, `.bss`, `.data` (the part of the memory image), a page far above the 4 MiB the
+//! task: the heap, `.bss`, `.data` (the part of the memory image), a page far above the 64 MiB the
 //! pool keeps resident, and — depending on the item — more than 32 scattered dirty pages, or more
-//! dirty memory than those 4 MiB. `tests/all/isolation.rs` runs it one task at a time, so each
+//! dirty memory than those 64 MiB. `tests/all/isolation.rs` runs it one task at a time, so each
 //! task reuses the memory slot of an earlier one.
 //!
 //! Residue is 64-bit words, each naming the item that wrote it and its place in that item's
@@ -86,12 +86,13 @@ const WORDS: usize = 512;
 const PAGE: usize = 4096;
 const MIB: usize = 1 << 20;
 /// Memory every task grows to before it scans, so the scan covers where the others wrote.
-const TOP: usize = 24 * MIB;
+const TOP: usize = 96 * MIB;
 /// The pool's `linear_memory_keep_resident` (runtime/engine/src/engine.rs).
-const KEEP_RESIDENT: usize = 4 * MIB;
-/// Where the high places are (all above `KEEP_RESIDENT`, below `TOP`).
+const KEEP_RESIDENT: usize = 64 * MIB;
+/// Where the high places are, below `TOP`: the high page above `KEEP_RESIDENT` (memory the pool
+/// returns to the kernel), the big run across it (more dirty memory than it rewrites in place).
 const BIG_AT: usize = 8 * MIB;
-const BIG_BYTES: usize = 5 * MIB;
+const BIG_BYTES: usize = KEEP_RESIDENT + MIB;
 const SCATTERED_AT: usize = 16 * MIB;
 const SCATTERED_PAGES: usize = 48;
 const HIGH_AT: usize = TOP - PAGE;
@@ -222,7 +223,7 @@ impl Isolation {
     }
 
     /// Scans for the others' residue, then leaves its own.
-    #[step(next = "join", memory = 64)]
+    #[step(next = "join", memory = 128)]
     fn probe(&mut self) -> Result<()> {
         let item: u32 = wflow::current::input()?;
         let n = self.n.get()? as u32;
