@@ -159,8 +159,8 @@ pub(crate) fn wasmtime_config(config: &EngineConfig) -> Config {
 /// would ask the kernel which pages the task wrote and restore only those, which is cheaper
 /// (release, benches/benches/polyglot.rs `instantiate_run`, a fresh instance and one trivial
 /// step, load ~1.5, 2026-12-08, with 4 MiB kept resident: Rust 26.9 → 12.0 µs, Python 3.62 →
-/// 2.91 ms, JavaScript 846 → 456 µs). But wasmtime 48 asks only for *present* written pages: a page the task wrote
-/// whose entry is not present when the slot is reset — swapped out, or being migrated by the
+/// 2.91 ms, JavaScript 846 → 456 µs). But wasmtime 48 asks only for *present* written pages: a
+/// page the task wrote whose entry is not present when the slot is reset — swapped out, or being migrated by the
 /// kernel (compaction runs on hosts without swap too) — is neither restored nor returned, and the
 /// next instance in the slot, another task, may read it (the open fix upstream:
 /// bytecodealliance/wasmtime#14357). A task never seeing another task's memory is a promise of the

@@ -479,7 +479,11 @@ pub(crate) async fn run_loop(
     // A step-run runs its task whatever the cache holds.
     let caching = opts.cache && resume.as_ref().is_none_or(|r| r.kind() == RunKind::Run);
     // Each step's spec, shared by its attempts (not cloned per task).
-    let step_specs: HashMap<&str, Arc<wflow_core::StepSpec>> = (opts.plan.spec().steps.iter())
+    let step_specs: HashMap<&str, Arc<wflow_core::StepSpec>> = opts
+        .plan
+        .spec()
+        .steps
+        .iter()
         .map(|s| (s.name.as_str(), Arc::new(s.clone())))
         .collect();
     let steps = cached::Steps {
