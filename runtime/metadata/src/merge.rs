@@ -270,7 +270,7 @@ fn task_row<'o, 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Metadata, RunKind};
+    use crate::Metadata;
     use wflow_core::{CacheKey, TaskReads};
 
     const RUN: &str = "20261207T120000-abcde";
@@ -318,17 +318,7 @@ mod tests {
             manifest: Some(d("manifest")),
         };
         vec![
-            Event::RunStarted {
-                run_id: run(),
-                flow: "F".into(),
-                component: d("component"),
-                params: serde_json::json!({}),
-                spec: serde_json::json!({}),
-                started_ms: 1,
-                origin_run: None,
-                user: "u".into(),
-                kind: RunKind::Run,
-            },
+            crate::test_run_started(&run()),
             started(1, "start"),
             attempt(1, 0),
             Event::AttemptLogs {

@@ -5,7 +5,8 @@
 //! and [`TaskQuery::order_by_keys`] says the same in SQL over the sort keys both databases index
 //! ([`TaskSort::key`]: `item_key`, the [`item_key`] of a task's foreach path, `status`,
 //! `started_ms`, [`DURATION_KEY`], `attempts`; each in an index `tasks (<run>, step, key)` then
-//! the task id, the run being its key `run` in SQLite (schema version 11) and its id in PostgreSQL; named by [`TaskSort::index`]), so SQLite and the metadata service's PostgreSQL
+//! the task id, the run being its key `run` in SQLite (schema version 11) and its id in
+//! PostgreSQL; named by [`TaskSort::index`]), so SQLite and the metadata service's PostgreSQL
 //! walk an index in the page's order instead of sorting the step's tasks, in every order. A page
 //! past the middle is read from the other end ([`TaskQuery::from_the_end`]), so no page walks
 //! more than half the step.

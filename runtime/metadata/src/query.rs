@@ -191,7 +191,7 @@ impl Metadata {
 
     /// A page of the tasks of one step of a run (see [`TaskQuery`]). SQLite reads the page's
     /// task ids walking the index of its order ([`TaskQuery::index`]: `tasks (run, step)` by
-    /// task id, `(run_id, step, <key>)` by any other key) from whichever end of the step is
+    /// task id, `(run, step, <key>)` by any other key) from whichever end of the step is
     /// nearer (the step's summary says how many tasks it has), then decodes only the rows of
     /// the page.
     pub fn step_tasks(
