@@ -489,6 +489,23 @@ pub(crate) fn step_run_of_one_foreach_item_and_of_a_join() {
     );
     assert!(text.contains("item 6: 7^2 = 49"), "its logs: {text}");
 
+    // Under a personal policy too tight for the run's fan-out, the re-run stops before the
+    // task: the error says why (it once blamed the inputs).
+    let policy = env.dir.path().join("tight.toml");
+    std::fs::write(&policy, "[limits]\nmax_tasks_per_run = 20\n").unwrap();
+    let out = env.wflow(&[
+        "--policy",
+        policy.to_str().unwrap(),
+        "step-run",
+        &item.pathspec(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("max_tasks_per_run") && err.contains("declared 50 items"),
+        "{err}"
+    );
+
     let v: Value = serde_json::from_slice(
         &env.wflow(&["step-run", "--json", &task_of(&s, "sum")])
             .stdout,

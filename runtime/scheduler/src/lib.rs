@@ -29,7 +29,7 @@ pub use compute::{
 pub use execute::{ATTEMPT_BACKOFF, INFRASTRUCTURE_RETRIES, TaskResult};
 pub use one::{OneTask, TaskEnd, run_one_task};
 pub use resume::{
-    Resume, ResumeError, ResumeHow, ResumeReport, ReusedTask, read_items, resume_flow,
+    Resume, ResumeError, ResumeHow, ResumeReport, ReusedTask, lineage, read_items, resume_flow,
     resume_params,
 };
 pub use run::{

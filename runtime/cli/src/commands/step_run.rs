@@ -54,7 +54,8 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
         .expect("the task's run is recorded");
     let cas = client.cas().clone();
     let component = component_for(args.flow.as_deref(), &origin, &cas, settings, 1, printer)?;
-    let tasks = client.metadata().tasks(&origin.run_id)?;
+    // The target and its ancestors, not the whole run (a million-task foreach's item has a few).
+    let tasks = wflow_scheduler::lineage(&**client.metadata(), target.record())?;
     let code = component.code();
     let origin_code = Code::of_run(&cas, &origin, component.plan.steps_in_order(), &code);
     let mut resume = Resume::plan_step_run(
@@ -110,11 +111,16 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
         .iter()
         .find(|t| t.step == target.step() && !reused.contains(&t.task_id))
     else {
-        return Err(anyhow::anyhow!(
-            "the task did not run: its inputs could not be rebuilt from run {}/{}",
-            origin.flow,
-            origin.run_id
-        ));
+        // The run stopped before the task (a policy limit on the reused tasks' fan-out, say):
+        // its failure says why.
+        return Err(match &summary.failure {
+            Some(f) => anyhow::anyhow!("the task did not run: the re-run stopped: {}", f.message),
+            None => anyhow::anyhow!(
+                "the task did not run: its inputs could not be rebuilt from run {}/{}",
+                origin.flow,
+                origin.run_id
+            ),
+        });
     };
 
     // Read the result back through a client over the records just written.

@@ -49,6 +49,7 @@ use crate::code::Code;
 pub use items::read_items;
 pub(crate) use items::record_items;
 pub use params::{resume_flow, resume_params};
+pub use plan::lineage;
 pub(crate) use reuse::deliver;
 
 /// Why a resume (or step-run) cannot start.
@@ -181,6 +182,8 @@ pub struct Resume {
     /// Parameter artifacts to replace in the inputs of tasks that run: name → (origin's
     /// digest, new reference).
     overlay: Vec<(String, Digest, ArtifactRef)>,
+    /// The blobs of reused tasks refreshed so far, and when.
+    refresh: reuse::Refreshed,
     report: ResumeReport,
 }
 

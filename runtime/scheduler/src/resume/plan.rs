@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use wflow_core::FlowSpec;
 use wflow_graph::Plan;
-use wflow_metadata::{RunKind, RunRecord, Status, TaskRecord};
+use wflow_metadata::{MetadataStore, RunKind, RunRecord, Status, TaskRecord};
 
 use super::{Mode, Resume, ResumeError, ResumeHow, ResumeReport};
 use crate::code::Code;
@@ -137,7 +137,7 @@ impl Resume {
                 .collect()
         };
         let reusing_steps = in_order(&|s| !rerun.contains(s));
-        let next_of = successors(&origin_tasks);
+        let next_of = successors(&plan, &origin_tasks);
         let reusable = index(origin_tasks);
         let reusing_tasks = reusable
             .iter()
@@ -176,6 +176,7 @@ impl Resume {
             origin_code,
             origin_of: HashMap::new(),
             overlay: Vec::new(),
+            refresh: Default::default(),
             report,
         })
     }
@@ -236,7 +237,7 @@ impl Resume {
                 step,
                 path: target.foreach_path.clone(),
             },
-            next_of: successors(&origin_tasks),
+            next_of: successors(&plan, &origin_tasks),
             by_key: index(origin_tasks),
             origin,
             plan,
@@ -245,6 +246,7 @@ impl Resume {
             origin_code,
             origin_of: HashMap::new(),
             overlay: Vec::new(),
+            refresh: Default::default(),
             report,
         })
     }
@@ -269,24 +271,71 @@ impl Resume {
     }
 }
 
+/// Past this many tasks read one by one, [`lineage`] reads the whole run at once.
+const LINEAGE_LOOKUPS: usize = 256;
+
+/// The origin tasks a step-run of `target` can use: `target` and every task it descends from,
+/// through the inputs each records. A task of a million-task foreach has a handful of ancestors:
+/// they are read one by one instead of the whole run. Past [`LINEAGE_LOOKUPS`] of them (the join
+/// of a wide foreach reads every item's task) the run's tasks are read at once.
+pub fn lineage(
+    meta: &dyn MetadataStore,
+    target: &TaskRecord,
+) -> wflow_metadata::Result<Vec<TaskRecord>> {
+    let run = &target.run_id;
+    let mut seen = std::collections::HashSet::from([target.task_id]);
+    let mut queue: VecDeque<u64> = target.inputs.iter().copied().collect();
+    let mut found = vec![target.clone()];
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if seen.len() > LINEAGE_LOOKUPS {
+            return meta.tasks(run);
+        }
+        // An input that is not recorded (the parameters' pseudo-task, a record lost) is simply
+        // not reusable: its successor then runs, as with the whole run read.
+        if let Some(task) = meta.task(run, id)? {
+            queue.extend(task.inputs.iter().copied());
+            found.push(task);
+        }
+    }
+    found.sort_by_key(|t| t.task_id);
+    Ok(found)
+}
+
 fn index(tasks: Vec<TaskRecord>) -> HashMap<(String, Vec<u32>), Vec<TaskRecord>> {
     let mut by_key: HashMap<_, Vec<TaskRecord>> = HashMap::new();
     for t in tasks
         .into_iter()
         .filter(|t| t.status == Status::Succeeded && t.manifest.is_some())
     {
+        // Most keys have one task (several only for a loop's iterations): a Vec grown by push
+        // would reserve four, 1 KB per task of a wide run.
         by_key
             .entry((t.step.clone(), t.foreach_path.clone()))
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(t);
     }
     by_key
 }
 
-/// Each origin task's successor step, from the tasks that read it (for a switch, its choice).
-fn successors(tasks: &[TaskRecord]) -> HashMap<u64, String> {
+/// Each origin switch task's successor step, from the task that read it: its choice. (Only
+/// switches: the map would otherwise hold every task of a wide run.)
+fn successors(plan: &Plan, tasks: &[TaskRecord]) -> HashMap<u64, String> {
+    let switches: std::collections::HashSet<u64> = tasks
+        .iter()
+        .filter(|t| {
+            plan.spec()
+                .step(&t.step)
+                .is_some_and(|s| !s.transition.choices().is_empty())
+        })
+        .map(|t| t.task_id)
+        .collect();
     tasks
         .iter()
-        .flat_map(|t| t.inputs.iter().map(|&i| (i, t.step.clone())))
+        .flat_map(|t| t.inputs.iter().map(move |&i| (i, t)))
+        .filter(|(i, _)| switches.contains(i))
+        .map(|(i, t)| (i, t.step.clone()))
         .collect()
 }

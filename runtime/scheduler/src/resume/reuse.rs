@@ -1,12 +1,14 @@
 //! Deciding, task by task as the new run goes, whether to reuse an origin task, and handing a
 //! reused task's outputs to the run loop.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use wflow_core::now_millis;
+use wflow_core::{Digest, now_millis};
 use wflow_engine::InputArtifacts;
 use wflow_metadata::{Event, Recorder, TaskRecord};
-use wflow_store::Cas;
+use wflow_store::{ArtifactRef, Cas};
 
 use super::{Decision, Mode, Resume, Reused, ReusedTask, read_items};
 use crate::execute::{Done, TaskResult};
@@ -63,15 +65,20 @@ impl Resume {
             mine.push(*self.origin_of.get(id)?);
         }
         mine.sort_unstable();
-        let origin = self
-            .by_key
-            .get(&(step.to_string(), path.to_vec()))?
-            .iter()
-            .find(|o| {
-                let mut theirs = o.inputs.clone();
-                theirs.sort_unstable();
-                mine == theirs
-            })?;
+        // Taken out: an origin task is reused at most once, and a wide run's records then leave
+        // memory as their tasks are reused instead of staying to the end.
+        let key = (step.to_string(), path.to_vec());
+        let candidates = self.by_key.get_mut(&key)?;
+        let at = candidates.iter().position(|o| {
+            let mut theirs = o.inputs.clone();
+            theirs.sort_unstable();
+            mine == theirs
+        })?;
+        let origin = candidates.swap_remove(at);
+        if candidates.is_empty() {
+            self.by_key.remove(&key);
+        }
+        let origin = &origin;
         // A switch's choice is the step that took its output in the origin: none, no reuse.
         let next = if self.plan.step(step).transition.choices().is_empty() {
             None
@@ -104,16 +111,13 @@ impl Resume {
         };
         let (manifest, origin_task) = (origin.manifest?, origin.task_id);
         let manifest_bytes = origin.manifest_bytes.clone();
-        let read = {
+        // A manifest the records hold is decoded here; one kept as a blob is read on a blocking
+        // thread (a hop per task was most of a wide resume's time).
+        let read = if manifest_bytes.is_some() {
+            origin.read_manifest(cas).expect("a manifest is recorded")
+        } else {
             let (cas, origin) = (cas.clone(), origin.clone());
-            blocking(move || {
-                let m = origin
-                    .read_manifest(&cas)
-                    .expect("a manifest is recorded")?;
-                refresh_reused(&cas, &origin, &m);
-                Ok::<_, wflow_store::StoreError>(m)
-            })
-            .await
+            blocking(move || origin.read_manifest(&cas).expect("a manifest is recorded")).await
         };
         let artifacts = match read {
             Ok(m) => m.artifacts,
@@ -124,6 +128,16 @@ impl Resume {
                 return None;
             }
         };
+        let stale = self.refresh.due(origin, &artifacts);
+        if !stale.is_empty() {
+            let cas = cas.clone();
+            blocking(move || {
+                for digest in stale {
+                    let _ = cas.refresh(&digest);
+                }
+            })
+            .await;
+        }
         // What computed the outputs: the origin's component for the step, or, for a task the
         // origin itself reused, what its record says.
         let component = if origin.is_reused() {
@@ -175,19 +189,41 @@ impl Resume {
     }
 }
 
-/// Marks the blobs a reused task's outputs live in as just used, so a `wflow gc` running now
-/// does not remove them before this run records its reference (see docs/store.md, "Garbage
-/// collection"). Best effort: a blob that cannot be refreshed is read, and reported, later.
-fn refresh_reused(cas: &Cas, origin: &TaskRecord, manifest: &wflow_store::Manifest) {
-    let blobs = manifest
-        .artifacts
-        .values()
-        .filter(|a| a.inline.is_none())
-        .map(|a| a.digest)
-        .chain(origin.manifest.filter(|_| origin.manifest_bytes.is_none()))
-        .chain(origin.foreach_items);
-    for digest in blobs {
-        let _ = cas.refresh(&digest);
+/// How often one resume refreshes the same blob: as often as S3's refresh copies it (see
+/// `BlobStore::refresh`), so a blob the reused tasks of a wide foreach share costs one refresh
+/// per quarter hour instead of one per task.
+const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// The blobs a resume relies on and when it last refreshed each.
+#[derive(Debug, Default)]
+pub(crate) struct Refreshed(HashMap<Digest, Instant>);
+
+impl Refreshed {
+    /// The blobs a reused task's outputs live in that are to be marked as just used now, so a
+    /// `wflow gc` running meanwhile does not remove them before this run records its reference
+    /// (see docs/store.md, "Garbage collection"): those not refreshed in the last
+    /// [`REFRESH_EVERY`]. Refreshing is best effort: a blob that cannot be is read, and
+    /// reported, later.
+    pub(crate) fn due(
+        &mut self,
+        origin: &TaskRecord,
+        artifacts: &BTreeMap<String, ArtifactRef>,
+    ) -> Vec<Digest> {
+        let now = Instant::now();
+        artifacts
+            .values()
+            .filter(|a| a.inline.is_none())
+            .map(|a| a.digest)
+            .chain(origin.manifest.filter(|_| origin.manifest_bytes.is_none()))
+            .chain(origin.foreach_items)
+            .filter(|d| match self.0.get(d) {
+                Some(at) if now.duration_since(*at) < REFRESH_EVERY => false,
+                _ => {
+                    self.0.insert(*d, now);
+                    true
+                }
+            })
+            .collect()
     }
 }
 

@@ -294,3 +294,44 @@ fn foreach_items_round_trip_through_the_store() {
             .contains("not a list of foreach items")
     );
 }
+
+/// A blob the reused tasks share is refreshed once, not once per task; inline values never.
+#[test]
+fn each_blob_a_resume_relies_on_is_refreshed_once() {
+    let blob = |d: &[u8]| wflow_store::ArtifactRef {
+        digest: Digest::of(d),
+        size: 10_000,
+        codec: "cbor".into(),
+        inline: None,
+    };
+    let shared = BTreeMap::from([
+        ("nums".to_string(), blob(b"nums")),
+        (
+            "n".to_string(),
+            wflow_store::ArtifactRef {
+                inline: Some(vec![1]),
+                ..blob(b"n")
+            },
+        ),
+    ]);
+    let mut own = shared.clone();
+    own.insert("big".into(), blob(b"big"));
+    // Their manifests are in the records (no blob of their own).
+    let in_records = |id, step| TaskRecord {
+        manifest_bytes: Some(vec![]),
+        ..task(id, step, Status::Succeeded)
+    };
+    let mut items = in_records(1, "start");
+    items.foreach_items = Some(Digest::of(b"items"));
+    let mut refresh = reuse::Refreshed::default();
+    assert_eq!(
+        refresh.due(&items, &shared),
+        vec![Digest::of(b"nums"), Digest::of(b"items")]
+    );
+    let item = in_records(2, "a");
+    assert_eq!(refresh.due(&item, &own), vec![Digest::of(b"big")]);
+    assert!(refresh.due(&item, &own).is_empty());
+    // A manifest kept as a blob is one of them.
+    let as_blob = task(4, "b", Status::Succeeded);
+    assert_eq!(refresh.due(&as_blob, &shared), vec![Digest::of(b"b")]);
+}
