@@ -25,6 +25,12 @@ use crate::{Digest, ParamValue};
 /// so a wflow that derives keys differently never finds records of another.
 pub const CACHE_VERSION: &str = "wflow-task-cache-v1";
 
+/// A task with more inputs than this (the join of a wider foreach) is neither looked up in the
+/// cache nor filed there: what it reads would be recorded input by input (about 100 bytes each
+/// in the records, a kilobyte in memory while it runs and when it is looked up) to spare a task
+/// that reads them all anyway.
+pub const MAX_CACHED_INPUTS: usize = 10_000;
+
 /// Where a task's record is filed: the code and step that ran it, and its foreach item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CacheKey {

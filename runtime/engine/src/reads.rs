@@ -27,6 +27,16 @@ fn key_of(r: Option<&ArtifactRef>) -> Option<wflow_core::Digest> {
 }
 
 impl ReadLog {
+    /// The log of a task with `inputs` inputs: one with more than
+    /// [`MAX_CACHED_INPUTS`](wflow_core::reads::MAX_CACHED_INPUTS) records nothing (it is not
+    /// cached).
+    pub(crate) fn new(inputs: usize) -> ReadLog {
+        ReadLog {
+            volatile: inputs > wflow_core::reads::MAX_CACHED_INPUTS,
+            ..ReadLog::default()
+        }
+    }
+
     /// The task asked for something that changes from run to run.
     pub(crate) fn volatile(&mut self) {
         self.volatile = true;
@@ -35,6 +45,9 @@ impl ReadLog {
     /// A read of `name` in the task's own view, which holds `found`. A name the task put itself
     /// is not an input.
     pub(crate) fn view_get(&mut self, name: &str, found: Option<&ArtifactRef>) {
+        if self.volatile {
+            return;
+        }
         if !self.reads.puts.contains(name) && !self.reads.view.contains_key(name) {
             self.reads.view.insert(name.to_string(), key_of(found));
         }
@@ -42,6 +55,9 @@ impl ReadLog {
 
     /// A listing of the task's view (`view`: what it holds now, its puts included).
     pub(crate) fn view_list(&mut self, view: &BTreeMap<String, ArtifactRef>) {
+        if self.volatile {
+            return;
+        }
         if self.reads.view_list.is_some() {
             return;
         }
@@ -62,6 +78,9 @@ impl ReadLog {
 
     /// A name about to be put; `before` is what the view holds there now.
     pub(crate) fn put(&mut self, name: &str, before: Option<&ArtifactRef>) {
+        if self.volatile {
+            return;
+        }
         if self.reads.puts.insert(name.to_string()) {
             self.shadowed.insert(name.to_string(), before.cloned());
         }
@@ -69,6 +88,9 @@ impl ReadLog {
 
     /// The task asked how many inputs it has.
     pub(crate) fn input_count(&mut self, n: usize) {
+        if self.volatile {
+            return;
+        }
         self.reads.input_count = Some(n as u32);
     }
 
@@ -89,6 +111,9 @@ impl ReadLog {
         index: u32,
         artifacts: Option<&BTreeMap<String, ArtifactRef>>,
     ) {
+        if self.volatile {
+            return;
+        }
         self.input(index, artifacts);
     }
 
@@ -99,6 +124,9 @@ impl ReadLog {
         artifacts: Option<&BTreeMap<String, ArtifactRef>>,
         name: &str,
     ) {
+        if self.volatile {
+            return;
+        }
         let found = key_of(artifacts.and_then(|a| a.get(name)));
         self.input(index, artifacts)
             .names
@@ -112,6 +140,9 @@ impl ReadLog {
         index: u32,
         artifacts: Option<&BTreeMap<String, ArtifactRef>>,
     ) {
+        if self.volatile {
+            return;
+        }
         let list = artifacts.map(listing);
         let entry = self.input(index, artifacts);
         if entry.list.is_none() {
@@ -121,6 +152,9 @@ impl ReadLog {
 
     /// A read of parameter `name`.
     pub(crate) fn param(&mut self, name: &str, value: Option<&wflow_core::ParamValue>) {
+        if self.volatile {
+            return;
+        }
         self.reads
             .params
             .entry(name.to_string())
@@ -129,6 +163,9 @@ impl ReadLog {
 
     /// The task asked for its foreach index or path.
     pub(crate) fn foreach_path(&mut self, path: &[u32]) {
+        if self.volatile {
+            return;
+        }
         self.reads.foreach_path = Some(path.to_vec());
     }
 
@@ -236,6 +273,21 @@ mod tests {
             sandbox: Default::default(),
             live_logs: None,
         }
+    }
+
+    /// A task with more inputs than the cache takes records nothing and is not cached.
+    #[test]
+    fn a_task_wider_than_the_cache_takes_is_not_cached() {
+        let old = input(&[("x", b"1")], 5);
+        let wide = wflow_core::reads::MAX_CACHED_INPUTS + 1;
+        let mut log = ReadLog::new(wide);
+        log.view_get("x", old.inputs[0].artifacts.get("x"));
+        log.input_get(0, Some(&old.inputs[0].artifacts), "x");
+        assert!(log.reads.view.is_empty() && log.reads.inputs.is_empty());
+        assert!(log.finish().is_none());
+        let mut log = ReadLog::new(wide - 1);
+        log.input_get(0, Some(&old.inputs[0].artifacts), "x");
+        assert_eq!(log.finish().unwrap().inputs.len(), 1);
     }
 
     #[test]

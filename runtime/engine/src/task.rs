@@ -260,6 +260,7 @@ impl FlowComponent {
         let stderr = LogSink::new(sb.max_log_bytes, live("stderr")).redacting(redactor.clone());
         let step = input.step.clone();
         let view = inherited(&input.inputs, input.join);
+        let inputs = input.inputs.len();
         let fail = |f: TaskFailure, view| TaskOutcome {
             result: Err(f),
             artifacts: view,
@@ -287,7 +288,7 @@ impl FlowComponent {
                 artifacts: 0,
                 open_handles: 0,
                 next: None,
-                reads: Default::default(),
+                reads: crate::reads::ReadLog::new(inputs),
             }),
         };
         let mut store = Store::new(self.engine.wasmtime(), state);

@@ -45,7 +45,7 @@ pub(crate) struct Steps<'a> {
 /// either) and is not a switch (contract 0.2; its choice of successor is not kept in the cache).
 pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
     let sandbox = steps.sandboxes.get(&p.step)?;
-    if !sandbox.grants_nothing() {
+    if !sandbox.grants_nothing() || p.inputs.len() > wflow_core::reads::MAX_CACHED_INPUTS {
         return None;
     }
     let spec = steps.plan.step(&p.step);
