@@ -188,9 +188,48 @@ def run_scale(case, d):
             files += 1
             size += st.st_blocks * 512
     m["store_files"], m["store_bytes"] = files, size
+    if m["ok"]:
+        m["single_ms"] = single_task_commands(d, policy, m["tasks"])
     # Removed at once: a 1,000,000-task store is large, and only the scale runs follow it.
     shutil.rmtree(d, ignore_errors=True)
     return m
+
+
+# The commands timed on one task of a scale run, by name: `show`, `logs`, `artifact get` of its
+# value, and `step-run` (a resume of that one task on its recorded inputs).
+SINGLE_TASK = ["show", "logs", "artifact get", "step-run"]
+
+
+def single_task_commands(d, policy, tasks):
+    """Median wall time (ms, of 3) of each of SINGLE_TASK on the middle item's task of the run in
+    `d` (task ids: start is 1, the items 2..N+1), as a user types them."""
+    env = wflow_env()
+    out = subprocess.run([WFLOW, "runs", "--json"], cwd=d, env=env, capture_output=True, text=True)
+    try:
+        run = json.loads(out.stdout)[0]
+    except (ValueError, IndexError, KeyError):
+        return {}
+    task = "%s/%s/square/%d" % (run["flow"], run["run_id"], (tasks - 3) // 2 + 2)
+    args = {
+        "show": ["show", task],
+        "logs": ["logs", task],
+        "artifact get": ["artifact", "get", task + "/value"],
+        # The run's policy: the reused fan-out counts against max_tasks_per_run.
+        "step-run": ["--policy", policy, "step-run", task],
+    }
+    found = {}
+    for name in SINGLE_TASK:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            r = subprocess.run([WFLOW] + args[name], cwd=d, env=env, capture_output=True)
+            if r.returncode != 0:
+                log("  %s of %s failed: %s" % (name, task, r.stderr.decode(errors="replace")[-300:]))
+                break
+            times.append(1000 * (time.perf_counter() - t0))
+        else:
+            found[name] = statistics.median(times)
+    return found
 
 
 def run_mf(case, d):

@@ -231,6 +231,24 @@ def report(raw):
                 "%.2f" % (files / n) if files is not None else "—",
                 "{:,.0f}".format(size / n) if size is not None else "—"))
         w("")
+        names = ["show", "logs", "artifact get", "step-run"]
+        singles = [(c, r) for c, r in sc if any(m and m.get("single_ms") for m in r["wflow"])]
+        if singles:
+            w("One task of each run, after it (the middle item's `square` task; wall time of the command "
+              "as a user types it, release binary, median of 3 per round, then over the rounds; "
+              "`step-run` is a resume of that one task on its recorded inputs):")
+            w("")
+            w("| N | " + " | ".join("`%s`" % n for n in names) + " |")
+            w("|---:|" + "---:|" * len(names))
+            for c, r in singles:
+                cells = []
+                for name in names:
+                    vals = [m["single_ms"][name] for m in r["wflow"] if m and name in m.get("single_ms", {})]
+                    v = statistics.median(vals) if vals else None
+                    figures.setdefault("single_%d" % c["n"], {})[name] = v
+                    cells.append("—" if v is None else "%.0f ms" % v)
+                w("| {:,} | {} |".format(c["n"], " | ".join(cells)))
+            w("")
 
     # Resume.
     if resume:
@@ -306,6 +324,12 @@ def report(raw):
                 ratio = fig["wall"] / fig["loop"] - 1
                 tgt.append(("(issue 19) whole process within 5 % of the run loop at 100,000", "+%.1f %%" % (100 * ratio),
                             verdict(ratio <= 0.05)))
+        single = figures.get("single_%d" % n, {})
+        if n == max(int(k.split("_")[1]) for k in figures if k.startswith("scale_")) and single:
+            worst = max(v for v in single.values() if v is not None) if any(v is not None for v in single.values()) else None
+            tgt.append(("(issue 19) show, logs, artifact get and step-run of one task of the %s-item run < 100 ms"
+                        % "{:,}".format(n), "slowest %.0f ms" % worst if worst is not None else "—",
+                        verdict(None if worst is None or len(single) < 4 else worst < 100)))
         if n == 1000000:
             tgt.append(("(issue 19) 1,000,000-item foreach: peak memory < 1 GiB", fmt_mb(fig["mem"]),
                         verdict(None if fig["mem"] is None else fig["mem"] < 1 << 20)))
