@@ -169,7 +169,7 @@ pub fn task_input(
 pub fn input(step: &str, artifacts: BTreeMap<String, ArtifactRef>) -> InputArtifacts {
     InputArtifacts {
         step: step.into(),
-        artifacts: Arc::new(artifacts),
+        artifacts: artifacts.into(),
     }
 }
 
@@ -229,7 +229,7 @@ pub fn run_and_persist(
     });
     let manifest = Manifest {
         version: wflow_store::MANIFEST_VERSION,
-        artifacts: out.artifacts,
+        artifacts: out.artifacts.to_map(),
     };
     let digest = env.cas.put_manifest(&manifest).expect("manifest");
     r.send(Event::TaskFinished {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use wflow_core::TaskReads;
 use wflow_core::reads::{listing_key, param_key, value_key};
-use wflow_store::ArtifactRef;
+use wflow_store::{ArtifactRef, Artifacts};
 
 use crate::task::{TaskInput, inherited};
 
@@ -54,7 +54,10 @@ impl ReadLog {
     }
 
     /// A listing of the task's view (`view`: what it holds now, its puts included).
-    pub(crate) fn view_list(&mut self, view: &BTreeMap<String, ArtifactRef>) {
+    pub(crate) fn view_list<'a>(
+        &mut self,
+        view: impl IntoIterator<Item = (&'a String, &'a ArtifactRef)>,
+    ) {
         if self.volatile {
             return;
         }
@@ -62,7 +65,7 @@ impl ReadLog {
             return;
         }
         let mut base: BTreeMap<&str, &ArtifactRef> = view
-            .iter()
+            .into_iter()
             .filter(|(n, _)| !self.shadowed.contains_key(*n))
             .map(|(n, r)| (n.as_str(), r))
             .collect();
@@ -98,7 +101,7 @@ impl ReadLog {
     fn input(
         &mut self,
         index: u32,
-        artifacts: Option<&BTreeMap<String, ArtifactRef>>,
+        artifacts: Option<&Artifacts>,
     ) -> &mut wflow_core::reads::InputReads {
         let entry = self.reads.inputs.entry(index).or_default();
         entry.exists = artifacts.is_some();
@@ -106,11 +109,7 @@ impl ReadLog {
     }
 
     /// The task asked for input `index`'s step.
-    pub(crate) fn input_touched(
-        &mut self,
-        index: u32,
-        artifacts: Option<&BTreeMap<String, ArtifactRef>>,
-    ) {
+    pub(crate) fn input_touched(&mut self, index: u32, artifacts: Option<&Artifacts>) {
         if self.volatile {
             return;
         }
@@ -118,28 +117,16 @@ impl ReadLog {
     }
 
     /// A read of `name` from input `index`.
-    pub(crate) fn input_get(
-        &mut self,
-        index: u32,
-        artifacts: Option<&BTreeMap<String, ArtifactRef>>,
-        name: &str,
-    ) {
+    pub(crate) fn input_get(&mut self, index: u32, artifacts: Option<&Artifacts>, name: &str) {
         if self.volatile {
             return;
         }
         let found = key_of(artifacts.and_then(|a| a.get(name)));
-        self.input(index, artifacts)
-            .names
-            .entry(name.to_string())
-            .or_insert(found);
+        self.input(index, artifacts).names.read(name, found);
     }
 
     /// A listing of input `index`.
-    pub(crate) fn input_list(
-        &mut self,
-        index: u32,
-        artifacts: Option<&BTreeMap<String, ArtifactRef>>,
-    ) {
+    pub(crate) fn input_list(&mut self, index: u32, artifacts: Option<&Artifacts>) {
         if self.volatile {
             return;
         }
@@ -175,7 +162,7 @@ impl ReadLog {
     }
 }
 
-fn listing(artifacts: &BTreeMap<String, ArtifactRef>) -> wflow_core::Digest {
+fn listing(artifacts: &Artifacts) -> wflow_core::Digest {
     listing_key(
         artifacts
             .iter()
@@ -208,7 +195,7 @@ pub fn reads_match(reads: &TaskReads, input: &TaskInput) -> bool {
         return false;
     }
     let inputs_match = reads.inputs.iter().all(|(index, r)| {
-        let artifacts = input.inputs.get(*index as usize).map(|i| &*i.artifacts);
+        let artifacts = input.inputs.get(*index as usize).map(|i| &i.artifacts);
         artifacts.is_some() == r.exists
             && r.list.is_none_or(|l| artifacts.map(listing) == Some(l))
             && r.names
@@ -259,12 +246,10 @@ mod tests {
             foreach_item: None,
             inputs: vec![InputArtifacts {
                 step: "start".into(),
-                artifacts: Arc::new(
-                    artifacts
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), r(v)))
-                        .collect(),
-                ),
+                artifacts: artifacts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), r(v)))
+                    .collect(),
             }],
             join: false,
             is_foreach: false,
@@ -340,7 +325,7 @@ mod tests {
     #[test]
     fn a_listing_after_a_put_shows_what_was_inherited() {
         let old = input(&[("x", b"1")], 5);
-        let mut view = (*old.inputs[0].artifacts).clone();
+        let mut view = old.inputs[0].artifacts.to_map();
         let mut log = ReadLog::default();
         log.put("x", view.get("x"));
         view.insert("x".into(), r(b"22"));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 use wflow_core::ParamValue;
-use wflow_store::{ArtifactRef, Cas};
+use wflow_store::{Artifacts, Cas};
 
 use crate::component::FlowComponent;
 use crate::host::{TaskIo, TaskLimiter, TaskState};
@@ -28,10 +28,10 @@ pub struct Value {
 /// One input of a task: the task that produced it and its artifacts.
 #[derive(Clone, Debug)]
 pub struct InputArtifacts {
-    /// Step of the producing task.
-    pub step: String,
-    /// Its manifest's artifacts.
-    pub artifacts: Arc<BTreeMap<String, ArtifactRef>>,
+    /// Step of the producing task (shared by the tasks of a step).
+    pub step: Arc<str>,
+    /// Its manifest's artifacts (shared: cloning is cheap).
+    pub artifacts: Artifacts,
 }
 
 /// Everything a task needs to run.
@@ -204,8 +204,8 @@ impl TaskFailure {
 pub struct TaskOutcome {
     /// Success or why not.
     pub result: Result<(), TaskFailure>,
-    /// The task's artifacts: inherited ones overlaid with its puts.
-    pub artifacts: BTreeMap<String, ArtifactRef>,
+    /// The task's artifacts: its puts over the inherited ones (which it shares, not copies).
+    pub artifacts: Artifacts,
     /// Items declared by a foreach step.
     pub foreach_items: Option<Vec<Value>>,
     /// The successor a switch step chose.
@@ -222,17 +222,18 @@ pub struct TaskOutcome {
 }
 
 /// The artifacts a task inherits: its single input's, or for a join those all inputs agree on.
-pub fn inherited(inputs: &[InputArtifacts], join: bool) -> BTreeMap<String, ArtifactRef> {
+/// A single input's are shared, not copied; a join's are a copy of their own.
+pub fn inherited(inputs: &[InputArtifacts], join: bool) -> Artifacts {
     match inputs {
-        [] => BTreeMap::new(),
-        [one] if !join => (*one.artifacts).clone(),
+        [] => Artifacts::new(),
+        [one] if !join => one.artifacts.clone(),
         [first, rest @ ..] => first
             .artifacts
             .iter()
             .filter(|(name, r)| {
                 rest.iter().all(|i| {
                     i.artifacts
-                        .get(*name)
+                        .get(name)
                         .is_some_and(|o| o.digest == r.digest && o.codec == r.codec)
                 })
             })
@@ -259,11 +260,11 @@ impl FlowComponent {
         let stdout = LogSink::new(sb.max_log_bytes, live("stdout")).redacting(redactor.clone());
         let stderr = LogSink::new(sb.max_log_bytes, live("stderr")).redacting(redactor.clone());
         let step = input.step.clone();
-        let view = inherited(&input.inputs, input.join);
+        let view = crate::host::View::new(inherited(&input.inputs, input.join));
         let inputs = input.inputs.len();
-        let fail = |f: TaskFailure, view| TaskOutcome {
+        let fail = |f: TaskFailure, view: crate::host::View| TaskOutcome {
             result: Err(f),
-            artifacts: view,
+            artifacts: view.finish(),
             foreach_items: None,
             next: None,
             reads: None,
@@ -326,7 +327,7 @@ impl FlowComponent {
         };
         TaskOutcome {
             result,
-            artifacts: io.view,
+            artifacts: io.view.finish(),
             foreach_items: io.foreach_items,
             next: io.next.filter(|n| io.input.choices.contains(n)),
             reads,
@@ -508,6 +509,8 @@ mod tests {
         assert!(panic_message("nothing").is_none());
     }
 
+    use wflow_store::ArtifactRef;
+
     fn r(d: &[u8]) -> ArtifactRef {
         ArtifactRef {
             digest: wflow_core::Digest::of(d),
@@ -521,11 +524,11 @@ mod tests {
     fn join_inherits_only_agreeing_artifacts() {
         let a = InputArtifacts {
             step: "a".into(),
-            artifacts: Arc::new([("x".into(), r(b"1")), ("y".into(), r(b"2"))].into()),
+            artifacts: [("x".into(), r(b"1")), ("y".into(), r(b"2"))].into(),
         };
         let b = InputArtifacts {
             step: "b".into(),
-            artifacts: Arc::new([("x".into(), r(b"1")), ("y".into(), r(b"3"))].into()),
+            artifacts: [("x".into(), r(b"1")), ("y".into(), r(b"3"))].into(),
         };
         let joined = inherited(&[a.clone(), b], true);
         assert_eq!(joined.keys().collect::<Vec<_>>(), ["x"]);

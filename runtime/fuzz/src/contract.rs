@@ -150,13 +150,12 @@ impl Target {
             .inputs
             .iter()
             .map(|i| InputArtifacts {
-                step: i.step.clone(),
-                artifacts: Arc::new(
-                    i.artifacts
-                        .iter()
-                        .map(|(n, e)| (n.clone(), e.r.clone()))
-                        .collect(),
-                ),
+                step: i.step.as_str().into(),
+                artifacts: i
+                    .artifacts
+                    .iter()
+                    .map(|(n, e)| (n.clone(), e.r.clone()))
+                    .collect(),
             })
             .collect();
         assert_eq!(inherited(&inputs, setup.join), refs, "inherited()");

@@ -44,7 +44,7 @@ pub(crate) struct Steps<'a> {
 /// The key of a ready task, when its step may be cached: it asks for no capability (no secret
 /// either) and is not a switch (contract 0.2; its choice of successor is not kept in the cache).
 pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
-    let sandbox = steps.sandboxes.get(&p.step)?;
+    let sandbox = steps.sandboxes.get(&*p.step)?;
     if !sandbox.grants_nothing() || p.inputs.len() > wflow_core::reads::MAX_CACHED_INPUTS {
         return None;
     }
@@ -55,7 +55,7 @@ pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
     {
         return None;
     }
-    let component = steps.components.get(&p.step)?.digest();
+    let component = steps.components.get(&*p.step)?.digest();
     let item = foreach_item(&p.stack);
     Some(CacheKey::new(
         &component,
@@ -147,7 +147,7 @@ pub(crate) async fn serve_all(
                     .map(|(written, items)| {
                         record(&mut events, &hit, written.bytes, written.digest);
                         Done {
-                            artifacts: Arc::new(written.artifacts),
+                            artifacts: written.artifacts,
                             items,
                             next: None,
                             reads: None,
@@ -201,7 +201,7 @@ fn outputs(
     input: &TaskInput,
 ) -> Result<(crate::compute::Written, Option<Vec<wflow_engine::Value>>), String> {
     let manifest = entry.read_manifest(cas).map_err(|e| e.to_string())?;
-    let mut artifacts: BTreeMap<_, _> = inherited(&input.inputs, input.join);
+    let mut puts = BTreeMap::new();
     for name in &entry.reads.puts {
         let r = manifest
             .artifacts
@@ -212,8 +212,9 @@ fn outputs(
         if !r.is_inline() && !cas.refresh(&r.digest).map_err(|e| e.to_string())? {
             return Err(format!("blob {} of `{name}` is gone", r.digest));
         }
-        artifacts.insert(name.clone(), r.clone());
+        puts.insert(name.clone(), r.clone());
     }
+    let artifacts = inherited(&input.inputs, input.join).with_puts(puts);
     let items = if input.is_foreach {
         let digest = entry
             .foreach_items

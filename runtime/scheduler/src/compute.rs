@@ -14,7 +14,7 @@ use std::sync::Arc;
 use wflow_core::{Digest, StepSpec, now_millis};
 use wflow_engine::{FlowComponent, TaskFailure, TaskInput, Value};
 use wflow_metadata::RECORD_INLINE_MAX;
-use wflow_store::{ArtifactRef, Cas, Manifest};
+use wflow_store::{Artifacts, Cas, Manifest};
 
 /// One attempt of one task, handed to a compute backend.
 #[derive(Clone)]
@@ -94,8 +94,8 @@ pub struct AttemptOutput {
     /// (store layout 2): then the store does not hold `manifest`.
     #[serde(default)]
     pub manifest_bytes: Option<Vec<u8>>,
-    /// The manifest's artifacts.
-    pub artifacts: BTreeMap<String, ArtifactRef>,
+    /// The manifest's artifacts (in a report: the map itself, as the manifest holds it).
+    pub artifacts: Artifacts,
     /// Items declared by a foreach step.
     pub items: Option<Vec<Value>>,
     /// The successor a switch step chose (contract 0.2; absent before).
@@ -270,19 +270,17 @@ pub(crate) struct Written {
     pub digest: Digest,
     /// Its bytes, to be kept in the records (see [`RECORD_INLINE_MAX`]); `None`: a blob.
     pub bytes: Option<Vec<u8>>,
-    pub artifacts: BTreeMap<String, ArtifactRef>,
+    pub artifacts: Artifacts,
 }
 
 /// Encodes a task's manifest: a small one (nearly all) is kept in the records, sent with the
 /// task's end ([`Event::TaskManifest`](wflow_metadata::Event::TaskManifest)); a larger one is
 /// stored as a blob.
-pub(crate) fn write_manifest(
-    cas: &Cas,
-    artifacts: BTreeMap<String, ArtifactRef>,
-) -> Result<Written, TaskFailure> {
+pub(crate) fn write_manifest(cas: &Cas, artifacts: Artifacts) -> Result<Written, TaskFailure> {
+    // The manifest holds the whole map (store layouts 1 and 2); only the encoding needs it.
     let manifest = Manifest {
         version: 1,
-        artifacts,
+        artifacts: artifacts.to_map(),
     };
     let failed = |e| TaskFailure::Host(format!("writing the task's manifest failed: {e}"));
     let bytes = manifest.to_cbor().map_err(failed)?;
@@ -294,7 +292,7 @@ pub(crate) fn write_manifest(
     Ok(Written {
         digest,
         bytes,
-        artifacts: manifest.artifacts,
+        artifacts,
     })
 }
 

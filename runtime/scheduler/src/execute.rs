@@ -1,14 +1,13 @@
 //! Executing one task: its attempts (with retries and backoff) wherever its compute backend runs
 //! them, and its records. Async: the attempts themselves run on blocking threads or elsewhere.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use wflow_core::now_millis;
 use wflow_engine::{TaskFailure, Value};
 use wflow_metadata::{Event, Recorder, Status};
-use wflow_store::{ArtifactRef, Cas};
+use wflow_store::{Artifacts, Cas};
 
 use crate::budget::TaskBudget;
 use crate::compute::{Attempt, AttemptFuture, AttemptReport, Compute, write_manifest};
@@ -28,7 +27,7 @@ pub struct TaskResult {
 /// A task that succeeded (possibly through `catch`).
 #[derive(Debug)]
 pub struct Done {
-    pub(crate) artifacts: Arc<BTreeMap<String, ArtifactRef>>,
+    pub(crate) artifacts: Artifacts,
     pub(crate) items: Option<Vec<Value>>,
     /// The successor a switch step chose.
     pub(crate) next: Option<String>,
@@ -164,7 +163,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                 return TaskResult {
                     task_id,
                     outcome: Ok(Done {
-                        artifacts: Arc::new(out.artifacts),
+                        artifacts: out.artifacts,
                         items: out.items,
                         next: out.next,
                         reads: out.reads,
@@ -209,13 +208,12 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
         );
         if let (Some(name), false) = (&step.catch, uncatchable) {
             // `catch`: the flow goes on with the error kept as an artifact.
-            let mut artifacts = wflow_engine::inherited(&next.input.inputs, next.input.join);
+            let artifacts = wflow_engine::inherited(&next.input.inputs, next.input.join);
             let record = caught_error(&failed);
             let (cas, name) = (cas.clone(), name.clone());
             let written = crate::run::blocking(move || {
                 let r = cas.put_artifact(&record, "cbor").ok()?;
-                artifacts.insert(name, r);
-                write_manifest(&cas, artifacts).ok()
+                write_manifest(&cas, artifacts.with_puts([(name, r)].into())).ok()
             })
             .await;
             if let Some(written) = written {
@@ -236,7 +234,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                 return TaskResult {
                     task_id,
                     outcome: Ok(Done {
-                        artifacts: Arc::new(written.artifacts),
+                        artifacts: written.artifacts,
                         items: None,
                         next: None,
                         reads: None,

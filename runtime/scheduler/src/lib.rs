@@ -17,6 +17,7 @@ mod compute;
 mod execute;
 mod frames;
 mod one;
+mod ready;
 pub mod remote;
 mod resume;
 mod run;

@@ -98,7 +98,7 @@ pub async fn run_one_task(task: OneTask, cas: Arc<Cas>, recorder: Arc<Recorder>)
                 (items, digest)
             });
             TaskEnd::Succeeded {
-                artifacts: (*done.artifacts).clone(),
+                artifacts: done.artifacts.to_map(),
                 items,
                 next: done.next,
             }

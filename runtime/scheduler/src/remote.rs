@@ -211,7 +211,7 @@ impl TaskDescription {
                         .input
                         .inputs
                         .iter()
-                        .map(|x| (x.step.clone(), (*x.artifacts).clone()))
+                        .map(|x| (x.step.to_string(), x.artifacts.to_map()))
                         .collect(),
                 })
                 .collect(),
@@ -287,8 +287,8 @@ impl TaskDescription {
                 .inputs
                 .iter()
                 .map(|(step, a)| InputArtifacts {
-                    step: step.clone(),
-                    artifacts: Arc::new(a.clone()),
+                    step: step.as_str().into(),
+                    artifacts: a.clone().into(),
                 })
                 .collect(),
             join: self.join,

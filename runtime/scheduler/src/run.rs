@@ -1,6 +1,6 @@
 //! The run loop: the ready queue, fan-out, joins, and the run's own records.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::cached;
 use crate::compute::{Attempt, Computes};
 use crate::execute::{Done, Failed, Job, TaskResult, execute};
 use crate::frames::{Frame, foreach_item, foreach_path};
+use crate::ready::{FANOUT_WINDOW, Fanout, Ready};
 use crate::resume::{Decision, Resume, deliver, record_items};
 
 /// Why a run could not be carried out at all (a failing task is not an error: see [`RunSummary`]).
@@ -117,13 +118,11 @@ pub struct RunOptions {
     pub cache: bool,
 }
 
-/// One task of a finished run.
-#[derive(Clone, Debug, serde::Serialize)]
+/// One task of a finished run (kept for every task: a few words, its step's name shared).
+#[derive(Clone, Debug)]
 pub struct TaskSummary {
-    /// Its pathspec.
-    pub pathspec: String,
     /// Its step.
-    pub step: String,
+    pub step: Arc<str>,
     /// Its id.
     pub task_id: u64,
     /// Whether it succeeded.
@@ -136,8 +135,15 @@ pub struct TaskSummary {
     pub caught: bool,
 }
 
-/// The result of a run.
-#[derive(Clone, Debug, serde::Serialize)]
+impl TaskSummary {
+    /// Its pathspec, in run `run_id` of flow `flow`.
+    pub fn pathspec(&self, flow: &str, run_id: &str) -> String {
+        Pathspec::task(flow, run_id, &self.step, &self.task_id.to_string()).to_string()
+    }
+}
+
+/// The result of a run. Serialised with each task's pathspec.
+#[derive(Clone, Debug)]
 pub struct RunSummary {
     /// The flow.
     pub flow: String,
@@ -153,6 +159,48 @@ pub struct RunSummary {
     pub duration_ms: i64,
 }
 
+impl serde::Serialize for RunSummary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("RunSummary", 6)?;
+        out.serialize_field("flow", &self.flow)?;
+        out.serialize_field("run_id", &self.run_id)?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("tasks", &Tasks(self))?;
+        out.serialize_field("failure", &self.failure)?;
+        out.serialize_field("duration_ms", &self.duration_ms)?;
+        out.end()
+    }
+}
+
+/// A run's tasks, serialised each with its pathspec.
+struct Tasks<'a>(&'a RunSummary);
+
+impl serde::Serialize for Tasks<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Task<'a> {
+            pathspec: String,
+            step: &'a str,
+            task_id: u64,
+            ok: bool,
+            reused: bool,
+            cached: bool,
+            caught: bool,
+        }
+        let run = self.0;
+        s.collect_seq(run.tasks.iter().map(|t| Task {
+            pathspec: t.pathspec(&run.flow, &run.run_id),
+            step: &t.step,
+            task_id: t.task_id,
+            ok: t.ok,
+            reused: t.reused,
+            cached: t.cached,
+            caught: t.caught,
+        }))
+    }
+}
+
 /// The task failure that stopped a run.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunFailure {
@@ -166,7 +214,7 @@ pub struct RunFailure {
 
 pub(crate) struct Pending {
     pub(crate) task_id: u64,
-    pub(crate) step: String,
+    pub(crate) step: Arc<str>,
     pub(crate) inputs: Vec<(u64, InputArtifacts)>,
     pub(crate) stack: Vec<Frame>,
     /// Earlier tasks filed under its cache key, newest first (`None`: not looked up).
@@ -180,7 +228,7 @@ impl Pending {
         Event::TaskStarted {
             run_id: run_id.to_string(),
             task_id: self.task_id,
-            step: self.step.clone(),
+            step: self.step.to_string(),
             foreach_path: foreach_path.to_vec(),
             inputs: self
                 .inputs
@@ -199,17 +247,19 @@ struct JoinWait {
     stack: Vec<Frame>,
 }
 
+/// A running task's step, split frames and cache key.
+type Running = (Arc<str>, Vec<Frame>, Option<CacheKey>);
+
 struct State {
     flow: String,
     run_id: String,
     next_task: u64,
-    ready: VecDeque<Pending>,
-    /// How many tasks at the back of `ready` were not looked up in the cache yet (new tasks
-    /// join at the back, so they are always its last ones).
-    unlooked: usize,
+    ready: Ready,
+    /// Each step's name, shared by its tasks.
+    names: HashMap<String, Arc<str>>,
     joins: HashMap<(String, u64), JoinWait>,
     /// Each running task's step, split frames and cache key.
-    running: HashMap<u64, (String, Vec<Frame>, Option<CacheKey>)>,
+    running: HashMap<u64, Running>,
     /// Times each loop went back, by switch step and the splits around it.
     loops: HashMap<(String, Vec<u64>), u32>,
     tasks: Vec<TaskSummary>,
@@ -217,12 +267,22 @@ struct State {
 }
 
 impl State {
+    /// The shared name of step `step`.
+    fn name(&mut self, step: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(step) {
+            return name.clone();
+        }
+        let name: Arc<str> = step.into();
+        self.names.insert(step.to_string(), name.clone());
+        name
+    }
+
     fn new_task(&mut self, step: &str, inputs: Vec<(u64, InputArtifacts)>, stack: Vec<Frame>) {
         self.next_task += 1;
-        self.unlooked += 1;
-        self.ready.push_back(Pending {
+        let step = self.name(step);
+        self.ready.push(Pending {
             task_id: self.next_task,
-            step: step.into(),
+            step,
             inputs,
             stack,
             candidates: None,
@@ -240,7 +300,7 @@ impl State {
         done: Done,
     ) -> Result<(), String> {
         let output = InputArtifacts {
-            step: step.to_string(),
+            step: self.name(step),
             artifacts: done.artifacts,
         };
         match &plan.step(step).transition {
@@ -294,23 +354,31 @@ impl State {
                 }
             }
             Transition::Foreach(target) => {
+                // One flat copy for all the items' tasks, each of which is then one node over it.
+                let output = InputArtifacts {
+                    artifacts: output.artifacts.flattened(),
+                    ..output
+                };
                 let items = done.items.unwrap_or_default();
                 if items.is_empty() {
                     return Err(format!(
                         "foreach step `{step}` declared no items; a foreach needs at least one item"
                     ));
                 }
+                // Their tasks are made as the queue runs short; their ids are taken now.
                 let count = items.len() as u32;
-                for (i, item) in items.into_iter().enumerate() {
-                    let mut s = stack.clone();
-                    s.push(Frame {
-                        split_task: task_id,
-                        index: i as u32,
-                        count,
-                        item: Some(Arc::new(item)),
-                    });
-                    self.new_task(target, vec![(task_id, output.clone())], s);
-                }
+                let first_id = self.next_task + 1;
+                self.next_task += u64::from(count);
+                let step = self.name(target);
+                self.ready.push_items(Fanout {
+                    step,
+                    input: (task_id, output),
+                    stack,
+                    items: items.into_iter(),
+                    count,
+                    first_id,
+                    next: 0,
+                });
             }
         }
         Ok(())
@@ -364,13 +432,11 @@ impl State {
         &mut self,
         cx: &Cx<'_>,
         task_id: u64,
-        step: String,
+        step: Arc<str>,
         stack: Vec<Frame>,
         key: Option<CacheKey>,
         outcome: Result<Done, Failed>,
     ) {
-        let pathspec =
-            Pathspec::task(&self.flow, &self.run_id, &step, &task_id.to_string()).to_string();
         let ok = outcome.is_ok();
         (cx.observer)(RunEvent::TaskFinished {
             step: &step,
@@ -381,15 +447,16 @@ impl State {
             Ok(done) => (done.reuse, done.caught),
             Err(_) => (None, false),
         };
-        self.tasks.push(TaskSummary {
-            pathspec: pathspec.clone(),
+        let summary = TaskSummary {
             step: step.clone(),
             task_id,
             ok,
             reused: reuse == Some(ReuseReason::Resumed),
             cached: reuse == Some(ReuseReason::Cached),
             caught,
-        });
+        };
+        let pathspec = summary.pathspec(&self.flow, &self.run_id);
+        self.tasks.push(summary);
         let mut done = match outcome {
             Ok(done) => done,
             Err(failed) => {
@@ -495,8 +562,8 @@ pub(crate) async fn run_loop(
         flow: flow.clone(),
         run_id: run_id.clone(),
         next_task: 0,
-        ready: VecDeque::new(),
-        unlooked: 0,
+        ready: Ready::default(),
+        names: HashMap::new(),
         joins: HashMap::new(),
         running: HashMap::new(),
         loops: HashMap::new(),
@@ -525,13 +592,16 @@ pub(crate) async fn run_loop(
         run_id: &run_id,
     };
 
+    // Tasks made from a foreach's items at a time (see `ready`): enough for every worker.
+    let window = FANOUT_WINDOW.max(2 * max_workers);
     loop {
+        st.ready.refill(window);
         // Only the newest tasks: scanning the whole queue each turn made wide runs quadratic.
-        if caching && st.unlooked > 0 {
-            let from = st.ready.len().saturating_sub(st.unlooked);
-            cached::look_up(&mut st.ready, from, &steps, &recorder).await;
+        if caching && st.ready.unlooked > 0 {
+            let from = st.ready.made().len().saturating_sub(st.ready.unlooked);
+            cached::look_up(st.ready.made(), from, &steps, &recorder).await;
         }
-        st.unlooked = 0;
+        st.ready.unlooked = 0;
         // This turn's cache hits, served together below.
         let mut hits: Vec<cached::Hit> = Vec::new();
         while st.failure.is_none() && executing < max_workers {
@@ -575,7 +645,7 @@ pub(crate) async fn run_loop(
                 let input = TaskInput {
                     flow: flow.clone(),
                     run_id: run_id.clone(),
-                    step: p.step.clone(),
+                    step: p.step.to_string(),
                     task_id: p.task_id,
                     attempt: 0,
                     params: params.clone(),
@@ -586,7 +656,7 @@ pub(crate) async fn run_loop(
                     is_foreach: matches!(spec.transition, Transition::Foreach(_)),
                     choices: spec.transition.choices().to_vec(),
                     secrets: Default::default(),
-                    sandbox: opts.sandboxes.get(&p.step).cloned().unwrap_or_default(),
+                    sandbox: opts.sandboxes.get(&*p.step).cloned().unwrap_or_default(),
                     live_logs: opts.live_logs.clone(),
                 };
                 let hit = match (&reuse, p.candidates.as_deref()) {
@@ -596,7 +666,7 @@ pub(crate) async fn run_loop(
                 if let Some(entry) = hit {
                     // Recorded as started when it is served (or, if it cannot be, runs).
                     hits.push(cached::Hit {
-                        component: opts.components[&p.step].digest(),
+                        component: opts.components[&*p.step].digest(),
                         started_ms: now_millis(),
                         pending: p,
                         entry,
@@ -611,7 +681,7 @@ pub(crate) async fn run_loop(
                     task_id: p.task_id,
                 });
                 st.running.insert(p.task_id, (p.step.clone(), p.stack, key));
-                let component = opts.components[&p.step].clone();
+                let component = opts.components[&*p.step].clone();
                 if let Some(reused) = reuse {
                     executing += 1;
                     let delivered = deliver(reused, recorder.clone(), run_id.clone(), p.task_id);
@@ -627,7 +697,7 @@ pub(crate) async fn run_loop(
                 fresh.push(Attempt {
                     component,
                     input,
-                    step: step_specs[p.step.as_str()].clone(),
+                    step: step_specs[&*p.step].clone(),
                 });
             }
             if fresh.is_empty() {
@@ -655,6 +725,11 @@ pub(crate) async fn run_loop(
             let batch = hits.by_ref().take(cached::SERVE_BATCH).collect();
             let served = cached::serve_all(batch, opts.cas.clone(), recorder.clone());
             workers.spawn(async move { Finished::Served(served.await) });
+        }
+        // Tasks still to be made from a foreach's items, and room to start them: made (and
+        // looked up in the cache) before waiting for a task to end.
+        if st.failure.is_none() && executing < max_workers && st.ready.has_later() {
+            continue;
         }
         let Some(joined) = workers.join_next().await else {
             break;
@@ -760,6 +835,6 @@ pub fn parameter_artifacts(
     }
     Ok(InputArtifacts {
         step: "_parameters".into(),
-        artifacts: Arc::new(artifacts),
+        artifacts: artifacts.into(),
     })
 }

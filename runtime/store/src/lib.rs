@@ -84,6 +84,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod artifacts;
 mod backend;
 mod cas;
 mod error;
@@ -92,6 +93,7 @@ mod manifest;
 mod stream;
 mod temp;
 
+pub use artifacts::{Artifacts, Entry, Iter, MAX_DEPTH, Shadow};
 pub use backend::{BlobStore, MAX_KEY_LEN, ObjectInfo, validate_key, validate_prefix};
 pub use cas::{BLOBS_PREFIX, Cas};
 pub use error::{Result, StoreError};

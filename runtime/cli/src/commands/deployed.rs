@@ -167,8 +167,8 @@ impl Job {
                 Ok((
                     out.task_id,
                     InputArtifacts {
-                        step: p.to_string(),
-                        artifacts: Arc::new(out.artifacts),
+                        step: p.into(),
+                        artifacts: out.artifacts.into(),
                     },
                 ))
             }

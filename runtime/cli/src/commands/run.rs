@@ -165,15 +165,15 @@ pub(crate) fn report(
             failed: usize,
             cached: usize,
             caught: usize,
-            first: &'a str,
+            first: Option<&'a wflow_scheduler::TaskSummary>,
         }
         let mut steps: BTreeMap<&str, Count> = BTreeMap::new();
         let mut order = Vec::new();
         for t in &summary.tasks {
             let e = steps.entry(&t.step).or_insert_with(|| {
-                order.push(t.step.as_str());
+                order.push(&*t.step);
                 Count {
-                    first: t.pathspec.as_str(),
+                    first: Some(t),
                     ..Count::default()
                 }
             });
@@ -191,10 +191,14 @@ pub(crate) fn report(
             } else {
                 "ok".into()
             };
+            let first = c
+                .first
+                .map(|t| t.pathspec(&summary.flow, &summary.run_id))
+                .unwrap_or_default();
             let tasks = if c.tasks == 1 {
-                c.first.to_string()
+                first
             } else {
-                format!("{} tasks, first {}", c.tasks, c.first)
+                format!("{} tasks, first {first}", c.tasks)
             };
             let cached = match c.cached {
                 0 => String::new(),

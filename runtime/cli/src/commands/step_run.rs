@@ -109,7 +109,7 @@ pub fn execute(args: StepRunArgs, settings: &Settings, printer: &Printer) -> Res
     let Some(ran) = summary
         .tasks
         .iter()
-        .find(|t| t.step == target.step() && !reused.contains(&t.task_id))
+        .find(|t| *t.step == *target.step() && !reused.contains(&t.task_id))
     else {
         // The run stopped before the task (a policy limit on the reused tasks' fan-out, say):
         // its failure says why.

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource, WasmList};
-use wflow_store::{ArtifactRef, BlobReader, BlobWriter};
+use wflow_store::{ArtifactRef, Artifacts, BlobReader, BlobWriter};
 
 use crate::bindings::types::{ArtifactInfo, Error as WitError, Value as WitValue};
 use crate::bindings::v0_1::wflow::flow::artifacts::{Host, HostReader, HostWriter};
@@ -54,22 +54,16 @@ fn read_err(name: &str, input: Option<(u32, &str)>, e: impl std::fmt::Display) -
 }
 
 /// The artifacts of input `index` of a task, if it exists.
-fn input_artifacts(
-    input: &crate::TaskInput,
-    index: u32,
-) -> Option<&std::collections::BTreeMap<String, ArtifactRef>> {
-    input.inputs.get(index as usize).map(|i| &*i.artifacts)
+fn input_artifacts(input: &crate::TaskInput, index: u32) -> Option<&Artifacts> {
+    input.inputs.get(index as usize).map(|i| &i.artifacts)
 }
 
 impl TaskIo {
-    fn input_view(
-        &self,
-        index: u32,
-    ) -> Result<&std::collections::BTreeMap<String, ArtifactRef>, WitError> {
+    fn input_view(&self, index: u32) -> Result<&Artifacts, WitError> {
         self.input
             .inputs
             .get(index as usize)
-            .map(|i| &*i.artifacts)
+            .map(|i| &i.artifacts)
             .ok_or_else(|| {
                 WitError::Invalid(format!(
                     "input {index} does not exist: this task has {} input(s)",
@@ -79,12 +73,11 @@ impl TaskIo {
     }
 
     fn lookup(&self, name: &str, input: Option<u32>) -> Result<&ArtifactRef, WitError> {
-        let view = match input {
-            None => &self.view,
-            Some(i) => self.input_view(i)?,
+        let found = match input {
+            None => self.view.get(name),
+            Some(i) => self.input_view(i)?.get(name),
         };
-        view.get(name)
-            .ok_or_else(|| WitError::NotFound(name.to_string()))
+        found.ok_or_else(|| WitError::NotFound(name.to_string()))
     }
 
     fn check_name(&self, name: &str) -> Result<(), WitError> {
@@ -192,7 +185,7 @@ pub(crate) fn check_codec(codec: &str) -> Result<(), WitError> {
 impl Host for TaskState {
     fn list(&mut self) -> wasmtime::Result<Vec<ArtifactInfo>> {
         let io = self.io()?;
-        io.reads.view_list(&io.view);
+        io.reads.view_list(io.view.iter());
         Ok(io.view.iter().map(|(n, r)| info(n, r)).collect())
     }
 
@@ -247,7 +240,7 @@ impl Host for TaskState {
             .input_touched(index, input_artifacts(&io.input, index));
         Ok(io
             .input_view(index)
-            .map(|_| io.input.inputs[index as usize].step.clone()))
+            .map(|_| io.input.inputs[index as usize].step.to_string()))
     }
 
     fn list_input(&mut self, index: u32) -> WitResult<Vec<ArtifactInfo>> {
@@ -291,7 +284,7 @@ impl Host for TaskState {
             Some(i) => io.reads.input_get(i, input_artifacts(&io.input, i), &name),
         }
         let opened = io.lookup(&name, input).and_then(|r| {
-            let input = input.map(|i| (i, io.input.inputs[i as usize].step.clone()));
+            let input = input.map(|i| (i, io.input.inputs[i as usize].step.to_string()));
             let reader = io
                 .cas
                 .reader(r)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wflow_store::{ArtifactRef, Cas};
+use wflow_store::{ArtifactRef, Artifacts, Cas, Shadow};
 
 use crate::task::TaskInput;
 
@@ -31,7 +31,7 @@ pub struct TaskIo {
     pub(crate) input: TaskInput,
     pub(crate) cas: Arc<Cas>,
     /// The task's view: inherited artifacts, overlaid with its puts.
-    pub(crate) view: BTreeMap<String, ArtifactRef>,
+    pub(crate) view: View,
     pub(crate) foreach_items: Option<Vec<crate::Value>>,
     /// Bytes the host keeps for the task so far: values, names, codecs, manifest entries and
     /// foreach items (checked against `max_artifact_bytes`).
@@ -44,6 +44,47 @@ pub struct TaskIo {
     pub(crate) next: Option<String>,
     /// What the task has read so far (for caching).
     pub(crate) reads: crate::reads::ReadLog,
+}
+
+/// What a task sees as its own artifacts: what it inherited (shared, not copied), overlaid with
+/// what it has put so far.
+#[derive(Debug, Default)]
+pub(crate) struct View {
+    pub(crate) inherited: Artifacts,
+    pub(crate) puts: BTreeMap<String, ArtifactRef>,
+}
+
+impl View {
+    /// A view of `inherited`, nothing put yet.
+    pub(crate) fn new(inherited: Artifacts) -> View {
+        View {
+            inherited,
+            puts: BTreeMap::new(),
+        }
+    }
+
+    /// The artifact called `name`: the task's put, else the inherited one.
+    pub(crate) fn get(&self, name: &str) -> Option<&ArtifactRef> {
+        self.puts.get(name).or_else(|| self.inherited.get(name))
+    }
+
+    /// Keeps the task's put of `name`.
+    pub(crate) fn insert(&mut self, name: String, r: ArtifactRef) {
+        self.puts.insert(name, r);
+    }
+
+    /// Every artifact of the view, in name order.
+    pub(crate) fn iter(
+        &self,
+    ) -> Shadow<wflow_store::Iter<'_>, std::collections::btree_map::Iter<'_, String, ArtifactRef>>
+    {
+        Shadow::new(self.inherited.iter(), self.puts.iter())
+    }
+
+    /// The task's artifacts: its puts over what it inherited.
+    pub(crate) fn finish(self) -> Artifacts {
+        self.inherited.with_puts(self.puts)
+    }
 }
 
 impl WasiView for TaskState {

@@ -35,8 +35,7 @@ mod params;
 mod plan;
 mod reuse;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
 
 use wflow_core::Digest;
 use wflow_engine::Value;
@@ -210,7 +209,7 @@ pub(crate) struct Reused {
     /// The manifest's bytes when the origin's records keep them (store layout 2): the new
     /// run's records keep them too.
     manifest_bytes: Option<Vec<u8>>,
-    artifacts: Arc<BTreeMap<String, ArtifactRef>>,
+    artifacts: wflow_store::Artifacts,
     items: Option<Vec<Value>>,
     /// A switch's choice.
     next: Option<String>,

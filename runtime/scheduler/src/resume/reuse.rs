@@ -158,7 +158,7 @@ impl Resume {
             component,
             manifest,
             manifest_bytes,
-            artifacts: Arc::new(artifacts),
+            artifacts: artifacts.into(),
             items,
             next,
         })
@@ -178,13 +178,13 @@ impl Resume {
             if !stale {
                 continue;
             }
-            let mut artifacts = (*input.artifacts).clone();
+            let mut artifacts = input.artifacts.to_map();
             for (name, old, new) in &self.overlay {
                 if artifacts.get(name).is_some_and(|r| r.digest == *old) {
                     artifacts.insert(name.clone(), new.clone());
                 }
             }
-            input.artifacts = Arc::new(artifacts);
+            input.artifacts = artifacts.into();
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Planning resumes: what runs again, per step, with and without --strict.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wflow_core::{
