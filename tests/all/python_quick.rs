@@ -146,3 +146,40 @@ fn a_malformed_flow_class_fails_the_quick_build_and_run() {
         assert!(!err.contains("Running NoItems"), "{args:?}: {err}");
     }
 }
+
+/// `wflow build` compiles the flow's sources once, with the component's own Python, and writes
+/// the code into the slot beside them: a task loads the module's code instead of compiling it,
+/// and its tracebacks still name the author's file and line.
+#[test]
+fn a_quick_form_task_loads_the_code_compiled_at_build_time() {
+    guest_tools();
+    let env = Env::new();
+    let flow = env.dir.path().join("precompiled.py");
+    std::fs::write(
+        &flow,
+        "from wflow import FlowSpec, step\n\n\nclass Precompiled(FlowSpec):\n    \
+         @step(next=\"end\")\n    def start(self):\n        \
+         self.precompiled = __name__ in __spec__.loader.code\n\n    \
+         @step\n    def end(self):\n        raise ValueError(\"from the end step\")\n",
+    )
+    .unwrap();
+    let out = env.wflow(&["run", flow.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the end step fails: {err}");
+    assert!(
+        err.contains(&format!("{}:11, in end", flow.display())),
+        "the traceback names the file and line: {err}"
+    );
+    let out = env.wflow(&[
+        "artifact",
+        "get",
+        "--json",
+        "Precompiled/latest/start/1/precompiled",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!(true),
+        "the module's code came from the slot"
+    );
+}

@@ -18,11 +18,19 @@ processes; fixed clocks and random bytes), and then behaves like the full build'
 The slot: :data:`MAGIC_LEN` bytes of magic (made byte by byte here, so they appear once in the
 snapshot, where the slot is), then the payload's length (u32, little-endian) and the payload:
 fields, each a u32 length and its bytes — the flow's module name, the folder of its sources (for
-tracebacks), then each source's path relative to that folder and its text. An unpatched slot holds
-``0xa5`` after the magic.
+tracebacks), then each source's path relative to that folder and its text, then for each source
+compiled at build time :data:`CODE` and its path, and its code (``marshal``). An unpatched slot
+holds ``0xa5`` after the magic.
+
+Compiling a flow's module took ~0.3–0.5 ms of each task's ~2.3 ms, so ``wflow build`` compiles
+the sources once: it runs the component's ``run-step`` with :data:`COMPILE_STEP`, which prints
+each source's code (:func:`_compile_sources`), and writes the code into the slot beside the
+sources. A task then loads the code rather than compiling; a source without code (it did not
+compile, or the slot had no room) is compiled as before.
 """
 
 import linecache
+import marshal
 import os
 import sys
 
@@ -36,6 +44,10 @@ MAGIC_LEN = 32
 # The magic is these bytes, each xor 0xff (so the text below is not the magic).
 _SEED = b"wflow: a flow's sources go here."
 _FILL = 0xA5
+# A field naming compiled code: this, then the source's path.
+CODE = "\0code:"
+# The step `wflow build` runs to have the sources compiled (no flow has a step of this name).
+COMPILE_STEP = "\0wflow:compile"
 
 
 def _make_slot():
@@ -68,21 +80,52 @@ def _payload():
     return module, root, files
 
 
+def _compile_sources():
+    """For :data:`COMPILE_STEP`: prints each source's path and code (hex), one per line. A source
+    that does not compile is left out: importing it reports the error as without this step."""
+    _, root, files = _payload()
+    for rel, source in files.items():
+        if not rel.endswith(".py") or rel.startswith(CODE):
+            continue
+        try:
+            code = compile(source, f"{root}/{rel}", "exec", dont_inherit=True)
+        except Exception:  # noqa: BLE001 — reported when the module is imported
+            continue
+        print(f"{rel}\t{marshal.dumps(code).hex()}")
+    sys.stdout.flush()
+
+
 class _Sources(_bundle.Finder):
     """Serves the flow's modules from the slot, named by the author's paths."""
 
     def __init__(self, root, files):
         table = {}
+        self.code = {}
         for rel, source in files.items():
-            if not rel.endswith(".py"):
+            if rel.startswith(CODE) or not rel.endswith(".py"):
                 continue
             parts = rel[:-3].split("/")
             is_pkg = parts[-1] == "__init__"
             if is_pkg:
                 parts.pop()
             if parts and all(p.isidentifier() for p in parts):
-                table[".".join(parts)] = (f"{root}/{rel}", is_pkg, source)
+                name = ".".join(parts)
+                table[name] = (f"{root}/{rel}", is_pkg, source)
+                code = files.get(CODE + rel)
+                if code is not None:
+                    self.code[name] = code
         super().__init__(table)
+
+    def get_code(self, name):
+        code = self.code.get(name)
+        if code is not None:
+            try:
+                code = marshal.loads(code)
+            except (ValueError, EOFError, TypeError):
+                code = None
+            if isinstance(code, type(_fields.__code__)):
+                return code
+        return super().get_code(name)
 
 
 _loaded = []
@@ -121,6 +164,9 @@ class Flow:
             os._exit(1)
 
     def run_step(self, step):
+        if step == COMPILE_STEP:
+            _compile_sources()
+            return None
         try:
             flow = _flow()
         except BaseException as e:  # noqa: BLE001 — a flow that does not load fails the task

@@ -30,6 +30,7 @@ use anyhow::{Context, Result};
 
 use crate::exit::BadInput;
 use crate::output::Printer;
+use crate::settings::Settings;
 
 /// The pinned tool versions `scripts/install-guest-tools` installs.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -398,10 +399,11 @@ pub enum Form {
 pub fn build(
     lang: Lang,
     source: &Path,
-    cache_dir: &Path,
+    settings: &Settings,
     printer: &Printer,
     form: Form,
 ) -> Result<PathBuf> {
+    let cache_dir = &settings.cache_dir;
     let sources = collect(lang, source)?;
     let tool = find_tool(lang)?;
     let built = cache_dir.join("built");
@@ -414,8 +416,7 @@ pub fn build(
             version: &version,
         };
         // `None`: too large for the quick form, built in full below.
-        if let Some(out) = crate::quick::build(&tool, cache_dir, &sources, &root, source, printer)?
-        {
+        if let Some(out) = crate::quick::build(&tool, settings, &sources, &root, source, printer)? {
             return Ok(out);
         }
     }

@@ -17,6 +17,7 @@ use wflow_core::FlowSpec;
 use crate::componentize::{Form, Lang};
 use crate::exit::BadInput;
 use crate::output::Printer;
+use crate::settings::Settings;
 
 /// The file name of a flow manifest.
 pub const MANIFEST: &str = "wflow.toml";
@@ -76,7 +77,7 @@ impl Source {
 
     /// Builds the source into a component file (a `.wasm` is used as it is), a Python flow in
     /// `form`. Not for manifests.
-    pub fn build(&self, cache_dir: &Path, printer: &Printer, form: Form) -> Result<PathBuf> {
+    pub fn build(&self, settings: &Settings, printer: &Printer, form: Form) -> Result<PathBuf> {
         match self {
             Source::Wasm(p) => Ok(p.clone()),
             Source::Crate(dir) => {
@@ -87,9 +88,7 @@ impl Source {
                 ));
                 crate::build::build_crate(dir, printer.json())
             }
-            Source::Guest(lang, p) => {
-                crate::componentize::build(*lang, p, cache_dir, printer, form)
-            }
+            Source::Guest(lang, p) => crate::componentize::build(*lang, p, settings, printer, form),
             Source::Manifest(p) => Err(BadInput(format!(
                 "{}: a manifest cannot name another manifest",
                 p.display()
@@ -324,7 +323,7 @@ pub enum Built {
 
 /// Builds whatever `target` is, Python flows in `form`. A manifest's components are built in
 /// parallel.
-pub fn build(target: &Path, cache_dir: &Path, printer: &Printer, form: Form) -> Result<Built> {
+pub fn build(target: &Path, settings: &Settings, printer: &Printer, form: Form) -> Result<Built> {
     match Source::detect(target)? {
         Source::Manifest(path) => {
             let manifest = Manifest::load(&path)?;
@@ -332,7 +331,7 @@ pub fn build(target: &Path, cache_dir: &Path, printer: &Printer, form: Form) -> 
                 let handles: Vec<_> = manifest
                     .components
                     .iter()
-                    .map(|c| s.spawn(|| c.source.build(cache_dir, printer, form)))
+                    .map(|c| s.spawn(|| c.source.build(settings, printer, form)))
                     .collect();
                 handles
                     .into_iter()
@@ -346,6 +345,6 @@ pub fn build(target: &Path, cache_dir: &Path, printer: &Printer, form: Form) -> 
             })?;
             Ok(Built::Polyglot(manifest, files))
         }
-        source => Ok(Built::Single(source.build(cache_dir, printer, form)?)),
+        source => Ok(Built::Single(source.build(settings, printer, form)?)),
     }
 }

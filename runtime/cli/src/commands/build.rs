@@ -27,7 +27,7 @@ pub struct BuildArgs {
 
 pub fn execute(args: BuildArgs, settings: &Settings, printer: &Printer) -> Result<ExitCode> {
     let form = if args.full { Form::Full } else { Form::Quick };
-    let built = crate::source::build(&args.dir, &settings.cache_dir, printer, form)?;
+    let built = crate::source::build(&args.dir, settings, printer, form)?;
     // A quick-form Python flow's module runs only when the component loads: load it, so that a
     // module that does not import or a malformed flow class fails the build, as in full. (Its
     // compiled code is cached for the run that follows.)

@@ -188,7 +188,7 @@ pub fn load_flow(
     printer: &Printer,
     form: Form,
 ) -> Result<LoadedFlow> {
-    let built = crate::source::build(target, &settings.cache_dir, printer, form)?;
+    let built = crate::source::build(target, settings, printer, form)?;
     let policy = settings.policy()?;
     let engine = engine(settings, &policy, max_workers)?;
     let (components, spec, owner, code_record) = match built {
