@@ -132,7 +132,7 @@ pub trait Compute: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Vec<AttemptFuture>> + Send + 'a>>;
 }
 
-/// Attempts run in this process, each on a blocking thread of the scheduler's tokio runtime.
+/// Attempts run in this process, each on a thread of the scheduler's pool (see [`crate::pool`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Local;
 
@@ -150,11 +150,10 @@ impl Compute for Local {
             .into_iter()
             .map(|a| {
                 let cas = cas.clone();
-                // Spawned now, not when polled: the attempt starts at once.
-                let handle =
-                    tokio::task::spawn_blocking(move || run_attempt(&a.component, &cas, a.input));
+                // Queued now, not when polled: the attempt starts at once.
+                let report = crate::pool::run(move || run_attempt(&a.component, &cas, a.input));
                 Box::pin(async move {
-                    handle.await.unwrap_or_else(|e| {
+                    report.await.unwrap_or_else(|e| {
                         AttemptReport::compute_failure(
                             format!("the task's thread died: {e}"),
                             false,

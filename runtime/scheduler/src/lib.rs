@@ -17,6 +17,7 @@ mod compute;
 mod execute;
 mod frames;
 mod one;
+mod pool;
 mod ready;
 pub mod remote;
 mod resume;
