@@ -1,5 +1,5 @@
 //! Runs a validated flow: the ready queue, foreach expansion, joins, retries and `catch`, with
-//! every task executed by the engine on a blocking thread, `max_workers` at a time.
+//! every task executed by the engine on a thread of its pool (`pool.rs`), `max_workers` at a time.
 //!
 //! The path of one task: [`run_flow`] pops it from the ready queue → [`execute`] runs its attempts
 //! in the engine (a fresh sandbox each) → outputs are already in the store; the task's manifest is

@@ -128,8 +128,9 @@ pub fn execute(args: RunArgs, settings: &Settings, printer: &Printer) -> Result<
     report(&summary, printer, compute_json)
 }
 
-/// The runtime a run's scheduler runs on: one async thread (the tasks run on blocking threads,
-/// up to `local_workers`, at least 8 for the store's and Batch's I/O).
+/// The runtime a run's scheduler runs on: one async thread, and blocking threads (up to
+/// `local_workers`, at least 8) for the store's, the records' and Batch's I/O. Local tasks run on
+/// the scheduler's own threads.
 pub(crate) fn tokio_runtime(local_workers: usize) -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
