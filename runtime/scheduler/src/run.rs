@@ -264,6 +264,9 @@ struct State {
     loops: HashMap<(String, Vec<u64>), u32>,
     tasks: Vec<TaskSummary>,
     failure: Option<RunFailure>,
+    /// A step-run's target's foreach path: a foreach on the way to it makes only the item on
+    /// that path (the others' tasks would all be skipped).
+    only_path: Option<Vec<u32>>,
 }
 
 impl State {
@@ -370,6 +373,15 @@ impl State {
                 let first_id = self.next_task + 1;
                 self.next_task += u64::from(count);
                 let step = self.name(target);
+                // A step-run whose target lies inside this foreach needs one of its items.
+                let path = foreach_path(&stack);
+                let (items, next) = match &self.only_path {
+                    Some(target) if target.len() > path.len() && target.starts_with(&path) => {
+                        let i = target[path.len()];
+                        (items.into_iter().nth(i as usize).into_iter().collect(), i)
+                    }
+                    _ => (items, 0),
+                };
                 self.ready.push_items(Fanout {
                     step,
                     input: (task_id, output),
@@ -377,7 +389,7 @@ impl State {
                     items: items.into_iter(),
                     count,
                     first_id,
-                    next: 0,
+                    next,
                 });
             }
         }
@@ -569,6 +581,10 @@ pub(crate) async fn run_loop(
         loops: HashMap::new(),
         tasks: Vec::new(),
         failure: None,
+        only_path: resume
+            .as_ref()
+            .and_then(|r| r.target_path())
+            .map(<[u32]>::to_vec),
     };
     // Like Metaflow, parameters are artifacts too: `start` inherits them from a pseudo-input
     // (step `_parameters`, task 0), and every later step inherits them by reference.

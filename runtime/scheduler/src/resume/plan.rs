@@ -265,6 +265,14 @@ impl Resume {
         }
     }
 
+    /// For a step-run, the foreach path of the task it re-runs.
+    pub(crate) fn target_path(&self) -> Option<&[u32]> {
+        match &self.mode {
+            Mode::Resume => None,
+            Mode::StepRun { path, .. } => Some(path),
+        }
+    }
+
     /// What was reused and re-run so far (complete once the run has ended).
     pub fn report(&self) -> &ResumeReport {
         &self.report
