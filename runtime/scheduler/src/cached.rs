@@ -149,6 +149,7 @@ pub(crate) async fn serve_all(
                         Done {
                             artifacts: written.artifacts,
                             items,
+                            items_digest: hit.entry.foreach_items,
                             next: None,
                             reads: None,
                             reuse: Some(ReuseReason::Cached),

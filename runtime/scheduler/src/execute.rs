@@ -29,6 +29,9 @@ pub struct TaskResult {
 pub struct Done {
     pub(crate) artifacts: Artifacts,
     pub(crate) items: Option<Vec<Value>>,
+    /// The digest the items are stored under already (a reused or cached split's): recorded as
+    /// is instead of encoded and stored again.
+    pub(crate) items_digest: Option<wflow_core::Digest>,
     /// The successor a switch step chose.
     pub(crate) next: Option<String>,
     /// What it read, when it ran (successfully, not caught) and may be cached.
@@ -165,6 +168,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                     outcome: Ok(Done {
                         artifacts: out.artifacts,
                         items: out.items,
+                        items_digest: None,
                         next: out.next,
                         reads: out.reads,
                         reuse: None,
@@ -236,6 +240,7 @@ pub(crate) async fn execute(job: Job) -> TaskResult {
                     outcome: Ok(Done {
                         artifacts: written.artifacts,
                         items: None,
+                        items_digest: None,
                         next: None,
                         reads: None,
                         reuse: None,

@@ -481,15 +481,26 @@ impl State {
             }
         };
         if let Some(items) = done.items.take() {
-            let (cas, recorder, run_id) =
-                (cx.cas.clone(), cx.recorder.clone(), cx.run_id.to_string());
-            done.items = Some(
-                blocking(move || {
-                    let _ = record_items(&cas, &recorder, &run_id, task_id, Some(&items));
+            done.items = Some(match done.items_digest {
+                // A reused or cached split's items are stored already.
+                Some(digest) => {
+                    cx.recorder.send(Event::ForeachItems {
+                        run_id: cx.run_id.to_string(),
+                        task_id,
+                        items: digest,
+                    });
                     items
-                })
-                .await,
-            );
+                }
+                None => {
+                    let (cas, recorder, run_id) =
+                        (cx.cas.clone(), cx.recorder.clone(), cx.run_id.to_string());
+                    blocking(move || {
+                        let _ = record_items(&cas, &recorder, &run_id, task_id, Some(&items));
+                        items
+                    })
+                    .await
+                }
+            });
         }
         // Filed in the cache once its end (and items) are recorded.
         if let (Some(reads), Some(key)) = (done.reads.take(), key) {
@@ -700,7 +711,7 @@ pub(crate) async fn run_loop(
                 let component = opts.components[&*p.step].clone();
                 if let Some(reused) = reuse {
                     executing += 1;
-                    let delivered = deliver(reused, recorder.clone(), run_id.clone(), p.task_id);
+                    let delivered = deliver(*reused, recorder.clone(), run_id.clone(), p.task_id);
                     workers.spawn(async move { Finished::Task(delivered.await) });
                     continue;
                 }

@@ -198,7 +198,7 @@ impl std::fmt::Debug for Resume {
 pub(crate) enum Decision {
     Run,
     Skip,
-    Reuse(Reused),
+    Reuse(Box<Reused>),
 }
 
 pub(crate) struct Reused {
@@ -211,6 +211,8 @@ pub(crate) struct Reused {
     manifest_bytes: Option<Vec<u8>>,
     artifacts: wflow_store::Artifacts,
     items: Option<Vec<Value>>,
+    /// The digest the origin's items are stored under.
+    items_digest: Option<Digest>,
     /// A switch's choice.
     next: Option<String>,
 }

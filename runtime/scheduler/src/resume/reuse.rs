@@ -44,7 +44,7 @@ impl Resume {
             }
         };
         if may_reuse && let Some(reused) = self.try_reuse(cas, task_id, step, path, inputs).await {
-            return Decision::Reuse(reused);
+            return Decision::Reuse(Box::new(reused));
         }
         self.apply_overlay(inputs);
         Decision::Run
@@ -160,6 +160,7 @@ impl Resume {
             manifest_bytes,
             artifacts: artifacts.into(),
             items,
+            items_digest: origin.foreach_items,
             next,
         })
     }
@@ -255,6 +256,7 @@ pub(crate) async fn deliver(
         task_id,
         outcome: Ok(Done {
             artifacts: reused.artifacts,
+            items_digest: reused.items.as_ref().and(reused.items_digest),
             items: reused.items,
             next: reused.next,
             reads: None,
