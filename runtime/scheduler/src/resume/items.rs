@@ -43,10 +43,74 @@ pub(crate) fn record_items(
 /// Reads the items [`record_items`] kept. Decoded straight into values (a million-item list
 /// through a generic CBOR tree cost half a second and a few hundred megabytes).
 pub fn read_items(cas: &Cas, digest: &Digest) -> Result<Vec<Value>, String> {
+    read_items_of(cas, digest, None)
+}
+
+/// Like [`read_items`], but with `only: Some(i)` only item `i` is decoded: every other is
+/// checked and left empty (an empty codec and no bytes, which allocate nothing). For a step-run,
+/// which makes only the item on its target's path.
+pub(crate) fn read_items_of(
+    cas: &Cas,
+    digest: &Digest,
+    only: Option<u32>,
+) -> Result<Vec<Value>, String> {
     let bytes = cas.get(digest).map_err(|e| e.to_string())?;
-    let items: Vec<Item> = ciborium::from_reader(bytes.as_slice())
-        .map_err(|e| format!("blob {digest} is not a list of foreach items ({e})"))?;
-    Ok(items.into_iter().map(|i| i.0).collect())
+    let bad =
+        |e: &dyn std::fmt::Display| format!("blob {digest} is not a list of foreach items ({e})");
+    // ciborium decodes only `DeserializeOwned` types: the index rides along in a thread-local,
+    // set for this one call.
+    ONLY.set(only);
+    let items = ciborium::from_reader::<Items, _>(bytes.as_slice());
+    ONLY.set(None);
+    let items = items.map_err(|e| bad(&e))?.0;
+    match only {
+        Some(i) if i as usize >= items.len() => Err(bad(&format!("it has no item {i}"))),
+        _ => Ok(items),
+    }
+}
+
+thread_local! {
+    /// The one item [`Items`] decodes, if only one.
+    static ONLY: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// The list, only item [`ONLY`] decoded when it is set.
+struct Items(Vec<Value>);
+
+impl<'de> serde::Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Items, D::Error> {
+        d.deserialize_seq(ItemsVisitor { only: ONLY.get() })
+            .map(Items)
+    }
+}
+
+struct ItemsVisitor {
+    only: Option<u32>,
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
+    type Value = Vec<Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of foreach items")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        loop {
+            let wanted = self.only.is_none_or(|i| i as usize == items.len());
+            let item = if wanted {
+                seq.next_element::<Item>()?.map(|i| i.0)
+            } else {
+                seq.next_element::<serde::de::IgnoredAny>()?.map(|_| Value {
+                    codec: String::new(),
+                    bytes: Vec::new(),
+                })
+            };
+            match item {
+                Some(v) => items.push(v),
+                None => return Ok(items),
+            }
+        }
+    }
 }
 
 /// One item as stored: `[codec, bytes]`.

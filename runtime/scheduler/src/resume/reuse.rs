@@ -10,7 +10,8 @@ use wflow_engine::InputArtifacts;
 use wflow_metadata::{Event, Recorder, TaskRecord};
 use wflow_store::{ArtifactRef, Cas};
 
-use super::{Decision, Mode, Resume, Reused, ReusedTask, read_items};
+use super::items::read_items_of;
+use super::{Decision, Mode, Resume, Reused, ReusedTask};
 use crate::execute::{Done, TaskResult};
 use crate::run::blocking;
 
@@ -96,8 +97,17 @@ impl Resume {
                 ));
                 return None;
             };
+            // A step-run whose target lies inside this foreach needs one of its items.
+            let only = match &self.mode {
+                Mode::StepRun { path: target, .. }
+                    if target.len() > path.len() && target.starts_with(path) =>
+                {
+                    Some(target[path.len()])
+                }
+                _ => None,
+            };
             let cas = cas.clone();
-            match blocking(move || read_items(&cas, &digest)).await {
+            match blocking(move || read_items_of(&cas, &digest, only)).await {
                 Ok(items) => Some(items),
                 Err(e) => {
                     self.report.notes.push(format!(

@@ -287,7 +287,19 @@ fn foreach_items_round_trip_through_the_store() {
         ciborium::into_writer(&list, &mut out).unwrap();
         out
     };
-    assert_eq!(read_items(&cas, &Digest::of(&bytes)).unwrap(), items);
+    let digest = Digest::of(&bytes);
+    assert_eq!(read_items(&cas, &digest).unwrap(), items);
+    // One item alone (a step-run's): the others are left empty.
+    let one = items::read_items_of(&cas, &digest, Some(0)).unwrap();
+    assert_eq!(one.len(), items.len());
+    assert_eq!(one[0], items[0]);
+    assert!(
+        one[1..]
+            .iter()
+            .all(|v| v.codec.is_empty() && v.bytes.is_empty())
+    );
+    let past = items::read_items_of(&cas, &digest, Some(items.len() as u32)).unwrap_err();
+    assert!(past.contains("has no item"), "{past}");
     let junk = cas.put(b"\x01").unwrap();
     assert!(
         read_items(&cas, &junk)
