@@ -44,25 +44,75 @@ pub(crate) struct Steps<'a> {
 /// The key of a ready task, when its step may be cached: it asks for no capability (no secret
 /// either) and is not a switch (contract 0.2; its choice of successor is not kept in the cache).
 pub(crate) fn key_of(steps: &Steps, p: &Pending) -> Option<CacheKey> {
-    let sandbox = steps.sandboxes.get(&*p.step)?;
-    if !sandbox.grants_nothing() || p.inputs.len() > wflow_core::reads::MAX_CACHED_INPUTS {
+    key_for(
+        steps,
+        &p.step,
+        p.inputs.len(),
+        foreach_item(&p.stack).as_ref(),
+    )
+}
+
+/// The key of a task of `step` with `inputs` inputs and innermost foreach item `item`.
+pub(crate) fn key_for(
+    steps: &Steps,
+    step: &str,
+    inputs: usize,
+    item: Option<&wflow_engine::Value>,
+) -> Option<CacheKey> {
+    let sandbox = steps.sandboxes.get(step)?;
+    if !sandbox.grants_nothing() || inputs > wflow_core::reads::MAX_CACHED_INPUTS {
         return None;
     }
-    let spec = steps.plan.step(&p.step);
+    let spec = steps.plan.step(step);
     // A secret is read from outside (contract 0.2), like any other capability.
     if !spec.capabilities.secrets.is_empty()
         || matches!(spec.transition, wflow_core::Transition::Switch { .. })
     {
         return None;
     }
-    let component = steps.components.get(&*p.step)?.digest();
-    let item = foreach_item(&p.stack);
+    let component = steps.components.get(step)?.digest();
     Some(CacheKey::new(
         &component,
-        &p.step,
-        item.as_ref()
-            .map(|v| (v.codec.as_str(), v.bytes.as_slice())),
+        step,
+        item.map(|v| (v.codec.as_str(), v.bytes.as_slice())),
     ))
+}
+
+/// Looks up the tasks of a foreach's items, all in one call to the records when the foreach
+/// declares them (as when they were made at once): looked up a window at a time, each lookup
+/// waited for the recorder's write in progress while the workers drained (a 100,000-item
+/// foreach ran ~20 % slower in wall).
+pub(crate) async fn look_up_items(
+    fanout: &mut crate::ready::Fanout,
+    steps: &Steps<'_>,
+    recorder: &Arc<Recorder>,
+) {
+    let keys: Vec<Option<CacheKey>> = fanout
+        .items
+        .as_slice()
+        .iter()
+        .map(|item| key_for(steps, &fanout.step, 1, Some(item)))
+        .collect();
+    let wanted: Vec<CacheKey> = keys.iter().flatten().copied().collect();
+    let found = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        blocking({
+            let recorder = recorder.clone();
+            move || recorder.metadata().cache_lookup(&wanted, CANDIDATES)
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let mut found = found.into_iter();
+    let candidates: Vec<Vec<CacheEntry>> = keys
+        .iter()
+        .map(|k| match k {
+            Some(_) => found.next().unwrap_or_default(),
+            None => Vec::new(),
+        })
+        .collect();
+    fanout.candidates = Some(candidates.into_iter());
 }
 
 /// Looks up the ready tasks from position `from` on that were not looked up yet, in one call to

@@ -15,8 +15,8 @@ use crate::frames::Frame;
 use crate::run::Pending;
 
 /// Tasks made from cursors at a time, at least (the run loop asks for more when fewer than half
-/// are left): enough that each batch of cache lookups covers many tasks.
-pub(crate) const FANOUT_WINDOW: usize = 2048;
+/// are left). Their cache lookups were made when the foreach declared its items.
+pub(crate) const FANOUT_WINDOW: usize = 4096;
 
 /// The items of one foreach whose tasks are not made yet.
 pub(crate) struct Fanout {
@@ -34,6 +34,9 @@ pub(crate) struct Fanout {
     pub first_id: u64,
     /// The index of the next item.
     pub next: u32,
+    /// Each item's earlier tasks in the cache, when looked up (see
+    /// [`look_up_items`](crate::cached::look_up_items)).
+    pub candidates: Option<std::vec::IntoIter<Vec<wflow_metadata::CacheEntry>>>,
 }
 
 impl Fanout {
@@ -54,7 +57,7 @@ impl Fanout {
             step: self.step.clone(),
             inputs: vec![self.input.clone()],
             stack,
-            candidates: None,
+            candidates: self.candidates.as_mut().and_then(|c| c.next()),
         })
     }
 }
@@ -108,6 +111,14 @@ impl Ready {
     /// The tasks made so far (for the cache lookups of the newest).
     pub(crate) fn made(&mut self) -> &mut VecDeque<Pending> {
         &mut self.now
+    }
+
+    /// The foreaches whose items' tasks were not looked up in the cache.
+    pub(crate) fn unlooked_items(&mut self) -> impl Iterator<Item = &mut Fanout> {
+        self.later.iter_mut().filter_map(|l| match l {
+            Later::Items(f) if f.candidates.is_none() => Some(f),
+            _ => None,
+        })
     }
 
     /// Whether tasks wait to be made (all of them after every task made).
@@ -186,6 +197,7 @@ mod tests {
             count: 1000,
             first_id: 2,
             next: 0,
+            candidates: None,
         });
         // Made while the items wait: after all of them.
         ready.push(task(1002, "b"));

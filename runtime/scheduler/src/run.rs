@@ -390,6 +390,7 @@ impl State {
                     count,
                     first_id,
                     next,
+                    candidates: None,
                 });
             }
         }
@@ -622,6 +623,11 @@ pub(crate) async fn run_loop(
     // Tasks made from a foreach's items at a time (see `ready`): enough for every worker.
     let window = FANOUT_WINDOW.max(2 * max_workers);
     loop {
+        if caching {
+            for fanout in st.ready.unlooked_items() {
+                cached::look_up_items(fanout, &steps, &recorder).await;
+            }
+        }
         st.ready.refill(window);
         // Only the newest tasks: scanning the whole queue each turn made wide runs quadratic.
         if caching && st.ready.unlooked > 0 {
