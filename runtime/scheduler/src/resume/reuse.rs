@@ -168,7 +168,7 @@ impl Resume {
             component,
             manifest,
             manifest_bytes,
-            artifacts: artifacts.into(),
+            artifacts: over_input(inputs, artifacts),
             items,
             items_digest: origin.foreach_items,
             next,
@@ -198,6 +198,27 @@ impl Resume {
             input.artifacts = artifacts.into();
         }
     }
+}
+
+/// A reused task's artifacts as its own entries over its single input's, when it holds every
+/// name the input has: the same artifacts, but a node instead of a copy of all it inherited (the
+/// reused items of a million-item foreach each held a full map).
+pub(crate) fn over_input(
+    inputs: &[(u64, InputArtifacts)],
+    all: BTreeMap<String, ArtifactRef>,
+) -> wflow_store::Artifacts {
+    let [(_, input)] = inputs else {
+        return all.into();
+    };
+    let base = &input.artifacts;
+    if base.len() > all.len() || base.keys().any(|n| !all.contains_key(n)) {
+        return all.into();
+    }
+    let own = all
+        .into_iter()
+        .filter(|(n, r)| base.get(n) != Some(r))
+        .collect();
+    base.with_puts(own)
 }
 
 /// How often one resume refreshes the same blob: as often as S3's refresh copies it (see

@@ -348,3 +348,44 @@ fn each_blob_a_resume_relies_on_is_refreshed_once() {
     let as_blob = task(4, "b", Status::Succeeded);
     assert_eq!(refresh.due(&as_blob, &shared), vec![Digest::of(b"b")]);
 }
+
+/// A reused task's artifacts over its input's are exactly the flat map it was recorded with.
+#[test]
+fn reused_artifacts_over_the_input_are_the_recorded_ones() {
+    let a = |d: &[u8]| wflow_store::ArtifactRef {
+        digest: Digest::of(d),
+        size: d.len() as u64,
+        codec: "cbor".into(),
+        inline: Some(d.to_vec()),
+    };
+    let base: BTreeMap<String, _> = [("n", a(b"1")), ("nums", a(b"2")), ("x", a(b"3"))]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let input = |m: &BTreeMap<String, wflow_store::ArtifactRef>| {
+        vec![(
+            1,
+            wflow_engine::InputArtifacts {
+                step: "start".into(),
+                artifacts: m.clone().into(),
+            },
+        )]
+    };
+    let mut all = base.clone();
+    all.insert("value".into(), a(b"4"));
+    all.insert("x".into(), a(b"5"));
+    let over = reuse::over_input(&input(&base), all.clone());
+    assert_eq!(over.to_map(), all);
+    assert!(over.depth() > 1, "a node over the input's");
+    // A name the input has and the task does not: kept flat, still the same.
+    let mut fewer = all.clone();
+    fewer.remove("n");
+    assert_eq!(
+        reuse::over_input(&input(&base), fewer.clone()).to_map(),
+        fewer
+    );
+    // A join's (several inputs): flat.
+    let mut two = input(&base);
+    two.extend(input(&base));
+    assert_eq!(reuse::over_input(&two, all.clone()).to_map(), all);
+}
