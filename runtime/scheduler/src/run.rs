@@ -625,6 +625,12 @@ pub(crate) async fn run_loop(
     loop {
         if caching {
             for fanout in st.ready.unlooked_items() {
+                // A resume reuses the origin's tasks of this step: looking them up in the cache
+                // too read a kilobyte of records per item for nothing.
+                if resume.as_ref().is_some_and(|r| r.may_reuse(&fanout.step)) {
+                    fanout.candidates = Some(vec![Vec::new(); fanout.items.len()].into_iter());
+                    continue;
+                }
                 cached::look_up_items(fanout, &steps, &recorder).await;
             }
         }

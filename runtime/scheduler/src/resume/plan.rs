@@ -265,6 +265,11 @@ impl Resume {
         }
     }
 
+    /// Whether a resume may reuse origin tasks of `step` (it is not run again).
+    pub(crate) fn may_reuse(&self, step: &str) -> bool {
+        matches!(self.mode, Mode::Resume) && !self.rerun.contains(step)
+    }
+
     /// For a step-run, the foreach path of the task it re-runs.
     pub(crate) fn target_path(&self) -> Option<&[u32]> {
         match &self.mode {
