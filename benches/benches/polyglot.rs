@@ -75,21 +75,9 @@ fn build(flow: &str) -> Result<PathBuf, String> {
 
 fn input(flow: &FlowComponent, params: &Arc<BTreeMap<String, ParamValue>>, id: u64) -> TaskInput {
     TaskInput {
-        flow: flow.spec().name.clone(),
-        run_id: "polyglot-bench".into(),
-        step: "start".into(),
         task_id: id,
-        attempt: 0,
         params: params.clone(),
-        foreach_path: vec![],
-        foreach_item: None,
-        inputs: vec![],
-        join: false,
-        is_foreach: false,
-        choices: vec![],
-        secrets: Default::default(),
-        sandbox: Default::default(),
-        live_logs: None,
+        ..TaskInput::new(flow.spec().name.clone(), "polyglot-bench", "start")
     }
 }
 

@@ -147,21 +147,10 @@ pub fn task_input(
         .map(|(k, v)| (k.to_string(), ParamValue::Int(*v)))
         .collect();
     TaskInput {
-        flow: component.spec().name.clone(),
-        run_id: run_id.into(),
-        step: step.into(),
         task_id,
-        attempt: 0,
         params: Arc::new(params),
-        foreach_path: vec![],
-        foreach_item: None,
         inputs,
-        join: false,
-        is_foreach: false,
-        choices: vec![],
-        secrets: Default::default(),
-        sandbox: Default::default(),
-        live_logs: None,
+        ..TaskInput::new(component.spec().name.clone(), run_id, step)
     }
 }
 

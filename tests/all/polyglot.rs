@@ -535,21 +535,9 @@ fn instantiate_times_per_language() {
                 .map(|i| {
                     let out = flow.run_task(
                         TaskInput {
-                            flow: flow.spec().name.clone(),
-                            run_id: "measure".into(),
-                            step: step.into(),
                             task_id: i as u64 + 1,
-                            attempt: 0,
                             params: params.clone(),
-                            foreach_path: vec![],
-                            foreach_item: None,
-                            inputs: vec![],
-                            join: false,
-                            is_foreach: false,
-                            choices: vec![],
-                            secrets: Default::default(),
-                            sandbox: Default::default(),
-                            live_logs: None,
+                            ..TaskInput::new(flow.spec().name.clone(), "measure", step)
                         },
                         cas.clone(),
                     );

@@ -154,23 +154,7 @@ fn compiled(
         .map(|d| std::sync::Arc::new(wflow_store::Cas::new(std::sync::Arc::new(d))));
     let outcome = cas.map(|cas| {
         flow.run_task(
-            wflow_engine::TaskInput {
-                flow: flow.spec().name.clone(),
-                run_id: "build".into(),
-                step: COMPILE_STEP.into(),
-                task_id: 0,
-                attempt: 0,
-                params: Default::default(),
-                foreach_path: vec![],
-                foreach_item: None,
-                inputs: vec![],
-                join: false,
-                is_foreach: false,
-                choices: vec![],
-                secrets: Default::default(),
-                sandbox: Default::default(),
-                live_logs: None,
-            },
+            wflow_engine::TaskInput::new(flow.spec().name.clone(), "build", COMPILE_STEP),
             cas,
         )
     });

@@ -69,6 +69,35 @@ pub struct TaskInput {
     pub live_logs: Option<PathBuf>,
 }
 
+impl TaskInput {
+    /// A task of `step` on its own: task 0, attempt 0, no parameters, inputs, foreach position,
+    /// choices or secrets, the default sandbox, no live logs (a build-time call, a benchmark);
+    /// set what differs with struct update syntax.
+    pub fn new(
+        flow: impl Into<String>,
+        run_id: impl Into<String>,
+        step: impl Into<String>,
+    ) -> TaskInput {
+        TaskInput {
+            flow: flow.into(),
+            run_id: run_id.into(),
+            step: step.into(),
+            task_id: 0,
+            attempt: 0,
+            params: Default::default(),
+            foreach_path: Vec::new(),
+            foreach_item: None,
+            inputs: Vec::new(),
+            join: false,
+            is_foreach: false,
+            choices: Vec::new(),
+            secrets: Default::default(),
+            sandbox: Default::default(),
+            live_logs: None,
+        }
+    }
+}
+
 /// Secret values by name. Its `Debug` shows the names only, so a value never reaches a log
 /// through a task's description.
 #[derive(Clone, Default, PartialEq, Eq)]
