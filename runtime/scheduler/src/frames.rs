@@ -27,6 +27,12 @@ pub(crate) fn foreach_path(stack: &[Frame]) -> Vec<u32> {
         .collect()
 }
 
+/// The item of a foreach opened at foreach path `path` that leads to the task at `target`, when
+/// that task lies inside it (a step-run makes, and reads, only that one).
+pub(crate) fn item_toward(target: &[u32], path: &[u32]) -> Option<u32> {
+    (target.len() > path.len() && target.starts_with(path)).then(|| target[path.len()])
+}
+
 /// The innermost foreach item.
 pub(crate) fn foreach_item(stack: &[Frame]) -> Option<Value> {
     stack.iter().rev().find_map(|f| f.item.as_deref().cloned())

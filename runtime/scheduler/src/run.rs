@@ -14,7 +14,7 @@ use crate::budget::TaskBudget;
 use crate::cached;
 use crate::compute::{Attempt, Computes};
 use crate::execute::{Done, Failed, Job, TaskResult, execute};
-use crate::frames::{Frame, foreach_item, foreach_path};
+use crate::frames::{Frame, foreach_item, foreach_path, item_toward};
 use crate::ready::{FANOUT_WINDOW, Fanout, Ready};
 use crate::resume::{Decision, Resume, deliver, record_items};
 
@@ -375,12 +375,13 @@ impl State {
                 let step = self.name(target);
                 // A step-run whose target lies inside this foreach needs one of its items.
                 let path = foreach_path(&stack);
-                let (items, next) = match &self.only_path {
-                    Some(target) if target.len() > path.len() && target.starts_with(&path) => {
-                        let i = target[path.len()];
-                        (items.into_iter().nth(i as usize).into_iter().collect(), i)
-                    }
-                    _ => (items, 0),
+                let only = self
+                    .only_path
+                    .as_deref()
+                    .and_then(|t| item_toward(t, &path));
+                let (items, next) = match only {
+                    Some(i) => (items.into_iter().nth(i as usize).into_iter().collect(), i),
+                    None => (items, 0),
                 };
                 self.ready.push_items(Fanout {
                     step,

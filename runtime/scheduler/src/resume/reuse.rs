@@ -13,6 +13,7 @@ use wflow_store::{ArtifactRef, Cas};
 use super::items::read_items_of;
 use super::{Decision, Mode, Resume, Reused, ReusedTask};
 use crate::execute::{Done, TaskResult};
+use crate::frames::item_toward;
 use crate::run::blocking;
 
 impl Resume {
@@ -98,14 +99,7 @@ impl Resume {
                 return None;
             };
             // A step-run whose target lies inside this foreach needs one of its items.
-            let only = match &self.mode {
-                Mode::StepRun { path: target, .. }
-                    if target.len() > path.len() && target.starts_with(path) =>
-                {
-                    Some(target[path.len()])
-                }
-                _ => None,
-            };
+            let only = self.target_path().and_then(|t| item_toward(t, path));
             let cas = cas.clone();
             match blocking(move || read_items_of(&cas, &digest, only)).await {
                 Ok(items) => Some(items),
