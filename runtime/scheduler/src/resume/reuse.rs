@@ -27,7 +27,7 @@ impl Resume {
         inputs: &mut [(u64, InputArtifacts)],
     ) -> Decision {
         let may_reuse = match &self.mode {
-            Mode::Resume => !self.rerun.contains(step),
+            Mode::Resume => self.may_reuse(step),
             Mode::StepRun {
                 step: target,
                 path: target_path,
